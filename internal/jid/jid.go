@@ -85,7 +85,7 @@ func isIPv6Literal(d string) bool {
 // Bare returns the address without its resource.
 func (j JID) Bare() JID { return JID{Local: j.Local, Domain: j.Domain} }
 
-// Domainpart returns the domain alone as a JID.
+// DomainJID returns the domain alone as a JID.
 func (j JID) DomainJID() JID { return JID{Domain: j.Domain} }
 
 // WithResource returns j with the given (already normalized) resource.
@@ -121,4 +121,21 @@ func (j JID) String() string {
 		b.WriteString(j.Resource)
 	}
 	return b.String()
+}
+
+// MarshalText encodes j as its string form.
+func (j JID) MarshalText() ([]byte, error) { return []byte(j.String()), nil }
+
+// UnmarshalText parses and normalizes a JID.
+func (j *JID) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*j = JID{}
+		return nil
+	}
+	p, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*j = p
+	return nil
 }
