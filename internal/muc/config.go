@@ -1,0 +1,210 @@
+package muc
+
+import (
+	"strconv"
+	"strings"
+
+	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/xmlstream"
+)
+
+// Namespaces this package speaks.
+const (
+	NSMUC        = "http://jabber.org/protocol/muc"
+	NSMUCUser    = "http://jabber.org/protocol/muc#user"
+	NSMUCAdmin   = "http://jabber.org/protocol/muc#admin"
+	NSMUCOwner   = "http://jabber.org/protocol/muc#owner"
+	NSRoomConfig = "http://jabber.org/protocol/muc#roomconfig"
+	NSRoomInfo   = "http://jabber.org/protocol/muc#roominfo"
+	NSDataForms  = "jabber:x:data"
+	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
+	NSDiscoItems = "http://jabber.org/protocol/disco#items"
+	NSDelay      = "urn:xmpp:delay"
+)
+
+// WhoIs says who may see occupants' real JIDs (muc#roomconfig_whois).
+type WhoIs string
+
+// WhoIs values.
+const (
+	WhoIsModerators WhoIs = "moderators" // semi-anonymous room
+	WhoIsAnyone     WhoIs = "anyone"     // non-anonymous room
+)
+
+// RoomConfig is a room's owner-settable configuration (muc#roomconfig).
+type RoomConfig struct {
+	Name              string `json:"name,omitempty"`        // roomname; "" shows the room's localpart
+	Description       string `json:"description,omitempty"` // roomdesc
+	PasswordProtected bool   `json:"password_protected,omitempty"`
+	Password          string `json:"password,omitempty"` // roomsecret; only checked when PasswordProtected
+	MembersOnly       bool   `json:"members_only,omitempty"`
+	Moderated         bool   `json:"moderated,omitempty"` // newcomers without affiliation enter as visitors
+	MaxUsers          int    `json:"max_users,omitempty"` // 0 = unlimited; owners and admins may always enter
+	Persistent        bool   `json:"persistent,omitempty"`
+	Public            bool   `json:"public,omitempty"` // listed in the service's disco#items
+	WhoIs             WhoIs  `json:"whois,omitempty"`  // "" means WhoIsModerators
+	ChangeSubject     bool   `json:"change_subject,omitempty"`
+}
+
+// DefaultRoomConfig is what new rooms get when Config.DefaultRoomConfig is
+// nil: public, open, unmoderated, temporary, semi-anonymous, no size limit,
+// only moderators change the subject.
+func DefaultRoomConfig() RoomConfig {
+	return RoomConfig{Public: true, WhoIs: WhoIsModerators}
+}
+
+func (c RoomConfig) nonAnonymous() bool { return c.WhoIs == WhoIsAnyone }
+
+// needsPassword reports whether joins must present the room secret.
+func (c RoomConfig) needsPassword() bool { return c.PasswordProtected && c.Password != "" }
+
+// Config form field names.
+const (
+	fieldFormType      = "FORM_TYPE"
+	fieldName          = "muc#roomconfig_roomname"
+	fieldDesc          = "muc#roomconfig_roomdesc"
+	fieldPasswordProt  = "muc#roomconfig_passwordprotectedroom"
+	fieldSecret        = "muc#roomconfig_roomsecret"
+	fieldMembersOnly   = "muc#roomconfig_membersonly"
+	fieldModerated     = "muc#roomconfig_moderatedroom"
+	fieldMaxUsers      = "muc#roomconfig_maxusers"
+	fieldPersistent    = "muc#roomconfig_persistentroom"
+	fieldPublic        = "muc#roomconfig_publicroom"
+	fieldWhoIs         = "muc#roomconfig_whois"
+	fieldChangeSubject = "muc#roomconfig_changesubject"
+)
+
+// maxUsersLimit bounds muc#roomconfig_maxusers so that a typo cannot make a
+// number that overflows anything downstream.
+const maxUsersLimit = 100000
+
+// configForm renders c as the muc#owner configuration form (XEP-0045 §10.2).
+func configForm(c RoomConfig) *xmlstream.Element {
+	x := xmlstream.New(NSDataForms, "x", "type", "form")
+	x.Add(xmlstream.New(NSDataForms, "title").SetText("Room configuration"))
+	x.Add(formField(fieldFormType, "hidden", "", NSRoomConfig))
+	x.Add(formField(fieldName, "text-single", "Room name", c.Name))
+	x.Add(formField(fieldDesc, "text-single", "Description", c.Description))
+	x.Add(formField(fieldPasswordProt, "boolean", "Password required to enter", formBool(c.PasswordProtected)))
+	x.Add(formField(fieldSecret, "text-private", "Password", c.Password))
+	x.Add(formField(fieldMembersOnly, "boolean", "Only members may enter", formBool(c.MembersOnly)))
+	x.Add(formField(fieldModerated, "boolean", "Moderated (visitors need voice)", formBool(c.Moderated)))
+	maxUsers := "none"
+	if c.MaxUsers > 0 {
+		maxUsers = strconv.Itoa(c.MaxUsers)
+	}
+	mu := formField(fieldMaxUsers, "list-single", "Maximum occupants", maxUsers)
+	for _, o := range []string{"10", "20", "30", "50", "100", "none"} {
+		mu.Add(xmlstream.New(NSDataForms, "option", "label", o).Add(
+			xmlstream.New(NSDataForms, "value").SetText(o)))
+	}
+	x.Add(mu)
+	x.Add(formField(fieldPersistent, "boolean", "Persistent", formBool(c.Persistent)))
+	x.Add(formField(fieldPublic, "boolean", "Listed publicly", formBool(c.Public)))
+	whois := formField(fieldWhoIs, "list-single", "Who may see real JIDs", string(c.whoIs()))
+	for _, o := range []WhoIs{WhoIsModerators, WhoIsAnyone} {
+		whois.Add(xmlstream.New(NSDataForms, "option", "label", string(o)).Add(
+			xmlstream.New(NSDataForms, "value").SetText(string(o))))
+	}
+	x.Add(whois)
+	x.Add(formField(fieldChangeSubject, "boolean", "Participants may change the subject", formBool(c.ChangeSubject)))
+	return x
+}
+
+func (c RoomConfig) whoIs() WhoIs {
+	if c.WhoIs == "" {
+		return WhoIsModerators
+	}
+	return c.WhoIs
+}
+
+func formField(name, typ, label, value string) *xmlstream.Element {
+	f := xmlstream.New(NSDataForms, "field", "var", name, "type", typ)
+	if label != "" {
+		f.SetAttr("label", label)
+	}
+	return f.Add(xmlstream.New(NSDataForms, "value").SetText(value))
+}
+
+func formBool(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// applyConfigForm returns c updated with the submitted form's fields.
+// Unknown fields are ignored (XEP-0004 lets services skip what they do not
+// support); malformed values are refused as a whole with not-acceptable.
+func applyConfigForm(c RoomConfig, form *xmlstream.Element) (RoomConfig, error) {
+	for _, f := range form.ChildrenNamed(NSDataForms, "field") {
+		name := f.Attr("var")
+		values := f.ChildrenNamed(NSDataForms, "value")
+		value := ""
+		if len(values) > 0 {
+			value = strings.TrimSpace(values[0].Text)
+		}
+		var err error
+		switch name {
+		case fieldFormType:
+			if value != NSRoomConfig {
+				return c, stanza.NewError(stanza.BadRequest, "FORM_TYPE is not muc#roomconfig")
+			}
+		case fieldName:
+			c.Name = value
+		case fieldDesc:
+			c.Description = value
+		case fieldPasswordProt:
+			c.PasswordProtected, err = parseFormBool(name, value)
+		case fieldSecret:
+			c.Password = value
+		case fieldMembersOnly:
+			c.MembersOnly, err = parseFormBool(name, value)
+		case fieldModerated:
+			c.Moderated, err = parseFormBool(name, value)
+		case fieldMaxUsers:
+			c.MaxUsers, err = parseMaxUsers(value)
+		case fieldPersistent:
+			c.Persistent, err = parseFormBool(name, value)
+		case fieldPublic:
+			c.Public, err = parseFormBool(name, value)
+		case fieldWhoIs:
+			switch WhoIs(value) {
+			case WhoIsAnyone, WhoIsModerators:
+				c.WhoIs = WhoIs(value)
+			default:
+				err = stanza.NewError(stanza.NotAcceptable, name+" must be anyone or moderators")
+			}
+		case fieldChangeSubject:
+			c.ChangeSubject, err = parseFormBool(name, value)
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	if c.PasswordProtected && c.Password == "" {
+		return c, stanza.NewError(stanza.NotAcceptable, "a password-protected room needs a password")
+	}
+	return c, nil
+}
+
+func parseFormBool(name, v string) (bool, error) {
+	switch v {
+	case "1", "true":
+		return true, nil
+	case "0", "false", "":
+		return false, nil
+	}
+	return false, stanza.NewError(stanza.NotAcceptable, name+" must be a boolean")
+}
+
+func parseMaxUsers(v string) (int, error) {
+	if v == "" || v == "none" || v == "0" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxUsersLimit {
+		return 0, stanza.NewError(stanza.NotAcceptable, fieldMaxUsers+" must be a number up to 100000 or none")
+	}
+	return n, nil
+}
