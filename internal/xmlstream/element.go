@@ -243,6 +243,9 @@ func (e *Element) Append(buf []byte, parentSpace string) []byte {
 	return append(buf, '>')
 }
 
+// AppendAttrValue appends s escaped for a double-quoted attribute value.
+func AppendAttrValue(buf []byte, s string) []byte { return appendEscaped(buf, s, true) }
+
 // appendEscaped escapes the five XML special characters (quotes only in
 // attributes) and drops characters XML 1.0 cannot carry.
 func appendEscaped(buf []byte, s string, attr bool) []byte {
