@@ -1,0 +1,360 @@
+package xmpp
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net"
+
+	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/sasl"
+	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/stream"
+	"parley.dev/parley/internal/xmlstream"
+)
+
+// Negotiation namespaces (RFC 6120).
+const (
+	nsTLS     = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+)
+
+// maxSASLFailures is how many failed attempts one stream may make before it
+// is closed (RFC 6120 §6.4.5 suggests 2 to 5).
+const maxSASLFailures = 3
+
+// negotiate runs the stream from its opening to a bound resource: STARTTLS
+// where offered, SASL, the stream restart, then resource binding.
+func (ss *session) negotiate() error {
+	for {
+		if err := ss.openStream(); err != nil {
+			return err
+		}
+		switch {
+		case ss.user == "":
+			restart, err := ss.negotiatePreAuth()
+			if err != nil {
+				return err
+			}
+			if restart {
+				ss.t.Restart()
+			}
+		default:
+			return ss.negotiateBind()
+		}
+	}
+}
+
+// openStream reads the client's header and answers with ours and the features.
+func (ss *session) openStream() error {
+	h, err := ss.t.ReadOpen()
+	if err != nil {
+		return err
+	}
+	ss.touch()
+	reply := stream.Header{From: ss.srv.domain.Domain, ID: ss.srv.newID("s"), Version: "1.0", Lang: "en"}
+	if h.From != "" {
+		reply.To = h.From
+	}
+	if err := ss.t.WriteOpen(reply); err != nil {
+		return err
+	}
+	if d, err := jid.Parse(h.To); err != nil || d.Domain != ss.srv.domain.Domain || d.Local != "" {
+		return &stanza.StreamError{Condition: stanza.StreamHostUnknown, Text: "this server serves " + ss.srv.domain.Domain}
+	}
+	if h.Version != "1.0" && h.Version != "" {
+		return &stanza.StreamError{Condition: stanza.StreamUnsupportedVersion}
+	}
+	return ss.t.Write(ss.features())
+}
+
+// features lists what the client may do next.
+func (ss *session) features() *xmlstream.Element {
+	f := xmlstream.New(xmlstream.NSStream, "features")
+	if ss.user != "" {
+		f.Add(xmlstream.New(nsBind, "bind"))
+		f.Add(xmlstream.New(nsSession, "session").Add(xmlstream.New(nsSession, "optional")))
+		f.Add(xmlstream.New(nsRosterVer, "ver"))
+		return f
+	}
+	canTLS := ss.srv.cfg.TLS != nil && ss.t.CanStartTLS()
+	if canTLS {
+		st := xmlstream.New(nsTLS, "starttls")
+		if ss.tlsRequired() {
+			st.Add(xmlstream.New(nsTLS, "required"))
+			return f.Add(st)
+		}
+		f.Add(st)
+	}
+	mechs := xmlstream.New(nsSASL, "mechanisms")
+	for _, m := range ss.mechanisms() {
+		mechs.Add(xmlstream.New(nsSASL, "mechanism").SetText(m))
+	}
+	return f.Add(mechs)
+}
+
+// tlsRequired: STARTTLS is mandatory for remote TCP peers when configured.
+func (ss *session) tlsRequired() bool {
+	return ss.srv.cfg.RequireTLS && !ss.t.Secure() && !isLoopback(ss.t.RemoteAddr())
+}
+
+// mechanisms offered now. PLAIN only where the password cannot be sniffed.
+func (ss *session) mechanisms() []string {
+	m := []string{"SCRAM-SHA-256", "SCRAM-SHA-1"}
+	if ss.t.Secure() || isLoopback(ss.t.RemoteAddr()) {
+		m = append(m, "PLAIN")
+	}
+	if ss.srv.cfg.AllowAnonymous {
+		m = append(m, "ANONYMOUS")
+	}
+	return m
+}
+
+func (ss *session) mechanismOffered(name string) bool {
+	for _, m := range ss.mechanisms() {
+		if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+// negotiatePreAuth handles STARTTLS and SASL. It returns restart=true when
+// a new stream must be opened (after TLS or after SASL success).
+func (ss *session) negotiatePreAuth() (restart bool, err error) {
+	for {
+		el, err := ss.t.ReadElement()
+		if err != nil {
+			return false, err
+		}
+		ss.touch()
+		switch {
+		case el.Is(nsTLS, "starttls"):
+			return true, ss.startTLS()
+		case el.Is(nsSASL, "auth"):
+			if ss.tlsRequired() {
+				return false, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "STARTTLS required"}
+			}
+			ok, err := ss.authenticate(el)
+			if err != nil || ok {
+				return ok, err
+			}
+		default:
+			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
+		}
+	}
+}
+
+func (ss *session) startTLS() error {
+	if ss.srv.cfg.TLS == nil || !ss.t.CanStartTLS() {
+		ss.t.Write(xmlstream.New(nsTLS, "failure"))
+		return &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "STARTTLS not available"}
+	}
+	if err := ss.t.Write(xmlstream.New(nsTLS, "proceed")); err != nil {
+		return err
+	}
+	return ss.t.StartTLS(ss.srv.cfg.TLS, true)
+}
+
+// authenticate runs one SASL exchange. ok reports success; a failed attempt
+// returns ok=false, err=nil so the client may try again.
+func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
+	addr := hostOf(ss.t.RemoteAddr())
+	mech := auth.Attr("mechanism")
+	if !ss.mechanismOffered(mech) {
+		return ss.saslFail(sasl.ErrInvalidMechanism, "")
+	}
+	if th := ss.srv.cfg.Throttle; th != nil {
+		if allowed, _ := th.Allow("", addr); !allowed {
+			return ss.saslFail(&sasl.Failure{Condition: "temporary-auth-failure", Text: "too many failed attempts, try again later"}, "")
+		}
+	}
+	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts})
+	if err != nil {
+		return ss.saslFail(err, "")
+	}
+	data, err := decodeSASL(auth.Text, true)
+	for {
+		if err != nil {
+			return ss.saslFail(err, srv.Username())
+		}
+		challenge, done, stepErr := srv.Step(data)
+		if stepErr != nil {
+			return ss.saslFail(stepErr, srv.Username())
+		}
+		if done {
+			return ss.saslSucceed(srv, challenge, addr)
+		}
+		if werr := ss.t.Write(xmlstream.New(nsSASL, "challenge").SetText(encodeSASL(challenge))); werr != nil {
+			return false, werr
+		}
+		el, rerr := ss.t.ReadElement()
+		if rerr != nil {
+			return false, rerr
+		}
+		ss.touch()
+		switch {
+		case el.Is(nsSASL, "abort"):
+			return ss.saslFail(&sasl.Failure{Condition: "aborted"}, "")
+		case el.Is(nsSASL, "response"):
+			data, err = decodeSASL(el.Text, false)
+		default:
+			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "expected a SASL response"}
+		}
+	}
+}
+
+func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr string) (bool, error) {
+	user := srv.Username()
+	if th := ss.srv.cfg.Throttle; th != nil && !srv.Anonymous() {
+		if allowed, _ := th.Allow(user, addr); !allowed {
+			return ss.saslFail(&sasl.Failure{Condition: "temporary-auth-failure", Text: "too many failed attempts, try again later"}, "")
+		}
+		th.Succeeded(user, addr)
+	}
+	if srv.Anonymous() {
+		user = randomLocalpart()
+		ss.anonymous = true
+	}
+	if az := srv.Authzid(); az != "" {
+		if j, err := jid.Parse(az); err != nil || j.Local != user || j.Domain != ss.srv.domain.Domain {
+			return ss.saslFail(&sasl.Failure{Condition: "invalid-authzid"}, "")
+		}
+	}
+	ss.user = user
+	success := xmlstream.New(nsSASL, "success")
+	if len(final) > 0 {
+		success.SetText(base64.StdEncoding.EncodeToString(final))
+	}
+	ss.log = ss.log.With("user", user)
+	ss.log.Debug("authenticated", "anonymous", ss.anonymous)
+	return true, ss.t.Write(success)
+}
+
+// saslFail answers <failure/>, counts the failure and closes the stream
+// after too many.
+func (ss *session) saslFail(err error, user string) (bool, error) {
+	cond, text := "not-authorized", ""
+	var f *sasl.Failure
+	switch {
+	case errors.As(err, &f):
+		cond, text = string(f.Condition), f.Text
+	case errors.Is(err, sasl.ErrInvalidMechanism):
+		cond = "invalid-mechanism"
+	case errors.Is(err, errBadBase64):
+		cond = "incorrect-encoding"
+	}
+	failure := xmlstream.New(nsSASL, "failure").Add(xmlstream.New(nsSASL, cond))
+	if text != "" {
+		failure.Add(xmlstream.New(nsSASL, "text", "xml:lang", "en").SetText(text))
+	}
+	if cond == "not-authorized" {
+		ss.srv.stats.authFailures.Add(1)
+		if th := ss.srv.cfg.Throttle; th != nil {
+			th.Failed(user, hostOf(ss.t.RemoteAddr()))
+		}
+	}
+	if werr := ss.t.Write(failure); werr != nil {
+		return false, werr
+	}
+	ss.saslFails++
+	if ss.saslFails >= maxSASLFailures {
+		return false, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "too many failed authentication attempts"}
+	}
+	return false, nil
+}
+
+var errBadBase64 = errors.New("xmpp: bad base64 in SASL data")
+
+// decodeSASL decodes SASL data: "=" is an empty response; in <auth/> no
+// text at all means "no initial response" (nil), in <response/> empty data.
+func decodeSASL(text string, initial bool) ([]byte, error) {
+	switch text {
+	case "":
+		if initial {
+			return nil, nil
+		}
+		return []byte{}, nil
+	case "=":
+		return []byte{}, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil, errBadBase64
+	}
+	return b, nil
+}
+
+func encodeSASL(b []byte) string {
+	if len(b) == 0 {
+		return "="
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// negotiateBind waits for the bind IQ, binds a resource and registers the
+// session with the router.
+func (ss *session) negotiateBind() error {
+	for {
+		el, err := ss.t.ReadElement()
+		if err != nil {
+			return err
+		}
+		ss.touch()
+		if el.Name != "iq" {
+			return &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "bind a resource first"}
+		}
+		bind := el.Child(nsBind, "bind")
+		if bind == nil || el.Attr("type") != "set" {
+			ss.t.Write(stanza.ErrorReply(el, stanza.NewError(stanza.NotAuthorized, "bind a resource first")))
+			continue
+		}
+		res := bind.ChildText(nsBind, "resource")
+		full, err := jid.New(ss.user, ss.srv.domain.Domain, res)
+		if res == "" || err != nil {
+			full, err = jid.New(ss.user, ss.srv.domain.Domain, randomResource())
+		}
+		if err != nil {
+			return &stanza.StreamError{Condition: stanza.StreamInternalServerError}
+		}
+		ss.full = full
+		ss.out = make(chan *xmlstream.Element, ss.srv.cfg.SendQueue)
+		ss.bound.Store(true)
+		ss.log = ss.log.With("jid", full.String())
+		ss.srv.register(ss)
+		reply := xmlstream.New(xmlstream.NSClient, "iq", "type", "result", "id", el.Attr("id")).
+			Add(xmlstream.New(nsBind, "bind").Add(xmlstream.New(nsBind, "jid").SetText(full.String())))
+		return ss.t.Write(reply)
+	}
+}
+
+func randomLocalpart() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "guest-" + hex.EncodeToString(b[:])
+}
+
+func randomResource() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "parley-" + hex.EncodeToString(b[:])
+}
+
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+func isLoopback(a net.Addr) bool {
+	ip := net.ParseIP(hostOf(a))
+	return ip != nil && ip.IsLoopback()
+}

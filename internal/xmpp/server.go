@@ -1,0 +1,223 @@
+// Package xmpp is parley's embedded XMPP server: client sessions over TCP and
+// WebSocket, stream negotiation (STARTTLS, SASL, bind), routing of messages,
+// presences and IQs, rosters and subscriptions, disco and ping.
+//
+// Services such as MUC and the conference focus plug in as stanza.Handlers
+// for their own domains; the server never imports them. Servers do not
+// listen on their own: ServeTCP and ServeWebSocket take connections that the
+// caller accepted.
+package xmpp
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/sasl"
+	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/xmlstream"
+)
+
+// Authenticator is what the server needs from the account store.
+type Authenticator interface {
+	sasl.CredentialLookup
+	// Exists reports whether a local account exists (for roster and
+	// presence routing to bare JIDs).
+	Exists(username string) bool
+}
+
+// Throttle limits failed logins per account and per address.
+type Throttle interface {
+	Allow(account, addr string) (ok bool, retryAfter time.Duration)
+	Failed(account, addr string)
+	Succeeded(account, addr string)
+}
+
+// Config configures a Server.
+type Config struct {
+	// Domain is the XMPP domain served. Required.
+	Domain string
+	// Accounts authenticates users. Required.
+	Accounts Authenticator
+	// Throttle limits failed logins. Default: no limit.
+	Throttle Throttle
+	// TLS is used for STARTTLS on TCP. Default nil: STARTTLS not offered.
+	TLS *tls.Config
+	// AllowAnonymous enables SASL ANONYMOUS for guests. Default false
+	// (the parley command turns it on unless told otherwise).
+	AllowAnonymous bool
+	// RequireTLS makes STARTTLS mandatory on TCP connections from
+	// non-loopback peers. Default false.
+	RequireTLS bool
+	// Limits bound each stanza's size and depth. Default xmlstream defaults.
+	Limits xmlstream.Limits
+	// StanzaRate and StanzaBurst bound how many stanzas per second one
+	// connection may send; reading pauses beyond that. Default 200/s, burst 1000.
+	StanzaRate, StanzaBurst int
+	// SendQueue is the number of stanzas queued towards one session before
+	// new ones are dropped. Default 1024.
+	SendQueue int
+	// AuthTimeout closes connections that have not authenticated and bound
+	// a resource in time. Default 30 s.
+	AuthTimeout time.Duration
+	// PingInterval is how long a session may stay silent before the server
+	// pings it; PingTimeout how long it then has to answer. Defaults 60 s, 30 s.
+	PingInterval, PingTimeout time.Duration
+	// Rosters persists rosters. Default: in memory only.
+	Rosters RosterStore
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Clock returns the time. Default time.Now.
+	Clock func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.StanzaRate == 0 {
+		c.StanzaRate = 200
+	}
+	if c.StanzaBurst == 0 {
+		c.StanzaBurst = 1000
+	}
+	if c.SendQueue == 0 {
+		c.SendQueue = 1024
+	}
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = 30 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 60 * time.Second
+	}
+	if c.PingTimeout == 0 {
+		c.PingTimeout = 30 * time.Second
+	}
+	if c.Rosters == nil {
+		c.Rosters = NewMemoryRosters()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+// Server is the XMPP server. It is safe for concurrent use.
+type Server struct {
+	cfg    Config // read-only after New
+	domain jid.JID
+
+	mu       sync.RWMutex
+	users    map[string]*userSessions // bare JID string -> sessions; guarded by mu
+	services map[string]serviceEntry  // domain -> service; guarded by mu
+	closed   bool                     // guarded by mu
+
+	rosters *rosterCache // safe for concurrent use
+
+	nextID atomic.Uint64 // for stream and stanza ids
+
+	// Stats, read with Stats.
+	stats counters
+
+	wg sync.WaitGroup // live sessions
+}
+
+type serviceEntry struct {
+	handler stanza.Handler
+	info    DiscoIdentity
+}
+
+// DiscoIdentity describes a service in the server's disco#items.
+type DiscoIdentity struct {
+	Name string
+}
+
+// userSessions are the sessions of one bare JID. The slice is copy-on-write:
+// replaced under Server.mu, read without a lock by whoever loaded it.
+type userSessions struct {
+	sessions []*session
+}
+
+// New returns a server.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	d, err := jid.Parse(cfg.Domain)
+	if err != nil || !d.IsBare() || d.Local != "" {
+		return nil, &ConfigError{Field: "Domain", Reason: "not a valid domain"}
+	}
+	if cfg.Accounts == nil {
+		return nil, &ConfigError{Field: "Accounts", Reason: "required"}
+	}
+	s := &Server{
+		cfg:      cfg,
+		domain:   d,
+		users:    make(map[string]*userSessions),
+		services: make(map[string]serviceEntry),
+	}
+	s.rosters = newRosterCache(cfg.Rosters)
+	return s, nil
+}
+
+// Domain returns the served domain.
+func (s *Server) Domain() string { return s.domain.Domain }
+
+// AddService routes every stanza addressed to domain (and to any JID at it)
+// to h. Services answer through the Router the server gives them (the
+// server itself).
+func (s *Server) AddService(domain string, h stanza.Handler, id DiscoIdentity) {
+	s.mu.Lock()
+	s.services[domain] = serviceEntry{handler: h, info: id}
+	s.mu.Unlock()
+}
+
+// Shutdown closes every session with a system-shutdown stream error and
+// waits for them to end, or for ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	var all []*session
+	for _, us := range s.users {
+		all = append(all, us.sessions...)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		ss.closeWithError(&stanza.StreamError{Condition: stanza.StreamSystemShutdown})
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// newID returns a short unique id for streams and server-originated stanzas.
+func (s *Server) newID(prefix string) string {
+	return prefix + formatUint(s.nextID.Add(1))
+}
+
+func formatUint(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field, Reason string
+}
+
+func (e *ConfigError) Error() string { return "xmpp: config " + e.Field + ": " + e.Reason }

@@ -1,0 +1,52 @@
+package xmpp
+
+import "sync/atomic"
+
+// Reasons a stanza was dropped instead of delivered.
+const (
+	dropQueueFull     = iota // the recipient's send queue was full
+	dropSessionClosed        // the recipient was going away
+	dropUndeliverable        // nobody to deliver to, and no error is due
+	dropBadAddress           // unparseable address on an internal stanza
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{"queue_full", "session_closed", "undeliverable", "bad_address"}
+
+type counters struct {
+	connections  atomic.Int64  // open connections, negotiating or bound
+	sessions     atomic.Int64  // bound sessions
+	received     atomic.Uint64 // stanzas received from clients
+	routed       atomic.Uint64 // stanzas routed
+	delivered    atomic.Uint64 // stanzas written to clients
+	authFailures atomic.Uint64
+	drops        [numDropReasons]atomic.Uint64
+}
+
+func (c *counters) drop(reason int) { c.drops[reason].Add(1) }
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Connections, Sessions int64
+	Received, Routed      uint64
+	Delivered             uint64
+	AuthFailures          uint64
+	Drops                 map[string]uint64 // by reason
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Connections:  s.stats.connections.Load(),
+		Sessions:     s.stats.sessions.Load(),
+		Received:     s.stats.received.Load(),
+		Routed:       s.stats.routed.Load(),
+		Delivered:    s.stats.delivered.Load(),
+		AuthFailures: s.stats.authFailures.Load(),
+		Drops:        make(map[string]uint64, numDropReasons),
+	}
+	for i := range s.stats.drops {
+		st.Drops[dropReasonNames[i]] = s.stats.drops[i].Load()
+	}
+	return st
+}
