@@ -237,8 +237,12 @@ func (s *Service) HandleStanza(st *xmlstream.Element) {
 	s.handleRoomStanza(st, kind, from, to)
 }
 
-// reply routes the error answer to st, unless st is itself an error.
+// reply routes the error answer to st, unless st is itself an error or an
+// IQ result, which are never answered.
 func (s *Service) reply(st *xmlstream.Element, err error) {
+	if st.Name == "iq" && st.Attr("type") == "result" {
+		return
+	}
 	if r := stanza.ErrorReply(st, err); r != nil {
 		s.router.Route(r)
 	}
