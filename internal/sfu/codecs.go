@@ -1,0 +1,163 @@
+package sfu
+
+import (
+	"strings"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Header extensions the SFU negotiates. Only those in forwardedExtensions are
+// copied from a publisher's packets to its subscribers; the others describe
+// one hop only and would be wrong on the next.
+const (
+	uriAudioLevel       = sdp.AudioLevelURI // RFC 6464 client-to-mixer audio level
+	uriVideoOrientation = "urn:3gpp:video-orientation"
+	uriMid              = sdp.SDESMidURI // lets Pion map SSRCs a peer did not declare
+)
+
+// forwardedExtensions lists the header extensions a downtrack keeps.
+var forwardedExtensions = [...]string{uriAudioLevel, uriVideoOrientation}
+
+// videoFeedback is the RTCP feedback offered with every video codec: NACK
+// for retransmission from the packet cache, PLI and FIR for keyframes.
+func videoFeedback() []webrtc.RTCPFeedback {
+	return []webrtc.RTCPFeedback{
+		{Type: "nack"},
+		{Type: "nack", Parameter: "pli"},
+		{Type: "ccm", Parameter: "fir"},
+	}
+}
+
+// supportedCodecs is the codec table, in order of preference: Opus for
+// audio; VP8 (every browser has it), then VP9 and H.264 for video. The
+// payload types are the ones Chromium uses, which eases reading captures.
+func supportedCodecs() []struct {
+	kind  webrtc.RTPCodecType
+	codec webrtc.RTPCodecParameters
+} {
+	type entry = struct {
+		kind  webrtc.RTPCodecType
+		codec webrtc.RTPCodecParameters
+	}
+	video := func(mime, fmtp string, pt webrtc.PayloadType) entry {
+		return entry{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: mime, ClockRate: 90000, SDPFmtpLine: fmtp, RTCPFeedback: videoFeedback(),
+			},
+			PayloadType: pt,
+		}}
+	}
+	return []entry{
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+				SDPFmtpLine: "minptime=10;useinbandfec=1",
+			},
+			PayloadType: 111,
+		}},
+		video(webrtc.MimeTypeVP8, "", 96),
+		video(webrtc.MimeTypeVP9, "profile-id=0", 98),
+		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 102),
+	}
+}
+
+// newMediaEngine registers the codec table and header extensions.
+func newMediaEngine() (*webrtc.MediaEngine, error) {
+	me := &webrtc.MediaEngine{}
+	for _, c := range supportedCodecs() {
+		if err := me.RegisterCodec(c.codec, c.kind); err != nil {
+			return nil, err
+		}
+	}
+	exts := []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{uriMid, webrtc.RTPCodecTypeAudio},
+		{uriAudioLevel, webrtc.RTPCodecTypeAudio},
+		{uriMid, webrtc.RTPCodecTypeVideo},
+		{uriVideoOrientation, webrtc.RTPCodecTypeVideo},
+	}
+	for _, e := range exts {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {
+			return nil, err
+		}
+	}
+	return me, nil
+}
+
+// preferredCodec returns the SFU's own entry for the codec a publisher
+// sends, with payload type 0 so that each subscriber's session picks its
+// own. It falls back to the publisher's codec if the table has no match.
+func preferredCodec(pub webrtc.RTPCodecParameters) webrtc.RTPCodecParameters {
+	for _, c := range supportedCodecs() {
+		if sameCodec(c.codec.RTPCodecCapability, pub.RTPCodecCapability) {
+			out := c.codec
+			out.PayloadType = 0
+			return out
+		}
+	}
+	out := pub
+	out.PayloadType = 0
+	return out
+}
+
+// matchCodec finds the negotiated codec that carries what the publisher
+// sends.
+func matchCodec(pub webrtc.RTPCodecCapability, negotiated []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	for _, c := range negotiated {
+		if sameCodec(pub, c.RTPCodecCapability) {
+			return c, true
+		}
+	}
+	return webrtc.RTPCodecParameters{}, false
+}
+
+// sameCodec reports whether packets of codec a can be sent as codec b
+// without transcoding: same MIME type and clock rate, and for H.264 the same
+// packetization mode and profile, for VP9 the same profile.
+func sameCodec(a, b webrtc.RTPCodecCapability) bool {
+	if !strings.EqualFold(a.MimeType, b.MimeType) || a.ClockRate != b.ClockRate {
+		return false
+	}
+	switch strings.ToLower(a.MimeType) {
+	case strings.ToLower(webrtc.MimeTypeH264):
+		fa, fb := parseFmtp(a.SDPFmtpLine), parseFmtp(b.SDPFmtpLine)
+		return orDefault(fa["packetization-mode"], "0") == orDefault(fb["packetization-mode"], "0") &&
+			h264Profile(fa["profile-level-id"]) == h264Profile(fb["profile-level-id"])
+	case strings.ToLower(webrtc.MimeTypeVP9):
+		fa, fb := parseFmtp(a.SDPFmtpLine), parseFmtp(b.SDPFmtpLine)
+		return orDefault(fa["profile-id"], "0") == orDefault(fb["profile-id"], "0")
+	}
+	return true
+}
+
+// h264Profile returns the profile part (profile_idc and constraint flags)
+// of a profile-level-id, ignoring the level, which receivers cap
+// themselves. The RFC 6184 default is 420010 (baseline).
+func h264Profile(profileLevelID string) string {
+	if len(profileLevelID) != 6 {
+		profileLevelID = "420010"
+	}
+	return strings.ToLower(profileLevelID[:4])
+}
+
+// parseFmtp splits an a=fmtp parameter list into lowercase keys and values.
+func parseFmtp(line string) map[string]string {
+	params := make(map[string]string)
+	for _, part := range strings.Split(line, ";") {
+		key, value, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if key != "" {
+			params[strings.ToLower(key)] = value
+		}
+	}
+	return params
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

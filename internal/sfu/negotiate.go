@@ -1,0 +1,252 @@
+package sfu
+
+import (
+	"context"
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Offer makes the next SDP offer for this participant's session and
+// returns it with all local ICE candidates included.
+//
+// The first offer has BUNDLE and rtcp-mux, one recvonly audio and one
+// recvonly video m-line (mids "0" and "1", first of their kind, unless
+// JoinOptions left them out) for what the participant publishes, then one
+// sendonly m-line per track the others publish. Later offers add sendonly
+// m-lines for new tracks and mark those of withdrawn tracks inactive.
+//
+// Only one offer may be outstanding: until SetAnswer, Offer fails with
+// ErrOfferPending. Once negotiated, Offer with nothing new fails with
+// ErrNothingToNegotiate. Both are harmless to the caller.
+func (p *Participant) Offer(ctx context.Context) (string, error) {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	adds, removes, first, err := p.beginOffer()
+	if err != nil {
+		return "", p.opError("offer", err)
+	}
+	sdp, err := p.makeOffer(ctx, first, adds, removes)
+	if err != nil {
+		p.mu.Lock()
+		p.offerPending = false
+		p.dirty = true
+		p.mu.Unlock()
+		return "", p.opError("offer", err)
+	}
+	return sdp, nil
+}
+
+// beginOffer takes the pending changes and marks an offer outstanding.
+func (p *Participant) beginOffer() (adds, removes []*downTrack, first bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return nil, nil, false, ErrClosed
+	case p.offerPending:
+		return nil, nil, false, ErrOfferPending
+	case p.negotiated && !p.dirty:
+		return nil, nil, false, ErrNothingToNegotiate
+	}
+	adds, removes = p.pendingAdds, p.pendingRemoves
+	p.pendingAdds, p.pendingRemoves = nil, nil
+	first = !p.offered
+	p.offered = true
+	p.offerPending = true
+	p.dirty = false
+	p.needsOfferSent = false
+	return adds, removes, first, nil
+}
+
+// makeOffer applies the changes to the peer connection and produces the
+// offer. Must hold negMu.
+func (p *Participant) makeOffer(ctx context.Context, first bool, adds, removes []*downTrack) (string, error) {
+	if first {
+		if err := p.addPublishTransceivers(); err != nil {
+			return "", err
+		}
+	}
+	for _, d := range removes {
+		if d.sender == nil {
+			continue // its transceiver was never created
+		}
+		if err := p.pc.RemoveTrack(d.sender); err != nil {
+			p.log.Warn("removing a track", "track", d.pub.info.TrackID, "err", err)
+		}
+		d.sender = nil
+	}
+	for _, d := range adds {
+		if err := p.addDownTrack(d); err != nil {
+			p.log.Warn("adding a track", "track", d.pub.info.TrackID, "err", err)
+		}
+	}
+	offer, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return "", wrapf(ErrNegotiation, "create offer: %v", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(offer); err != nil {
+		return "", wrapf(ErrNegotiation, "set local description: %v", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		p.rollback()
+		return "", wrapf(ErrNegotiation, "gathering candidates: %v", ctx.Err())
+	case <-p.done:
+		return "", ErrClosed
+	}
+	local := p.pc.LocalDescription()
+	if local == nil {
+		return "", wrapf(ErrNegotiation, "no local description")
+	}
+	return local.SDP, nil
+}
+
+// addPublishTransceivers creates the recvonly m-lines for the
+// participant's own media. They come first, so that a browser's addTrack
+// after applying the offer picks them.
+func (p *Participant) addPublishTransceivers() error {
+	kinds := make([]webrtc.RTPCodecType, 0, 2)
+	if !p.opts.NoAudio {
+		kinds = append(kinds, webrtc.RTPCodecTypeAudio)
+	}
+	if !p.opts.NoVideo {
+		kinds = append(kinds, webrtc.RTPCodecTypeVideo)
+	}
+	for _, kind := range kinds {
+		_, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{
+			Direction: webrtc.RTPTransceiverDirectionRecvonly,
+		})
+		if err != nil {
+			return wrapf(ErrNegotiation, "add %s transceiver: %v", kind, err)
+		}
+	}
+	return nil
+}
+
+// addDownTrack gives d a sendonly m-line limited to the publisher's codec.
+// Must hold negMu.
+func (p *Participant) addDownTrack(d *downTrack) error {
+	t, err := p.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{
+		Direction: webrtc.RTPTransceiverDirectionSendonly,
+	})
+	if err != nil {
+		return err
+	}
+	if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{preferredCodec(d.pub.codec)}); err != nil {
+		p.log.Debug("codec preference not applied", "track", d.pub.info.TrackID, "err", err)
+	}
+	d.sender = t.Sender()
+	go d.readRTCP(d.sender)
+	return nil
+}
+
+// rollback returns the peer connection to stable after a failed offer.
+func (p *Participant) rollback() {
+	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return
+	}
+	if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
+		p.log.Debug("rollback failed", "err", err)
+	}
+}
+
+// SetAnswer applies the client's answer to the outstanding offer. A
+// malformed answer fails with ErrMalformedAnswer and the offer is rolled
+// back; nobody else is affected, and the focus should end the session.
+func (p *Participant) SetAnswer(sdp string) error {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	p.mu.Lock()
+	closed, pending := p.closed, p.offerPending
+	p.mu.Unlock()
+	switch {
+	case closed:
+		return p.opError("set answer", ErrClosed)
+	case !pending:
+		return p.opError("set answer", ErrNoOfferPending)
+	}
+
+	err := p.applyAnswer(sdp)
+	p.mu.Lock()
+	p.offerPending = false
+	if err != nil {
+		p.dirty = true // what this offer carried was not negotiated
+		p.mu.Unlock()
+		return p.opError("set answer", err)
+	}
+	p.negotiated = true
+	held := p.candidates
+	p.candidates = nil
+	if p.dirty && !p.closed {
+		p.needsOfferSent = p.emitLocked(Event{Kind: EventNeedsOffer, ParticipantID: p.id})
+	}
+	p.mu.Unlock()
+	for _, c := range held {
+		if err := p.addCandidate(c); err != nil {
+			p.log.Debug("held remote candidate refused", "err", err)
+		}
+	}
+	return nil
+}
+
+// applyAnswer validates and applies an answer. Must hold negMu.
+func (p *Participant) applyAnswer(sdp string) error {
+	local := p.pc.LocalDescription()
+	if local == nil || p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		return wrapf(ErrNegotiation, "no local offer in place")
+	}
+	if err := validateAnswer(local.SDP, sdp); err != nil {
+		p.rollback()
+		return err
+	}
+	answer := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}
+	if err := p.pc.SetRemoteDescription(answer); err != nil {
+		p.rollback()
+		return wrapf(ErrMalformedAnswer, "%v", err)
+	}
+	return nil
+}
+
+// AddRemoteCandidate adds one of the client's ICE candidates: the value
+// of an a=candidate line, with or without the "a=" and "candidate:"
+// prefixes. An empty string means end of candidates. Candidates that
+// arrive before the first answer are held (up to Config.CandidateBuffer)
+// and applied with it.
+func (p *Participant) AddRemoteCandidate(candidate string) error {
+	candidate = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(candidate), "a="))
+	p.mu.Lock()
+	closed, negotiated := p.closed, p.negotiated
+	switch {
+	case closed:
+		p.mu.Unlock()
+		return p.opError("add candidate", ErrClosed)
+	case !negotiated && len(p.candidates) >= p.sfu.cfg.CandidateBuffer:
+		p.stats.CandidatesDropped++
+		p.mu.Unlock()
+		return p.opError("add candidate", wrapf(ErrBadCandidate, "too many candidates before the answer"))
+	case !negotiated:
+		p.candidates = append(p.candidates, candidate)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	if err := p.addCandidate(candidate); err != nil {
+		return p.opError("add candidate", err)
+	}
+	return nil
+}
+
+// addCandidate hands one candidate to Pion.
+func (p *Participant) addCandidate(candidate string) error {
+	if err := p.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: candidate}); err != nil {
+		return wrapf(ErrBadCandidate, "%q: %v", candidate, err)
+	}
+	return nil
+}
+
+func (p *Participant) opError(op string, err error) error {
+	return &Error{Op: op, Conference: p.conf.id, Participant: p.id, Err: err}
+}

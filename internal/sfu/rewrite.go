@@ -1,0 +1,80 @@
+package sfu
+
+import "time"
+
+// rewriter maps the sequence numbers and timestamps of whatever source
+// currently feeds a downtrack onto one continuous outgoing stream. Each
+// subscriber has its own, so that switching a subscriber to another source
+// (a new publisher SSRC today; simulcast layers, pause or lastN later)
+// never shows the subscriber a jump.
+//
+// A rewriter is not safe for concurrent use: it is owned by the forwarding
+// goroutine of the publication that feeds its downtrack.
+type rewriter struct {
+	clockRate uint32 // RTP clock rate of the codec; set once at creation
+
+	started   bool      // a packet has been sent
+	srcSSRC   uint32    // SSRC of the current source
+	seqOffset uint16    // added to a source sequence number
+	tsOffset  uint32    // added to a source timestamp
+	lastSeq   uint16    // highest outgoing sequence number
+	lastTS    uint32    // outgoing timestamp of the packet with lastSeq
+	lastAt    time.Time // arrival time of the packet with lastSeq
+}
+
+func newRewriter(clockRate uint32) rewriter {
+	if clockRate == 0 {
+		clockRate = 90000
+	}
+	return rewriter{clockRate: clockRate}
+}
+
+// rewrite returns the outgoing sequence number and timestamp for a packet of
+// source ssrc arriving at now. A new ssrc starts where the previous source
+// left off: the next sequence number, and a timestamp advanced by the wall
+// time elapsed since the last packet (at least one tick, so that the
+// receiver's jitter buffer sees a new frame).
+func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (uint16, uint32) {
+	switch {
+	case !r.started:
+		r.started = true
+		r.srcSSRC = ssrc
+		r.seqOffset, r.tsOffset = 0, 0
+		r.lastSeq, r.lastTS, r.lastAt = seq, ts, now
+		return seq, ts
+	case ssrc != r.srcSSRC:
+		r.srcSSRC = ssrc
+		r.seqOffset = r.lastSeq + 1 - seq
+		r.tsOffset = r.lastTS + r.ticksSince(now) - ts
+	}
+	outSeq := seq + r.seqOffset
+	outTS := ts + r.tsOffset
+	if seqNewer(outSeq, r.lastSeq) {
+		r.lastSeq, r.lastTS, r.lastAt = outSeq, outTS, now
+	}
+	return outSeq, outTS
+}
+
+// ticksSince converts the time since the last packet into clock ticks.
+func (r *rewriter) ticksSince(now time.Time) uint32 {
+	elapsed := now.Sub(r.lastAt)
+	if elapsed <= 0 {
+		return 1
+	}
+	// Cap the gap at ten minutes: the exact value matters only for lip
+	// sync within a second or so, and the cap keeps the product in range.
+	if elapsed > 10*time.Minute {
+		elapsed = 10 * time.Minute
+	}
+	ticks := uint64(elapsed) * uint64(r.clockRate) / uint64(time.Second)
+	if ticks == 0 {
+		return 1
+	}
+	return uint32(ticks)
+}
+
+// seqNewer reports whether a is after b in RTP sequence-number order
+// (RFC 3550 serial-number arithmetic on 16 bits).
+func seqNewer(a, b uint16) bool {
+	return a != b && a-b < 0x8000
+}

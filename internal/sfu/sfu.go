@@ -1,0 +1,225 @@
+// Package sfu is parley's selective forwarding unit: it receives each
+// participant's audio and video over WebRTC and forwards them to every other
+// participant of the same conference, without decoding.
+//
+// It speaks SDP only and knows nothing of XMPP or Jingle; the conference
+// focus translates. The SFU is always the offerer: the focus calls
+// (*Participant).Offer, carries the offer to the client, and hands the
+// answer to (*Participant).SetAnswer. Offers are complete (all local ICE
+// candidates gathered, there is no local trickle); remote candidates may
+// trickle in through AddRemoteCandidate.
+//
+// All media of all participants uses one UDP socket (and optionally one
+// ICE-TCP listener); ICE sessions are told apart by their username fragment.
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config configures New.
+type Config struct {
+	// UDPConn is the one UDP socket carrying all media (ICE, DTLS, SRTP) of
+	// every participant. Required. The SFU owns it from New on and closes
+	// it in Close.
+	UDPConn net.PacketConn
+	// TCPListener, if set, accepts passive ICE-TCP (RFC 6544, RFC 4571
+	// framing) as a fallback for clients without UDP. Default nil: UDP
+	// only. The SFU owns it from New on and closes it in Close.
+	TCPListener net.Listener
+	// PublicIPs are the addresses written into host candidates in place of
+	// the local ones, for a server behind 1:1 NAT. Default: the socket's
+	// own address (every interface address if it is bound to the
+	// unspecified address).
+	PublicIPs []string
+	// Logger receives the SFU's logs and Pion's. Default slog.Default().
+	Logger *slog.Logger
+	// Clock is the time source. Default: the system clock.
+	Clock Clock
+	// KeyframeInterval is the least time between two keyframe requests
+	// (PLI) sent to one publisher; requests inside it are merged into one
+	// sent when it ends. Default 500ms.
+	KeyframeInterval time.Duration
+	// EventBuffer is the capacity of each participant's Events channel.
+	// When it is full, events are dropped and counted (see
+	// ParticipantStats); EventNeedsOffer is raised again at the next
+	// change. Default 64.
+	EventBuffer int
+	// CandidateBuffer bounds the remote ICE candidates kept per participant
+	// while its first answer has not arrived; extra ones are dropped and
+	// counted. Default 32.
+	CandidateBuffer int
+}
+
+// SFU owns the WebRTC stack and the conferences.
+type SFU struct {
+	cfg    Config       // defaults applied; read-only after New
+	log    *slog.Logger // never nil; read-only
+	api    *webrtc.API  // shared by all peer connections; read-only
+	udpMux ice.UDPMux   // closed in Close; read-only
+	tcpMux ice.TCPMux   // nil without TCPListener; read-only
+
+	mu          sync.Mutex             // guards the fields below
+	conferences map[string]*Conference // guarded by mu
+	closed      bool                   // guarded by mu
+}
+
+// New builds an SFU on cfg.UDPConn (and cfg.TCPListener).
+func New(cfg Config) (*SFU, error) {
+	if cfg.UDPConn == nil {
+		return nil, wrapf(ErrConfig, "UDPConn is required")
+	}
+	udpAddr, ok := cfg.UDPConn.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		return nil, wrapf(ErrConfig, "UDPConn is not a UDP socket (%T)", cfg.UDPConn.LocalAddr())
+	}
+	for _, ip := range cfg.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			return nil, wrapf(ErrConfig, "PublicIPs: %q is not an IP address", ip)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
+	if cfg.KeyframeInterval <= 0 {
+		cfg.KeyframeInterval = 500 * time.Millisecond
+	}
+	if cfg.EventBuffer <= 0 {
+		cfg.EventBuffer = 64
+	}
+	if cfg.CandidateBuffer <= 0 {
+		cfg.CandidateBuffer = 32
+	}
+	s := &SFU{cfg: cfg, log: cfg.Logger, conferences: make(map[string]*Conference)}
+	if err := s.buildAPI(udpAddr); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// buildAPI sets up codecs, interceptors and the ICE muxes.
+func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
+	me, err := newMediaEngine()
+	if err != nil {
+		return fmt.Errorf("sfu: media engine: %w", err)
+	}
+	registry := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(me, registry); err != nil {
+		return fmt.Errorf("sfu: nack interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
+		return fmt.Errorf("sfu: report interceptors: %w", err)
+	}
+
+	loggers := pionLoggers{log: s.log}
+	se := webrtc.SettingEngine{LoggerFactory: loggers}
+	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
+		UDPConn: s.cfg.UDPConn,
+		Logger:  loggers.NewLogger("udpmux"),
+	})
+	se.SetICEUDPMux(s.udpMux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if s.cfg.TCPListener != nil {
+		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener:       s.cfg.TCPListener,
+			Logger:         loggers.NewLogger("tcpmux"),
+			ReadBufferSize: 64,
+		})
+		se.SetICETCPMux(s.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	// No mDNS: the server has a real address and must not multicast.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if udpAddr.IP.IsLoopback() {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	if len(s.cfg.PublicIPs) > 0 {
+		rule := webrtc.ICEAddressRewriteRule{
+			External:        append([]string(nil), s.cfg.PublicIPs...),
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteReplace,
+		}
+		if err := se.SetICEAddressRewriteRules(rule); err != nil {
+			s.closeMuxes()
+			return wrapf(ErrConfig, "PublicIPs: %v", err)
+		}
+	}
+	s.api = webrtc.NewAPI(
+		webrtc.WithMediaEngine(me),
+		webrtc.WithInterceptorRegistry(registry),
+		webrtc.WithSettingEngine(se),
+	)
+	return nil
+}
+
+// Conference returns the conference with this id, creating it if needed.
+// A conference lives until its Close (or the SFU's); the focus owns that
+// decision. After the SFU is closed it returns a closed conference, whose
+// Join fails with ErrClosed.
+func (s *SFU) Conference(id string) *Conference {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conferences[id]; ok {
+		return c
+	}
+	c := newConference(s, id)
+	if s.closed {
+		c.closed = true
+		return c
+	}
+	s.conferences[id] = c
+	return c
+}
+
+// forget drops a closed conference from the registry.
+func (s *SFU) forget(c *Conference) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conferences[c.id] == c {
+		delete(s.conferences, c.id)
+	}
+}
+
+// Close closes every conference, then the UDP socket and TCP listener.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	confs := make([]*Conference, 0, len(s.conferences))
+	for _, c := range s.conferences {
+		confs = append(confs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range confs {
+		c.Close()
+	}
+	return s.closeMuxes()
+}
+
+func (s *SFU) closeMuxes() error {
+	var err error
+	if s.tcpMux != nil {
+		err = s.tcpMux.Close()
+	}
+	if s.udpMux != nil {
+		if uerr := s.udpMux.Close(); uerr != nil && err == nil {
+			err = uerr
+		}
+	}
+	return err
+}
