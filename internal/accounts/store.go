@@ -152,6 +152,10 @@ func NormalizeUsername(name string) (string, error) {
 	return j.Local, nil
 }
 
+// NormalizeUsername is the package function NormalizeUsername; it makes
+// Store a sasl.UsernameNormalizer.
+func (s *Store) NormalizeUsername(name string) (string, error) { return NormalizeUsername(name) }
+
 // Add creates user with password; ErrExists if the user is already there.
 func (s *Store) Add(user, password string) error {
 	name, rec, err := s.newRecord(user, password)

@@ -92,8 +92,8 @@ func TestAddAndLogin(t *testing.T) {
 		}
 	}
 	plain, _ := sasl.NewServer(sasl.MechPlain, sasl.ServerConfig{Lookup: s})
-	if _, done, err := plain.Step([]byte("\x00ALICE\x00correct horse")); err != nil || !done {
-		t.Fatalf("PLAIN with a differently-cased name: %v", err)
+	if _, done, err := plain.Step([]byte("\x00ALICE\x00correct horse")); err != nil || !done || plain.Username() != "alice" {
+		t.Fatalf("PLAIN with a differently-cased name: %v, username %q", err, plain.Username())
 	}
 	if !s.Exists("alice") || !s.Exists("ALICE") || s.Exists("bob") || s.Exists("") {
 		t.Fatal("Exists is wrong")

@@ -33,6 +33,15 @@ type CredentialLookup interface {
 	SCRAM(username string, hash Hash) (SCRAMCredentials, error)
 }
 
+// UsernameNormalizer may be implemented by a CredentialLookup whose
+// usernames have a canonical form (accounts.Store: XMPP localparts). The
+// server then looks up, and reports as Username, the canonical form, so
+// "Alice" and "alice" are one account everywhere. A name that does not
+// normalize is looked up as sent (and so is an unknown user).
+type UsernameNormalizer interface {
+	NormalizeUsername(name string) (string, error)
+}
+
 // DeriveSCRAM computes the credentials to store for password. The password
 // is prepared with SASLprep's successor, the PRECIS OpaqueString profile.
 func DeriveSCRAM(h Hash, password string, salt []byte, iterations int) (SCRAMCredentials, error) {

@@ -457,3 +457,30 @@ func TestSASLNameCoding(t *testing.T) {
 		}
 	}
 }
+
+// lowerLookup is a memLookup whose names are case-insensitive.
+type lowerLookup struct{ *memLookup }
+
+func (l lowerLookup) NormalizeUsername(name string) (string, error) {
+	if strings.Contains(name, "!") {
+		return "", errors.New("bad name")
+	}
+	return strings.ToLower(name), nil
+}
+
+func TestUsernameNormalizer(t *testing.T) {
+	look := lowerLookup{newLookup(t, 4096, "alice", "pw")}
+	for _, mech := range []string{MechSCRAMSHA1, MechSCRAMSHA256, MechPlain} {
+		c, _ := NewClient(mech, ClientConfig{Username: "ALICE", Password: "pw"})
+		s, _ := NewServer(mech, ServerConfig{Lookup: look})
+		if serr, cerr := exchange(t, c, s); serr != nil || cerr != nil || s.Username() != "alice" {
+			t.Fatalf("%s: %v %v username %q", mech, serr, cerr, s.Username())
+		}
+		// A name the normalizer refuses is an unknown user, not an error.
+		c, _ = NewClient(mech, ClientConfig{Username: "alice!", Password: "pw"})
+		s, _ = NewServer(mech, ServerConfig{Lookup: look})
+		if serr, _ := exchange(t, c, s); failureCondition(t, serr) != NotAuthorized {
+			t.Fatalf("%s: refused name: %v", mech, serr)
+		}
+	}
+}

@@ -83,10 +83,9 @@ func NewServer(mechanism string, cfg ServerConfig) (*ServerSession, error) {
 // Mechanism returns the mechanism name.
 func (s *ServerSession) Mechanism() string { return s.mech }
 
-// Username returns the authentication identity the client claimed. It is not
-// normalized: build the JID with the jid package, which normalizes the
-// localpart the same way the account store does. Trust it only once Step
-// reported done without error.
+// Username returns the authentication identity the client claimed, in
+// canonical form if the lookup is a UsernameNormalizer (accounts.Store is),
+// else as sent. Trust it only once Step reported done without error.
 func (s *ServerSession) Username() string { return s.username }
 
 // Authzid returns the authorization identity the client asked for, or "".
@@ -149,7 +148,7 @@ func (s *ServerSession) scramFirst(msg []byte) ([]byte, bool, error) {
 	if perr != nil {
 		return nil, false, s.fail(perr.cond, perr.text, nil)
 	}
-	s.gs2Header, s.first, s.username, s.authzid = cf.gs2Header, cf.bare, cf.username, cf.authzid
+	s.gs2Header, s.first, s.username, s.authzid = cf.gs2Header, cf.bare, s.canonical(cf.username), cf.authzid
 	if err := s.lookup(s.hash); err != nil {
 		return nil, false, err
 	}
@@ -165,6 +164,16 @@ func (s *ServerSession) scramFirst(msg []byte) ([]byte, bool, error) {
 		",i=" + strconv.Itoa(s.creds.Iterations)
 	s.state = serverAwaitFinal
 	return []byte(s.server1st), false, nil
+}
+
+// canonical normalizes name if the lookup knows how.
+func (s *ServerSession) canonical(name string) string {
+	if n, ok := s.cfg.Lookup.(UsernameNormalizer); ok {
+		if c, err := n.NormalizeUsername(name); err == nil {
+			return c
+		}
+	}
+	return name
 }
 
 // lookup fetches the user's credentials, or decoy ones for an unknown user.
@@ -236,7 +245,7 @@ func (s *ServerSession) plain(msg []byte) ([]byte, bool, error) {
 		len(parts[0]) > maxNameSize || len(parts[1]) > maxNameSize || len(parts[2]) > maxNameSize {
 		return nil, false, s.fail(MalformedRequest, "expected authzid NUL authcid NUL password", nil)
 	}
-	s.authzid, s.username = string(parts[0]), string(parts[1])
+	s.authzid, s.username = string(parts[0]), s.canonical(string(parts[1]))
 	if err := s.lookup(SHA256); err != nil {
 		return nil, false, err
 	}
