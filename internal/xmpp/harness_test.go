@@ -50,6 +50,7 @@ func newHarness(t *testing.T, mod func(*xmpp.Config)) *harness {
 	cfg := xmpp.Config{
 		Domain:         testDomain,
 		Accounts:       acc,
+		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),
 		TLS:            &tls.Config{Certificates: []tls.Certificate{cert}},
 		AllowAnonymous: true,
 		StanzaRate:     100000,

@@ -1,0 +1,58 @@
+// Command parley is a self-hosted video-conferencing server in one binary:
+// XMPP server, conference focus, SFU, STUN/TURN and web client.
+//
+//	parley [serve] [flags]   run the server (the default)
+//	parley user ...          manage accounts
+//	parley version           print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runServe(ctx, args, stderr)
+	case "user":
+		return runUser(args, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "parley", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "parley: unknown command %q\n", cmd)
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  parley [serve] [--listen ADDR] [--c2s ADDR] [--domain D] [--data DIR] [--public-ip IP] ...
+  parley user add|passwd|delete NAME [--data DIR] [--domain D]   (password on stdin)
+  parley user list [--data DIR] [--domain D]
+  parley version
+Run "parley serve -h" for every server flag.
+`)
+}

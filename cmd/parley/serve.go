@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"parley.dev/parley/internal/app"
+)
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg := app.Config{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Listen, "listen", ":8080", "the TCP address for HTTP and WebSocket")
+	fs.StringVar(&cfg.C2S, "c2s", ":5222", "the TCP address for XMPP client connections (empty: off)")
+	fs.StringVar(&cfg.Domain, "domain", "localhost", "the XMPP domain; MUC is conference.<domain>")
+	fs.StringVar(&cfg.DataDir, "data", "./parley-data", "where state lives")
+	fs.StringVar(&cfg.PublicIP, "public-ip", "", "the address put in ICE candidates")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM); default: a self-signed one in the data folder")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	noAnon := fs.Bool("no-anonymous", false, "refuse SASL ANONYMOUS (guests)")
+	fs.BoolVar(&cfg.RequireTLS, "require-tls", false, "require STARTTLS on XMPP TCP connections from non-loopback peers")
+	fs.IntVar(&cfg.SCRAMIterations, "scram-iterations", 4096, "PBKDF2 iterations for new SCRAM keys")
+	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
+	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "parley serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg.AllowAnonymous = !*noAnon
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "parley serve: bad --log-level: %v\n", err)
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Version = version
+	if err := app.Run(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "parley: %v\n", err)
+		return 1
+	}
+	return 0
+}

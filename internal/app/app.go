@@ -1,0 +1,236 @@
+// Package app assembles parley from its parts: it opens the data folder and
+// the listeners, builds the account store, the XMPP server, the MUC service
+// and the HTTP front (health, WebSocket, web client), and runs them until
+// the context ends. It is the only package that knows every other one.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"parley.dev/parley/internal/accounts"
+	"parley.dev/parley/internal/certs"
+	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/xmlstream"
+	"parley.dev/parley/internal/xmpp"
+)
+
+// Config is everything parley serve takes.
+type Config struct {
+	Listen          string // HTTP and WebSocket TCP address; required
+	C2S             string // XMPP TCP address; "" disables it
+	Domain          string // XMPP domain; default "localhost"
+	DataDir         string // state folder; default "./parley-data"
+	PublicIP        string // address for ICE candidates; default: none yet
+	TLSCert, TLSKey string // PEM files; default: self-signed in DataDir/tls
+	AllowAnonymous  bool   // SASL ANONYMOUS for guests
+	RequireTLS      bool   // STARTTLS mandatory for non-loopback TCP peers
+	SCRAMIterations int    // default 4096
+	MaxStanzaBytes  int    // default 256 KiB
+	StanzaRate      int    // per connection, stanzas/s; default 200
+	Version         string // reported by disco and /health
+	Logger          *slog.Logger
+
+	// Listeners, when set, are used instead of opening Listen and C2S:
+	// tests pass loopback listeners on port 0.
+	HTTPListener, C2SListener net.Listener
+	// Ready, if set, is closed once every part is serving.
+	Ready chan<- struct{}
+}
+
+// Run starts parley and blocks until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	p, err := start(cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return p.shutdown()
+}
+
+type parley struct {
+	cfg   Config
+	log   *slog.Logger
+	xmpp  *xmpp.Server
+	muc   *muc.Service
+	http  *http.Server
+	c2s   net.Listener
+	ready atomic.Bool
+	wg    sync.WaitGroup
+	stop  context.CancelFunc
+}
+
+func (c *Config) setDefaults() {
+	if c.Domain == "" {
+		c.Domain = "localhost"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./parley-data"
+	}
+	if c.SCRAMIterations == 0 {
+		c.SCRAMIterations = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func start(cfg Config) (*parley, error) {
+	cfg.setDefaults()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	acc, err := accounts.Open(accounts.Config{Dir: cfg.DataDir, Domain: cfg.Domain, Iterations: cfg.SCRAMIterations})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &parley{cfg: cfg, log: cfg.Logger}
+	p.xmpp, err = xmpp.New(xmpp.Config{
+		Domain:         cfg.Domain,
+		Accounts:       acc,
+		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),
+		TLS:            tlsCfg,
+		AllowAnonymous: cfg.AllowAnonymous,
+		RequireTLS:     cfg.RequireTLS,
+		Limits:         xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
+		StanzaRate:     cfg.StanzaRate,
+		StanzaBurst:    5 * max(cfg.StanzaRate, 200),
+		Rosters:        xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
+		Logger:         cfg.Logger.With("part", "xmpp"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	mucDomain := "conference." + cfg.Domain
+	p.muc, err = muc.New(muc.Config{
+		Domain:  mucDomain,
+		Router:  p.xmpp,
+		DataDir: filepath.Join(cfg.DataDir, "rooms"),
+		Logger:  cfg.Logger.With("part", "muc"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("muc: %w", err)
+	}
+	p.xmpp.AddService(mucDomain, p.muc, xmpp.DiscoIdentity{Name: "Rooms"})
+	if err := p.listen(); err != nil {
+		return nil, err
+	}
+	p.serve()
+	p.ready.Store(true)
+	if cfg.Ready != nil {
+		close(cfg.Ready)
+	}
+	p.log.Info("parley is ready", "http", p.cfg.HTTPListener.Addr().String(), "domain", cfg.Domain, "version", cfg.Version)
+	return p, nil
+}
+
+func loadTLS(cfg Config) (*tls.Config, error) {
+	var cert tls.Certificate
+	var err error
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	} else {
+		hosts := []string{cfg.Domain}
+		if cfg.PublicIP != "" {
+			hosts = append(hosts, cfg.PublicIP)
+		}
+		cert, err = certs.LoadOrCreateSelfSigned(filepath.Join(cfg.DataDir, "tls"), hosts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+func (p *parley) listen() error {
+	var err error
+	if p.cfg.HTTPListener == nil {
+		if p.cfg.HTTPListener, err = net.Listen("tcp", p.cfg.Listen); err != nil {
+			return fmt.Errorf("--listen: %w", err)
+		}
+	}
+	p.c2s = p.cfg.C2SListener
+	if p.c2s == nil && p.cfg.C2S != "" {
+		if p.c2s, err = net.Listen("tcp", p.cfg.C2S); err != nil {
+			p.cfg.HTTPListener.Close()
+			return fmt.Errorf("--c2s: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *parley) serve() {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", p.health)
+	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
+	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := p.http.Serve(p.cfg.HTTPListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("http server stopped", "err", err)
+		}
+	}()
+	if p.c2s != nil {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.acceptC2S(ctx)
+		}()
+	}
+}
+
+func (p *parley) acceptC2S(ctx context.Context) {
+	for {
+		conn, err := p.c2s.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			p.log.Warn("c2s accept", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		go p.xmpp.ServeTCP(ctx, conn)
+	}
+}
+
+func (p *parley) health(w http.ResponseWriter, r *http.Request) {
+	if !p.ready.Load() {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", p.cfg.Version)
+}
+
+func (p *parley) shutdown() error {
+	p.ready.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if p.c2s != nil {
+		p.c2s.Close()
+	}
+	p.http.Shutdown(ctx)
+	p.xmpp.Shutdown(ctx)
+	p.muc.Close()
+	p.stop()
+	p.wg.Wait()
+	return nil
+}
