@@ -1,6 +1,9 @@
 package sasl
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -481,6 +484,34 @@ func TestUsernameNormalizer(t *testing.T) {
 		s, _ = NewServer(mech, ServerConfig{Lookup: look})
 		if serr, _ := exchange(t, c, s); failureCondition(t, serr) != NotAuthorized {
 			t.Fatalf("%s: refused name: %v", mech, serr)
+		}
+	}
+}
+
+// TestDecoyNeverAuthenticates forges a proof from the decoy's own keys
+// (computable when DecoyKey is left empty): the server must still refuse,
+// because the user does not exist.
+func TestDecoyNeverAuthenticates(t *testing.T) {
+	look := newLookup(t, 4096)
+	for _, h := range []Hash{SHA1, SHA256} {
+		s, _ := NewServer(h.Name(), ServerConfig{Lookup: look})
+		s.snonce = "S"
+		sf, _, err := s.Step([]byte("n,,n=ghost,r=C"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := hmac.New(sha256.New, nil)
+		mac.Write([]byte(h.Name() + "\x00ghost"))
+		clientKey := mac.Sum(nil)
+		withoutProof := "c=biws,r=CS"
+		auth := "n=ghost,r=C," + string(sf) + "," + withoutProof
+		proof := xorBytes(clientKey, hmacSum(h, hashSum(h, clientKey), auth))
+		if len(proof) != h.Size() { // SHA-1: the forged key is longer than the proof
+			proof = proof[:h.Size()]
+		}
+		_, done, err := s.Step([]byte(withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof)))
+		if done || failureCondition(t, err) != NotAuthorized {
+			t.Fatalf("%s: forged decoy proof: done=%v err=%v", h, done, err)
 		}
 	}
 }
