@@ -40,8 +40,8 @@ func TestLoginMechanisms(t *testing.T) {
 }
 
 func TestWrongPasswordRefused(t *testing.T) {
-	h := newHarness(t, nil)
 	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"} {
+		h := newHarness(t, nil) // a fresh throttle for each mechanism
 		for _, user := range []string{"alice", "nobody"} {
 			_, err := h.tryDial(user, false, func(cfg *xmppclient.Config) {
 				cfg.Mechanism = mech
@@ -52,6 +52,22 @@ func TestWrongPasswordRefused(t *testing.T) {
 				t.Errorf("%s %s: got %v, want SASL not-authorized", mech, user, err)
 			}
 		}
+	}
+}
+
+func TestFailedLoginsAreThrottled(t *testing.T) {
+	h := newHarness(t, nil)
+	wrong := func(cfg *xmppclient.Config) { cfg.Password = "wrong" }
+	var ce *xmppclient.Error
+	for i := 0; i < 5; i++ {
+		if _, err := h.tryDial("alice", false, wrong); !errors.As(err, &ce) || ce.Condition != "not-authorized" {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	// Now even the right password is refused for a while, without saying
+	// whether it was right.
+	if _, err := h.tryDial("alice", true, nil); !errors.As(err, &ce) || ce.Condition != "temporary-auth-failure" {
+		t.Fatalf("after 5 failures: %v, want temporary-auth-failure", err)
 	}
 }
 
