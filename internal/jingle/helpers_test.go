@@ -1,0 +1,366 @@
+package jingle
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"parley.dev/parley/internal/xmlstream"
+)
+
+// decodeXML parses one element with encoding/xml. The tests use it rather
+// than the stream decoder so that they depend only on xmlstream.Element.
+func decodeXML(s string) (*xmlstream.Element, error) {
+	d := xml.NewDecoder(strings.NewReader(s))
+	var stack []*xmlstream.Element
+	var root *xmlstream.Element
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if root != nil && len(stack) == 0 {
+				return nil, errors.New("more than one root element")
+			}
+			el := &xmlstream.Element{Space: t.Name.Space, Name: t.Name.Local}
+			for _, a := range t.Attr {
+				switch {
+				case a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns"):
+				case a.Name.Space == xmlstream.NSXML:
+					el.Attrs = append(el.Attrs, xmlstream.Attr{Name: "xml:" + a.Name.Local, Value: a.Value})
+				default:
+					el.Attrs = append(el.Attrs, xmlstream.Attr{Name: a.Name.Local, Value: a.Value})
+				}
+			}
+			if len(stack) > 0 {
+				stack[len(stack)-1].Add(el)
+			} else {
+				root = el
+			}
+			stack = append(stack, el)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].Text += string(t)
+			}
+		}
+	}
+	if root == nil {
+		return nil, errors.New("no element")
+	}
+	return root, nil
+}
+
+// vector is one file of testdata/vectors: a Jingle element and the SDP it
+// stands for, as seen from Role's side. jingle.js reads the same files.
+type vector struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	Role   string `json:"role"`
+	Jingle string `json:"jingle"`
+	SDP    string `json:"sdp"`
+}
+
+func (v vector) role(t *testing.T) Role {
+	switch v.Role {
+	case "initiator":
+		return RoleInitiator
+	case "responder":
+		return RoleResponder
+	}
+	t.Fatalf("%s: bad role %q", v.Name, v.Role)
+	return 0
+}
+
+func loadVectors(t *testing.T) []vector {
+	t.Helper()
+	files, err := filepath.Glob("testdata/vectors/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no vectors: %v", err)
+	}
+	var out []vector
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v vector
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if v.Name == "" || v.Source == "" || v.Jingle == "" || v.SDP == "" {
+			t.Fatalf("%s: incomplete vector", f)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// invalidInput is one entry of testdata/invalid.json: input both Go and
+// jingle.js must refuse with the given condition.
+type invalidInput struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"` // "jingle", "sdp" or "candidate"
+	Input     string `json:"input"`
+	Condition string `json:"condition"`
+}
+
+func loadInvalid(t *testing.T) []invalidInput {
+	t.Helper()
+	b, err := os.ReadFile("testdata/invalid.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []invalidInput
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// normSDP is an SDP reduced to what matters for media, in a canonical form,
+// so that two SDPs that mean the same compare equal. It is written apart
+// from FromSDP on purpose, and web/test/jingle.test.mjs has the same rules:
+//   - the BUNDLE group's mids; per m-line, its mid and a sorted list of items;
+//   - session-level ICE credentials, fingerprints, setup and
+//     extmap-allow-mixed count for every m-line that lacks its own;
+//   - m-lines with port 0 that are not bundle-only are left out;
+//   - ports, proto, o=, c=, a=rtcp, a=rtcp-rsize, a=ice-options, a=msid-semantic,
+//     candidate ufrag and network-cost, extmap extension attributes are ignored;
+//   - a=msid is folded into the a=ssrc msid of SSRCs that lack one;
+//   - fmtp parameters are sorted; "/1" channels and "generation 0" are implied.
+type normSDP struct {
+	Bundle []string
+	Media  []normMedia
+}
+
+type normMedia struct {
+	Mid   string
+	Items []string
+}
+
+func normalizeSDP(sdp string) (normSDP, error) {
+	var out normSDP
+	var session []string
+	var sections [][]string
+	for _, line := range strings.Split(sdp, "\n") {
+		line = strings.TrimRight(strings.TrimSuffix(line, "\r"), " ")
+		switch {
+		case line == "":
+		case strings.HasPrefix(line, "m="):
+			sections = append(sections, []string{line})
+		case len(sections) == 0:
+			session = append(session, line)
+		default:
+			sections[len(sections)-1] = append(sections[len(sections)-1], line)
+		}
+	}
+	var bundle []string
+	for _, l := range session {
+		if v, ok := strings.CutPrefix(l, "a=group:BUNDLE "); ok && bundle == nil {
+			bundle = strings.Fields(v)
+		}
+	}
+	mids := map[string]bool{}
+	for _, sec := range sections {
+		m, ok, err := normalizeSection(sec, session)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			out.Media = append(out.Media, m)
+			mids[m.Mid] = true
+		}
+	}
+	for _, mid := range bundle {
+		if mids[mid] {
+			out.Bundle = append(out.Bundle, mid)
+		}
+	}
+	return out, nil
+}
+
+func normalizeSection(sec, session []string) (normMedia, bool, error) {
+	var m normMedia
+	mline := strings.Fields(strings.TrimPrefix(sec[0], "m="))
+	if len(mline) < 3 {
+		return m, false, errors.New("bad m-line " + sec[0])
+	}
+	attrs := map[string][]string{}
+	var order []string
+	for _, l := range sec[1:] {
+		if v, ok := strings.CutPrefix(l, "b="); ok {
+			attrs["b"] = append(attrs["b"], v)
+			continue
+		}
+		a, ok := strings.CutPrefix(l, "a=")
+		if !ok {
+			continue
+		}
+		name, value, _ := strings.Cut(a, ":")
+		attrs[name] = append(attrs[name], value)
+		order = append(order, name)
+	}
+	if mline[1] == "0" && attrs["bundle-only"] == nil {
+		return m, false, nil
+	}
+	sessionAttrs := map[string][]string{}
+	for _, l := range session {
+		if a, ok := strings.CutPrefix(l, "a="); ok {
+			name, value, _ := strings.Cut(a, ":")
+			sessionAttrs[name] = append(sessionAttrs[name], value)
+		}
+	}
+	get := func(name string) []string {
+		if v := attrs[name]; v != nil {
+			return v
+		}
+		return sessionAttrs[name]
+	}
+	if len(attrs["mid"]) != 1 {
+		return m, false, errors.New("m-line without one a=mid")
+	}
+	m.Mid = attrs["mid"][0]
+	var items []string
+	add := func(s ...string) { items = append(items, strings.Join(s, " ")) }
+	for _, name := range []string{"ice-ufrag", "ice-pwd"} {
+		for _, v := range get(name) {
+			add(name, v)
+		}
+	}
+	fps := get("fingerprint")
+	for _, v := range fps {
+		f := strings.Fields(v)
+		add("fingerprint", strings.ToLower(f[0]), f[1])
+	}
+	if len(fps) > 0 {
+		for _, v := range get("setup") {
+			add("setup", v)
+		}
+	}
+	for _, v := range attrs["candidate"] {
+		add("candidate", normalizeCandidate(v))
+	}
+	if attrs["rtcp-mux"] != nil {
+		add("rtcp-mux")
+	}
+	if mline[0] == "application" {
+		add("m application")
+		for _, v := range attrs["sctp-port"] {
+			add("sctp-port", v)
+		}
+		for _, v := range attrs["sctpmap"] {
+			add("sctp-port", strings.Fields(v)[0])
+		}
+	} else {
+		add("m", mline[0], strings.Join(mline[3:], " "))
+		items = append(items, normalizeRTP(attrs, order, get("extmap-allow-mixed") != nil)...)
+	}
+	sort.Strings(items)
+	m.Items = items
+	return m, true, nil
+}
+
+func normalizeRTP(attrs map[string][]string, order []string, allowMixed bool) []string {
+	var items []string
+	dir := "sendrecv"
+	for _, name := range order {
+		switch name {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			dir = name
+		}
+	}
+	items = append(items, "dir "+dir)
+	if allowMixed {
+		items = append(items, "extmap-allow-mixed")
+	}
+	for _, v := range attrs["rtpmap"] {
+		items = append(items, "rtpmap "+strings.TrimSuffix(v, "/1"))
+	}
+	for _, v := range attrs["fmtp"] {
+		pt, params, _ := strings.Cut(v, " ")
+		var ps []string
+		for _, p := range strings.Split(params, ";") {
+			if p = strings.TrimSpace(p); p != "" {
+				ps = append(ps, p)
+			}
+		}
+		sort.Strings(ps)
+		items = append(items, "fmtp "+pt+" "+strings.Join(ps, ";"))
+	}
+	for _, v := range attrs["rtcp-fb"] {
+		items = append(items, "rtcp-fb "+strings.Join(strings.Fields(v), " "))
+	}
+	for _, v := range attrs["extmap"] {
+		f := strings.Fields(v)
+		id := strings.TrimSuffix(f[0], "/sendrecv")
+		items = append(items, "extmap "+id+" "+f[1])
+	}
+	for _, name := range []string{"ptime", "maxptime", "b"} {
+		for _, v := range attrs[name] {
+			items = append(items, name+" "+v)
+		}
+	}
+	for _, v := range attrs["ssrc-group"] {
+		items = append(items, "ssrc-group "+strings.Join(strings.Fields(v), " "))
+	}
+	var msid string
+	if v := attrs["msid"]; v != nil {
+		msid = strings.Join(strings.Fields(v[0]), " ")
+	}
+	hasMsid := map[string]bool{}
+	var ssrcs []string
+	for _, v := range attrs["ssrc"] {
+		id, attr, _ := strings.Cut(v, " ")
+		if !contains(ssrcs, id) {
+			ssrcs = append(ssrcs, id)
+		}
+		name, value, hasValue := strings.Cut(attr, ":")
+		if name == "msid" {
+			hasMsid[id] = true
+		}
+		if hasValue {
+			items = append(items, "ssrc "+id+" "+name+":"+strings.Join(strings.Fields(value), " "))
+		} else {
+			items = append(items, "ssrc "+id+" "+name)
+		}
+	}
+	for _, id := range ssrcs {
+		if msid != "" && !hasMsid[id] {
+			items = append(items, "ssrc "+id+" msid:"+msid)
+		}
+	}
+	return items
+}
+
+// normalizeCandidate keeps what ICE uses, with "generation 0" implied.
+func normalizeCandidate(v string) string {
+	f := strings.Fields(v)
+	if len(f) < 8 {
+		return v
+	}
+	f[2] = strings.ToLower(f[2])
+	out := f[:8]
+	ext := map[string]string{"generation": "0"}
+	for i := 8; i+1 < len(f); i += 2 {
+		ext[f[i]] = f[i+1]
+	}
+	for _, k := range []string{"raddr", "rport", "tcptype", "generation", "network-id"} {
+		if v, ok := ext[k]; ok && !(k == "network-id" && v == "0") {
+			out = append(out, k, v)
+		}
+	}
+	return strings.Join(out, " ")
+}
