@@ -179,9 +179,24 @@ func (r *room) applyRole(c change, actorNick string) {
 			mucUser: mucUser{codes: []int{statusKicked}, reason: c.reason, actor: actorNick}})
 		return
 	}
+	wasModerator := o.role == RoleModerator
 	o.role = c.role
 	r.broadcastPresence(o, "", mucUser{reason: c.reason, actor: actorNick})
+	r.revealJIDs(o, wasModerator)
 	r.event(OccupantChanged, o, "")
+}
+
+// revealJIDs sends a new moderator of a semi-anonymous room everyone's
+// presence again, now with real JIDs (XEP-0045 §9.7).
+func (r *room) revealJIDs(o *occupant, wasModerator bool) {
+	if wasModerator || o.role != RoleModerator || r.config.nonAnonymous() {
+		return
+	}
+	for _, p := range r.sortedOccupants() {
+		if p != o {
+			r.route(r.presenceFor(p, o, "", mucUser{}))
+		}
+	}
 }
 
 // applyAffiliation carries out a validated affiliation change and its
@@ -198,6 +213,7 @@ func (r *room) applyAffiliation(c change, actorNick string) {
 			continue
 		}
 		mu := mucUser{reason: c.reason, actor: actorNick}
+		wasModerator := o.role == RoleModerator
 		switch {
 		case c.aff == AffOutcast:
 			mu.codes = []int{statusBanned}
@@ -215,6 +231,7 @@ func (r *room) applyAffiliation(c change, actorNick string) {
 			o.role = RoleParticipant
 		}
 		r.broadcastPresence(o, "", mu)
+		r.revealJIDs(o, wasModerator)
 		r.event(OccupantChanged, o, "")
 	}
 }

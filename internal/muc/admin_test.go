@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"slices"
 	"testing"
 
 	"parley.dev/parley/internal/jid"
@@ -77,6 +78,16 @@ func TestModeratorWithoutAffiliationCannotKickHigher(t *testing.T) {
 	}
 	if p := findTo(out, "mem@example.test/m", "presence"); p == nil || item(p).Attr("role") != "moderator" {
 		t.Errorf("role change not broadcast:\n%s", dump(out))
+	}
+	// The new moderator now learns everyone's real JID.
+	var seen []string
+	for _, p := range allTo(out, "pat@example.test/p") {
+		if p.Attr("from") != room+"/Pat" {
+			seen = append(seen, item(p).Attr("jid"))
+		}
+	}
+	if want := []string{"ada@example.test/a", "mem@example.test/m", "owner@example.test/o"}; !slices.Equal(seen, want) {
+		t.Errorf("new moderator saw JIDs %v, want %v", seen, want)
 	}
 	// Pat, a moderator with affiliation none, cannot kick the member Mem.
 	expectError(t, h.admin("pat@example.test/p", room, "<item nick='Mem' role='none'/>"), "pat@example.test/p", stanza.NotAllowed)

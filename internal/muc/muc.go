@@ -227,7 +227,12 @@ func (s *Service) HandleStanza(st *xmlstream.Element) {
 	}
 	to, err := jid.Parse(st.Attr("to"))
 	if err != nil || to.Domain != s.domain.Domain {
-		s.reply(st, stanza.NewError(stanza.JIDMalformed, "bad room address"))
+		// Not ours (a routing mistake): answer from the service itself, since
+		// the stanza's own to cannot serve as the answer's from.
+		if r := stanza.ErrorReply(st, stanza.NewError(stanza.JIDMalformed, "bad room address")); r != nil && st.Attr("type") != "result" {
+			r.SetAttr("from", s.domain.String())
+			s.router.Route(r)
+		}
 		return
 	}
 	if to.Local == "" {
@@ -267,6 +272,9 @@ func (s *Service) handleRoomStanza(st *xmlstream.Element, kind string, from, to 
 	r := s.lockRoom(to.Local, create)
 	if r == nil {
 		if kind == "presence" {
+			if st.Attr("type") == "" {
+				s.reply(st, stanza.NewError(stanza.JIDMalformed, "a nickname is required"))
+			}
 			return // unavailable/probe/error to a room that does not exist
 		}
 		s.reply(st, stanza.NewError(stanza.ItemNotFound, "no such room"))

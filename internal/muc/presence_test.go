@@ -190,6 +190,8 @@ func TestJoinNeedsNick(t *testing.T) {
 	room := h.room("nonick")
 	out := h.send("<presence from='bob@example.test/b' to='%s'/>", room)
 	expectError(t, out, "bob@example.test/b", stanza.JIDMalformed)
+	out = h.send("<presence from='bob@example.test/b' to='absent@%s'/>", testDomain)
+	expectError(t, out, "bob@example.test/b", stanza.JIDMalformed)
 }
 
 func TestLeaveAndTemporaryRoomVanishes(t *testing.T) {
