@@ -173,3 +173,28 @@ func TestClosedServiceRefuses(t *testing.T) {
 		t.Error("room created after Close")
 	}
 }
+
+func TestPendingOrderStaysBounded(t *testing.T) {
+	var table pendingIQs
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	expired := 0
+	onExpire := func() { expired++ }
+	oldID, ok := table.add(&pendingIQ{origID: "old"}, now, onExpire)
+	if !ok {
+		t.Fatal("add refused")
+	}
+	// Many requests answered at once while the first stays open.
+	for range 5 * maxPendingIQs {
+		id, ok := table.add(&pendingIQ{}, now, onExpire)
+		if !ok {
+			t.Fatal("add refused")
+		}
+		delete(table.byID, id)
+	}
+	if len(table.order) > 2*maxPendingIQs {
+		t.Errorf("order grew to %d", len(table.order))
+	}
+	if table.byID[oldID] == nil || table.byID[oldID].origID != "old" || expired != 0 {
+		t.Errorf("open request lost (expired %d)", expired)
+	}
+}
