@@ -41,6 +41,10 @@ var (
 	ErrNegotiation = errors.New("sfu: negotiation failed")
 )
 
+// errBroken: an earlier step left the session in a state it cannot be
+// negotiated from; the participant should be closed.
+var errBroken = wrapf(ErrNegotiation, "session cannot be negotiated any more; close it")
+
 // Error describes a failed operation on one participant. Err is one of the
 // sentinel errors above, possibly wrapping the underlying cause.
 type Error struct {

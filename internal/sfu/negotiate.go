@@ -16,7 +16,7 @@ import (
 // sendonly m-line per track the others publish. Later offers add sendonly
 // m-lines for new tracks and mark those of withdrawn tracks inactive.
 //
-// Only one offer may be outstanding: until SetAnswer, Offer fails with
+// Only one offer may be outstanding: until SetAnswer succeeds, Offer fails with
 // ErrOfferPending. Once negotiated, Offer with nothing new fails with
 // ErrNothingToNegotiate. Both are harmless to the caller.
 func (p *Participant) Offer(ctx context.Context) (string, error) {
@@ -29,6 +29,11 @@ func (p *Participant) Offer(ctx context.Context) (string, error) {
 	sdp, err := p.makeOffer(ctx, first, adds, removes)
 	if err != nil {
 		p.mu.Lock()
+		if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+			// Pion cannot roll a local offer back, and the caller has no
+			// offer to send: this session cannot be negotiated any more.
+			p.broken = true
+		}
 		p.offerPending = false
 		p.dirty = true
 		p.mu.Unlock()
@@ -44,6 +49,8 @@ func (p *Participant) beginOffer() (adds, removes []*downTrack, first bool, err 
 	switch {
 	case p.closed:
 		return nil, nil, false, ErrClosed
+	case p.broken:
+		return nil, nil, false, errBroken
 	case p.offerPending:
 		return nil, nil, false, ErrOfferPending
 	case p.negotiated && !p.dirty:
@@ -92,7 +99,6 @@ func (p *Participant) makeOffer(ctx context.Context, first bool, adds, removes [
 	select {
 	case <-gathered:
 	case <-ctx.Done():
-		p.rollback()
 		return "", wrapf(ErrNegotiation, "gathering candidates: %v", ctx.Err())
 	case <-p.done:
 		return "", ErrClosed
@@ -143,40 +149,37 @@ func (p *Participant) addDownTrack(d *downTrack) error {
 	return nil
 }
 
-// rollback returns the peer connection to stable after a failed offer.
-func (p *Participant) rollback() {
-	if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
-		return
-	}
-	if err := p.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-		p.log.Debug("rollback failed", "err", err)
-	}
-}
-
 // SetAnswer applies the client's answer to the outstanding offer. A
-// malformed answer fails with ErrMalformedAnswer and the offer is rolled
-// back; nobody else is affected, and the focus should end the session.
+// malformed answer fails with ErrMalformedAnswer and changes nothing: the
+// offer stays outstanding (Pion cannot roll it back), so the focus may
+// still pass a correct answer, but normally ends the session. Nobody else
+// is affected either way.
 func (p *Participant) SetAnswer(sdp string) error {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
 	p.mu.Lock()
-	closed, pending := p.closed, p.offerPending
+	closed, broken, pending := p.closed, p.broken, p.offerPending
 	p.mu.Unlock()
 	switch {
 	case closed:
 		return p.opError("set answer", ErrClosed)
+	case broken:
+		return p.opError("set answer", errBroken)
 	case !pending:
 		return p.opError("set answer", ErrNoOfferPending)
 	}
 
-	err := p.applyAnswer(sdp)
-	p.mu.Lock()
-	p.offerPending = false
-	if err != nil {
-		p.dirty = true // what this offer carried was not negotiated
+	if err := p.applyAnswer(sdp); err != nil {
+		p.mu.Lock()
+		if p.pc.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+			p.broken = true // Pion took part of it; its state is unknown
+			p.offerPending = false
+		}
 		p.mu.Unlock()
 		return p.opError("set answer", err)
 	}
+	p.mu.Lock()
+	p.offerPending = false
 	p.negotiated = true
 	held := p.candidates
 	p.candidates = nil
@@ -199,12 +202,10 @@ func (p *Participant) applyAnswer(sdp string) error {
 		return wrapf(ErrNegotiation, "no local offer in place")
 	}
 	if err := validateAnswer(local.SDP, sdp); err != nil {
-		p.rollback()
 		return err
 	}
 	answer := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}
 	if err := p.pc.SetRemoteDescription(answer); err != nil {
-		p.rollback()
 		return wrapf(ErrMalformedAnswer, "%v", err)
 	}
 	return nil

@@ -26,6 +26,7 @@ type Participant struct {
 
 	mu             sync.Mutex              // guards the fields below
 	closed         bool                    // Close was called
+	broken         bool                    // negotiation failed beyond repair
 	eventsClosed   bool                    // events is closed
 	offered        bool                    // the first offer was made
 	negotiated     bool                    // an answer has been applied

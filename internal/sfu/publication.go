@@ -163,7 +163,7 @@ func newForwarder() forwarder {
 // reports false, forwarding nothing, if the packet does not parse.
 func (f *forwarder) forward(pkt []byte, now time.Time, subs []*downTrack) bool {
 	hdrLen, err := f.hdr.Unmarshal(pkt)
-	if err != nil {
+	if err != nil || f.hdr.Version != 2 {
 		return false
 	}
 	end := len(pkt)
