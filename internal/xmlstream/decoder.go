@@ -161,13 +161,7 @@ func (d *Decoder) between() (done bool, err error) {
 	}
 	if d.end-d.start < 2 {
 		d.shrink()
-		if err := d.fill(); err != nil {
-			if d.start < d.end {
-				return false, unexpected(err)
-			}
-			return false, err
-		}
-		return false, nil
+		return false, d.fillMore()
 	}
 	b := d.buf[d.start:d.end]
 	if b[0] != '<' {
@@ -179,7 +173,10 @@ func (d *Decoder) between() (done bool, err error) {
 	case '?':
 		return false, syntaxErr(CondRestrictedXML, 0, "processing instructions are not allowed")
 	case '!':
-		if bytes.HasPrefix(b, []byte("<![")) {
+		if len(b) < 3 {
+			return false, d.fillMore()
+		}
+		if b[2] == '[' {
 			return false, syntaxErr(CondBadFormat, 0, "character data between top-level elements")
 		}
 		return false, syntaxErr(CondRestrictedXML, 0, "comments and DTDs are not allowed")
@@ -208,6 +205,18 @@ func (d *Decoder) closeTag() (bool, error) {
 			return false, unexpected(err)
 		}
 	}
+}
+
+// fillMore reads more input between elements: running out of input there
+// is io.EOF, unless a construct has started.
+func (d *Decoder) fillMore() error {
+	if err := d.fill(); err != nil {
+		if d.start < d.end {
+			return unexpected(err)
+		}
+		return err
+	}
+	return nil
 }
 
 // unexpected turns io.EOF inside a construct into io.ErrUnexpectedEOF.

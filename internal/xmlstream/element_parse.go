@@ -14,7 +14,26 @@ func ParseElement(b []byte, lim Limits) (*Element, error) {
 // WebSocket session's content namespace (jabber:client) instead of declaring
 // it on every stanza.
 func ParseElementIn(b []byte, lim Limits, defaultSpace string) (*Element, error) {
-	lim = lim.withDefaults()
+	return NewParser(lim).Parse(b, defaultSpace)
+}
+
+// Parser parses one complete element at a time, like ParseElementIn, reusing
+// its scratch memory between calls: keep one per WebSocket connection. It
+// keeps no reference to b or to returned elements. A Parser is used by one
+// goroutine.
+type Parser struct {
+	p parser // scratch; owned by the caller's read loop
+}
+
+// NewParser returns a Parser with the given limits (zero fields take their
+// defaults).
+func NewParser(lim Limits) *Parser {
+	return &Parser{p: parser{lim: lim.withDefaults()}}
+}
+
+// Parse parses b as exactly one element; see ParseElementIn.
+func (ps *Parser) Parse(b []byte, defaultSpace string) (*Element, error) {
+	lim := ps.p.lim
 	start, end := 0, len(b)
 	for start < end && isSpace(b[start]) {
 		start++
@@ -39,8 +58,7 @@ func ParseElementIn(b []byte, lim Limits, defaultSpace string) (*Element, error)
 			return nil, syntaxErr(CondRestrictedXML, start, "comments and DTDs are not allowed")
 		}
 	}
-	p := parser{lim: lim}
-	el, n, err := p.parseElement(string(b[start:end]), nsContext{defaultNS: defaultSpace})
+	el, n, err := ps.p.parseElement(string(b[start:end]), nsContext{defaultNS: defaultSpace})
 	if err != nil {
 		return nil, shift(err, start)
 	}

@@ -123,7 +123,12 @@ func (f *framer) startTag(b []byte, maxDepth int) (int, error) {
 	for f.pos < len(b) {
 		c := b[f.pos]
 		f.pos++
+		if f.slash && c != '>' {
+			return 0, syntaxErr(CondNotWellFormed, f.pos-1, "expected '>' after '/'")
+		}
 		switch c {
+		case '<':
+			return 0, syntaxErr(CondNotWellFormed, f.pos-1, "'<' inside a tag")
 		case '"', '\'':
 			f.quote = c
 			f.state = inQuoted

@@ -187,9 +187,12 @@ func (d *Decoder) scanMarkup(fr *framer, allowDecl bool) ([]byte, error) {
 		if !allowDecl || !bytes.HasPrefix(b, []byte("<?xml")) || !isSpace(b[5]) {
 			return nil, syntaxErr(CondRestrictedXML, 0, "processing instructions are not allowed")
 		}
-		if i := bytes.Index(b, []byte("?>")); i >= 0 {
-			return b[:i+2], nil
+		// fr.pos remembers how far we looked, so a trickling declaration
+		// is scanned once.
+		if i := bytes.Index(b[fr.pos:], []byte("?>")); i >= 0 {
+			return b[:fr.pos+i+2], nil
 		}
+		fr.pos = max(fr.pos, len(b)-1)
 		return nil, nil
 	}
 	if n := fr.tagEnd(b); n > 0 {

@@ -29,6 +29,7 @@ type rawAttr struct {
 	local  string
 	raw    string // value as written, between the quotes
 	off    int    // offset of the name, for errors
+	uri    string // namespace of a foreign prefixed attribute, once resolved
 }
 
 // frame is one open element.
@@ -56,10 +57,22 @@ type parser struct {
 	kids     []*Element  // children of open elements, collected before they close
 	attrs    []rawAttr   // attributes of the start tag being parsed
 	scratch  []byte      // decoding buffer for attribute values
+
+	// Arrays the parsed tree is carved from, fresh for each parse.
+	elems    slab[Element]
+	attrSlab slab[Attr]
+	kidSlab  slab[*Element]
 }
 
-// scratchKeep bounds the scratch memory a parser keeps between elements.
-const scratchKeep = 4 << 10
+// Bounds on the scratch memory a parser keeps between elements, so that an
+// idle connection stays small even after a large or deep element.
+const (
+	keepBytes    = 256 // textBuf of each frame, scratch
+	keepFrames   = 8
+	keepKids     = 64
+	keepBindings = 16
+	keepAttrs    = 16
+)
 
 func (p *parser) fail(cond string, off int, msg string) error {
 	return syntaxErr(cond, off, msg)
@@ -76,6 +89,10 @@ func (p *parser) parseElement(s string, ctx nsContext) (*Element, int, error) {
 	p.bindings = append(p.bindings[:0], ctx.bindings...)
 	p.frames = p.frames[:0]
 	p.kids = p.kids[:0]
+	starts := strings.Count(s, "<") - strings.Count(s, "</")
+	p.elems.reset(starts)
+	p.attrSlab.reset(strings.Count(s, "="))
+	p.kidSlab.reset(starts - 1)
 	defer p.release()
 	root, open, err := p.startTag(ctx.defaultNS)
 	if err != nil {
@@ -93,22 +110,34 @@ func (p *parser) parseElement(s string, ctx nsContext) (*Element, int, error) {
 // memory so that an idle parser pins nothing.
 func (p *parser) release() {
 	p.s = ""
-	for i := range p.frames[:cap(p.frames)] {
-		f := &p.frames[:cap(p.frames)][i]
+	p.elems.free, p.attrSlab.free, p.kidSlab.free = nil, nil, nil
+	if cap(p.frames) > keepFrames {
+		p.frames = nil
+	}
+	all := p.frames[:cap(p.frames)]
+	for i := range all {
+		f := &all[i]
 		f.el, f.qname, f.defaultNS, f.text = nil, "", "", ""
-		if cap(f.textBuf) > scratchKeep {
+		if cap(f.textBuf) > keepBytes {
 			f.textBuf = nil
 		}
 	}
-	clear(p.kids[:cap(p.kids)])
-	clear(p.bindings[:cap(p.bindings)])
-	clear(p.attrs[:cap(p.attrs)])
-	if cap(p.scratch) > scratchKeep {
+	p.kids = trimScratch(p.kids, keepKids)
+	p.bindings = trimScratch(p.bindings, keepBindings)
+	p.attrs = trimScratch(p.attrs, keepAttrs)
+	if cap(p.scratch) > keepBytes {
 		p.scratch = nil
 	}
-	if cap(p.kids) > scratchKeep/8 {
-		p.kids = nil
+}
+
+// trimScratch clears a scratch slice (its strings point into the input) or
+// drops it if it grew beyond keep.
+func trimScratch[T any](s []T, keep int) []T {
+	if cap(s) > keep {
+		return nil
 	}
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 // content consumes character data and markup inside the innermost open

@@ -54,7 +54,11 @@ func (p *parser) startTag(parentNS string) (el *Element, open bool, err error) {
 		p.bindings = p.bindings[:nBindings]
 		return el, false, nil
 	}
-	p.frames = append(p.frames, frame{})
+	if len(p.frames) < cap(p.frames) {
+		p.frames = p.frames[:len(p.frames)+1] // keep the slot's textBuf
+	} else {
+		p.frames = append(p.frames, frame{})
+	}
 	f := &p.frames[len(p.frames)-1]
 	f.el, f.qname, f.defaultNS = el, p.s[tagStart+1:p.nameEnd(tagStart)], defaultNS
 	f.nBindings, f.nKids = nBindings, len(p.kids)
@@ -223,7 +227,8 @@ func (p *parser) lookup(prefix string) (string, bool) {
 // with a prefix other than xml are checked but dropped (see Decoder).
 func (p *parser) buildElement(tagStart int, defaultNS string) (*Element, error) {
 	prefix, local, _, _ := scanQName(p.s, tagStart+1)
-	el := &Element{Name: local, Space: defaultNS}
+	el := &p.elems.take(1)[0]
+	el.Name, el.Space = local, defaultNS
 	switch prefix {
 	case "":
 	case "xml", "xmlns":
@@ -243,7 +248,7 @@ func (p *parser) buildElement(tagStart int, defaultNS string) (*Element, error) 
 		}
 	}
 	if kept > 0 {
-		el.Attrs = make([]Attr, 0, kept)
+		el.Attrs = p.attrSlab.take(kept)[:0]
 	}
 	for i := range p.attrs {
 		a := &p.attrs[i]
@@ -267,19 +272,17 @@ func (p *parser) buildElement(tagStart int, defaultNS string) (*Element, error) 
 
 // checkForeignAttr checks an attribute in another namespace: its prefix must
 // be declared, it must not repeat another's expanded name, and its value must
-// be well-formed, even though it is then dropped.
+// be well-formed, even though it is then dropped. Earlier foreign attributes
+// have their namespace in uri already.
 func (p *parser) checkForeignAttr(i int) error {
 	a := &p.attrs[i]
 	uri, ok := p.lookup(a.prefix)
 	if !ok {
 		return p.fail(CondNotWellFormed, a.off, "undeclared prefix "+a.prefix)
 	}
+	a.uri = uri
 	for j := range i {
-		b := &p.attrs[j]
-		if b.local != a.local || b.prefix == "" || b.prefix == "xml" || b.prefix == "xmlns" {
-			continue
-		}
-		if other, _ := p.lookup(b.prefix); other == uri {
+		if b := &p.attrs[j]; b.uri == uri && b.local == a.local {
 			return p.fail(CondNotWellFormed, a.off, "duplicate attribute "+a.qname)
 		}
 	}
@@ -315,7 +318,7 @@ func (p *parser) closeFrame(f *frame) {
 		el.Text = f.text
 	}
 	if n := len(p.kids) - f.nKids; n > 0 {
-		el.Children = make([]*Element, n)
+		el.Children = p.kidSlab.take(n)
 		copy(el.Children, p.kids[f.nKids:])
 		clear(p.kids[f.nKids:])
 		p.kids = p.kids[:f.nKids]

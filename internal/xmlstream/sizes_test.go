@@ -1,0 +1,8 @@
+package xmlstream
+
+import "unsafe"
+
+const (
+	unsafeSizeofFrame   = unsafe.Sizeof(frame{})
+	unsafeSizeofRawAttr = unsafe.Sizeof(rawAttr{})
+)
