@@ -172,7 +172,7 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 			return ss.saslFail(&sasl.Failure{Condition: "temporary-auth-failure", Text: "too many failed attempts, try again later"}, "")
 		}
 	}
-	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts})
+	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf})
 	if err != nil {
 		return ss.saslFail(err, "")
 	}
@@ -207,6 +207,12 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 	}
 }
 
+// authorizeSelf lets a user act only as its own bare JID (RFC 6120 §6.3.8).
+func (s *Server) authorizeSelf(username, authzid string) bool {
+	j, err := jid.Parse(authzid)
+	return err == nil && j.IsBare() && j.Local == username && j.Domain == s.domain.Domain
+}
+
 func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr string) (bool, error) {
 	user := srv.Username()
 	if th := ss.srv.cfg.Throttle; th != nil && !srv.Anonymous() {
@@ -218,11 +224,6 @@ func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr strin
 	if srv.Anonymous() {
 		user = randomLocalpart()
 		ss.anonymous = true
-	}
-	if az := srv.Authzid(); az != "" {
-		if j, err := jid.Parse(az); err != nil || j.Local != user || j.Domain != ss.srv.domain.Domain {
-			return ss.saslFail(&sasl.Failure{Condition: "invalid-authzid"}, "")
-		}
 	}
 	ss.user = user
 	success := xmlstream.New(nsSASL, "success")
