@@ -273,7 +273,9 @@ func appendEscaped(buf []byte, s string, attr bool) []byte {
 				buf = append(buf, '\'')
 			}
 		case '\t', '\n', '\r':
-			if attr {
+			// Parsers normalize line ends and, in attributes, whitespace:
+			// a reference keeps the character as it was.
+			if attr || r == '\r' {
 				buf = append(buf, "&#x"...)
 				buf = append(buf, "0123456789ABCDEF"[r>>4], "0123456789ABCDEF"[r&15], ';')
 			} else {
