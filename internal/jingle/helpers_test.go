@@ -84,7 +84,7 @@ func (v vector) role(t *testing.T) Role {
 	return 0
 }
 
-func loadVectors(t *testing.T) []vector {
+func loadVectors(t testing.TB) []vector {
 	t.Helper()
 	files, err := filepath.Glob("testdata/vectors/*.json")
 	if err != nil || len(files) == 0 {
@@ -117,7 +117,7 @@ type invalidInput struct {
 	Condition string `json:"condition"`
 }
 
-func loadInvalid(t *testing.T) []invalidInput {
+func loadInvalid(t testing.TB) []invalidInput {
 	t.Helper()
 	b, err := os.ReadFile("testdata/invalid.json")
 	if err != nil {
@@ -139,7 +139,7 @@ func loadInvalid(t *testing.T) []invalidInput {
 //   - m-lines with port 0 that are not bundle-only are left out;
 //   - ports, proto, o=, c=, a=rtcp, a=rtcp-rsize, a=ice-options, a=msid-semantic,
 //     candidate ufrag and network-cost, extmap extension attributes are ignored;
-//   - a=msid is folded into the a=ssrc msid of SSRCs that lack one;
+//   - a=msid (else the first a=ssrc msid) is given to the SSRCs that lack one;
 //   - fmtp parameters are sorted; "/1" channels and "generation 0" are implied.
 type normSDP struct {
 	Bundle []string
@@ -154,123 +154,160 @@ type normMedia struct {
 func normalizeSDP(sdp string) (normSDP, error) {
 	var out normSDP
 	var session []string
-	var sections [][]string
+	var raw [][]string
 	for _, line := range strings.Split(sdp, "\n") {
 		line = strings.TrimRight(strings.TrimSuffix(line, "\r"), " ")
 		switch {
 		case line == "":
 		case strings.HasPrefix(line, "m="):
-			sections = append(sections, []string{line})
-		case len(sections) == 0:
+			raw = append(raw, []string{line})
+		case len(raw) == 0:
 			session = append(session, line)
 		default:
-			sections[len(sections)-1] = append(sections[len(sections)-1], line)
+			raw[len(raw)-1] = append(raw[len(raw)-1], line)
 		}
 	}
+	sessionAttrs, _ := attrMap(session)
 	var bundle []string
-	for _, l := range session {
-		if v, ok := strings.CutPrefix(l, "a=group:BUNDLE "); ok && bundle == nil {
-			bundle = strings.Fields(v)
+	for _, v := range sessionAttrs["group"] {
+		if f := strings.Fields(v); len(f) > 0 && f[0] == "BUNDLE" && bundle == nil {
+			bundle = f[1:]
 		}
 	}
-	mids := map[string]bool{}
-	for _, sec := range sections {
-		m, ok, err := normalizeSection(sec, session)
+	var secs []*normSection
+	byMid := map[string]*normSection{}
+	for _, r := range raw {
+		sec, err := newNormSection(r, sessionAttrs)
 		if err != nil {
 			return out, err
 		}
-		if ok {
-			out.Media = append(out.Media, m)
-			mids[m.Mid] = true
+		if sec != nil {
+			secs = append(secs, sec)
+			byMid[sec.mid] = sec
 		}
 	}
 	for _, mid := range bundle {
-		if mids[mid] {
+		if byMid[mid] != nil {
 			out.Bundle = append(out.Bundle, mid)
 		}
+	}
+	lendBundleTransport(secs, byMid, out.Bundle)
+	for _, sec := range secs {
+		out.Media = append(out.Media, normMedia{Mid: sec.mid, Items: sec.items()})
 	}
 	return out, nil
 }
 
-func normalizeSection(sec, session []string) (normMedia, bool, error) {
-	var m normMedia
-	mline := strings.Fields(strings.TrimPrefix(sec[0], "m="))
-	if len(mline) < 3 {
-		return m, false, errors.New("bad m-line " + sec[0])
-	}
+// normSection is one m-line being normalized.
+type normSection struct {
+	mline     []string
+	mid       string
+	attrs     map[string][]string
+	order     []string            // attribute names in order
+	transport map[string][]string // ice-ufrag, ice-pwd, fingerprint, setup, after session fallback
+	mixed     bool                // extmap-allow-mixed at media or session level
+}
+
+func attrMap(lines []string) (map[string][]string, []string) {
 	attrs := map[string][]string{}
 	var order []string
-	for _, l := range sec[1:] {
+	for _, l := range lines {
 		if v, ok := strings.CutPrefix(l, "b="); ok {
 			attrs["b"] = append(attrs["b"], v)
 			continue
 		}
-		a, ok := strings.CutPrefix(l, "a=")
-		if !ok {
-			continue
-		}
-		name, value, _ := strings.Cut(a, ":")
-		attrs[name] = append(attrs[name], value)
-		order = append(order, name)
-	}
-	if mline[1] == "0" && attrs["bundle-only"] == nil {
-		return m, false, nil
-	}
-	sessionAttrs := map[string][]string{}
-	for _, l := range session {
 		if a, ok := strings.CutPrefix(l, "a="); ok {
 			name, value, _ := strings.Cut(a, ":")
-			sessionAttrs[name] = append(sessionAttrs[name], value)
+			attrs[name] = append(attrs[name], value)
+			order = append(order, name)
 		}
 	}
-	get := func(name string) []string {
-		if v := attrs[name]; v != nil {
-			return v
+	return attrs, order
+}
+
+// newNormSection returns nil for a rejected m-line (port 0, not bundle-only).
+func newNormSection(lines []string, session map[string][]string) (*normSection, error) {
+	sec := &normSection{mline: strings.Fields(strings.TrimPrefix(lines[0], "m=")), transport: map[string][]string{}}
+	if len(sec.mline) < 3 {
+		return nil, errors.New("bad m-line " + lines[0])
+	}
+	sec.attrs, sec.order = attrMap(lines[1:])
+	if sec.mline[1] == "0" && sec.attrs["bundle-only"] == nil {
+		return nil, nil
+	}
+	if len(sec.attrs["mid"]) != 1 {
+		return nil, errors.New("m-line without one a=mid")
+	}
+	sec.mid = sec.attrs["mid"][0]
+	for _, name := range []string{"ice-ufrag", "ice-pwd", "fingerprint", "setup"} {
+		if v := sec.attrs[name]; v != nil {
+			sec.transport[name] = v
+		} else if v := session[name]; v != nil {
+			sec.transport[name] = v
 		}
-		return sessionAttrs[name]
 	}
-	if len(attrs["mid"]) != 1 {
-		return m, false, errors.New("m-line without one a=mid")
+	sec.mixed = sec.attrs["extmap-allow-mixed"] != nil || session["extmap-allow-mixed"] != nil
+	return sec, nil
+}
+
+// lendBundleTransport gives bundled m-lines without ICE credentials the
+// first bundled m-line's that has them, and likewise fingerprints (RFC 8843).
+func lendBundleTransport(secs []*normSection, byMid map[string]*normSection, bundle []string) {
+	for _, sec := range secs {
+		if !contains(bundle, sec.mid) {
+			continue
+		}
+		t := sec.transport
+		for _, mid := range bundle {
+			lender := byMid[mid].transport
+			if t["ice-ufrag"] == nil && lender["ice-ufrag"] != nil {
+				t["ice-ufrag"], t["ice-pwd"] = lender["ice-ufrag"], lender["ice-pwd"]
+			}
+			if t["fingerprint"] == nil && lender["fingerprint"] != nil {
+				t["fingerprint"], t["setup"] = lender["fingerprint"], lender["setup"]
+			}
+		}
 	}
-	m.Mid = attrs["mid"][0]
+}
+
+func (sec *normSection) items() []string {
 	var items []string
 	add := func(s ...string) { items = append(items, strings.Join(s, " ")) }
 	for _, name := range []string{"ice-ufrag", "ice-pwd"} {
-		for _, v := range get(name) {
+		for _, v := range sec.transport[name] {
 			add(name, v)
 		}
 	}
-	fps := get("fingerprint")
+	fps := sec.transport["fingerprint"]
 	for _, v := range fps {
 		f := strings.Fields(v)
 		add("fingerprint", strings.ToLower(f[0]), f[1])
 	}
 	if len(fps) > 0 {
-		for _, v := range get("setup") {
+		for _, v := range sec.transport["setup"] {
 			add("setup", v)
 		}
 	}
-	for _, v := range attrs["candidate"] {
+	for _, v := range sec.attrs["candidate"] {
 		add("candidate", normalizeCandidate(v))
 	}
-	if attrs["rtcp-mux"] != nil {
+	if sec.attrs["rtcp-mux"] != nil {
 		add("rtcp-mux")
 	}
-	if mline[0] == "application" {
+	if sec.mline[0] == "application" {
 		add("m application")
-		for _, v := range attrs["sctp-port"] {
+		for _, v := range sec.attrs["sctp-port"] {
 			add("sctp-port", v)
 		}
-		for _, v := range attrs["sctpmap"] {
+		for _, v := range sec.attrs["sctpmap"] {
 			add("sctp-port", strings.Fields(v)[0])
 		}
 	} else {
-		add("m", mline[0], strings.Join(mline[3:], " "))
-		items = append(items, normalizeRTP(attrs, order, get("extmap-allow-mixed") != nil)...)
+		add("m", sec.mline[0], strings.Join(sec.mline[3:], " "))
+		items = append(items, normalizeRTP(sec.attrs, sec.order, sec.mixed)...)
 	}
 	sort.Strings(items)
-	m.Items = items
-	return m, true, nil
+	return items
 }
 
 func normalizeRTP(attrs map[string][]string, order []string, allowMixed bool) []string {
@@ -337,6 +374,14 @@ func normalizeRTP(attrs map[string][]string, order []string, allowMixed bool) []
 			items = append(items, "ssrc "+id+" "+name)
 		}
 	}
+	if msid == "" {
+		for _, v := range attrs["ssrc"] {
+			if _, value, ok := strings.Cut(v, " msid:"); ok {
+				msid = strings.Join(strings.Fields(value), " ")
+				break
+			}
+		}
+	}
 	for _, id := range ssrcs {
 		if msid != "" && !hasMsid[id] {
 			items = append(items, "ssrc "+id+" msid:"+msid)
@@ -363,4 +408,10 @@ func normalizeCandidate(v string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// dump renders a value as JSON for failure messages.
+func dump(v any) string {
+	b, _ := json.MarshalIndent(v, "", " ")
+	return string(b)
 }

@@ -1,6 +1,7 @@
 package jingle
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -72,6 +73,9 @@ func (r *mediaReader) rtpmap(v string) error {
 	if err != nil {
 		return err
 	}
+	if rate == 0 {
+		return badRequest("rtpmap %q: clock rate 0", v)
+	}
 	pt.Name, pt.ClockRate, pt.Channels = parts[0], uint32(rate), 0
 	if len(parts) == 3 {
 		ch, err := parseUint(parts[2], 8, "channels")
@@ -105,6 +109,13 @@ func (r *mediaReader) rtcpFB(v string) error {
 		return badRequest("malformed rtcp-fb %q", v)
 	}
 	fb := Feedback{Type: f[1], Subtype: strings.Join(f[2:], " ")}
+	if fb.Type == FeedbackTRRInt {
+		v, err := parseUint(fb.Subtype, 32, "trr-int")
+		if err != nil {
+			return err
+		}
+		fb.Subtype = strconv.FormatUint(v, 10) // as Parse reads the element
+	}
 	if f[0] == "*" {
 		r.d.Feedback = append(r.d.Feedback, fb)
 		return nil
@@ -181,9 +192,18 @@ func (r *mediaReader) ssrcGroup(v string) error {
 	return nil
 }
 
-// finish applies the m-line-wide values: a=msid to sources without their
-// own msid, a=ptime and a=maxptime to every payload type.
+// finish applies the m-line-wide values: the msid to sources without their
+// own (in Unified Plan every SSRC of an m-line, RTX and FEC included, belongs
+// to its one track; the msid is a=msid, else the first a=ssrc msid), a=ptime
+// and a=maxptime to every payload type.
 func (r *mediaReader) finish() {
+	for _, s := range r.d.Sources {
+		for _, p := range s.Parameters {
+			if r.msid == "" && p.Name == "msid" {
+				r.msid = p.Value
+			}
+		}
+	}
 	for i := range r.d.Sources {
 		s := &r.d.Sources[i]
 		if r.msid != "" && !hasParam(s.Parameters, "msid") {

@@ -14,7 +14,8 @@ const MaxSDPSize = 512 << 10
 // Action, SID, Initiator and Responder are left for the caller.
 //
 // Session-level ICE credentials, fingerprint, setup and extmap-allow-mixed
-// apply to every m-line that lacks its own. An m-line with port 0 is a
+// apply to every m-line that lacks its own; an m-line of the BUNDLE group
+// that still lacks credentials or fingerprint has the group's (as ToSDP). An m-line with port 0 is a
 // rejected or stopped one and is skipped, unless it is a=bundle-only.
 // Attributes Jingle has no place for (a=rtcp-rsize, a=rid, candidate ufrag
 // and network-cost, extmap extension attributes) are dropped.
@@ -51,6 +52,18 @@ func FromSDP(sdp string, role Role) (*Jingle, error) {
 			}
 		}
 		j.Group.Contents = kept
+		if len(kept) == 0 {
+			j.Group = nil // a group of nothing says nothing
+		}
+	}
+	// Bundled m-lines share the transport of the group (RFC 8843): those
+	// without ICE credentials or fingerprint have the group's.
+	bundled := make([]*ICETransport, len(j.Contents))
+	for i := range j.Contents {
+		bundled[i] = j.bundledTransport(&j.Contents[i])
+	}
+	for i := range j.Contents {
+		j.Contents[i].Transport = bundled[i]
 	}
 	if err := checkSDP(j); err != nil {
 		return nil, err

@@ -32,7 +32,9 @@ func ToSDP(j *Jingle, role Role) (string, error) {
 				names = append(names, name)
 			}
 		}
-		w.line(names...)
+		if len(names) > 1 {
+			w.line(names...)
+		}
 	}
 	w.line("a=msid-semantic:WMS *")
 	for i := range j.Contents {
@@ -56,8 +58,10 @@ func (j *Jingle) content(name string) *Content {
 	return nil
 }
 
-// bundledTransport returns c's transport, completed from the BUNDLE group's
-// first transport with credentials when c's own lacks them.
+// bundledTransport returns c's transport, completed for a content of the
+// BUNDLE group: missing ICE credentials come from the group's first content
+// that has them, missing fingerprints likewise (RFC 8843: bundled m-lines
+// share one transport).
 func (j *Jingle) bundledTransport(c *Content) *ICETransport {
 	own := c.Transport
 	if own != nil && own.Ufrag != "" && len(own.Fingerprints) > 0 {
@@ -67,24 +71,26 @@ func (j *Jingle) bundledTransport(c *Content) *ICETransport {
 	if g == nil || g.Semantics != "BUNDLE" || !contains(g.Contents, c.Name) {
 		return own
 	}
+	t := ICETransport{}
+	if own != nil {
+		t = *own
+	}
 	for _, name := range g.Contents {
 		other := j.content(name)
-		if other == nil || other.Transport == nil || other.Transport.Ufrag == "" {
+		if other == nil || other.Transport == nil {
 			continue
 		}
-		t := ICETransport{}
-		if own != nil {
-			t = *own
-		}
-		if t.Ufrag == "" {
+		if t.Ufrag == "" && other.Transport.Ufrag != "" {
 			t.Ufrag, t.Pwd = other.Transport.Ufrag, other.Transport.Pwd
 		}
 		if len(t.Fingerprints) == 0 {
 			t.Fingerprints = other.Transport.Fingerprints
 		}
-		return &t
 	}
-	return own
+	if own == nil && t.Ufrag == "" && len(t.Fingerprints) == 0 {
+		return nil
+	}
+	return &t
 }
 
 func contains(list []string, s string) bool {
@@ -165,8 +171,10 @@ func (w *sdpWriter) transport(t *ICETransport) {
 	}
 	if t.Ufrag != "" {
 		w.line("a=ice-ufrag:" + t.Ufrag)
-		w.line("a=ice-pwd:" + t.Pwd)
 		w.line("a=ice-options:trickle")
+	}
+	if t.Pwd != "" {
+		w.line("a=ice-pwd:" + t.Pwd)
 	}
 	setup := ""
 	for _, fp := range t.Fingerprints {

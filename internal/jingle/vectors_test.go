@@ -211,7 +211,9 @@ func canonical(in *Jingle) *Jingle {
 				g.Contents = append(g.Contents, n)
 			}
 		}
-		j.Group = g
+		if len(g.Contents) > 0 {
+			j.Group = g
+		}
 	}
 	for _, c := range in.Contents {
 		out := Content{Creator: SendersInitiator, Name: c.Name, Senders: c.Senders}
@@ -236,23 +238,18 @@ func canonicalTransport(j *Jingle, c Content) *ICETransport {
 		t.Fingerprints = append([]Fingerprint(nil), c.Transport.Fingerprints...)
 		t.Candidates = append([]Candidate(nil), c.Transport.Candidates...)
 	}
-	if (t.Ufrag == "" || len(t.Fingerprints) == 0) && j.Group != nil && j.Group.Semantics == "BUNDLE" {
-		in := false
-		for _, n := range j.Group.Contents {
-			in = in || n == c.Name
-		}
+	if j.Group != nil && j.Group.Semantics == "BUNDLE" && contains(j.Group.Contents, c.Name) {
 		for _, n := range j.Group.Contents {
 			for _, o := range j.Contents {
-				if !in || o.Name != n || o.Transport == nil || o.Transport.Ufrag == "" {
+				if o.Name != n || o.Transport == nil {
 					continue
 				}
-				if t.Ufrag == "" {
+				if t.Ufrag == "" && o.Transport.Ufrag != "" {
 					t.Ufrag, t.Pwd = o.Transport.Ufrag, o.Transport.Pwd
 				}
 				if len(t.Fingerprints) == 0 {
 					t.Fingerprints = append(t.Fingerprints, o.Transport.Fingerprints...)
 				}
-				in = false // only the first such content lends
 			}
 		}
 	}
