@@ -153,7 +153,7 @@ func (p *parser) scanAttr() error {
 // attrValue decodes an attribute value; plain values are substrings of the
 // input.
 func (p *parser) attrValue(a *rawAttr) (string, error) {
-	if strings.IndexByte(a.raw, '&') < 0 && !strings.ContainsAny(a.raw, "\t\n\r") {
+	if !needsDecoding(a.raw) {
 		return a.raw, nil
 	}
 	valueOff := a.off + len(a.qname) // near enough for error reports
@@ -163,6 +163,18 @@ func (p *parser) attrValue(a *rawAttr) (string, error) {
 		return "", err
 	}
 	return string(buf), nil
+}
+
+// needsDecoding reports whether an attribute value holds references or
+// whitespace that normalization turns into spaces.
+func needsDecoding(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '&', '\t', '\n', '\r':
+			return true
+		}
+	}
+	return false
 }
 
 // declareNamespaces applies the start tag's namespace declarations and
