@@ -2,7 +2,6 @@ package xmlstream
 
 import (
 	"bytes"
-	"errors"
 	"io"
 )
 
@@ -98,7 +97,7 @@ func (d *Decoder) ReadElement() (*Element, error) {
 		return nil, d.err
 	}
 	if !d.inHeader {
-		return nil, errors.New("xmlstream: ReadElement before ReadHeader")
+		return nil, ErrNoHeader
 	}
 	el, err := d.readElement()
 	if err != nil {
@@ -118,12 +117,14 @@ func (d *Decoder) readElement() (*Element, error) {
 				continue
 			}
 		}
-		pending := d.buf[d.start:d.end]
+		// The framer never looks past the size limit, so where an
+		// oversized element is refused does not depend on read sizes.
+		pending := d.buf[d.start:min(d.end, d.start+d.lim.MaxElementBytes)]
 		n, err := d.fr.scan(pending, d.lim.MaxDepth)
 		if err != nil {
 			return nil, err
 		}
-		if n > d.lim.MaxElementBytes || n == 0 && len(pending) >= d.lim.MaxElementBytes {
+		if n == 0 && len(pending) >= d.lim.MaxElementBytes {
 			return nil, syntaxErr(CondPolicyViolation, d.lim.MaxElementBytes, "element too large")
 		}
 		if n > 0 {

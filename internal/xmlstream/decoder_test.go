@@ -292,8 +292,8 @@ func TestDecoderNoProgress(t *testing.T) {
 }
 
 func TestDecoderReadElementBeforeHeader(t *testing.T) {
-	if _, err := NewDecoder(strings.NewReader("<a/>"), Limits{}).ReadElement(); err == nil {
-		t.Error("ReadElement before ReadHeader succeeded")
+	if _, err := NewDecoder(strings.NewReader("<a/>"), Limits{}).ReadElement(); err != ErrNoHeader {
+		t.Errorf("ReadElement before ReadHeader: %v, want ErrNoHeader", err)
 	}
 }
 
@@ -551,4 +551,32 @@ func TestParserReuse(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestDecoderRefusesMalformedTagsWithoutWaiting(t *testing.T) {
+	// The peer sends a broken tag and then nothing: the decoder must not
+	// wait for the element's end.
+	wouldBlock := errors.New("would block")
+	for _, in := range []string{`<a>< b>`, `<a/ x>`, `<a><1>`, `<a b='1' <c>`, `<a><:b>`, `<a><!-- x`, `<a><?x`} {
+		d := NewDecoder(&errReader{[]byte(clientHeader + in), wouldBlock}, Limits{})
+		if _, err := d.ReadHeader(); err != nil {
+			t.Fatal(err)
+		}
+		_, err := d.ReadElement()
+		if ErrorCondition(err) == "" {
+			t.Errorf("%q: got %v, want a SyntaxError before reading on", in, err)
+		}
+	}
+}
+
+func TestDecoderSizeLimitBelowBufferSize(t *testing.T) {
+	// With a limit smaller than one read, the element is refused on size,
+	// not on whatever follows the limit.
+	in := `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>` + "<a>" + strings.Repeat("x", 200) + "<b></c>"
+	d := NewDecoder(strings.NewReader(in), Limits{MaxElementBytes: 100})
+	if _, err := d.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.ReadElement()
+	wantCondition(t, in, err, CondPolicyViolation)
 }

@@ -4,7 +4,9 @@ package xmlstream
 // WebSocket message (RFC 7395): stanzas, <open/>, <close/>, <stream:features>.
 // Whitespace around the element is allowed; anything else around it is an
 // error, as are XML declarations. Unprefixed elements that declare no
-// namespace get Space "". Errors are *SyntaxError.
+// namespace get Space "". Names, attributes and text are treated as by
+// Decoder (attributes in namespaces other than xml are dropped). Errors are
+// *SyntaxError.
 func ParseElement(b []byte, lim Limits) (*Element, error) {
 	return ParseElementIn(b, lim, "")
 }

@@ -21,6 +21,10 @@ const (
 // stream with </stream:stream>. Like io.EOF it is returned unwrapped.
 var ErrStreamClosed = errors.New("xmlstream: stream closed by peer")
 
+// ErrNoHeader is returned by ReadElement when no stream header has been read
+// since the decoder was created, reset or restarted: a programming error.
+var ErrNoHeader = errors.New("xmlstream: ReadElement before ReadHeader")
+
 // SyntaxError reports input the decoder refuses. Condition is the RFC 6120
 // stream error condition to send before closing the stream; Offset is the
 // byte offset of the problem, counted from the start of the top-level

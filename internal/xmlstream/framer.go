@@ -1,6 +1,9 @@
 package xmlstream
 
-import "bytes"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // framerState says what the framer is in the middle of.
 type framerState uint8
@@ -111,6 +114,11 @@ func (f *framer) markup(b []byte) error {
 			f.state = inCDATA
 		}
 	default:
+		// Refuse a tag that cannot start a name now rather than frame
+		// it wrongly and wait for an end that never comes.
+		if c := b[f.pos+1]; c < utf8.RuneSelf && asciiClass[c]&clsNameStart == 0 {
+			return syntaxErr(CondNotWellFormed, f.pos+1, "expected an element name after '<'")
+		}
 		f.pos++
 		f.state = inStartTag
 		f.slash = false

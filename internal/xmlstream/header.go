@@ -9,9 +9,9 @@ import (
 // <open/> (WebSocket).
 type Header struct {
 	Space   string // content namespace: "jabber:client", "jabber:server", ...
-	To      string
-	From    string
-	ID      string
+	To      string // the domain the stream is for
+	From    string // the sender's domain or JID, if it says
+	ID      string // stream ID, set by the receiving entity
 	Version string // "1.0" for RFC 6120 peers
 	Lang    string // xml:lang
 	// Prefixes are extra prefix declarations on the stream header, such as
@@ -170,7 +170,7 @@ func (d *Decoder) readMarkup(allowDecl bool) ([]byte, error) {
 // scanMarkup looks for the end of the header markup in the buffered input;
 // it returns nil, nil when more input is needed.
 func (d *Decoder) scanMarkup(fr *framer, allowDecl bool) ([]byte, error) {
-	b := d.buf[d.start:d.end]
+	b := d.buf[d.start:min(d.end, d.start+d.lim.MaxElementBytes)]
 	if len(b) < 2 {
 		return nil, nil
 	}
