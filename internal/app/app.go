@@ -20,7 +20,9 @@ import (
 
 	"parley.dev/parley/internal/accounts"
 	"parley.dev/parley/internal/certs"
+	"parley.dev/parley/internal/focus"
 	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
 )
@@ -63,6 +65,8 @@ type parley struct {
 	log   *slog.Logger
 	xmpp  *xmpp.Server
 	muc   *muc.Service
+	sfu   *sfu.SFU
+	focus *focus.Focus
 	http  *http.Server
 	c2s   net.Listener
 	ready atomic.Bool
@@ -115,18 +119,11 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, err
 	}
-	mucDomain := "conference." + cfg.Domain
-	p.muc, err = muc.New(muc.Config{
-		Domain:  mucDomain,
-		Router:  p.xmpp,
-		DataDir: filepath.Join(cfg.DataDir, "rooms"),
-		Logger:  cfg.Logger.With("part", "muc"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("muc: %w", err)
-	}
-	p.xmpp.AddService(mucDomain, p.muc, xmpp.DiscoIdentity{Name: "Rooms"})
 	if err := p.listen(); err != nil {
+		return nil, err
+	}
+	if err := p.startConferences(); err != nil {
+		p.closeListeners()
 		return nil, err
 	}
 	p.serve()
@@ -136,6 +133,67 @@ func start(cfg Config) (*parley, error) {
 	}
 	p.log.Info("parley is ready", "http", p.cfg.HTTPListener.Addr().String(), "domain", cfg.Domain, "version", cfg.Version)
 	return p, nil
+}
+
+// startConferences builds the SFU on the UDP port of --listen, the focus,
+// and the MUC service whose occupants the focus calls.
+func (p *parley) startConferences() error {
+	cfg := p.cfg
+	udpAddr := p.cfg.HTTPListener.Addr().(*net.TCPAddr)
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: udpAddr.IP, Port: udpAddr.Port})
+	if err != nil {
+		return fmt.Errorf("media UDP port: %w", err)
+	}
+	var public []string
+	if cfg.PublicIP != "" {
+		public = []string{cfg.PublicIP}
+	}
+	p.sfu, err = sfu.New(sfu.Config{UDPConn: udp, PublicIPs: public, Logger: cfg.Logger.With("part", "sfu")})
+	if err != nil {
+		udp.Close()
+		return fmt.Errorf("sfu: %w", err)
+	}
+	focusDomain := "focus." + cfg.Domain
+	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, SFU: p.sfu, Logger: cfg.Logger.With("part", "focus")})
+	if err != nil {
+		return err
+	}
+	mucDomain := "conference." + cfg.Domain
+	p.muc, err = muc.New(muc.Config{
+		Domain:  mucDomain,
+		Router:  p.xmpp,
+		DataDir: filepath.Join(cfg.DataDir, "rooms"),
+		Logger:  cfg.Logger.With("part", "muc"),
+		OnEvent: p.roomEvent,
+	})
+	if err != nil {
+		return fmt.Errorf("muc: %w", err)
+	}
+	p.xmpp.AddService(mucDomain, p.muc, xmpp.DiscoIdentity{Name: "Rooms"})
+	p.xmpp.AddService(focusDomain, p.focus, xmpp.DiscoIdentity{Name: "Conference focus"})
+	return nil
+}
+
+// roomEvent tells the focus who comes and goes. MUC calls it under a room
+// lock: the focus only queues the news.
+func (p *parley) roomEvent(ev muc.Event) {
+	switch ev.Kind {
+	case muc.OccupantJoined:
+		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID)
+	case muc.OccupantLeft:
+		p.focus.Left(ev.Room, ev.Nick)
+	case muc.OccupantChanged:
+		if ev.PrevNick != "" && ev.PrevNick != ev.Nick {
+			p.focus.Renamed(ev.Room, ev.PrevNick, ev.Nick)
+		}
+	}
+}
+
+func (p *parley) closeListeners() {
+	p.cfg.HTTPListener.Close()
+	if p.c2s != nil {
+		p.c2s.Close()
+	}
 }
 
 func loadTLS(cfg Config) (*tls.Config, error) {
@@ -228,8 +286,10 @@ func (p *parley) shutdown() error {
 		p.c2s.Close()
 	}
 	p.http.Shutdown(ctx)
+	p.focus.Close()
 	p.xmpp.Shutdown(ctx)
 	p.muc.Close()
+	p.sfu.Close()
 	p.stop()
 	p.wg.Wait()
 	return nil

@@ -1,0 +1,200 @@
+package focus
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"slices"
+	"strconv"
+
+	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/xmlstream"
+)
+
+// inboxSize bounds a conference's queue of work. Posting never blocks the
+// XMPP side: when the queue is full the work is dropped and logged (a
+// conference that far behind is broken anyway).
+const inboxSize = 1024
+
+// conference is one room's call. Its run goroutine is the actor that owns
+// every field below; other goroutines talk to it through post.
+type conference struct {
+	f    *Focus
+	room jid.JID
+	log  *slog.Logger
+
+	inbox chan func()
+	done  chan struct{} // closed when run returns
+
+	sfu    *sfu.Conference         // owned by run
+	byNick map[string]*participant // owned by run
+	bySID  map[string]*participant // owned by run
+	byID   map[string]*participant // SFU participant id -> participant; owned by run
+	nextID int                     // owned by run
+}
+
+func newConference(f *Focus, room jid.JID) *conference {
+	return &conference{
+		f: f, room: room, log: f.log.With("room", room.String()),
+		inbox:  make(chan func(), inboxSize),
+		done:   make(chan struct{}),
+		byNick: make(map[string]*participant),
+		bySID:  make(map[string]*participant),
+		byID:   make(map[string]*participant),
+	}
+}
+
+// post queues work for the actor without blocking.
+func (c *conference) post(fn func()) {
+	select {
+	case <-c.done:
+	case c.inbox <- fn:
+	default:
+		c.log.Error("conference queue full: dropping work")
+	}
+}
+
+func (c *conference) run() {
+	defer close(c.done)
+	for {
+		select {
+		case fn := <-c.inbox:
+			fn()
+		case <-c.f.ctx.Done():
+			c.shutdown()
+			return
+		}
+		if len(c.byNick) == 0 && c.f.tryEnd(c) {
+			c.shutdown()
+			c.log.Debug("conference ended")
+			return
+		}
+	}
+}
+
+func (c *conference) shutdown() {
+	for _, p := range c.byNick {
+		c.drop(p, "success", "the conference is closing", true)
+	}
+	if c.sfu != nil {
+		c.sfu.Close()
+		c.sfu = nil
+	}
+}
+
+// joined starts calling a new occupant: first find out whether it speaks
+// Jingle.
+func (c *conference) joined(nick string, real jid.JID) {
+	if old := c.byNick[nick]; old != nil {
+		if old.real == real {
+			return // a presence update
+		}
+		c.drop(old, "success", "replaced", true)
+	}
+	c.nextID++
+	p := &participant{c: c, nick: nick, real: real, id: "p" + strconv.Itoa(c.nextID) + randomSuffix(),
+		sid: randomSID(), state: stateProbing}
+	c.byNick[nick] = p
+	c.byID[p.id] = p
+	c.log.Debug("occupant joined", "nick", nick, "jid", real.String())
+	go func() {
+		ok := c.f.speaksJingle(real)
+		c.post(func() { p.probed(ok) })
+	}()
+}
+
+func (c *conference) left(nick, why string) {
+	if p := c.byNick[nick]; p != nil {
+		c.drop(p, "success", why, true)
+	}
+}
+
+func (c *conference) renamed(prev, nick string) {
+	p := c.byNick[prev]
+	if p == nil || c.byNick[nick] != nil {
+		return
+	}
+	delete(c.byNick, prev)
+	p.nick = nick
+	c.byNick[nick] = p
+}
+
+// drop ends a participant's session and removes it.
+func (c *conference) drop(p *participant, reason, text string, notify bool) {
+	if c.byNick[p.nick] == p {
+		delete(c.byNick, p.nick)
+	}
+	delete(c.byID, p.id)
+	delete(c.bySID, p.sid)
+	c.f.unbindSession(p.sid)
+	if p.sp != nil {
+		p.sp.Close()
+	}
+	if notify && p.state >= stateOffered && p.state != stateEnded {
+		j := xmlstream.New(NSJingle, "jingle", "action", "session-terminate", "sid", p.sid).Add(
+			xmlstream.New(NSJingle, "reason").Add(
+				xmlstream.New(NSJingle, reason),
+				xmlstream.New(NSJingle, "text").SetText(text)))
+		go c.f.request(p.real, "set", j)
+	}
+	p.state = stateEnded
+}
+
+// jingleRequest handles a Jingle IQ from a participant: only the
+// participant the session belongs to may act on it.
+func (c *conference) jingleRequest(iq, payload *xmlstream.Element) {
+	p := c.bySID[payload.Attr("sid")]
+	from, _ := jid.Parse(iq.Attr("from"))
+	if p == nil || from != p.real {
+		c.f.reply(jingleError(iq, "item-not-found", "unknown-session", "no such session"))
+		return
+	}
+	p.handle(iq, payload)
+}
+
+// ownerOf returns the occupant JID that publishes a stream, for ssrc-info.
+func (c *conference) ownerOf(streamID string) string {
+	if p := c.byID[streamID]; p != nil {
+		return c.room.WithResource(p.nick).String()
+	}
+	return ""
+}
+
+// sfuConference returns the room's SFU conference, creating it lazily.
+func (c *conference) sfuConference() *sfu.Conference {
+	if c.sfu == nil {
+		c.sfu = c.f.cfg.SFU.Conference(c.room.String())
+	}
+	return c.sfu
+}
+
+// speaksJingle asks an occupant's disco#info for the Jingle features.
+func (f *Focus) speaksJingle(real jid.JID) bool {
+	res, err := f.request(real, "get", xmlstream.New(nsDiscoInfo, "query"))
+	if err != nil {
+		return false
+	}
+	var have []string
+	for _, feat := range res.FirstChild().ChildrenNamed(nsDiscoInfo, "feature") {
+		have = append(have, feat.Attr("var"))
+	}
+	for _, want := range requiredFeatures {
+		if !slices.Contains(have, want) {
+			return false
+		}
+	}
+	return true
+}
+
+func randomSID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func randomSuffix() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,261 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/jingle"
+	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/xmlstream"
+)
+
+// sessionState is where a participant's Jingle session is.
+type sessionState int
+
+const (
+	stateProbing      sessionState = iota // waiting for its disco#info
+	stateChatOnly                         // no Jingle: an occupant without media
+	stateOffered                          // session-initiate sent, waiting for session-accept
+	stateActive                           // negotiated
+	stateRenegotiating                    // content-add sent, waiting for content-accept
+	stateEnded
+)
+
+// participant is one occupant's Jingle session. Owned by its conference's actor.
+type participant struct {
+	c    *conference
+	nick string
+	real jid.JID
+	id   string // the SFU participant id, and the stream id of its tracks
+	sid  string // the Jingle session id
+
+	state sessionState
+	sp    *sfu.Participant
+
+	offer      []jingle.Content // the contents of the SFU's current offer, in m-line order
+	group      *jingle.Group    // the current offer's BUNDLE group
+	answer     map[string]jingle.Content
+	wantsOffer bool // the SFU asked to renegotiate while an offer was out
+}
+
+// probed continues after disco#info: call the occupant if it speaks Jingle.
+func (p *participant) probed(ok bool) {
+	if p.state != stateProbing {
+		return // it left meanwhile
+	}
+	if !ok {
+		p.state = stateChatOnly
+		return
+	}
+	sp, err := p.c.sfuConference().Join(p.id, sfu.JoinOptions{})
+	if err != nil {
+		p.c.log.Warn("SFU refused a participant", "nick", p.nick, "err", err)
+		p.state = stateChatOnly
+		return
+	}
+	p.sp = sp
+	p.c.bySID[p.sid] = p
+	p.c.f.bindSession(p.sid, p.c)
+	go p.forwardEvents(sp)
+	p.sendOffer("session-initiate")
+}
+
+// forwardEvents feeds the SFU's events for this participant to the actor.
+func (p *participant) forwardEvents(sp *sfu.Participant) {
+	for ev := range sp.Events() {
+		if ev.Kind == sfu.EventNeedsOffer {
+			p.c.post(func() { p.renegotiate() })
+		}
+		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateFailed {
+			p.c.log.Info("participant's connection failed", "nick", p.nick)
+		}
+	}
+}
+
+// sendOffer asks the SFU for an offer and sends it as session-initiate or,
+// for a renegotiation, as content-add with the contents that changed.
+func (p *participant) sendOffer(action string) {
+	ctx, cancel := context.WithTimeout(p.c.f.ctx, p.c.f.cfg.RequestTimeout)
+	sdp, err := p.sp.Offer(ctx)
+	cancel()
+	if errors.Is(err, sfu.ErrNothingToNegotiate) || errors.Is(err, sfu.ErrOfferPending) {
+		return
+	}
+	if err != nil {
+		p.c.log.Warn("SFU offer failed", "nick", p.nick, "err", err)
+		p.c.drop(p, "failed-application", "the media server could not make an offer", true)
+		return
+	}
+	j, err := jingle.FromSDP(sdp, jingle.RoleInitiator)
+	if err != nil {
+		p.c.log.Error("cannot translate the SFU's offer", "err", err)
+		p.c.drop(p, "failed-application", "internal error", true)
+		return
+	}
+	send := j.Contents
+	if action == "content-add" {
+		send = changedContents(p.offer, j.Contents)
+	}
+	p.offer, p.group = j.Contents, j.Group
+	j.Action, j.SID, j.Contents = action, p.sid, send
+	if action == "session-initiate" {
+		j.Initiator = p.c.f.domain.String()
+		p.state = stateOffered
+	} else {
+		j.Group = nil
+		p.state = stateRenegotiating
+	}
+	el := j.Element()
+	if action == "session-initiate" {
+		el.Add(xmlstream.New(nsParleyRoom, "room", "jid", p.c.room.String()))
+	}
+	annotateOwners(el, p.c.ownerOf)
+	go func() {
+		if _, err := p.c.f.request(p.real, "set", el); err != nil {
+			p.c.post(func() {
+				if p.state != stateEnded {
+					p.c.log.Info("participant refused the offer", "nick", p.nick, "action", action, "err", err)
+					p.c.drop(p, "failed-application", "the offer was refused", false)
+				}
+			})
+		}
+	}()
+}
+
+// renegotiate runs when the SFU has new or withdrawn tracks for p.
+func (p *participant) renegotiate() {
+	switch p.state {
+	case stateActive:
+		p.sendOffer("content-add")
+	case stateOffered, stateRenegotiating:
+		p.wantsOffer = true
+	}
+}
+
+// handle processes a Jingle request from the participant.
+func (p *participant) handle(iq, payload *xmlstream.Element) {
+	j, err := jingle.Parse(payload)
+	if err != nil {
+		p.fail(iq, err)
+		return
+	}
+	switch j.Action {
+	case "session-accept":
+		p.accept(iq, j, stateOffered)
+	case "content-accept":
+		p.accept(iq, j, stateRenegotiating)
+	case "transport-info":
+		p.transportInfo(iq, j)
+	case "session-terminate":
+		p.c.f.reply(stanza.IQResult(iq))
+		p.c.drop(p, "success", "", false)
+	case "session-info", "description-info":
+		p.c.f.reply(stanza.IQResult(iq)) // mute hints and the like: nothing to do
+	default:
+		p.c.f.reply(jingleError(iq, stanza.FeatureNotImplemented, "unsupported-info", "action "+j.Action+" is not supported"))
+	}
+}
+
+// accept applies the participant's answer (every content of it).
+func (p *participant) accept(iq *xmlstream.Element, j *jingle.Jingle, want sessionState) {
+	if p.state != want {
+		p.c.f.reply(jingleError(iq, stanza.UnexpectedRequest, "out-of-order", "no offer is waiting for this answer"))
+		return
+	}
+	if p.answer == nil {
+		p.answer = make(map[string]jingle.Content)
+	}
+	for _, ct := range j.Contents {
+		p.answer[ct.Name] = ct
+	}
+	ordered := &jingle.Jingle{Action: j.Action, SID: p.sid, Group: p.group}
+	for _, offered := range p.offer {
+		ct, ok := p.answer[offered.Name]
+		if !ok {
+			p.fail(iq, &jingle.Error{Condition: jingle.CondBadRequest, Text: "the answer lacks content " + offered.Name})
+			return
+		}
+		ordered.Contents = append(ordered.Contents, ct)
+	}
+	sdp, err := jingle.ToSDP(ordered, jingle.RoleResponder)
+	if err == nil {
+		err = p.sp.SetAnswer(sdp)
+	}
+	if err != nil {
+		p.fail(iq, err)
+		return
+	}
+	p.c.f.reply(stanza.IQResult(iq))
+	p.state = stateActive
+	if p.wantsOffer {
+		p.wantsOffer = false
+		p.sendOffer("content-add")
+	}
+}
+
+func (p *participant) transportInfo(iq *xmlstream.Element, j *jingle.Jingle) {
+	for _, ct := range j.Contents {
+		if ct.Transport == nil {
+			continue
+		}
+		for _, cand := range ct.Transport.Candidates {
+			if err := p.sp.AddRemoteCandidate(cand.SDP()); err != nil {
+				p.c.f.reply(jingleError(iq, stanza.BadRequest, "", "bad candidate: "+err.Error()))
+				return
+			}
+		}
+	}
+	p.c.f.reply(stanza.IQResult(iq))
+}
+
+// fail answers a bad request with an error and ends this one session.
+func (p *participant) fail(iq *xmlstream.Element, err error) {
+	cond := stanza.BadRequest
+	var je *jingle.Error
+	if errors.As(err, &je) && je.Condition == jingle.CondFeatureNotImplemented {
+		cond = stanza.FeatureNotImplemented
+	}
+	p.c.log.Info("bad Jingle from a participant", "nick", p.nick, "err", err)
+	p.c.f.reply(jingleError(iq, cond, "", err.Error()))
+	p.c.drop(p, "failed-application", "your session description was refused", true)
+}
+
+// changedContents returns the contents of next that are new or differ from prev.
+func changedContents(prev, next []jingle.Content) []jingle.Content {
+	old := make(map[string]string, len(prev))
+	for _, ct := range prev {
+		old[ct.Name] = ct.Element().String()
+	}
+	var out []jingle.Content
+	for _, ct := range next {
+		if s, ok := old[ct.Name]; !ok || s != ct.Element().String() {
+			out = append(out, ct)
+		}
+	}
+	return out
+}
+
+// annotateOwners adds Jitsi's ssrc-info owner to every source whose msid
+// names a stream of this conference (docs/SIGNALLING.md).
+func annotateOwners(el *xmlstream.Element, owner func(streamID string) string) {
+	for _, ct := range el.ChildrenNamed(NSJingle, "content") {
+		desc := ct.Child(nsRTP, "description")
+		if desc == nil {
+			continue
+		}
+		for _, src := range desc.ChildrenNamed("", "source") {
+			for _, prm := range src.ChildrenNamed("", "parameter") {
+				if prm.Attr("name") != "msid" {
+					continue
+				}
+				stream, _, _ := strings.Cut(prm.Attr("value"), " ")
+				if o := owner(stream); o != "" {
+					src.Add(xmlstream.New(nsJitMeet, "ssrc-info", "owner", o))
+				}
+			}
+		}
+	}
+}
