@@ -58,8 +58,8 @@ type Focus struct {
 	log    *slog.Logger
 
 	mu          sync.Mutex
-	conferences map[jid.JID]*conference // by bare room JID; guarded by mu
-	sessions    map[string]*conference  // by Jingle sid; guarded by mu
+	conferences map[jid.JID]*conference            // by bare room JID; guarded by mu
+	sessions    map[string]*conference             // by Jingle sid; guarded by mu
 	pending     map[string]chan *xmlstream.Element // IQ id -> waiter; guarded by mu
 	closed      bool                               // guarded by mu
 

@@ -16,11 +16,11 @@ import (
 type sessionState int
 
 const (
-	stateProbing      sessionState = iota // waiting for its disco#info
-	stateChatOnly                         // no Jingle: an occupant without media
-	stateOffered                          // session-initiate sent, waiting for session-accept
-	stateActive                           // negotiated
-	stateRenegotiating                    // content-add sent, waiting for content-accept
+	stateProbing       sessionState = iota // waiting for its disco#info
+	stateChatOnly                          // no Jingle: an occupant without media
+	stateOffered                           // session-initiate sent, waiting for session-accept
+	stateActive                            // negotiated
+	stateRenegotiating                     // content-add sent, waiting for content-accept
 	stateEnded
 )
 

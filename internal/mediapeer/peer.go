@@ -67,16 +67,16 @@ type Peer struct {
 	done   chan struct{}
 
 	mu        sync.Mutex
-	pc        *webrtc.PeerConnection   // guarded by mu; nil until the focus calls
-	mux       ice.UDPMux               // guarded by mu
-	sid       string                   // guarded by mu
-	offer     []jingle.Content         // the focus's contents, in m-line order; guarded by mu
-	group     *jingle.Group            // guarded by mu
-	owners    map[string]string        // stream id -> occupant JID; guarded by mu
-	tracks    map[string]*TrackStats   // by stream id + kind; guarded by mu
-	occupants map[string]bool          // nicks present; guarded by mu
+	pc        *webrtc.PeerConnection           // guarded by mu; nil until the focus calls
+	mux       ice.UDPMux                       // guarded by mu
+	sid       string                           // guarded by mu
+	offer     []jingle.Content                 // the focus's contents, in m-line order; guarded by mu
+	group     *jingle.Group                    // guarded by mu
+	owners    map[string]string                // stream id -> occupant JID; guarded by mu
+	tracks    map[string]*TrackStats           // by stream id + kind; guarded by mu
+	occupants map[string]bool                  // nicks present; guarded by mu
 	senders   []*webrtc.TrackLocalStaticSample // guarded by mu
-	joinErr   error                    // guarded by mu
+	joinErr   error                            // guarded by mu
 
 	jingleQueue chan *xmlstream.Element // Jingle requests, handled in order by jingleLoop
 	closed      atomic.Bool
