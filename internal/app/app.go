@@ -25,6 +25,7 @@ import (
 	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
+	"parley.dev/parley/web"
 )
 
 // Config is everything parley serve takes.
@@ -237,6 +238,7 @@ func (p *parley) serve() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", p.health)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
+	mux.Handle("/", web.Handler())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	p.wg.Add(1)
 	go func() {

@@ -1,0 +1,203 @@
+// Package web serves parley's browser client: the home page, the call page
+// for each room and the static assets, all embedded in the binary.
+//
+// The client is plain ES modules with no build step. Room names in the URL
+// are normalized here, the one place that decides them: a request for a
+// name that is not in normal form is redirected to the normal form, so the
+// JavaScript can take location.pathname as the room's MUC localpart.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"parley.dev/parley/internal/jid"
+)
+
+//go:embed static
+var files embed.FS
+
+// MaxRoomName is the longest room name, in characters, that NormalizeRoom
+// returns: long enough for any sensible name, short enough for a URL bar.
+const MaxRoomName = 64
+
+// securityHeaders are set on every response. The policy allows exactly what
+// the client does: scripts and styles from this origin, the WebSocket back to
+// it, camera and microphone streams and blob: URLs for media elements.
+var securityHeaders = [][2]string{
+	{"Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+	{"Cache-Control", "no-cache"},
+}
+
+// Handler returns the handler for every path the web client owns:
+//
+//	/               the home page (pick a room)
+//	/ROOM           the call page for ROOM (a single path segment)
+//	/static/...     scripts, styles and images
+//
+// It answers only GET and HEAD. Mount it as the fallback route: more specific
+// routes (/health, /xmpp-websocket) take precedence in http.ServeMux.
+func Handler() http.Handler {
+	static, err := fs.Sub(files, "static")
+	if err != nil {
+		panic("web: embedded static folder missing: " + err.Error()) // build error
+	}
+	index, err := fs.ReadFile(static, "index.html")
+	if err != nil {
+		panic("web: embedded index.html missing: " + err.Error()) // build error
+	}
+	h := &handler{
+		static: http.StripPrefix("/static/", http.FileServerFS(static)),
+		fsys:   static,
+		index:  index,
+		// The binary's build is the asset version: a fixed time keeps
+		// If-Modified-Since meaningful without reading the clock.
+		modTime: time.Unix(0, 0),
+	}
+	return h
+}
+
+type handler struct {
+	static  http.Handler // file server for /static/; immutable
+	fsys    fs.FS        // the embedded static folder; immutable
+	index   []byte       // index.html, served for / and /ROOM; immutable
+	modTime time.Time    // Last-Modified of index.html; immutable
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for _, kv := range securityHeaders {
+		w.Header().Set(kv[0], kv[1])
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case p == "/":
+		h.serveIndex(w, r)
+	case strings.HasPrefix(p, "/static/"):
+		h.serveStatic(w, r)
+	case p == "/favicon.ico":
+		// Browsers ask for it whatever the page says; it is not a room.
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	default:
+		h.serveRoom(w, r)
+	}
+}
+
+func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	http.ServeContent(w, r, "index.html", h.modTime, bytes.NewReader(h.index))
+}
+
+// serveStatic serves files only: directory listings would reveal nothing
+// secret but are not part of the client, so they are 404s.
+func (h *handler) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
+	st, err := fs.Stat(h.fsys, name)
+	if err != nil || st.IsDir() || strings.HasSuffix(r.URL.Path, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	h.static.ServeHTTP(w, r)
+}
+
+// serveRoom serves the call page for /ROOM, redirecting to the normal form
+// of the name when the request used another spelling.
+func (h *handler) serveRoom(w http.ResponseWriter, r *http.Request) {
+	raw := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if strings.Contains(raw, "/") {
+		http.NotFound(w, r)
+		return
+	}
+	room := NormalizeRoom(raw)
+	if room == "" {
+		http.Redirect(w, r, "/", http.StatusFound)
+		return
+	}
+	if room != raw || strings.HasSuffix(r.URL.Path, "/") {
+		target := "/" + url.PathEscape(room)
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	}
+	h.serveIndex(w, r)
+}
+
+// NormalizeRoom turns what someone typed into a room name usable as a MUC
+// localpart: compatibility-normalized (NFKC) and lower-cased; letters,
+// digits, combining marks after them, '.' and '_' kept; every other run of
+// characters (dashes included) becomes one '-'; no leading or trailing '-'
+// or '.'; at most
+// MaxRoomName characters. The result is "" when nothing usable remains.
+// A name whose letters the XMPP localpart profile would still change or
+// refuse falls back to its ASCII letters and digits alone.
+func NormalizeRoom(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "-")
+	}
+	s = norm.NFKC.String(strings.ToLower(norm.NFKC.String(s)))
+	if out := foldRoom(s, false); localpartSafe(out) {
+		return out
+	}
+	return foldRoom(s, true)
+}
+
+// foldRoom keeps the characters NormalizeRoom allows (ASCII only when
+// asciiOnly), joins the rest into single dashes and trims.
+func foldRoom(s string, asciiOnly bool) string {
+	var b strings.Builder
+	n, dash, prevLetter := 0, false, false
+	for _, c := range s {
+		if n >= MaxRoomName {
+			break
+		}
+		ascii := c < utf8.RuneSelf
+		keep := c == '.' || c == '_' ||
+			((ascii || !asciiOnly) && (unicode.IsLetter(c) || unicode.IsDigit(c))) ||
+			(!asciiOnly && prevLetter && unicode.Is(unicode.M, c))
+		if !keep {
+			dash = b.Len() > 0
+			prevLetter = false
+			continue
+		}
+		if dash {
+			b.WriteByte('-')
+			n++
+			dash = false
+			if n >= MaxRoomName {
+				break
+			}
+		}
+		b.WriteRune(c)
+		n++
+		prevLetter = unicode.IsLetter(c) || unicode.Is(unicode.M, c)
+	}
+	return strings.Trim(b.String(), "-.")
+}
+
+// localpartSafe reports whether the XMPP localpart profile accepts s
+// unchanged, so the room JID the client builds is the one the server uses.
+func localpartSafe(s string) bool {
+	if s == "" {
+		return true
+	}
+	j, err := jid.New(s, "conference.localhost", "")
+	return err == nil && j.Local == s
+}

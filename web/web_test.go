@@ -1,0 +1,174 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"parley.dev/parley/internal/jid"
+)
+
+func get(t *testing.T, h http.Handler, method, target string) *http.Response {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	return rec.Result()
+}
+
+func body(t *testing.T, r *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestPagesServeIndex(t *testing.T) {
+	h := Handler()
+	for _, p := range []string{"/", "/weekly-sync", "/room_1.b", "/caf%C3%A9"} {
+		r := get(t, h, "GET", p)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", p, r.StatusCode)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+			t.Errorf("%s: content type %q", p, ct)
+		}
+		if cc := r.Header.Get("Cache-Control"); cc != "no-cache" {
+			t.Errorf("%s: cache control %q", p, cc)
+		}
+		if !strings.Contains(r.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("%s: no CSP", p)
+		}
+		if b := body(t, r); !strings.Contains(b, `<script type="module" src="/static/app.js">`) {
+			t.Errorf("%s: body is not index.html: %.80q", p, b)
+		}
+	}
+}
+
+func TestRoomRedirectsToNormalForm(t *testing.T) {
+	h := Handler()
+	cases := []struct{ path, want string }{
+		{"/Weekly%20Sync", "/weekly-sync"},
+		{"/weekly-sync/", "/weekly-sync"},
+		{"/A&B?name=Ann&join=1", "/a-b?name=Ann&join=1"},
+		{"/--x--", "/x"},
+		{"/%E2%98%83", "/"}, // a snowman alone leaves nothing
+		{"/Caf%C3%A9", "/caf%C3%A9"},
+	}
+	for _, c := range cases {
+		r := get(t, h, "GET", c.path)
+		if r.StatusCode != http.StatusFound {
+			t.Fatalf("%s: status %d, want 302", c.path, r.StatusCode)
+		}
+		if loc := r.Header.Get("Location"); loc != c.want {
+			t.Errorf("%s: redirected to %q, want %q", c.path, loc, c.want)
+		}
+	}
+}
+
+func TestStaticAssets(t *testing.T) {
+	h := Handler()
+	cases := map[string]string{
+		"/static/app.js":      "text/javascript; charset=utf-8",
+		"/static/style.css":   "text/css; charset=utf-8",
+		"/static/favicon.svg": "image/svg+xml",
+		"/static/lib/xmpp.js": "text/javascript; charset=utf-8",
+	}
+	for p, want := range cases {
+		r := get(t, h, "GET", p)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", p, r.StatusCode)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != want {
+			t.Errorf("%s: content type %q, want %q", p, ct, want)
+		}
+		if r.Header.Get("Cache-Control") != "no-cache" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: headers %v", p, r.Header)
+		}
+	}
+}
+
+func TestNotFoundAndMethods(t *testing.T) {
+	h := Handler()
+	for _, p := range []string{"/static/", "/static/lib/", "/static/nope.js", "/static/../web.go", "/a/b"} {
+		if r := get(t, h, "GET", p); r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", p, r.StatusCode)
+		}
+	}
+	r := get(t, h, "POST", "/room")
+	if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST: status %d, Allow %q", r.StatusCode, r.Header.Get("Allow"))
+	}
+	if r := get(t, h, "HEAD", "/room"); r.StatusCode != http.StatusOK {
+		t.Errorf("HEAD: status %d", r.StatusCode)
+	}
+	if r := get(t, h, "GET", "/favicon.ico"); r.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("favicon.ico: status %d", r.StatusCode)
+	}
+}
+
+// TestMountedBesideOtherRoutes checks the handler as app.go mounts it: the
+// more specific routes keep their requests.
+func TestMountedBesideOtherRoutes(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "health") })
+	mux.HandleFunc("/xmpp-websocket", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ws") })
+	mux.Handle("/", Handler())
+	for p, want := range map[string]string{"/health": "health", "/xmpp-websocket": "ws"} {
+		if b := body(t, get(t, mux, "GET", p)); b != want {
+			t.Errorf("%s went to the web client: %.40q", p, b)
+		}
+	}
+}
+
+func TestNormalizeRoom(t *testing.T) {
+	cases := map[string]string{
+		"Weekly Sync":           "weekly-sync",
+		"  team  standup ":      "team-standup",
+		"a--b__c..d":            "a-b__c..d",
+		"Ünïcode Räum":          "ünïcode-räum",
+		"ＦＵＬＬ":                  "full", // compatibility forms fold to ASCII
+		"x@y/z'\"<>&:":          "x-y-z",
+		"":                      "",
+		"!!!":                   "",
+		".hidden.":              "hidden",
+		strings.Repeat("a", 99): strings.Repeat("a", MaxRoomName),
+	}
+	for in, want := range cases {
+		if got := NormalizeRoom(in); got != want {
+			t.Errorf("NormalizeRoom(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// checkRoom states what every normalized name must satisfy.
+func checkRoom(t *testing.T, in string) {
+	out := NormalizeRoom(in)
+	if out == "" {
+		return
+	}
+	if again := NormalizeRoom(out); again != out {
+		t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
+	}
+	if n := utf8.RuneCountInString(out); n > MaxRoomName {
+		t.Fatalf("%q -> %q has %d characters", in, out, n)
+	}
+	j, err := jid.New(out, "conference.localhost", "")
+	if err != nil || j.Local != out {
+		t.Fatalf("%q -> %q is not a stable localpart: %v %q", in, out, err, j.Local)
+	}
+	if strings.ContainsAny(out, " \"&'/:<>@") {
+		t.Fatalf("%q -> %q keeps a character JIDs forbid", in, out)
+	}
+}
+
+func FuzzNormalizeRoom(f *testing.F) {
+	for _, s := range []string{"Weekly Sync", "ＦＵＬＬ", "ǅemal", "İstanbul", "ﬁle", "a\u0301", "\u0301a", "Straße", "ß", "\xff\xfe", "x\u200dy"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkRoom)
+}
