@@ -31,6 +31,8 @@ type testClient struct {
 	video *webrtc.TrackLocalStaticSample
 
 	plis      atomic.Int64  // PLIs received for the video track
+	rrs       atomic.Int64  // receiver reports the SFU sent about our tracks
+	srs       atomic.Int64  // sender reports the SFU sent with forwarded tracks
 	audioExt  atomic.Uint32 // negotiated audio level extension id on the audio sender
 	published atomic.Bool   // tracks added (first answer made)
 	stop      chan struct{} // closed by close
@@ -166,8 +168,13 @@ func (c *testClient) readSenderRTCP(sender *webrtc.RTPSender, video bool) {
 			return
 		}
 		for _, p := range pkts {
-			if _, ok := p.(*rtcp.PictureLossIndication); ok && video {
-				c.plis.Add(1)
+			switch p.(type) {
+			case *rtcp.PictureLossIndication:
+				if video {
+					c.plis.Add(1)
+				}
+			case *rtcp.ReceiverReport:
+				c.rrs.Add(1)
 			}
 		}
 	}
@@ -226,8 +233,23 @@ func (c *testClient) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRece
 	c.mu.Lock()
 	c.recv[track.ID()] = r
 	c.mu.Unlock()
-	c.spawn(func() { drainRTCP(receiver) })
+	c.spawn(func() { c.readReceiverRTCP(receiver) })
 	c.spawn(func() { c.readTrack(track, r, levelID) })
+}
+
+// readReceiverRTCP counts sender reports for the tracks we receive.
+func (c *testClient) readReceiverRTCP(receiver *webrtc.RTPReceiver) {
+	for {
+		pkts, _, err := receiver.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if _, ok := p.(*rtcp.SenderReport); ok {
+				c.srs.Add(1)
+			}
+		}
+	}
 }
 
 func (c *testClient) readTrack(track *webrtc.TrackRemote, r *recvTrack, levelID uint8) {

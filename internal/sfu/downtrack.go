@@ -30,8 +30,10 @@ type downTrack struct {
 	bound  atomic.Pointer[binding] // nil until Bind and after Unbind
 	sender *webrtc.RTPSender       // guarded by sub.negMu; nil until offered
 
+	codecMismatch atomic.Bool // bound without the publisher's codec: never written
+
 	sent         atomic.Uint64 // packets written
-	dropUnbound  atomic.Uint64 // packets dropped: not yet negotiated/connected
+	dropUnbound  atomic.Uint64 // packets dropped: not bound, or bound without the codec
 	dropWriteErr atomic.Uint64 // packets dropped: the writer failed
 }
 
@@ -62,7 +64,16 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.pub.kind }
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	codec, ok := matchCodec(d.pub.codec.RTPCodecCapability, ctx.CodecParameters())
 	if !ok {
-		return webrtc.RTPCodecParameters{}, wrapf(ErrCodecNotNegotiated, "%s for %s", d.pub.codec.MimeType, d.pub.info.TrackID)
+		// The subscriber cannot take what the publisher sends. Failing
+		// here would fail the subscriber's whole answer in Pion, so bind
+		// to whatever was negotiated and forward nothing instead.
+		if len(ctx.CodecParameters()) == 0 {
+			return webrtc.RTPCodecParameters{}, wrapf(ErrCodecNotNegotiated, "%s for %s", d.pub.codec.MimeType, d.pub.info.TrackID)
+		}
+		d.sub.log.Warn("subscriber lacks the publisher's codec; track not forwarded",
+			"track", d.pub.info.TrackID, "codec", d.pub.codec.MimeType)
+		d.codecMismatch.Store(true)
+		return ctx.CodecParameters()[0], nil
 	}
 	b := &binding{
 		ssrc:        uint32(ctx.SSRC()),
@@ -84,7 +95,9 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	d.bound.Store(b)
-	d.pub.requestKeyframe()
+	// Asynchronously: Pion holds its sender's lock while binding, and the
+	// request goes out through another peer connection.
+	go d.pub.requestKeyframe()
 	return codec, nil
 }
 

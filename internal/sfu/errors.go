@@ -33,8 +33,9 @@ var (
 	ErrMalformedAnswer = errors.New("sfu: malformed answer")
 	// ErrBadCandidate: a remote ICE candidate could not be parsed or used.
 	ErrBadCandidate = errors.New("sfu: bad ICE candidate")
-	// ErrCodecNotNegotiated: a subscriber did not accept the codec the
-	// publisher sends, so that track cannot be forwarded to it.
+	// ErrCodecNotNegotiated: a subscriber's session has no codec at all
+	// for a track's kind. (A subscriber lacking just the publisher's codec
+	// gets the m-line but no packets; see ParticipantStats.DroppedUnbound.)
 	ErrCodecNotNegotiated = errors.New("sfu: codec not negotiated")
 	// ErrNegotiation: the WebRTC stack refused a step of the offer/answer
 	// exchange; the participant should be closed.

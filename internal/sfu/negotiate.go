@@ -248,6 +248,14 @@ func (p *Participant) addCandidate(candidate string) error {
 	return nil
 }
 
+// opError wraps err for the caller. A participant closed meanwhile makes
+// any failure ErrClosed: Pion's "connection closed" is then no news.
 func (p *Participant) opError(op string, err error) error {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		err = ErrClosed
+	}
 	return &Error{Op: op, Conference: p.conf.id, Participant: p.id, Err: err}
 }

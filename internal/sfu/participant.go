@@ -47,9 +47,10 @@ type ParticipantStats struct {
 	EventsDropped     uint64 // events not delivered because Events was full
 	CandidatesDropped uint64 // remote candidates over Config.CandidateBuffer before the first answer
 	PacketsSent       uint64 // packets forwarded to this participant
-	DroppedUnbound    uint64 // packets for tracks not negotiated yet
+	DroppedUnbound    uint64 // packets for tracks not negotiated yet, or without a common codec
 	DroppedWriteError uint64 // packets the transport refused
 	MalformedReceived uint64 // packets from this participant that did not parse
+	CodecMismatches   uint64 // tracks this participant gets no packets of: no common codec
 }
 
 func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, error) {
@@ -95,6 +96,9 @@ func (p *Participant) Stats() ParticipantStats {
 		st.PacketsSent += d.sent.Load()
 		st.DroppedUnbound += d.dropUnbound.Load()
 		st.DroppedWriteError += d.dropWriteErr.Load()
+		if d.codecMismatch.Load() {
+			st.CodecMismatches++
+		}
 	}
 	for _, pub := range p.published {
 		if pub != nil {
@@ -253,16 +257,16 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 	}
 	p.state = state
 	p.emitLocked(Event{Kind: EventConnectionState, ParticipantID: p.id, State: state})
-	var video []*downTrack
+	var receiving []*downTrack
 	if state == StateConnected {
 		for d := range p.receiving {
-			video = append(video, d)
+			receiving = append(receiving, d)
 		}
 	}
 	p.mu.Unlock()
 	// Keyframes requested when the tracks were bound went out before this
 	// participant could receive them; ask again now that it can.
-	for _, d := range video {
+	for _, d := range receiving {
 		d.pub.requestKeyframe()
 	}
 	p.log.Debug("connection state", "state", state)

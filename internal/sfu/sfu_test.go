@@ -156,6 +156,14 @@ func TestTwoThenThreeParticipants(t *testing.T) {
 	if got := len(conf.Participants()); got != 3 {
 		t.Errorf("Participants() = %d, want 3", got)
 	}
+	waitFor(t, "RTCP sender and receiver reports from the SFU", func() error {
+		for _, m := range []*member{alice, bob, carol} {
+			if m.c.srs.Load() == 0 || m.c.rrs.Load() == 0 {
+				return fmt.Errorf("%s got %d SRs, %d RRs", m.p.ID(), m.c.srs.Load(), m.c.rrs.Load())
+			}
+		}
+		return nil
+	})
 	for _, m := range []*member{alice, bob, carol} {
 		st := m.p.Stats()
 		if st.PacketsSent == 0 || st.DroppedWriteError != 0 {
