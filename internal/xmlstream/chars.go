@@ -1,6 +1,9 @@
 package xmlstream
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // Character classes of ASCII bytes, for names and whitespace.
 const (
@@ -80,11 +83,20 @@ func isXMLChar(r rune) bool {
 		(r >= 0x10000 && r <= 0x10FFFF)
 }
 
-// invalidCharAt returns the offset of the first byte of s that is not valid
-// UTF-8 or not an XML 1.0 character, or -1 if s is clean.
-func invalidCharAt(s string) int {
-	for i := 0; i < len(s); {
-		c := s[i]
+// invalidCharAt returns the offset of the first byte of b that is not valid
+// UTF-8 or not an XML 1.0 character, or -1 if b is clean.
+func invalidCharAt(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i := 0; i < len(b); {
+		// Fast path: eight bytes all in 0x20..0x7F are clean.
+		if i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if (x|(x-0x20*ones))&highs == 0 {
+				i += 8
+				continue
+			}
+		}
+		c := b[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && asciiClass[c]&clsSpace == 0 {
 				return i
@@ -92,7 +104,7 @@ func invalidCharAt(s string) int {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size == 1 || !isXMLChar(r) {
 			return i
 		}

@@ -139,7 +139,7 @@ func (d *Decoder) readElement() (*Element, error) {
 // finishElement parses the framed element buf[start:start+n] and consumes it.
 func (d *Decoder) finishElement(n int) (*Element, error) {
 	chunk := d.buf[d.start : d.start+n]
-	el, used, err := d.p.parseElement(string(chunk), d.ctx)
+	el, used, err := d.p.parseElement(chunk, d.ctx)
 	if err == nil && used != n {
 		err = syntaxErr(CondNotWellFormed, used, "malformed element")
 	}

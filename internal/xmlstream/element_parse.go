@@ -60,7 +60,7 @@ func (ps *Parser) Parse(b []byte, defaultSpace string) (*Element, error) {
 			return nil, syntaxErr(CondRestrictedXML, start, "comments and DTDs are not allowed")
 		}
 	}
-	el, n, err := ps.p.parseElement(string(b[start:end]), nsContext{defaultNS: defaultSpace})
+	el, n, err := ps.p.parseElement(b[start:end], nsContext{defaultNS: defaultSpace})
 	if err != nil {
 		return nil, shift(err, start)
 	}

@@ -111,7 +111,7 @@ func (d *Decoder) readHeader() (Header, error) {
 			return Header{}, err
 		}
 	}
-	h, err := d.parseStreamTag(string(tag))
+	h, err := d.parseStreamTag(tag)
 	if err != nil {
 		return Header{}, err
 	}
@@ -204,7 +204,7 @@ func (d *Decoder) scanMarkup(fr *framer, allowDecl bool) ([]byte, error) {
 // checkDeclaration checks an XML declaration: version 1.x, UTF-8.
 func checkDeclaration(decl []byte) error {
 	s := string(decl)
-	if bad := invalidCharAt(s); bad >= 0 {
+	if bad := invalidCharAt(decl); bad >= 0 {
 		return syntaxErr(CondNotWellFormed, bad, "invalid character in XML declaration")
 	}
 	// "<?xml version='1.0'?>" scans like the start tag "<xml version='1.0'/>".
@@ -244,10 +244,11 @@ func checkDeclaration(decl []byte) error {
 
 // parseStreamTag checks the stream's opening tag and records its namespace
 // context for the elements that follow.
-func (d *Decoder) parseStreamTag(tag string) (Header, error) {
-	if bad := invalidCharAt(tag); bad >= 0 {
+func (d *Decoder) parseStreamTag(raw []byte) (Header, error) {
+	if bad := invalidCharAt(raw); bad >= 0 {
 		return Header{}, syntaxErr(CondNotWellFormed, bad, "invalid UTF-8 or character not allowed in XML")
 	}
+	tag := string(raw)
 	p := &d.p
 	defer p.release()
 	p.s, p.pos = tag, 0

@@ -78,13 +78,14 @@ func (p *parser) fail(cond string, off int, msg string) error {
 	return syntaxErr(cond, off, msg)
 }
 
-// parseElement parses the element that starts at s[0] ('<') and returns it
+// parseElement parses the element that starts at b[0] ('<') and returns it
 // with the offset just past its end tag. Text after it is the caller's
-// business.
-func (p *parser) parseElement(s string, ctx nsContext) (*Element, int, error) {
-	if bad := invalidCharAt(s); bad >= 0 {
+// business. The tree does not share memory with b.
+func (p *parser) parseElement(b []byte, ctx nsContext) (*Element, int, error) {
+	if bad := invalidCharAt(b); bad >= 0 {
 		return nil, bad, p.fail(CondNotWellFormed, bad, "invalid UTF-8 or character not allowed in XML")
 	}
+	s := string(b) // the one copy; names and plain values are substrings of it
 	p.s, p.pos = s, 0
 	p.bindings = append(p.bindings[:0], ctx.bindings...)
 	p.frames = p.frames[:0]
