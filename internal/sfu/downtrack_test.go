@@ -72,9 +72,15 @@ var (
 func testPublication(kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters,
 	exts []webrtc.RTPHeaderExtensionParameter, plis *atomic.Int64,
 ) *publication {
+	return testPublicationOf("alice", kind, codec, exts, plis)
+}
+
+func testPublicationOf(ownerID string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters,
+	exts []webrtc.RTPHeaderExtensionParameter, plis *atomic.Int64,
+) *publication {
 	clock := &fakeClock{now: time.Unix(0, 0)}
 	owner := &Participant{
-		id:  "alice",
+		id:  ownerID,
 		sfu: &SFU{cfg: Config{Clock: clock, KeyframeInterval: time.Second}},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

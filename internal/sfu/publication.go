@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"errors"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -11,7 +13,8 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// receiveMTU is the largest RTP packet the SFU reads; Pion's default.
+// receiveMTU is the largest RTP packet the SFU forwards; Pion's default.
+// Larger ones are dropped and counted as malformed.
 const receiveMTU = 1460
 
 // publication is one track a participant publishes (at most one audio and
@@ -117,6 +120,10 @@ func (pub *publication) run(track *webrtc.TrackRemote) {
 	}
 	for {
 		n, _, err := track.Read(pub.fwd.buf)
+		if errors.Is(err, io.ErrShortBuffer) {
+			pub.malformed.Add(1) // oversized packet, already discarded
+			continue
+		}
 		if err != nil {
 			pub.log.Debug("publisher track ended", "ssrc", uint32(track.SSRC()), "err", err)
 			return

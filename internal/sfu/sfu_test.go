@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 )
 
 // newTestSFU starts an SFU on a 127.0.0.1 UDP socket. Logs are discarded
@@ -401,5 +402,106 @@ func TestConfigErrors(t *testing.T) {
 	defer conn.Close()
 	if _, err := New(Config{UDPConn: conn, PublicIPs: []string{"not-an-ip"}}); !errors.Is(err, ErrConfig) {
 		t.Errorf("New with a bad public IP = %v, want ErrConfig", err)
+	}
+}
+
+// drainEvents returns the events queued now, without waiting.
+func drainEvents(p *Participant) []EventKind {
+	var kinds []EventKind
+	for {
+		select {
+		case ev := <-p.Events():
+			kinds = append(kinds, ev.Kind)
+		default:
+			return kinds
+		}
+	}
+}
+
+func countKind(kinds []EventKind, k EventKind) int {
+	n := 0
+	for _, x := range kinds {
+		if x == k {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRenegotiationIsSerializedAndCoalesced(t *testing.T) {
+	s := newTestSFU(t, nil)
+	alice, err := s.Conference("room").Join("alice", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newTestClient(t, "alice")
+	ctx := context.Background()
+	offer, err := alice.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two tracks appear while the first offer waits for its answer.
+	var plis atomic.Int64
+	bob := testPublicationOf("bob", webrtc.RTPCodecTypeAudio, testOpus, nil, &plis)
+	carol := testPublicationOf("carol", webrtc.RTPCodecTypeVideo, testVP8, nil, &plis)
+	alice.queueAdd(newDownTrack(bob, alice))
+	alice.queueAdd(newDownTrack(carol, alice))
+	if kinds := drainEvents(alice); countKind(kinds, EventTrackPublished) != 2 || countKind(kinds, EventNeedsOffer) != 0 {
+		t.Fatalf("events while the offer is out = %v, want 2 track-published and no needs-offer", kinds)
+	}
+	if _, err := alice.Offer(ctx); !errors.Is(err, ErrOfferPending) {
+		t.Fatalf("Offer with one outstanding = %v, want ErrOfferPending", err)
+	}
+	ans, err := client.answer(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.SetAnswer(ans); err != nil {
+		t.Fatal(err)
+	}
+	if kinds := drainEvents(alice); countKind(kinds, EventNeedsOffer) != 1 {
+		t.Fatalf("events after the answer = %v, want exactly one needs-offer", kinds)
+	}
+	offer, err = alice.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a=msid:bob audio-bob", "a=msid:carol video-carol"} {
+		if !strings.Contains(offer, want) {
+			t.Errorf("second offer lacks %q", want)
+		}
+	}
+	if n := strings.Count(offer, "a=sendonly"); n != 2 {
+		t.Errorf("second offer has %d sendonly m-lines, want 2", n)
+	}
+	ans, err = client.answer(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.SetAnswer(ans); err != nil {
+		t.Fatal(err)
+	}
+	if kinds := drainEvents(alice); countKind(kinds, EventNeedsOffer) != 0 {
+		t.Errorf("events after a complete negotiation = %v, want no needs-offer", kinds)
+	}
+	// A withdrawn track makes its m-line inactive at the next offer.
+	alice.mu.Lock()
+	var carolDown *downTrack
+	for d := range alice.receiving {
+		if d.pub == carol {
+			carolDown = d
+		}
+	}
+	alice.mu.Unlock()
+	alice.queueRemove(carolDown)
+	if kinds := drainEvents(alice); countKind(kinds, EventNeedsOffer) != 1 || countKind(kinds, EventTrackUnpublished) != 1 {
+		t.Fatalf("events after a withdrawal = %v", kinds)
+	}
+	offer, err = alice.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(offer, "a=sendonly") != 1 || !strings.Contains(offer, "a=inactive") {
+		t.Errorf("offer after withdrawal should have one sendonly and one inactive m-line:\n%s", offer)
 	}
 }
