@@ -1,0 +1,377 @@
+// @ts-check
+/**
+ * Multi-user chat (XEP-0045) for one room: join (configuring a new room as
+ * an instant room), the occupant list, groupchat, leave and kick. It rejoins
+ * by itself when its XmppClient comes back online after a drop.
+ *
+ * No DOM access.
+ */
+import { Emitter } from './emitter.js';
+import { NS as XNS, StanzaError, XmppError, iq } from './xmpp.js';
+import { x, attr, ns, local, kid, kids, textOf } from './xmlutil.js';
+
+/** @typedef {import('./xmlutil.js').El} El */
+/** @typedef {import('./xmpp.js').XmppClient} XmppClient */
+
+export const NS = Object.freeze({
+  muc: 'http://jabber.org/protocol/muc',
+  user: 'http://jabber.org/protocol/muc#user',
+  admin: 'http://jabber.org/protocol/muc#admin',
+  owner: 'http://jabber.org/protocol/muc#owner',
+  data: 'jabber:x:data',
+  delay: 'urn:xmpp:delay',
+  nick: 'http://jabber.org/protocol/nick',
+});
+
+/** JoinError is a join the room refused, with the XMPP condition. */
+export class JoinError extends XmppError {
+  /** @param {string} condition @param {string} text */
+  constructor(condition, text = '') {
+    super(text ? `cannot join the room: ${condition} (${text})` : `cannot join the room: ${condition}`);
+    this.name = 'JoinError';
+    this.condition = condition;
+  }
+}
+
+/**
+ * @typedef {object} Occupant
+ * @property {string} nick the occupant's nick in the room (its resource)
+ * @property {string} jid the occupant JID, room@service/nick
+ * @property {string|null} realJid the real JID when the room reveals it
+ * @property {string} role moderator, participant, visitor
+ * @property {string} affiliation owner, admin, member, none
+ * @property {string} show '' (available), away, dnd, xa, chat
+ * @property {string} displayName the XEP-0172 nickname if given, else the nick
+ * @property {boolean} self
+ */
+
+/**
+ * @typedef {object} ChatMessage
+ * @property {string} nick who sent it ('' for the room itself)
+ * @property {string} body
+ * @property {Date|null} delayed when a message from history was sent, else null
+ * @property {string} id
+ * @property {boolean} self
+ */
+
+/**
+ * @typedef {object} Events
+ * @property {[o: Occupant]} joined an occupant entered (self included)
+ * @property {[o: Occupant, why: LeaveReason]} left an occupant left
+ * @property {[o: Occupant]} changed an occupant's role, show or name changed
+ * @property {[m: ChatMessage]} message a groupchat message
+ * @property {[subject: string, nick: string]} subject
+ * @property {[why: LeaveReason]} removed we are no longer in the room (kicked, banned, room destroyed, or we left)
+ * @property {[]} rejoined we are back in the room after a reconnection
+ * @property {[err: Error]} rejoinFailed rejoining after a reconnection failed
+ */
+
+/**
+ * @typedef {object} LeaveReason
+ * @property {'left'|'kicked'|'banned'|'destroyed'|'renamed'|'disconnected'|'removed'} kind
+ * @property {string} text the reason given, if any
+ * @property {string} [newNick] for renamed
+ */
+
+/**
+ * @typedef {object} Config
+ * @property {XmppClient} client an online client. Required.
+ * @property {string} room the room's bare JID, e.g. team@conference.example.test. Required.
+ * @property {string} nick the nick to join with. Required.
+ * @property {string} [displayName] sent as a XEP-0172 nickname; default the nick
+ * @property {string} [password] room password, if it has one
+ * @property {number} [historyMaxStanzas] history to ask for on join; default 20
+ * @property {number} [maxNickRetries] on a nick conflict, retry with "nick (2)" and so on; default 5
+ */
+
+/** Room is our presence in one MUC room. @extends {Emitter<Events>} */
+export class Room extends Emitter {
+  /** @param {Config} cfg */
+  constructor(cfg) {
+    super();
+    if (!cfg.client || !cfg.room || !cfg.nick) throw new XmppError('client, room and nick are required');
+    /** @type {Required<Omit<Config,'password'>> & {password?: string}} immutable */
+    this.cfg = { displayName: cfg.nick, historyMaxStanzas: 20, maxNickRetries: 5, ...cfg };
+    this.client = cfg.client;
+    this.jid = cfg.room.toLowerCase();
+    /** @type {string} our current nick; changes when a conflict forced another */
+    this.nick = cfg.nick;
+    /** @type {Map<string, Occupant>} by nick; rebuilt from presences */
+    this.occupants = new Map();
+    /** @type {'out'|'joining'|'in'|'left'} */
+    this.state = 'out';
+    /** @type {((st: El) => void)|null} receives our own presence while joining */
+    this.joinWaiter = null;
+    this.offs = [
+      this.client.on('presence', (st) => this.onPresence(st)),
+      this.client.on('message', (st) => this.onMessage(st)),
+      this.client.on('offline', () => this.onOffline()),
+      this.client.on('online', (_jid, again) => {
+        if (again && this.state === 'out' && this.wanted) this.rejoin();
+      }),
+    ];
+    this.wanted = false; // we mean to be in the room (rejoin after drops)
+    /** @type {Occupant|null} */
+    this.self = null;
+  }
+
+  /**
+   * join enters the room and resolves with our own occupant once the room
+   * has sent the occupant list. A room we create (status 201) is made an
+   * instant room with the default configuration.
+   * @returns {Promise<Occupant>}
+   */
+  async join() {
+    this.wanted = true;
+    const base = this.cfg.nick;
+    for (let i = 0; ; i++) {
+      this.nick = i === 0 ? base : `${base} (${i + 1})`;
+      try {
+        return await this.joinOnce();
+      } catch (err) {
+        if (!(err instanceof JoinError) || err.condition !== 'conflict' || i >= this.cfg.maxNickRetries) {
+          this.wanted = false;
+          throw err;
+        }
+      }
+    }
+  }
+
+  /** @returns {Promise<Occupant>} */
+  async joinOnce() {
+    this.state = 'joining';
+    this.occupants.clear();
+    /** @type {El[]} */
+    const mucKids = [x('history', { maxstanzas: String(this.cfg.historyMaxStanzas) })];
+    if (this.cfg.password) mucKids.push(x('password', {}, [this.cfg.password]));
+    const pres = x('presence', { xmlns: XNS.client, to: `${this.jid}/${this.nick}` }, [
+      x('x', { xmlns: NS.muc }, mucKids),
+      x('nick', { xmlns: NS.nick }, [this.cfg.displayName]),
+    ]);
+    const self = await new Promise((resolve, reject) => {
+      const timer = this.client.clock.setTimeout(() => {
+        this.joinWaiter = null;
+        reject(new JoinError('remote-server-timeout', 'the room did not answer'));
+      }, this.client.cfg.timeoutMs);
+      this.joinWaiter = (st) => {
+        this.client.clock.clearTimeout(timer);
+        this.joinWaiter = null;
+        if (attr(st, 'type') === 'error') {
+          const e = StanzaError.fromStanza(st);
+          reject(new JoinError(e.condition, e.text));
+        } else resolve(st);
+      };
+      try {
+        this.client.send(pres);
+      } catch (err) {
+        this.client.clock.clearTimeout(timer);
+        this.joinWaiter = null;
+        reject(err);
+      }
+    });
+    this.state = 'in';
+    if (statusCodes(self).includes('201')) await this.configureInstant();
+    return /** @type {Occupant} */ (this.self);
+  }
+
+  /** configureInstant unlocks a room we just created (XEP-0045 §10.1.2). */
+  async configureInstant() {
+    await this.client.request(iq('set', this.jid, x('query', { xmlns: NS.owner }, [x('x', { xmlns: NS.data, type: 'submit' })])));
+  }
+
+  /** rejoin enters the room again after the client reconnected. */
+  async rejoin() {
+    try {
+      await this.joinOnce();
+      this.emit('rejoined');
+    } catch (err) {
+      this.state = 'out';
+      this.emit('rejoinFailed', err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  /**
+   * say sends a groupchat message.
+   * @param {string} body
+   */
+  say(body) {
+    if (this.state !== 'in') throw new XmppError('not in the room');
+    this.client.send(x('message', { xmlns: XNS.client, to: this.jid, type: 'groupchat', id: this.client.newId() }, [x('body', {}, [body])]));
+  }
+
+  /**
+   * leave exits the room; it resolves when the room confirms or after a
+   * short wait.
+   * @param {string} [status]
+   */
+  async leave(status) {
+    this.wanted = false;
+    if (this.state !== 'in' && this.state !== 'joining') {
+      this.state = 'left';
+      return;
+    }
+    const done = new Promise((resolve) => {
+      const off = this.on('removed', () => {
+        off();
+        resolve(undefined);
+      });
+      this.client.clock.setTimeout(() => resolve(undefined), 2000);
+    });
+    try {
+      this.client.send(x('presence', { xmlns: XNS.client, to: `${this.jid}/${this.nick}`, type: 'unavailable' }, status ? [x('status', {}, [status])] : []));
+    } catch {
+      this.removed({ kind: 'left', text: '' });
+      return;
+    }
+    await done;
+  }
+
+  /**
+   * kick removes an occupant (a moderator's right).
+   * @param {string} nick
+   * @param {string} [reason]
+   */
+  async kick(nick, reason) {
+    const item = x('item', { nick, role: 'none' }, reason ? [x('reason', {}, [reason])] : []);
+    await this.client.request(iq('set', this.jid, x('query', { xmlns: NS.admin }, [item])));
+  }
+
+  /** dispose stops listening to the client. */
+  dispose() {
+    for (const off of this.offs) off();
+    this.offs = [];
+  }
+
+  // --- incoming ----------------------------------------------------------
+
+  /** @param {El} st */
+  onPresence(st) {
+    const from = attr(st, 'from') ?? '';
+    const slash = from.indexOf('/');
+    if (slash < 0 || from.slice(0, slash).toLowerCase() !== this.jid) return;
+    const nick = from.slice(slash + 1);
+    const type = attr(st, 'type');
+    if (type === 'error') {
+      if (this.joinWaiter) this.joinWaiter(st);
+      return;
+    }
+    const xu = kid(st, 'x', NS.user);
+    const codes = statusCodes(st);
+    const isSelf = codes.includes('110') || (nick === this.nick && this.state === 'joining');
+    if (type === 'unavailable') {
+      this.onUnavailable(nick, xu, codes, isSelf);
+      return;
+    }
+    if (type) return;
+    const item = xu ? kid(xu, 'item', NS.user) : undefined;
+    const nickEl = kid(st, 'nick', NS.nick);
+    const showEl = kid(st, 'show');
+    /** @type {Occupant} */
+    const o = {
+      nick,
+      jid: from,
+      realJid: (item && attr(item, 'jid')) || null,
+      role: (item && attr(item, 'role')) || 'participant',
+      affiliation: (item && attr(item, 'affiliation')) || 'none',
+      show: showEl ? textOf(showEl) : '',
+      displayName: (nickEl && textOf(nickEl).trim()) || nick,
+      self: isSelf,
+    };
+    const prev = this.occupants.get(nick);
+    this.occupants.set(nick, o);
+    if (isSelf) {
+      this.self = o;
+      this.nick = nick; // the room may have changed it (status 210)
+    }
+    if (prev) this.emit('changed', o);
+    else this.emit('joined', o);
+    if (isSelf && this.joinWaiter) this.joinWaiter(st);
+  }
+
+  /**
+   * @param {string} nick
+   * @param {El|undefined} xu
+   * @param {string[]} codes
+   * @param {boolean} isSelf
+   */
+  onUnavailable(nick, xu, codes, isSelf) {
+    const o = this.occupants.get(nick);
+    const item = xu ? kid(xu, 'item', NS.user) : undefined;
+    const reasonEl = item ? kid(item, 'reason', NS.user) : undefined;
+    const text = reasonEl ? textOf(reasonEl) : '';
+    /** @type {LeaveReason} */
+    let why = { kind: 'left', text };
+    if (codes.includes('303')) why = { kind: 'renamed', text, newNick: (item && attr(item, 'nick')) || '' };
+    else if (codes.includes('307')) why = { kind: 'kicked', text };
+    else if (codes.includes('301')) why = { kind: 'banned', text };
+    else if (xu && kid(xu, 'destroy', NS.user)) why = { kind: 'destroyed', text };
+    else if (codes.includes('321') || codes.includes('322') || codes.includes('332')) why = { kind: 'removed', text };
+    if (isSelf && why.kind === 'renamed' && why.newNick) {
+      this.nick = why.newNick;
+    }
+    if (o) {
+      this.occupants.delete(nick);
+      this.emit('left', o, why);
+    }
+    if (isSelf && why.kind !== 'renamed') this.removed(why);
+  }
+
+  /** @param {LeaveReason} why */
+  removed(why) {
+    const wasIn = this.state === 'in' || this.state === 'joining';
+    this.state = why.kind === 'left' ? 'left' : 'out';
+    this.wanted = false;
+    for (const [n, o] of this.occupants) {
+      if (!o.self) this.emit('left', o, { kind: 'disconnected', text: '' });
+      this.occupants.delete(n);
+    }
+    if (wasIn) this.emit('removed', why);
+  }
+
+  /** onOffline forgets the occupants: presence will be resent on rejoin. */
+  onOffline() {
+    if (this.state !== 'in' && this.state !== 'joining') return;
+    this.state = 'out';
+    for (const o of [...this.occupants.values()]) {
+      this.occupants.delete(o.nick);
+      if (!o.self) this.emit('left', o, { kind: 'disconnected', text: '' });
+    }
+  }
+
+  /** @param {El} st */
+  onMessage(st) {
+    const from = attr(st, 'from') ?? '';
+    const slash = from.indexOf('/');
+    const bare = (slash < 0 ? from : from.slice(0, slash)).toLowerCase();
+    if (bare !== this.jid || attr(st, 'type') !== 'groupchat') return;
+    const nick = slash < 0 ? '' : from.slice(slash + 1);
+    const subj = kid(st, 'subject');
+    if (subj) {
+      this.emit('subject', textOf(subj), nick);
+      return;
+    }
+    const body = kid(st, 'body');
+    if (!body) return;
+    const delay = kids(st, 'delay', NS.delay)[0];
+    const stamp = delay ? new Date(attr(delay, 'stamp') ?? '') : null;
+    this.emit('message', {
+      nick,
+      body: textOf(body),
+      delayed: stamp && !isNaN(stamp.getTime()) ? stamp : null,
+      id: attr(st, 'id') ?? '',
+      self: nick === this.nick,
+    });
+  }
+}
+
+/** @param {El} st @returns {string[]} the MUC status codes of a presence */
+function statusCodes(st) {
+  const xu = kids(st, 'x').find((k) => ns(k) === NS.user);
+  if (!xu) return [];
+  return kids(xu, 'status', NS.user).map((s) => attr(s, 'code') ?? '');
+}
+
+/** @param {El} st */
+export function isMucPresence(st) {
+  return local(st) === 'presence' && kids(st, 'x').some((k) => ns(k) === NS.user);
+}
