@@ -284,6 +284,6 @@ func (d *Decoder) parseStreamTag(raw []byte) (Header, error) {
 		}
 	}
 	d.ctx = nsContext{defaultNS: defaultNS, bindings: append([]nsBinding(nil), p.bindings...)}
-	d.rootQName = tag[1:p.nameEnd(0)]
+	d.rootQName = p.tagName
 	return h, nil
 }

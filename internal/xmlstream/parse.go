@@ -49,14 +49,17 @@ type frame struct {
 // A parser is reused by its owner (a Decoder or one ParseElement call) and is
 // not safe for concurrent use.
 type parser struct {
-	lim      Limits      // with defaults applied
-	s        string      // input being parsed; owned by the current parse call
-	pos      int         // read position in s
-	bindings []nsBinding // prefixes in scope, innermost last
-	frames   []frame     // open elements, root first
-	kids     []*Element  // children of open elements, collected before they close
-	attrs    []rawAttr   // attributes of the start tag being parsed
-	scratch  []byte      // decoding buffer for attribute values
+	lim       Limits      // with defaults applied
+	s         string      // input being parsed; owned by the current parse call
+	pos       int         // read position in s
+	bindings  []nsBinding // prefixes in scope, innermost last
+	frames    []frame     // open elements, root first
+	kids      []*Element  // children of open elements, collected before they close
+	attrs     []rawAttr   // attributes of the start tag being parsed
+	tagName   string      // name of the start tag being parsed, as written
+	tagPrefix string      // its prefix ("" if none)
+	tagLocal  string      // its local part
+	scratch   []byte      // decoding buffer for attribute values
 
 	// Arrays the parsed tree is carved from, fresh for each parse.
 	elems    slab[Element]
@@ -95,11 +98,11 @@ func (p *parser) parseElement(b []byte, ctx nsContext) (*Element, int, error) {
 	p.attrSlab.reset(strings.Count(s, "="))
 	p.kidSlab.reset(starts - 1)
 	defer p.release()
-	root, open, err := p.startTag(ctx.defaultNS)
+	root, err := p.startTag(ctx.defaultNS)
 	if err != nil {
 		return nil, p.pos, err
 	}
-	for open && len(p.frames) > 0 {
+	for len(p.frames) > 0 {
 		if err := p.content(); err != nil {
 			return nil, p.pos, err
 		}
@@ -110,7 +113,7 @@ func (p *parser) parseElement(b []byte, ctx nsContext) (*Element, int, error) {
 // release drops references into the parsed input and oversized scratch
 // memory so that an idle parser pins nothing.
 func (p *parser) release() {
-	p.s = ""
+	p.s, p.tagName, p.tagPrefix, p.tagLocal = "", "", "", ""
 	p.elems.free, p.attrSlab.free, p.kidSlab.free = nil, nil, nil
 	if cap(p.frames) > keepFrames {
 		p.frames = nil
@@ -169,14 +172,13 @@ func (p *parser) content() error {
 		return p.fail(CondRestrictedXML, p.pos, "processing instructions are not allowed")
 	}
 	top := &p.frames[len(p.frames)-1]
-	_, _, err := p.startTag(top.defaultNS)
+	_, err := p.startTag(top.defaultNS)
 	return err
 }
 
 // bang handles "<!": a CDATA section, or a comment or DTD, which are
 // restricted.
 func (p *parser) bang() error {
-	const cdataOpen = "<![CDATA["
 	s := p.s
 	if !strings.HasPrefix(s[p.pos:], cdataOpen) {
 		if strings.HasPrefix(s[p.pos:], "<!-") {

@@ -28,31 +28,31 @@ func (p *parser) skipSpace() bool {
 
 // startTag parses the start tag at p.pos, attaches the new element to its
 // parent and, unless the tag was self-closing, opens a frame for it.
-func (p *parser) startTag(parentNS string) (el *Element, open bool, err error) {
+func (p *parser) startTag(parentNS string) (*Element, error) {
 	tagStart := p.pos
-	open, err = p.scanStartTag()
+	open, err := p.scanStartTag()
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	depth := len(p.frames) + 1
 	if depth > p.lim.MaxDepth {
-		return nil, false, p.fail(CondPolicyViolation, tagStart, "elements nested too deeply")
+		return nil, p.fail(CondPolicyViolation, tagStart, "elements nested too deeply")
 	}
 	nBindings := len(p.bindings)
 	defaultNS, err := p.declareNamespaces(parentNS)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	el, err = p.buildElement(tagStart, defaultNS)
+	el, err := p.buildElement(tagStart, defaultNS)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if len(p.frames) > 0 {
 		p.kids = append(p.kids, el)
 	}
 	if !open {
 		p.bindings = p.bindings[:nBindings]
-		return el, false, nil
+		return el, nil
 	}
 	if len(p.frames) < cap(p.frames) {
 		p.frames = p.frames[:len(p.frames)+1] // keep the slot's textBuf
@@ -60,16 +60,10 @@ func (p *parser) startTag(parentNS string) (el *Element, open bool, err error) {
 		p.frames = append(p.frames, frame{})
 	}
 	f := &p.frames[len(p.frames)-1]
-	f.el, f.qname, f.defaultNS = el, p.s[tagStart+1:p.nameEnd(tagStart)], defaultNS
+	f.el, f.qname, f.defaultNS = el, p.tagName, defaultNS
 	f.nBindings, f.nKids = nBindings, len(p.kids)
 	f.textBuf, f.bufUsed, f.text = f.textBuf[:0], false, ""
-	return el, true, nil
-}
-
-// nameEnd returns the end of the element name of the tag at tagStart.
-func (p *parser) nameEnd(tagStart int) int {
-	_, _, end, _ := scanQName(p.s, tagStart+1)
-	return end
+	return el, nil
 }
 
 // scanStartTag reads the start tag at p.pos into p.attrs, checking its
@@ -77,11 +71,12 @@ func (p *parser) nameEnd(tagStart int) int {
 func (p *parser) scanStartTag() (open bool, err error) {
 	s := p.s
 	p.pos++ // '<'
-	if _, _, end, ok := scanQName(s, p.pos); ok {
-		p.pos = end
-	} else {
+	prefix, local, end, ok := scanQName(s, p.pos)
+	if !ok {
 		return false, p.fail(CondNotWellFormed, p.pos, "expected an element name")
 	}
+	p.tagName, p.tagPrefix, p.tagLocal = s[p.pos:end], prefix, local
+	p.pos = end
 	p.attrs = p.attrs[:0]
 	for {
 		spaced := p.skipSpace()
@@ -238,9 +233,9 @@ func (p *parser) lookup(prefix string) (string, bool) {
 // buildElement resolves the tag's names and builds its Element. Attributes
 // with a prefix other than xml are checked but dropped (see Decoder).
 func (p *parser) buildElement(tagStart int, defaultNS string) (*Element, error) {
-	prefix, local, _, _ := scanQName(p.s, tagStart+1)
+	prefix := p.tagPrefix
 	el := &p.elems.take(1)[0]
-	el.Name, el.Space = local, defaultNS
+	el.Name, el.Space = p.tagLocal, defaultNS
 	switch prefix {
 	case "":
 	case "xml", "xmlns":
