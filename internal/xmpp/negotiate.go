@@ -162,7 +162,7 @@ func (ss *session) startTLS() error {
 // authenticate runs one SASL exchange. ok reports success; a failed attempt
 // returns ok=false, err=nil so the client may try again.
 func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
-	addr := hostOf(ss.t.RemoteAddr())
+	addr := ss.throttleAddr()
 	mech := auth.Attr("mechanism")
 	if !ss.mechanismOffered(mech) {
 		return ss.saslFail(sasl.ErrInvalidMechanism, "")
@@ -255,7 +255,7 @@ func (ss *session) saslFail(err error, user string) (bool, error) {
 	if cond == "not-authorized" {
 		ss.srv.stats.authFailures.Add(1)
 		if th := ss.srv.cfg.Throttle; th != nil {
-			th.Failed(user, hostOf(ss.t.RemoteAddr()))
+			th.Failed(user, ss.throttleAddr())
 		}
 	}
 	if werr := ss.t.Write(failure); werr != nil {
@@ -342,6 +342,17 @@ func randomResource() string {
 	var b [6]byte
 	rand.Read(b[:])
 	return "parley-" + hex.EncodeToString(b[:])
+}
+
+// throttleAddr is the address failed logins are counted against. Loopback
+// peers count as none: behind a reverse proxy on the same host every client
+// would share it, and one guesser would lock everyone out. The per-account
+// limit still applies to them.
+func (ss *session) throttleAddr() string {
+	if isLoopback(ss.t.RemoteAddr()) {
+		return ""
+	}
+	return hostOf(ss.t.RemoteAddr())
 }
 
 func hostOf(a net.Addr) string {
