@@ -59,6 +59,8 @@ export class StanzaError extends XmppError {
     this.type = type;
     this.text = text;
     this.stanza = stanza;
+    /** @type {El|undefined} an application-specific condition to send along (RFC 6120 §8.3.4) */
+    this.extra = undefined;
   }
 
   /** fromStanza reads the <error/> of an error stanza. @param {El} st */
@@ -68,6 +70,16 @@ export class StanzaError extends XmppError {
     const cond = kids(err).find((c) => ns(c) === NS.stanzas && local(c) !== 'text');
     const text = kids(err, 'text', NS.stanzas)[0];
     return new StanzaError(cond ? local(cond) : 'undefined-condition', attr(err, 'type') ?? 'cancel', text ? textOf(text) : '', st);
+  }
+}
+
+/** StreamError is a stream error the server sent (RFC 6120 §4.9). */
+export class StreamError extends XmppError {
+  /** @param {string} condition */
+  constructor(condition) {
+    super(`stream error: ${condition}`);
+    this.name = 'StreamError';
+    this.condition = condition;
   }
 }
 
@@ -107,7 +119,10 @@ export class AuthError extends XmppError {
 /**
  * @typedef {object} Config
  * @property {string} url the WebSocket URL, e.g. ws://host/xmpp-websocket. Required.
- * @property {string} domain the XMPP domain. Required.
+ * @property {string} domain the XMPP domain. Required; a browser may pass location.hostname
+ *   and set learnDomain
+ * @property {boolean} [learnDomain] when the server refuses the domain (host-unknown), use
+ *   the one its stream header names instead; default false
  * @property {sasl.Credentials|null} [credentials] null (default): log in as a guest (ANONYMOUS)
  * @property {string} [resource] resource to ask for; default: the server picks
  * @property {number} [timeoutMs] bound on each IQ and each login step; default 15000
@@ -155,6 +170,7 @@ export class XmppClient extends Emitter {
     /** @type {Required<Omit<Config, 'resource'|'clock'>> & {resource?: string}} immutable after construction */
     this.cfg = {
       credentials: null,
+      learnDomain: false,
       timeoutMs: 15000,
       pingIntervalMs: 30000,
       reconnect: true,
@@ -172,6 +188,10 @@ export class XmppClient extends Emitter {
       random: Math.random,
       ...cfg.clock,
     };
+    /** @type {string} the XMPP domain; learned from the server with cfg.learnDomain */
+    this.domain = cfg.domain;
+    /** @type {string} the from of the server's last stream header */
+    this.serverDomain = '';
     /** @type {State} written only by the connection methods */
     this.state = 'offline';
     /** @type {string|null} the bound full JID; null while not online */
@@ -310,8 +330,24 @@ export class XmppClient extends Emitter {
 
   // --- the connection ----------------------------------------------------
 
-  /** @returns {Promise<string>} */
+  /**
+   * connectOnce connects once, or twice when the server names another
+   * domain and cfg.learnDomain allows using it.
+   * @returns {Promise<string>}
+   */
   async connectOnce() {
+    try {
+      return await this.connectSocket();
+    } catch (err) {
+      const other = this.serverDomain && this.serverDomain !== this.domain;
+      if (!(err instanceof StreamError && err.condition === 'host-unknown' && other && this.cfg.learnDomain)) throw err;
+      this.domain = this.serverDomain;
+      return await this.connectSocket();
+    }
+  }
+
+  /** @returns {Promise<string>} */
+  async connectSocket() {
     const ws = new this.cfg.WebSocket(this.cfg.url, 'xmpp');
     this.ws = ws;
     this.early = [];
@@ -372,7 +408,7 @@ export class XmppClient extends Emitter {
     const queued = this.early.shift();
     if (queued) {
       if (local(queued) === 'error' && ns(queued) === NS.stream) {
-        return Promise.reject(new XmppError(`stream error: ${streamErrorCondition(queued)}`));
+        return Promise.reject(new StreamError(streamErrorCondition(queued)));
       }
       return Promise.resolve(queued);
     }
@@ -392,7 +428,7 @@ export class XmppClient extends Emitter {
         this.clock.clearTimeout(t);
         ws?.removeEventListener('close', onClose);
         if (local(el) === 'error' && ns(el) === NS.stream) {
-          reject(new XmppError(`stream error: ${streamErrorCondition(el)}`));
+          reject(new StreamError(streamErrorCondition(el)));
           return;
         }
         resolve(el);
@@ -403,9 +439,10 @@ export class XmppClient extends Emitter {
   /** openStream sends <open/> and returns the <features/> that follow. */
   async openStream() {
     const waitOpen = this.next('the stream header');
-    this.sendRaw(x('open', { xmlns: NS.framing, to: this.cfg.domain, version: '1.0' }));
+    this.sendRaw(x('open', { xmlns: NS.framing, to: this.domain, version: '1.0' }));
     const open = await waitOpen;
     if (local(open) !== 'open' || ns(open) !== NS.framing) throw new XmppError(`expected <open/>, got <${local(open)}/>`);
+    this.serverDomain = attr(open, 'from') ?? '';
     const features = await this.next('stream features');
     if (local(features) !== 'features' || ns(features) !== NS.stream) {
       throw new XmppError(`expected <stream:features/>, got <${local(features)}/>`);
@@ -545,7 +582,7 @@ export class XmppClient extends Emitter {
       .then(
         (result) => this.reply(iq, 'result', result ? [result] : []),
         (err) => {
-          if (err instanceof StanzaError) this.replyError(iq, err.condition, err.type, err.text);
+          if (err instanceof StanzaError) this.replyError(iq, err.condition, err.type, err.text, err.extra);
           else {
             console.error('IQ handler failed', err);
             this.replyError(iq, 'internal-server-error', 'cancel');
@@ -563,7 +600,7 @@ export class XmppClient extends Emitter {
    */
   sameSender(from, to) {
     const bare = this.jid ? this.jid.split('/')[0] : '';
-    const self = (/** @type {string|null} */ j) => !j || j === this.cfg.domain || j === bare;
+    const self = (/** @type {string|null} */ j) => !j || j === this.domain || j === bare;
     if (self(to)) return self(from);
     return (from ?? '').toLowerCase() === (to ?? '').toLowerCase();
   }
@@ -589,10 +626,12 @@ export class XmppClient extends Emitter {
    * @param {string} condition
    * @param {string} type
    * @param {string} [text]
+   * @param {El} [extra] application-specific condition
    */
-  replyError(iq, condition, type, text) {
+  replyError(iq, condition, type, text, extra) {
     const kidsOfError = [x(condition, { xmlns: NS.stanzas })];
     if (text) kidsOfError.push(x('text', { xmlns: NS.stanzas }, [text]));
+    if (extra) kidsOfError.push(extra);
     this.reply(iq, 'error', [x('error', { type }, kidsOfError)]);
   }
 
@@ -629,7 +668,7 @@ export class XmppClient extends Emitter {
         return;
       }
       const ws = this.ws;
-      this.request(x('iq', { xmlns: NS.client, type: 'get', to: this.cfg.domain }, [x('ping', { xmlns: NS.ping })]), this.cfg.timeoutMs)
+      this.request(x('iq', { xmlns: NS.client, type: 'get', to: this.domain }, [x('ping', { xmlns: NS.ping })]), this.cfg.timeoutMs)
         .then(() => this.schedulePing())
         .catch((err) => {
           if (err instanceof TimeoutError && ws === this.ws) this.fail(ws, 'the server stopped answering');

@@ -1,0 +1,277 @@
+// @ts-check
+/**
+ * A call as the UI sees it: one XMPP client, one MUC room and one Jingle
+ * session with the focus, kept together across reconnections, with a
+ * participant list that merges occupants (names) and media (tracks), and a
+ * status in plain words.
+ *
+ * No DOM access besides the WebRTC objects.
+ */
+import { Emitter } from './emitter.js';
+import { XmppClient, AuthError } from './xmpp.js';
+import { Room, JoinError } from './muc.js';
+import { Conference } from './conference.js';
+
+/** @typedef {import('./conference.js').RemoteTrack} RemoteTrack */
+/** @typedef {import('./conference.js').MediaState} MediaState */
+/** @typedef {import('./muc.js').ChatMessage} ChatMessage */
+/** @typedef {import('./muc.js').LeaveReason} LeaveReason */
+
+/**
+ * @typedef {object} Participant
+ * @property {string} nick
+ * @property {string} displayName
+ * @property {boolean} self
+ * @property {Map<string, RemoteTrack>} tracks remote tracks by mid (none for self)
+ */
+
+/**
+ * @typedef {object} Status
+ * @property {'connecting'|'joining'|'in-call'|'reconnecting'|'left'|'failed'} phase
+ * @property {MediaState} media
+ * @property {string} text plain words for the user
+ * @property {boolean} bad whether the text reports a problem
+ */
+
+/**
+ * @typedef {object} Events
+ * @property {[p: Participant]} participant someone joined or changed (self included)
+ * @property {[p: Participant, why: string]} participantLeft
+ * @property {[p: Participant, t: RemoteTrack]} trackAdded
+ * @property {[p: Participant, t: RemoteTrack]} trackRemoved
+ * @property {[m: ChatMessage]} message
+ * @property {[s: Status]} status
+ * @property {[pc: RTCPeerConnection|null]} peerConnection
+ * @property {[reason: string]} ended the call is over for us (left, kicked, gave up)
+ */
+
+/**
+ * @typedef {object} Config
+ * @property {string} url WebSocket URL of the XMPP server. Required.
+ * @property {string} domain the XMPP domain, or a guess (learned from the server). Required.
+ * @property {string} room the room's localpart (already normalized). Required.
+ * @property {string} nick the MUC nick to ask for. Required.
+ * @property {string} [displayName] default the nick
+ * @property {() => {audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} localTracks Required.
+ * @property {import('./sasl.js').Credentials|null} [credentials] default guest
+ * @property {Partial<import('./xmpp.js').Config>} [xmpp] more client settings (tests)
+ */
+
+/** Call ties the client, the room and the conference together. @extends {Emitter<Events>} */
+export class Call extends Emitter {
+  /** @param {Config} cfg */
+  constructor(cfg) {
+    super();
+    this.cfg = cfg; // immutable
+    this.client = new XmppClient({ url: cfg.url, domain: cfg.domain, learnDomain: true, credentials: cfg.credentials ?? null, ...cfg.xmpp });
+    /** @type {Room|null} set once connected (the room JID needs the learned domain) */
+    this.room = null;
+    /** @type {Conference|null} */
+    this.conference = null;
+    /** @type {Map<string, Participant>} by nick */
+    this.participants = new Map();
+    /** @type {Status} */
+    this.status = { phase: 'connecting', media: 'idle', text: 'Connecting…', bad: false };
+    this.leaving = false;
+    this.client.on('reconnecting', ({ delayMs }) => {
+      this.setStatus({ phase: 'reconnecting', text: `Connection lost, reconnecting${delayMs > 1500 ? ` in ${Math.round(delayMs / 1000)} s` : ''}…`, bad: true });
+    });
+    this.client.on('offline', () => this.forgetOthers('connection lost'));
+    this.client.on('online', (_jid, again) => {
+      if (again) this.setStatus({ phase: 'joining', text: 'Reconnected, rejoining the room…', bad: false });
+    });
+    this.client.on('failed', (err) => this.end(`Could not log in again: ${err.message}`));
+  }
+
+  /** start connects, joins the room and waits for the focus to call. */
+  async start() {
+    try {
+      await this.client.connect();
+    } catch (err) {
+      this.setStatus({ phase: 'failed', text: connectProblem(err), bad: true });
+      throw err;
+    }
+    this.setStatus({ phase: 'joining', text: 'Joining the room…', bad: false });
+    const room = new Room({
+      client: this.client,
+      room: `${this.cfg.room}@conference.${this.client.domain}`,
+      nick: this.cfg.nick,
+      displayName: this.cfg.displayName ?? this.cfg.nick,
+    });
+    this.room = room;
+    this.conference = new Conference({ client: this.client, room, focus: `focus.${this.client.domain}`, localTracks: this.cfg.localTracks });
+    this.wire(room, this.conference);
+    try {
+      await room.join();
+    } catch (err) {
+      const text = err instanceof JoinError ? joinProblem(err) : `Could not join the room (${err instanceof Error ? err.message : err}).`;
+      this.setStatus({ phase: 'failed', text, bad: true });
+      await this.client.close();
+      throw err;
+    }
+    this.setStatus({ phase: 'in-call', text: 'Waiting for the media server…', bad: false });
+  }
+
+  /**
+   * @param {Room} room
+   * @param {Conference} conf
+   */
+  wire(room, conf) {
+    room.on('joined', (o) => this.upsert(o.nick, o.displayName, o.self));
+    room.on('changed', (o) => this.upsert(o.nick, o.displayName, o.self));
+    room.on('left', (o, why) => {
+      const p = this.participants.get(o.nick);
+      if (!p || p.self) return;
+      for (const t of p.tracks.values()) this.emit('trackRemoved', p, t);
+      this.participants.delete(o.nick);
+      this.emit('participantLeft', p, why.kind);
+    });
+    room.on('message', (m) => this.emit('message', m));
+    room.on('removed', (why) => {
+      if (!this.leaving) this.end(removedText(why));
+    });
+    room.on('rejoined', () => this.setStatus({ phase: 'in-call', text: 'Back in the room, waiting for the media server…', bad: false }));
+    room.on('rejoinFailed', (err) => this.end(`Could not rejoin the room: ${err.message}`));
+    conf.on('trackAdded', (t) => {
+      const p = this.participants.get(t.nick) ?? this.upsert(t.nick || `(${t.streamId})`, t.nick || 'Someone', false);
+      p.tracks.set(t.mid, t);
+      this.emit('trackAdded', p, t);
+    });
+    conf.on('trackRemoved', (t) => {
+      for (const p of this.participants.values()) {
+        if (p.tracks.get(t.mid) === t) {
+          p.tracks.delete(t.mid);
+          this.emit('trackRemoved', p, t);
+        }
+      }
+    });
+    conf.on('peerConnection', (pc) => this.emit('peerConnection', pc));
+    conf.on('state', (s) => this.onMediaState(s));
+    conf.on('error', (err) => console.warn('parley: media negotiation failed', err));
+  }
+
+  /**
+   * @param {string} nick
+   * @param {string} displayName
+   * @param {boolean} self
+   */
+  upsert(nick, displayName, self) {
+    let p = this.participants.get(nick);
+    if (!p) {
+      p = { nick, displayName, self, tracks: new Map() };
+      this.participants.set(nick, p);
+    } else {
+      p.displayName = displayName;
+    }
+    this.emit('participant', p);
+    return p;
+  }
+
+  /** @param {string} why */
+  forgetOthers(why) {
+    for (const p of [...this.participants.values()]) {
+      if (p.self) continue;
+      for (const t of p.tracks.values()) this.emit('trackRemoved', p, t);
+      this.participants.delete(p.nick);
+      this.emit('participantLeft', p, why);
+    }
+  }
+
+  /** @param {MediaState} s */
+  onMediaState(s) {
+    if (this.status.phase === 'reconnecting') {
+      this.status.media = s;
+      return;
+    }
+    /** @type {Record<MediaState, [string, boolean]>} */
+    const words = {
+      idle: ['Waiting for the media server…', false],
+      negotiating: ['Setting up audio and video…', false],
+      connecting: ['Connecting audio and video…', false],
+      connected: ['Connected', false],
+      disconnected: ['Audio and video interrupted, trying to recover…', true],
+      failed: ['Audio and video could not connect (a firewall may block UDP).', true],
+      ended: ['Call ended', false],
+    };
+    const [text, bad] = words[s];
+    this.setStatus({ phase: this.status.phase === 'failed' ? 'failed' : 'in-call', media: s, text, bad });
+  }
+
+  /** @param {Partial<Status>} s */
+  setStatus(s) {
+    this.status = { ...this.status, ...s };
+    this.emit('status', this.status);
+  }
+
+  /**
+   * say sends a chat message to the room.
+   * @param {string} text
+   */
+  say(text) {
+    this.room?.say(text);
+  }
+
+  /** refreshLocalTracks puts the current local tracks on the wire. */
+  refreshLocalTracks() {
+    return this.conference?.refreshLocalTracks() ?? Promise.resolve();
+  }
+
+  /** leave hangs up, leaves the room and disconnects. */
+  async leave() {
+    if (this.leaving) return;
+    this.leaving = true;
+    await this.conference?.hangUp().catch(() => {});
+    await this.room?.leave().catch(() => {});
+    await this.client.close().catch(() => {});
+    this.end('You left the call.');
+  }
+
+  /** @param {string} reason */
+  end(reason) {
+    if (this.status.phase === 'left') return;
+    this.leaving = true;
+    this.conference?.closeSession(reason);
+    this.client.close().catch(() => {});
+    this.setStatus({ phase: 'left', text: reason, bad: false });
+    this.emit('ended', reason);
+  }
+}
+
+/** @param {unknown} err */
+function connectProblem(err) {
+  if (err instanceof AuthError) return `The server refused the login (${err.condition}).`;
+  return `Could not connect to the server (${err instanceof Error ? err.message : err}).`;
+}
+
+/** @param {JoinError} err */
+function joinProblem(err) {
+  switch (err.condition) {
+    case 'not-authorized':
+      return 'This room needs a password.';
+    case 'forbidden':
+      return 'You are banned from this room.';
+    case 'registration-required':
+      return 'This room is for members only.';
+    case 'service-unavailable':
+      return 'The room is full.';
+    case 'conflict':
+      return 'That name is taken in this room; pick another.';
+    default:
+      return `Could not join the room (${err.condition}).`;
+  }
+}
+
+/** @param {LeaveReason} why */
+function removedText(why) {
+  const because = why.text ? `: ${why.text}` : '.';
+  switch (why.kind) {
+    case 'kicked':
+      return `You were removed from the call${because}`;
+    case 'banned':
+      return `You were banned from this room${because}`;
+    case 'destroyed':
+      return `The room was closed${because}`;
+    default:
+      return `You are no longer in the room${because}`;
+  }
+}

@@ -1,0 +1,552 @@
+// @ts-check
+/**
+ * The media side of a call: the Jingle session with the focus
+ * (docs/SIGNALLING.md) driving one Unified Plan RTCPeerConnection.
+ *
+ * The focus is always the offerer. session-initiate becomes the remote
+ * offer; our answer goes back as session-accept, our ICE candidates as
+ * transport-info. content-add upserts contents by name into the offer we
+ * hold; we renegotiate and send every content of the new answer in
+ * content-accept. Remote tracks are mapped to room occupants through the
+ * ssrc-info owner of the source offered on their m-line.
+ *
+ * No DOM access besides the WebRTC objects.
+ */
+import { Emitter } from './emitter.js';
+import { StanzaError, iq } from './xmpp.js';
+import { x, attr, ns, local, kid, kids } from './xmlutil.js';
+import * as bridge from './sdpbridge.js';
+
+/** @typedef {import('./xmlutil.js').El} El */
+/** @typedef {import('./xmpp.js').XmppClient} XmppClient */
+/** @typedef {import('./muc.js').Room} Room */
+
+export const NS = Object.freeze({
+  jingle: 'urn:xmpp:jingle:1',
+  jingleErrors: 'urn:xmpp:jingle:errors:1',
+  rtp: 'urn:xmpp:jingle:apps:rtp:1',
+  ssma: 'urn:xmpp:jingle:apps:rtp:ssma:0',
+  grouping: 'urn:xmpp:jingle:apps:grouping:0',
+  ice: 'urn:xmpp:jingle:transports:ice-udp:1',
+  jitmeet: 'http://jitsi.org/jitmeet',
+  focusRoom: 'urn:parley:focus:0',
+});
+
+/**
+ * @typedef {object} RemoteTrack
+ * @property {string} nick the publishing occupant's nick ('' when unknown)
+ * @property {string} owner the occupant JID from ssrc-info, or ''
+ * @property {'audio'|'video'} kind
+ * @property {string} mid the m-line carrying it
+ * @property {string} streamId the msid stream id (opaque)
+ * @property {MediaStreamTrack} track
+ * @property {RTCRtpReceiver} receiver
+ */
+
+/**
+ * @typedef {'idle'|'negotiating'|'connecting'|'connected'|'disconnected'|'failed'|'ended'} MediaState
+ */
+
+/**
+ * @typedef {object} Events
+ * @property {[t: RemoteTrack]} trackAdded
+ * @property {[t: RemoteTrack]} trackRemoved
+ * @property {[nick: string, displayName: string]} participantJoined
+ * @property {[nick: string, reason: string]} participantLeft
+ * @property {[state: MediaState]} state the media connection state
+ * @property {[pc: RTCPeerConnection|null]} peerConnection a new one was made, or the old one closed
+ * @property {[reason: string]} sessionEnded the focus or we ended the session
+ * @property {[err: Error]} error a negotiation failed
+ */
+
+/**
+ * @typedef {object} Config
+ * @property {XmppClient} client Required.
+ * @property {Room} room the joined room. Required.
+ * @property {string} focus the focus's JID, e.g. focus.example.test. Required.
+ * @property {() => {audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} localTracks
+ *   the tracks to send; called at each negotiation. Required.
+ * @property {RTCConfiguration} [rtcConfig] default {} (the SFU gives candidates)
+ * @property {typeof RTCPeerConnection} [RTCPeerConnection] default the global one
+ * @property {number} [candidateBatchMs] gather local candidates this long into one
+ *   transport-info; default 20
+ */
+
+/** Conference is our Jingle session with the focus. @extends {Emitter<Events>} */
+export class Conference extends Emitter {
+  /** @param {Config} cfg */
+  constructor(cfg) {
+    super();
+    /** @type {Required<Config>} immutable */
+    this.cfg = { rtcConfig: {}, RTCPeerConnection: globalThis.RTCPeerConnection, candidateBatchMs: 20, ...cfg };
+    this.client = cfg.client;
+    this.room = cfg.room;
+    /** @type {RTCPeerConnection|null} owned by the negotiation queue */
+    this.pc = null;
+    /** @type {string|null} the current session id */
+    this.sid = null;
+    /** @type {Map<string, El>} the offer's contents by name, in m-line order */
+    this.contents = new Map();
+    this.offerVersion = 0;
+    /** @type {Map<string, RemoteTrack>} remote tracks by mid */
+    this.remote = new Map();
+    /** @type {Promise<void>} serializes negotiations */
+    this.queue = Promise.resolve();
+    /** @type {RTCIceCandidate[]|null} candidates waiting for session-accept's answer; null once sent */
+    this.heldCandidates = [];
+    /** @type {RTCIceCandidate[]} candidates gathered for the next transport-info */
+    this.batch = [];
+    /** @type {MediaState} */
+    this.state = 'idle';
+    this.ended = false;
+
+    this.client.handleIq(NS.jingle, 'jingle', (st) => this.onJingle(st));
+    this.offs = [
+      this.room.on('joined', (o) => {
+        if (o.self) return;
+        this.emit('participantJoined', o.nick, o.displayName);
+        if (this.pc) this.updateRemoteTracks(this.pc); // tracks offered before the presence came
+      }),
+      this.room.on('left', (o, why) => {
+        if (o.self) return;
+        this.dropTracksOf(o.nick);
+        this.emit('participantLeft', o.nick, why.kind);
+      }),
+      this.room.on('changed', (o) => {
+        if (!o.self) this.emit('participantJoined', o.nick, o.displayName);
+      }),
+      this.client.on('offline', () => this.closeSession('connection lost')),
+    ];
+  }
+
+  /**
+   * hangUp ends the session with the focus (session-terminate) and closes
+   * the connection. Leaving the room is the caller's business.
+   */
+  async hangUp() {
+    this.ended = true;
+    const sid = this.sid;
+    this.closeSession('hung up');
+    if (sid && this.client.state === 'online') {
+      const j = x('jingle', { xmlns: NS.jingle, action: 'session-terminate', sid }, [x('reason', {}, [x('success')])]);
+      await this.client.request(iq('set', this.cfg.focus, j), 3000).catch(() => {});
+    }
+    for (const off of this.offs) off();
+  }
+
+  /**
+   * refreshLocalTracks puts the current local tracks on the senders, e.g.
+   * after the user picked another camera.
+   */
+  async refreshLocalTracks() {
+    const pc = this.pc;
+    if (!pc) return;
+    const tracks = this.cfg.localTracks();
+    for (const t of pc.getTransceivers()) {
+      const c = t.mid === null ? undefined : this.contents.get(t.mid);
+      if (!c || !sendsFromUs(c)) continue;
+      const kind = mediaOf(c);
+      const track = kind === 'audio' ? tracks.audio : kind === 'video' ? tracks.video : null;
+      if (t.sender.track !== track) await t.sender.replaceTrack(track);
+    }
+  }
+
+  // --- Jingle requests ---------------------------------------------------
+
+  /**
+   * onJingle answers a Jingle IQ at once and queues the media work: the
+   * IQ result must precede our session-accept (XEP-0166 §6.2).
+   * @param {El} st
+   * @returns {null}
+   */
+  onJingle(st) {
+    const j = kid(st, 'jingle', NS.jingle);
+    if (!j) throw new StanzaError('bad-request', 'modify');
+    if (bare(attr(st, 'from') ?? '') !== this.cfg.focus) throw new StanzaError('not-authorized', 'auth', 'only the focus may call');
+    const action = attr(j, 'action') ?? '';
+    const sid = attr(j, 'sid') ?? '';
+    if (action === 'session-initiate') {
+      if (this.ended) throw jingleError('not-acceptable', '', 'we are leaving');
+      const contents = kids(j, 'content', NS.jingle);
+      const sdp = this.offerSdp(contents, true); // throws bad-request when unusable
+      this.run(() => this.startSession(sid, contents, sdp));
+      return null;
+    }
+    if (sid !== this.sid) throw jingleError('item-not-found', 'unknown-session');
+    switch (action) {
+      case 'content-add':
+      case 'content-modify': {
+        const contents = kids(j, 'content', NS.jingle);
+        const sdp = this.offerSdp(contents, false);
+        this.run(() => this.renegotiate(sid, contents, sdp));
+        return null;
+      }
+      case 'transport-info':
+        this.run(() => this.addRemoteCandidates(sid, j));
+        return null;
+      case 'session-terminate': {
+        const reason = kid(j, 'reason', NS.jingle);
+        const cond = reason ? kids(reason).find((c) => local(c) !== 'text') : undefined;
+        this.closeSession(cond ? local(cond) : 'ended by the focus');
+        return null;
+      }
+      case 'session-info':
+      case 'description-info':
+        return null;
+      default:
+        throw jingleError('feature-not-implemented', 'unsupported-info', `action ${action}`);
+    }
+  }
+
+  /**
+   * offerSdp upserts contents into a copy of the offer and translates it.
+   * It changes nothing when the translation fails.
+   * @param {El[]} incoming
+   * @param {boolean} fresh start from an empty offer (session-initiate)
+   */
+  offerSdp(incoming, fresh) {
+    const next = new Map(fresh ? [] : this.contents);
+    for (const c of incoming) {
+      const name = attr(c, 'name');
+      if (!name) throw jingleError('bad-request', '', 'a content has no name');
+      next.set(name, c);
+    }
+    let sdp;
+    try {
+      sdp = bridge.offerToSdp([...next.values()], fresh ? 1 : this.offerVersion + 1);
+    } catch (err) {
+      throw jingleError('bad-request', '', err instanceof Error ? err.message : String(err));
+    }
+    return { sdp, next };
+  }
+
+  /** @param {() => Promise<void>} fn */
+  run(fn) {
+    this.queue = this.queue.then(fn).catch((err) => {
+      this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    });
+  }
+
+  /**
+   * @param {string} sid
+   * @param {El[]} _contents
+   * @param {{sdp: string, next: Map<string, El>}} offer
+   */
+  async startSession(sid, _contents, offer) {
+    this.closeSession('replaced by a new session', true);
+    this.sid = sid;
+    this.contents = offer.next;
+    this.offerVersion = 1;
+    this.heldCandidates = [];
+    this.batch = [];
+    const pc = new this.cfg.RTCPeerConnection({ ...this.cfg.rtcConfig, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pc = pc;
+    pc.addEventListener('icecandidate', (ev) => this.onLocalCandidate(pc, ev.candidate));
+    pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
+    pc.addEventListener('iceconnectionstatechange', () => this.onConnectionState(pc));
+    this.emit('peerConnection', pc);
+    this.setState('negotiating');
+    try {
+      await this.applyOffer(pc, offer.sdp);
+      const answer = await this.answerContents(pc);
+      const j = x('jingle', { xmlns: NS.jingle, action: 'session-accept', sid, responder: this.client.jid ?? undefined }, answer);
+      await this.client.request(iq('set', this.cfg.focus, j));
+    } catch (err) {
+      if (this.pc === pc) this.failSession(sid, err);
+      return;
+    }
+    if (this.pc !== pc) return;
+    const held = this.heldCandidates ?? [];
+    this.heldCandidates = null;
+    this.batch.push(...held);
+    this.flushCandidates(pc);
+    if (this.state === 'negotiating') this.setState('connecting');
+    this.onConnectionState(pc);
+  }
+
+  /**
+   * @param {string} sid
+   * @param {El[]} _contents
+   * @param {{sdp: string, next: Map<string, El>}} offer
+   */
+  async renegotiate(sid, _contents, offer) {
+    const pc = this.pc;
+    if (!pc || sid !== this.sid) return;
+    this.contents = offer.next;
+    this.offerVersion++;
+    try {
+      await this.applyOffer(pc, offer.sdp);
+      const answer = await this.answerContents(pc);
+      const j = x('jingle', { xmlns: NS.jingle, action: 'content-accept', sid }, answer);
+      await this.client.request(iq('set', this.cfg.focus, j));
+    } catch (err) {
+      if (this.pc === pc) this.failSession(sid, err);
+    }
+  }
+
+  /**
+   * applyOffer sets the remote offer, puts our tracks on the m-lines we
+   * send on, and updates the remote tracks.
+   * @param {RTCPeerConnection} pc
+   * @param {string} sdp
+   */
+  async applyOffer(pc, sdp) {
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    const tracks = this.cfg.localTracks();
+    const stream = new MediaStream([tracks.audio, tracks.video].filter((t) => t !== null));
+    for (const t of pc.getTransceivers()) {
+      const c = t.mid === null ? undefined : this.contents.get(t.mid);
+      if (!c) continue;
+      const senders = attr(c, 'senders') ?? 'both';
+      const kind = mediaOf(c);
+      if (sendsFromUs(c)) {
+        const track = kind === 'audio' ? tracks.audio : kind === 'video' ? tracks.video : null;
+        if (t.sender.track !== track) await t.sender.replaceTrack(track);
+        // setStreams gives our answer an a=msid; browsers without it send "-".
+        if (track && typeof t.sender.setStreams === 'function') t.sender.setStreams(stream);
+      }
+      t.direction = senders === 'both' ? (sendsFromUs(c) ? 'sendrecv' : 'recvonly') : senders === 'responder' ? 'sendonly' : senders === 'initiator' ? 'recvonly' : 'inactive';
+    }
+    this.updateRemoteTracks(pc);
+  }
+
+  /**
+   * answerContents creates and applies our answer and translates it.
+   * @param {RTCPeerConnection} pc
+   * @returns {Promise<El[]>}
+   */
+  async answerContents(pc) {
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    const sdp = pc.localDescription?.sdp ?? answer.sdp ?? '';
+    return bridge.answerToContents(sdp);
+  }
+
+  /**
+   * updateRemoteTracks compares the m-lines we receive on with what we
+   * announced, announcing removed tracks first.
+   * @param {RTCPeerConnection} pc
+   */
+  updateRemoteTracks(pc) {
+    /** @type {Map<string, RemoteTrack>} */
+    const now = new Map();
+    for (const t of pc.getTransceivers()) {
+      const c = t.mid === null ? undefined : this.contents.get(t.mid);
+      if (!c || t.mid === null || !sendsToUs(c)) continue;
+      const kind = mediaOf(c);
+      if (kind !== 'audio' && kind !== 'video') continue;
+      const who = ownerOf(c);
+      // A track of someone who left stays offered until the focus's next
+      // content-add withdraws it; do not bring it back meanwhile.
+      if (who.nick && this.room.state === 'in' && !this.room.occupants.has(who.nick)) continue;
+      now.set(t.mid, { ...who, kind, mid: t.mid, track: t.receiver.track, receiver: t.receiver });
+    }
+    for (const [mid, old] of this.remote) {
+      const cur = now.get(mid);
+      if (!cur || cur.streamId !== old.streamId || cur.nick !== old.nick || cur.track !== old.track) {
+        this.remote.delete(mid);
+        this.emit('trackRemoved', old);
+      }
+    }
+    for (const [mid, cur] of now) {
+      if (this.remote.has(mid)) continue;
+      this.remote.set(mid, cur);
+      this.emit('trackAdded', cur);
+    }
+  }
+
+  /**
+   * dropTracksOf forgets the tracks of someone who left the room; the focus
+   * will withdraw their m-lines in its next content-add.
+   * @param {string} nick
+   */
+  dropTracksOf(nick) {
+    for (const [mid, t] of this.remote) {
+      if (t.nick === nick) {
+        this.remote.delete(mid);
+        this.emit('trackRemoved', t);
+      }
+    }
+  }
+
+  /**
+   * @param {string} sid
+   * @param {El} j
+   */
+  async addRemoteCandidates(sid, j) {
+    const pc = this.pc;
+    if (!pc || sid !== this.sid) return;
+    for (const c of kids(j, 'content', NS.jingle)) {
+      const tr = kid(c, 'transport', NS.ice);
+      if (!tr) continue;
+      for (const cand of kids(tr, 'candidate', NS.ice)) {
+        await pc.addIceCandidate({ candidate: bridge.candidateLine(cand), sdpMid: attr(c, 'name') ?? null });
+      }
+    }
+  }
+
+  /**
+   * @param {RTCPeerConnection} pc
+   * @param {RTCIceCandidate|null} cand
+   */
+  onLocalCandidate(pc, cand) {
+    if (pc !== this.pc || !cand || !cand.candidate) return;
+    if (this.heldCandidates) {
+      this.heldCandidates.push(cand);
+      return;
+    }
+    this.batch.push(cand);
+    if (this.batch.length === 1) this.client.clock.setTimeout(() => this.flushCandidates(pc), this.cfg.candidateBatchMs);
+  }
+
+  /**
+   * flushCandidates sends the gathered candidates as one transport-info,
+   * grouped by m-line.
+   * @param {RTCPeerConnection} pc
+   */
+  flushCandidates(pc) {
+    if (pc !== this.pc || !this.sid || this.batch.length === 0) return;
+    const batch = this.batch.splice(0);
+    /** @type {Map<string, El[]>} */
+    const byMid = new Map();
+    for (const c of batch) {
+      const mid = c.sdpMid ?? [...this.contents.keys()][c.sdpMLineIndex ?? 0];
+      if (mid === undefined) continue;
+      let el;
+      try {
+        el = bridge.candidateElement(c.candidate);
+      } catch {
+        continue; // a candidate Jingle cannot carry (e.g. no foundation)
+      }
+      byMid.set(mid, [...(byMid.get(mid) ?? []), el]);
+    }
+    if (byMid.size === 0) return;
+    const ufrag = bridge.localUfrag(pc.localDescription?.sdp ?? '');
+    const contents = [...byMid].map(([mid, cands]) => {
+      const c = this.contents.get(mid);
+      return x('content', { creator: 'initiator', name: mid, senders: c ? attr(c, 'senders') : undefined }, [
+        x('transport', { xmlns: NS.ice, ufrag: ufrag || undefined }, cands),
+      ]);
+    });
+    const j = x('jingle', { xmlns: NS.jingle, action: 'transport-info', sid: this.sid }, contents);
+    this.client.request(iq('set', this.cfg.focus, j)).catch(() => {
+      // a refused candidate (an mDNS name the SFU cannot resolve) is not fatal
+    });
+  }
+
+  /** @param {RTCPeerConnection} pc */
+  onConnectionState(pc) {
+    if (pc !== this.pc || this.state === 'negotiating') return;
+    const s = pc.connectionState ?? pc.iceConnectionState;
+    /** @type {Record<string, MediaState>} */
+    const map = { new: 'connecting', connecting: 'connecting', checking: 'connecting', connected: 'connected', completed: 'connected', disconnected: 'disconnected', failed: 'failed', closed: 'ended' };
+    const next = map[s];
+    if (next) this.setState(next);
+  }
+
+  /** @param {MediaState} s */
+  setState(s) {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('state', s);
+  }
+
+  /**
+   * failSession reports a negotiation that went wrong and tells the focus.
+   * @param {string} sid
+   * @param {unknown} err
+   */
+  failSession(sid, err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.emit('error', e);
+    this.closeSession(`negotiation failed: ${e.message}`);
+    if (this.client.state === 'online') {
+      const j = x('jingle', { xmlns: NS.jingle, action: 'session-terminate', sid }, [
+        x('reason', {}, [x('failed-application'), x('text', {}, [e.message.slice(0, 200)])]),
+      ]);
+      this.client.request(iq('set', this.cfg.focus, j), 3000).catch(() => {});
+    }
+  }
+
+  /**
+   * closeSession drops the peer connection and every remote track.
+   * @param {string} reason
+   * @param {boolean} [quiet] do not report sessionEnded (a new session follows)
+   */
+  closeSession(reason, quiet = false) {
+    const pc = this.pc;
+    const had = pc !== null;
+    this.pc = null;
+    this.sid = null;
+    this.contents = new Map();
+    for (const [mid, t] of this.remote) {
+      this.remote.delete(mid);
+      this.emit('trackRemoved', t);
+    }
+    if (pc) {
+      pc.close();
+      this.emit('peerConnection', null);
+    }
+    if (had && !quiet) {
+      this.setState(this.ended ? 'ended' : 'idle');
+      this.emit('sessionEnded', reason);
+    }
+  }
+}
+
+/** @param {El} c */
+function mediaOf(c) {
+  const d = kid(c, 'description', NS.rtp);
+  return d ? attr(d, 'media') ?? '' : '';
+}
+
+/** sendsFromUs: the focus's content lets us (the responder) send. @param {El} c */
+function sendsFromUs(c) {
+  const s = attr(c, 'senders') ?? 'both';
+  return s === 'both' || s === 'responder';
+}
+
+/** sendsToUs: the focus sends on this content. @param {El} c */
+function sendsToUs(c) {
+  const s = attr(c, 'senders') ?? 'both';
+  return s === 'both' || s === 'initiator';
+}
+
+/**
+ * ownerOf reads who publishes the source of a content: the ssrc-info owner
+ * (an occupant JID) and the msid stream id.
+ * @param {El} c
+ * @returns {{nick: string, owner: string, streamId: string}}
+ */
+function ownerOf(c) {
+  const d = kid(c, 'description', NS.rtp);
+  for (const src of d ? kids(d, 'source') : []) {
+    const info = kids(src, 'ssrc-info').find((k) => ns(k) === NS.jitmeet);
+    const msid = kids(src, 'parameter').find((p) => attr(p, 'name') === 'msid');
+    const owner = info ? attr(info, 'owner') ?? '' : '';
+    const streamId = msid ? (attr(msid, 'value') ?? '').split(' ')[0] : '';
+    if (owner || streamId) {
+      const slash = owner.indexOf('/');
+      return { nick: slash < 0 ? '' : owner.slice(slash + 1), owner, streamId };
+    }
+  }
+  return { nick: '', owner: '', streamId: '' };
+}
+
+/** @param {string} j */
+function bare(j) {
+  const s = j.indexOf('/');
+  return (s < 0 ? j : j.slice(0, s)).toLowerCase();
+}
+
+/**
+ * jingleError is a StanzaError carrying an XEP-0166 Jingle condition.
+ * @param {string} condition
+ * @param {string} jingleCondition '' for none
+ * @param {string} [text]
+ */
+function jingleError(condition, jingleCondition, text = '') {
+  const e = new StanzaError(condition, condition === 'bad-request' || condition === 'not-acceptable' ? 'modify' : 'cancel', text);
+  e.extra = jingleCondition ? x(jingleCondition, { xmlns: NS.jingleErrors }) : undefined;
+  return e;
+}
