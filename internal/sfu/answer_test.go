@@ -3,9 +3,12 @@ package sfu
 import (
 	"context"
 	"errors"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pion/sdp/v3"
 )
 
 // realExchange returns an SFU offer and a Pion client's answer to it.
@@ -81,4 +84,35 @@ func TestDirectionAnswers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzValidateAnswer checks that no answer, however broken, panics the
+// validator, and that whatever it accepts is SDP with the offer's m-lines.
+func FuzzValidateAnswer(f *testing.F) {
+	offer, err := os.ReadFile("testdata/offer.sdp")
+	if err != nil {
+		f.Fatal(err)
+	}
+	answer, err := os.ReadFile("testdata/answer.sdp")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := validateAnswer(string(offer), string(answer)); err != nil {
+		f.Fatalf("stored answer refused: %v", err)
+	}
+	f.Add(string(answer))
+	f.Add("v=0\r\n")
+	f.Fuzz(func(t *testing.T, candidate string) {
+		err := validateAnswer(string(offer), candidate)
+		if err == nil {
+			var parsed sdp.SessionDescription
+			if perr := parsed.UnmarshalString(candidate); perr != nil || len(parsed.MediaDescriptions) != 2 {
+				t.Fatalf("accepted an answer that is not a two-m-line SDP: %v", perr)
+			}
+			return
+		}
+		if !errors.Is(err, ErrMalformedAnswer) {
+			t.Fatalf("unexpected error class: %v", err)
+		}
+	})
 }

@@ -134,7 +134,10 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
 			Listener:       s.cfg.TCPListener,
 			Logger:         loggers.NewLogger("tcpmux"),
-			ReadBufferSize: 64,
+			ReadBufferSize: 64, // packets
+			// Bounded and non-blocking: a stalled TCP client loses its own
+			// packets instead of stalling the forwarding to everyone.
+			WriteBufferSize: 1 << 20,
 		})
 		se.SetICETCPMux(s.tcpMux)
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
