@@ -17,6 +17,21 @@ const MECHANISMS = Object.freeze({
   ANONYMOUS: Strophe.SASLAnonymous,
 });
 
+// strophe.js runs its SASL challenge handler as a detached promise, so an
+// exception inside it (atob on a malformed challenge, say) would surface only
+// as an unhandled rejection, reported without a message; route it to the
+// login instead.
+class GuardedConnection extends Strophe.Connection {
+  async _sasl_challenge_cb(elem) {
+    try {
+      return await super._sasl_challenge_cb(elem);
+    } catch (err) {
+      this.onSASLCrash?.(err, Strophe.serialize(elem));
+      return false;
+    }
+  }
+}
+
 class StropheSession extends Session {
   constructor(conn) {
     super("strophe.js", "websocket");
@@ -68,7 +83,7 @@ function saslCondition(failure) {
 export async function loginStrophe({ mechanism, user, password, domain = env.domain }) {
   const Mech = MECHANISMS[mechanism];
   if (!Mech) throw new Error(`strophe adapter: no mechanism ${mechanism}`);
-  const conn = new Strophe.Connection(env.wsURL, { mechanisms: [Mech] });
+  const conn = new GuardedConnection(env.wsURL, { mechanisms: [Mech] });
   const session = new StropheSession(conn);
   conn.addHandler((el) => {
     session.deliver(parse(Strophe.serialize(el)));
@@ -116,8 +131,14 @@ export async function loginStrophe({ mechanism, user, password, domain = env.dom
       }
     });
   });
+  let failLogin;
+  const crashed = new Promise((_, reject) => {
+    failLogin = (err, challenge) =>
+      reject(new LoginError(`strophe.js ${mechanism} login threw ${err?.name}: ${err?.message} on ${challenge}`));
+  });
+  conn.onSASLCrash = failLogin;
   try {
-    return await withTimeout(login, `strophe.js websocket ${mechanism} login`, env.loginMs);
+    return await withTimeout(Promise.race([login, crashed]), `strophe.js websocket ${mechanism} login`, env.loginMs);
   } catch (err) {
     // After a SASL failure the server may keep the stream open for a retry;
     // close the socket so no handle outlives the test.

@@ -3,7 +3,7 @@
 import { client } from "@xmpp/client";
 import WebSocket from "ws";
 import { env } from "./env.js";
-import { Session, withTimeout } from "./session.js";
+import { Session, TimeoutError, withTimeout } from "./session.js";
 import { NS, bare } from "./stanza.js";
 
 const NS_ROSTER = NS.roster;
@@ -28,6 +28,7 @@ class XmppjsSession extends Session {
     this.xmpp = xmpp; // the @xmpp/client entity
     this.features = []; // every <stream:features/> received, in order
     this.errors = []; // 'error' events, kept so they never crash the test process
+    this.lastNonza = ""; // the last non-stanza element received, for failure messages
   }
 
   /** secure reports whether the stream runs over TLS (or a loopback WebSocket
@@ -85,6 +86,7 @@ export async function loginXmppjs({
   const session = new XmppjsSession(transport, xmpp);
   xmpp.on("error", (err) => session.errors.push(err));
   xmpp.on("nonza", (el) => {
+    session.lastNonza = el.toString();
     if (el.name === "stream:features" || el.is("features", "http://etherx.jabber.org/streams")) {
       session.features.push(el);
     }
@@ -105,6 +107,12 @@ export async function loginXmppjs({
     if (err.name === "SASLError") {
       throw new LoginError(`SASL ${mechanism} failed: ${err.condition}`, err.condition);
     }
-    throw err;
+    if (err instanceof TimeoutError || err instanceof LoginError) throw err;
+    // Exceptions from inside the library (a DOMException from atob on a bad
+    // base64 payload, say) print as {} in the test report; name them.
+    throw new LoginError(
+      `xmpp.js ${transport} ${mechanism} login failed: ${err.name}: ${err.message}` +
+        ` (last from the server: ${session.lastNonza})`,
+    );
   }
 }
