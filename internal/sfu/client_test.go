@@ -32,6 +32,7 @@ type testClient struct {
 
 	plis      atomic.Int64  // PLIs received for the video track
 	rrs       atomic.Int64  // receiver reports the SFU sent about our tracks
+	twcc      atomic.Int64  // transport-wide congestion control feedback from the SFU
 	srs       atomic.Int64  // sender reports the SFU sent with forwarded tracks
 	audioExt  atomic.Uint32 // negotiated audio level extension id on the audio sender
 	published atomic.Bool   // tracks added (first answer made)
@@ -71,6 +72,12 @@ func newTestClient(t *testing.T, name string) *testClient {
 			t.Fatal(err)
 		}
 	}
+	registry := &interceptor.Registry{}
+	// Stamp transport-wide sequence numbers, so that the SFU's congestion
+	// control feedback can be observed.
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, registry); err != nil {
+		t.Fatal(err)
+	}
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +90,7 @@ func newTestClient(t *testing.T, name string) *testClient {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.DisableSRTPReplayProtection(true) // the NACK test receives a packet twice
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se),
-		webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+		webrtc.WithInterceptorRegistry(registry))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +182,8 @@ func (c *testClient) readSenderRTCP(sender *webrtc.RTPSender, video bool) {
 				}
 			case *rtcp.ReceiverReport:
 				c.rrs.Add(1)
+			case *rtcp.TransportLayerCC:
+				c.twcc.Add(1)
 			}
 		}
 	}

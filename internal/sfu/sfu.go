@@ -121,6 +121,11 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
 		return fmt.Errorf("sfu: report interceptors: %w", err)
 	}
+	// Transport-wide congestion control feedback on what publishers send:
+	// without it a browser's send-side bandwidth estimate never ramps up.
+	if err := webrtc.ConfigureTWCCSender(me, registry); err != nil {
+		return fmt.Errorf("sfu: twcc interceptor: %w", err)
+	}
 
 	loggers := pionLoggers{log: s.log}
 	se := webrtc.SettingEngine{LoggerFactory: loggers}

@@ -157,10 +157,11 @@ func TestTwoThenThreeParticipants(t *testing.T) {
 	if got := len(conf.Participants()); got != 3 {
 		t.Errorf("Participants() = %d, want 3", got)
 	}
-	waitFor(t, "RTCP sender and receiver reports from the SFU", func() error {
+	waitFor(t, "RTCP sender/receiver reports and TWCC feedback from the SFU", func() error {
 		for _, m := range []*member{alice, bob, carol} {
-			if m.c.srs.Load() == 0 || m.c.rrs.Load() == 0 {
-				return fmt.Errorf("%s got %d SRs, %d RRs", m.p.ID(), m.c.srs.Load(), m.c.rrs.Load())
+			if m.c.srs.Load() == 0 || m.c.rrs.Load() == 0 || m.c.twcc.Load() == 0 {
+				return fmt.Errorf("%s got %d SRs, %d RRs, %d TWCC feedbacks",
+					m.p.ID(), m.c.srs.Load(), m.c.rrs.Load(), m.c.twcc.Load())
 			}
 		}
 		return nil
@@ -322,7 +323,7 @@ func TestSignallingErrors(t *testing.T) {
 	if strings.Count(offer, "m=audio") != 1 || strings.Contains(offer, "m=video") {
 		t.Errorf("NoVideo offer has the wrong m-lines:\n%s", offer)
 	}
-	for _, want := range []string{"a=group:BUNDLE", "a=rtcp-mux", "a=recvonly", "useinbandfec=1", uriAudioLevel, "typ host"} {
+	for _, want := range []string{"a=group:BUNDLE", "a=rtcp-mux", "a=recvonly", "useinbandfec=1", uriAudioLevel, "typ host", "transport-cc"} {
 		if !strings.Contains(offer, want) {
 			t.Errorf("offer lacks %q", want)
 		}
