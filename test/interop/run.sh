@@ -132,7 +132,8 @@ log "server up; its log is $SERVER_LOG (kept when a test fails)"
 
 export XMPP_DOMAIN XMPP_ANON_DOMAIN XMPP_SCRAM256_DOMAIN MUC_DOMAIN XMPP_WS_URL \
 	XMPP_TCP_HOST XMPP_TCP_PORT XMPP_KNOWN_DEVIATIONS
-export INTEROP_TARGET=$TARGET INTEROP_PYTHON=$PYTHON
+mkdir -p "$WORK/state"
+export INTEROP_TARGET=$TARGET INTEROP_PYTHON=$PYTHON INTEROP_STATE_DIR=$WORK/state
 cd "$SUITE_DIR"
 set +e
 if [ "$#" -eq 0 ]; then set -- tests/*.test.js; fi

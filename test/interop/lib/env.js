@@ -27,6 +27,8 @@ export const env = Object.freeze({
   get loginMs() {
     return 2 * this.stepMs;
   },
+  // A directory the test files of one run share (run.sh makes it).
+  stateDir: process.env.INTEROP_STATE_DIR || "",
   deviations: new Set(
     (process.env.XMPP_KNOWN_DEVIATIONS || "").split(/[\s,]+/).filter(Boolean),
   ),

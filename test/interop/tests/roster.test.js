@@ -81,7 +81,7 @@ describe("roster and presence subscription", () => {
       "subscribe from alice",
       { since: bobSince },
     );
-    assert.equal(req.attrs.from, aliceJID, "subscription requests come from the bare JID (RFC 6121 3.1.3)");
+    assert.equal(req.attrs.from, aliceJID, "subscription requests come from the bare JID (RFC 6121 3.1.2)");
     await alice.waitFor(
       isRosterPush(alice, bobJID, (a) => a.ask === "subscribe" && (a.subscription ?? "none") === "none"),
       "roster push with ask=subscribe",
