@@ -1,0 +1,230 @@
+// Launches headless Chromium and Firefox ESR with fake camera and
+// microphone (see /work/shared/browser-testing.md), opens parley pages in
+// them and reads WebRTC statistics through the page's window.parley hook.
+import puppeteer from 'puppeteer-core';
+import { sleep } from './parley.js';
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const FIREFOX = process.env.FIREFOX_BIN ?? '/usr/bin/firefox-esr';
+
+const chromiumArgs = [
+  '--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--autoplay-policy=no-user-gesture-required',
+  // Background tabs and occluded windows must not throttle the call.
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows',
+];
+
+const firefoxPrefs = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'media.autoplay.default': 0,
+  // parley listens on 127.0.0.1 here: Firefox must pair with loopback
+  // candidates and must give the SFU real host addresses, not mDNS names
+  // (Pion cannot resolve those on this machine).
+  'media.peerconnection.ice.loopback': true,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+};
+
+/**
+ * launch starts one browser. A browser that cannot start fails the test.
+ * @param {'chromium'|'firefox'} kind
+ */
+export async function launch(kind) {
+  if (kind === 'firefox') {
+    return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, extraPrefsFirefox: firefoxPrefs, protocolTimeout: 120_000 });
+  }
+  return puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: chromiumArgs, protocolTimeout: 120_000 });
+}
+
+/**
+ * @typedef {object} Participant
+ * @property {string} name
+ * @property {'chromium'|'firefox'} kind
+ * @property {import('puppeteer-core').Browser} browser
+ * @property {import('puppeteer-core').Page} page
+ * @property {number} openedAt performance.now() before navigation
+ * @property {string[]} console the page's console and errors
+ */
+
+/**
+ * join opens ROOM in a new browser as NAME, straight into the call.
+ * @param {string} base e.g. http://127.0.0.1:PORT
+ * @param {string} room
+ * @param {string} name
+ * @param {'chromium'|'firefox'} kind
+ * @returns {Promise<Participant>}
+ */
+export async function join(base, room, name, kind) {
+  const browser = await launch(kind);
+  const page = await browser.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  const openedAt = performance.now();
+  await page.goto(`${base}/${room}?name=${encodeURIComponent(name)}&join=1`);
+  return { name, kind, browser, page, openedAt, console: log };
+}
+
+/**
+ * @typedef {{audioPackets: number, videoFrames: number, videoPackets: number}} Counters
+ * @typedef {Record<string, Counters>} Sample counters by remote nick
+ */
+
+/**
+ * sample reads, for every remote participant the page knows, inbound-rtp
+ * audio packetsReceived and video framesDecoded from getStats().
+ * @param {Participant} p
+ * @returns {Promise<Sample>}
+ */
+export async function sample(p) {
+  return p.page.evaluate(async () => {
+    const hook = /** @type {any} */ (window).parley;
+    const out = {};
+    if (!hook) return out;
+    for (const [nick, entry] of hook.participants) {
+      const c = { audioPackets: 0, videoFrames: 0, videoPackets: 0 };
+      for (const r of entry.receivers) {
+        const stats = await r.getStats();
+        stats.forEach((s) => {
+          if (s.type !== 'inbound-rtp') return;
+          if (s.kind === 'audio') c.audioPackets += s.packetsReceived ?? 0;
+          if (s.kind === 'video') {
+            c.videoFrames += s.framesDecoded ?? 0;
+            c.videoPackets += s.packetsReceived ?? 0;
+          }
+        });
+      }
+      out[nick] = c;
+    }
+    return out;
+  });
+}
+
+/**
+ * waitUntil polls fn until it returns a truthy value, or fails with what
+ * describe() says after timeoutMs. It is a liveness bound, not a speed check.
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @param {number} timeoutMs
+ * @param {() => Promise<string>|string} describe
+ * @returns {Promise<T>}
+ */
+export async function waitUntil(fn, timeoutMs, describe) {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (performance.now() > end) throw new Error(`gave up after ${timeoutMs} ms: ${await describe()}`);
+    await sleep(250);
+  }
+}
+
+/**
+ * receivingFrom reports whether p decodes video and receives audio from
+ * every one of the named peers.
+ * @param {Sample} s
+ * @param {string[]} from
+ * @param {Set<string>} [packetOnly] senders whose video counts by packets
+ */
+export function receivingFrom(s, from, packetOnly = new Set()) {
+  return from.every((n) => s[n] && (packetOnly.has(n) ? s[n].videoPackets : s[n].videoFrames) > 0 && s[n].audioPackets > 0);
+}
+
+/**
+ * mesh says that every participant must receive every other one.
+ * @param {string[]} receivers
+ * @param {string[]} [senders] default the receivers
+ * @returns {Map<string, string[]>}
+ */
+export function mesh(receivers, senders = receivers) {
+  return new Map(receivers.map((r) => [r, senders.filter((s) => s !== r)]));
+}
+
+/**
+ * waitForMedia waits until every receiver gets audio and decodes video from
+ * each expected sender. It returns, per receiver, the ms from opening its
+ * page to its first decoded remote frame (a measurement).
+ * @param {Participant[]} ps
+ * @param {Map<string, string[]>} expected
+ * @param {number} timeoutMs
+ * @param {Set<string>} [packetOnly]
+ */
+export async function waitForMedia(ps, expected, timeoutMs, packetOnly = new Set()) {
+  const firstFrame = new Map();
+  let last = new Map();
+  await waitUntil(async () => {
+    last = await sampleAll(ps);
+    const now = performance.now();
+    for (const p of ps) {
+      const s = last.get(p.name) ?? {};
+      if (!firstFrame.has(p.name) && Object.values(s).some((c) => c.videoFrames > 0)) firstFrame.set(p.name, Math.round(now - p.openedAt));
+    }
+    return ps.every((p) => receivingFrom(last.get(p.name) ?? {}, expected.get(p.name) ?? [], packetOnly));
+  }, timeoutMs, async () => `media incomplete: ${JSON.stringify(Object.fromEntries(last))}\n${await diagnose(ps)}`);
+  return firstFrame;
+}
+
+/**
+ * growth lists every (receiver, sender) pair whose counters did not grow
+ * between two rounds of samples; empty means all media flowed.
+ * @param {Map<string, Sample>} before by receiver name
+ * @param {Map<string, Sample>} after
+ * @param {Map<string, string[]>} expected senders each receiver must get
+ * @param {Set<string>} [packetOnly] senders whose video is not decodable (synthetic):
+ *   their video counts by packets, not frames
+ */
+export function stalled(before, after, expected, packetOnly = new Set()) {
+  const bad = [];
+  for (const [rx, senders] of expected) {
+    for (const tx of senders) {
+      const a = before.get(rx)?.[tx];
+      const b = after.get(rx)?.[tx];
+      if (!a || !b) {
+        bad.push(`${rx} has no stats for ${tx}`);
+        continue;
+      }
+      const video = packetOnly.has(tx) ? ['videoPackets', b.videoPackets - a.videoPackets] : ['videoFrames', b.videoFrames - a.videoFrames];
+      if (b.audioPackets <= a.audioPackets) bad.push(`${rx} <- ${tx}: audio packets ${a.audioPackets} -> ${b.audioPackets}`);
+      if (video[1] <= 0) bad.push(`${rx} <- ${tx}: ${video[0]} did not grow (${JSON.stringify(a)} -> ${JSON.stringify(b)})`);
+    }
+  }
+  return bad;
+}
+
+/**
+ * sampleAll samples every participant.
+ * @param {Participant[]} ps
+ * @returns {Promise<Map<string, Sample>>}
+ */
+export async function sampleAll(ps) {
+  const entries = await Promise.all(ps.map(async (p) => [p.name, await sample(p)]));
+  return new Map(entries);
+}
+
+/**
+ * closeAll closes every browser, ignoring ones already gone.
+ * @param {Participant[]} ps
+ */
+export async function closeAll(ps) {
+  await Promise.all(ps.map((p) => p.browser.close().catch(() => {})));
+}
+
+/**
+ * diagnose describes the state of each page for a failure message.
+ * @param {Participant[]} ps
+ */
+export async function diagnose(ps) {
+  const parts = [];
+  for (const p of ps) {
+    const st = await p.page
+      .evaluate(() => {
+        const hook = /** @type {any} */ (window).parley;
+        if (!hook) return 'no window.parley';
+        return JSON.stringify({ status: hook.status, pc: hook.pc?.connectionState, participants: [...hook.participants.keys()] });
+      })
+      .catch((e) => `page unreadable: ${e.message}`);
+    parts.push(`${p.name} (${p.kind}): ${st}; console: ${p.console.slice(-5).join(' | ')}`);
+  }
+  return parts.join('\n');
+}
