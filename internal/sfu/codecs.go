@@ -16,8 +16,13 @@ const (
 	uriMid              = sdp.SDESMidURI // lets Pion map SSRCs a peer did not declare
 )
 
+// maxForwardedExt is the number of header extensions a downtrack keeps.
+const maxForwardedExt = 2
+
 // forwardedExtensions lists the header extensions a downtrack keeps.
-var forwardedExtensions = [...]string{uriAudioLevel, uriVideoOrientation}
+func forwardedExtensions() [maxForwardedExt]string {
+	return [maxForwardedExt]string{uriAudioLevel, uriVideoOrientation}
+}
 
 // videoFeedback is the RTCP feedback offered with every video codec: NACK
 // for retransmission from the packet cache, PLI and FIR for keyframes.

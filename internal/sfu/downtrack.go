@@ -11,9 +11,6 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// maxForwardedExt bounds the header extensions a downtrack copies.
-const maxForwardedExt = len(forwardedExtensions)
-
 // downTrack carries one publication to one subscriber. It is the
 // webrtc.TrackLocal of the subscriber's sendonly transceiver: Pion binds it
 // once the subscriber's answer is applied, telling it the SSRC, payload type
@@ -80,7 +77,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		payloadType: uint8(codec.PayloadType),
 		writer:      ctx.WriteStream(),
 	}
-	for _, uri := range forwardedExtensions {
+	for _, uri := range forwardedExtensions() {
 		from, ok := d.pub.extIDs[uri]
 		if !ok {
 			continue

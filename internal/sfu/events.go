@@ -28,17 +28,18 @@ const (
 	EventClosed
 )
 
-var eventKindNames = [...]string{
-	EventNeedsOffer:       "needs-offer",
-	EventConnectionState:  "connection-state",
-	EventTrackPublished:   "track-published",
-	EventTrackUnpublished: "track-unpublished",
-	EventClosed:           "closed",
-}
-
 func (k EventKind) String() string {
-	if k > 0 && int(k) < len(eventKindNames) {
-		return eventKindNames[k]
+	switch k {
+	case EventNeedsOffer:
+		return "needs-offer"
+	case EventConnectionState:
+		return "connection-state"
+	case EventTrackPublished:
+		return "track-published"
+	case EventTrackUnpublished:
+		return "track-unpublished"
+	case EventClosed:
+		return "closed"
 	}
 	return "unknown"
 }

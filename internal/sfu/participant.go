@@ -42,7 +42,8 @@ type Participant struct {
 	stats          ParticipantStats        // drop counters (event and candidate parts)
 }
 
-// ParticipantStats counts what one participant dropped, by reason.
+// ParticipantStats counts what one participant dropped, by reason. The
+// packet counters cover the tracks it currently receives and publishes.
 type ParticipantStats struct {
 	EventsDropped     uint64 // events not delivered because Events was full
 	CandidatesDropped uint64 // remote candidates over Config.CandidateBuffer before the first answer
