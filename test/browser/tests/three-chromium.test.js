@@ -21,5 +21,5 @@ test('three Chromium participants receive each other\'s audio and video', async 
   const s2 = await sampleAll(people);
   const bad = stalled(s1, s2, expected);
   assert.deepEqual(bad, [], `media stalled:\n${bad.join('\n')}\n${await diagnose(people)}\nparley log:\n${parley.logTail()}`);
-  console.log(JSON.stringify({ measure: 'join-to-first-frame-ms', scenario: '3 chromium', values: Object.fromEntries(firstFrame) }));
+  console.log(JSON.stringify({ measure: 'join-to-first-frame-ms', scenario: '3 chromium', values: Object.fromEntries(firstFrame), lastJoiner: firstFrame.get('cat') }));
 });

@@ -1,0 +1,84 @@
+// Scenarios (b) and (c), and the 4-person measurements of (d): two
+// Chromium and two Firefox participants in one call; then one leaves and
+// another joins while the others' media keeps flowing.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startParley, sleep, cpuPercent } from '../lib/parley.js';
+import { join, mesh, waitForMedia, sampleAll, stalled, closeAll, diagnose, waitUntil } from '../lib/browsers.js';
+
+const parley = await startParley();
+const people = [];
+after(async () => {
+  await closeAll(people);
+  await parley.stop();
+});
+
+const byName = (n) => people.find((p) => p.name === n);
+
+test('two Chromium and two Firefox participants receive each other', async () => {
+  for (const [name, kind] of [['cr1', 'chromium'], ['ff1', 'firefox'], ['cr2', 'chromium'], ['ff2', 'firefox']]) {
+    people.push(await join(parley.base, 'mixed', name, kind));
+  }
+  const expected = mesh(people.map((p) => p.name));
+  const firstFrame = await waitForMedia(people, expected, 90_000);
+  const u1 = parley.usage();
+  const s1 = await sampleAll(people);
+  await sleep(2000);
+  const s2 = await sampleAll(people);
+  const u2 = parley.usage();
+  const bad = stalled(s1, s2, expected);
+  assert.deepEqual(bad, [], `media stalled:\n${bad.join('\n')}\n${await diagnose(people)}`);
+  // Earlier joiners wait for the later ones to start their browsers; the
+  // last joiner's figure is the one a user joining a running call sees.
+  console.log(JSON.stringify({ measure: 'join-to-first-frame-ms', scenario: '2 chromium + 2 firefox', values: Object.fromEntries(firstFrame), lastJoiner: firstFrame.get('ff2') }));
+  console.log(JSON.stringify({ measure: 'parley-usage', participants: 4, cpuPercent: Math.round(cpuPercent(u1, u2)), rssMiB: Math.round(u2.rssMiB) }));
+});
+
+test('one leaves and another joins: the others never stop, tracks come and go everywhere', async () => {
+  const stayers = ['cr1', 'ff1', 'cr2'];
+  const marks = await Promise.all(stayers.map((n) => byName(n).page.evaluate(() => (window.__noReload = Math.random()))));
+  const keep = mesh(stayers);
+  const s0 = await sampleAll(people.filter((p) => stayers.includes(p.name)));
+
+  // ff2 leaves with the Leave button.
+  const leaver = byName('ff2');
+  await leaver.page.click('#leave');
+  await waitUntil(() => leaver.page.evaluate(() => !document.getElementById('left').hidden), 15_000, () => 'the leaver never saw the "You left" screen');
+  for (const n of stayers) {
+    const p = byName(n);
+    await waitUntil(
+      () => p.page.evaluate(() => {
+        const hook = window.parley;
+        const kinds = hook.events.filter((e) => e.type === 'track-removed' && e.nick === 'ff2').map((e) => e.kind);
+        return !hook.participants.has('ff2') && !document.querySelector('.tile[data-nick="ff2"]') && kinds.includes('audio') && kinds.includes('video');
+      }),
+      20_000,
+      async () => `${n} still shows ff2's tile or tracks: ${await diagnose([p])}`,
+    );
+  }
+  const staying = people.filter((p) => stayers.includes(p.name));
+  await sleep(1000);
+  const s1 = await sampleAll(staying);
+
+  // cr3 joins.
+  const newcomer = await join(parley.base, 'mixed', 'cr3', 'chromium');
+  people.push(newcomer);
+  const now = [...staying, newcomer];
+  const joinTimes = await waitForMedia(now, mesh(now.map((p) => p.name)), 60_000);
+  console.log(JSON.stringify({ measure: 'join-to-first-frame-ms', scenario: 'chromium joining a call of 3', values: { cr3: joinTimes.get('cr3') } }));
+  const s2 = await sampleAll(staying);
+  await sleep(2000);
+  const s3 = await sampleAll(staying);
+
+  const intervals = [['before -> after the leave', s0, s1], ['during the join', s1, s2], ['after the join', s2, s3]];
+  for (const [what, a, b] of intervals) {
+    const bad = stalled(a, b, keep);
+    assert.deepEqual(bad, [], `${what}: media stalled:\n${bad.join('\n')}\n${await diagnose(staying)}`);
+  }
+  const after = await Promise.all(stayers.map((n) => byName(n).page.evaluate(() => window.__noReload)));
+  assert.deepEqual(after, marks, 'a page reloaded');
+  for (const p of staying) {
+    const ended = await p.page.evaluate(() => window.parley.events.filter((e) => e.nick === 'ff2' && e.type === 'track-added').length);
+    assert.ok(ended >= 2, `${p.name} never had ff2's tracks to lose`);
+  }
+});
