@@ -124,8 +124,10 @@ async def read_commands(agent):
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while not agent.done.done():
         line = await reader.readline()
-        if not line:  # the Node side went away: leave too
+        if not line:  # the Node side went away: leave too, connected or not
             agent.disconnect(wait=0.5)
+            await asyncio.sleep(1.0)
+            agent.finish()
             break
         try:
             await agent.run_command(json.loads(line))
