@@ -29,6 +29,7 @@ import { stopAll } from './media.js';
  * @property {{phase: string, media: string, text: string}} status
  * @property {Call} call
  * @property {{t: number, type: string, nick: string, kind?: string}[]} events track and people events, in order
+ * @property {string[]} statusLog every status text shown, in order (the last 100)
  */
 
 /**
@@ -66,8 +67,11 @@ class CallView {
       displayName: name,
       localTracks: () => ({ audio: media.stream.getAudioTracks()[0] ?? null, video: media.stream.getVideoTracks()[0] ?? null }),
     });
+    if (new URLSearchParams(location.search).get('debug') === '1') {
+      this.call.client.on('traffic', (dir, xml) => console.debug(`xmpp ${dir}: ${xml}`));
+    }
     /** @type {TestHook} */
-    this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, events: [] };
+    this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, events: [], statusLog: [] };
     /** @type {any} */ (window).parley = this.hook;
   }
 
@@ -93,6 +97,8 @@ class CallView {
     const c = this.call;
     c.on('status', (s) => {
       this.hook.status = s;
+      if (this.hook.statusLog.at(-1) !== s.text) this.hook.statusLog.push(s.text);
+      if (this.hook.statusLog.length > 100) this.hook.statusLog.shift();
       this.state.textContent = s.text;
       this.state.classList.toggle('bad', s.bad);
     });

@@ -1,0 +1,125 @@
+// The web client's screens in Chromium: home, pre-join (preview, devices),
+// chat between two participants, mic and camera toggles, the people list,
+// and getting media back after the WebSocket drops.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startParley, sleep } from '../lib/parley.js';
+import { launch, join, waitUntil, diagnose, sample, closeAll, waitForMedia, mesh } from '../lib/browsers.js';
+
+const parley = await startParley();
+const people = [];
+after(async () => {
+  await closeAll(people);
+  await parley.stop();
+});
+
+const visible = (page, id) => page.evaluate((i) => !document.getElementById(i).hidden, id);
+
+test('home page sends a typed room name to its normal form, then the pre-join screen shows preview and devices', async () => {
+  const browser = await launch('chromium');
+  const page = await browser.newPage();
+  const p = { name: 'uma', kind: 'chromium', browser, page, openedAt: performance.now(), console: [] };
+  people.push(p);
+  page.on('pageerror', (e) => p.console.push(`pageerror: ${e.message}`));
+  await page.goto(`${parley.base}/`);
+  assert.ok(await visible(page, 'home'), 'home screen hidden');
+  await page.type('#home-room', 'Team Sync!');
+  await Promise.all([page.waitForNavigation(), page.click('#home-form button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/team-sync');
+  assert.ok(await visible(page, 'prejoin'), 'pre-join screen hidden');
+  assert.equal(await page.$eval('#prejoin-room', (e) => e.textContent), 'team-sync');
+
+  await waitUntil(() => page.$eval('#preview-video', (v) => v.srcObject?.getVideoTracks().length === 1 && v.videoWidth > 0 && !v.paused),
+    20_000, () => diagnose([p]));
+  const devices = await page.evaluate(() => ['#prejoin-camera', '#prejoin-mic'].map((sel) =>
+    [...document.querySelector(sel).options].map((o) => ({ value: o.value, label: o.textContent }))));
+  for (const [i, list] of devices.entries()) {
+    assert.ok(list.length >= 1 && list.every((o) => o.value && o.label), `${i ? 'microphone' : 'camera'} list: ${JSON.stringify(list)}`);
+  }
+  assert.equal(await page.$eval('#prejoin-error', (e) => e.hidden), true, 'an error is shown');
+
+  // Joining without a name is refused in words; with one, the call starts.
+  await page.$eval('#prejoin-name', (e) => { e.value = ''; e.required = false; });
+  await page.click('#prejoin-join');
+  assert.equal(await page.$eval('#prejoin-error', (e) => e.textContent), 'Please enter your name.');
+  await page.type('#prejoin-name', 'uma');
+  await page.click('#prejoin-join');
+  await waitUntil(() => visible(page, 'call'), 10_000, () => diagnose([p]));
+  await waitUntil(() => page.evaluate(() => window.parley?.status.phase === 'in-call'), 20_000, () => diagnose([p]));
+});
+
+test('chat, people list and media between two participants', async () => {
+  const uma = people[0];
+  const vic = await join(parley.base, 'team-sync', 'vic', 'chromium');
+  people.push(vic);
+  await waitForMedia(people, mesh(['uma', 'vic']), 60_000);
+  const list = await uma.page.$$eval('#people li', (lis) => lis.map((l) => l.textContent));
+  assert.deepEqual(list, ['uma (you)', 'vic']);
+
+  await uma.page.type('#chat-input', 'hello from uma <b>&</b>');
+  await uma.page.keyboard.press('Enter');
+  await waitUntil(() => vic.page.$$eval('#chat-log li', (lis) => lis.some((l) => l.textContent === 'umahello from uma <b>&</b>')),
+    10_000, async () => `vic's chat: ${await vic.page.$eval('#chat-log', (e) => e.textContent)}`);
+  assert.equal(await vic.page.$$eval('#chat-log b', (b) => b.length), 0, 'chat text was interpreted as HTML');
+});
+
+test('mic and camera toggles silence and blank what the others get', async () => {
+  const [uma, vic] = people;
+  const level = async () => (await vic.page.evaluate(async () => {
+    let max = 0;
+    for (const r of window.parley.participants.get('uma').receivers) {
+      (await r.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') max = Math.max(max, s.audioLevel ?? 0);
+      });
+    }
+    return max;
+  }));
+  await waitUntil(async () => (await level()) > 0.01, 15_000, async () => `uma's audio level at vic stays ${await level()}`);
+  await uma.page.click('#toggle-mic');
+  assert.deepEqual(await uma.page.$eval('#toggle-mic', (b) => [b.getAttribute('aria-pressed'), b.textContent]), ['true', 'Unmute mic']);
+  assert.equal(await uma.page.evaluate(() => window.parley.call.cfg.localTracks().audio.enabled), false);
+  await waitUntil(async () => (await level()) < 0.001, 15_000, async () => `muted, yet uma's level at vic is ${await level()}`);
+  await uma.page.click('#toggle-mic');
+  assert.equal(await uma.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed')), 'false');
+  await waitUntil(async () => (await level()) > 0.01, 15_000, async () => `unmuted, yet uma's level at vic is ${await level()}`);
+
+  // The picture vic gets from uma: mean brightness of the tile's video.
+  const brightness = () => vic.page.$eval('.tile[data-nick="uma"] video', (v) => {
+    const c = document.createElement('canvas');
+    c.width = 64;
+    c.height = 36;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.drawImage(v, 0, 0, c.width, c.height);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
+    return sum / (d.length / 4);
+  });
+  await waitUntil(async () => (await brightness()) > 20, 15_000, async () => `uma's picture at vic is dark: ${await brightness()}`);
+  await uma.page.click('#toggle-camera');
+  assert.deepEqual(await uma.page.$eval('#toggle-camera', (b) => [b.getAttribute('aria-pressed'), b.textContent]), ['true', 'Start camera']);
+  assert.equal(await uma.page.evaluate(() => window.parley.call.cfg.localTracks().video.enabled), false);
+  assert.equal(await uma.page.$eval('.tile.self .avatar', (a) => a.hidden), false, 'no placeholder for the stopped camera');
+  await waitUntil(async () => (await brightness()) < 3, 15_000, async () => `camera off, yet uma's picture at vic has brightness ${await brightness()}`);
+  await uma.page.click('#toggle-camera');
+  assert.equal(await uma.page.evaluate(() => window.parley.call.cfg.localTracks().video.enabled), true);
+  await waitUntil(async () => (await brightness()) > 20, 15_000, async () => `camera on again, yet uma's picture at vic is dark: ${await brightness()}`);
+});
+
+test('after the WebSocket drops the client reconnects, rejoins and gets media back', async () => {
+  const [uma, vic] = people;
+  await vic.page.evaluate(() => {
+    window.__oldPc = window.parley.pc;
+    window.parley.call.client.ws.close();
+  });
+  await waitUntil(() => vic.page.evaluate(() => window.parley.statusLog.some((t) => t.startsWith('Connection lost, reconnecting'))),
+    10_000, () => diagnose([vic]));
+  await waitUntil(() => vic.page.evaluate(() => window.parley.pc && window.parley.pc !== window.__oldPc && window.parley.pc.connectionState === 'connected'),
+    45_000, () => diagnose([vic]));
+  await waitForMedia(people, mesh(['uma', 'vic']), 45_000);
+  const a = await sample(uma);
+  await sleep(2000);
+  const b = await sample(uma);
+  assert.ok(b.vic.videoFrames > a.vic.videoFrames && b.vic.audioPackets > a.vic.audioPackets, `uma's media from vic: ${JSON.stringify([a.vic, b.vic])}`);
+  assert.equal(await vic.page.$eval('#call-state', (e) => e.textContent), 'Connected');
+});
