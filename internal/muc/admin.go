@@ -108,7 +108,7 @@ func (r *room) itemBareJID(it *xmlstream.Element) (jid.JID, error) {
 
 func (r *room) checkRoleChange(actor *occupant, actorAff Affiliation, target *occupant, role Role) error {
 	if actor == nil || actor.role != RoleModerator {
-		return stanza.NewError(stanza.NotAllowed, "only moderators may change roles")
+		return stanza.NewError(stanza.Forbidden, "only moderators may change roles")
 	}
 	targetAff := r.affiliationOf(target.real)
 	if role == RoleNone && target == actor {

@@ -36,8 +36,8 @@ func iqResultTo(out []*xmlstream.Element, to string) bool {
 func TestKick(t *testing.T) {
 	h := newHarness(t)
 	room := adminRoom(t, h, "kick")
-	// A participant may not kick.
-	expectError(t, h.admin("pat@example.test/p", room, "<item nick='Mem' role='none'/>"), "pat@example.test/p", stanza.NotAllowed)
+	// A participant may not kick (XEP-0045 §8.2: forbidden).
+	expectError(t, h.admin("pat@example.test/p", room, "<item nick='Mem' role='none'/>"), "pat@example.test/p", stanza.Forbidden)
 	// Nobody kicks admins or owners, not even another admin.
 	expectError(t, h.admin("ada@example.test/a", room, "<item nick='owner' role='none'/>"), "ada@example.test/a", stanza.NotAllowed)
 	expectError(t, h.admin("owner@example.test/o", room, "<item nick='Ada' role='none'/>"), "owner@example.test/o", stanza.NotAllowed)

@@ -177,6 +177,11 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 		return ss.saslFail(err, "")
 	}
 	data, err := decodeSASL(auth.Text, true)
+	if mech == "ANONYMOUS" && data == nil && err == nil {
+		// No initial response is an empty trace (RFC 4505): succeed at once,
+		// as clients such as strophe.js do not expect a challenge here.
+		data = []byte{}
+	}
 	for {
 		if err != nil {
 			return ss.saslFail(err, srv.Username())
@@ -188,7 +193,9 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 		if done {
 			return ss.saslSucceed(srv, challenge, addr)
 		}
-		if werr := ss.t.Write(xmlstream.New(nsSASL, "challenge").SetText(encodeSASL(challenge))); werr != nil {
+		// An empty challenge is an empty element: RFC 6120 keeps "=" for
+		// empty initial responses and success data, and clients choke on it here.
+		if werr := ss.t.Write(xmlstream.New(nsSASL, "challenge").SetText(base64.StdEncoding.EncodeToString(challenge))); werr != nil {
 			return false, werr
 		}
 		el, rerr := ss.t.ReadElement()
@@ -287,13 +294,6 @@ func decodeSASL(text string, initial bool) ([]byte, error) {
 		return nil, errBadBase64
 	}
 	return b, nil
-}
-
-func encodeSASL(b []byte) string {
-	if len(b) == 0 {
-		return "="
-	}
-	return base64.StdEncoding.EncodeToString(b)
 }
 
 // negotiateBind waits for the bind IQ, binds a resource and registers the
