@@ -358,17 +358,17 @@ func TestDecoderElementSizeLimit(t *testing.T) {
 }
 
 func TestDecoderDepthLimitStopsEarly(t *testing.T) {
-	cr := &countingReader{r: io.MultiReader(strings.NewReader(clientHeader), endless('<'))}
-	// "<<<<" is not well-formed, but a deep "<a><a>..." stream is refused on depth alone.
-	cr.r = io.MultiReader(strings.NewReader(clientHeader), strings.NewReader(strings.Repeat("<a>", 100)), endless('x'))
+	// Nesting deeper than the limit is refused as soon as it is seen, not
+	// once the element is complete or too large.
+	cr := &countingReader{r: io.MultiReader(strings.NewReader(clientHeader), strings.NewReader(strings.Repeat("<a>", 100)), endless('x'))}
 	d := NewDecoder(cr, Limits{MaxDepth: 8})
 	if _, err := d.ReadHeader(); err != nil {
 		t.Fatal(err)
 	}
 	_, err := d.ReadElement()
 	wantCondition(t, "deep", err, CondPolicyViolation)
-	if cr.n > len(clientHeader)+300+DefaultMaxElementBytes {
-		t.Errorf("read %d bytes", cr.n)
+	if cr.n > len(clientHeader)+300+idleBufSize {
+		t.Errorf("read %d bytes before refusing", cr.n)
 	}
 }
 
