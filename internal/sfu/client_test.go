@@ -39,8 +39,9 @@ type testClient struct {
 	stop      chan struct{} // closed by close
 	wg        sync.WaitGroup
 
-	mu   sync.Mutex            // guards recv
-	recv map[string]*recvTrack // by track id, e.g. "video-bob"
+	mu     sync.Mutex            // guards recv and events
+	recv   map[string]*recvTrack // by track id, e.g. "video-bob"
+	events []Event               // what the SFU reported for this client's participant
 }
 
 // recvTrack is what a client saw of one remote track.
@@ -305,6 +306,18 @@ func (r *recvTrack) record(pkt *rtp.Packet, levelID uint8) {
 	}
 }
 
+// sawEvent reports whether the focus loop got an event matching want.
+func (c *testClient) sawEvent(want Event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range c.events {
+		if ev == want {
+			return true
+		}
+	}
+	return false
+}
+
 // snapshot returns a copy of what the client received from trackID.
 func (c *testClient) snapshot(trackID string) (recvTrack, bool) {
 	c.mu.Lock()
@@ -367,6 +380,9 @@ func drive(t *testing.T, p *Participant, c *testClient, closing *atomic.Bool) <-
 		defer close(done)
 		negotiate()
 		for ev := range p.Events() {
+			c.mu.Lock()
+			c.events = append(c.events, ev)
+			c.mu.Unlock()
 			if ev.Kind == EventNeedsOffer {
 				negotiate()
 			}

@@ -167,6 +167,15 @@ func TestTwoThenThreeParticipants(t *testing.T) {
 		return nil
 	})
 	for _, m := range []*member{alice, bob, carol} {
+		if !m.c.sawEvent(Event{Kind: EventConnectionState, ParticipantID: m.p.ID(), State: StateConnected}) {
+			t.Errorf("%s: no connected event", m.p.ID())
+		}
+		for _, other := range []*member{alice, bob, carol} {
+			info := TrackInfo{Kind: Video, StreamID: other.p.ID(), TrackID: "video-" + other.p.ID(), Codec: webrtc.MimeTypeVP8}
+			if other != m && !m.c.sawEvent(Event{Kind: EventTrackPublished, ParticipantID: other.p.ID(), Track: info}) {
+				t.Errorf("%s: no track-published event for %+v", m.p.ID(), info)
+			}
+		}
 		st := m.p.Stats()
 		if st.PacketsSent == 0 || st.DroppedWriteError != 0 {
 			t.Errorf("%s stats %+v", m.p.ID(), st)
@@ -244,6 +253,21 @@ func TestPLIWhenSubscriberJoins(t *testing.T) {
 	carol := join(t, conf, "carol")
 	allReceive(t, 5, alice, bob, carol)
 	waitFor(t, "a PLI to alice for carol", func() error {
+		if got := alice.c.plis.Load(); got <= plis {
+			return fmt.Errorf("alice has %d PLIs, had %d", got, plis)
+		}
+		return nil
+	})
+
+	// A subscriber's own keyframe request reaches the publisher.
+	time.Sleep(100 * time.Millisecond) // let the join's requests settle, so the next one is bob's
+	plis = alice.c.plis.Load()
+	r, _ := bob.c.snapshot("video-alice")
+	pli := &rtcp.PictureLossIndication{MediaSSRC: uint32(r.track.SSRC())}
+	if err := bob.c.pc.WriteRTCP([]rtcp.Packet{pli}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "bob's PLI to reach alice", func() error {
 		if got := alice.c.plis.Load(); got <= plis {
 			return fmt.Errorf("alice has %d PLIs, had %d", got, plis)
 		}
