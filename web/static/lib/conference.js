@@ -215,7 +215,8 @@ export class Conference extends Emitter {
     try {
       sdp = bridge.offerToSdp([...next.values()], fresh ? 1 : this.offerVersion + 1);
     } catch (err) {
-      throw jingleError('bad-request', '', err instanceof Error ? err.message : String(err));
+      const cond = err instanceof bridge.JingleError ? err.condition : 'bad-request';
+      throw jingleError(cond, '', err instanceof Error ? err.message : String(err));
     }
     return { sdp, next };
   }
@@ -418,7 +419,7 @@ export class Conference extends Emitter {
       } catch {
         continue; // a candidate Jingle cannot carry (e.g. no foundation)
       }
-      byMid.set(mid, [...(byMid.get(mid) ?? []), el]);
+      if (el) byMid.set(mid, [...(byMid.get(mid) ?? []), el]);
     }
     if (byMid.size === 0) return;
     const ufrag = bridge.localUfrag(pc.localDescription?.sdp ?? '');

@@ -200,9 +200,9 @@ function randomNonce() {
  * @param {number} iterations
  */
 async function pbkdf2(hash, password, salt, iterations) {
-  const key = await crypto.subtle.importKey('raw', password, 'PBKDF2', false, ['deriveBits']);
+  const key = await crypto.subtle.importKey('raw', own(password), 'PBKDF2', false, ['deriveBits']);
   const bits = hash === 'SHA-1' ? 160 : 256;
-  return new Uint8Array(await crypto.subtle.deriveBits({ name: 'PBKDF2', hash, salt, iterations }, key, bits));
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: 'PBKDF2', hash, salt: own(salt), iterations }, key, bits));
 }
 
 /**
@@ -211,8 +211,17 @@ async function pbkdf2(hash, password, salt, iterations) {
  * @param {Uint8Array} data
  */
 async function hmac(hash, key, data) {
-  const k = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash }, false, ['sign']);
-  return new Uint8Array(await crypto.subtle.sign('HMAC', k, data));
+  const k = await crypto.subtle.importKey('raw', own(key), { name: 'HMAC', hash }, false, ['sign']);
+  return new Uint8Array(await crypto.subtle.sign('HMAC', k, own(data)));
+}
+
+/**
+ * own copies bytes into a plain ArrayBuffer, which WebCrypto's types ask
+ * for (a view may sit on a SharedArrayBuffer).
+ * @param {Uint8Array} b
+ */
+function own(b) {
+  return new Uint8Array(b);
 }
 
 /** toBase64 encodes bytes as standard padded base64. @param {Uint8Array} b */

@@ -671,7 +671,7 @@ export class XmppClient extends Emitter {
       this.request(x('iq', { xmlns: NS.client, type: 'get', to: this.domain }, [x('ping', { xmlns: NS.ping })]), this.cfg.timeoutMs)
         .then(() => this.schedulePing())
         .catch((err) => {
-          if (err instanceof TimeoutError && ws === this.ws) this.fail(ws, 'the server stopped answering');
+          if (err instanceof TimeoutError && ws && ws === this.ws) this.fail(ws, 'the server stopped answering');
           else if (err instanceof StanzaError) this.schedulePing();
         });
     }, this.cfg.pingIntervalMs);
