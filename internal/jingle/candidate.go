@@ -36,7 +36,7 @@ var ErrEndOfCandidates = errors.New("jingle: end of candidates")
 // (ufrag, network-cost) are dropped; ID is derived from the candidate so that
 // the same candidate always gets the same id.
 func CandidateFromSDP(line string) (Candidate, error) {
-	line = strings.TrimPrefix(strings.TrimSpace(line), "a=")
+	line = strings.TrimPrefix(trimSpace(line), "a=")
 	if line == "end-of-candidates" {
 		return Candidate{}, ErrEndOfCandidates
 	}
@@ -44,7 +44,7 @@ func CandidateFromSDP(line string) (Candidate, error) {
 	if !ok {
 		return Candidate{}, badRequest("not a candidate line")
 	}
-	f := strings.Fields(rest)
+	f := fields(rest)
 	if len(f) < 8 || f[6] != "typ" || len(f)%2 != 0 {
 		return Candidate{}, badRequest("malformed candidate %q", rest)
 	}

@@ -2,7 +2,6 @@ package jingle
 
 import (
 	"strconv"
-	"strings"
 
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -174,7 +173,7 @@ func parseDescriptionChild(d *RTPDescription, c *xmlstream.Element) error {
 	case c.Is(NSRTP, "rtcp-mux"):
 		d.RTCPMux = true
 	case c.Is(NSRTP, "bandwidth"):
-		v, err := parseUint(strings.TrimSpace(c.Text), 32, "bandwidth")
+		v, err := parseUint(trimSpace(c.Text), 32, "bandwidth")
 		d.Bandwidths = append(d.Bandwidths, Bandwidth{Type: c.Attr("type"), Value: uint32(v)})
 		if err == nil && c.Attr("type") == "" {
 			err = badRequest("bandwidth without type")
@@ -322,7 +321,7 @@ func parseTransport(el *xmlstream.Element) (*ICETransport, error) {
 			}
 			t.Candidates = append(t.Candidates, cand)
 		case c.Is(NSDTLS, "fingerprint"):
-			fp := Fingerprint{Hash: c.Attr("hash"), Setup: c.Attr("setup"), Value: strings.TrimSpace(c.Text)}
+			fp := Fingerprint{Hash: c.Attr("hash"), Setup: c.Attr("setup"), Value: trimSpace(c.Text)}
 			if fp.Hash == "" || !isToken(fp.Value) {
 				return nil, badRequest("fingerprint without hash or with a bad value")
 			}

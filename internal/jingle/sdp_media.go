@@ -65,7 +65,7 @@ func (r *mediaReader) rtpmap(v string) error {
 	if err != nil || pt == nil {
 		return err
 	}
-	parts := strings.Split(strings.TrimSpace(rest), "/")
+	parts := strings.Split(trimSpace(rest), "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
 		return badRequest("malformed rtpmap %q", v)
 	}
@@ -93,12 +93,12 @@ func (r *mediaReader) fmtp(v string) error {
 		return err
 	}
 	for _, p := range strings.Split(rest, ";") {
-		p = strings.TrimSpace(p)
+		p = trimSpace(p)
 		if p == "" {
 			continue
 		}
 		name, value, _ := strings.Cut(p, "=")
-		pt.Parameters = append(pt.Parameters, Parameter{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+		pt.Parameters = append(pt.Parameters, Parameter{Name: trimSpace(name), Value: trimSpace(value)})
 	}
 	return nil
 }
@@ -159,7 +159,7 @@ func (r *mediaReader) ssrc(v string) error {
 	if err != nil {
 		return err
 	}
-	attr = strings.TrimSpace(attr)
+	attr = trimSpace(attr)
 	if !ok || attr == "" {
 		return badRequest("a=ssrc:%s without attribute", id)
 	}

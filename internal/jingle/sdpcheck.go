@@ -137,7 +137,7 @@ func checkPayloadType(pt *PayloadType) error {
 	}
 	for _, p := range pt.Parameters {
 		if !isToken(p.Name) || strings.ContainsAny(p.Name, "=;") ||
-			strings.Contains(p.Value, ";") || !isText(p.Value) || strings.TrimSpace(p.Value) != p.Value {
+			strings.Contains(p.Value, ";") || !isText(p.Value) || trimSpace(p.Value) != p.Value {
 			return badRequest("payload type %d: bad parameter %q", pt.ID, p.Name)
 		}
 	}
@@ -190,3 +190,7 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// trimSpace trims XML and SDP white space only (unlike strings.TrimSpace,
+// which also trims Unicode spaces), the same set as jingle.js.
+func trimSpace(s string) string { return strings.Trim(s, " \t\r\n") }

@@ -381,3 +381,58 @@ test('session-terminate reason round trip', () => {
   assert.deepEqual(j.reason, { condition: 'failed-transport', text: 'ICE failed' });
   assert.deepEqual(parseJingle(parse(serialize(jingleElement(j)))), j);
 });
+
+// ---- mutated vectors: the properties Go's FuzzFromSDP checks ----
+
+/** mulberry32: a small seeded PRNG, so that the run is reproducible. */
+function rng(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function mutate(sdp, rand) {
+  const lines = sdp.split('\r\n');
+  const pick = () => Math.floor(rand() * lines.length);
+  const chars = ' :/=;*01979abcmsvz-\r\n\u00a0\u0085';
+  for (let n = 1 + Math.floor(rand() * 3); n > 0; n--) {
+    const i = pick();
+    switch (Math.floor(rand() * 4)) {
+      case 0: lines.splice(i, 1); break;
+      case 1: lines.splice(i, 0, lines[pick()]); break;
+      case 2: [lines[i], lines[pick()]] = [lines[pick()], lines[i]]; break;
+      default: {
+        const l = lines[i] ?? '';
+        const at = Math.floor(rand() * (l.length + 1));
+        lines[i] = l.slice(0, at) + chars[Math.floor(rand() * chars.length)] + l.slice(at + (rand() < 0.5 ? 1 : 0));
+      }
+    }
+  }
+  return lines.join('\r\n');
+}
+
+test('mutated SDPs either fail cleanly or convert back and forth unchanged', () => {
+  const rand = rng(20261120);
+  let accepted = 0;
+  for (let i = 0; i < 3000; i++) {
+    const v = vectors[i % vectors.length];
+    const sdp = mutate(v.sdp, rand);
+    let j;
+    try {
+      j = fromSDP(sdp, v.role);
+    } catch (err) {
+      assert.ok(err instanceof JingleError, `${err} for\n${sdp}`);
+      continue;
+    }
+    accepted++;
+    j.action = 'session-initiate';
+    j.sid = 'm';
+    assert.deepEqual(parseJingle(parse(serialize(jingleElement(j)))), j, sdp);
+    const again = fromSDP(toSDP(j, v.role), v.role);
+    assert.deepEqual({ ...again, action: j.action, sid: j.sid }, j, sdp);
+  }
+  assert.ok(accepted > 300, `only ${accepted} mutations were valid SDP`);
+});
