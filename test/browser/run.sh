@@ -6,7 +6,7 @@
 #   test/browser/run.sh                 every test in tests/
 #   test/browser/run.sh tests/ui.test.js   just those files
 #
-# Environment: PARLEY_BIN (skip the build), BROWSER_SKIP_NPM=1 (reuse
+# Environment: PARLEY_BIN, PIONPEERS_BIN (skip those builds), BROWSER_SKIP_NPM=1 (reuse
 # node_modules), CHROMIUM_BIN, FIREFOX_BIN.
 # The exit status is node's test runner's: non-zero when a test failed.
 set -euo pipefail
@@ -24,12 +24,17 @@ if [ "${BROWSER_SKIP_NPM:-}" != 1 ] || [ ! -d "$SUITE_DIR/node_modules" ]; then
 	(cd "$SUITE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-browser-bin.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
 if [ -z "${PARLEY_BIN:-}" ]; then
-	WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-browser-bin.XXXXXX")
-	trap 'rm -rf "$WORK"' EXIT
 	log "building parley"
 	(cd "$REPO_ROOT" && go build -o "$WORK/parley" ./cmd/parley)
 	export PARLEY_BIN="$WORK/parley"
+fi
+if [ -z "${PIONPEERS_BIN:-}" ]; then
+	log "building the Pion test peers"
+	(cd "$REPO_ROOT" && go build -o "$WORK/pionpeers" ./test/browser/pionpeers)
+	export PIONPEERS_BIN="$WORK/pionpeers"
 fi
 
 cd "$SUITE_DIR"
