@@ -165,7 +165,7 @@ const FeedbackTRRInt = "trr-int"
 type HeaderExtension struct {
 	ID      uint16 // 1-256 or 4096-4351
 	URI     string
-	Senders string // one of the Senders constants except none; "" means both
+	Senders string // one of the Senders constants ("none" is a=extmap:N/inactive); "" means both
 }
 
 // Bandwidth is an XEP-0167 <bandwidth/>: a b= line.

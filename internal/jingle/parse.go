@@ -1,6 +1,7 @@
 package jingle
 
 import (
+	"fmt"
 	"strconv"
 
 	"parley.dev/parley/internal/xmlstream"
@@ -104,7 +105,7 @@ func parseContent(el *xmlstream.Element) (Content, error) {
 	default:
 		return c, badRequest("content %q: bad creator %q", c.Name, c.Creator)
 	}
-	if !validSenders(c.Senders, true) {
+	if !validSenders(c.Senders) {
 		return c, badRequest("content %q: bad senders %q", c.Name, c.Senders)
 	}
 	var err error
@@ -124,19 +125,18 @@ func parseContent(el *xmlstream.Element) (Content, error) {
 	return c, nil
 }
 
-func validSenders(s string, noneAllowed bool) bool {
+func validSenders(s string) bool {
 	switch s {
-	case "", SendersBoth, SendersInitiator, SendersResponder:
+	case "", SendersBoth, SendersInitiator, SendersResponder, SendersNone:
 		return true
-	case SendersNone:
-		return noneAllowed
 	}
 	return false
 }
 
+// prefixed puts context before the text of an *Error, keeping its condition.
 func prefixed(err error, format string, args ...any) error {
 	if e, ok := err.(*Error); ok {
-		return &Error{Condition: e.Condition, Text: badRequest(format, args...).Text + e.Text}
+		return &Error{Condition: e.Condition, Text: fmt.Sprintf(format, args...) + e.Text}
 	}
 	return err
 }
@@ -267,7 +267,7 @@ func parseHeaderExtension(el *xmlstream.Element) (HeaderExtension, error) {
 	if ext.URI == "" {
 		return ext, badRequest("rtp-hdrext without uri")
 	}
-	if !validSenders(ext.Senders, true) {
+	if !validSenders(ext.Senders) {
 		return ext, badRequest("rtp-hdrext: bad senders %q", ext.Senders)
 	}
 	return ext, nil

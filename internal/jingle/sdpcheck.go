@@ -100,7 +100,7 @@ func checkDescription(d *RTPDescription) error {
 		return err
 	}
 	for _, ext := range d.HeaderExtensions {
-		if !validExtmapID(uint64(ext.ID)) || !isToken(ext.URI) || !validSenders(ext.Senders, true) {
+		if !validExtmapID(uint64(ext.ID)) || !isToken(ext.URI) || !validSenders(ext.Senders) {
 			return badRequest("bad header extension %d %q", ext.ID, ext.URI)
 		}
 	}

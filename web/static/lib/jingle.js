@@ -81,6 +81,19 @@ export class JingleError extends Error {
 const bad = (text) => new JingleError('bad-request', text);
 
 /**
+ * within runs fn, prefixing the text of the JingleError it throws.
+ * @template T @param {string} prefix @param {() => T} fn @returns {T}
+ */
+function within(prefix, fn) {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof JingleError) throw new JingleError(err.condition, `${prefix}: ${err.text}`);
+    throw err;
+  }
+}
+
+/**
  * uint parses a decimal number of at most bits bits (as Go's parseUint).
  * @param {string} s @param {number} bits @param {string} what
  */
@@ -122,8 +135,8 @@ function hash32(s) {
   return h;
 }
 
-/** @param {string} s @param {boolean} noneAllowed */
-const validSenders = (s, noneAllowed) => ['', 'both', 'initiator', 'responder'].includes(s) || (noneAllowed && s === 'none');
+/** @param {string} s */
+const validSenders = (s) => ['', 'both', 'initiator', 'responder', 'none'].includes(s);
 /** @param {number} id */
 const validExtmapID = (id) => (id >= 1 && id <= 256) || (id >= 4096 && id <= 4351);
 /** @param {string} s */
@@ -182,8 +195,8 @@ function parseContent(e) {
     description: null, transport: null };
   if (c.name === '') throw bad('content without name');
   if (c.creator !== 'initiator' && c.creator !== 'responder') throw bad(`content ${c.name}: bad creator`);
-  if (!validSenders(c.senders, true)) throw bad(`content ${c.name}: bad senders ${JSON.stringify(c.senders)}`);
-  try {
+  if (!validSenders(c.senders)) throw bad(`content ${c.name}: bad senders ${JSON.stringify(c.senders)}`);
+  return within(`content ${JSON.stringify(c.name)}`, () => {
     const d = child(e, 'description', NS.rtp);
     if (d) c.description = parseDescription(d);
     const t = child(e, 'transport', NS.ice);
@@ -191,11 +204,8 @@ function parseContent(e) {
       c.transport = parseTransport(t);
       if (c.description && child(t, 'rtcp-mux', NS.ice)) c.description.rtcpMux = true; // where Jitsi also puts it
     }
-  } catch (err) {
-    if (err instanceof JingleError) throw new JingleError(err.condition, `content ${JSON.stringify(c.name)}: ${err.text}`);
-    throw err;
-  }
-  return c;
+    return c;
+  });
 }
 
 /** @returns {Description} */
@@ -260,7 +270,7 @@ function parseHeaderExtension(e) {
   const id = uint(attr(e, 'id'), 16, 'rtp-hdrext id');
   if (!validExtmapID(id)) throw bad(`rtp-hdrext id ${id} out of range`);
   if (attr(e, 'uri') === '') throw bad('rtp-hdrext without uri');
-  if (!validSenders(attr(e, 'senders'), true)) throw bad('rtp-hdrext: bad senders');
+  if (!validSenders(attr(e, 'senders'))) throw bad('rtp-hdrext: bad senders');
   return { id, uri: attr(e, 'uri'), senders: attr(e, 'senders') };
 }
 
@@ -622,12 +632,7 @@ function checkSDP(j) {
     if (!isToken(c.name)) throw bad(`content name ${JSON.stringify(c.name)} is not a valid mid`);
     if (seen.has(c.name)) throw bad(`duplicate content ${JSON.stringify(c.name)}`);
     seen.add(c.name);
-    try {
-      checkContent(c);
-    } catch (err) {
-      if (err instanceof JingleError) throw bad(`content ${JSON.stringify(c.name)}: ${err.text}`);
-      throw err;
-    }
+    within(`content ${JSON.stringify(c.name)}`, () => checkContent(c));
   }
 }
 
@@ -655,7 +660,7 @@ function checkContent(c) {
   }
   checkFeedback(d.feedback);
   for (const x of d.headerExtensions) {
-    if (!validExtmapID(x.id) || !isToken(x.uri) || !validSenders(x.senders, true)) throw bad(`bad header extension ${x.id}`);
+    if (!validExtmapID(x.id) || !isToken(x.uri) || !validSenders(x.senders)) throw bad(`bad header extension ${x.id}`);
   }
   for (const b of d.bandwidths) if (!isToken(b.type) || b.type.includes(':')) throw bad('bad bandwidth type');
   for (const s of d.sources) {
@@ -721,12 +726,7 @@ export function fromSDP(sdp, role) {
   if (group[0] === 'BUNDLE') j.group = { semantics: 'BUNDLE', contents: group.slice(1) };
   sections.forEach((sec, i) => {
     if (sec.port === 0 && first(sec, 'bundle-only') === undefined) return;
-    try {
-      j.contents.push(sectionContent(sec, session, role));
-    } catch (err) {
-      if (err instanceof JingleError) throw new JingleError(err.condition, `m-line ${i}: ${err.text}`);
-      throw err;
-    }
+    j.contents.push(within(`m-line ${i}`, () => sectionContent(sec, session, role)));
   });
   if (j.group) {
     j.group.contents = j.group.contents.filter((n) => j.contents.some((c) => c.name === n));
