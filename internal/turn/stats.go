@@ -1,0 +1,61 @@
+package turn
+
+import "sync/atomic"
+
+// Reasons the server refused something.
+const (
+	refusedAuthMalformed   = iota // username is not "EXPIRY:USER"
+	refusedAuthExpired            // the credential's expiry has passed
+	refusedAuthBadPassword        // MESSAGE-INTEGRITY did not match: forged, or another secret
+	refusedPeer                   // permission, channel or connection to a forbidden peer
+	refusedPeerPacket             // relayed packet or connection from/to a forbidden address and port
+	refusedQuotaUser              // the user has MaxAllocationsPerUser allocations
+	refusedQuotaTotal             // the server has MaxAllocations allocations
+	refusedRelay                  // no relay socket could be opened
+	numRefusedReasons
+)
+
+// refusedReasonName names a refusal reason in Stats.Refused.
+func refusedReasonName(r int) string {
+	switch r {
+	case refusedAuthMalformed:
+		return "auth_malformed"
+	case refusedAuthExpired:
+		return "auth_expired"
+	case refusedAuthBadPassword:
+		return "auth_bad_password"
+	case refusedPeer:
+		return "peer_forbidden"
+	case refusedPeerPacket:
+		return "peer_packet_forbidden"
+	case refusedQuotaUser:
+		return "quota_user"
+	case refusedQuotaTotal:
+		return "quota_total"
+	case refusedRelay:
+		return "relay_unavailable"
+	}
+	return "unknown"
+}
+
+// counters are the server's statistics; safe for concurrent use.
+type counters struct {
+	created atomic.Uint64 // allocations created since start
+	refused [numRefusedReasons]atomic.Uint64
+}
+
+func (c *counters) refuse(reason int) { c.refused[reason].Add(1) }
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	// Allocations is the number of live allocations.
+	Allocations int
+	// AllocationsCreated counts allocations since the server started.
+	AllocationsCreated uint64
+	// Refused counts refusals by reason: auth_malformed, auth_expired,
+	// auth_bad_password, peer_forbidden (permission, channel binding or
+	// TCP connection to a forbidden peer), peer_packet_forbidden (relayed
+	// packets or connections dropped for their exact address), quota_user,
+	// quota_total, relay_unavailable.
+	Refused map[string]uint64
+}
