@@ -23,7 +23,7 @@ export { XmlError } from './xml.js';
  */
 export function x(name, attrs = {}, children = []) {
   /** @type {El} */
-  const el = { name, ns: '', attrs: {}, children: [], text: '' };
+  const el = { name, ns: '', attrs: Object.create(null), children: [], text: '' };
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined) continue;
     if (k === 'xmlns') el.ns = v;

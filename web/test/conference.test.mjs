@@ -1,0 +1,206 @@
+// Tests of web/static/lib/conference.js and sdpbridge.js: the Jingle
+// session with the focus, driven by stanzas the real focus sent
+// (testdata/*.xml, captured from parley with two browsers) and a fake
+// RTCPeerConnection.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { XmppClient } from '../static/lib/xmpp.js';
+import { Conference } from '../static/lib/conference.js';
+import { Emitter } from '../static/lib/emitter.js';
+import { offerToSdp, answerToContents } from '../static/lib/sdpbridge.js';
+import { parse } from '../static/lib/xml.js';
+import { kids, attr } from '../static/lib/xmlutil.js';
+import { FakeServer, FakeClock, settle } from './fakes.mjs';
+
+const INITIATE = readFileSync(new URL('testdata/focus-session-initiate.xml', import.meta.url), 'utf8').trim();
+const CONTENT_ADD = readFileSync(new URL('testdata/focus-content-add.xml', import.meta.url), 'utf8').trim();
+
+globalThis.MediaStream ??= class {
+  constructor(tracks = []) {
+    this.tracks = tracks;
+  }
+};
+
+/** FakePC plays an RTCPeerConnection: transceivers follow the offer's m-lines; the answer mirrors them. */
+class FakePC {
+  static made = [];
+  constructor(config) {
+    this.config = config;
+    this.transceivers = [];
+    this.remote = null;
+    this.localDescription = null;
+    this.connectionState = 'new';
+    this.listeners = new Map();
+    this.closed = false;
+    FakePC.made.push(this);
+  }
+  addEventListener(t, fn) {
+    this.listeners.set(t, [...(this.listeners.get(t) ?? []), fn]);
+  }
+  async setRemoteDescription(d) {
+    this.remote = d.sdp;
+    for (const sec of d.sdp.split('\r\nm=').slice(1)) {
+      const kind = sec.split(' ')[0];
+      const mid = /a=mid:(\S+)/.exec(sec)[1];
+      if (this.transceivers.some((t) => t.mid === mid)) continue;
+      this.transceivers.push({
+        mid, direction: 'recvonly', offer: sec,
+        sender: { track: null, async replaceTrack(t) { this.track = t; } },
+        receiver: { track: { kind, id: `remote-${mid}` } },
+      });
+    }
+  }
+  getTransceivers() {
+    return this.transceivers;
+  }
+  async createAnswer() {
+    const lines = ['v=0', 'o=- 7 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=group:BUNDLE ${this.transceivers.map((t) => t.mid).join(' ')}`];
+    for (const t of this.transceivers) {
+      const pt = /^\S+ \S+ \S+ (\d+)/.exec(t.offer)[1];
+      const rtpmap = new RegExp(`a=rtpmap:${pt} (\\S+)`).exec(t.offer)[1];
+      lines.push(`m=${t.offer.split(' ')[0]} 9 UDP/TLS/RTP/SAVPF ${pt}`, 'c=IN IP4 0.0.0.0', 'a=ice-ufrag:abcd', 'a=ice-pwd:0123456789abcdefghijkl',
+        'a=fingerprint:sha-256 AA:BB', 'a=setup:active', `a=mid:${t.mid}`, `a=${t.direction}`, 'a=rtcp-mux', `a=rtpmap:${pt} ${rtpmap}`);
+    }
+    return { type: 'answer', sdp: lines.join('\r\n') + '\r\n' };
+  }
+  async setLocalDescription(d) {
+    this.localDescription = d;
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+async function setup() {
+  const server = new FakeServer();
+  const client = new XmppClient({ url: 'ws://test', domain: 'localhost', WebSocket: server.WebSocket, clock: new FakeClock(), pingIntervalMs: 0 });
+  await client.connect();
+  const room = new Emitter();
+  room.state = 'in';
+  room.occupants = new Map([['alice', {}], ['bob', {}], ['me', {}]]);
+  const audio = { kind: 'audio', id: 'mic' }, video = { kind: 'video', id: 'cam' };
+  const conf = new Conference({ client, room, focus: 'focus.localhost', localTracks: () => ({ audio, video }), RTCPeerConnection: FakePC });
+  const events = [];
+  for (const e of ['trackAdded', 'trackRemoved', 'sessionEnded']) conf.on(e, (t) => events.push([e, t.nick ?? t, t.kind, t.mid]));
+  const sent = [];
+  // The focus acknowledges what we send and records it.
+  server.onStanza = (el, ws) => {
+    sent.push(el);
+    if (el.name === 'iq' && el.attrs.type === 'set') ws.deliver(`<iq xmlns="jabber:client" type="result" id="${el.attrs.id}" from="focus.localhost"/>`);
+  };
+  const fromFocus = (jingle, id, from = 'focus.localhost') =>
+    server.last.deliver(`<iq xmlns="jabber:client" type="set" id="${id}" from="${from}" to="${client.jid}">${jingle}</iq>`);
+  return { server, client, room, conf, events, sent, fromFocus, audio, video };
+}
+
+const sidOf = (xml) => /sid="([^"]+)"/.exec(xml)[1];
+const jingleOf = (iq) => kids(iq, 'jingle')[0];
+const reply = (sent, id) => sent.find((s) => s.name === 'iq' && s.attrs.id === id);
+
+test('offerToSdp bundles every content in order and keeps the msid of forwarded tracks', () => {
+  const contents = kids(parse(INITIATE), 'content', 'urn:xmpp:jingle:1');
+  const sdp = offerToSdp(contents, 7);
+  assert.match(sdp, /^o=\S+ \S+ 7 IN IP4/m);
+  assert.match(sdp, /^a=group:BUNDLE 0 1 2 3$/m);
+  assert.deepEqual([...sdp.matchAll(/^a=mid:(\S+)$/gm)].map((m) => m[1]), ['0', '1', '2', '3']);
+  const dirs = sdp.split('\r\nm=').slice(1).map((s) => /a=(sendonly|recvonly|sendrecv|inactive)/.exec(s)[1]);
+  assert.deepEqual(dirs, ['recvonly', 'recvonly', 'sendonly', 'sendonly']);
+  assert.match(sdp, /^a=msid:p186fb8b video-p186fb8b$/m);
+});
+
+test('answerToContents names contents by mid with the responder\'s senders', () => {
+  const vector = JSON.parse(readFileSync(new URL('../../internal/jingle/testdata/vectors/chromium-156-answer-recvonly.json', import.meta.url), 'utf8'));
+  const contents = answerToContents(vector.sdp);
+  assert.deepEqual(contents.map((c) => attr(c, 'name')), ['a0', 'v0', 'data']);
+  assert.equal(attr(contents[0], 'senders'), 'both');
+});
+
+test('session-initiate is acknowledged, answered with session-accept, and remote tracks map to their owners', async () => {
+  const { conf, events, sent, fromFocus, client, audio, video } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  const ack = reply(sent, 'f1');
+  assert.equal(ack.attrs.type, 'result');
+  const accept = sent.find((s) => jingleOf(s)?.attrs.action === 'session-accept');
+  assert.ok(sent.indexOf(ack) < sent.indexOf(accept), 'session-accept went out before the IQ result');
+  const j = jingleOf(accept);
+  assert.deepEqual([j.attrs.sid, j.attrs.responder], [sidOf(INITIATE), client.jid]);
+  assert.deepEqual(kids(j, 'content').map((c) => [attr(c, 'name'), attr(c, 'senders')]),
+    [['0', 'responder'], ['1', 'responder'], ['2', 'initiator'], ['3', 'initiator']]);
+  const pc = FakePC.made.at(-1);
+  assert.deepEqual(pc.transceivers.map((t) => [t.mid, t.direction, t.sender.track]),
+    [['0', 'sendonly', audio], ['1', 'sendonly', video], ['2', 'recvonly', null], ['3', 'recvonly', null]]);
+  assert.deepEqual(events, [['trackAdded', 'alice', 'audio', '2'], ['trackAdded', 'alice', 'video', '3']]);
+  assert.equal(conf.pc, pc);
+});
+
+test('content-add upserts contents, keeps m-line order and answers with every content', async () => {
+  const { events, sent, fromFocus } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  // The captured content-add belongs to another session: give it ours.
+  const add = CONTENT_ADD.replace(/sid="[^"]+"/, `sid="${sidOf(INITIATE)}"`)
+    .replace('name="2" senders="initiator"', 'name="4" senders="initiator"');
+  fromFocus(add, 'f2');
+  await settle();
+  assert.equal(reply(sent, 'f2').attrs.type, 'result');
+  const pc = FakePC.made.at(-1);
+  assert.match(pc.remote, /^a=group:BUNDLE 0 1 2 3 4$/m);
+  assert.match(pc.remote, /^o=\S+ \S+ 2 /m);
+  const accept = sent.filter((s) => jingleOf(s)?.attrs.action === 'content-accept');
+  assert.equal(accept.length, 1);
+  assert.deepEqual(kids(jingleOf(accept[0]), 'content').map((c) => attr(c, 'name')), ['0', '1', '2', '3', '4']);
+  assert.deepEqual(events.at(-1), ['trackAdded', 'bob', 'audio', '4']);
+
+  // bob's track ends: the focus marks it senders='none'.
+  fromFocus(add.replace('name="4" senders="initiator"', 'name="4" senders="none"'), 'f3');
+  await settle();
+  assert.deepEqual(events.at(-1), ['trackRemoved', 'bob', 'audio', '4']);
+});
+
+test('someone leaving the room loses their tracks at once and does not get them back from a stale offer', async () => {
+  const { room, events, fromFocus } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  room.occupants.delete('alice');
+  room.emit('left', { nick: 'alice', self: false }, { kind: 'left', text: '' });
+  assert.deepEqual(events.slice(-2).map((e) => [e[0], e[1], e[2]]), [['trackRemoved', 'alice', 'audio'], ['trackRemoved', 'alice', 'video']]);
+  // An unrelated content-add still lists alice's m-lines: they stay gone.
+  const add = CONTENT_ADD.replace(/sid="[^"]+"/, `sid="${sidOf(INITIATE)}"`).replace('name="2" senders="initiator"', 'name="4" senders="initiator"');
+  fromFocus(add, 'f2');
+  await settle();
+  assert.ok(!events.slice(2).some((e) => e[0] === 'trackAdded' && e[1] === 'alice'), JSON.stringify(events));
+});
+
+test('bad Jingle requests get errors and leave the session alone', async () => {
+  const { sent, fromFocus, events } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  const cond = (id) => {
+    const r = reply(sent, id);
+    return [r.attrs.type, ...kids(kids(r, 'error')[0]).map((c) => c.name)];
+  };
+  fromFocus(INITIATE.replace('action="session-initiate"', 'action="content-add"').replace(/sid="[^"]+"/, 'sid="nosuch"'), 'e1');
+  fromFocus(INITIATE, 'e2', 'mallory@localhost/x');
+  fromFocus(`<jingle xmlns="urn:xmpp:jingle:1" action="content-add" sid="${sidOf(INITIATE)}"><content name="9" senders="initiator"><description xmlns="urn:xmpp:jingle:apps:rtp:1" media="video"/></content></jingle>`, 'e3');
+  fromFocus(`<jingle xmlns="urn:xmpp:jingle:1" action="session-frobnicate" sid="${sidOf(INITIATE)}"/>`, 'e4');
+  await settle();
+  assert.deepEqual(cond('e1'), ['error', 'item-not-found', 'unknown-session']);
+  assert.deepEqual(cond('e2'), ['error', 'not-authorized', 'text']);
+  assert.equal(cond('e3')[0], 'error');
+  assert.equal(cond('e3')[1], 'bad-request');
+  assert.deepEqual(cond('e4').slice(0, 2), ['error', 'feature-not-implemented']);
+  assert.equal(events.filter((e) => e[0] === 'trackRemoved').length, 0, 'a bad request disturbed the session');
+});
+
+test('session-terminate from the focus closes the connection and drops every remote track', async () => {
+  const { conf, events, fromFocus } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  fromFocus(`<jingle xmlns="urn:xmpp:jingle:1" action="session-terminate" sid="${sidOf(INITIATE)}"><reason><success/></reason></jingle>`, 'f2');
+  await settle();
+  assert.equal(FakePC.made.at(-1).closed, true);
+  assert.equal(conf.pc, null);
+  assert.deepEqual(events.slice(-3).map((e) => e[0]), ['trackRemoved', 'trackRemoved', 'sessionEnded']);
+});
