@@ -62,6 +62,8 @@ func (s *Server) handleServerStanza(st *xmlstream.Element) {
 		res = s.serverDiscoInfo(st, payload)
 	case payload.Is(nsDiscoItems, "query") && typ == "get":
 		res = s.serverDiscoItems(st, payload)
+	case payload.Space == nsExtDisco && s.cfg.ExternalServices != nil:
+		res = s.handleExtDisco(st, payload)
 	case payload.Is(nsVersion, "query") && typ == "get":
 		res = stanza.IQResult(st, xmlstream.New(nsVersion, "query").Add(
 			xmlstream.New(nsVersion, "name").SetText("parley")))
@@ -95,6 +97,9 @@ func (s *Server) serverDiscoInfo(iq, q *xmlstream.Element) *xmlstream.Element {
 	res.Add(xmlstream.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "parley"))
 	for _, f := range serverFeatures {
 		res.Add(xmlstream.New(nsDiscoInfo, "feature", "var", f))
+	}
+	if s.cfg.ExternalServices != nil {
+		res.Add(xmlstream.New(nsDiscoInfo, "feature", "var", nsExtDisco))
 	}
 	return stanza.IQResult(iq, res)
 }

@@ -69,6 +69,12 @@ type Config struct {
 	PingInterval, PingTimeout time.Duration
 	// Rosters persists rosters. Default: in memory only.
 	Rosters RosterStore
+	// ExternalServices lists the STUN and TURN services offered to a
+	// user (a bare JID of this domain, guests included), with credentials
+	// made for them, for XEP-0215 (urn:xmpp:extdisco:2). It is called for
+	// each request and must be safe for concurrent use. Default nil: the
+	// feature is neither advertised nor answered.
+	ExternalServices func(user jid.JID) []ExternalService
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Clock returns the time. Default time.Now.
