@@ -60,4 +60,6 @@ test('choose prefers the strongest common mechanism', () => {
   assert.equal(choose(['PLAIN', 'ANONYMOUS'], creds), 'PLAIN');
   assert.equal(choose(['PLAIN', 'ANONYMOUS'], null), 'ANONYMOUS');
   assert.equal(choose(['SCRAM-SHA-1'], null), null);
+  assert.equal(choose(['PLAIN', 'SCRAM-SHA-1', 'SCRAM-SHA-256'], creds, ['SCRAM-SHA-1', 'PLAIN']), 'SCRAM-SHA-1');
+  assert.equal(choose(['SCRAM-SHA-256'], creds, ['PLAIN']), null);
 });

@@ -32,13 +32,17 @@ async function freePort() {
 
 /**
  * startParley runs `parley serve` and resolves once /health answers.
- * @param {{bin?: string, name?: string}} [opts]
+ * @param {{bin?: string, users?: Record<string, string>}} [opts] users: accounts
+ *   (name -> password) created with `parley user add` before the server starts
  */
 export async function startParley(opts = {}) {
   const bin = opts.bin ?? process.env.PARLEY_BIN;
   if (!bin) throw new Error('PARLEY_BIN is not set; run the suite through test/browser/run.sh');
   const [http, c2s] = [await freePort(), await freePort()];
   const data = mkdtempSync(path.join(tmpdir(), 'parley-browser-'));
+  for (const [name, password] of Object.entries(opts.users ?? {})) {
+    execFileSync(bin, ['user', 'add', name, '--data', data, '--domain', 'localhost'], { input: `${password}\n` });
+  }
   const logPath = path.join(data, 'parley.log');
   const log = createWriteStream(logPath);
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${http}`, '--c2s', `127.0.0.1:${c2s}`,

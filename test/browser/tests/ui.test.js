@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startParley, sleep } from '../lib/parley.js';
 import { launch, join, waitUntil, diagnose, sample, closeAll, waitForMedia, mesh } from '../lib/browsers.js';
 
-const parley = await startParley();
+const parley = await startParley({ users: { alice: 'correct horse' } });
 const people = [];
 after(async () => {
   await closeAll(people);
@@ -122,4 +122,27 @@ test('after the WebSocket drops the client reconnects, rejoins and gets media ba
   const b = await sample(uma);
   assert.ok(b.vic.videoFrames > a.vic.videoFrames && b.vic.audioPackets > a.vic.audioPackets, `uma's media from vic: ${JSON.stringify([a.vic, b.vic])}`);
   assert.equal(await vic.page.$eval('#call-state', (e) => e.textContent), 'Connected');
+});
+
+test('accounts log in from the browser with SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN; a wrong password is refused', async () => {
+  const page = await people[0].browser.newPage();
+  await page.goto(`${parley.base}/`);
+  const results = await page.evaluate(async () => {
+    const { XmppClient } = await import('/static/lib/xmpp.js');
+    const url = `ws://${location.host}/xmpp-websocket`;
+    const out = {};
+    for (const [mech, password] of [['SCRAM-SHA-256', 'correct horse'], ['SCRAM-SHA-1', 'correct horse'], ['PLAIN', 'correct horse'], ['SCRAM-SHA-256', 'wrong']]) {
+      const c = new XmppClient({ url, domain: location.hostname, learnDomain: true, credentials: { username: 'alice', password }, mechanisms: [mech], reconnect: false });
+      try {
+        out[`${mech}/${password}`] = await c.connect();
+        await c.close();
+      } catch (err) {
+        out[`${mech}/${password}`] = `${err.name}: ${err.condition ?? err.message}`;
+      }
+    }
+    return out;
+  });
+  await page.close();
+  for (const mech of ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']) assert.match(results[`${mech}/correct horse`], /^alice@localhost\/\S+$/, JSON.stringify(results));
+  assert.equal(results['SCRAM-SHA-256/wrong'], 'AuthError: not-authorized');
 });

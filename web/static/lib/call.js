@@ -57,6 +57,10 @@ import { Conference } from './conference.js';
  * @property {Partial<import('./xmpp.js').Config>} [xmpp] more client settings (tests)
  */
 
+/** How often, and after how long, a failed media connection is retried. */
+const MAX_MEDIA_RETRIES = 3;
+const MEDIA_RETRY_DELAY_MS = 2000;
+
 /** Call ties the client, the room and the conference together. @extends {Emitter<Events>} */
 export class Call extends Emitter {
   /** @param {Config} cfg */
@@ -73,6 +77,7 @@ export class Call extends Emitter {
     /** @type {Status} */
     this.status = { phase: 'connecting', media: 'idle', text: 'Connecting…', bad: false };
     this.leaving = false;
+    this.mediaRetries = 0; // reconnections made because media failed, since media last connected
     this.client.on('reconnecting', ({ delayMs }) => {
       this.setStatus({ phase: 'reconnecting', text: `Connection lost, reconnecting${delayMs > 1500 ? ` in ${Math.round(delayMs / 1000)} s` : ''}…`, bad: true });
     });
@@ -181,6 +186,17 @@ export class Call extends Emitter {
   onMediaState(s) {
     if (this.status.phase === 'reconnecting') {
       this.status.media = s;
+      return;
+    }
+    if (s === 'connected') this.mediaRetries = 0;
+    if (s === 'failed' && this.mediaRetries < MAX_MEDIA_RETRIES && !this.leaving) {
+      // The focus cannot restart ICE; a new session can. Reconnecting gets
+      // one: the room is rejoined and the focus calls again.
+      this.mediaRetries++;
+      this.setStatus({ phase: 'in-call', media: s, text: 'Audio and video could not connect; trying again…', bad: true });
+      this.client.clock.setTimeout(() => {
+        if (this.conference?.state === 'failed') this.client.restart('media failed');
+      }, MEDIA_RETRY_DELAY_MS);
       return;
     }
     /** @type {Record<MediaState, [string, boolean]>} */

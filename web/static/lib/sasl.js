@@ -46,10 +46,11 @@ const dec = new TextDecoder('utf-8', { fatal: true });
  * strongest SCRAM, then PLAIN; without, ANONYMOUS.
  * @param {string[]} offered the server's mechanisms
  * @param {Credentials|null} creds
+ * @param {readonly string[]} [allowed] the mechanisms we may use, best first; default MECHANISMS
  * @returns {string|null}
  */
-export function choose(offered, creds) {
-  const want = creds ? ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'] : ['ANONYMOUS'];
+export function choose(offered, creds, allowed = MECHANISMS) {
+  const want = allowed.filter((m) => (creds ? m !== 'ANONYMOUS' : m === 'ANONYMOUS'));
   return want.find((m) => offered.includes(m)) ?? null;
 }
 

@@ -124,6 +124,8 @@ export class AuthError extends XmppError {
  * @property {boolean} [learnDomain] when the server refuses the domain (host-unknown), use
  *   the one its stream header names instead; default false
  * @property {sasl.Credentials|null} [credentials] null (default): log in as a guest (ANONYMOUS)
+ * @property {readonly string[]} [mechanisms] SASL mechanisms we may use, best first; default
+ *   sasl.MECHANISMS (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, ANONYMOUS)
  * @property {string} [resource] resource to ask for; default: the server picks
  * @property {number} [timeoutMs] bound on each IQ and each login step; default 15000
  * @property {number} [pingIntervalMs] ping the server after this much silence to find dead
@@ -170,6 +172,7 @@ export class XmppClient extends Emitter {
     /** @type {Required<Omit<Config, 'resource'|'clock'>> & {resource?: string}} immutable after construction */
     this.cfg = {
       credentials: null,
+      mechanisms: sasl.MECHANISMS,
       learnDomain: false,
       timeoutMs: 15000,
       pingIntervalMs: 30000,
@@ -260,6 +263,15 @@ export class XmppClient extends Emitter {
       await closed;
     }
     this.teardown('closed by us');
+  }
+
+  /**
+   * restart drops the connection as if the network had, so that the usual
+   * reconnection follows (the room is rejoined, the focus calls again).
+   * @param {string} reason
+   */
+  restart(reason) {
+    if (this.state === 'online' && this.ws) this.fail(this.ws, reason);
   }
 
   /**
@@ -454,7 +466,7 @@ export class XmppClient extends Emitter {
   async authenticate(features) {
     const mechs = kid(features, 'mechanisms', NS.sasl);
     const offered = mechs ? kids(mechs, 'mechanism', NS.sasl).map(textOf) : [];
-    const name = sasl.choose(offered, this.cfg.credentials);
+    const name = sasl.choose(offered, this.cfg.credentials, this.cfg.mechanisms);
     if (!name) throw new AuthError(this.cfg.credentials ? 'no common login mechanism' : 'guests may not log in here');
     const mech = sasl.create(name, this.cfg.credentials);
     const initial = await mech.initial();
