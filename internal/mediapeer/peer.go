@@ -1,8 +1,3 @@
-// Package mediapeer is a headless conference participant: it joins a MUC
-// room over an xmppclient connection, answers the focus's Jingle session
-// with a Pion PeerConnection, publishes synthetic audio and video, and
-// counts what it receives from every other participant. The Go SDK, the
-// load generator and the integration tests are built on it.
 package mediapeer
 
 import (
@@ -11,46 +6,282 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
+	"github.com/pion/rtp"
 
 	"parley.dev/parley/internal/jid"
-	"parley.dev/parley/internal/jingle"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmppclient"
 )
 
-const (
-	nsJingle    = "urn:xmpp:jingle:1"
-	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
-	nsMUC       = "http://jabber.org/protocol/muc"
-	nsMUCUser   = "http://jabber.org/protocol/muc#user"
-	nsMUCOwner  = "http://jabber.org/protocol/muc#owner"
-	nsJitMeet   = "http://jitsi.org/jitmeet"
-)
-
-// Features answered in disco#info: what makes the focus call us.
-var Features = []string{
-	nsDiscoInfo, nsJingle, "urn:xmpp:jingle:apps:rtp:1", "urn:xmpp:jingle:apps:rtp:audio",
-	"urn:xmpp:jingle:apps:rtp:video", "urn:xmpp:jingle:transports:ice-udp:1", "urn:xmpp:jingle:apps:dtls:0",
+// RoomConfig configures Conn.Join.
+type RoomConfig struct {
+	// Room is the bare room JID. Required.
+	Room jid.JID
+	// Nick is our nickname in the room. Required.
+	Nick string
+	// Password is the room's password. Default none.
+	Password string
+	// Media takes the focus's Jingle session in this room: publish Audio
+	// and Video and receive everyone's tracks. Default false: the room is
+	// followed for signalling only, and the focus's call is declined.
+	Media bool
+	// Audio and Video are what we publish with Media (see NewIVFSource,
+	// NewOggSource, SyntheticVideo, SyntheticAudio). Default nil: nothing
+	// of that kind is published.
+	Audio, Video Source
+	// OnRTP, if set, receives every RTP packet of every remote track. It
+	// runs on the track's own goroutine; pkt and its payload are only valid
+	// during the call. Default: packets are only counted.
+	OnRTP func(t *Track, pkt *rtp.Packet)
+	// InstantRoom unlocks a room we create with the default configuration.
+	// Default true (a nil pointer); set it to false to configure the room
+	// yourself with an owner IQ before others can enter.
+	InstantRoom *bool
 }
 
-// Config configures Join.
+// Peer is our presence in one room.
+type Peer struct {
+	conn *Conn
+	cfg  RoomConfig
+	room jid.JID
+	log  *slog.Logger
+
+	joined chan struct{} // closed once the room accepted or refused us
+	ended  chan struct{} // closed once we are out of the room
+
+	mu        sync.Mutex
+	occupants map[string]Occupant // by nick, ourselves included; guarded by mu
+	subject   string              // guarded by mu
+	joinErr   error               // guarded by mu; set before joined closes
+	isJoined  bool                // our self-presence arrived; guarded by mu (set by the read loop)
+	endReason string              // guarded by mu; set before ended closes
+
+	media *session // nil without Media; its own fields say who guards them
+}
+
+// JoinError is returned when the room refuses us: a wrong password
+// (not-authorized), a taken nick (conflict), a ban (forbidden), a
+// members-only room (registration-required), and so on.
+type JoinError struct {
+	Room      string
+	Condition string // the stanza error condition
+	Text      string
+}
+
+func (e *JoinError) Error() string {
+	s := "mediapeer: " + e.Room + " refused the join: " + e.Condition
+	if e.Text != "" {
+		s += " (" + e.Text + ")"
+	}
+	return s
+}
+
+// Join enters a room and returns once the room has accepted us (and, if we
+// created it, unlocked it) or refused us.
+func (c *Conn) Join(ctx context.Context, cfg RoomConfig) (*Peer, error) {
+	if cfg.Room.IsZero() || !cfg.Room.IsBare() || cfg.Room.Local == "" {
+		return nil, errors.New("mediapeer: RoomConfig.Room must be a bare room JID")
+	}
+	if cfg.Nick == "" {
+		return nil, errors.New("mediapeer: RoomConfig.Nick is required")
+	}
+	if _, err := jid.New(cfg.Room.Local, cfg.Room.Domain, cfg.Nick); err != nil {
+		return nil, fmt.Errorf("mediapeer: bad nick %q: %w", cfg.Nick, err)
+	}
+	p := &Peer{conn: c, cfg: cfg, room: cfg.Room, log: c.log.With("room", cfg.Room.String(), "nick", cfg.Nick),
+		joined: make(chan struct{}), ended: make(chan struct{}), occupants: make(map[string]Occupant)}
+	if cfg.Media {
+		p.media = newSession(p)
+	}
+	if err := c.register(p); err != nil {
+		return nil, err
+	}
+	x := xmlstream.New(nsMUC, "x")
+	if cfg.Password != "" {
+		x.Add(xmlstream.New(nsMUC, "password").SetText(cfg.Password))
+	}
+	pres := xmlstream.New(xmlstream.NSClient, "presence", "to", p.occupantJID(cfg.Nick)).Add(x)
+	if err := c.cfg.Client.Send(pres); err != nil {
+		p.end(ReasonDisconnected, nil)
+		return nil, err
+	}
+	select {
+	case <-p.joined:
+	case <-ctx.Done():
+		p.Close()
+		return nil, ctx.Err()
+	case <-p.ended:
+	}
+	p.mu.Lock()
+	err, ok := p.joinErr, p.isJoined
+	p.mu.Unlock()
+	if err == nil && !ok {
+		err = ErrClosed
+	}
+	if err != nil {
+		p.end(ReasonClosed, nil)
+		return nil, err
+	}
+	return p, nil
+}
+
+// Room returns the bare room JID.
+func (p *Peer) Room() jid.JID { return p.room }
+
+// Nick returns our nickname.
+func (p *Peer) Nick() string { return p.cfg.Nick }
+
+// Conn returns the connection the peer belongs to.
+func (p *Peer) Conn() *Conn { return p.conn }
+
+// Ended is closed once we are out of the room; EndReason then says why.
+func (p *Peer) Ended() <-chan struct{} { return p.ended }
+
+// EndReason returns why we are out of the room, or "" while we are in.
+func (p *Peer) EndReason() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.endReason
+}
+
+func (p *Peer) occupantJID(nick string) string { return p.room.WithResource(nick).String() }
+
+// Occupants returns everyone in the room, ourselves included, sorted by nick.
+func (p *Peer) Occupants() []Occupant {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Occupant, 0, len(p.occupants))
+	for _, o := range p.occupants {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b Occupant) int {
+		if a.Nick < b.Nick {
+			return -1
+		}
+		if a.Nick > b.Nick {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Occupant returns one occupant by nick.
+func (p *Peer) Occupant(nick string) (Occupant, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	o, ok := p.occupants[nick]
+	return o, ok
+}
+
+// Subject returns the room's subject.
+func (p *Peer) Subject() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.subject
+}
+
+// Tracks returns the remote tracks received so far in this room, ended
+// ones included; nil without media.
+func (p *Peer) Tracks() []*Track {
+	if p.media == nil {
+		return nil
+	}
+	return p.media.trackList()
+}
+
+// Close leaves the room and ends its media. It does not close the Conn.
+func (p *Peer) Close() error {
+	select {
+	case <-p.ended:
+		return nil
+	default:
+	}
+	p.conn.cfg.Client.Send(xmlstream.New(xmlstream.NSClient, "presence", "type", "unavailable",
+		"to", p.occupantJID(p.cfg.Nick)))
+	p.end(ReasonClosed, nil)
+	return nil
+}
+
+// end marks us out of the room, once: media stops and the Conn forgets us.
+// A non-nil ev is raised as EventRemoved.
+func (p *Peer) end(reason string, ev *Event) {
+	p.mu.Lock()
+	select {
+	case <-p.ended:
+		p.mu.Unlock()
+		return
+	default:
+	}
+	p.endReason = reason
+	close(p.ended)
+	select {
+	case <-p.joined:
+	default:
+		close(p.joined)
+	}
+	self := p.occupants[p.cfg.Nick]
+	p.mu.Unlock()
+	p.conn.unregister(p)
+	if p.media != nil {
+		p.media.close()
+	}
+	if ev != nil {
+		ev.Kind, ev.Occupant, ev.Reason = EventRemoved, self, reason
+		p.emit(*ev)
+	}
+}
+
+// connectionEnded runs when the XMPP connection is gone.
+func (p *Peer) connectionEnded() { p.end(ReasonDisconnected, &Event{}) }
+
+func (p *Peer) emit(ev Event) {
+	ev.Peer = p
+	p.conn.cfg.OnEvent(ev)
+}
+
+// markJoined ends Join's wait, successfully or with the error set.
+func (p *Peer) markJoined(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.joined:
+		return
+	default:
+	}
+	p.joinErr = err
+	close(p.joined)
+}
+
+// unlockRoom sends the instant-room request for a room we created, then
+// lets Join return.
+func (p *Peer) unlockRoom() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", p.room.String()).Add(
+		xmlstream.New(nsMUCOwner, "query").Add(xmlstream.New("jabber:x:data", "x", "type", "submit")))
+	if _, err := p.conn.request(ctx, iq); err != nil {
+		p.markJoined(fmt.Errorf("mediapeer: unlocking the new room %s: %w", p.room, err))
+		return
+	}
+	p.markJoined(nil)
+}
+
+// Config configures Join, which puts a client in one room.
 type Config struct {
 	// Client is the logged-in connection. Required. The peer consumes its
-	// Incoming channel until Close.
+	// Incoming channel; the caller closes the Client after the Peer.
 	Client *xmppclient.Client
 	// Room is the bare room JID and Nick the nickname. Required.
 	Room jid.JID
 	Nick string
-	// Media publishes synthetic audio and video and accepts the focus's
-	// Jingle session. Default false: the peer sits in the room for
-	// signalling only and declines media.
+	// Media publishes the synthetic audio and video and receives everyone's
+	// tracks. Default false: signalling only.
 	Media bool
 	// BindIP is the local address for media. Default 127.0.0.1.
 	BindIP net.IP
@@ -58,204 +289,25 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Peer is one participant.
-type Peer struct {
-	cfg Config
-	log *slog.Logger
-
-	joined chan struct{} // closed once our self-presence arrived
-	done   chan struct{}
-
-	mu        sync.Mutex
-	pc        *webrtc.PeerConnection           // guarded by mu; nil until the focus calls
-	mux       ice.UDPMux                       // guarded by mu
-	sid       string                           // guarded by mu
-	offer     []jingle.Content                 // the focus's contents, in m-line order; guarded by mu
-	group     *jingle.Group                    // guarded by mu
-	owners    map[string]string                // stream id -> occupant JID; guarded by mu
-	tracks    map[string]*TrackStats           // by stream id + kind; guarded by mu
-	occupants map[string]bool                  // nicks present; guarded by mu
-	senders   []*webrtc.TrackLocalStaticSample // guarded by mu
-	joinErr   error                            // guarded by mu
-
-	jingleQueue chan *xmlstream.Element // Jingle requests, handled in order by jingleLoop
-	closed      atomic.Bool
-}
-
-// TrackStats counts what arrived on one remote track.
-type TrackStats struct {
-	Owner    string // occupant JID of the publisher, from ssrc-info
-	StreamID string
-	Kind     string
-	Packets  atomic.Int64
-	Bytes    atomic.Int64
-	Ended    atomic.Bool
-}
-
-// Join enters the room and returns once the room has accepted us.
+// Join connects one client to one room: a Conn of its own with a single
+// Peer. The Conn lives until the Client is closed.
 func Join(ctx context.Context, cfg Config) (*Peer, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.BindIP == nil {
-		cfg.BindIP = net.IPv4(127, 0, 0, 1)
-	}
-	p := &Peer{cfg: cfg, log: cfg.Logger.With("nick", cfg.Nick),
-		joined: make(chan struct{}), done: make(chan struct{}),
-		owners: make(map[string]string), tracks: make(map[string]*TrackStats), occupants: make(map[string]bool),
-		jingleQueue: make(chan *xmlstream.Element, 64)}
-	go p.readLoop()
-	go p.jingleLoop()
-	pres := xmlstream.New(xmlstream.NSClient, "presence", "to", cfg.Room.WithResource(cfg.Nick).String()).
-		Add(xmlstream.New(nsMUC, "x"))
-	if err := cfg.Client.Send(pres); err != nil {
+	c, err := NewConn(ConnConfig{Client: cfg.Client, BindIP: cfg.BindIP, Logger: cfg.Logger})
+	if err != nil {
 		return nil, err
 	}
-	select {
-	case <-p.joined:
-		p.mu.Lock()
-		err := p.joinErr
-		p.mu.Unlock()
-		return p, err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-p.done:
-		return nil, errors.New("mediapeer: connection closed while joining")
+	rc := RoomConfig{Room: cfg.Room, Nick: cfg.Nick, Media: cfg.Media}
+	if cfg.Media {
+		rc.Audio, rc.Video = SyntheticAudio(), SyntheticVideo()
 	}
+	return c.Join(ctx, rc)
 }
 
-// readLoop dispatches what the server sends.
-func (p *Peer) readLoop() {
-	defer close(p.done)
-	for st := range p.cfg.Client.Incoming() {
-		switch st.Name {
-		case "presence":
-			p.presence(st)
-		case "iq":
-			p.iq(st)
-		}
+// refusal turns an error stanza into the package's error for it.
+func refusal(room string, st *xmlstream.Element) *JoinError {
+	e := stanza.ParseError(st)
+	if e == nil {
+		return &JoinError{Room: room, Condition: string(stanza.UndefinedCondition)}
 	}
-}
-
-func (p *Peer) presence(st *xmlstream.Element) {
-	from, err := jid.Parse(st.Attr("from"))
-	if err != nil || from.Bare() != p.cfg.Room {
-		return
-	}
-	if st.Attr("type") == "error" {
-		p.mu.Lock()
-		p.joinErr = fmt.Errorf("mediapeer: join refused: %v", stanza.ParseError(st))
-		p.mu.Unlock()
-		p.markJoined()
-		return
-	}
-	x := st.Child(nsMUCUser, "x")
-	p.mu.Lock()
-	p.occupants[from.Resource] = st.Attr("type") != "unavailable"
-	p.mu.Unlock()
-	if x == nil || st.Attr("type") == "unavailable" {
-		return
-	}
-	codes := map[string]bool{}
-	for _, s := range x.ChildrenNamed(nsMUCUser, "status") {
-		codes[s.Attr("code")] = true
-	}
-	if !codes["110"] {
-		return
-	}
-	if codes["201"] {
-		// We created the room: unlock it with the instant-room request.
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", p.cfg.Room.String()).Add(
-				xmlstream.New(nsMUCOwner, "query").Add(xmlstream.New("jabber:x:data", "x", "type", "submit")))
-			if _, err := p.cfg.Client.IQ(ctx, iq); err != nil {
-				p.log.Warn("instant room request failed", "err", err)
-			}
-			p.markJoined()
-		}()
-		return
-	}
-	p.markJoined()
-}
-
-func (p *Peer) markJoined() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.joined:
-	default:
-		close(p.joined)
-	}
-}
-
-func (p *Peer) iq(st *xmlstream.Element) {
-	typ := st.Attr("type")
-	payload := st.FirstChild()
-	switch {
-	case typ == "get" && payload.Is(nsDiscoInfo, "query"):
-		q := xmlstream.New(nsDiscoInfo, "query").Add(
-			xmlstream.New(nsDiscoInfo, "identity", "category", "client", "type", "bot", "name", "parley mediapeer"))
-		feats := Features
-		if !p.cfg.Media {
-			feats = Features[:1]
-		}
-		for _, f := range feats {
-			q.Add(xmlstream.New(nsDiscoInfo, "feature", "var", f))
-		}
-		p.cfg.Client.Send(stanza.IQResult(st, q))
-	case typ == "set" && payload.Is(nsJingle, "jingle"):
-		select {
-		case p.jingleQueue <- st:
-		default:
-			p.cfg.Client.Send(stanza.ErrorReply(st, stanza.NewError(stanza.ResourceConstraint, "")))
-		}
-	case typ == "get" || typ == "set":
-		p.cfg.Client.Send(stanza.ErrorReply(st, stanza.NewError(stanza.ServiceUnavailable, "")))
-	}
-}
-
-// Occupants returns the nicks currently in the room.
-func (p *Peer) Occupants() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []string
-	for n, in := range p.occupants {
-		if in {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// Tracks returns the remote tracks received so far.
-func (p *Peer) Tracks() []*TrackStats {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]*TrackStats, 0, len(p.tracks))
-	for _, t := range p.tracks {
-		out = append(out, t)
-	}
-	return out
-}
-
-// Close leaves the room, ends the media session and stops the peer. It does
-// not close the XMPP client.
-func (p *Peer) Close() error {
-	if p.closed.Swap(true) {
-		return nil
-	}
-	p.cfg.Client.Send(xmlstream.New(xmlstream.NSClient, "presence", "type", "unavailable",
-		"to", p.cfg.Room.WithResource(p.cfg.Nick).String()))
-	p.mu.Lock()
-	pc, mux := p.pc, p.mux
-	p.mu.Unlock()
-	if pc != nil {
-		pc.Close()
-	}
-	if mux != nil {
-		mux.Close()
-	}
-	return nil
+	return &JoinError{Room: room, Condition: string(e.Condition), Text: e.Text}
 }

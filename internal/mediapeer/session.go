@@ -3,84 +3,145 @@ package mediapeer
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"parley.dev/parley/internal/jingle"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
 
-// jingleLoop handles the focus's Jingle requests one at a time, in order.
-func (p *Peer) jingleLoop() {
+// jingleQueueSize bounds a room's pending Jingle requests; the focus sends
+// one at a time per session, so a full queue means a misbehaving peer.
+const jingleQueueSize = 16
+
+// session is a room's media: the focus's Jingle session and our Pion
+// PeerConnection. Its loop goroutine handles Jingle requests in order.
+type session struct {
+	p     *Peer
+	queue chan *xmlstream.Element // Jingle requests; drained by loop
+	stop  chan struct{}           // closed by close
+	once  sync.Once
+
+	mu      sync.Mutex
+	pc      *webrtc.PeerConnection           // guarded by mu; nil until the focus calls
+	mux     ice.UDPMux                       // guarded by mu
+	sid     string                           // guarded by mu
+	focus   string                           // the focus's JID, from session-initiate; guarded by mu
+	offer   []jingle.Content                 // the focus's contents in m-line order; guarded by mu
+	group   *jingle.Group                    // guarded by mu
+	owners  map[string]string                // stream id -> occupant JID, from ssrc-info; guarded by mu
+	tracks  map[string]*Track                // by stream id + kind; guarded by mu
+	local   []*webrtc.TrackLocalStaticSample // what we publish, made on the first call; guarded by mu
+	stopped bool                             // guarded by mu; set by close
+}
+
+func newSession(p *Peer) *session {
+	s := &session{p: p, queue: make(chan *xmlstream.Element, jingleQueueSize), stop: make(chan struct{}),
+		owners: make(map[string]string), tracks: make(map[string]*Track)}
+	go s.loop()
+	return s
+}
+
+// queueJingle takes a Jingle request routed to this room.
+func (p *Peer) queueJingle(st *xmlstream.Element) {
+	if p.media == nil {
+		p.declineJingle(st)
+		return
+	}
+	select {
+	case p.media.queue <- st:
+	default:
+		p.conn.droppedJingle.Add(1)
+		p.conn.refuse(st, stanza.ResourceConstraint, "too many Jingle requests")
+	}
+}
+
+// declineJingle answers the focus in a room without media: its call is
+// acknowledged and ended with reason decline.
+func (p *Peer) declineJingle(st *xmlstream.Element) {
+	p.conn.cfg.Client.Send(stanza.IQResult(st))
+	payload := st.FirstChild()
+	if payload.Attr("action") != "session-initiate" {
+		return
+	}
+	j := &jingle.Jingle{Action: "session-terminate", SID: payload.Attr("sid"), Reason: &jingle.Reason{Condition: "decline"}}
+	go p.sendJingle(st.Attr("from"), j)
+}
+
+func (p *Peer) sendJingle(to string, j *jingle.Jingle) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", to).Add(j.Element())
+	_, err := p.conn.request(ctx, iq)
+	return err
+}
+
+func (s *session) loop() {
 	for {
 		select {
-		case <-p.done:
+		case <-s.stop:
 			return
-		case st := <-p.jingleQueue:
-			if err := p.handleJingle(st); err != nil {
-				p.log.Warn("jingle request failed", "err", err)
-				p.cfg.Client.Send(stanza.ErrorReply(st, stanza.NewError(stanza.BadRequest, err.Error())))
+		case st := <-s.queue:
+			if err := s.handle(st); err != nil {
+				s.p.log.Warn("jingle request failed", "err", err)
+				s.p.conn.refuse(st, stanza.BadRequest, err.Error())
 			}
 		}
 	}
 }
 
-func (p *Peer) handleJingle(st *xmlstream.Element) error {
+// handle answers one Jingle request; an error is answered as bad-request.
+func (s *session) handle(st *xmlstream.Element) error {
 	el := st.FirstChild()
 	j, err := jingle.Parse(el)
 	if err != nil {
 		return err
 	}
-	p.learnOwners(el)
+	s.learnOwners(el)
+	client := s.p.conn.cfg.Client
 	switch j.Action {
 	case "session-initiate":
-		if !p.cfg.Media {
-			p.cfg.Client.Send(stanza.IQResult(st))
-			return p.sendJingle(&jingle.Jingle{Action: "session-terminate", SID: j.SID, Reason: &jingle.Reason{Condition: "decline"}})
-		}
-		p.cfg.Client.Send(stanza.IQResult(st))
-		return p.initiate(j)
+		client.Send(stanza.IQResult(st))
+		return s.initiate(j, st.Attr("from"))
 	case "content-add":
-		p.cfg.Client.Send(stanza.IQResult(st))
-		return p.contentAdd(j)
+		client.Send(stanza.IQResult(st))
+		return s.contentAdd(j)
 	case "session-terminate":
-		p.cfg.Client.Send(stanza.IQResult(st))
-		p.mu.Lock()
-		pc := p.pc
-		p.pc, p.sid = nil, ""
-		p.mu.Unlock()
-		if pc != nil {
-			pc.Close()
+		client.Send(stanza.IQResult(st))
+		s.mu.Lock()
+		pc, mux, sid := s.pc, s.mux, s.sid
+		if j.SID == sid {
+			s.pc, s.mux, s.sid = nil, nil, ""
+		}
+		s.mu.Unlock()
+		if j.SID == sid {
+			s.p.conn.unbindSession(sid)
+			closePC(pc, mux)
 		}
 		return nil
 	default:
-		p.cfg.Client.Send(stanza.IQResult(st))
+		client.Send(stanza.IQResult(st))
 		return nil
 	}
 }
 
 // learnOwners records ssrc-info owners: which occupant publishes which stream.
-func (p *Peer) learnOwners(el *xmlstream.Element) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (s *session) learnOwners(el *xmlstream.Element) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, ct := range el.ChildrenNamed(nsJingle, "content") {
-		desc := ct.Child("", "description")
-		if desc == nil {
-			continue
-		}
-		for _, src := range desc.ChildrenNamed("", "source") {
-			owner := src.Child(nsJitMeet, "ssrc-info").Attr("owner")
+		for _, src := range ct.Child("", "description").ChildrenNamed("", "source") {
+			owner := attr(src.Child(nsJitMeet, "ssrc-info"), "owner")
 			for _, prm := range src.ChildrenNamed("", "parameter") {
 				if prm.Attr("name") == "msid" && owner != "" {
 					stream, _, _ := strings.Cut(prm.Attr("value"), " ")
-					p.owners[stream] = owner
+					s.owners[stream] = owner
 				}
 			}
 		}
@@ -89,62 +150,69 @@ func (p *Peer) learnOwners(el *xmlstream.Element) {
 
 // initiate answers session-initiate: a new PeerConnection, our tracks, and
 // session-accept with the complete answer.
-func (p *Peer) initiate(j *jingle.Jingle) error {
-	pc, mux, err := p.newPeerConnection()
+func (s *session) initiate(j *jingle.Jingle, focus string) error {
+	pc, mux, err := s.newPeerConnection()
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	old := p.pc
-	p.pc, p.mux, p.sid, p.offer, p.group = pc, mux, j.SID, j.Contents, j.Group
-	p.mu.Unlock()
-	if old != nil {
-		old.Close()
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		closePC(pc, mux)
+		return ErrClosed
 	}
-	answer, err := p.answer(pc, true)
+	oldPC, oldMux, oldSID := s.pc, s.mux, s.sid
+	s.pc, s.mux, s.sid, s.focus, s.offer, s.group = pc, mux, j.SID, focus, j.Contents, j.Group
+	s.mu.Unlock()
+	if oldSID != "" {
+		s.p.conn.unbindSession(oldSID)
+	}
+	closePC(oldPC, oldMux)
+	s.p.conn.bindSession(j.SID, s.p)
+	answer, err := s.answer(pc, true)
 	if err != nil {
 		return err
 	}
-	answer.Action, answer.SID, answer.Responder = "session-accept", j.SID, p.cfg.Client.JID().String()
-	return p.sendJingle(answer)
+	answer.Action, answer.SID, answer.Responder = "session-accept", j.SID, s.p.conn.cfg.Client.JID().String()
+	return s.p.sendJingle(focus, answer)
 }
 
 // contentAdd applies an upsert of contents and answers with content-accept.
-func (p *Peer) contentAdd(j *jingle.Jingle) error {
-	p.mu.Lock()
-	pc := p.pc
-	if pc == nil || j.SID != p.sid {
-		p.mu.Unlock()
+func (s *session) contentAdd(j *jingle.Jingle) error {
+	s.mu.Lock()
+	pc, focus := s.pc, s.focus
+	if pc == nil || j.SID != s.sid {
+		s.mu.Unlock()
 		return errors.New("content-add for no current session")
 	}
 	for _, ct := range j.Contents {
 		replaced := false
-		for i := range p.offer {
-			if p.offer[i].Name == ct.Name {
-				p.offer[i], replaced = ct, true
+		for i := range s.offer {
+			if s.offer[i].Name == ct.Name {
+				s.offer[i], replaced = ct, true
 			}
 		}
 		if !replaced {
-			p.offer = append(p.offer, ct)
-			if p.group != nil {
-				p.group.Contents = append(p.group.Contents, ct.Name)
+			s.offer = append(s.offer, ct)
+			if s.group != nil {
+				s.group.Contents = append(s.group.Contents, ct.Name)
 			}
 		}
 	}
-	p.mu.Unlock()
-	answer, err := p.answer(pc, false)
+	s.mu.Unlock()
+	answer, err := s.answer(pc, false)
 	if err != nil {
 		return err
 	}
 	answer.Action, answer.SID = "content-accept", j.SID
-	return p.sendJingle(answer)
+	return s.p.sendJingle(focus, answer)
 }
 
 // answer applies the held offer and returns our complete answer as Jingle.
-func (p *Peer) answer(pc *webrtc.PeerConnection, first bool) (*jingle.Jingle, error) {
-	p.mu.Lock()
-	offer, err := jingle.ToSDP(&jingle.Jingle{Contents: p.offer, Group: p.group}, jingle.RoleInitiator)
-	p.mu.Unlock()
+func (s *session) answer(pc *webrtc.PeerConnection, first bool) (*jingle.Jingle, error) {
+	s.mu.Lock()
+	offer, err := jingle.ToSDP(&jingle.Jingle{Contents: s.offer, Group: s.group}, jingle.RoleInitiator)
+	s.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +220,7 @@ func (p *Peer) answer(pc *webrtc.PeerConnection, first bool) (*jingle.Jingle, er
 		return nil, err
 	}
 	if first {
-		if err := p.attachTracks(pc); err != nil {
+		if err := s.attachTracks(pc); err != nil {
 			return nil, err
 		}
 	}
@@ -167,28 +235,24 @@ func (p *Peer) answer(pc *webrtc.PeerConnection, first bool) (*jingle.Jingle, er
 	select {
 	case <-gathered:
 	case <-time.After(5 * time.Second):
+	case <-s.stop:
+		return nil, ErrClosed
 	}
 	return jingle.FromSDP(pc.LocalDescription().SDP, jingle.RoleResponder)
 }
 
-func (p *Peer) sendJingle(j *jingle.Jingle) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", p.focusJID()).Add(j.Element())
-	_, err := p.cfg.Client.IQ(ctx, iq)
-	return err
-}
-
-func (p *Peer) focusJID() string { return "focus." + p.cfg.Client.JID().Domain }
-
-// newPeerConnection builds a PeerConnection bound to one loopback (or
-// BindIP) UDP socket.
-func (p *Peer) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error) {
+// newPeerConnection builds a PeerConnection on one UDP socket of BindIP.
+func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, err
 	}
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: p.cfg.BindIP})
+	ip := s.p.conn.cfg.BindIP
+	network, types := "udp4", []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if ip.To4() == nil {
+		network, types = "udp6", []webrtc.NetworkType{webrtc.NetworkTypeUDP6}
+	}
+	conn, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,7 +260,7 @@ func (p *Peer) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error) {
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	se.SetICEUDPMux(mux)
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes(types)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
@@ -204,35 +268,57 @@ func (p *Peer) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error) {
 		mux.Close()
 		return nil, nil, err
 	}
-	pc.OnTrack(p.onTrack)
+	pc.OnTrack(s.onTrack)
 	return pc, mux, nil
 }
 
-// attachTracks adds our synthetic audio and video to the SFU's recvonly
-// m-lines and starts sending.
-func (p *Peer) attachTracks(pc *webrtc.PeerConnection) error {
-	id := p.cfg.Nick
-	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", id)
+// attachTracks adds what we publish to the SFU's m-lines for us. The local
+// tracks and their senders are made once per room and outlive a
+// PeerConnection that the focus replaces.
+func (s *session) attachTracks(pc *webrtc.PeerConnection) error {
+	local, err := s.localTracks()
 	if err != nil {
 		return err
 	}
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", id)
-	if err != nil {
-		return err
-	}
-	for _, tr := range []*webrtc.TrackLocalStaticSample{audio, video} {
+	for _, tr := range local {
 		sender, err := pc.AddTrack(tr)
 		if err != nil {
 			return err
 		}
 		go drainRTCP(sender)
 	}
-	p.mu.Lock()
-	p.senders = []*webrtc.TrackLocalStaticSample{audio, video}
-	p.mu.Unlock()
-	go p.sendSynthetic(audio, 20*time.Millisecond, func(i int) []byte { return opusSilence })
-	go p.sendSynthetic(video, time.Second/30, syntheticVP8)
 	return nil
+}
+
+// localTracks returns our tracks, starting their senders the first time.
+func (s *session) localTracks() ([]*webrtc.TrackLocalStaticSample, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.local != nil {
+		return s.local, nil
+	}
+	local := []*webrtc.TrackLocalStaticSample{}
+	var sources []Source
+	for _, src := range []Source{s.p.cfg.Audio, s.p.cfg.Video} {
+		if src == nil {
+			continue
+		}
+		capability := webrtc.RTPCodecCapability{MimeType: src.MimeType(), ClockRate: 90000}
+		kind := "video"
+		if src.MimeType() == webrtc.MimeTypeOpus {
+			capability, kind = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio"
+		}
+		tr, err := webrtc.NewTrackLocalStaticSample(capability, kind, s.p.cfg.Nick)
+		if err != nil {
+			return nil, err
+		}
+		local, sources = append(local, tr), append(sources, src)
+	}
+	for i, tr := range local {
+		go s.publish(tr, sources[i])
+	}
+	s.local = local
+	return local, nil
 }
 
 func drainRTCP(s *webrtc.RTPSender) {
@@ -244,42 +330,21 @@ func drainRTCP(s *webrtc.RTPSender) {
 	}
 }
 
-func (p *Peer) sendSynthetic(tr *webrtc.TrackLocalStaticSample, every time.Duration, frame func(int) []byte) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-p.done:
-			return
-		case <-t.C:
-		}
-		if p.closed.Load() {
-			return
-		}
-		if err := tr.WriteSample(media.Sample{Data: frame(i), Duration: every}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
-			return
-		}
-	}
+// close ends the media for good.
+func (s *session) close() {
+	s.once.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	pc, mux := s.pc, s.mux
+	s.pc, s.mux, s.stopped = nil, nil, true
+	s.mu.Unlock()
+	closePC(pc, mux)
 }
 
-// onTrack counts what arrives on a remote track.
-func (p *Peer) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	key := tr.StreamID() + "/" + tr.Kind().String()
-	p.mu.Lock()
-	ts := p.tracks[key]
-	if ts == nil || ts.Ended.Load() {
-		ts = &TrackStats{StreamID: tr.StreamID(), Kind: tr.Kind().String(), Owner: p.owners[tr.StreamID()]}
-		p.tracks[key] = ts
+func closePC(pc *webrtc.PeerConnection, mux ice.UDPMux) {
+	if pc != nil {
+		pc.Close()
 	}
-	p.mu.Unlock()
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := tr.Read(buf)
-		if err != nil {
-			ts.Ended.Store(true)
-			return
-		}
-		ts.Packets.Add(1)
-		ts.Bytes.Add(int64(n))
+	if mux != nil {
+		mux.Close()
 	}
 }
