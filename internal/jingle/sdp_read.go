@@ -180,6 +180,7 @@ func sectionContent(sec, session *sdpSection, role Role) (Content, error) {
 		return c, err
 	}
 	if sec.media == "application" {
+		c.Senders = SendersBoth // SCTP has no direction (RFC 8841)
 		c.Description = &RTPDescription{Media: "application"}
 		c.Transport.SCTP, err = sectionSCTP(sec)
 		return c, err

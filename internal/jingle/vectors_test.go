@@ -222,6 +222,7 @@ func canonical(in *Jingle) *Jingle {
 		}
 		out.Transport = canonicalTransport(in, c)
 		if out.Transport.SCTP != nil {
+			out.Senders = SendersBoth
 			out.Description = &RTPDescription{Media: "application"}
 		} else {
 			out.Description = canonicalDescription(c.Description)

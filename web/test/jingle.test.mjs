@@ -198,7 +198,7 @@ function canonical(j) {
   const contents = j.contents.map((c) => {
     const transport = canonicalTransport(j, c);
     return {
-      creator: 'initiator', name: c.name, senders: c.senders || 'both',
+      creator: 'initiator', name: c.name, senders: transport.sctp ? 'both' : c.senders || 'both',
       description: transport.sctp ? emptyDescription('application') : canonicalDescription(c.description),
       transport,
     };

@@ -784,6 +784,7 @@ function sectionContent(sec, session, role) {
   /** @type {Content} */
   const c = { creator: 'initiator', name: mid, senders: sendersOf(dir, role), description: null, transport };
   if (sec.media === 'application') {
+    c.senders = 'both'; // SCTP has no direction (RFC 8841)
     c.description = newDescription('application');
     transport.sctp = sectionSCTP(sec);
   } else {
