@@ -146,3 +146,20 @@ test('accounts log in from the browser with SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN
   for (const mech of ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']) assert.match(results[`${mech}/correct horse`], /^alice@localhost\/\S+$/, JSON.stringify(results));
   assert.equal(results['SCRAM-SHA-256/wrong'], 'AuthError: not-authorized');
 });
+
+test('the pre-join screen works in Firefox too: preview, devices, join', async () => {
+  const browser = await launch('firefox');
+  const page = await browser.newPage();
+  const p = { name: 'fox', kind: 'firefox', browser, page, openedAt: performance.now(), console: [] };
+  people.push(p);
+  page.on('pageerror', (e) => p.console.push(`pageerror: ${e.message}`));
+  await page.goto(`${parley.base}/team-sync`);
+  await waitUntil(() => page.$eval('#preview-video', (v) => v.srcObject?.getVideoTracks().length === 1 && v.videoWidth > 0),
+    20_000, () => diagnose([p]));
+  const counts = await page.evaluate(() => ['#prejoin-camera', '#prejoin-mic'].map((sel) =>
+    [...document.querySelector(sel).options].filter((o) => o.value && o.textContent).length));
+  assert.ok(counts[0] >= 1 && counts[1] >= 1, `device lists: ${counts}`);
+  await page.type('#prejoin-name', 'fox');
+  await page.click('#prejoin-join');
+  await waitForMedia(people.filter((q) => ['uma', 'fox'].includes(q.name)), mesh(['uma', 'fox']), 60_000);
+});
