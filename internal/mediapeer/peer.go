@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -61,7 +62,8 @@ type Peer struct {
 	isJoined  bool                // our self-presence arrived; guarded by mu (set by the read loop)
 	endReason string              // guarded by mu; set before ended closes
 
-	media *session // nil without Media; its own fields say who guards them
+	media   *session    // nil without Media; set by NewPeer; its own fields say who guards them
+	started atomic.Bool // Join was called
 }
 
 // JoinError is returned when the room refuses us: a wrong password
@@ -82,8 +84,21 @@ func (e *JoinError) Error() string {
 }
 
 // Join enters a room and returns once the room has accepted us (and, if we
-// created it, unlocked it) or refused us.
+// created it, unlocked it) or refused us. It is NewPeer and Peer.Join.
 func (c *Conn) Join(ctx context.Context, cfg RoomConfig) (*Peer, error) {
+	p, err := c.NewPeer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Join(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// NewPeer prepares our presence in a room, which Join then enters: events
+// of the room may name the Peer as soon as Join starts.
+func (c *Conn) NewPeer(cfg RoomConfig) (*Peer, error) {
 	if cfg.Room.IsZero() || !cfg.Room.IsBare() || cfg.Room.Local == "" {
 		return nil, errors.New("mediapeer: RoomConfig.Room must be a bare room JID")
 	}
@@ -98,8 +113,21 @@ func (c *Conn) Join(ctx context.Context, cfg RoomConfig) (*Peer, error) {
 	if cfg.Media {
 		p.media = newSession(p)
 	}
+	return p, nil
+}
+
+// Join enters the room, once; see Conn.Join. On failure the Peer is ended.
+func (p *Peer) Join(ctx context.Context) error {
+	c, cfg := p.conn, p.cfg
+	if p.started.Swap(true) {
+		return errors.New("mediapeer: Join called twice")
+	}
+	if p.media != nil {
+		go p.media.loop()
+	}
 	if err := c.register(p); err != nil {
-		return nil, err
+		p.end(ReasonClosed, nil)
+		return err
 	}
 	x := xmlstream.New(nsMUC, "x")
 	if cfg.Password != "" {
@@ -108,13 +136,13 @@ func (c *Conn) Join(ctx context.Context, cfg RoomConfig) (*Peer, error) {
 	pres := xmlstream.New(xmlstream.NSClient, "presence", "to", p.occupantJID(cfg.Nick)).Add(x)
 	if err := c.cfg.Client.Send(pres); err != nil {
 		p.end(ReasonDisconnected, nil)
-		return nil, err
+		return err
 	}
 	select {
 	case <-p.joined:
 	case <-ctx.Done():
 		p.Close()
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-p.ended:
 	}
 	p.mu.Lock()
@@ -125,9 +153,9 @@ func (c *Conn) Join(ctx context.Context, cfg RoomConfig) (*Peer, error) {
 	}
 	if err != nil {
 		p.end(ReasonClosed, nil)
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
 }
 
 // Room returns the bare room JID.

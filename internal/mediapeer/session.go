@@ -3,6 +3,7 @@ package mediapeer
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -41,10 +42,10 @@ type session struct {
 	stopped bool                             // guarded by mu; set by close
 }
 
+// newSession prepares a room's media; Peer.Join starts its loop.
 func newSession(p *Peer) *session {
 	s := &session{p: p, queue: make(chan *xmlstream.Element, jingleQueueSize), stop: make(chan struct{}),
 		owners: make(map[string]string), tracks: make(map[string]*Track)}
-	go s.loop()
 	return s
 }
 
@@ -330,9 +331,16 @@ func drainRTCP(s *webrtc.RTPSender) {
 	}
 }
 
-// close ends the media for good.
+// close ends the media for good; sources that hold files are closed.
 func (s *session) close() {
-	s.once.Do(func() { close(s.stop) })
+	s.once.Do(func() {
+		close(s.stop)
+		for _, src := range []Source{s.p.cfg.Audio, s.p.cfg.Video} {
+			if c, ok := src.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	})
 	s.mu.Lock()
 	pc, mux := s.pc, s.mux
 	s.pc, s.mux, s.stopped = nil, nil, true

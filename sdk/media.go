@@ -1,0 +1,210 @@
+package sdk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"parley.dev/parley/internal/mediapeer"
+)
+
+// Source is something to publish: a recipe that every room it is given to
+// opens afresh, so one Source may serve many rooms. The zero Source
+// publishes nothing.
+type Source struct {
+	kind string                           // mediaAudio or mediaVideo; "" for the zero Source
+	open func() (mediapeer.Source, error) // a new stream of frames
+}
+
+const (
+	mediaAudio = "audio"
+	mediaVideo = "video"
+)
+
+// stream returns a new stream of frames, nil for the zero Source.
+func (s Source) stream(want string) (mediapeer.Source, error) {
+	if s.open == nil {
+		return nil, nil
+	}
+	if s.kind != want {
+		return nil, &ConfigError{Field: "Media." + capitalized(want), Reason: "given a source of " + s.kind}
+	}
+	src, err := s.open()
+	if err != nil {
+		return nil, &MediaError{Err: err}
+	}
+	return src, nil
+}
+
+func capitalized(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// SyntheticVideo is the built-in test pattern: real VP8 that browsers
+// decode, 640x360 at 30 frames/s and about 1 Mbit/s, a keyframe every
+// second, looping every 2 s.
+func SyntheticVideo() Source {
+	return Source{kind: mediaVideo, open: func() (mediapeer.Source, error) { return mediapeer.SyntheticVideo(), nil }}
+}
+
+// SyntheticAudio is the built-in tone: Opus, 440 Hz, 50 packets/s,
+// looping every 2 s.
+func SyntheticAudio() Source {
+	return Source{kind: mediaAudio, open: func() (mediapeer.Source, error) { return mediapeer.SyntheticAudio(), nil }}
+}
+
+// IVFFile plays the VP8 video of an IVF file (ffmpeg -c:v libvpx out.ivf
+// makes one), from the start again at its end if loop is set. The file is
+// opened when a room is joined, and closed when the stream ends.
+func IVFFile(path string, loop bool) Source {
+	return Source{kind: mediaVideo, open: func() (mediapeer.Source, error) {
+		return openFile(path, func(f *os.File) (mediapeer.Source, error) { return mediapeer.NewIVFSource(f, loop) })
+	}}
+}
+
+// OggFile plays the Opus audio of an Ogg file that holds one Opus packet per
+// page (ffmpeg -c:a libopus -page_duration 20000 out.ogg makes one), from
+// the start again at its end if loop is set.
+func OggFile(path string, loop bool) Source {
+	return Source{kind: mediaAudio, open: func() (mediapeer.Source, error) {
+		return openFile(path, func(f *os.File) (mediapeer.Source, error) { return mediapeer.NewOggSource(f, loop) })
+	}}
+}
+
+// IVFData and OggData are IVFFile and OggFile for media held in memory.
+func IVFData(data []byte, loop bool) Source {
+	return Source{kind: mediaVideo, open: func() (mediapeer.Source, error) {
+		return mediapeer.NewIVFSource(bytes.NewReader(data), loop)
+	}}
+}
+
+// OggData is OggFile for media held in memory.
+func OggData(data []byte, loop bool) Source {
+	return Source{kind: mediaAudio, open: func() (mediapeer.Source, error) {
+		return mediapeer.NewOggSource(bytes.NewReader(data), loop)
+	}}
+}
+
+// Frame is one encoded video frame or audio packet and how long it lasts.
+type Frame struct {
+	Data     []byte
+	Duration time.Duration
+}
+
+// FrameReader yields the frames of a custom source; an io.EOF error ends
+// the track. It is read from one goroutine, paced by the frames' durations.
+type FrameReader interface {
+	Next() (Frame, error)
+}
+
+// VP8Frames and OpusFrames publish frames a program makes itself: open is
+// called once per room.
+func VP8Frames(open func() (FrameReader, error)) Source {
+	return custom(mediaVideo, webrtc.MimeTypeVP8, open)
+}
+
+// OpusFrames is VP8Frames for Opus audio packets.
+func OpusFrames(open func() (FrameReader, error)) Source {
+	return custom(mediaAudio, webrtc.MimeTypeOpus, open)
+}
+
+func custom(kind, mime string, open func() (FrameReader, error)) Source {
+	return Source{kind: kind, open: func() (mediapeer.Source, error) {
+		fr, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return customSource{mime: mime, fr: fr}, nil
+	}}
+}
+
+type customSource struct {
+	mime string
+	fr   FrameReader
+}
+
+func (c customSource) MimeType() string { return c.mime }
+
+func (c customSource) Next() (mediapeer.Frame, error) {
+	f, err := c.fr.Next()
+	if err == nil && f.Duration <= 0 {
+		err = errors.New("sdk: a frame without a duration")
+	}
+	return mediapeer.Frame{Data: f.Data, Duration: f.Duration}, err
+}
+
+// fileSource closes its file when its stream ends, and when the room ends
+// (the engine closes sources that are io.Closers).
+type fileSource struct {
+	mediapeer.Source
+	f *os.File
+}
+
+func (s *fileSource) Next() (mediapeer.Frame, error) {
+	fr, err := s.Source.Next()
+	if err != nil {
+		s.f.Close()
+	}
+	return fr, err
+}
+
+func (s *fileSource) Close() error { return s.f.Close() }
+
+func openFile(path string, read func(*os.File) (mediapeer.Source, error)) (mediapeer.Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := read(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &fileSource{Source: src, f: f}, nil
+}
+
+// Track is a track that another participant publishes, as we receive it.
+// Tracks compare equal when they are the same track.
+type Track struct{ t *mediapeer.Track }
+
+// Owner returns the publisher's nick in the room, or "" if the focus did
+// not say.
+func (t Track) Owner() string { return t.t.OwnerNick() }
+
+// Kind returns "audio" or "video".
+func (t Track) Kind() string { return t.t.Kind }
+
+// MimeType returns the codec: "video/VP8", "audio/opus", ...
+func (t Track) MimeType() string { return t.t.MimeType }
+
+// SSRC returns the RTP synchronization source the SFU sends it with.
+func (t Track) SSRC() uint32 { return t.t.SSRC }
+
+// Ended reports whether the track stopped: its publisher left or stopped
+// sending it, or our session ended.
+func (t Track) Ended() bool { return t.t.Ended.Load() }
+
+// Stats returns what arrived on the track so far.
+func (t Track) Stats() TrackStats {
+	s := t.t.Stats()
+	return TrackStats{Packets: s.Packets, Bytes: s.Bytes, Expected: s.Expected, Lost: s.Lost,
+		Jitter: s.Jitter, First: s.First, Last: s.Last}
+}
+
+// TrackStats counts what arrived on a track.
+type TrackStats struct {
+	Packets  int64         // RTP packets received, duplicates included
+	Bytes    int64         // RTP bytes received, headers included
+	Expected int64         // packets expected by sequence number, first to highest
+	Lost     int64         // Expected minus received, never negative
+	Jitter   time.Duration // RFC 3550 interarrival jitter
+	First    time.Time     // when the first packet arrived; zero before
+	Last     time.Time     // when the latest packet arrived
+}
