@@ -78,10 +78,17 @@ test('a call of eight: four browsers and four Pion peers', async () => {
   const usage = await usageOver(3000);
   console.log(JSON.stringify({ measure: 'call', participants: 8, browsers: 4, pion: 4, parley: usage, joinToFirstFrameMs: firstFrame }));
 
+  // Eight media endpoints on two shared cores: a browser starved of CPU
+  // for a moment reads its counters late. A pair that did not grow over
+  // 2 s gets 4 s more (reported); it must have grown by then.
   const a = await everyone(people);
   await sleep(2000);
-  const b = await everyone(people);
-  const bad = stalled(a, b, expected, packetOnly);
+  let bad = stalled(a, await everyone(people), expected, packetOnly);
+  if (bad.length > 0) {
+    console.log(JSON.stringify({ measure: 'slow-pairs-over-2s', pairs: bad }));
+    await sleep(4000);
+    bad = stalled(a, await everyone(people), expected, packetOnly);
+  }
   assert.deepEqual(bad, [], `media stalled:\n${bad.join('\n')}\n${await diagnose(people)}`);
   assert.ok(!(await sample(people[0]))['ff2'], 'cr1 still receives the ff2 that left');
 });
