@@ -120,14 +120,14 @@ const (
 
 // Reasons a UDP packet is dropped.
 const (
-	dropUnknown       = iota // first byte in no RFC 7983 range parley serves
-	dropSTUN                 // malformed STUN header or attributes
-	dropChannelData          // malformed TURN ChannelData
-	dropDTLS                 // shorter than a DTLS record header
-	dropRTP                  // shorter than an RTP or RTCP header
-	dropOversize             // filled the whole read buffer: probably truncated
-	dropQueueFull            // the destination's queue was full
-	dropClosed               // the destination was closed
+	dropUnknown     = iota // first byte in no RFC 7983 range parley serves
+	dropSTUN               // malformed STUN header or attributes
+	dropChannelData        // malformed TURN ChannelData
+	dropDTLS               // shorter than a DTLS record header
+	dropRTP                // shorter than an RTP or RTCP header
+	dropOversize           // filled the whole read buffer: probably truncated
+	dropQueueFull          // the destination's queue was full
+	dropClosed             // the destination was closed
 	numDropReasons
 )
 

@@ -111,11 +111,11 @@ func TestUDPDropsMalformedWithoutDisturbingOthers(t *testing.T) {
 	plain := stunMsg(t, stun.BindingRequest)
 	for _, bad := range [][]byte{
 		{0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, // unknown
-		plain[:len(plain)-1],                     // malformed STUN
-		channelData(20)[:10],                     // malformed ChannelData
-		{22, 0xfe},                               // short DTLS
-		{0x80, 96, 0},                            // short RTP
-		make([]byte, 1501),                       // oversize
+		plain[:len(plain)-1],                       // malformed STUN
+		channelData(20)[:10],                       // malformed ChannelData
+		{22, 0xfe},                                 // short DTLS
+		{0x80, 96, 0},                              // short RTP
+		make([]byte, 1501),                         // oversize
 	} {
 		f.send(t, bad)
 	}
