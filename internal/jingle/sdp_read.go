@@ -45,9 +45,10 @@ func FromSDP(sdp string, role Role) (*Jingle, error) {
 		j.Contents = append(j.Contents, c)
 	}
 	if j.Group != nil {
+		names := j.contentNames()
 		kept := j.Group.Contents[:0]
 		for _, name := range j.Group.Contents {
-			if j.content(name) != nil {
+			if names[name] {
 				kept = append(kept, name)
 			}
 		}
@@ -58,12 +59,9 @@ func FromSDP(sdp string, role Role) (*Jingle, error) {
 	}
 	// Bundled m-lines share the transport of the group (RFC 8843): those
 	// without ICE credentials or fingerprint have the group's.
-	bundled := make([]*ICETransport, len(j.Contents))
+	b := j.bundle()
 	for i := range j.Contents {
-		bundled[i] = j.bundledTransport(&j.Contents[i])
-	}
-	for i := range j.Contents {
-		j.Contents[i].Transport = bundled[i]
+		j.Contents[i].Transport = b.transport(&j.Contents[i])
 	}
 	if err := checkSDP(j); err != nil {
 		return nil, err

@@ -25,21 +25,23 @@ func ToSDP(j *Jingle, role Role) (string, error) {
 	w.line("o=- " + strconv.FormatUint(uint64(hash32(j.SID)), 10) + " 2 IN IP4 0.0.0.0")
 	w.line("s=-")
 	w.line("t=0 0")
+	names := j.contentNames()
 	if g := j.Group; g != nil {
-		names := []string{"a=group:" + g.Semantics}
+		line := []string{"a=group:" + g.Semantics}
 		for _, name := range g.Contents {
-			if j.content(name) != nil { // browsers refuse groups naming absent mids
-				names = append(names, name)
+			if names[name] { // browsers refuse groups naming absent mids
+				line = append(line, name)
 			}
 		}
-		if len(names) > 1 {
-			w.line(names...)
+		if len(line) > 1 {
+			w.line(line...)
 		}
 	}
 	w.line("a=msid-semantic:WMS *")
+	b := j.bundle()
 	for i := range j.Contents {
 		c := &j.Contents[i]
-		t := j.bundledTransport(c)
+		t := b.transport(c)
 		if t != nil && t.SCTP != nil {
 			w.dataSection(c, t)
 		} else {
@@ -49,43 +51,68 @@ func ToSDP(j *Jingle, role Role) (string, error) {
 	return w.b.String(), nil
 }
 
-func (j *Jingle) content(name string) *Content {
+func (j *Jingle) contentNames() map[string]bool {
+	names := make(map[string]bool, len(j.Contents))
 	for i := range j.Contents {
-		if j.Contents[i].Name == name {
-			return &j.Contents[i]
-		}
+		names[j.Contents[i].Name] = true
 	}
-	return nil
+	return names
 }
 
-// bundledTransport returns c's transport, completed for a content of the
-// BUNDLE group: missing ICE credentials come from the group's first content
-// that has them, missing fingerprints likewise (RFC 8843: bundled m-lines
-// share one transport).
-func (j *Jingle) bundledTransport(c *Content) *ICETransport {
-	own := c.Transport
-	if own != nil && own.Ufrag != "" && len(own.Fingerprints) > 0 {
-		return own
-	}
+// bundleTransport is what the contents of a BUNDLE group share (RFC 8843:
+// bundled m-lines have one transport): the group's first ICE credentials
+// and first fingerprints, for the members that lack their own.
+type bundleTransport struct {
+	members      map[string]bool // content names in the group
+	ufrag, pwd   string
+	fingerprints []Fingerprint
+}
+
+// bundle returns j's BUNDLE group's shared transport, or nil without one.
+func (j *Jingle) bundle() *bundleTransport {
 	g := j.Group
-	if g == nil || g.Semantics != "BUNDLE" || !contains(g.Contents, c.Name) {
+	if g == nil || g.Semantics != "BUNDLE" {
+		return nil
+	}
+	b := &bundleTransport{members: make(map[string]bool, len(g.Contents))}
+	byName := make(map[string]*ICETransport, len(j.Contents))
+	for i := range j.Contents {
+		if _, dup := byName[j.Contents[i].Name]; !dup {
+			byName[j.Contents[i].Name] = j.Contents[i].Transport
+		}
+	}
+	for _, name := range g.Contents {
+		b.members[name] = true
+		t := byName[name]
+		if t == nil {
+			continue
+		}
+		if b.ufrag == "" && t.Ufrag != "" {
+			b.ufrag, b.pwd = t.Ufrag, t.Pwd
+		}
+		if b.fingerprints == nil && len(t.Fingerprints) > 0 {
+			b.fingerprints = t.Fingerprints
+		}
+	}
+	return b
+}
+
+// transport returns c's transport, completed with what the group shares
+// when c is a member that lacks credentials or fingerprints.
+func (b *bundleTransport) transport(c *Content) *ICETransport {
+	own := c.Transport
+	if b == nil || !b.members[c.Name] || (own != nil && own.Ufrag != "" && len(own.Fingerprints) > 0) {
 		return own
 	}
 	t := ICETransport{}
 	if own != nil {
 		t = *own
 	}
-	for _, name := range g.Contents {
-		other := j.content(name)
-		if other == nil || other.Transport == nil {
-			continue
-		}
-		if t.Ufrag == "" && other.Transport.Ufrag != "" {
-			t.Ufrag, t.Pwd = other.Transport.Ufrag, other.Transport.Pwd
-		}
-		if len(t.Fingerprints) == 0 {
-			t.Fingerprints = other.Transport.Fingerprints
-		}
+	if t.Ufrag == "" {
+		t.Ufrag, t.Pwd = b.ufrag, b.pwd
+	}
+	if len(t.Fingerprints) == 0 {
+		t.Fingerprints = b.fingerprints
 	}
 	if own == nil && t.Ufrag == "" && len(t.Fingerprints) == 0 {
 		return nil

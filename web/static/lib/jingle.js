@@ -520,13 +520,15 @@ export function toSDP(j, role) {
   checkRole(role);
   checkSDP(j);
   const out = ['v=0', `o=- ${hash32(j.sid)} 2 IN IP4 0.0.0.0`, 's=-', 't=0 0'];
+  const names = new Set(j.contents.map((c) => c.name));
   if (j.group) {
-    const names = j.group.contents.filter((n) => j.contents.some((c) => c.name === n));
-    if (names.length > 0) out.push(`a=group:${j.group.semantics} ${names.join(' ')}`);
+    const members = j.group.contents.filter((n) => names.has(n)); // browsers refuse groups naming absent mids
+    if (members.length > 0) out.push(`a=group:${j.group.semantics} ${members.join(' ')}`);
   }
   out.push('a=msid-semantic:WMS *');
+  const b = bundle(j);
   for (const c of j.contents) {
-    const t = bundledTransport(j, c);
+    const t = bundledTransport(b, c);
     if (t && t.sctp) dataSection(out, c, t);
     else rtpSection(out, c, t, role);
   }
@@ -534,24 +536,39 @@ export function toSDP(j, role) {
 }
 
 /**
- * bundledTransport completes the transport of a BUNDLE content with the
- * group's first ICE credentials and fingerprints (RFC 8843), as Go does.
- * @param {Jingle} j @param {Content} c
+ * bundle returns what the contents of j's BUNDLE group share (RFC 8843): the
+ * group's first ICE credentials and first fingerprints; null without a group.
+ * @param {Jingle} j
+ */
+function bundle(j) {
+  const g = j.group;
+  if (!g || g.semantics !== 'BUNDLE') return null;
+  /** @type {Map<string, Transport|null>} */
+  const byName = new Map();
+  for (const c of j.contents) if (!byName.has(c.name)) byName.set(c.name, c.transport);
+  const b = { members: new Set(g.contents), ufrag: '', pwd: '', fingerprints: /** @type {Fingerprint[]|null} */ (null) };
+  for (const name of g.contents) {
+    const t = byName.get(name);
+    if (!t) continue;
+    if (b.ufrag === '' && t.ufrag !== '') [b.ufrag, b.pwd] = [t.ufrag, t.pwd];
+    if (b.fingerprints === null && t.fingerprints.length > 0) b.fingerprints = t.fingerprints;
+  }
+  return b;
+}
+
+/**
+ * bundledTransport completes the transport of a group member that lacks
+ * credentials or fingerprints with what the group shares, as Go does.
+ * @param {ReturnType<typeof bundle>} b @param {Content} c
  * @returns {Transport|null}
  */
-function bundledTransport(j, c) {
+function bundledTransport(b, c) {
   const own = c.transport;
-  if (own && own.ufrag !== '' && own.fingerprints.length > 0) return own;
-  const g = j.group;
-  if (!g || g.semantics !== 'BUNDLE' || !g.contents.includes(c.name)) return own;
+  if (!b || !b.members.has(c.name) || (own && own.ufrag !== '' && own.fingerprints.length > 0)) return own;
   /** @type {Transport} */
   const t = own ? { ...own } : { ufrag: '', pwd: '', fingerprints: [], candidates: [], sctp: null };
-  for (const name of g.contents) {
-    const other = j.contents.find((o) => o.name === name)?.transport;
-    if (!other) continue;
-    if (t.ufrag === '' && other.ufrag !== '') [t.ufrag, t.pwd] = [other.ufrag, other.pwd];
-    if (t.fingerprints.length === 0) t.fingerprints = other.fingerprints;
-  }
+  if (t.ufrag === '') [t.ufrag, t.pwd] = [b.ufrag, b.pwd];
+  if (t.fingerprints.length === 0) t.fingerprints = b.fingerprints ?? [];
   if (!own && t.ufrag === '' && t.fingerprints.length === 0) return null;
   return t;
 }
@@ -729,11 +746,12 @@ export function fromSDP(sdp, role) {
     j.contents.push(within(`m-line ${i}`, () => sectionContent(sec, session, role)));
   });
   if (j.group) {
-    j.group.contents = j.group.contents.filter((n) => j.contents.some((c) => c.name === n));
+    const names = new Set(j.contents.map((c) => c.name));
+    j.group.contents = j.group.contents.filter((n) => names.has(n));
     if (j.group.contents.length === 0) j.group = null;
   }
-  const bundled = j.contents.map((c) => bundledTransport(j, c));
-  j.contents.forEach((c, i) => { c.transport = bundled[i]; });
+  const b = bundle(j);
+  for (const c of j.contents) c.transport = bundledTransport(b, c);
   checkSDP(j);
   return j;
 }
