@@ -20,7 +20,7 @@ func conference(participants int) *Jingle {
 		c := Content{Name: name, Senders: SendersInitiator, Description: &RTPDescription{
 			Media: media, PayloadTypes: []PayloadType{pt}, RTCPMux: true,
 			HeaderExtensions: []HeaderExtension{{ID: 3, URI: "urn:ietf:params:rtp-hdrext:sdes:mid"}},
-			Sources: []Source{{SSRC: uint32(1000 + i), Parameters: []Parameter{{"cname", "p" + name}, {"msid", "s" + name + " t" + name}}}},
+			Sources:          []Source{{SSRC: uint32(1000 + i), Parameters: []Parameter{{"cname", "p" + name}, {"msid", "s" + name + " t" + name}}}},
 		}}
 		if i == 0 {
 			c.Transport = &ICETransport{Ufrag: "u1", Pwd: "p1p1p1p1p1p1p1p1p1p1p1p1",
