@@ -82,6 +82,7 @@ type Conn struct {
 	// stanzasIgnored counts incoming stanzas no room wanted, by reason.
 	ignoredNoRoom   atomic.Int64
 	ignoredJingle   atomic.Int64 // Jingle for no known session or room
+	foreignJingle   atomic.Int64 // Jingle from someone other than the focus
 	droppedJingle   atomic.Int64 // a peer's Jingle queue was full
 	unansweredIQGet atomic.Int64 // IQ requests we do not serve (answered with an error)
 }
@@ -127,6 +128,7 @@ func (c *Conn) Peers() []*Peer {
 type ConnStats struct {
 	IgnoredNoRoom   int64 // presences and messages from rooms we are not in
 	IgnoredJingle   int64 // Jingle requests for no known session
+	ForeignJingle   int64 // Jingle requests from someone other than the focus
 	DroppedJingle   int64 // Jingle requests refused because a room's queue was full
 	UnansweredIQGet int64 // IQ requests answered with service-unavailable
 }
@@ -134,6 +136,7 @@ type ConnStats struct {
 // Stats returns the counters.
 func (c *Conn) Stats() ConnStats {
 	return ConnStats{IgnoredNoRoom: c.ignoredNoRoom.Load(), IgnoredJingle: c.ignoredJingle.Load(),
+		ForeignJingle: c.foreignJingle.Load(),
 		DroppedJingle: c.droppedJingle.Load(), UnansweredIQGet: c.unansweredIQGet.Load()}
 }
 
@@ -283,6 +286,12 @@ func (c *Conn) discoInfo() *xmlstream.Element {
 // jingle routes a Jingle request: session-initiate by the room it names,
 // anything else by its session id.
 func (c *Conn) jingle(st, payload *xmlstream.Element) {
+	if st.Attr("from") != "focus."+c.cfg.Client.JID().Domain {
+		// Only the conference focus may call us (docs/SIGNALLING.md).
+		c.foreignJingle.Add(1)
+		c.refuse(st, stanza.Forbidden, "only the conference focus starts sessions")
+		return
+	}
 	sid := payload.Attr("sid")
 	c.mu.Lock()
 	p := c.sessions[sid]
