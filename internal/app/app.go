@@ -22,6 +22,7 @@ import (
 	"parley.dev/parley/internal/certs"
 	"parley.dev/parley/internal/focus"
 	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
@@ -36,6 +37,8 @@ type Config struct {
 	DataDir         string // state folder; default "./parley-data"
 	PublicIP        string // address for ICE candidates; default: none yet
 	TLSCert, TLSKey string // PEM files; default: self-signed in DataDir/tls
+	TURNSecret      string // TURN REST secret (coturn's static-auth-secret); default: random, kept in DataDir/turn-secret
+	TURNHost        string // host named in XEP-0215 STUN/TURN services; default PublicIP, else Domain
 	AllowAnonymous  bool   // SASL ANONYMOUS for guests
 	RequireTLS      bool   // STARTTLS mandatory for non-loopback TCP peers
 	SCRAMIterations int    // default 4096
@@ -70,6 +73,7 @@ type parley struct {
 	focus *focus.Focus
 	http  *http.Server
 	c2s   net.Listener
+	port  *onePort // the muxes and TURN on --listen; set by openPort
 	ready atomic.Bool
 	wg    sync.WaitGroup
 	stop  context.CancelFunc
@@ -116,11 +120,17 @@ func start(cfg Config) (*parley, error) {
 		StanzaBurst:    5 * max(cfg.StanzaRate, 200),
 		Rosters:        xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
 		Logger:         cfg.Logger.With("part", "xmpp"),
+		// STUN and TURN on the one port, for browsers and XMPP clients.
+		ExternalServices: p.externalServices,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := p.listen(); err != nil {
+		return nil, err
+	}
+	if err := p.openPort(tlsCfg, cfg.TLSCert != ""); err != nil {
+		p.closeListeners()
 		return nil, err
 	}
 	if err := p.startConferences(); err != nil {
@@ -140,18 +150,18 @@ func start(cfg Config) (*parley, error) {
 // and the MUC service whose occupants the focus calls.
 func (p *parley) startConferences() error {
 	cfg := p.cfg
-	udpAddr := p.cfg.HTTPListener.Addr().(*net.TCPAddr)
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: udpAddr.IP, Port: udpAddr.Port})
-	if err != nil {
-		return fmt.Errorf("media UDP port: %w", err)
-	}
 	var public []string
 	if cfg.PublicIP != "" {
 		public = []string{cfg.PublicIP}
 	}
-	p.sfu, err = sfu.New(sfu.Config{UDPConn: udp, PublicIPs: public, Logger: cfg.Logger.With("part", "sfu")})
+	var err error
+	p.sfu, err = sfu.New(sfu.Config{
+		UDPConn:     p.port.udp.Media(),
+		TCPListener: p.port.tcp.Listener(portmux.ICETCP),
+		PublicIPs:   public,
+		Logger:      cfg.Logger.With("part", "sfu"),
+	})
 	if err != nil {
-		udp.Close()
 		return fmt.Errorf("sfu: %w", err)
 	}
 	focusDomain := "focus." + cfg.Domain
@@ -192,6 +202,9 @@ func (p *parley) roomEvent(ev muc.Event) {
 
 func (p *parley) closeListeners() {
 	p.cfg.HTTPListener.Close()
+	if p.port != nil {
+		p.port.close()
+	}
 	if p.c2s != nil {
 		p.c2s.Close()
 	}
@@ -240,13 +253,18 @@ func (p *parley) serve() {
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
 	mux.Handle("/", web.Handler())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		if err := p.http.Serve(p.cfg.HTTPListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("http server stopped", "err", err)
-		}
-	}()
+	// HTTP and HTTPS both come through the one port's mux.
+	for _, proto := range []portmux.Protocol{portmux.HTTP, portmux.HTTPS} {
+		ln := p.port.tcp.Listener(proto)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := p.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				p.log.Error("http server stopped", "err", err)
+			}
+		}()
+	}
+	p.servePort(ctx)
 	if p.c2s != nil {
 		p.wg.Add(1)
 		go func() {
@@ -292,6 +310,7 @@ func (p *parley) shutdown() error {
 	p.xmpp.Shutdown(ctx)
 	p.muc.Close()
 	p.sfu.Close()
+	p.port.close()
 	p.stop()
 	p.wg.Wait()
 	return nil
