@@ -299,3 +299,35 @@ func TestServerGoingAwayEndsRoomsAndEvents(t *testing.T) {
 		t.Error("Say on a dead connection succeeded")
 	}
 }
+
+// Joining a room that its creator has not unlocked yet is refused with
+// item-not-found (XEP-0045 §10.1.3); the SDK knocks again, so a crowd that
+// arrives at once all gets in.
+func TestACrowdJoinsANewRoomAtOnce(t *testing.T) {
+	srv := startServer(t, nil)
+	const n = 8
+	clients := make([]*sdk.Client, n)
+	for i := range clients {
+		clients[i] = connect(t, srv)
+	}
+	errs := make(chan error, n)
+	for i, c := range clients {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err := c.Join(ctx, sdk.RoomConfig{Room: "crowd", Nick: fmt.Sprint("p", i)})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range clients {
+		r := c.Rooms()[0]
+		waitFor(t, "everyone sees everyone", func() (bool, string) {
+			return len(r.Occupants()) == n, fmt.Sprint(len(r.Occupants()), " occupants")
+		})
+	}
+}

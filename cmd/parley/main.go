@@ -32,6 +32,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return runServe(ctx, args, stderr)
+	case "load":
+		return runLoad(args, stdout, stderr)
 	case "user":
 		return runUser(args, stdin, stdout, stderr)
 	case "version":

@@ -52,10 +52,10 @@ type Peer struct {
 	room jid.JID
 	log  *slog.Logger
 
-	joined chan struct{} // closed once the room accepted or refused us
-	ended  chan struct{} // closed once we are out of the room
+	ended chan struct{} // closed once we are out of the room
 
 	mu        sync.Mutex
+	joined    chan struct{}       // closed once the room answered this join attempt; guarded by mu
 	occupants map[string]Occupant // by nick, ourselves included; guarded by mu
 	subject   string              // guarded by mu
 	joinErr   error               // guarded by mu; set before joined closes
@@ -118,7 +118,7 @@ func (c *Conn) NewPeer(cfg RoomConfig) (*Peer, error) {
 
 // Join enters the room, once; see Conn.Join. On failure the Peer is ended.
 func (p *Peer) Join(ctx context.Context) error {
-	c, cfg := p.conn, p.cfg
+	c := p.conn
 	if p.started.Swap(true) {
 		return errors.New("mediapeer: Join called twice")
 	}
@@ -129,17 +129,49 @@ func (p *Peer) Join(ctx context.Context) error {
 		p.end(ReasonClosed, nil)
 		return err
 	}
-	x := xmlstream.New(nsMUC, "x")
-	if cfg.Password != "" {
-		x.Add(xmlstream.New(nsMUC, "password").SetText(cfg.Password))
+	for attempt := 0; ; attempt++ {
+		err := p.enter(ctx)
+		var je *JoinError
+		if errors.As(err, &je) && je.Condition == "item-not-found" && attempt < lockedRetries {
+			// Most likely the room's creator has not unlocked it yet
+			// (XEP-0045 §10.1.3): knock again shortly.
+			select {
+			case <-time.After(min(25*time.Millisecond<<attempt, time.Second)):
+				continue
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-p.ended:
+				err = ErrClosed
+			}
+		}
+		if err != nil {
+			p.end(ReasonClosed, nil)
+			return err
+		}
+		return nil
 	}
-	pres := xmlstream.New(xmlstream.NSClient, "presence", "to", p.occupantJID(cfg.Nick)).Add(x)
-	if err := c.cfg.Client.Send(pres); err != nil {
-		p.end(ReasonDisconnected, nil)
+}
+
+// lockedRetries bounds how often Join knocks on a room that answers
+// item-not-found: about 6 s in all.
+const lockedRetries = 10
+
+// enter sends our presence to the room once and waits for its answer.
+func (p *Peer) enter(ctx context.Context) error {
+	x := xmlstream.New(nsMUC, "x")
+	if p.cfg.Password != "" {
+		x.Add(xmlstream.New(nsMUC, "password").SetText(p.cfg.Password))
+	}
+	p.mu.Lock()
+	p.joined, p.joinErr = make(chan struct{}), nil
+	joined := p.joined
+	p.mu.Unlock()
+	pres := xmlstream.New(xmlstream.NSClient, "presence", "to", p.occupantJID(p.cfg.Nick)).Add(x)
+	if err := p.conn.cfg.Client.Send(pres); err != nil {
 		return err
 	}
 	select {
-	case <-p.joined:
+	case <-joined:
 	case <-ctx.Done():
 		p.Close()
 		return ctx.Err()
@@ -151,11 +183,7 @@ func (p *Peer) Join(ctx context.Context) error {
 	if err == nil && !ok {
 		err = ErrClosed
 	}
-	if err != nil {
-		p.end(ReasonClosed, nil)
-		return err
-	}
-	return nil
+	return err
 }
 
 // Room returns the bare room JID.
