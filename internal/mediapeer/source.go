@@ -3,6 +3,7 @@ package mediapeer
 import (
 	"bytes"
 	_ "embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -165,7 +166,7 @@ func NewIVFSource(r io.Reader, loop bool) (Source, error) {
 }
 
 func (s *ivfSource) open() error {
-	rd, h, err := ivfreader.NewWith(s.r)
+	rd, h, err := ivfreader.NewWith(&ivfGuard{r: s.r, next: 32})
 	if err != nil {
 		return &SourceError{"ivf", err}
 	}
@@ -225,6 +226,62 @@ func (s *ivfSource) Next() (Frame, error) {
 	}
 	s.last = d
 	return Frame{Data: data, Duration: d}, nil
+}
+
+// maxIVFFrame bounds one VP8 frame; a larger size in a frame header is
+// damage (or malice), refused before pion's reader allocates it.
+const maxIVFFrame = 8 << 20
+
+// ivfGuard passes an IVF stream through to pion's reader, checking each
+// frame header's size on the way.
+type ivfGuard struct {
+	r    io.Reader
+	pos  int64  // bytes delivered so far
+	next int64  // where the next frame header starts
+	hdr  []byte // a frame header read ahead and not yet delivered
+	err  error  // sticky
+}
+
+func (g *ivfGuard) Read(b []byte) (int, error) {
+	if g.hdr == nil && g.err == nil && g.pos == g.next {
+		g.readHeader()
+	}
+	if len(g.hdr) > 0 {
+		n := copy(b, g.hdr)
+		g.hdr = g.hdr[n:]
+		g.pos += int64(n)
+		return n, nil
+	}
+	g.hdr = nil
+	if g.err != nil {
+		return 0, g.err
+	}
+	if want := g.next - g.pos; int64(len(b)) > want {
+		b = b[:want]
+	}
+	n, err := g.r.Read(b)
+	g.pos += int64(n)
+	return n, err
+}
+
+// readHeader reads the next frame header ahead and checks its size. A
+// short read is passed on as it is, for pion to report.
+func (g *ivfGuard) readHeader() {
+	h := make([]byte, 12)
+	n, err := io.ReadFull(g.r, h)
+	if err != nil {
+		g.hdr, g.err = h[:n], err
+		if n > 0 {
+			g.err = io.ErrUnexpectedEOF
+		}
+		return
+	}
+	size := int64(binary.LittleEndian.Uint32(h[:4]))
+	if size > maxIVFFrame {
+		g.err = fmt.Errorf("a frame of %d bytes, more than %d", size, maxIVFFrame)
+		return
+	}
+	g.hdr, g.next = h, g.next+12+size
 }
 
 // oggSource reads Opus packets from an Ogg stream with pion's reader, one

@@ -209,3 +209,12 @@ func TestOpusDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestIVFSourceRefusesHugeFrames(t *testing.T) {
+	huge := bytes.Clone(patternIVF[:32+12])
+	huge[32], huge[33], huge[34], huge[35] = 0xff, 0xff, 0xff, 0xff // a 4 GiB frame
+	var se *SourceError
+	if _, err := NewIVFSource(bytes.NewReader(huge), false); !errors.As(err, &se) {
+		t.Fatalf("a 4 GiB frame header: %v, want a SourceError", err)
+	}
+}
