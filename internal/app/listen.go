@@ -107,7 +107,12 @@ func (p *parley) startTURN(op *onePort, tcpAddr *net.TCPAddr) error {
 		OwnMediaAddrs: ownMediaAddrs(listenIP.Unmap(), public, uint16(op.port)),
 		Logger:        cfg.Logger.With("part", "turn"),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Channel data is relayed straight from the UDP mux's read loop.
+	op.udp.SetChannelDataHandler(op.turn.ChannelDataRelay(op.udp.TURN()))
+	return nil
 }
 
 // relayAddresses picks where relay sockets are opened and what address

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/turn/turntest"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmppclient"
 )
@@ -347,5 +349,36 @@ func TestTURNSecretPersists(t *testing.T) {
 	other, err := loadOrCreateSecret(t.TempDir() + "/turn-secret")
 	if err != nil || other == first {
 		t.Fatalf("two data folders share a secret: %q", other)
+	}
+}
+
+// TestXEP0215CredentialsAllocateOnCoturn: an operator may replace the
+// built-in TURN with coturn sharing --turn-secret; what XEP-0215 hands out
+// allocates on both.
+func TestXEP0215CredentialsAllocateOnCoturn(t *testing.T) {
+	const secret = "shared with coturn"
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := start(Config{
+		Domain: testDomain, DataDir: t.TempDir(), PublicIP: "127.0.0.1", AllowAnonymous: true,
+		HTTPListener: httpLn, TURNSecret: secret, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.shutdown() })
+	coturn := turntest.StartCoturn(t, secret, testDomain)
+	svc := findService(t, askServices(t, "ws://"+httpLn.Addr().String()+"/xmpp-websocket"), "turn", "udp")
+	for server, addr := range map[string]string{"parley": httpLn.Addr().String(), "coturn": coturn} {
+		for _, transport := range []string{"udp", "tcp"} {
+			relay, err := turnClient(t, transport, addr, svc).Allocate()
+			if err != nil {
+				t.Errorf("%s over %s refused XEP-0215's credentials: %v", server, transport, err)
+				continue
+			}
+			relay.Close()
+		}
 	}
 }

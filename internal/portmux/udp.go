@@ -4,10 +4,13 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // UDPConfig configures NewUDP.
@@ -34,6 +37,9 @@ type UDPMux struct {
 	stat  udpCounters // safe for concurrent use
 	pool  sync.Pool   // of *[]byte, 2 KiB: most packets' copies
 	done  chan struct{}
+	// channelData, if set, takes TURN ChannelData in the read loop (see
+	// SetChannelDataHandler).
+	channelData atomic.Pointer[func([]byte, *net.UDPAddr) bool]
 
 	closeOnce sync.Once
 }
@@ -42,7 +48,7 @@ type UDPMux struct {
 type packet struct {
 	buf  *[]byte // pooled when cap is poolBuf, else nil
 	data []byte
-	from netip.AddrPort
+	from *net.UDPAddr // fresh for each datagram: handed out as is
 }
 
 // poolBuf is the size of pooled packet copies; larger packets get their own.
@@ -70,6 +76,15 @@ func NewUDP(cfg UDPConfig) (*UDPMux, error) {
 	return m, nil
 }
 
+// SetChannelDataHandler has the read loop offer each TURN ChannelData
+// datagram to h before queueing it for the TURN side; h returns true when
+// it relayed the datagram itself. Relaying a channel's data is most of a
+// TURN server's work, and this spares it a goroutine hand-off. h runs on
+// the read loop: it must not block beyond a UDP write, nor keep b.
+func (m *UDPMux) SetChannelDataHandler(h func(b []byte, from *net.UDPAddr) bool) {
+	m.channelData.Store(&h)
+}
+
 // Media is the SFU's share: ICE checks, DTLS, SRTP and SRTCP.
 func (m *UDPMux) Media() net.PacketConn { return m.media }
 
@@ -93,10 +108,27 @@ func (m *UDPMux) sideClosed() {
 	}
 }
 
+// readBatch is how many datagrams one read takes at most (recvmmsg on
+// Linux): under load the queue holds many, and a syscall per datagram is
+// most of the cost of relaying one.
+const readBatch = 16
+
+// batchReader is ipv4.PacketConn or ipv6.PacketConn.
+type batchReader interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
 func (m *UDPMux) readLoop() {
-	scratch := make([]byte, m.cfg.MaxPacket+1)
+	var reader batchReader = ipv6.NewPacketConn(m.cfg.Conn)
+	if la, ok := m.cfg.Conn.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+		reader = ipv4.NewPacketConn(m.cfg.Conn)
+	}
+	msgs := make([]ipv4.Message, readBatch)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, m.cfg.MaxPacket+1)}
+	}
 	for {
-		n, from, err := m.cfg.Conn.ReadFromUDPAddrPort(scratch)
+		n, err := reader.ReadBatch(msgs, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				m.Close()
@@ -107,27 +139,39 @@ func (m *UDPMux) readLoop() {
 			m.log.Debug("udp read", "err", err)
 			continue
 		}
-		if n > m.cfg.MaxPacket {
-			m.stat.dropped[dropOversize].Add(1)
-			continue
+		for _, msg := range msgs[:n] {
+			m.handle(msg.Buffers[0][:msg.N], msg.Addr)
 		}
-		dest, reason := classifyPacket(scratch[:n])
-		var side *sidePacketConn
-		switch dest {
-		case toMedia:
-			side = m.media
-		case toTURN:
-			side = m.turn
-		default:
-			m.stat.dropped[reason].Add(1)
-			continue
+	}
+}
+
+// handle routes one datagram.
+func (m *UDPMux) handle(b []byte, addr net.Addr) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return
+	}
+	if len(b) > m.cfg.MaxPacket {
+		m.stat.dropped[dropOversize].Add(1)
+		return
+	}
+	dest, reason := classifyPacket(b)
+	switch dest {
+	case toMedia:
+		m.dispatch(m.media, b, ua)
+	case toTURN:
+		if h := m.channelData.Load(); h != nil && *h != nil && b[0] >= 64 && (*h)(b, ua) {
+			m.stat.turn.Add(1)
+			return
 		}
-		m.dispatch(side, scratch[:n], from)
+		m.dispatch(m.turn, b, ua)
+	default:
+		m.stat.dropped[reason].Add(1)
 	}
 }
 
 // dispatch copies the datagram and queues it for side.
-func (m *UDPMux) dispatch(side *sidePacketConn, b []byte, from netip.AddrPort) {
+func (m *UDPMux) dispatch(side *sidePacketConn, b []byte, from *net.UDPAddr) {
 	p := packet{from: from}
 	if len(b) <= poolBuf {
 		p.buf = m.pool.Get().(*[]byte)
@@ -190,7 +234,7 @@ func (c *sidePacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	case p := <-c.queue:
 		n := copy(b, p.data)
 		c.mux.release(p)
-		return n, net.UDPAddrFromAddrPort(p.from), nil
+		return n, p.from, nil
 	case <-c.done:
 	case <-c.mux.done:
 	case <-c.deadline.wait():

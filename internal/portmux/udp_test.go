@@ -2,6 +2,7 @@ package portmux
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"net"
@@ -192,5 +193,38 @@ func TestUDPReadDeadline(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("read with no deadline did not return")
+	}
+}
+
+func TestUDPChannelDataHandler(t *testing.T) {
+	f := newUDPFixture(t, nil)
+	var taken []string
+	f.mux.SetChannelDataHandler(func(b []byte, from *net.UDPAddr) bool {
+		if from.String() != f.client.LocalAddr().String() {
+			t.Errorf("handler saw it from %v", from)
+		}
+		if b[1] == 1 { // channel 0x4001 is "bound"
+			taken = append(taken, string(b[4:]))
+			return true
+		}
+		return false
+	})
+	bound := append(channelData(0), "bound"...)
+	binary.BigEndian.PutUint16(bound[2:], 5)
+	unbound := append(channelData(0), "other"...)
+	binary.BigEndian.PutUint16(unbound[0:], 0x4002)
+	binary.BigEndian.PutUint16(unbound[2:], 5)
+	f.send(t, bound)
+	f.send(t, unbound) // left to the TURN side
+	expectPacket(t, f.mux.TURN(), unbound, f.client.LocalAddr())
+	if len(taken) != 1 || taken[0] != "bound" {
+		t.Fatalf("handler took %q", taken)
+	}
+	// STUN never reaches the handler.
+	allocate := stunMsg(t, stun.NewType(stun.MethodAllocate, stun.ClassRequest))
+	f.send(t, allocate)
+	expectPacket(t, f.mux.TURN(), allocate, f.client.LocalAddr())
+	if st := f.mux.Stats(); st.TURN != 3 {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -40,8 +40,10 @@ func refusedReasonName(r int) string {
 
 // counters are the server's statistics; safe for concurrent use.
 type counters struct {
-	created atomic.Uint64 // allocations created since start
-	refused [numRefusedReasons]atomic.Uint64
+	created  atomic.Uint64 // allocations created since start
+	toPeer   atomic.Uint64 // ChannelData relayed to peers by the fast path
+	toClient atomic.Uint64 // datagrams relayed to clients as ChannelData by the fast path
+	refused  [numRefusedReasons]atomic.Uint64
 }
 
 func (c *counters) refuse(reason int) { c.refused[reason].Add(1) }
@@ -52,6 +54,9 @@ type Stats struct {
 	Allocations int
 	// AllocationsCreated counts allocations since the server started.
 	AllocationsCreated uint64
+	// ChannelToPeer and ChannelToClient count datagrams relayed on
+	// channels of UDP clients (the common case), each way.
+	ChannelToPeer, ChannelToClient uint64
 	// Refused counts refusals by reason: auth_malformed, auth_expired,
 	// auth_bad_password, peer_forbidden (permission, channel binding or
 	// TCP connection to a forbidden peer), peer_packet_forbidden (relayed

@@ -68,6 +68,7 @@ type Server struct {
 	quota  *quota           // safe for concurrent use
 	policy *peerPolicy      // read-only
 	stats  *counters        // safe for concurrent use
+	fast   *fastPath        // safe for concurrent use
 }
 
 func (c *Config) setDefaults() {
@@ -118,7 +119,8 @@ func New(cfg Config) (*Server, error) {
 		policy: newPeerPolicy(cfg.OwnMediaAddrs, cfg.AllowedPeerPrefixes),
 		stats:  &counters{},
 	}
-	gen := &relayGenerator{bindIP: cfg.RelayIP, publicIP: cfg.RelayPublicIP, policy: s.policy, stats: s.stats}
+	s.fast = newFastPath(s.stats)
+	gen := &relayGenerator{bindIP: cfg.RelayIP, publicIP: cfg.RelayPublicIP, policy: s.policy, stats: s.stats, fast: s.fast}
 	pc := pionturn.ServerConfig{
 		LoggerFactory:      pionLoggers{log: cfg.Logger},
 		Realm:              cfg.Realm,
@@ -129,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	for _, conn := range cfg.PacketConns {
 		pc.PacketConnConfigs = append(pc.PacketConnConfigs, pionturn.PacketConnConfig{
-			PacketConn: conn, RelayAddressGenerator: gen, PermissionHandler: s.permit,
+			PacketConn: s.fast.wrap(conn), RelayAddressGenerator: gen, PermissionHandler: s.permit,
 		})
 	}
 	for _, ln := range cfg.Listeners {
@@ -159,6 +161,8 @@ func (s *Server) Stats() Stats {
 	st := Stats{
 		Allocations:        s.quota.allocations(),
 		AllocationsCreated: s.stats.created.Load(),
+		ChannelToPeer:      s.stats.toPeer.Load(),
+		ChannelToClient:    s.stats.toClient.Load(),
 		Refused:            make(map[string]uint64, numRefusedReasons),
 	}
 	for i := range s.stats.refused {
@@ -219,6 +223,12 @@ func (s *Server) events() pionturn.EventHandler {
 		},
 		OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) {
 			s.quota.release(user)
+		},
+		OnChannelCreated: func(src, dst net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
+			s.fast.channelCreated(src, dst, relay, peer, number)
+		},
+		OnChannelDeleted: func(src, dst net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
+			s.fast.channelDeleted(src, dst, relay, peer, number)
 		},
 	}
 }

@@ -3,6 +3,7 @@ package turn
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -474,4 +475,49 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestChannelFastPath: once the client has bound a channel, datagrams
+// both ways take the fast path, arrive intact and in order, and the
+// channel leaves the fast path with its allocation.
+func TestChannelFastPath(t *testing.T) {
+	f := newFixture(t, nil)
+	cl := f.client(t, false, f.credential(t, "alice", time.Hour))
+	relay, err := cl.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client binds a channel in the background after its first send;
+	// send until its ChannelData reaches the peer through the fast path.
+	exchange(t, relay, f.media)
+	waitFor(t, "ChannelData on the fast path", func() bool {
+		relay.WriteTo([]byte("probe"), f.media.LocalAddr())
+		readWithin(t, f.media, 5*time.Second)
+		return f.srv.Stats().ChannelToPeer > 0
+	})
+	for i := range 50 {
+		msg := fmt.Sprintf("to peer %d", i)
+		if _, err := relay.WriteTo([]byte(msg), f.media.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := readWithin(t, f.media, 5*time.Second); string(got) != msg {
+			t.Fatalf("peer got %q, want %q", got, msg)
+		}
+		msg = fmt.Sprintf("to client %d", i)
+		if _, err := f.media.WriteTo([]byte(msg), relay.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		if got, from := readWithin(t, relay, 5*time.Second); string(got) != msg || from.String() != f.media.LocalAddr().String() {
+			t.Fatalf("client got %q from %v, want %q", got, from, msg)
+		}
+	}
+	if st := f.srv.Stats(); st.ChannelToPeer < 50 || st.ChannelToClient < 50 {
+		t.Fatalf("fast path counters %+v", st)
+	}
+	relay.Close()
+	waitFor(t, "the channel to leave the fast path", func() bool {
+		f.srv.fast.mu.RLock()
+		defer f.srv.fast.mu.RUnlock()
+		return len(f.srv.fast.byClient) == 0 && len(f.srv.fast.byPeer) == 0 && len(f.srv.fast.relays) == 0
+	})
 }

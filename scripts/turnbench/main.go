@@ -27,11 +27,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/turn"
 )
 
@@ -44,20 +46,23 @@ type options struct {
 	duration time.Duration // per run
 	coturn   string        // turnserver binary
 	profile  string        // CPU profile of parley's server
+	rounds   int           // runs per server, alternating
 }
 
 func main() {
 	var o options
 	serve := flag.String("serve-parley", "", "internal: run parley's TURN server on this UDP address")
+	direct := flag.Bool("direct", false, "internal: with -serve-parley, TURN alone on the socket (no one-port mux)")
 	flag.IntVar(&o.rate, "rate", 20000, "packets per second offered, all flows together")
 	flag.IntVar(&o.flows, "flows", 4, "allocations (each with one channel and one peer)")
 	flag.IntVar(&o.size, "size", 200, "payload bytes per packet")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each run")
 	flag.StringVar(&o.coturn, "coturn", "turnserver", "coturn's turnserver binary")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write parley's CPU profile here")
+	flag.IntVar(&o.rounds, "rounds", 3, "runs per server, alternating; the median is shown")
 	flag.Parse()
 	if *serve != "" {
-		if err := serveParley(*serve, o.profile); err != nil {
+		if err := serveParley(*serve, o.profile, *direct); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -70,8 +75,9 @@ func main() {
 }
 
 // serveParley is the child process running parley's TURN server until
-// stdin closes.
-func serveParley(addr, profile string) error {
+// stdin closes: behind the one-port UDP mux as parley runs it, or alone on
+// the socket (direct).
+func serveParley(addr, profile string, direct bool) error {
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
 	if err != nil {
 		return err
@@ -86,8 +92,17 @@ func serveParley(addr, profile string) error {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	var turnConn net.PacketConn = conn
+	var mux *portmux.UDPMux
+	if !direct {
+		if mux, err = portmux.NewUDP(portmux.UDPConfig{Conn: conn}); err != nil {
+			return err
+		}
+		defer mux.Close()
+		turnConn = mux.TURN()
+	}
 	srv, err := turn.New(turn.Config{
-		PacketConns:         []net.PacketConn{conn},
+		PacketConns:         []net.PacketConn{turnConn},
 		Secret:              secret,
 		RelayIP:             netip.MustParseAddr("127.0.0.1"),
 		AllowedPeerPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
@@ -97,6 +112,9 @@ func serveParley(addr, profile string) error {
 		return err
 	}
 	defer srv.Close()
+	if mux != nil { // as internal/app wires them
+		mux.SetChannelDataHandler(srv.ChannelDataRelay(turnConn))
+	}
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
 	return nil
@@ -127,33 +145,69 @@ func run(o options) error {
 		start func(addr string) (*proc, error)
 	}{
 		{"parley", func(addr string) (*proc, error) {
-			return startParley(ctx, self, addr, o.profile)
+			return startParley(ctx, self, addr, o.profile, false)
+		}},
+		{"parley, no mux", func(addr string) (*proc, error) {
+			return startParley(ctx, self, addr, "", true)
 		}},
 		{"coturn", func(addr string) (*proc, error) { return startCoturn(ctx, o.coturn, addr, tmp) }},
 	}
+	// Rounds alternate the servers, so that what else runs on the machine
+	// weighs on each alike; the table shows each figure's median.
+	results := map[string][]result{}
+	var order []string
+	for round := range o.rounds {
+		for _, s := range servers {
+			rs, err := measureServer(ctx, o, s.name, s.start)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				key := r.server + "|" + r.direction
+				if round == 0 {
+					order = append(order, key)
+				}
+				results[key] = append(results[key], r)
+			}
+		}
+	}
 	fmt.Printf("| server | direction | offered pps | delivered pps | loss | server CPU (cores) | pps per core |\n")
 	fmt.Printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, s := range servers {
-		addr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		p, err := s.start(addr)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		for _, toPeer := range []bool{true, false} {
-			r, err := measure(ctx, o, s.name, addr, p.cmd.Process.Pid, toPeer)
-			if err != nil {
-				p.stop()
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
-			printResult(r)
-		}
-		p.stop()
+	for _, key := range order {
+		printResult(median(results[key]))
 	}
 	return nil
 }
+
+// measureServer starts one server and runs both directions through it.
+func measureServer(ctx context.Context, o options, name string, start func(string) (*proc, error)) ([]result, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := start(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer p.stop()
+	var out []result
+	for _, toPeer := range []bool{true, false} {
+		r, err := measure(ctx, o, name, addr, p.cmd.Process.Pid, toPeer)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// median picks the run with the median packets per core.
+func median(rs []result) result {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].perCore() < rs[j].perCore() })
+	return rs[len(rs)/2]
+}
+
+func (r result) perCore() float64 { return float64(r.received) / r.serverCPU.Seconds() }
 
 // proc is a server process.
 type proc struct {
@@ -167,7 +221,7 @@ func printResult(r result) {
 	if r.offered > 0 {
 		loss = 100 * (1 - float64(r.received)/float64(r.offered))
 	}
-	perCore := float64(r.received) / r.serverCPU.Seconds()
+	perCore := r.perCore()
 	fmt.Printf("| %s | %s | %.0f | %.0f | %.1f%% | %.2f | %.0f |\n",
 		r.server, r.direction, float64(r.offered)/secs, float64(r.received)/secs, loss,
 		r.serverCPU.Seconds()/secs, perCore)
@@ -175,8 +229,8 @@ func printResult(r result) {
 
 // startParley runs this program as parley's TURN server; it stops when its
 // stdin closes.
-func startParley(ctx context.Context, self, addr, profile string) (*proc, error) {
-	cmd := exec.CommandContext(ctx, self, "-serve-parley", addr, "-cpuprofile", profile)
+func startParley(ctx context.Context, self, addr, profile string, direct bool) (*proc, error) {
+	cmd := exec.CommandContext(ctx, self, "-serve-parley", addr, "-cpuprofile", profile, "-direct="+strconv.FormatBool(direct))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
