@@ -17,6 +17,9 @@ import (
 	"parley.dev/parley/internal/xmlstream"
 )
 
+// udpReadBuffer is the receive buffer asked for each media socket.
+const udpReadBuffer = 2 << 20
+
 // jingleQueueSize bounds a room's pending Jingle requests; the focus sends
 // one at a time per session, so a full queue means a misbehaving peer.
 const jingleQueueSize = 16
@@ -257,6 +260,10 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 	if err != nil {
 		return nil, nil, err
 	}
+	// A keyframe from each of several publishers can arrive at once: more
+	// than the usual 208 KB default receive buffer. The kernel caps this at
+	// net.core.rmem_max.
+	conn.SetReadBuffer(udpReadBuffer)
 	se := webrtc.SettingEngine{}
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	se.SetICEUDPMux(mux)
