@@ -126,8 +126,8 @@ func custom(kind, mime string, open func() (FrameReader, error)) Source {
 }
 
 type customSource struct {
-	mime string
-	fr   FrameReader
+	mime string      // read-only
+	fr   FrameReader // read by the room's publishing goroutine only
 }
 
 func (c customSource) MimeType() string { return c.mime }
@@ -143,8 +143,8 @@ func (c customSource) Next() (mediapeer.Frame, error) {
 // fileSource closes its file when its stream ends, and when the room ends
 // (the engine closes sources that are io.Closers).
 type fileSource struct {
-	mediapeer.Source
-	f *os.File
+	mediapeer.Source          // reads f; used by the publishing goroutine only
+	f                *os.File // closed at the end, or by the engine when the room ends
 }
 
 func (s *fileSource) Next() (mediapeer.Frame, error) {

@@ -39,10 +39,10 @@ type Media struct {
 
 // Room is the client's presence in one room.
 type Room struct {
-	c    *Client
-	name jid.JID
-	nick string
-	peer *mediapeer.Peer // read-only
+	c    *Client         // the client it belongs to; read-only
+	name jid.JID         // bare room JID; read-only
+	nick string          // our nick; read-only
+	peer *mediapeer.Peer // the engine's presence in the room; read-only
 }
 
 // Join enters a room, creating it if it does not exist (we are then its

@@ -67,9 +67,9 @@ type Config struct {
 
 // Client is one connection to parley.
 type Client struct {
-	cfg  Config
-	xmpp *xmppclient.Client
-	conn *mediapeer.Conn
+	cfg  Config             // defaults applied; read-only
+	xmpp *xmppclient.Client // the XMPP connection; read-only
+	conn *mediapeer.Conn    // the rooms on it; read-only
 
 	mu    sync.Mutex
 	rooms map[string]*Room // by bare room JID, while joining or in; guarded by mu

@@ -153,8 +153,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 // run is one load run's state.
 type run struct {
-	cfg Config
-	log *slog.Logger
+	cfg Config       // defaults applied; read-only
+	log *slog.Logger // read-only
 
 	parts       []*participant // every participant, room by room; written by joinAll
 	shared      []*sdk.Client  // the shared connections, with ShareConnections

@@ -12,9 +12,9 @@ const sampleEvery = 200 * time.Millisecond
 
 // sampler follows the peak RSS of the server and of this process.
 type sampler struct {
-	pid  int // the server's; 0 for none
-	done chan struct{}
-	wg   sync.WaitGroup
+	pid  int            // the server's; 0 for none; read-only
+	done chan struct{}  // closed by stop
+	wg   sync.WaitGroup // the sampling goroutine
 
 	mu         sync.Mutex
 	serverPeak int64     // guarded by mu

@@ -69,8 +69,8 @@ type ConnConfig struct {
 
 // Conn is one XMPP connection sitting in many rooms.
 type Conn struct {
-	cfg ConnConfig
-	log *slog.Logger
+	cfg ConnConfig   // defaults applied; read-only
+	log *slog.Logger // read-only
 
 	mu       sync.Mutex
 	peers    map[jid.JID]*Peer // by bare room JID, from Join until the peer ends; guarded by mu

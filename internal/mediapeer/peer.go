@@ -47,10 +47,10 @@ type RoomConfig struct {
 
 // Peer is our presence in one room.
 type Peer struct {
-	conn *Conn
-	cfg  RoomConfig
-	room jid.JID
-	log  *slog.Logger
+	conn *Conn        // read-only
+	cfg  RoomConfig   // read-only
+	room jid.JID      // bare room JID; read-only
+	log  *slog.Logger // read-only
 
 	ended chan struct{} // closed once we are out of the room
 

@@ -27,10 +27,10 @@ const jingleQueueSize = 16
 // session is a room's media: the focus's Jingle session and our Pion
 // PeerConnection. Its loop goroutine handles Jingle requests in order.
 type session struct {
-	p     *Peer
+	p     *Peer                   // the room; read-only
 	queue chan *xmlstream.Element // Jingle requests; drained by loop
 	stop  chan struct{}           // closed by close
-	once  sync.Once
+	once  sync.Once               // closes stop
 
 	mu      sync.Mutex
 	pc      *webrtc.PeerConnection           // guarded by mu; nil until the focus calls

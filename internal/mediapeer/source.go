@@ -63,8 +63,8 @@ var ErrOggPacking = errors.New("several Opus packets per Ogg page")
 
 // clip is an immutable list of frames, shared by every source that plays it.
 type clip struct {
-	mime   string
-	frames []Frame
+	mime   string  // read-only
+	frames []Frame // read-only
 }
 
 // synthetic parses the embedded media once; the frames are never written
@@ -106,8 +106,8 @@ func mustOgg(b []byte) Source {
 
 // loop plays a clip forever.
 type loop struct {
-	c *clip
-	i int
+	c *clip // shared, read-only
+	i int   // the next frame; owned by the publishing goroutine
 }
 
 func (l *loop) MimeType() string { return l.c.mime }
@@ -140,9 +140,10 @@ func SyntheticAudio() Source {
 
 // ivfSource reads VP8 frames from an IVF stream with pion's reader. Each
 // frame lasts until the next one's timestamp, so it reads one frame ahead.
+// Its fields are owned by the goroutine that calls Next.
 type ivfSource struct {
-	r      io.Reader
-	loop   bool
+	r      io.Reader // the stream; an io.Seeker when looping
+	loop   bool      // start again at the end
 	rd     *ivfreader.IVFReader
 	unit   time.Duration // one timebase tick
 	num    uint64        // timebase numerator (seconds per tick = num/den)
@@ -234,12 +235,13 @@ const maxIVFFrame = 8 << 20
 
 // ivfGuard passes an IVF stream through to pion's reader, checking each
 // frame header's size on the way.
+// Its fields are owned by the reader's goroutine.
 type ivfGuard struct {
-	r    io.Reader
-	pos  int64  // bytes delivered so far
-	next int64  // where the next frame header starts
-	hdr  []byte // a frame header read ahead and not yet delivered
-	err  error  // sticky
+	r    io.Reader // the file
+	pos  int64     // bytes delivered so far
+	next int64     // where the next frame header starts
+	hdr  []byte    // a frame header read ahead and not yet delivered
+	err  error     // sticky
 }
 
 func (g *ivfGuard) Read(b []byte) (int, error) {
@@ -286,9 +288,10 @@ func (g *ivfGuard) readHeader() {
 
 // oggSource reads Opus packets from an Ogg stream with pion's reader, one
 // packet per page.
+// Its fields are owned by the goroutine that calls Next.
 type oggSource struct {
-	r       io.Reader
-	loop    bool
+	r       io.Reader // the stream; an io.Seeker when looping
+	loop    bool      // start again at the end
 	rd      *oggreader.OggReader
 	granule uint64 // the previous page's granule position
 }
