@@ -125,7 +125,7 @@ const (
 	dropChannelData        // malformed TURN ChannelData
 	dropDTLS               // shorter than a DTLS record header
 	dropRTP                // shorter than an RTP or RTCP header
-	dropOversize           // filled the whole read buffer: probably truncated
+	dropOversize           // larger than UDPConfig.MaxPacket
 	dropQueueFull          // the destination's queue was full
 	dropClosed             // the destination was closed
 	numDropReasons

@@ -293,7 +293,7 @@ func (c *sidePacketConn) SetReadDeadline(t time.Time) error {
 func (c *sidePacketConn) SetWriteDeadline(time.Time) error { return nil }
 
 // SetReadBuffer and SetWriteBuffer reach the shared socket, for callers
-// that tune it (Pion's muxes try to).
+// that tune their conn's buffers.
 func (c *sidePacketConn) SetReadBuffer(n int) error  { return c.mux.cfg.Conn.SetReadBuffer(n) }
 func (c *sidePacketConn) SetWriteBuffer(n int) error { return c.mux.cfg.Conn.SetWriteBuffer(n) }
 
