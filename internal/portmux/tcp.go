@@ -256,7 +256,7 @@ func (m *TCPMux) terminateTLS(conn net.Conn) (net.Conn, Protocol, bool) {
 	buf := make([]byte, 0, 8)
 	for {
 		if p, ok := classifyInsideTLS(buf); ok {
-			return &replayConn{Conn: tc, head: buf}, p, true
+			return &tlsReplayConn{replayConn: replayConn{Conn: tc, head: buf}, tls: tc}, p, true
 		}
 		n, err := tc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -392,3 +392,13 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
+
+// tlsReplayConn is a replayConn inside TLS: its ConnectionState tells a
+// server that the connection is encrypted (and how), as a *tls.Conn's does.
+type tlsReplayConn struct {
+	replayConn
+	tls *tls.Conn // the same conn as replayConn.Conn; read-only
+}
+
+// ConnectionState is the TLS connection's.
+func (c *tlsReplayConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }

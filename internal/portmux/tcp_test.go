@@ -187,6 +187,10 @@ func TestTLSRoutesByALPNAndInsideBytes(t *testing.T) {
 			if _, isTLS := got.(*tls.Conn); isTLS != (len(c.alpn) > 0) {
 				t.Errorf("delivered a %T", got)
 			}
+			// Either way the server can tell it is TLS.
+			if cs, ok := got.(interface{ ConnectionState() tls.ConnectionState }); !ok || !cs.ConnectionState().HandshakeComplete {
+				t.Errorf("a %T does not say it is TLS", got)
+			}
 			got.Write([]byte("ok"))
 			if b := readN(t, conn, 2); string(b) != "ok" {
 				t.Fatalf("client read %q", b)
