@@ -234,8 +234,8 @@ func TestHTTPAndHTTPSServersOnOnePort(t *testing.T) {
 		t.Errorf("https with ALPN: %q", got)
 	}
 	// Without ALPN the mux had to read inside TLS, so the HTTP server gets
-	// a wrapped connection: served all the same, but without r.TLS.
-	if got := get("https://" + f.addr + "/"); got != "tls=false" {
+	// a wrapped connection, whose ConnectionState still sets r.TLS.
+	if got := get("https://" + f.addr + "/"); got != "tls=true" {
 		t.Errorf("https without ALPN: %q", got)
 	}
 }
