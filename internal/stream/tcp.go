@@ -38,7 +38,9 @@ func NewTCP(conn net.Conn, cfg TCPConfig) *TCP {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 30 * time.Second
 	}
-	_, isTLS := conn.(*tls.Conn)
+	// A *tls.Conn, or a wrapper around one (the one-port mux hands out
+	// replayed TLS conns), is secure from the start.
+	_, isTLS := conn.(interface{ ConnectionState() tls.ConnectionState })
 	return &TCP{cfg: cfg, raw: conn, conn: conn, secure: isTLS, dec: xmlstream.NewDecoder(conn, cfg.Limits)}
 }
 
