@@ -42,7 +42,7 @@ func main() {
 	defer stop()
 	g := &greeter{cfg: sdk.Config{Server: *server, Domain: *domain, Events: 4096,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))},
-		rooms: names, nick: *nick, greeting: *greeting, parallel: max(*parallel, 1)}
+		rooms: names, nick: *nick, greeting: *greeting, parallel: max(*parallel, 1), rejoinAfter: 5 * time.Second}
 	for backoff := time.Second; ctx.Err() == nil; backoff = min(2*backoff, time.Minute) {
 		err := g.session(ctx)
 		if ctx.Err() != nil {
@@ -69,12 +69,15 @@ func roomNames(list, prefix string, count int) []string {
 	return names
 }
 
+// greeter's fields are set once, before session runs.
 type greeter struct {
-	cfg      sdk.Config
-	rooms    []string
-	nick     string
-	greeting string
-	parallel int
+	cfg         sdk.Config
+	rooms       []string
+	nick        string
+	greeting    string
+	parallel    int           // rooms joined at once
+	rejoinAfter time.Duration // wait after a kick before coming back
+	ready       chan struct{} // if set, closed once every room is joined (for tests)
 }
 
 // session connects, joins every room, then greets until the connection
@@ -91,6 +94,9 @@ func (g *greeter) session(ctx context.Context) error {
 	}
 	fmt.Printf("greeter: holding %d rooms on one connection (joined in %.1f s, RSS %s)\n",
 		len(c.Rooms()), time.Since(start).Seconds(), residentMemory())
+	if g.ready != nil {
+		close(g.ready)
+	}
 	rejoin := make(chan string, len(g.rooms))
 	for {
 		select {
@@ -115,7 +121,7 @@ func (g *greeter) handle(ev sdk.Event, rejoin chan<- string) {
 		ev.Room.Say(fmt.Sprintf(g.greeting, ev.Occupant.Nick))
 	case ev.Kind == sdk.EventRemoved && (ev.Reason == sdk.ReasonKicked || ev.Reason == sdk.ReasonShutdown):
 		name := ev.Room.Name()
-		time.AfterFunc(5*time.Second, func() { rejoin <- name })
+		time.AfterFunc(g.rejoinAfter, func() { rejoin <- name })
 	}
 }
 
