@@ -3,6 +3,7 @@
 //
 //	parley [serve] [flags]   run the server (the default)
 //	parley user ...          manage accounts
+//	parley load ...          run R rooms of P headless participants against a server
 //	parley version           print the version
 package main
 
@@ -54,6 +55,8 @@ func usage(w io.Writer) {
   parley [serve] [--listen ADDR] [--c2s ADDR] [--domain D] [--data DIR] [--public-ip IP] ...
   parley user add|passwd|delete NAME [--data DIR] [--domain D]   (password on stdin)
   parley user list [--data DIR] [--domain D]
+  parley load --server ws://HOST:PORT/xmpp-websocket --domain D --rooms R --participants P
+              [--duration 30s] [--media=false] [--json] [--server-pid PID]
   parley version
 Run "parley serve -h" for every server flag.
 `)
