@@ -23,6 +23,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+
+	"parley.dev/parley/internal/pionlog"
 )
 
 // Config configures New.
@@ -127,7 +129,7 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 		return fmt.Errorf("sfu: twcc interceptor: %w", err)
 	}
 
-	loggers := pionLoggers{log: s.log}
+	loggers := pionlog.Factory{Log: s.log, Levels: pionlog.Routine()}
 	se := webrtc.SettingEngine{LoggerFactory: loggers}
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		UDPConn: s.cfg.UDPConn,

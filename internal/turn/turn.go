@@ -17,6 +17,8 @@ import (
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
+
+	"parley.dev/parley/internal/pionlog"
 )
 
 // Config configures New.
@@ -122,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	s.fast = newFastPath(s.stats)
 	gen := &relayGenerator{bindIP: cfg.RelayIP, publicIP: cfg.RelayPublicIP, policy: s.policy, stats: s.stats, fast: s.fast}
 	pc := pionturn.ServerConfig{
-		LoggerFactory:      pionLoggers{log: cfg.Logger},
+		LoggerFactory:      pionlog.Factory{Log: cfg.Logger, Levels: pionlog.Untrusted()},
 		Realm:              cfg.Realm,
 		AuthHandler:        s.authenticate,
 		QuotaHandler:       s.reserve,
