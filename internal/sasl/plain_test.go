@@ -99,13 +99,13 @@ func TestAnonymous(t *testing.T) {
 			t.Fatalf("%q: done=%v err=%v anonymous=%v trace=%q", tc.msg, done, err, s.Anonymous(), s.Trace())
 		}
 	}
-	// No initial response: empty challenge, then the trace.
+	// No initial response is an empty trace: done at once, no challenge.
 	s, _ := NewServer(MechAnonymous, ServerConfig{})
-	if out, done, err := s.Step(nil); err != nil || done || out == nil {
-		t.Fatalf("prompt: %q %v %v", out, done, err)
+	if out, done, err := s.Step(nil); err != nil || !done || out != nil || !s.Anonymous() || s.Trace() != "" {
+		t.Fatalf("no initial response: %q %v %v anonymous=%v", out, done, err, s.Anonymous())
 	}
-	if _, done, err := s.Step(nil); err != nil || !done || !s.Anonymous() {
-		t.Fatalf("empty trace after prompt: %v %v", done, err)
+	if _, _, err := s.Step(nil); err == nil {
+		t.Fatal("a second step after success was accepted")
 	}
 	c, _ := NewClient(MechAnonymous, ClientConfig{Username: "visitor"})
 	s, _ = NewServer(MechAnonymous, ServerConfig{})

@@ -113,6 +113,10 @@ func (s *ServerSession) Step(response []byte) (challenge []byte, done bool, err 
 		return nil, false, s.fail(MalformedRequest, "exchange already finished", nil)
 	case len(response) > MaxMessageSize:
 		return nil, false, s.fail(MalformedRequest, "message too long", nil)
+	case s.state == serverStart && response == nil && s.mech == MechAnonymous:
+		// No initial response is an empty trace (RFC 4505): succeed at
+		// once; clients such as strophe.js do not expect a challenge here.
+		return s.anon(nil)
 	case s.state == serverStart && response == nil:
 		s.state = serverPrompted
 		return []byte{}, false, nil

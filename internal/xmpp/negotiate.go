@@ -177,11 +177,6 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 		return ss.saslFail(err, "")
 	}
 	data, err := decodeSASL(auth.Text, true)
-	if mech == "ANONYMOUS" && data == nil && err == nil {
-		// No initial response is an empty trace (RFC 4505): succeed at once,
-		// as clients such as strophe.js do not expect a challenge here.
-		data = []byte{}
-	}
 	for {
 		if err != nil {
 			return ss.saslFail(err, srv.Username())
