@@ -251,13 +251,7 @@ func (f *Focus) request(to jid.JID, typ string, payload *xmlstream.Element) (*xm
 	defer timer.Stop()
 	select {
 	case res := <-ch:
-		if res.Attr("type") == "error" {
-			if se := stanza.ParseError(res); se != nil {
-				return res, se
-			}
-			return res, stanza.NewError(stanza.UndefinedCondition, "")
-		}
-		return res, nil
+		return res, stanza.AnswerError(res)
 	case <-timer.C:
 		return nil, ErrTimeout
 	case <-f.ctx.Done():

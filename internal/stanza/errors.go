@@ -116,6 +116,18 @@ func ParseError(st *xmlstream.Element) *Error {
 	return e
 }
 
+// AnswerError returns nil for an IQ result, and the *Error an IQ error
+// answer carries (undefined-condition when it names none).
+func AnswerError(res *xmlstream.Element) error {
+	if res.Attr("type") != "error" {
+		return nil
+	}
+	if se := ParseError(res); se != nil {
+		return se
+	}
+	return NewError(UndefinedCondition, "")
+}
+
 // AsError turns any error into a stanza error. Packages that can fail a
 // request return errors that are, or wrap, an *Error; anything else is an
 // internal error, whose text is not shown to the remote party.

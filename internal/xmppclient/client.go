@@ -188,13 +188,7 @@ func (c *Client) IQ(ctx context.Context, iq *xmlstream.Element) (*xmlstream.Elem
 	}
 	select {
 	case res := <-ch:
-		if res.Attr("type") == "error" {
-			if se := stanza.ParseError(res); se != nil {
-				return res, se
-			}
-			return res, stanza.NewError(stanza.UndefinedCondition, "")
-		}
-		return res, nil
+		return res, stanza.AnswerError(res)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.done:
