@@ -49,6 +49,7 @@ type result struct {
 	RSSBeforeKB   int64   `json:"rss_before_kb,omitempty"`
 	RSSAfterKB    int64   `json:"rss_after_kb,omitempty"`
 	PerSessionKB  float64 `json:"per_session_kb,omitempty"`
+	FirstError    string  `json:"first_error,omitempty"` // the first error stanza the server sent, if any
 }
 
 func main() {
@@ -92,9 +93,6 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xmppbench:", err)
 		os.Exit(1)
-	}
-	if e := errorSample.Load(); e != nil {
-		fmt.Fprintln(os.Stderr, "xmppbench: the server answered with an error:", e)
 	}
 	json.NewEncoder(os.Stdout).Encode(r)
 }
@@ -212,9 +210,6 @@ func measure(o options, mode string, conns int, sent, delivered *atomic.Int64, s
 
 // runMUC: occupants join one room; senders each keep a window of groupchat
 // messages in flight, credited when their own reflection comes back.
-// errorSample keeps the first error stanza the server sent, for the report.
-var errorSample atomic.Pointer[xmlstream.Element]
-
 func runMUC(o options) (result, error) {
 	cs, err := dialAll(o, o.occupants)
 	if err != nil {
@@ -241,6 +236,7 @@ func runMUC(o options) (result, error) {
 	}
 	time.Sleep(time.Second)
 	var sent, delivered atomic.Int64
+	var firstError atomic.Pointer[xmlstream.Element] // the first error stanza, for the report
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	text := body(o)
@@ -252,7 +248,8 @@ func runMUC(o options) (result, error) {
 		go func() {
 			defer wg.Done()
 			for el := range c.Incoming() {
-				if el.Attr("type") == "error" && errorSample.CompareAndSwap(nil, el) {
+				if el.Attr("type") == "error" {
+					firstError.CompareAndSwap(nil, el)
 					continue
 				}
 				if el.Name == "message" && el.Attr("type") == "groupchat" && el.Child("", "body") != nil {
@@ -290,7 +287,11 @@ func runMUC(o options) (result, error) {
 			}
 		}()
 	}
-	return measure(o, "muc", len(cs), &sent, &delivered, stop, cs, &wg)
+	r, err := measure(o, "muc", len(cs), &sent, &delivered, stop, cs, &wg)
+	if e := firstError.Load(); e != nil {
+		r.FirstError = e.String()
+	}
+	return r, err
 }
 
 // runIdle opens sessions that then sit idle, and reads the server's RSS

@@ -55,23 +55,17 @@ func NewWS(c *websocket.Conn, cfg WSConfig) *WS {
 }
 
 func (w *WS) readMessage() (*xmlstream.Element, error) {
-	for {
-		typ, b, err := w.c.Read(w.ctx)
-		if err != nil {
-			if websocket.CloseStatus(err) != -1 {
-				return nil, ErrClosed
-			}
-			return nil, err
+	typ, b, err := w.c.Read(w.ctx)
+	if err != nil {
+		if websocket.CloseStatus(err) != -1 {
+			return nil, ErrClosed
 		}
-		if typ != websocket.MessageText {
-			return nil, &xmlstream.SyntaxError{Cond: "bad-format", Msg: "binary WebSocket message"}
-		}
-		el, err := xmlstream.ParseElement(b, w.cfg.Limits)
-		if err != nil {
-			return nil, err
-		}
-		return el, nil
+		return nil, err
 	}
+	if typ != websocket.MessageText {
+		return nil, &xmlstream.SyntaxError{Cond: xmlstream.CondBadFormat, Msg: "binary WebSocket message"}
+	}
+	return xmlstream.ParseElement(b, w.cfg.Limits)
 }
 
 // ReadOpen reads the <open/> element.
@@ -84,7 +78,7 @@ func (w *WS) ReadOpen() (Header, error) {
 		return Header{}, ErrClosed
 	}
 	if !el.Is(xmlstream.NSFraming, "open") {
-		return Header{}, &xmlstream.SyntaxError{Cond: "invalid-namespace", Msg: "expected <open/> in " + xmlstream.NSFraming}
+		return Header{}, &xmlstream.SyntaxError{Cond: xmlstream.CondInvalidNamespace, Msg: "expected <open/> in " + xmlstream.NSFraming}
 	}
 	return Header{To: el.Attr("to"), From: el.Attr("from"), ID: el.Attr("id"), Version: el.Attr("version"), Lang: el.Attr("xml:lang")}, nil
 }
