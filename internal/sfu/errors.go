@@ -28,6 +28,9 @@ var (
 	ErrNothingToNegotiate = errors.New("sfu: nothing to negotiate")
 	// ErrNoOfferPending: SetAnswer was called with no offer outstanding.
 	ErrNoOfferPending = errors.New("sfu: no offer is waiting for an answer")
+	// ErrNotNegotiated: RestartOffer was called before the first answer;
+	// there is no connection to restart yet.
+	ErrNotNegotiated = errors.New("sfu: not negotiated yet")
 	// ErrMalformedAnswer: the answer is not SDP, or does not answer the
 	// offer (m-lines, mids, ICE credentials, DTLS fingerprint).
 	ErrMalformedAnswer = errors.New("sfu: malformed answer")

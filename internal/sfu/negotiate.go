@@ -28,18 +28,64 @@ func (p *Participant) Offer(ctx context.Context) (string, error) {
 	}
 	sdp, err := p.makeOffer(ctx, first, adds, removes)
 	if err != nil {
-		p.mu.Lock()
-		if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-			// Pion cannot roll a local offer back, and the caller has no
-			// offer to send: this session cannot be negotiated any more.
-			p.broken = true
-		}
-		p.offerPending = false
-		p.dirty = true
-		p.mu.Unlock()
+		p.offerFailed()
 		return "", p.opError("offer", err)
 	}
 	return sdp, nil
+}
+
+// RestartOffer makes an offer that restarts ICE (RFC 8445 §9): new local
+// ufrag and password, fresh candidates, the same m-lines. The focus sends
+// it when the participant's connection failed or the participant asked
+// (its network changed). Track changes made meanwhile are not in it: they
+// wait, and once the answer is set EventNeedsOffer asks for them.
+//
+// Like Offer, it fails with ErrOfferPending while another offer is out,
+// and with ErrNotNegotiated before the first answer.
+func (p *Participant) RestartOffer(ctx context.Context) (string, error) {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if err := p.beginRestart(); err != nil {
+		return "", p.opError("restart ICE", err)
+	}
+	sdp, err := p.createOffer(ctx, &webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		p.offerFailed()
+		return "", p.opError("restart ICE", err)
+	}
+	return sdp, nil
+}
+
+// beginRestart marks an ICE-restart offer outstanding.
+func (p *Participant) beginRestart() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return ErrClosed
+	case p.broken:
+		return errBroken
+	case p.offerPending:
+		return ErrOfferPending
+	case !p.negotiated:
+		return ErrNotNegotiated
+	}
+	p.offerPending = true
+	p.stats.ICERestarts++
+	return nil
+}
+
+// offerFailed records an offer that could not be made.
+func (p *Participant) offerFailed() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+		// Pion cannot roll a local offer back, and the caller has no
+		// offer to send: this session cannot be negotiated any more.
+		p.broken = true
+	}
+	p.offerPending = false
+	p.dirty = true
 }
 
 // beginOffer takes the pending changes and marks an offer outstanding.
@@ -88,7 +134,13 @@ func (p *Participant) makeOffer(ctx context.Context, first bool, adds, removes [
 			p.log.Warn("adding a track", "track", d.pub.info.TrackID, "err", err)
 		}
 	}
-	offer, err := p.pc.CreateOffer(nil)
+	return p.createOffer(ctx, nil)
+}
+
+// createOffer creates and applies an offer and waits for its candidates.
+// Must hold negMu.
+func (p *Participant) createOffer(ctx context.Context, opts *webrtc.OfferOptions) (string, error) {
+	offer, err := p.pc.CreateOffer(opts)
 	if err != nil {
 		return "", wrapf(ErrNegotiation, "create offer: %v", err)
 	}

@@ -52,6 +52,7 @@ type ParticipantStats struct {
 	DroppedWriteError uint64 // packets the transport refused
 	MalformedReceived uint64 // packets from this participant that did not parse
 	CodecMismatches   uint64 // tracks this participant gets no packets of: no common codec
+	ICERestarts       uint64 // ICE-restart offers made (RestartOffer)
 }
 
 func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, error) {
