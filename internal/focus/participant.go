@@ -21,6 +21,7 @@ const (
 	stateOffered                           // session-initiate sent, waiting for session-accept
 	stateActive                            // negotiated
 	stateRenegotiating                     // content-add sent, waiting for content-accept
+	stateRestarting                        // transport-replace sent (ICE restart), waiting for transport-accept
 	stateEnded
 )
 
@@ -35,10 +36,11 @@ type participant struct {
 	state sessionState
 	sp    *sfu.Participant
 
-	offer      []jingle.Content // the contents of the SFU's current offer, in m-line order
-	group      *jingle.Group    // the current offer's BUNDLE group
-	answer     map[string]jingle.Content
-	wantsOffer bool // the SFU asked to renegotiate while an offer was out
+	offer        []jingle.Content // the contents of the SFU's current offer, in m-line order
+	group        *jingle.Group    // the current offer's BUNDLE group
+	answer       map[string]jingle.Content
+	wantsOffer   bool // the SFU asked to renegotiate while an offer was out
+	wantsRestart bool // an ICE restart was asked for while an offer was out
 }
 
 // probed continues after disco#info: call the occupant if it speaks Jingle.
@@ -70,7 +72,7 @@ func (p *participant) forwardEvents(sp *sfu.Participant) {
 			p.c.post(func() { p.renegotiate() })
 		}
 		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateFailed {
-			p.c.log.Info("participant's connection failed", "nick", p.nick)
+			p.c.post(func() { p.restartICE("the connection failed") })
 		}
 	}
 }
@@ -113,16 +115,7 @@ func (p *participant) sendOffer(action string) {
 		el.Add(xmlstream.New(nsParleyRoom, "room", "jid", p.c.room.String()))
 	}
 	annotateOwners(el, p.c.ownerOf)
-	go func() {
-		if _, err := p.c.f.request(p.real, "set", el); err != nil {
-			p.c.post(func() {
-				if p.state != stateEnded {
-					p.c.log.Info("participant refused the offer", "nick", p.nick, "action", action, "err", err)
-					p.c.drop(p, "failed-application", "the offer was refused", false)
-				}
-			})
-		}
-	}()
+	p.request(el, action)
 }
 
 // renegotiate runs when the SFU has new or withdrawn tracks for p.
@@ -130,7 +123,7 @@ func (p *participant) renegotiate() {
 	switch p.state {
 	case stateActive:
 		p.sendOffer("content-add")
-	case stateOffered, stateRenegotiating:
+	case stateOffered, stateRenegotiating, stateRestarting:
 		p.wantsOffer = true
 	}
 }
@@ -152,7 +145,19 @@ func (p *participant) handle(iq, payload *xmlstream.Element) {
 	case "session-terminate":
 		p.c.f.reply(stanza.IQResult(iq))
 		p.c.drop(p, "success", "", false)
-	case "session-info", "description-info":
+	case "transport-accept":
+		p.accept(iq, j, stateRestarting)
+	case "transport-reject":
+		// The SFU's restart offer cannot be taken back: the session is over,
+		// and the participant may rejoin for a new one.
+		p.c.f.reply(stanza.IQResult(iq))
+		p.c.drop(p, "failed-transport", "the ICE restart was rejected", true)
+	case "session-info":
+		p.c.f.reply(stanza.IQResult(iq))
+		if payload.Child(nsParleyRoom, "ice-restart") != nil {
+			p.restartICE("the participant asked")
+		}
+	case "description-info":
 		p.c.f.reply(stanza.IQResult(iq)) // mute hints and the like: nothing to do
 	default:
 		p.c.f.reply(jingleError(iq, stanza.FeatureNotImplemented, "unsupported-info", "action "+j.Action+" is not supported"))
@@ -169,6 +174,17 @@ func (p *participant) accept(iq *xmlstream.Element, j *jingle.Jingle, want sessi
 		p.answer = make(map[string]jingle.Content)
 	}
 	for _, ct := range j.Contents {
+		if want == stateRestarting {
+			// transport-accept carries transports only: the descriptions
+			// answered before still hold.
+			prev, ok := p.answer[ct.Name]
+			if !ok || ct.Transport == nil {
+				p.fail(iq, &jingle.Error{Condition: jingle.CondBadRequest, Text: "transport-accept for content " + ct.Name + " has no transport to replace"})
+				return
+			}
+			prev.Transport = ct.Transport
+			ct = prev
+		}
 		p.answer[ct.Name] = ct
 	}
 	ordered := &jingle.Jingle{Action: j.Action, SID: p.sid, Group: p.group}
@@ -190,10 +206,74 @@ func (p *participant) accept(iq *xmlstream.Element, j *jingle.Jingle, want sessi
 	}
 	p.c.f.reply(stanza.IQResult(iq))
 	p.state = stateActive
-	if p.wantsOffer {
+	switch {
+	case p.wantsRestart:
+		p.wantsRestart = false
+		p.sendRestart()
+	case p.wantsOffer:
 		p.wantsOffer = false
 		p.sendOffer("content-add")
 	}
+}
+
+// restartICE restarts the participant's ICE session (RFC 8445 §9): its
+// connection failed, or its network changed and it asked. One restart at
+// a time; a request while an offer is out is served after its answer.
+func (p *participant) restartICE(why string) {
+	switch p.state {
+	case stateActive:
+		p.c.log.Info("restarting ICE", "nick", p.nick, "why", why)
+		p.sendRestart()
+	case stateOffered, stateRenegotiating:
+		p.wantsRestart = true
+	}
+}
+
+// sendRestart sends the SFU's ICE-restart offer as transport-replace: the
+// same contents with new transports (ufrag, pwd, candidates).
+func (p *participant) sendRestart() {
+	ctx, cancel := context.WithTimeout(p.c.f.ctx, p.c.f.cfg.RequestTimeout)
+	sdp, err := p.sp.RestartOffer(ctx)
+	cancel()
+	switch {
+	case errors.Is(err, sfu.ErrOfferPending):
+		p.wantsRestart = true
+		return
+	case errors.Is(err, sfu.ErrNotNegotiated), errors.Is(err, sfu.ErrClosed):
+		return
+	case err != nil:
+		p.c.log.Warn("SFU restart offer failed", "nick", p.nick, "err", err)
+		p.c.drop(p, "failed-transport", "the media server could not restart the connection", true)
+		return
+	}
+	j, err := jingle.FromSDP(sdp, jingle.RoleInitiator)
+	if err != nil {
+		p.c.log.Error("cannot translate the SFU's restart offer", "err", err)
+		p.c.drop(p, "failed-application", "internal error", true)
+		return
+	}
+	p.offer, p.group = j.Contents, j.Group
+	out := &jingle.Jingle{Action: "transport-replace", SID: p.sid}
+	for _, ct := range j.Contents {
+		out.Contents = append(out.Contents, jingle.Content{Creator: ct.Creator, Name: ct.Name, Senders: ct.Senders, Transport: ct.Transport})
+	}
+	p.state = stateRestarting
+	p.request(out.Element(), "transport-replace")
+}
+
+// request sends a Jingle request to the participant; a refusal or no
+// answer ends its session.
+func (p *participant) request(el *xmlstream.Element, action string) {
+	go func() {
+		if _, err := p.c.f.request(p.real, "set", el); err != nil {
+			p.c.post(func() {
+				if p.state != stateEnded {
+					p.c.log.Info("participant refused the offer", "nick", p.nick, "action", action, "err", err)
+					p.c.drop(p, "failed-application", "the offer was refused", false)
+				}
+			})
+		}
+	}()
 }
 
 func (p *participant) transportInfo(iq *xmlstream.Element, j *jingle.Jingle) {

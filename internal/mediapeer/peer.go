@@ -189,6 +189,16 @@ func (p *Peer) enter(ctx context.Context) error {
 // Room returns the bare room JID.
 func (p *Peer) Room() jid.JID { return p.room }
 
+// RestartICE asks the focus to restart this room's ICE session, as after a
+// change of network; the focus answers with transport-replace. It fails
+// when the room has no media session.
+func (p *Peer) RestartICE() error {
+	if p.media == nil {
+		return errors.New("mediapeer: this room has no media")
+	}
+	return p.media.requestRestart()
+}
+
 // Nick returns our nickname.
 func (p *Peer) Nick() string { return p.cfg.Nick }
 

@@ -3,8 +3,10 @@ package mediapeer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -116,6 +118,9 @@ func (s *session) handle(st *xmlstream.Element) error {
 	case "content-add":
 		client.Send(stanza.IQResult(st))
 		return s.contentAdd(j)
+	case "transport-replace":
+		client.Send(stanza.IQResult(st))
+		return s.transportReplace(j)
 	case "session-terminate":
 		client.Send(stanza.IQResult(st))
 		s.mu.Lock()
@@ -140,7 +145,11 @@ func (s *session) learnOwners(el *xmlstream.Element) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ct := range el.ChildrenNamed(nsJingle, "content") {
-		for _, src := range ct.Child("", "description").ChildrenNamed("", "source") {
+		desc := ct.Child("", "description")
+		if desc == nil {
+			continue // transport-info, transport-replace: no sources
+		}
+		for _, src := range desc.ChildrenNamed("", "source") {
 			owner := attr(src.Child(nsJitMeet, "ssrc-info"), "owner")
 			for _, prm := range src.ChildrenNamed("", "parameter") {
 				if prm.Attr("name") == "msid" && owner != "" {
@@ -210,6 +219,53 @@ func (s *session) contentAdd(j *jingle.Jingle) error {
 	}
 	answer.Action, answer.SID = "content-accept", j.SID
 	return s.p.sendJingle(focus, answer)
+}
+
+// transportReplace applies the focus's ICE restart: new transports for
+// the contents we hold, answered with our new transports in
+// transport-accept.
+func (s *session) transportReplace(j *jingle.Jingle) error {
+	s.mu.Lock()
+	pc, focus := s.pc, s.focus
+	if pc == nil || j.SID != s.sid {
+		s.mu.Unlock()
+		return errors.New("transport-replace for no current session")
+	}
+	for _, ct := range j.Contents {
+		i := slices.IndexFunc(s.offer, func(o jingle.Content) bool { return o.Name == ct.Name })
+		if i < 0 || ct.Transport == nil {
+			s.mu.Unlock()
+			return fmt.Errorf("transport-replace names content %q without a transport or that we do not hold", ct.Name)
+		}
+		s.offer[i].Transport = ct.Transport
+	}
+	s.mu.Unlock()
+	answer, err := s.answer(pc, false)
+	if err != nil {
+		return err
+	}
+	accept := &jingle.Jingle{Action: "transport-accept", SID: j.SID}
+	for _, ct := range answer.Contents {
+		accept.Contents = append(accept.Contents, jingle.Content{Creator: ct.Creator, Name: ct.Name, Senders: ct.Senders, Transport: ct.Transport})
+	}
+	return s.p.sendJingle(focus, accept)
+}
+
+// requestRestart asks the focus for an ICE restart (docs/SIGNALLING.md).
+func (s *session) requestRestart() error {
+	s.mu.Lock()
+	sid, focus := s.sid, s.focus
+	s.mu.Unlock()
+	if sid == "" {
+		return errors.New("no media session to restart")
+	}
+	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", focus).Add(
+		xmlstream.New(nsJingle, "jingle", "action", "session-info", "sid", sid).Add(
+			xmlstream.New(nsParleyRoom, "ice-restart")))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := s.p.conn.request(ctx, iq)
+	return err
 }
 
 // answer applies the held offer and returns our complete answer as Jingle.
