@@ -9,7 +9,7 @@ import { XmppClient } from '../static/lib/xmpp.js';
 import { Conference } from '../static/lib/conference.js';
 import { Emitter } from '../static/lib/emitter.js';
 import { offerToSdp, answerToContents } from '../static/lib/sdpbridge.js';
-import { parse } from '../static/lib/xml.js';
+import { parse, serialize } from '../static/lib/xml.js';
 import { kids, attr } from '../static/lib/xmlutil.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
 
@@ -72,15 +72,16 @@ class FakePC {
   }
 }
 
-async function setup() {
+async function setup(extra = {}) {
   const server = new FakeServer();
-  const client = new XmppClient({ url: 'ws://test', domain: 'localhost', WebSocket: server.WebSocket, clock: new FakeClock(), pingIntervalMs: 0 });
+  const clock = new FakeClock();
+  const client = new XmppClient({ url: 'ws://test', domain: 'localhost', WebSocket: server.WebSocket, clock, pingIntervalMs: 0 });
   await client.connect();
   const room = new Emitter();
   room.state = 'in';
   room.occupants = new Map([['alice', {}], ['bob', {}], ['me', {}]]);
   const audio = { kind: 'audio', id: 'mic' }, video = { kind: 'video', id: 'cam' };
-  const conf = new Conference({ client, room, focus: 'focus.localhost', localTracks: () => ({ audio, video }), RTCPeerConnection: FakePC });
+  const conf = new Conference({ client, room, focus: 'focus.localhost', localTracks: () => ({ audio, video }), RTCPeerConnection: FakePC, ...extra });
   const events = [];
   for (const e of ['trackAdded', 'trackRemoved', 'sessionEnded']) conf.on(e, (t) => events.push([e, t.nick ?? t, t.kind, t.mid]));
   const sent = [];
@@ -91,7 +92,7 @@ async function setup() {
   };
   const fromFocus = (jingle, id, from = 'focus.localhost') =>
     server.last.deliver(`<iq xmlns="jabber:client" type="set" id="${id}" from="${from}" to="${client.jid}">${jingle}</iq>`);
-  return { server, client, room, conf, events, sent, fromFocus, audio, video };
+  return { server, client, clock, room, conf, events, sent, fromFocus, audio, video };
 }
 
 const sidOf = (xml) => /sid="([^"]+)"/.exec(xml)[1];
@@ -203,4 +204,100 @@ test('session-terminate from the focus closes the connection and drops every rem
   assert.equal(FakePC.made.at(-1).closed, true);
   assert.equal(conf.pc, null);
   assert.deepEqual(events.slice(-3).map((e) => e[0]), ['trackRemoved', 'trackRemoved', 'sessionEnded']);
+});
+
+/** transportReplace makes the focus's ICE restart of INITIATE: transports only, new credentials. */
+function transportReplace(ufrag) {
+  const j = parse(INITIATE);
+  const contents = kids(j, 'content', 'urn:xmpp:jingle:1').map((c) => {
+    const tr = kids(c, 'transport', 'urn:xmpp:jingle:transports:ice-udp:1')[0];
+    const pwd = 'N'.repeat(24);
+    const t = serialize(tr).replace(/ufrag="[^"]+"/, `ufrag="${ufrag}"`).replace(/pwd="[^"]+"/, `pwd="${pwd}"`);
+    return `<content creator="initiator" name="${attr(c, 'name')}" senders="${attr(c, 'senders')}">${t}</content>`;
+  });
+  return `<jingle xmlns="urn:xmpp:jingle:1" action="transport-replace" sid="${sidOf(INITIATE)}">${contents.join('')}</jingle>`;
+}
+
+/** setConnectionState plays the browser's ICE/DTLS state change. */
+function setConnectionState(pc, s) {
+  pc.connectionState = s;
+  for (const fn of pc.listeners.get('connectionstatechange') ?? []) fn();
+}
+
+test('transport-replace restarts ICE in the same session and is answered with transport-accept', async () => {
+  const { conf, clock, sent, fromFocus, events } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  assert.match(pc.remote, /a=ice-ufrag:dFqGelTVWwbhwdTd/);
+  // A candidate of the new generation, gathered before our answer went out, waits for it.
+  fromFocus(transportReplace('RestartedUfrag01'), 'r1');
+  pc.listeners.get('icecandidate')[0]({ candidate: { candidate: 'candidate:1 1 udp 2122260223 10.1.1.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 } });
+  await settle();
+  await clock.advance(50);
+  assert.equal(reply(sent, 'r1').attrs.type, 'result');
+  assert.equal(FakePC.made.at(-1), pc, 'a restart must not make a new connection');
+  assert.match(pc.remote, /a=ice-ufrag:RestartedUfrag01/);
+  assert.doesNotMatch(pc.remote, /dFqGelTVWwbhwdTd/);
+  assert.match(pc.remote, /^o=\S+ \S+ 2 /m, 'the restart offer is the session\'s next version');
+  const acceptAt = sent.findIndex((s) => jingleOf(s)?.attrs.action === 'transport-accept');
+  assert.ok(acceptAt >= 0, 'no transport-accept');
+  const accept = jingleOf(sent[acceptAt]);
+  assert.deepEqual(kids(accept, 'content').map((c) => [attr(c, 'name'), kids(c).map((k) => k.name)]),
+    [['0', ['transport']], ['1', ['transport']], ['2', ['transport']], ['3', ['transport']]]);
+  const infoAt = sent.findIndex((s) => jingleOf(s)?.attrs.action === 'transport-info');
+  assert.ok(infoAt > acceptAt, `the new candidate went out at ${infoAt}, before transport-accept at ${acceptAt}`);
+  assert.equal(conf.restarts, 1);
+  assert.equal(events.filter((e) => e[0] === 'trackRemoved').length, 0, 'the restart dropped tracks');
+});
+
+test('a transport-replace naming an unknown content is refused and changes nothing', async () => {
+  const { sent, fromFocus } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  const before = pc.remote;
+  fromFocus(transportReplace('OtherUfrag000001').replace('name="3"', 'name="9"'), 'r2');
+  await settle();
+  const r = reply(sent, 'r2');
+  assert.deepEqual([r.attrs.type, ...kids(kids(r, 'error')[0]).map((c) => c.name)].slice(0, 3), ['error', 'bad-request', 'text']);
+  assert.equal(pc.remote, before);
+  assert.ok(!sent.some((s) => jingleOf(s)?.attrs.action === 'transport-accept'));
+});
+
+test('a connection that fails or stays disconnected asks the focus for an ICE restart, once', async () => {
+  const { clock, sent, fromFocus } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  const asked = () => sent.filter((s) => jingleOf(s)?.attrs.action === 'session-info' && kids(jingleOf(s), 'ice-restart', 'urn:parley:focus:0').length === 1).length;
+  setConnectionState(pc, 'connected');
+  // A short interruption that recovers asks for nothing.
+  setConnectionState(pc, 'disconnected');
+  await clock.advance(3000);
+  setConnectionState(pc, 'connected');
+  await clock.advance(5000);
+  assert.equal(asked(), 0);
+  // A long one asks once.
+  setConnectionState(pc, 'disconnected');
+  await clock.advance(3999);
+  assert.equal(asked(), 0);
+  await clock.advance(1);
+  assert.equal(asked(), 1);
+  // Failing right after is the same trouble: no second request so soon.
+  setConnectionState(pc, 'failed');
+  await settle();
+  assert.equal(asked(), 1);
+  assert.equal(jingleOf(sent.find((s) => jingleOf(s)?.attrs.action === 'session-info')).attrs.sid, sidOf(INITIATE));
+});
+
+test('a new connection gets the STUN/TURN servers and the transport policy', async () => {
+  const servers = [{ urls: 'turn:meet.example.org:443?transport=tcp', username: 'u', credential: 'p' }];
+  const { fromFocus } = await setup({ rtcConfig: { iceTransportPolicy: 'relay' }, iceServers: async () => servers });
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  assert.deepEqual(pc.config.iceServers, servers);
+  assert.equal(pc.config.iceTransportPolicy, 'relay');
+  assert.equal(pc.config.bundlePolicy, 'max-bundle');
 });

@@ -11,6 +11,7 @@ import { Emitter } from './emitter.js';
 import { XmppClient, AuthError } from './xmpp.js';
 import { Room, JoinError } from './muc.js';
 import { Conference } from './conference.js';
+import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
 
 /** @typedef {import('./conference.js').RemoteTrack} RemoteTrack */
 /** @typedef {import('./conference.js').MediaState} MediaState */
@@ -55,11 +56,19 @@ import { Conference } from './conference.js';
  * @property {() => {audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} localTracks Required.
  * @property {import('./sasl.js').Credentials|null} [credentials] default guest
  * @property {Partial<import('./xmpp.js').Config>} [xmpp] more client settings (tests)
+ * @property {'all'|'relay'} [icePolicy] default 'all'; 'relay' sends media only through TURN
+ * @property {import('./extdisco.js').TurnTransport[]|null} [turnTransports] keep only TURN
+ *   servers of these transports; default all of them, and STUN
  */
 
-/** How often, and after how long, a failed media connection is retried. */
+/**
+ * How often, and after how long, a media connection still failed despite
+ * ICE restarts is retried with a whole new session (reconnect, rejoin).
+ */
 const MAX_MEDIA_RETRIES = 3;
-const MEDIA_RETRY_DELAY_MS = 2000;
+const MEDIA_RETRY_DELAY_MS = 15000;
+/** How long the first call waits for the STUN/TURN servers before going without. */
+const ICE_SERVERS_WAIT_MS = 3000;
 
 /** Call ties the client, the room and the conference together. @extends {Emitter<Events>} */
 export class Call extends Emitter {
@@ -78,11 +87,16 @@ export class Call extends Emitter {
     this.status = { phase: 'connecting', media: 'idle', text: 'Connecting…', bad: false };
     this.leaving = false;
     this.mediaRetries = 0; // reconnections made because media failed, since media last connected
+    /** @type {Promise<RTCIceServer[]>} the STUN/TURN servers, fetched at each login */
+    this.iceServers = Promise.resolve([]);
+    /** @type {any} the timer that fetches fresh TURN credentials */
+    this.iceRefresh = null;
     this.client.on('reconnecting', ({ delayMs }) => {
       this.setStatus({ phase: 'reconnecting', text: `Connection lost, reconnecting${delayMs > 1500 ? ` in ${Math.round(delayMs / 1000)} s` : ''}…`, bad: true });
     });
     this.client.on('offline', () => this.forgetOthers('connection lost'));
     this.client.on('online', (_jid, again) => {
+      this.loadIceServers();
       if (again) this.setStatus({ phase: 'joining', text: 'Reconnected, rejoining the room…', bad: false });
     });
     this.client.on('failed', (err) => this.end(`Could not log in again: ${err.message}`));
@@ -104,7 +118,11 @@ export class Call extends Emitter {
       displayName: this.cfg.displayName ?? this.cfg.nick,
     });
     this.room = room;
-    this.conference = new Conference({ client: this.client, room, focus: `focus.${this.client.domain}`, localTracks: this.cfg.localTracks });
+    this.conference = new Conference({
+      client: this.client, room, focus: `focus.${this.client.domain}`, localTracks: this.cfg.localTracks,
+      rtcConfig: { iceTransportPolicy: this.cfg.icePolicy ?? 'all' },
+      iceServers: () => withTimeout(this.iceServers, ICE_SERVERS_WAIT_MS, []),
+    });
     this.wire(room, this.conference);
     try {
       await room.join();
@@ -115,6 +133,34 @@ export class Call extends Emitter {
       throw err;
     }
     this.setStatus({ phase: 'in-call', text: 'Waiting for the media server…', bad: false });
+  }
+
+  /**
+   * loadIceServers asks the server for STUN/TURN (XEP-0215) and schedules
+   * the next fetch before the credentials expire. A server without the
+   * service leaves us with none: the SFU's own candidates still work.
+   */
+  loadIceServers() {
+    if (this.iceRefresh !== null) this.client.clock.clearTimeout(this.iceRefresh);
+    this.iceRefresh = null;
+    const fetched = fetchServices(this.client).then((services) => {
+      const delay = refreshDelay(services, Date.now());
+      if (delay !== null && !this.leaving) this.iceRefresh = this.client.clock.setTimeout(() => this.loadIceServers(), delay);
+      return toIceServers(services, this.cfg.turnTransports ?? null);
+    }, (err) => {
+      console.warn('parley: no STUN/TURN servers from the server', err);
+      return /** @type {RTCIceServer[]} */ ([]);
+    });
+    fetched.then((servers) => {
+      // The connection in use learns the fresh credentials for its next restart.
+      if (this.iceServers === fetched) this.conference?.updateIceServers(servers);
+    });
+    this.iceServers = fetched;
+  }
+
+  /** restartIce asks for a new ICE session, e.g. after a change of network. @param {string} why */
+  restartIce(why) {
+    this.conference?.restartIce(why);
   }
 
   /**
@@ -190,7 +236,8 @@ export class Call extends Emitter {
     }
     if (s === 'connected') this.mediaRetries = 0;
     if (s === 'failed' && this.mediaRetries < MAX_MEDIA_RETRIES && !this.leaving) {
-      // The focus cannot restart ICE; a new session can. Reconnecting gets
+      // The conference asks for an ICE restart at once; if media is still
+      // failed long after, a new session may do better. Reconnecting gets
       // one: the room is rejoined and the focus calls again.
       this.mediaRetries++;
       this.setStatus({ phase: 'in-call', media: s, text: 'Audio and video could not connect; trying again…', bad: true });
@@ -246,11 +293,25 @@ export class Call extends Emitter {
   end(reason) {
     if (this.status.phase === 'left') return;
     this.leaving = true;
+    if (this.iceRefresh !== null) this.client.clock.clearTimeout(this.iceRefresh);
+    this.iceRefresh = null;
     this.conference?.closeSession(reason);
     this.client.close().catch(() => {});
     this.setStatus({ phase: 'left', text: reason, bad: false });
     this.emit('ended', reason);
   }
+}
+
+/**
+ * withTimeout settles with p, or with fallback after ms.
+ * @template T
+ * @param {Promise<T>} p
+ * @param {number} ms
+ * @param {T} fallback
+ * @returns {Promise<T>}
+ */
+function withTimeout(p, ms, fallback) {
+  return Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(fallback), ms))]);
 }
 
 /** @param {unknown} err */

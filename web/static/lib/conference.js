@@ -10,6 +10,12 @@
  * content-accept. Remote tracks are mapped to room occupants through the
  * ssrc-info owner of the source offered on their m-line.
  *
+ * ICE restarts: when our connection stays disconnected for a while, fails,
+ * or the network changes, we ask the focus with session-info <ice-restart/>;
+ * the focus (or the SFU on its own) sends transport-replace with new ICE
+ * credentials, and we answer transport-accept with ours. The session, its
+ * tracks and the DTLS association stay.
+ *
  * No DOM access besides the WebRTC objects.
  */
 import { Emitter } from './emitter.js';
@@ -70,6 +76,12 @@ export const NS = Object.freeze({
  * @property {typeof RTCPeerConnection} [RTCPeerConnection] default the global one
  * @property {number} [candidateBatchMs] gather local candidates this long into one
  *   transport-info; default 20
+ * @property {() => (RTCIceServer[]|Promise<RTCIceServer[]>)} [iceServers] the STUN/TURN
+ *   servers for a new connection; default none
+ * @property {number} [restartAfterMs] how long ICE may stay disconnected before we
+ *   ask for a restart; default 4000
+ * @property {number} [restartMinIntervalMs] the least time between two restart
+ *   requests; default 5000
  */
 
 /** Conference is our Jingle session with the focus. @extends {Emitter<Events>} */
@@ -78,7 +90,10 @@ export class Conference extends Emitter {
   constructor(cfg) {
     super();
     /** @type {Required<Config>} immutable */
-    this.cfg = { rtcConfig: {}, RTCPeerConnection: globalThis.RTCPeerConnection, candidateBatchMs: 20, ...cfg };
+    this.cfg = {
+      rtcConfig: {}, RTCPeerConnection: globalThis.RTCPeerConnection, candidateBatchMs: 20,
+      iceServers: () => [], restartAfterMs: 4000, restartMinIntervalMs: 5000, ...cfg,
+    };
     this.client = cfg.client;
     this.room = cfg.room;
     /** @type {RTCPeerConnection|null} owned by the negotiation queue */
@@ -99,6 +114,10 @@ export class Conference extends Emitter {
     /** @type {MediaState} */
     this.state = 'idle';
     this.ended = false;
+    /** @type {any} the timer that asks for a restart after a long disconnection */
+    this.restartTimer = null;
+    this.lastRestartRequest = -Infinity; // performance.now() of our last request
+    this.restarts = 0; // transport-replace offers applied, for tests and diagnostics
 
     this.client.handleIq(NS.jingle, 'jingle', (st) => this.onJingle(st));
     this.offs = [
@@ -184,6 +203,11 @@ export class Conference extends Emitter {
       case 'transport-info':
         this.run(() => this.addRemoteCandidates(sid, j));
         return null;
+      case 'transport-replace': {
+        const offer = this.replaceTransports(kids(j, 'content', NS.jingle));
+        this.run(() => this.restartTransport(sid, offer));
+        return null;
+      }
       case 'session-terminate': {
         const reason = kid(j, 'reason', NS.jingle);
         const cond = reason ? kids(reason).find((c) => local(c) !== 'text') : undefined;
@@ -221,6 +245,31 @@ export class Conference extends Emitter {
     return { sdp, next };
   }
 
+  /**
+   * replaceTransports puts the new ICE transports of a transport-replace
+   * into a copy of the offer and translates it. It changes nothing when a
+   * content is unknown or has no transport.
+   * @param {El[]} incoming
+   */
+  replaceTransports(incoming) {
+    const next = new Map(this.contents);
+    for (const c of incoming) {
+      const name = attr(c, 'name') ?? '';
+      const held = next.get(name);
+      const tr = kid(c, 'transport', NS.ice);
+      if (!held) throw jingleError('bad-request', '', `no content ${name}`);
+      if (!tr) throw jingleError('bad-request', '', `content ${name} has no ICE transport`);
+      next.set(name, { ...held, children: [...held.children.filter((k) => !(local(k) === 'transport' && ns(k) === NS.ice)), tr] });
+    }
+    let sdp;
+    try {
+      sdp = bridge.offerToSdp([...next.values()], this.offerVersion + 1);
+    } catch (err) {
+      throw jingleError('bad-request', '', err instanceof Error ? err.message : String(err));
+    }
+    return { sdp, next };
+  }
+
   /** @param {() => Promise<void>} fn */
   run(fn) {
     this.queue = this.queue.then(fn).catch((err) => {
@@ -240,7 +289,9 @@ export class Conference extends Emitter {
     this.offerVersion = 1;
     this.heldCandidates = [];
     this.batch = [];
-    const pc = new this.cfg.RTCPeerConnection({ ...this.cfg.rtcConfig, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    const iceServers = await Promise.resolve(this.cfg.iceServers()).catch(() => []);
+    if (this.sid !== sid) return; // replaced or closed meanwhile
+    const pc = new this.cfg.RTCPeerConnection({ ...this.cfg.rtcConfig, iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     this.pc = pc;
     pc.addEventListener('icecandidate', (ev) => this.onLocalCandidate(pc, ev.candidate));
     pc.addEventListener('connectionstatechange', () => this.onConnectionState(pc));
@@ -257,12 +308,83 @@ export class Conference extends Emitter {
       return;
     }
     if (this.pc !== pc) return;
+    this.releaseCandidates(pc);
+    if (this.state === 'negotiating') this.setState('connecting');
+    this.onConnectionState(pc);
+  }
+
+  /**
+   * releaseCandidates sends the local candidates held until our answer
+   * went out, and sends later ones as they come.
+   * @param {RTCPeerConnection} pc
+   */
+  releaseCandidates(pc) {
     const held = this.heldCandidates ?? [];
     this.heldCandidates = null;
     this.batch.push(...held);
     this.flushCandidates(pc);
-    if (this.state === 'negotiating') this.setState('connecting');
-    this.onConnectionState(pc);
+  }
+
+  /**
+   * restartTransport applies an ICE restart (transport-replace) and
+   * answers with our new transports in transport-accept. Candidates of the
+   * new generation wait for the answer, as at session start.
+   * @param {string} sid
+   * @param {{sdp: string, next: Map<string, El>}} offer
+   */
+  async restartTransport(sid, offer) {
+    const pc = this.pc;
+    if (!pc || sid !== this.sid) return;
+    this.contents = offer.next;
+    this.offerVersion++;
+    this.heldCandidates = [];
+    try {
+      await this.applyOffer(pc, offer.sdp);
+      const answer = await this.answerContents(pc);
+      const transports = answer.map((c) => x('content', { creator: attr(c, 'creator') ?? 'initiator', name: attr(c, 'name'), senders: attr(c, 'senders') },
+        kids(c, 'transport', NS.ice)));
+      const j = x('jingle', { xmlns: NS.jingle, action: 'transport-accept', sid }, transports);
+      await this.client.request(iq('set', this.cfg.focus, j));
+    } catch (err) {
+      if (this.pc === pc) this.failSession(sid, err);
+      return;
+    }
+    if (this.pc !== pc) return;
+    this.restarts++;
+    this.releaseCandidates(pc);
+  }
+
+  /**
+   * restartIce asks the focus for an ICE restart, e.g. when the network
+   * changed. Requests closer together than restartMinIntervalMs are
+   * dropped: one restart in flight is enough.
+   * @param {string} why for the log
+   */
+  restartIce(why) {
+    const sid = this.sid;
+    const now = performance.now();
+    if (!sid || !this.pc || this.client.state !== 'online' || now - this.lastRestartRequest < this.cfg.restartMinIntervalMs) return;
+    this.lastRestartRequest = now;
+    console.info(`parley: asking for an ICE restart (${why})`);
+    const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('ice-restart', { xmlns: NS.focusRoom })]);
+    this.client.request(iq('set', this.cfg.focus, j)).catch((err) => {
+      console.warn('parley: the focus refused an ICE restart', err);
+    });
+  }
+
+  /**
+   * updateIceServers hands fresh STUN/TURN credentials to the current
+   * connection: used by the next ICE restart's gathering.
+   * @param {RTCIceServer[]} iceServers
+   */
+  updateIceServers(iceServers) {
+    const pc = this.pc;
+    if (!pc || typeof pc.setConfiguration !== 'function') return;
+    try {
+      pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+    } catch (err) {
+      console.warn('parley: could not update the ICE servers', err);
+    }
   }
 
   /**
@@ -443,6 +565,31 @@ export class Conference extends Emitter {
     const map = { new: 'connecting', connecting: 'connecting', checking: 'connecting', connected: 'connected', completed: 'connected', disconnected: 'disconnected', failed: 'failed', closed: 'ended' };
     const next = map[s];
     if (next) this.setState(next);
+    this.watchForRestart(pc, next);
+  }
+
+  /**
+   * watchForRestart asks for an ICE restart when the connection failed, or
+   * stayed disconnected for restartAfterMs (a path that came back recovers
+   * on its own before that).
+   * @param {RTCPeerConnection} pc
+   * @param {MediaState|undefined} s
+   */
+  watchForRestart(pc, s) {
+    if (s === 'failed') {
+      this.restartIce('the connection failed');
+      return;
+    }
+    if (s !== 'disconnected') {
+      if (this.restartTimer !== null) this.client.clock.clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+      return;
+    }
+    if (this.restartTimer !== null) return;
+    this.restartTimer = this.client.clock.setTimeout(() => {
+      this.restartTimer = null;
+      if (pc === this.pc && this.state === 'disconnected') this.restartIce(`disconnected for ${this.cfg.restartAfterMs} ms`);
+    }, this.cfg.restartAfterMs);
   }
 
   /** @param {MediaState} s */
@@ -477,6 +624,8 @@ export class Conference extends Emitter {
   closeSession(reason, quiet = false) {
     const pc = this.pc;
     const had = pc !== null;
+    if (this.restartTimer !== null) this.client.clock.clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     this.pc = null;
     this.sid = null;
     this.contents = new Map();

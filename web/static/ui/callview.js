@@ -59,6 +59,11 @@ class CallView {
     this.chatLog = byId('chat-log');
     this.state = byId('call-state');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const params = new URLSearchParams(location.search);
+    // ?ice=relay forces media through TURN; ?turn=tcp,tls keeps only those
+    // TURN transports. Both are for debugging a network (and for tests).
+    const turn = params.get('turn');
+    const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((t) => ['udp', 'tcp', 'tls'].includes(t))) : null;
     this.call = new Call({
       url: `${scheme}//${location.host}/xmpp-websocket`,
       domain: location.hostname,
@@ -66,8 +71,12 @@ class CallView {
       nick: name,
       displayName: name,
       localTracks: () => ({ audio: media.stream.getAudioTracks()[0] ?? null, video: media.stream.getVideoTracks()[0] ?? null }),
+      icePolicy: params.get('ice') === 'relay' ? 'relay' : 'all',
+      turnTransports,
     });
-    if (new URLSearchParams(location.search).get('debug') === '1') {
+    // A new network (Wi-Fi to mobile, a VPN coming up) needs new ICE candidates.
+    window.addEventListener('online', () => this.call.restartIce('the network changed'));
+    if (params.get('debug') === '1') {
       this.call.client.on('traffic', (dir, xml) => console.debug(`xmpp ${dir}: ${xml}`));
     }
     /** @type {TestHook} */

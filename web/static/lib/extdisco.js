@@ -1,0 +1,107 @@
+// @ts-check
+/**
+ * STUN and TURN servers from the XMPP server, over XEP-0215 (External
+ * Service Discovery): one <services/> query answers with every service and
+ * its short-lived credentials inline, which become RTCIceServer entries.
+ *
+ * No DOM access.
+ */
+import { iq } from './xmpp.js';
+import { x, attr, kid, kids } from './xmlutil.js';
+
+/** @typedef {import('./xmlutil.js').El} El */
+/** @typedef {import('./xmpp.js').XmppClient} XmppClient */
+
+export const NS_EXTDISCO = 'urn:xmpp:extdisco:2';
+
+/** A TURN transport a page may keep: turn over UDP, over TCP, or turns (TLS). */
+/** @typedef {'udp'|'tcp'|'tls'} TurnTransport */
+
+/**
+ * @typedef {object} Service one <service/> of the answer
+ * @property {string} type stun, turn or turns
+ * @property {string} host
+ * @property {number} port
+ * @property {string} transport udp or tcp ('' when not given)
+ * @property {string} username
+ * @property {string} password
+ * @property {number|null} expires milliseconds since the epoch, or null
+ */
+
+/**
+ * fetchServices asks the domain for its STUN/TURN services.
+ * @param {XmppClient} client an online client
+ * @param {number} [timeoutMs] default 5000
+ * @returns {Promise<Service[]>}
+ */
+export async function fetchServices(client, timeoutMs = 5000) {
+  const res = await client.request(iq('get', client.domain, x('services', { xmlns: NS_EXTDISCO })), timeoutMs);
+  const services = kid(res, 'services', NS_EXTDISCO);
+  return services ? parseServices(services) : [];
+}
+
+/**
+ * parseServices reads a <services/> element; entries that name no host,
+ * a bad port or an unknown type are left out.
+ * @param {El} services
+ * @returns {Service[]}
+ */
+export function parseServices(services) {
+  /** @type {Service[]} */
+  const out = [];
+  for (const s of kids(services, 'service', NS_EXTDISCO)) {
+    const type = attr(s, 'type') ?? '';
+    const host = attr(s, 'host') ?? '';
+    const port = Number(attr(s, 'port') ?? (type === 'turns' ? 5349 : 3478));
+    if (!['stun', 'turn', 'turns'].includes(type) || !host || !Number.isInteger(port) || port <= 0 || port > 65535) continue;
+    const expiresAt = Date.parse(attr(s, 'expires') ?? '');
+    out.push({
+      type, host, port,
+      transport: attr(s, 'transport') ?? '',
+      username: attr(s, 'username') ?? '',
+      password: attr(s, 'password') ?? '',
+      expires: Number.isNaN(expiresAt) ? null : expiresAt,
+    });
+  }
+  return out;
+}
+
+/**
+ * toIceServers turns services into RTCIceServer entries. turnTransports,
+ * when given, keeps only the TURN servers of those transports (and drops
+ * STUN, useless when only relays are wanted) — a debugging aid, and what
+ * the firewall tests use.
+ * @param {Service[]} services
+ * @param {TurnTransport[]|null} [turnTransports]
+ * @returns {RTCIceServer[]}
+ */
+export function toIceServers(services, turnTransports = null) {
+  /** @type {RTCIceServer[]} */
+  const out = [];
+  for (const s of services) {
+    const host = s.host.includes(':') && !s.host.startsWith('[') ? `[${s.host}]` : s.host;
+    if (s.type === 'stun') {
+      if (!turnTransports) out.push({ urls: `stun:${host}:${s.port}` });
+      continue;
+    }
+    const transport = s.type === 'turns' ? 'tls' : s.transport === 'tcp' ? 'tcp' : 'udp';
+    if (turnTransports && !turnTransports.includes(transport)) continue;
+    const url = `${s.type}:${host}:${s.port}?transport=${s.type === 'turns' ? 'tcp' : transport}`;
+    out.push({ urls: url, username: s.username, credential: s.password });
+  }
+  return out;
+}
+
+/**
+ * refreshDelay says when to ask again: a little before the first
+ * credentials expire (at 80 % of their life, at least a minute from now),
+ * or null when none expires.
+ * @param {Service[]} services
+ * @param {number} now milliseconds since the epoch
+ * @returns {number|null}
+ */
+export function refreshDelay(services, now) {
+  const first = Math.min(...services.map((s) => s.expires ?? Infinity));
+  if (!Number.isFinite(first)) return null;
+  return Math.max(60_000, Math.floor((first - now) * 0.8));
+}
