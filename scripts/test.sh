@@ -43,6 +43,35 @@ if [ -f web/package.json ]; then
   fi
 fi
 
+# --- a network namespace for the tests that play with the network -------------
+# Browsers, and the firewall tests (which add blackhole routes and veth pairs
+# of their own), run in a namespace that has only loopback and a private veth
+# pair: nothing they do can touch the host's network or any other address.
+ns=""
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null 2>&1 && ip netns add "parley-test-$$" 2>/dev/null; then
+  ns="parley-test-$$"
+  trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
+  # A veth pair of the namespace's own so that browsers see a non-loopback
+  # interface and a default route (Firefox's ICE wants one); nothing leaves
+  # the namespace.
+  ip netns exec "$ns" sh -e -c '
+    ip link set lo up
+    ip link add pv0 type veth peer name pv1
+    ip addr add 10.213.0.1/24 dev pv0
+    ip addr add 10.213.0.2/24 dev pv1
+    ip link set pv0 up
+    ip link set pv1 up
+    ip route add default dev pv0'
+fi
+
+# --- firewall scenarios with Pion peers (network namespaces) -----------------
+step "go test -tags netns: UDP blocked, relay only, path cut (Pion peers)"
+if [ -z "$ns" ]; then
+  echo "the firewall tests need root and iproute2 (ip netns); run this script as root" >&2
+  exit 1
+fi
+ip netns exec "$ns" go test -count=1 -timeout 10m -tags netns -run Netns ./internal/app/
+
 # --- XMPP interop ------------------------------------------------------------
 if [ -f test/interop/run.sh ]; then
   step "XMPP interop against parley"
@@ -50,36 +79,14 @@ if [ -f test/interop/run.sh ]; then
 fi
 
 # --- browsers ------------------------------------------------------------------
-# Real headless Chromium and Firefox against parley. Where we may, they run in
-# a network namespace of their own that has only loopback, so that no
-# browser (nor parley answering its candidates) can touch any other address.
+# Real headless Chromium and Firefox against parley, in the namespace above:
+# no browser (nor parley answering its candidates) can touch any other address.
 if [ -f test/browser/run.sh ]; then
   step "browser tests (Chromium, Firefox)"
   (cd test/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   go build -o "$root/.build/pionpeers" ./test/browser/pionpeers
   export BROWSER_SKIP_NPM=1 PARLEY_BIN="$root/.build/parley" PIONPEERS_BIN="$root/.build/pionpeers"
-  ns=""
-  if [ "$(id -u)" = 0 ] && command -v ip >/dev/null 2>&1 && ip netns add "parley-test-$$" 2>/dev/null; then
-    ns="parley-test-$$"
-    trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
-    # Loopback, plus a veth pair of the namespace's own so that browsers see
-    # a non-loopback interface and a default route (Firefox's ICE wants one);
-    # nothing leaves the namespace.
-    ip netns exec "$ns" sh -e -c '
-      ip link set lo up
-      ip link add pv0 type veth peer name pv1
-      ip addr add 10.213.0.1/24 dev pv0
-      ip addr add 10.213.0.2/24 dev pv1
-      ip link set pv0 up
-      ip link set pv1 up
-      ip route add default dev pv0'
-  fi
-  if [ -n "$ns" ]; then
-    ip netns exec "$ns" bash test/browser/run.sh
-  else
-    echo "(no network namespace available: running on the host's loopback)"
-    bash test/browser/run.sh
-  fi
+  ip netns exec "$ns" bash test/browser/run.sh
 fi
 
 step "all tests passed"
