@@ -36,6 +36,7 @@ type UDPMux struct {
 	turn  *sidePacketConn
 	stat  udpCounters // safe for concurrent use
 	pool  sync.Pool   // of *[]byte, 2 KiB: most packets' copies
+	batch batchWriter // cfg.Conn for sendmmsg; safe for concurrent use
 	done  chan struct{}
 	// channelData, if set, takes TURN ChannelData in the read loop (see
 	// SetChannelDataHandler).
@@ -69,6 +70,10 @@ func NewUDP(cfg UDPConfig) (*UDPMux, error) {
 		cfg.Logger = slog.Default()
 	}
 	m := &UDPMux{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	m.batch = ipv6.NewPacketConn(cfg.Conn)
+	if la, ok := cfg.Conn.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+		m.batch = ipv4.NewPacketConn(cfg.Conn)
+	}
 	m.pool.New = func() any { b := make([]byte, poolBuf); return &b }
 	m.media = newSidePacketConn(m, cfg.QueueLen)
 	m.turn = newSidePacketConn(m, cfg.QueueLen)
@@ -116,6 +121,11 @@ const readBatch = 16
 // batchReader is ipv4.PacketConn or ipv6.PacketConn.
 type batchReader interface {
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// batchWriter is ipv4.PacketConn or ipv6.PacketConn.
+type batchWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
 func (m *UDPMux) readLoop() {
@@ -250,6 +260,20 @@ func (c *sidePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	default:
 	}
 	return c.mux.cfg.Conn.WriteTo(b, addr)
+}
+
+// WriteBatch writes several datagrams in one system call where the
+// platform has one (sendmmsg on Linux), as ipv4.PacketConn.WriteBatch
+// does: it returns how many were sent, and an error only if the first
+// one failed. A TURN server relaying many peers' datagrams to its
+// clients sends them this way.
+func (c *sidePacketConn) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
+	select {
+	case <-c.done:
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: c.LocalAddr(), Err: net.ErrClosed}
+	default:
+	}
+	return c.mux.batch.WriteBatch(ms, flags)
 }
 
 // Close closes this side; the socket closes once both sides are.

@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +48,8 @@ type options struct {
 	coturn   string        // turnserver binary
 	profile  string        // CPU profile of parley's server
 	rounds   int           // runs per server, alternating
+	only     string        // "", "to-peer" or "to-client": one direction
+	servers  string        // comma-separated subset of the server names
 }
 
 func main() {
@@ -60,6 +63,8 @@ func main() {
 	flag.StringVar(&o.coturn, "coturn", "turnserver", "coturn's turnserver binary")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write parley's CPU profile here")
 	flag.IntVar(&o.rounds, "rounds", 3, "runs per server, alternating; the median is shown")
+	flag.StringVar(&o.only, "only", "", "measure one direction: to-peer or to-client (default both)")
+	flag.StringVar(&o.servers, "servers", "parley,nomux,coturn", "servers to measure: parley, nomux, coturn")
 	flag.Parse()
 	if *serve != "" {
 		if err := serveParley(*serve, o.profile, *direct); err != nil {
@@ -140,17 +145,26 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	servers := []struct {
-		name  string
-		start func(addr string) (*proc, error)
+	all := []struct {
+		flag, name string
+		start      func(addr string) (*proc, error)
 	}{
-		{"parley", func(addr string) (*proc, error) {
+		{"parley", "parley", func(addr string) (*proc, error) {
 			return startParley(ctx, self, addr, o.profile, false)
 		}},
-		{"parley, no mux", func(addr string) (*proc, error) {
+		{"nomux", "parley, no mux", func(addr string) (*proc, error) {
 			return startParley(ctx, self, addr, "", true)
 		}},
-		{"coturn", func(addr string) (*proc, error) { return startCoturn(ctx, o.coturn, addr, tmp) }},
+		{"coturn", "coturn", func(addr string) (*proc, error) { return startCoturn(ctx, o.coturn, addr, tmp) }},
+	}
+	servers := all[:0]
+	for _, s := range all {
+		if slices.Contains(strings.Split(o.servers, ","), s.flag) {
+			servers = append(servers, s)
+		}
+	}
+	if len(servers) == 0 || (o.only != "" && o.only != "to-peer" && o.only != "to-client") {
+		return errors.New("no server selected, or -only is neither to-peer nor to-client")
 	}
 	// Rounds alternate the servers, so that what else runs on the machine
 	// weighs on each alike; the table shows each figure's median.
@@ -192,6 +206,9 @@ func measureServer(ctx context.Context, o options, name string, start func(strin
 	defer p.stop()
 	var out []result
 	for _, toPeer := range []bool{true, false} {
+		if (o.only == "to-peer" && !toPeer) || (o.only == "to-client" && toPeer) {
+			continue
+		}
 		r, err := measure(ctx, o, name, addr, p.cmd.Process.Pid, toPeer)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
