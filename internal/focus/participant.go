@@ -253,10 +253,7 @@ func (p *participant) sendRestart() {
 		return
 	}
 	p.offer, p.group = j.Contents, j.Group
-	out := &jingle.Jingle{Action: "transport-replace", SID: p.sid}
-	for _, ct := range j.Contents {
-		out.Contents = append(out.Contents, jingle.Content{Creator: ct.Creator, Name: ct.Name, Senders: ct.Senders, Transport: ct.Transport})
-	}
+	out := &jingle.Jingle{Action: "transport-replace", SID: p.sid, Contents: jingle.TransportsOnly(j.Contents)}
 	p.state = stateRestarting
 	p.request(out.Element(), "transport-replace")
 }

@@ -228,3 +228,13 @@ func (e *Error) Error() string { return "jingle: " + e.Condition + ": " + e.Text
 func badRequest(format string, args ...any) *Error {
 	return &Error{Condition: CondBadRequest, Text: fmt.Sprintf(format, args...)}
 }
+
+// TransportsOnly returns the contents with their transports and no
+// descriptions: what transport-replace and transport-accept carry.
+func TransportsOnly(contents []Content) []Content {
+	out := make([]Content, len(contents))
+	for i, ct := range contents {
+		out[i] = Content{Creator: ct.Creator, Name: ct.Name, Senders: ct.Senders, Transport: ct.Transport}
+	}
+	return out
+}

@@ -231,23 +231,23 @@ func (s *session) transportReplace(j *jingle.Jingle) error {
 		s.mu.Unlock()
 		return errors.New("transport-replace for no current session")
 	}
-	for _, ct := range j.Contents {
-		i := slices.IndexFunc(s.offer, func(o jingle.Content) bool { return o.Name == ct.Name })
-		if i < 0 || ct.Transport == nil {
-			s.mu.Unlock()
+	at := make([]int, len(j.Contents))
+	for k, ct := range j.Contents {
+		at[k] = slices.IndexFunc(s.offer, func(o jingle.Content) bool { return o.Name == ct.Name })
+		if at[k] < 0 || ct.Transport == nil {
+			s.mu.Unlock() // nothing changed
 			return fmt.Errorf("transport-replace names content %q without a transport or that we do not hold", ct.Name)
 		}
-		s.offer[i].Transport = ct.Transport
+	}
+	for k, ct := range j.Contents {
+		s.offer[at[k]].Transport = ct.Transport
 	}
 	s.mu.Unlock()
 	answer, err := s.answer(pc, false)
 	if err != nil {
 		return err
 	}
-	accept := &jingle.Jingle{Action: "transport-accept", SID: j.SID}
-	for _, ct := range answer.Contents {
-		accept.Contents = append(accept.Contents, jingle.Content{Creator: ct.Creator, Name: ct.Name, Senders: ct.Senders, Transport: ct.Transport})
-	}
+	accept := &jingle.Jingle{Action: "transport-accept", SID: j.SID, Contents: jingle.TransportsOnly(answer.Contents)}
 	return s.p.sendJingle(focus, accept)
 }
 
