@@ -5,62 +5,74 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // fastPath relays ChannelData of UDP clients without the TURN library's
-// per-packet work (parsing, logging arguments, allocations). The library
-// keeps everything else, and its channel events keep this table in step:
-// a channel is relayed here exactly while the library has it bound, which
-// is also its own rule (it relays a bound channel's data without looking
-// at permissions). Clients over TCP or TLS keep the library's path.
+// per-packet work (parsing, logging arguments, allocations, a goroutine
+// per relay socket). The library keeps everything else, and its channel
+// events keep this table in step: a channel is relayed here exactly while
+// the library has it bound, which is also its own rule (it relays a bound
+// channel's data without looking at permissions). A channel whose peer the
+// relay policy refuses stays on the library's path, whose relay socket
+// drops and counts each of its packets. Clients over TCP or TLS keep the
+// library's path.
+//
+// The tables are copy-on-write: packets look channels up without a lock,
+// channel events (rare) replace a table under mu.
 type fastPath struct {
 	stats *counters // shared with the Server
 
-	mu       sync.RWMutex
-	byClient map[clientChannel]*channel   // guarded by mu
-	byPeer   map[relayPeer]*channel       // guarded by mu
-	relays   map[uint16]*policyPacketConn // open UDP relay sockets by port; guarded by mu
-	conns    map[string]*fastConn         // TURN packet conns by local address; guarded by mu
+	byClient atomic.Pointer[map[clientChannel]*channel] // replaced under mu, never modified
+	byPeer   atomic.Pointer[map[relayPeer]*channel]     // replaced under mu, never modified
+
+	mu     sync.Mutex
+	relays map[uint16]*relaySocket // open UDP relay sockets by port; guarded by mu
+	conns  map[string]*fastConn    // TURN packet conns by local address; guarded by mu
 }
 
 // clientChannel names a channel as a client's ChannelData does, on one
 // of the server's packet conns.
 type clientChannel struct {
 	conn   *fastConn
-	client netip.AddrPort
+	client netip.AddrPort // unmapped
 	number uint16
 }
 
 // relayPeer names a channel as a peer's datagram to a relay does.
 type relayPeer struct {
 	relayPort uint16
-	peer      netip.AddrPort
+	peer      netip.AddrPort // unmapped
 }
 
-// channel is one channel binding of a UDP client.
+// channel is one channel binding of a UDP client; immutable.
 type channel struct {
 	number uint16
-	client *net.UDPAddr      // where the client is
-	peer   *net.UDPAddr      // the bound peer
-	relay  *policyPacketConn // the allocation's relay socket
-	turn   *fastConn         // the TURN socket the client talks to
+	client *net.UDPAddr   // where the client is
+	peer   netip.AddrPort // the bound peer, unmapped
+	relay  *relaySocket   // the allocation's relay socket
+	turn   *fastConn      // the TURN socket the client talks to
 }
 
 func newFastPath(stats *counters) *fastPath {
-	return &fastPath{
-		stats:    stats,
-		byClient: make(map[clientChannel]*channel),
-		byPeer:   make(map[relayPeer]*channel),
-		relays:   make(map[uint16]*policyPacketConn),
-		conns:    make(map[string]*fastConn),
+	f := &fastPath{
+		stats:  stats,
+		relays: make(map[uint16]*relaySocket),
+		conns:  make(map[string]*fastConn),
 	}
+	f.byClient.Store(&map[clientChannel]*channel{})
+	f.byPeer.Store(&map[relayPeer]*channel{})
+	return f
 }
 
 // wrap returns conn as the TURN library should see it. Two conns on one
 // local address could not be told apart in the library's events, so the
 // second one keeps the slow path.
 func (f *fastPath) wrap(conn net.PacketConn) net.PacketConn {
-	fc := &fastConn{PacketConn: conn, fast: f}
+	fc := &fastConn{PacketConn: conn, fast: f, batch: batchWriterOf(conn)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key := conn.LocalAddr().String()
@@ -72,13 +84,13 @@ func (f *fastPath) wrap(conn net.PacketConn) net.PacketConn {
 	return fc
 }
 
-func (f *fastPath) addRelay(r *policyPacketConn) {
+func (f *fastPath) addRelay(r *relaySocket) {
 	f.mu.Lock()
 	f.relays[r.port] = r
 	f.mu.Unlock()
 }
 
-func (f *fastPath) removeRelay(r *policyPacketConn) {
+func (f *fastPath) removeRelay(r *relaySocket) {
 	f.mu.Lock()
 	if f.relays[r.port] == r {
 		delete(f.relays, r.port)
@@ -86,39 +98,67 @@ func (f *fastPath) removeRelay(r *policyPacketConn) {
 	f.mu.Unlock()
 }
 
-// channelCreated is the library's OnChannelCreated.
-func (f *fastPath) channelCreated(src, dst, relayAddr, peer net.Addr, number uint16) {
+// channelAddrs converts a channel event's addresses; ok is false for a
+// TCP or TLS client or a TCP allocation.
+func channelAddrs(src, relayAddr, peer net.Addr) (client *net.UDPAddr, relayPort uint16, peerAP netip.AddrPort, ok bool) {
 	client, ok1 := src.(*net.UDPAddr)
 	peerUDP, ok2 := peer.(*net.UDPAddr)
 	relayUDP, ok3 := relayAddr.(*net.UDPAddr)
 	if !ok1 || !ok2 || !ok3 {
-		return // a TCP or TLS client, or a TCP allocation
+		return nil, 0, netip.AddrPort{}, false
+	}
+	return client, uint16(relayUDP.Port), unmapped(peerUDP.AddrPort()), true
+}
+
+// channelCreated is the library's OnChannelCreated.
+func (f *fastPath) channelCreated(src, dst, relayAddr, peer net.Addr, number uint16) {
+	client, relayPort, peerAP, ok := channelAddrs(src, relayAddr, peer)
+	if !ok {
+		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	turn, relay := f.conns[dst.String()], f.relays[uint16(relayUDP.Port)]
-	if turn == nil || relay == nil {
+	turn, relay := f.conns[dst.String()], f.relays[relayPort]
+	if turn == nil || relay == nil || !relay.policy.allowedAddrPort(peerAP) {
 		return
 	}
-	ch := &channel{number: number, client: client, peer: peerUDP, relay: relay, turn: turn}
-	f.byClient[clientChannel{turn, client.AddrPort(), number}] = ch
-	f.byPeer[relayPeer{relay.port, unmapped(peerUDP.AddrPort())}] = ch
+	ch := &channel{number: number, client: client, peer: peerAP, relay: relay, turn: turn}
+	byClient, byPeer := f.copyTables()
+	byClient[clientChannel{turn, unmapped(client.AddrPort()), number}] = ch
+	byPeer[relayPeer{relayPort, peerAP}] = ch
+	f.byClient.Store(&byClient)
+	f.byPeer.Store(&byPeer)
 }
 
 // channelDeleted is the library's OnChannelDeleted.
 func (f *fastPath) channelDeleted(src, dst, relayAddr, peer net.Addr, number uint16) {
-	client, ok1 := src.(*net.UDPAddr)
-	peerUDP, ok2 := peer.(*net.UDPAddr)
-	relayUDP, ok3 := relayAddr.(*net.UDPAddr)
-	if !ok1 || !ok2 || !ok3 {
+	client, relayPort, peerAP, ok := channelAddrs(src, relayAddr, peer)
+	if !ok {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	byClient, byPeer := f.copyTables()
 	if turn := f.conns[dst.String()]; turn != nil {
-		delete(f.byClient, clientChannel{turn, client.AddrPort(), number})
+		delete(byClient, clientChannel{turn, unmapped(client.AddrPort()), number})
 	}
-	delete(f.byPeer, relayPeer{uint16(relayUDP.Port), unmapped(peerUDP.AddrPort())})
+	delete(byPeer, relayPeer{relayPort, peerAP})
+	f.byClient.Store(&byClient)
+	f.byPeer.Store(&byPeer)
+}
+
+// copyTables returns copies of the channel tables to modify; f.mu held.
+func (f *fastPath) copyTables() (map[clientChannel]*channel, map[relayPeer]*channel) {
+	oldClient, oldPeer := *f.byClient.Load(), *f.byPeer.Load()
+	byClient := make(map[clientChannel]*channel, len(oldClient)+1)
+	for k, v := range oldClient {
+		byClient[k] = v
+	}
+	byPeer := make(map[relayPeer]*channel, len(oldPeer)+1)
+	for k, v := range oldPeer {
+		byPeer[k] = v
+	}
+	return byClient, byPeer
 }
 
 func unmapped(ap netip.AddrPort) netip.AddrPort {
@@ -136,29 +176,49 @@ func (f *fastPath) toPeer(conn *fastConn, b []byte, from net.Addr) bool {
 	if 4+length > len(b) {
 		return false
 	}
-	f.mu.RLock()
-	ch := f.byClient[clientChannel{conn, ua.AddrPort(), binary.BigEndian.Uint16(b[0:2])}]
-	f.mu.RUnlock()
+	ch := (*f.byClient.Load())[clientChannel{conn, unmapped(ua.AddrPort()), binary.BigEndian.Uint16(b[0:2])}]
 	if ch == nil {
 		return false
 	}
 	f.stats.toPeer.Add(1)
-	ch.relay.WriteTo(b[4:4+length], ch.peer)
+	if err := ch.relay.sendTo(b[4:4+length], ch.peer); err != nil {
+		f.stats.drop(dropSendToPeer)
+	}
 	return true
 }
 
-// channelFrom returns the channel bound to peer on a relay, if any.
+// channelFrom returns the channel bound to peer (unmapped) on a relay, if
+// any.
 func (f *fastPath) channelFrom(relayPort uint16, peer netip.AddrPort) *channel {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.byPeer[relayPeer{relayPort, unmapped(peer)}]
+	return (*f.byPeer.Load())[relayPeer{relayPort, peer}]
+}
+
+// batchWriter is ipv4.PacketConn, ipv6.PacketConn, or a conn with the same
+// method (portmux's TURN side): several datagrams in one sendmmsg.
+type batchWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// batchWriterOf returns conn's batch writer, or nil if it has none.
+func batchWriterOf(conn net.PacketConn) batchWriter {
+	switch c := conn.(type) {
+	case batchWriter:
+		return c
+	case *net.UDPConn:
+		if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+			return ipv4.NewPacketConn(c)
+		}
+		return ipv6.NewPacketConn(c)
+	}
+	return nil
 }
 
 // fastConn is a TURN packet conn as the library sees it: ChannelData on
 // a channel the fast path knows never reaches the library.
 type fastConn struct {
 	net.PacketConn
-	fast *fastPath // read-only
+	fast  *fastPath   // read-only
+	batch batchWriter // PacketConn's, or nil; read-only
 }
 
 func (c *fastConn) ReadFrom(p []byte) (int, net.Addr, error) {
@@ -170,6 +230,29 @@ func (c *fastConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	}
 }
 
+// writeBatch sends msgs to clients, in as few system calls as the conn
+// allows; a datagram the socket refuses is dropped and counted.
+func (c *fastConn) writeBatch(msgs []ipv4.Message) {
+	if c.batch == nil {
+		for i := range msgs {
+			if _, err := c.PacketConn.WriteTo(msgs[i].Buffers[0], msgs[i].Addr); err != nil {
+				c.fast.stats.drop(dropSendToClient)
+			}
+		}
+		return
+	}
+	for len(msgs) > 0 {
+		n, err := c.batch.WriteBatch(msgs, 0)
+		if err != nil || n <= 0 {
+			// The first one failed (an ICMP error from an earlier
+			// datagram, a full buffer): drop it, go on with the rest.
+			c.fast.stats.drop(dropSendToClient)
+			n = 1
+		}
+		msgs = msgs[n:]
+	}
+}
+
 // ChannelDataRelay returns, for one of the server's PacketConns, a function
 // that relays a client's ChannelData arriving on it at once, if its
 // channel is bound: for a demultiplexer reading the socket itself, which
@@ -177,9 +260,9 @@ func (c *fastConn) ReadFrom(p []byte) (int, net.Addr, error) {
 // whether it took the datagram, and never blocks longer than a UDP write.
 // It returns nil for a conn the server does not serve.
 func (s *Server) ChannelDataRelay(conn net.PacketConn) func(b []byte, from *net.UDPAddr) bool {
-	s.fast.mu.RLock()
+	s.fast.mu.Lock()
 	fc := s.fast.conns[conn.LocalAddr().String()]
-	s.fast.mu.RUnlock()
+	s.fast.mu.Unlock()
 	if fc == nil || fc.PacketConn != conn {
 		return nil
 	}

@@ -3,14 +3,16 @@ package turn
 import (
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/pion/transport/v4/reuseport"
 	pionturn "github.com/pion/turn/v5"
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // relayGenerator opens the relay sockets of allocations on bindIP and
@@ -18,11 +20,12 @@ import (
 // peer policy on each packet or connection, since TURN permissions only
 // name an address and parley's own media exception names a port too.
 type relayGenerator struct {
-	bindIP   netip.Addr  // read-only
-	publicIP netip.Addr  // read-only
-	policy   *peerPolicy // read-only
-	stats    *counters   // shared with the Server
-	fast     *fastPath   // shared with the Server
+	bindIP   netip.Addr   // read-only
+	publicIP netip.Addr   // read-only
+	policy   *peerPolicy  // read-only
+	stats    *counters    // shared with the Server
+	fast     *fastPath    // shared with the Server
+	poller   *relayPoller // shared with the Server
 }
 
 var _ pionturn.RelayAddressGenerator = (*relayGenerator)(nil)
@@ -44,15 +47,12 @@ func (g *relayGenerator) AllocatePacketConn(c pionturn.AllocateListenerConfig) (
 		g.stats.refuse(refusedRelay)
 		return nil, nil, wrapf(ErrConfig, "no %s relay address", c.Network)
 	}
-	conn, err := net.ListenUDP(c.Network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(g.bindIP, uint16(c.RequestedPort))))
+	pc, err := g.openRelay(c.RequestedPort)
 	if err != nil {
 		g.stats.refuse(refusedRelay)
 		return nil, nil, err
 	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
-	relayed := &net.UDPAddr{IP: g.publicIP.AsSlice(), Port: port}
-	pc := newPolicyPacketConn(conn, g)
-	g.fast.addRelay(pc)
+	relayed := &net.UDPAddr{IP: g.publicIP.AsSlice(), Port: int(pc.port)}
 	return pc, relayed, nil
 }
 
@@ -91,106 +91,134 @@ func (g *relayGenerator) AllocateConn(c pionturn.AllocateConnConfig) (net.Conn, 
 	return d.Dial(c.Network, c.RemoteAddr.String())
 }
 
-// policyPacketConn is a UDP relay socket that drops what the peer policy
-// refuses, both ways, and counts it. What a peer sends on a bound channel
-// goes to the client from here, as ChannelData; the rest goes up to the
-// library (Data indications, or nothing without a permission).
-type policyPacketConn struct {
-	*net.UDPConn
-	port   uint16      // local port; read-only
-	policy *peerPolicy // read-only
-	stats  *counters   // shared with the Server
-	fast   *fastPath   // shared with the Server
-	batch  relayBatch  // owned by the reader
+// relaySocket is an allocation's UDP relay socket. The server's
+// relayPoller reads it: what a peer sends on a bound channel goes to the
+// client from there, as ChannelData, and the rest waits here for the
+// library (Data indications, or nothing without a permission). Both ways
+// it drops what the peer policy refuses, and counts it.
+type relaySocket struct {
+	relayFD                      // the socket; platform-specific
+	port    uint16               // local port; read-only
+	local   *net.UDPAddr         // local address; read-only
+	policy  *peerPolicy          // read-only
+	stats   *counters            // shared with the Server
+	fast    *fastPath            // shared with the Server
+	poller  *relayPoller         // shared with the Server
+	library chan libraryDatagram // datagrams for the library; bounded, filled by the poller
+	done    chan struct{}        // closed by Close
+
+	closeOnce sync.Once
 }
 
-// relayBatch is what one read took from a relay socket: several datagrams
-// at once (recvmmsg) when a peer sends faster than they are relayed. Each
-// buffer keeps 4 bytes in front for the ChannelData header.
-type relayBatch struct {
-	reader batchReader
-	msgs   []ipv4.Message // msgs[i] reads into bufs[i][4:]
-	bufs   [][]byte
-	next   int // first datagram of msgs[:n] not handled yet
-	n      int
+// libraryDatagram is a datagram from a peer on no channel of the fast
+// path, for the library to relay as a Data indication if it may.
+type libraryDatagram struct {
+	data []byte
+	from *net.UDPAddr
 }
 
-// batchReader is ipv4.PacketConn or ipv6.PacketConn.
-type batchReader interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-// relayReadBatch bounds the datagrams one read of a relay socket takes.
-const relayReadBatch = 8
-
-func newPolicyPacketConn(conn *net.UDPConn, g *relayGenerator) *policyPacketConn {
-	c := &policyPacketConn{UDPConn: conn, port: uint16(conn.LocalAddr().(*net.UDPAddr).Port), policy: g.policy, stats: g.stats, fast: g.fast}
-	if g.bindIP.Is4() {
-		c.batch.reader = ipv4.NewPacketConn(conn)
-	} else {
-		c.batch.reader = ipv6.NewPacketConn(conn)
-	}
-	c.batch.msgs = make([]ipv4.Message, relayReadBatch)
-	c.batch.bufs = make([][]byte, relayReadBatch)
-	for i := range c.batch.msgs {
-		c.batch.bufs[i] = make([]byte, 4+relayMTU+1)
-		c.batch.msgs[i].Buffers = [][]byte{c.batch.bufs[i][4:]}
-	}
-	return c
-}
+// libraryQueueLen bounds a relay's datagrams waiting for the library:
+// Data indications are for the few packets before a channel is bound.
+const libraryQueueLen = 64
 
 // relayMTU is the largest datagram a relay takes from a peer, as the TURN
 // library's own relay buffer.
 const relayMTU = 1600
 
-// WriteTo hides the embedded conn's method set beyond net.PacketConn:
-// the library only ever writes through here.
-func (c *policyPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if !c.policy.allowedAddr(addr) {
-		c.stats.refuse(refusedPeerPacket)
+func (g *relayGenerator) openRelay(port int) (*relaySocket, error) {
+	s := &relaySocket{
+		policy: g.policy, stats: g.stats, fast: g.fast, poller: g.poller,
+		library: make(chan libraryDatagram, libraryQueueLen), done: make(chan struct{}),
+	}
+	local, err := s.open(netip.AddrPortFrom(g.bindIP, uint16(port)))
+	if err != nil {
+		return nil, err
+	}
+	s.port, s.local = local.Port(), net.UDPAddrFromAddrPort(local)
+	g.fast.addRelay(s)
+	if err := g.poller.add(s); err != nil {
+		g.fast.removeRelay(s)
+		s.closeFD()
+		return nil, err
+	}
+	return s, nil
+}
+
+// fromPeer handles a datagram a peer sent to the relay, read into
+// buf[4:4+n] (buf keeps 4 bytes in front for the ChannelData header).
+// On a bound channel it fills in the header and returns the channel to
+// send buf[:4+n] on; otherwise it hands the datagram to the library or
+// drops it, and returns nil.
+func (s *relaySocket) fromPeer(buf []byte, n int, from netip.AddrPort) *channel {
+	if n > relayMTU {
+		return nil // truncated
+	}
+	from = unmapped(from)
+	if ch := s.fast.channelFrom(s.port, from); ch != nil {
+		// The policy allowed this exact peer when the channel was bound.
+		binary.BigEndian.PutUint16(buf[0:], ch.number)
+		binary.BigEndian.PutUint16(buf[2:], uint16(n))
+		s.stats.toClient.Add(1)
+		return ch
+	}
+	if !s.policy.allowedAddrPort(from) {
+		s.stats.refuse(refusedPeerPacket)
+		return nil
+	}
+	d := libraryDatagram{data: append([]byte(nil), buf[4:4+n]...), from: net.UDPAddrFromAddrPort(from)}
+	select {
+	case s.library <- d:
+	default:
+		s.stats.drop(dropLibraryQueueFull)
+	}
+	return nil
+}
+
+// ReadFrom returns the next datagram the library must handle itself.
+func (s *relaySocket) ReadFrom(p []byte) (int, net.Addr, error) {
+	select {
+	case d := <-s.library:
+		return copy(p, d.data), d.from, nil
+	case <-s.done:
+		return 0, nil, &net.OpError{Op: "read", Net: "udp", Addr: s.local, Err: net.ErrClosed}
+	}
+}
+
+// WriteTo sends what the library relays to a peer (Send indications,
+// ChannelData of clients over TCP).
+func (s *relaySocket) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if !s.policy.allowedAddr(addr) {
+		s.stats.refuse(refusedPeerPacket)
 		return len(p), nil // as if lost on the way, like any UDP packet
 	}
-	return c.UDPConn.WriteTo(p, addr)
-}
-
-// ReadFrom returns the next datagram the library must handle itself,
-// relaying channel data on the way.
-func (c *policyPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	b := &c.batch
-	for {
-		if b.next == b.n {
-			n, err := b.reader.ReadBatch(b.msgs, 0)
-			if err != nil {
-				return 0, nil, err
-			}
-			b.next, b.n = 0, n
-		}
-		msg, buf := &b.msgs[b.next], b.bufs[b.next]
-		b.next++
-		from, ok := msg.Addr.(*net.UDPAddr)
-		if !ok || msg.N > relayMTU {
-			continue
-		}
-		ap := from.AddrPort()
-		if !c.policy.allowedAddrPort(ap) {
-			c.stats.refuse(refusedPeerPacket)
-			continue
-		}
-		if ch := c.fast.channelFrom(c.port, ap); ch != nil {
-			binary.BigEndian.PutUint16(buf[0:], ch.number)
-			binary.BigEndian.PutUint16(buf[2:], uint16(msg.N))
-			c.stats.toClient.Add(1)
-			ch.turn.WriteTo(buf[:4+msg.N], ch.client)
-			continue
-		}
-		return copy(p, buf[4:4+msg.N]), from, nil
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: s.local, Err: net.UnknownNetworkError(addr.Network())}
 	}
+	if err := s.sendTo(p, unmapped(ua.AddrPort())); err != nil {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: s.local, Err: err}
+	}
+	return len(p), nil
 }
 
-func (c *policyPacketConn) Close() error {
-	c.fast.removeRelay(c)
-	return c.UDPConn.Close()
+func (s *relaySocket) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.fast.removeRelay(s)
+		close(s.done)
+		err = s.closeFD()
+	})
+	return err
 }
+
+func (s *relaySocket) LocalAddr() net.Addr { return s.local }
+
+// Deadlines are not supported: the library sets none on relay sockets.
+func (s *relaySocket) SetDeadline(time.Time) error      { return errNoDeadlines }
+func (s *relaySocket) SetReadDeadline(time.Time) error  { return errNoDeadlines }
+func (s *relaySocket) SetWriteDeadline(time.Time) error { return errNoDeadlines }
+
+var errNoDeadlines = fmt.Errorf("turn: relay socket deadlines: %w", errors.ErrUnsupported)
 
 // policyListener is a TCP relay listener that refuses connections from
 // peers the policy refuses.

@@ -38,15 +38,39 @@ func refusedReasonName(r int) string {
 	return "unknown"
 }
 
+// Reasons the server dropped a datagram it would have relayed.
+const (
+	dropLibraryQueueFull = iota // a relay's queue towards the library (datagrams on no channel) was full
+	dropSendToPeer              // a relay socket refused a datagram to a peer (buffer full, ICMP error)
+	dropSendToClient            // the TURN socket refused ChannelData to a client
+	numDropReasons
+)
+
+// dropReasonName names a drop reason in Stats.Dropped.
+func dropReasonName(r int) string {
+	switch r {
+	case dropLibraryQueueFull:
+		return "library_queue_full"
+	case dropSendToPeer:
+		return "send_to_peer"
+	case dropSendToClient:
+		return "send_to_client"
+	}
+	return "unknown"
+}
+
 // counters are the server's statistics; safe for concurrent use.
 type counters struct {
 	created  atomic.Uint64 // allocations created since start
 	toPeer   atomic.Uint64 // ChannelData relayed to peers by the fast path
 	toClient atomic.Uint64 // datagrams relayed to clients as ChannelData by the fast path
 	refused  [numRefusedReasons]atomic.Uint64
+	dropped  [numDropReasons]atomic.Uint64
 }
 
 func (c *counters) refuse(reason int) { c.refused[reason].Add(1) }
+
+func (c *counters) drop(reason int) { c.dropped[reason].Add(1) }
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
@@ -63,4 +87,9 @@ type Stats struct {
 	// packets or connections dropped for their exact address), quota_user,
 	// quota_total, relay_unavailable.
 	Refused map[string]uint64
+	// Dropped counts datagrams lost inside the server by reason:
+	// library_queue_full (a relay's datagrams on no channel waiting for
+	// the TURN library), send_to_peer and send_to_client (the socket
+	// refused it).
+	Dropped map[string]uint64
 }

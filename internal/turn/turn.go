@@ -71,6 +71,7 @@ type Server struct {
 	policy *peerPolicy      // read-only
 	stats  *counters        // safe for concurrent use
 	fast   *fastPath        // safe for concurrent use
+	poller *relayPoller     // reads the UDP relay sockets; safe for concurrent use
 }
 
 func (c *Config) setDefaults() {
@@ -122,7 +123,12 @@ func New(cfg Config) (*Server, error) {
 		stats:  &counters{},
 	}
 	s.fast = newFastPath(s.stats)
-	gen := &relayGenerator{bindIP: cfg.RelayIP, publicIP: cfg.RelayPublicIP, policy: s.policy, stats: s.stats, fast: s.fast}
+	poller, err := newRelayPoller(s.stats)
+	if err != nil {
+		return nil, wrapf(ErrConfig, "relay poller: %v", err)
+	}
+	s.poller = poller
+	gen := &relayGenerator{bindIP: cfg.RelayIP, publicIP: cfg.RelayPublicIP, policy: s.policy, stats: s.stats, fast: s.fast, poller: poller}
 	pc := pionturn.ServerConfig{
 		LoggerFactory:      pionlog.Factory{Log: cfg.Logger, Levels: pionlog.Untrusted()},
 		Realm:              cfg.Realm,
@@ -143,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	p, err := pionturn.NewServer(pc)
 	if err != nil {
+		poller.close()
 		return nil, wrapf(ErrConfig, "%v", err)
 	}
 	s.pion = p
@@ -150,7 +157,11 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Close stops the server, its allocations and its conns and listeners.
-func (s *Server) Close() error { return s.pion.Close() }
+func (s *Server) Close() error {
+	err := s.pion.Close()
+	s.poller.close()
+	return err
+}
 
 // Credentials returns a credential for user valid for ttl from now,
 // signed with the server's secret.
@@ -166,9 +177,13 @@ func (s *Server) Stats() Stats {
 		ChannelToPeer:      s.stats.toPeer.Load(),
 		ChannelToClient:    s.stats.toClient.Load(),
 		Refused:            make(map[string]uint64, numRefusedReasons),
+		Dropped:            make(map[string]uint64, numDropReasons),
 	}
 	for i := range s.stats.refused {
 		st.Refused[refusedReasonName(i)] = s.stats.refused[i].Load()
+	}
+	for i := range s.stats.dropped {
+		st.Dropped[dropReasonName(i)] = s.stats.dropped[i].Load()
 	}
 	return st
 }

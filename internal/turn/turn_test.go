@@ -516,8 +516,8 @@ func TestChannelFastPath(t *testing.T) {
 	}
 	relay.Close()
 	waitFor(t, "the channel to leave the fast path", func() bool {
-		f.srv.fast.mu.RLock()
-		defer f.srv.fast.mu.RUnlock()
-		return len(f.srv.fast.byClient) == 0 && len(f.srv.fast.byPeer) == 0 && len(f.srv.fast.relays) == 0
+		f.srv.fast.mu.Lock()
+		defer f.srv.fast.mu.Unlock()
+		return len(*f.srv.fast.byClient.Load()) == 0 && len(*f.srv.fast.byPeer.Load()) == 0 && len(f.srv.fast.relays) == 0
 	})
 }
