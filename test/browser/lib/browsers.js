@@ -27,14 +27,27 @@ const firefoxPrefs = {
 };
 
 /**
+ * @typedef {object} LaunchOptions
+ * @property {import('./netns.js').ClientNetns} [netns] run the browser in this
+ *   namespace (default: the test's own); Chromium is then driven over a pipe
+ * @property {boolean} [insecureCerts] accept parley's self-signed or
+ *   test-made certificate, for HTTPS and (Chromium) TURN over TLS; default false
+ */
+
+/**
  * launch starts one browser. A browser that cannot start fails the test.
  * @param {'chromium'|'firefox'} kind
+ * @param {LaunchOptions} [opts]
  */
-export async function launch(kind) {
+export async function launch(kind, opts = {}) {
+  const insecure = opts.insecureCerts ? { acceptInsecureCerts: true } : {};
   if (kind === 'firefox') {
-    return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, extraPrefsFirefox: firefoxPrefs, protocolTimeout: 120_000 });
+    const executablePath = opts.netns ? opts.netns.browserExecutable('firefox', FIREFOX) : FIREFOX;
+    return puppeteer.launch({ browser: 'firefox', executablePath, headless: true, extraPrefsFirefox: firefoxPrefs, protocolTimeout: 120_000, ...insecure });
   }
-  return puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: chromiumArgs, protocolTimeout: 120_000 });
+  const executablePath = opts.netns ? opts.netns.browserExecutable('chromium', CHROMIUM) : CHROMIUM;
+  const args = opts.insecureCerts ? [...chromiumArgs, '--ignore-certificate-errors'] : chromiumArgs;
+  return puppeteer.launch({ executablePath, headless: true, args, protocolTimeout: 120_000, pipe: Boolean(opts.netns), ...insecure });
 }
 
 /**
@@ -53,16 +66,19 @@ export async function launch(kind) {
  * @param {string} room
  * @param {string} name
  * @param {'chromium'|'firefox'} kind
+ * @param {LaunchOptions & {query?: string}} [opts] query: more page URL
+ *   parameters, e.g. 'ice=relay&turn=tcp'
  * @returns {Promise<Participant>}
  */
-export async function join(base, room, name, kind) {
-  const browser = await launch(kind);
+export async function join(base, room, name, kind, opts = {}) {
+  const browser = await launch(kind, opts);
   const page = await browser.newPage();
   const log = [];
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   const openedAt = performance.now();
-  await page.goto(`${base}/${room}?name=${encodeURIComponent(name)}&join=1`);
+  const more = opts.query ? `&${opts.query}` : '';
+  await page.goto(`${base}/${room}?name=${encodeURIComponent(name)}&join=1${more}`);
   return { name, kind, browser, page, openedAt, console: log };
 }
 
@@ -227,4 +243,41 @@ export async function diagnose(ps) {
     parts.push(`${p.name} (${p.kind}): ${st}; console: ${p.console.slice(-5).join(' | ')}`);
   }
   return parts.join('\n');
+}
+
+/**
+ * @typedef {object} SelectedPair the ICE candidate pair media uses, from getStats()
+ * @property {string} localType host, srflx, prflx or relay
+ * @property {string} localProtocol udp or tcp
+ * @property {string} [relayProtocol] udp, tcp or tls, for a relay candidate
+ * @property {string} remoteProtocol
+ * @property {string} remoteAddress
+ * @property {number} remotePort
+ * @property {string} state the pair's state
+ */
+
+/**
+ * selectedPair reads the selected candidate pair of the page's current
+ * peer connection (window.parley.pc): the one the transport report names,
+ * else (Firefox) the pair marked selected, else a nominated succeeded one.
+ * @param {Participant} p
+ * @returns {Promise<SelectedPair|null>}
+ */
+export async function selectedPair(p) {
+  return p.page.evaluate(async () => {
+    const pc = /** @type {any} */ (window).parley?.pc;
+    if (!pc) return null;
+    const stats = await pc.getStats();
+    const all = [...stats.values()];
+    const ids = all.filter((s) => s.type === 'transport' && s.selectedCandidatePairId).map((s) => s.selectedCandidatePairId);
+    const pairs = all.filter((s) => s.type === 'candidate-pair');
+    const pair = pairs.find((s) => ids.includes(s.id)) ?? pairs.find((s) => s.selected) ?? pairs.find((s) => s.nominated && s.state === 'succeeded');
+    if (!pair) return null;
+    const local = stats.get(pair.localCandidateId) ?? {};
+    const remote = stats.get(pair.remoteCandidateId) ?? {};
+    return {
+      localType: local.candidateType, localProtocol: local.protocol, relayProtocol: local.relayProtocol,
+      remoteProtocol: remote.protocol, remoteAddress: remote.address ?? remote.ip, remotePort: remote.port, state: pair.state,
+    };
+  });
 }

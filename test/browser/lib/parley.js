@@ -4,18 +4,19 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
+import https from 'node:https';
 import dgram from 'node:dgram';
 import path from 'node:path';
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-/** freePort finds a port free for TCP and UDP on 127.0.0.1 (parley uses both). */
-async function freePort() {
+/** freePort finds a port free for TCP and UDP on host (parley uses both). */
+async function freePort(host = '127.0.0.1') {
   for (let i = 0; i < 20; i++) {
     const port = await new Promise((resolve, reject) => {
       const s = net.createServer();
       s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
+      s.listen(0, host, () => {
         const p = s.address().port;
         s.close(() => resolve(p));
       });
@@ -23,40 +24,85 @@ async function freePort() {
     const udpFree = await new Promise((resolve) => {
       const u = dgram.createSocket('udp4');
       u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+      u.bind(port, host, () => u.close(() => resolve(true)));
     });
     if (udpFree) return port;
   }
-  throw new Error('no free TCP+UDP port on 127.0.0.1');
+  throw new Error(`no free TCP+UDP port on ${host}`);
+}
+
+/**
+ * getTLS fetches url over HTTPS trusting only ca (a PEM certificate).
+ * @param {string} url
+ * @param {string} ca
+ * @returns {Promise<{status: number, body: string}>}
+ */
+export function getTLS(url, ca) {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`${url}: no answer in 10 s`)));
+  });
+}
+
+/**
+ * makeCert writes a self-signed certificate for an IP address (its SAN)
+ * with openssl, for --tls-cert/--tls-key; it is its own CA for getTLS.
+ * @param {string} dir
+ * @param {string} address
+ * @returns {{cert: string, key: string, pem: string}} file paths and the certificate
+ */
+export function makeCert(dir, address) {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${address}`,
+    '-addext', `subjectAltName=IP:${address}`, '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
+  return { cert, key, pem: readFileSync(cert, 'utf8') };
 }
 
 /**
  * startParley runs `parley serve` and resolves once /health answers.
- * @param {{bin?: string, users?: Record<string, string>}} [opts] users: accounts
- *   (name -> password) created with `parley user add` before the server starts
+ * @param {{bin?: string, users?: Record<string, string>, host?: string,
+ *   tls?: {cert: string, key: string, pem: string}, args?: string[]}} [opts]
+ *   users: accounts (name -> password) created with `parley user add` before
+ *   the server starts; host: the address to listen on, also given as
+ *   --public-ip and --turn-host (default 127.0.0.1); tls: --tls-cert/--tls-key
+ *   (see makeCert), which makes base https:// (default: http://, parley's
+ *   self-signed certificate); args: more `parley serve` flags (default none)
  */
 export async function startParley(opts = {}) {
   const bin = opts.bin ?? process.env.PARLEY_BIN;
   if (!bin) throw new Error('PARLEY_BIN is not set; run the suite through test/browser/run.sh');
-  const [http, c2s] = [await freePort(), await freePort()];
+  const host = opts.host ?? '127.0.0.1';
+  const [http, c2s] = [await freePort(host), await freePort(host)];
   const data = mkdtempSync(path.join(tmpdir(), 'parley-browser-'));
   for (const [name, password] of Object.entries(opts.users ?? {})) {
     execFileSync(bin, ['user', 'add', name, '--data', data, '--domain', 'localhost'], { input: `${password}\n` });
   }
   const logPath = path.join(data, 'parley.log');
   const log = createWriteStream(logPath);
-  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${http}`, '--c2s', `127.0.0.1:${c2s}`,
-    '--domain', 'localhost', '--data', data, '--public-ip', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['serve', '--listen', `${host}:${http}`, '--c2s', `${host}:${c2s}`,
+    '--domain', 'localhost', '--data', data, '--public-ip', host];
+  if (opts.host) args.push('--turn-host', host);
+  if (opts.tls) args.push('--tls-cert', opts.tls.cert, '--tls-key', opts.tls.key);
+  const child = spawn(bin, [...args, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   let exited = null;
   child.on('exit', (code, sig) => { exited = `exit ${code ?? sig}`; });
-  const base = `http://127.0.0.1:${http}`;
+  const base = `${opts.tls ? 'https' : 'http'}://${host}:${http}`;
   for (let i = 0; ; i++) {
     if (exited) throw new Error(`parley ${exited} during startup; log: ${readFileSync(logPath, 'utf8').slice(-2000)}`);
     try {
-      const r = await fetch(`${base}/health`);
-      if (r.ok) break;
+      const ok = opts.tls ? (await getTLS(`${base}/health`, opts.tls.pem)).status === 200 : (await fetch(`${base}/health`)).ok;
+      if (ok) break;
     } catch {
       // not listening yet
     }
@@ -65,6 +111,8 @@ export async function startParley(opts = {}) {
   }
   return {
     base,
+    host,
+    port: http,
     pid: child.pid,
     logPath,
     /** usage returns parley's CPU seconds so far and its resident memory in MiB. */

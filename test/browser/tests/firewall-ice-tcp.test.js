@@ -1,0 +1,43 @@
+// Issue 4, "UDP blocked between client and server: a call works over ICE-TCP
+// on the one port". A Chromium and a Firefox participant, each in a network
+// namespace of its own (lib/netns.js), reach parley over HTTPS at a
+// non-loopback address; every UDP packet between either namespace and the
+// server is blackholed before they open the page.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep } from '../lib/parley.js';
+import { openWorld } from '../lib/netns.js';
+import { join, mesh, waitForMedia, sampleAll, stalled, closeAll, diagnose, selectedPair, waitUntil } from '../lib/browsers.js';
+
+const world = await openWorld({ clients: 2 });
+const { parley } = world;
+const people = [];
+after(async () => {
+  await closeAll(people);
+  await world.close();
+});
+
+test('UDP blocked: Chromium and Firefox call over ICE-TCP on the one port', async () => {
+  for (const c of world.clients) c.block('udp');
+  const [nsCr, nsFf] = world.clients;
+  people.push(await join(parley.base, 'tcponly', 'cr', 'chromium', { netns: nsCr, insecureCerts: true }));
+  people.push(await join(parley.base, 'tcponly', 'ff', 'firefox', { netns: nsFf, insecureCerts: true }));
+  const expected = mesh(['cr', 'ff']);
+  const firstFrame = await waitForMedia(people, expected, 90_000).catch(async (e) => {
+    throw new Error(`${e.message}\nparley log:\n${parley.logTail()}`);
+  });
+  const s1 = await sampleAll(people);
+  await sleep(2000);
+  const s2 = await sampleAll(people);
+  const bad = stalled(s1, s2, expected);
+  assert.deepEqual(bad, [], `media stalled:\n${bad.join('\n')}\n${await diagnose(people)}`);
+
+  for (const p of people) {
+    const pair = await waitUntil(() => selectedPair(p), 10_000, () => `${p.name} has no selected candidate pair`);
+    assert.equal(pair.localProtocol, 'tcp', `${p.name}'s selected pair: ${JSON.stringify(pair)}`);
+    assert.equal(pair.remoteProtocol, 'tcp', `${p.name}'s selected pair: ${JSON.stringify(pair)}`);
+    assert.equal(pair.remoteAddress, parley.host, `${p.name}'s selected pair: ${JSON.stringify(pair)}`);
+    assert.equal(pair.remotePort, parley.port, `${p.name} is not on the one port: ${JSON.stringify(pair)}`);
+  }
+  console.log(JSON.stringify({ measure: 'join-to-first-frame-ms', scenario: 'UDP blocked, ICE-TCP, chromium + firefox in namespaces', values: Object.fromEntries(firstFrame) }));
+});
