@@ -109,6 +109,11 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// inboundMTU is the largest datagram the library reads from a client, and
+// more than the ChannelData carrying relayMTU bytes (its default equals
+// relayMTU, which would truncate that).
+const inboundMTU = 2048
+
 // New starts serving cfg's conns and listeners.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
@@ -136,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 		QuotaHandler:       s.reserve,
 		EventHandler:       s.events(),
 		AllocationLifetime: cfg.AllocationLifetime,
+		InboundMTU:         inboundMTU,
 	}
 	for _, conn := range cfg.PacketConns {
 		pc.PacketConnConfigs = append(pc.PacketConnConfigs, pionturn.PacketConnConfig{
