@@ -20,7 +20,7 @@
 //    puppeteer reads stays true. The browser control thus never touches the
 //    veth, and cutting a client's path leaves it alone.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -112,11 +112,13 @@ export class Router {
  */
 export class ClientNetns {
   /**
-   * @param {{id: number, router: Router}} cfg id: 1-250, unique among the
-   *   namespaces alive at once (names, addresses and rule priorities derive
-   *   from it)
+   * @param {{id: number, router: Router, hosts?: Record<string, string>}} cfg
+   *   id: 1-250, unique among the namespaces alive at once (names, addresses
+   *   and rule priorities derive from it); hosts: name -> address, the
+   *   namespace's /etc/hosts (`ip netns exec` mounts /etc/netns/NAME/hosts
+   *   over it); default: localhost only
    */
-  constructor({ id, router }) {
+  constructor({ id, router, hosts = {} }) {
     this.name = `pfw-${process.pid}-${id}`; // immutable, like the fields below
     this.router = router;
     this.gateway = `10.232.${id}.1`;
@@ -129,6 +131,9 @@ export class ClientNetns {
     const nsDev = `pfwn${id}`;
     try {
       ip('netns', 'add', this.name);
+      mkdirSync(this.etc(), { recursive: true });
+      const lines = ['127.0.0.1 localhost', '::1 localhost', ...Object.entries(hosts).map(([n, a]) => `${a} ${n}`)];
+      writeFileSync(path.join(this.etc(), 'hosts'), `${lines.join('\n')}\n`);
       ip('-n', router.name, 'link', 'add', routerDev, 'type', 'veth', 'peer', 'name', nsDev);
       ip('-n', router.name, 'link', 'set', nsDev, 'netns', this.name);
       ip('-n', router.name, 'addr', 'add', `${this.gateway}/24`, 'dev', routerDev);
@@ -183,14 +188,28 @@ export class ClientNetns {
     return file;
   }
 
+  /** etc is the namespace's own /etc overlay for `ip netns exec`. */
+  etc() {
+    return path.join('/etc/netns', this.name);
+  }
+
   /** remove deletes the rules, the namespace and its veth; safe to repeat. */
   remove() {
     this.unblock();
     ipQuiet('netns', 'del', this.name); // takes the veth pair with it
+    rmSync(this.etc(), { recursive: true, force: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
+
+/**
+ * DOMAIN is parley's XMPP domain in the firewall tests, and the name in
+ * turns: URLs (parley names the domain there, as certificates do): the
+ * clients' /etc/hosts map it to the server address. .test is reserved for
+ * testing (RFC 2606).
+ */
+export const DOMAIN = 'parley.test';
 
 /**
  * @typedef {object} World
@@ -225,9 +244,10 @@ export async function openWorld({ clients: n, args = [] }) {
   };
   try {
     router = new Router({ server: '10.233.0.1' });
-    for (let i = 1; i <= n; i++) clients.push(new ClientNetns({ id: i, router }));
-    const cert = makeCert(dir, router.server);
-    parley = await startParley({ host: router.server, tls: cert, args });
+    const hosts = { [DOMAIN]: router.server };
+    for (let i = 1; i <= n; i++) clients.push(new ClientNetns({ id: i, router, hosts }));
+    const cert = makeCert(dir, router.server, [DOMAIN]);
+    parley = await startParley({ host: router.server, domain: DOMAIN, tls: cert, args });
     return { parley, clients, cert, close };
   } catch (e) {
     await close();

@@ -52,44 +52,48 @@ export function getTLS(url, ca) {
 }
 
 /**
- * makeCert writes a self-signed certificate for an IP address (its SAN)
- * with openssl, for --tls-cert/--tls-key; it is its own CA for getTLS.
+ * makeCert writes a self-signed certificate for an IP address and DNS
+ * names (its SANs) with openssl, for --tls-cert/--tls-key; it is its own CA
+ * for getTLS.
  * @param {string} dir
  * @param {string} address
+ * @param {string[]} [names] DNS names; default none
  * @returns {{cert: string, key: string, pem: string}} file paths and the certificate
  */
-export function makeCert(dir, address) {
+export function makeCert(dir, address, names = []) {
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${address}`,
-    '-addext', `subjectAltName=IP:${address}`, '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
+    '-addext', `subjectAltName=${[`IP:${address}`, ...names.map((n) => `DNS:${n}`)].join(',')}`, '-addext', 'basicConstraints=critical,CA:TRUE'], { stdio: 'ignore' });
   return { cert, key, pem: readFileSync(cert, 'utf8') };
 }
 
 /**
  * startParley runs `parley serve` and resolves once /health answers.
- * @param {{bin?: string, users?: Record<string, string>, host?: string,
+ * @param {{bin?: string, users?: Record<string, string>, host?: string, domain?: string,
  *   tls?: {cert: string, key: string, pem: string}, args?: string[]}} [opts]
  *   users: accounts (name -> password) created with `parley user add` before
  *   the server starts; host: the address to listen on, also given as
  *   --public-ip and --turn-host (default 127.0.0.1); tls: --tls-cert/--tls-key
  *   (see makeCert), which makes base https:// (default: http://, parley's
- *   self-signed certificate); args: more `parley serve` flags (default none)
+ *   self-signed certificate); domain: the XMPP domain (default localhost);
+ *   args: more `parley serve` flags (default none)
  */
 export async function startParley(opts = {}) {
   const bin = opts.bin ?? process.env.PARLEY_BIN;
   if (!bin) throw new Error('PARLEY_BIN is not set; run the suite through test/browser/run.sh');
   const host = opts.host ?? '127.0.0.1';
   const [http, c2s] = [await freePort(host), await freePort(host)];
+  const domain = opts.domain ?? 'localhost';
   const data = mkdtempSync(path.join(tmpdir(), 'parley-browser-'));
   for (const [name, password] of Object.entries(opts.users ?? {})) {
-    execFileSync(bin, ['user', 'add', name, '--data', data, '--domain', 'localhost'], { input: `${password}\n` });
+    execFileSync(bin, ['user', 'add', name, '--data', data, '--domain', domain], { input: `${password}\n` });
   }
   const logPath = path.join(data, 'parley.log');
   const log = createWriteStream(logPath);
   const args = ['serve', '--listen', `${host}:${http}`, '--c2s', `${host}:${c2s}`,
-    '--domain', 'localhost', '--data', data, '--public-ip', host];
+    '--domain', domain, '--data', data, '--public-ip', host];
   if (opts.host) args.push('--turn-host', host);
   if (opts.tls) args.push('--tls-cert', opts.tls.cert, '--tls-key', opts.tls.key);
   const child = spawn(bin, [...args, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
