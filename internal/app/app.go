@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/accounts"
-	"parley.dev/parley/internal/certs"
 	"parley.dev/parley/internal/focus"
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
@@ -37,14 +35,21 @@ type Config struct {
 	DataDir         string // state folder; default "./parley-data"
 	PublicIP        string // address for ICE candidates; default: none yet
 	TLSCert, TLSKey string // PEM files; default: self-signed in DataDir/tls
-	TURNSecret      string // TURN REST secret (coturn's static-auth-secret); default: random, kept in DataDir/turn-secret
-	TURNHost        string // host named in XEP-0215 STUN/TURN services; default PublicIP, else Domain
-	AllowAnonymous  bool   // SASL ANONYMOUS for guests
-	RequireTLS      bool   // STARTTLS mandatory for non-loopback TCP peers
-	SCRAMIterations int    // default 4096
-	MaxStanzaBytes  int    // default 256 KiB
-	StanzaRate      int    // per connection, stanzas/s; default 200
-	Version         string // reported by disco and /health
+	// ACME gets certificates for Domain (and TURNHost if a name) from an
+	// ACME CA over TLS-ALPN-01 on the Listen port, cached in DataDir/acme.
+	// Domain must be a public DNS name; not with TLSCert. Default off.
+	ACME            bool
+	ACMEEmail       string       // contact given to the CA; default none
+	ACMEDirectory   string       // the CA's directory URL; default Let's Encrypt production
+	ACMEHTTPClient  *http.Client // talks to the CA; default http.DefaultClient (tests trust their CA here)
+	TURNSecret      string       // TURN REST secret (coturn's static-auth-secret); default: random, kept in DataDir/turn-secret
+	TURNHost        string       // host named in XEP-0215 STUN/TURN services; default PublicIP, else Domain
+	AllowAnonymous  bool         // SASL ANONYMOUS for guests
+	RequireTLS      bool         // STARTTLS mandatory for non-loopback TCP peers
+	SCRAMIterations int          // default 4096
+	MaxStanzaBytes  int          // default 256 KiB
+	StanzaRate      int          // per connection, stanzas/s; default 200
+	Version         string       // reported by disco and /health
 	Logger          *slog.Logger
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
@@ -103,7 +108,7 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
-	tlsCfg, err := loadTLS(cfg)
+	portTLS, err := loadTLS(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +117,7 @@ func start(cfg Config) (*parley, error) {
 		Domain:         cfg.Domain,
 		Accounts:       acc,
 		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),
-		TLS:            tlsCfg,
+		TLS:            portTLS.config,
 		AllowAnonymous: cfg.AllowAnonymous,
 		RequireTLS:     cfg.RequireTLS,
 		Limits:         xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
@@ -129,7 +134,7 @@ func start(cfg Config) (*parley, error) {
 	if err := p.listen(); err != nil {
 		return nil, err
 	}
-	if err := p.openPort(tlsCfg, cfg.TLSCert != ""); err != nil {
+	if err := p.openPort(portTLS); err != nil {
 		p.closeListeners()
 		return nil, err
 	}
@@ -208,24 +213,6 @@ func (p *parley) closeListeners() {
 	if p.c2s != nil {
 		p.c2s.Close()
 	}
-}
-
-func loadTLS(cfg Config) (*tls.Config, error) {
-	var cert tls.Certificate
-	var err error
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-	} else {
-		hosts := []string{cfg.Domain}
-		if cfg.PublicIP != "" {
-			hosts = append(hosts, cfg.PublicIP)
-		}
-		cert, err = certs.LoadOrCreateSelfSigned(filepath.Join(cfg.DataDir, "tls"), hosts)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func (p *parley) listen() error {

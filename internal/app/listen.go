@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"parley.dev/parley/internal/acme"
+	"parley.dev/parley/internal/certs"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/turn"
@@ -32,16 +34,85 @@ type onePort struct {
 	tcp       *portmux.TCPMux // owns the --listen listener
 	udp       *portmux.UDPMux // owns the UDP socket
 	turn      *turn.Server    // serves its shares of both muxes
+	acme      *acme.Manager   // nil unless --acme; answers its challenges on the TCP mux
 	turnHost  string          // the host named in XEP-0215 services
+	turnsHost string          // the host named for turns: one the certificate covers
 	port      int             // the port number, TCP and UDP
-	turnsOK   bool            // a configured certificate: TURN over TLS is offered
+	turnsOK   bool            // a certificate clients can verify: TURN over TLS is offered
 	serveErrs chan error      // the TCP mux's Serve result
 }
 
+// portTLS is how TLS is terminated on the one port.
+type portTLS struct {
+	config     *tls.Config
+	verifiable bool          // --tls-cert or ACME, not self-signed
+	acme       *acme.Manager // set with --acme
+}
+
+// loadTLS builds the port's TLS: a configured pair, ACME, or else a
+// self-signed certificate kept in DATA/tls.
+func loadTLS(cfg Config) (portTLS, error) {
+	if cfg.ACME {
+		return loadACME(cfg)
+	}
+	var cert tls.Certificate
+	var err error
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	} else {
+		hosts := []string{cfg.Domain}
+		if cfg.PublicIP != "" {
+			hosts = append(hosts, cfg.PublicIP)
+		}
+		cert, err = certs.LoadOrCreateSelfSigned(filepath.Join(cfg.DataDir, "tls"), hosts)
+	}
+	if err != nil {
+		return portTLS{}, fmt.Errorf("tls: %w", err)
+	}
+	return portTLS{
+		config:     &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		verifiable: cfg.TLSCert != "",
+	}, nil
+}
+
+// loadACME refuses what ACME cannot serve, then builds the manager: the
+// domain and a --turn-host name, cached in DATA/acme.
+func loadACME(cfg Config) (portTLS, error) {
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		return portTLS{}, errors.New("--acme: not with --tls-cert/--tls-key; choose one")
+	}
+	if err := acme.CheckHost(cfg.Domain); err != nil {
+		return portTLS{}, fmt.Errorf("--acme: --domain %q: a CA only certifies public DNS names (%w); use --tls-cert, or no --acme for a self-signed certificate", cfg.Domain, err)
+	}
+	hosts := []string{cfg.Domain}
+	if h := cfg.TURNHost; h != "" && !isIP(h) && !strings.EqualFold(h, cfg.Domain) {
+		if err := acme.CheckHost(h); err != nil {
+			return portTLS{}, fmt.Errorf("--acme: --turn-host: %w", err)
+		}
+		hosts = append(hosts, h)
+	}
+	m, err := acme.New(acme.Config{
+		Hosts:        hosts,
+		CacheDir:     filepath.Join(cfg.DataDir, "acme"),
+		Email:        cfg.ACMEEmail,
+		DirectoryURL: cfg.ACMEDirectory,
+		HTTPClient:   cfg.ACMEHTTPClient,
+		Logger:       cfg.Logger.With("part", "acme"),
+	})
+	if err != nil {
+		return portTLS{}, fmt.Errorf("--acme: %w", err)
+	}
+	return portTLS{config: m.TLSConfig(), verifiable: true, acme: m}, nil
+}
+
+func isIP(host string) bool {
+	_, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil
+}
+
 // openPort builds the muxes on the --listen listener and a UDP socket on
-// the same address, and the TURN server on both. tlsCfg terminates TLS on
-// the port; certConfigured says whether its certificate is a real one.
-func (p *parley) openPort(tlsCfg *tls.Config, certConfigured bool) error {
+// the same address, and the TURN server on both; pt terminates TLS.
+func (p *parley) openPort(pt portTLS) error {
 	cfg := p.cfg
 	tcpAddr, ok := cfg.HTTPListener.Addr().(*net.TCPAddr)
 	if !ok {
@@ -55,16 +126,20 @@ func (p *parley) openPort(tlsCfg *tls.Config, certConfigured bool) error {
 	// kernel's default buffer; the kernel caps this at rmem_max.
 	udpConn.SetReadBuffer(4 << 20)
 	udpConn.SetWriteBuffer(4 << 20)
-	op := &onePort{port: tcpAddr.Port, turnsOK: certConfigured, serveErrs: make(chan error, 1)}
+	op := &onePort{port: tcpAddr.Port, turnsOK: pt.verifiable, acme: pt.acme, serveErrs: make(chan error, 1)}
 	op.udp, err = portmux.NewUDP(portmux.UDPConfig{Conn: udpConn, Logger: cfg.Logger.With("part", "udpmux")})
 	if err != nil {
 		udpConn.Close()
 		return err
 	}
-	op.tcp, err = portmux.NewTCP(portmux.TCPConfig{Listener: cfg.HTTPListener, TLS: tlsCfg, Logger: cfg.Logger.With("part", "tcpmux")})
+	op.tcp, err = portmux.NewTCP(portmux.TCPConfig{Listener: cfg.HTTPListener, TLS: pt.config, Logger: cfg.Logger.With("part", "tcpmux")})
 	if err != nil {
 		op.udp.Close()
 		return err
+	}
+	if op.acme != nil {
+		// Offers ALPN acme-tls/1 from the first connection on.
+		op.tcp.Listener(portmux.ACME)
 	}
 	if err := p.startTURN(op, tcpAddr); err != nil {
 		op.udp.Close()
@@ -96,6 +171,12 @@ func (p *parley) startTURN(op *onePort, tcpAddr *net.TCPAddr) error {
 	}
 	if op.turnHost == "" {
 		op.turnHost = cfg.Domain
+	}
+	// turns is verified against the certificate, which names the domain
+	// (and --turn-host), never an address.
+	op.turnsHost = op.turnHost
+	if isIP(op.turnsHost) {
+		op.turnsHost = cfg.Domain
 	}
 	op.turn, err = turn.New(turn.Config{
 		PacketConns:   []net.PacketConn{op.udp.TURN()},
@@ -235,8 +316,12 @@ func (p *parley) externalServices(user jid.JID) []xmpp.ExternalService {
 		return services
 	}
 	withCred := func(typ, transport string) xmpp.ExternalService {
+		host := op.turnHost
+		if typ == "turns" {
+			host = op.turnsHost
+		}
 		return xmpp.ExternalService{
-			Type: typ, Host: op.turnHost, Port: op.port, Transport: transport,
+			Type: typ, Host: host, Port: op.port, Transport: transport,
 			Username: cred.Username, Password: cred.Password, Expires: cred.Expires,
 		}
 	}
@@ -265,6 +350,27 @@ func (p *parley) servePort(ctx context.Context) {
 		}()
 	}
 	go func() { p.port.serveErrs <- p.port.tcp.Serve() }()
+	if m := p.port.acme; m != nil {
+		p.serveACME(ctx, m)
+	}
+}
+
+// serveACME drains the challenge connections and, with the port now
+// serving (the CA connects to it), makes sure the domain has a
+// certificate; a failure is logged and retried on the next handshake.
+func (p *parley) serveACME(ctx context.Context, m *acme.Manager) {
+	ln := p.port.tcp.Listener(portmux.ACME)
+	p.wg.Add(2)
+	go func() {
+		defer p.wg.Done()
+		m.ServeChallenges(ln)
+	}()
+	go func() {
+		defer p.wg.Done()
+		if err := m.Prefetch(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("no ACME certificate yet; clients will get TLS errors until one is obtained", "err", err)
+		}
+	}()
 }
 
 // close stops everything on the port. The SFU closes its own share.
