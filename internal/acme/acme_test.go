@@ -118,8 +118,8 @@ func startStack(t *testing.T, ca *testCA, cacheDir string, hosts ...string) *sta
 func (s *stack) close() { s.mux.Close() }
 
 // get does an HTTPS request with SNI host, verifying against roots, and
-// returns the body and the chain the server sent.
-func get(t *testing.T, s *stack, ca *testCA, host string) (string, *tls.ConnectionState) {
+// returns the body and the connection state (the chain it verified).
+func get(t *testing.T, s *stack, ca *testCA, host, path string) (string, *tls.ConnectionState) {
 	t.Helper()
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{ServerName: host, RootCAs: ca.roots},
@@ -130,7 +130,7 @@ func get(t *testing.T, s *stack, ca *testCA, host string) (string, *tls.Connecti
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+path, nil)
 	res, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		t.Fatalf("HTTPS to %s: %v", host, err)
@@ -146,7 +146,7 @@ func TestObtainServeCacheAndRestart(t *testing.T) {
 	s := startStack(t, ca, cacheDir, testHost)
 
 	// The first handshake gets the certificate on the spot.
-	body, st := get(t, s, ca, testHost)
+	body, st := get(t, s, ca, testHost, "/")
 	if body != "hello over "+testHost {
 		t.Fatalf("body %q", body)
 	}
@@ -176,7 +176,7 @@ func TestObtainServeCacheAndRestart(t *testing.T) {
 	if err := s2.m.Prefetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, st2 := get(t, s2, ca, testHost)
+	_, st2 := get(t, s2, ca, testHost, "/")
 	if st2.PeerCertificates[0].SerialNumber.Cmp(leaf.SerialNumber) != 0 {
 		t.Fatal("after the restart another certificate is served")
 	}
@@ -205,7 +205,7 @@ func TestPrefetchAndHostPolicy(t *testing.T) {
 	conn.Close()
 
 	// The second configured name gets its own certificate.
-	if body, _ := get(t, s, ca, "turn.parley.test"); body != "hello over turn.parley.test" {
+	if body, _ := get(t, s, ca, "turn.parley.test", "/"); body != "hello over turn.parley.test" {
 		t.Fatalf("body %q", body)
 	}
 	// A name outside the policy gets none, and nothing is asked of the CA.
