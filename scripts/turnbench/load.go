@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"github.com/pion/stun/v4"
 
 	"parley.dev/parley/internal/turn"
+	"parley.dev/parley/internal/turn/turntest"
 )
 
 // flow is one allocation with one channel bound to one peer socket.
@@ -129,14 +129,7 @@ func send(f *flow, server *net.UDPAddr, toPeer bool, payload []byte) {
 }
 
 func channelData(channel uint16, payload []byte) []byte {
-	b := make([]byte, 4+len(payload), 4+len(payload)+3)
-	binary.BigEndian.PutUint16(b[0:], channel)
-	binary.BigEndian.PutUint16(b[2:], uint16(len(payload)))
-	copy(b[4:], payload)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
+	return turntest.ChannelData(channel, payload)
 }
 
 // newFlow allocates (UDP relay) with user's REST credential and binds
@@ -164,70 +157,12 @@ func (f *flow) setup(server *net.UDPAddr, user string) error {
 	if err != nil {
 		return err
 	}
-	transport := stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}}
-	res, err := transact(f.client, server, stun.NewType(stun.MethodAllocate, stun.ClassRequest), transport)
+	a, err := turntest.Allocate(f.client, server, cred.Username, cred.Password)
 	if err != nil {
 		return err
 	}
-	var realm stun.Realm
-	var nonce stun.Nonce
-	if err := errors.Join(realm.GetFrom(res), nonce.GetFrom(res)); err != nil {
-		return fmt.Errorf("allocate challenge: %w", err)
-	}
-	auth := []stun.Setter{stun.NewUsername(cred.Username), realm, nonce}
-	integrity := stun.NewLongTermIntegrity(cred.Username, realm.String(), cred.Password)
-	res, err = transact(f.client, server, stun.NewType(stun.MethodAllocate, stun.ClassRequest),
-		append(append([]stun.Setter{transport}, auth...), integrity)...)
-	if err != nil {
-		return err
-	}
-	var relayed stun.XORMappedAddress
-	if err := relayed.GetFromAs(res, stun.AttrXORRelayedAddress); err != nil {
-		return fmt.Errorf("allocate: %s: %w", res.Type, err)
-	}
-	f.relayed = &net.UDPAddr{IP: relayed.IP, Port: relayed.Port}
-	peerAddr := f.peer.LocalAddr().(*net.UDPAddr)
-	peerAttr := peerSetter{stun.XORMappedAddress{IP: peerAddr.IP, Port: peerAddr.Port}}
-	number := stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{byte(f.channel >> 8), byte(f.channel), 0, 0}}
-	res, err = transact(f.client, server, stun.NewType(stun.MethodChannelBind, stun.ClassRequest),
-		append(append([]stun.Setter{number, peerAttr}, auth...), integrity)...)
-	if err != nil {
-		return err
-	}
-	if res.Type.Class != stun.ClassSuccessResponse {
-		return fmt.Errorf("channel bind: %s", res.Type)
-	}
-	return nil
-}
-
-type peerSetter struct{ a stun.XORMappedAddress }
-
-func (p peerSetter) AddTo(m *stun.Message) error { return p.a.AddToAs(m, stun.AttrXORPeerAddress) }
-
-// transact sends one request and waits for its response.
-func transact(conn *net.UDPConn, server *net.UDPAddr, typ stun.MessageType, attrs ...stun.Setter) (*stun.Message, error) {
-	req, err := stun.Build(append([]stun.Setter{stun.TransactionID, typ}, append(attrs, stun.Fingerprint)...)...)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 2048)
-	for range 5 {
-		if _, err := conn.WriteTo(req.Raw, server); err != nil {
-			return nil, err
-		}
-		conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		n, _, err := conn.ReadFrom(buf)
-		if err != nil {
-			continue
-		}
-		res := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
-		if err := res.Decode(); err != nil || res.TransactionID != req.TransactionID {
-			continue
-		}
-		conn.SetReadDeadline(time.Time{})
-		return res, nil
-	}
-	return nil, fmt.Errorf("no answer to %s", typ)
+	f.relayed = a.Relayed
+	return a.BindChannel(f.peer.LocalAddr().(*net.UDPAddr), f.channel)
 }
 
 // stunPing sends a binding request to addr and waits briefly for an answer.
@@ -241,6 +176,11 @@ func stunPing(addr string) error {
 		return err
 	}
 	defer conn.Close()
-	_, err = transact(conn, server, stun.BindingRequest)
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)
+	if _, err := conn.WriteTo(req.Raw, server); err != nil {
+		return err
+	}
+	conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_, _, err = conn.ReadFrom(make([]byte, 1500))
 	return err
 }
