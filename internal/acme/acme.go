@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -103,6 +104,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Hosts = slices.Clone(cfg.Hosts)
 	hosts := make(map[string]bool, len(cfg.Hosts))
 	for i, h := range cfg.Hosts {
 		h = strings.ToLower(strings.TrimSuffix(h, "."))
@@ -241,7 +243,9 @@ func (m *Manager) Prefetch(ctx context.Context) error {
 		if r.err != nil {
 			return fmt.Errorf("acme: certificate for %s: %w", m.cfg.Hosts[0], r.err)
 		}
-		m.log.Info("certificate ready", "host", m.cfg.Hosts[0], "expires", r.cert.Leaf.NotAfter.Format(time.RFC3339))
+		if leaf := r.cert.Leaf; leaf != nil {
+			m.log.Info("certificate ready", "host", m.cfg.Hosts[0], "expires", leaf.NotAfter.Format(time.RFC3339))
+		}
 		return nil
 	case <-ctx.Done():
 		// autocert bounds the work itself (5 minutes); it finishes alone.
