@@ -91,6 +91,15 @@ func TestParleyWithACME(t *testing.T) {
 	dataDir := t.TempDir()
 	addr, stop := runParley(t, ca, dataDir)
 
+	// parley asks for its certificate at start-up, before any client.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if _, _, issued := ca.counts(); issued == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no certificate issued within a minute of start-up without a client")
+		}
+	}
 	// HTTPS on the one port is served with the CA's certificate (waiting,
 	// if need be, for the issuance parley started at start-up).
 	s := &stack{addr: addr}
