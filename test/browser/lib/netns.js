@@ -64,6 +64,32 @@ export function netnsProblem() {
 }
 
 /**
+ * removeStale deletes the namespaces (and their /etc/netns overlays) left by
+ * firewall-test processes that are gone (killed before their cleanup ran):
+ * named namespaces outlive the namespace the suite ran in.
+ */
+export function removeStale() {
+  let names = [];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').map((l) => l.split(' ')[0]);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^pfw-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // its process still runs
+    } catch {
+      // gone
+    }
+    ipQuiet('netns', 'del', name);
+    rmSync(path.join('/etc/netns', name), { recursive: true, force: true });
+  }
+}
+
+/**
  * A Router is a namespace between the host and the clients: it forwards
  * between the host's server address and every client namespace, and its
  * blackhole rules drop forwarded packets silently, as a firewall in the path
@@ -230,6 +256,7 @@ export const DOMAIN = 'parley.test';
 export async function openWorld({ clients: n, args = [] }) {
   const problem = netnsProblem();
   if (problem) throw new Error(problem);
+  removeStale();
   const dir = mkdtempSync(path.join(tmpdir(), 'parley-fw-'));
   /** @type {ClientNetns[]} */
   const clients = [];

@@ -44,6 +44,7 @@ for (const [i, name] of [[0, 'cr'], [1, 'ff']]) {
     }, 30_000, () => `media was not flowing before the cut:\n${before.join('\n')}`);
     const settleMs = Math.round(performance.now() - settleStart);
 
+    const restartsBefore = iceRestarts(name);
     ns.block('all');
     let restored = false;
     try {
@@ -74,6 +75,11 @@ for (const [i, name] of [[0, 'cr'], [1, 'ff']]) {
     assert.deepEqual(bad, [], `media did not resume both ways within 5 s of the restore (${recoveryMs} ms):\n${bad.join('\n')}\n${await diagnose(people)}\nparley log:\n${parley.logTail(20)}`);
     const now = await Promise.all(people.map((p) => p.page.evaluate(() => window.__noReload)));
     assert.deepEqual(now, marks, 'a page reloaded');
-    console.log(JSON.stringify({ measure: 'media-resumed-after-restore-ms', scenario: `5 s cut of ${name} (${people[i].kind})`, value: recoveryMs, steadyBeforeCutMs: settleMs }));
+    console.log(JSON.stringify({ measure: 'media-resumed-after-restore-ms', scenario: `5 s cut of ${name} (${people[i].kind})`, value: recoveryMs, steadyBeforeCutMs: settleMs, iceRestarts: iceRestarts(name) - restartsBefore }));
   });
+}
+
+/** iceRestarts counts the focus's "restarting ICE" lines for nick in parley's log so far. */
+function iceRestarts(nick) {
+  return parley.logTail(1e9).split('\n').filter((l) => l.includes('msg="restarting ICE"') && l.includes(`nick=${nick} `)).length;
 }
