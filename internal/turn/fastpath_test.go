@@ -3,6 +3,7 @@ package turn
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -202,5 +203,53 @@ func TestFastPathKeepsTheRules(t *testing.T) {
 	}
 	if a, ok := msg.Attributes.Get(stun.AttrData); !ok || string(a.Value) != "as data" {
 		t.Fatalf("Data indication carries %q", data.Value)
+	}
+}
+
+// TestChannelRelayOverIPv6: a server relaying on ::1 reads its relay
+// sockets and writes to peers in the IPv6 socket address format.
+func TestChannelRelayOverIPv6(t *testing.T) {
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+		if err != nil {
+			t.Fatalf("IPv6 loopback is needed: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	turnConn, client, peer := listen(), listen(), listen()
+	srv, err := New(Config{
+		PacketConns:         []net.PacketConn{turnConn},
+		Secret:              testSecret,
+		RelayIP:             netip.IPv6Loopback(),
+		AllowedPeerPrefixes: []netip.Prefix{netip.MustParsePrefix("::1/128")},
+		Logger:              slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cred, err := srv.Credentials("alice", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := turntest.Allocate(client, turnConn.LocalAddr().(*net.UDPAddr), cred.Username, cred.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Relayed.IP.Equal(net.IPv6loopback) {
+		t.Fatalf("relayed address %v", a.Relayed)
+	}
+	bindChannel(t, a, peer, 0x4abc)
+	peer.WriteTo([]byte("to client"), a.Relayed)
+	if number, got := readChannelData(t, client); number != 0x4abc || string(got) != "to client" {
+		t.Fatalf("client got %q on %#x", got, number)
+	}
+	client.WriteTo(turntest.ChannelData(0x4abc, []byte("to peer")), turnConn.LocalAddr())
+	if got, from := readDatagram(t, peer); string(got) != "to peer" || from != a.Relayed.AddrPort() {
+		t.Fatalf("peer got %q from %v", got, from)
+	}
+	if st := srv.Stats(); st.ChannelToClient != 1 || st.ChannelToPeer != 1 {
+		t.Fatalf("fast path counters %+v", st)
 	}
 }
