@@ -289,8 +289,10 @@ type relayFD struct {
 // open opens a non-blocking UDP socket bound to bind.
 func (r *relayFD) open(bind netip.AddrPort) (netip.AddrPort, error) {
 	family := unix.AF_INET
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(bind.Port()), Addr: bind.Addr().As4()}
-	if bind.Addr().Is6() {
+	var sa unix.Sockaddr
+	if bind.Addr().Is4() {
+		sa = &unix.SockaddrInet4{Port: int(bind.Port()), Addr: bind.Addr().As4()}
+	} else {
 		family = unix.AF_INET6
 		sa = &unix.SockaddrInet6{Port: int(bind.Port()), Addr: bind.Addr().As16()}
 	}
