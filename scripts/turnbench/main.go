@@ -185,10 +185,11 @@ func run(o options) error {
 			}
 		}
 	}
-	fmt.Printf("| server | direction | offered pps | delivered pps | loss | server CPU (cores) | pps per core |\n")
-	fmt.Printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	fmt.Printf("| server | direction | offered pps | delivered pps | loss | server CPU (cores) | pps per core | range of rounds |\n")
+	fmt.Printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, key := range order {
-		printResult(median(results[key]))
+		rs := results[key]
+		printResult(median(rs), rs[0].perCore(), rs[len(rs)-1].perCore())
 	}
 	return nil
 }
@@ -218,7 +219,8 @@ func measureServer(ctx context.Context, o options, name string, start func(strin
 	return out, nil
 }
 
-// median picks the run with the median packets per core.
+// median picks the run with the median packets per core; rs is left
+// sorted by it.
 func median(rs []result) result {
 	sort.Slice(rs, func(i, j int) bool { return rs[i].perCore() < rs[j].perCore() })
 	return rs[len(rs)/2]
@@ -232,16 +234,16 @@ type proc struct {
 	stop func() // ends it and waits
 }
 
-func printResult(r result) {
+func printResult(r result, low, high float64) {
 	secs := r.wall.Seconds()
 	loss := 0.0
 	if r.offered > 0 {
 		loss = 100 * (1 - float64(r.received)/float64(r.offered))
 	}
 	perCore := r.perCore()
-	fmt.Printf("| %s | %s | %.0f | %.0f | %.1f%% | %.2f | %.0f |\n",
+	fmt.Printf("| %s | %s | %.0f | %.0f | %.1f%% | %.2f | %.0f | %.0f-%.0f |\n",
 		r.server, r.direction, float64(r.offered)/secs, float64(r.received)/secs, loss,
-		r.serverCPU.Seconds()/secs, perCore)
+		r.serverCPU.Seconds()/secs, perCore, low, high)
 }
 
 // startParley runs this program as parley's TURN server; it stops when its
