@@ -65,14 +65,18 @@ for (const [i, name] of [[0, 'cr'], [1, 'ff']]) {
     const atRestore = await sampleAll(people);
     let last = atRestore;
     let bad = [];
+    // Watch past the bound, so that a failure says how late media came.
+    let late = '';
     for (;;) {
       last = await sampleAll(people);
       bad = stalled(atRestore, last, expected);
-      if (bad.length === 0 || performance.now() - restoredAt > 5000) break;
+      if (!late && performance.now() - restoredAt > 5000) late = `at 5 s after the restore:\n${bad.join('\n')}`;
+      if (bad.length === 0 || performance.now() - restoredAt > 20_000) break;
       await sleep(100);
     }
     const recoveryMs = Math.round(performance.now() - restoredAt);
-    assert.deepEqual(bad, [], `media did not resume both ways within 5 s of the restore (${recoveryMs} ms):\n${bad.join('\n')}\n${await diagnose(people)}\nparley log:\n${parley.logTail(20)}`);
+    assert.deepEqual(bad, [], `media did not resume both ways within 20 s of the restore:\n${bad.join('\n')}\n${await diagnose(people)}`);
+    assert.ok(recoveryMs <= 5000, `media resumed both ways only ${recoveryMs} ms after the restore (bound 5 s); ${late}\n${await diagnose(people)}`);
     const now = await Promise.all(people.map((p) => p.page.evaluate(() => window.__noReload)));
     assert.deepEqual(now, marks, 'a page reloaded');
     console.log(JSON.stringify({ measure: 'media-resumed-after-restore-ms', scenario: `5 s cut of ${name} (${people[i].kind})`, value: recoveryMs, steadyBeforeCutMs: settleMs, iceRestarts: iceRestarts(name) - restartsBefore }));
