@@ -277,12 +277,14 @@ func (m *TCPMux) deliver(p Protocol, conn net.Conn) {
 		conn.Close()
 		return
 	}
+	// Counted before the push: once queued, the conn may be served (and
+	// the counters read) before this goroutine runs again.
+	m.stat.routed[p].Add(1)
 	if reason, ok := l.push(conn); !ok {
+		m.stat.routed[p].Add(^uint64(0))
 		m.stat.refuse(reason)
 		conn.Close()
-		return
 	}
-	m.stat.routed[p].Add(1)
 }
 
 // Close closes the real listener, every protocol's listener and the

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // UDPConfig configures NewUDP.
@@ -36,11 +35,10 @@ type UDPMux struct {
 	turn  *sidePacketConn
 	stat  udpCounters // safe for concurrent use
 	pool  sync.Pool   // of *[]byte, 2 KiB: most packets' copies
-	batch batchWriter // cfg.Conn for sendmmsg; safe for concurrent use
 	done  chan struct{}
 	// channelData, if set, takes TURN ChannelData in the read loop (see
 	// SetChannelDataHandler).
-	channelData atomic.Pointer[func([]byte, *net.UDPAddr) bool]
+	channelData atomic.Pointer[func([]byte, netip.AddrPort) bool]
 
 	closeOnce sync.Once
 }
@@ -70,10 +68,6 @@ func NewUDP(cfg UDPConfig) (*UDPMux, error) {
 		cfg.Logger = slog.Default()
 	}
 	m := &UDPMux{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
-	m.batch = ipv6.NewPacketConn(cfg.Conn)
-	if la, ok := cfg.Conn.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
-		m.batch = ipv4.NewPacketConn(cfg.Conn)
-	}
 	m.pool.New = func() any { b := make([]byte, poolBuf); return &b }
 	m.media = newSidePacketConn(m, cfg.QueueLen)
 	m.turn = newSidePacketConn(m, cfg.QueueLen)
@@ -86,7 +80,7 @@ func NewUDP(cfg UDPConfig) (*UDPMux, error) {
 // it relayed the datagram itself. Relaying a channel's data is most of a
 // TURN server's work, and this spares it a goroutine hand-off. h runs on
 // the read loop: it must not block beyond a UDP write, nor keep b.
-func (m *UDPMux) SetChannelDataHandler(h func(b []byte, from *net.UDPAddr) bool) {
+func (m *UDPMux) SetChannelDataHandler(h func(b []byte, from netip.AddrPort) bool) {
 	m.channelData.Store(&h)
 }
 
@@ -118,27 +112,15 @@ func (m *UDPMux) sideClosed() {
 // most of the cost of relaying one.
 const readBatch = 16
 
-// batchReader is ipv4.PacketConn or ipv6.PacketConn.
-type batchReader interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-// batchWriter is ipv4.PacketConn or ipv6.PacketConn.
-type batchWriter interface {
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
 func (m *UDPMux) readLoop() {
-	var reader batchReader = ipv6.NewPacketConn(m.cfg.Conn)
-	if la, ok := m.cfg.Conn.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
-		reader = ipv4.NewPacketConn(m.cfg.Conn)
-	}
-	msgs := make([]ipv4.Message, readBatch)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, m.cfg.MaxPacket+1)}
+	reader, err := newBatchReader(m.cfg.Conn, readBatch, m.cfg.MaxPacket+1)
+	if err != nil {
+		m.log.Error("udp mux cannot read its socket", "err", err)
+		m.Close()
+		return
 	}
 	for {
-		n, err := reader.ReadBatch(msgs, 0)
+		n, err := reader.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				m.Close()
@@ -149,18 +131,16 @@ func (m *UDPMux) readLoop() {
 			m.log.Debug("udp read", "err", err)
 			continue
 		}
-		for _, msg := range msgs[:n] {
-			m.handle(msg.Buffers[0][:msg.N], msg.Addr)
+		for i := range n {
+			if b, from, ok := reader.datagram(i); ok {
+				m.handle(b, from)
+			}
 		}
 	}
 }
 
 // handle routes one datagram.
-func (m *UDPMux) handle(b []byte, addr net.Addr) {
-	ua, ok := addr.(*net.UDPAddr)
-	if !ok {
-		return
-	}
+func (m *UDPMux) handle(b []byte, from netip.AddrPort) {
 	if len(b) > m.cfg.MaxPacket {
 		m.stat.dropped[dropOversize].Add(1)
 		return
@@ -168,21 +148,21 @@ func (m *UDPMux) handle(b []byte, addr net.Addr) {
 	dest, reason := classifyPacket(b)
 	switch dest {
 	case toMedia:
-		m.dispatch(m.media, b, ua)
+		m.dispatch(m.media, b, from)
 	case toTURN:
-		if h := m.channelData.Load(); h != nil && *h != nil && b[0] >= 64 && (*h)(b, ua) {
+		if h := m.channelData.Load(); h != nil && *h != nil && b[0] >= 64 && (*h)(b, from) {
 			m.stat.turn.Add(1)
 			return
 		}
-		m.dispatch(m.turn, b, ua)
+		m.dispatch(m.turn, b, from)
 	default:
 		m.stat.dropped[reason].Add(1)
 	}
 }
 
 // dispatch copies the datagram and queues it for side.
-func (m *UDPMux) dispatch(side *sidePacketConn, b []byte, from *net.UDPAddr) {
-	p := packet{from: from}
+func (m *UDPMux) dispatch(side *sidePacketConn, b []byte, from netip.AddrPort) {
+	p := packet{from: net.UDPAddrFromAddrPort(from)}
 	if len(b) <= poolBuf {
 		p.buf = m.pool.Get().(*[]byte)
 		p.data = (*p.buf)[:len(b)]
@@ -262,19 +242,28 @@ func (c *sidePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.mux.cfg.Conn.WriteTo(b, addr)
 }
 
-// WriteBatch writes several datagrams in one system call where the
-// platform has one (sendmmsg on Linux), as ipv4.PacketConn.WriteBatch
-// does: it returns how many were sent, and an error only if the first
-// one failed. A TURN server relaying many peers' datagrams to its
-// clients sends them this way.
-func (c *sidePacketConn) WriteBatch(ms []ipv4.Message, flags int) (int, error) {
+// SyscallConn returns the shared socket's raw conn for writing, for a
+// TURN server that sends many datagrams to its clients in one system call
+// (sendmmsg). Its Read fails: the mux alone reads the socket.
+func (c *sidePacketConn) SyscallConn() (syscall.RawConn, error) {
 	select {
 	case <-c.done:
-		return 0, &net.OpError{Op: "write", Net: "udp", Addr: c.LocalAddr(), Err: net.ErrClosed}
+		return nil, &net.OpError{Op: "raw-conn", Net: "udp", Addr: c.LocalAddr(), Err: net.ErrClosed}
 	default:
 	}
-	return c.mux.batch.WriteBatch(ms, flags)
+	rc, err := c.mux.cfg.Conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return writeOnlyRawConn{rc}, nil
 }
+
+// writeOnlyRawConn is the shared socket's raw conn without reads.
+type writeOnlyRawConn struct{ syscall.RawConn }
+
+var errRawRead = errors.New("portmux: the shared socket is read by the mux only")
+
+func (writeOnlyRawConn) Read(func(fd uintptr) bool) error { return errRawRead }
 
 // Close closes this side; the socket closes once both sides are.
 func (c *sidePacketConn) Close() error {

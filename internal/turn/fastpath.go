@@ -6,9 +6,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // fastPath relays ChannelData of UDP clients without the TURN library's
@@ -50,11 +47,12 @@ type relayPeer struct {
 
 // channel is one channel binding of a UDP client; immutable.
 type channel struct {
-	number uint16
-	client *net.UDPAddr   // where the client is
-	peer   netip.AddrPort // the bound peer, unmapped
-	relay  *relaySocket   // the allocation's relay socket
-	turn   *fastConn      // the TURN socket the client talks to
+	number   uint16
+	client   *net.UDPAddr   // where the client is
+	toClient netip.AddrPort // client, unmapped
+	peer     netip.AddrPort // the bound peer, unmapped
+	relay    *relaySocket   // the allocation's relay socket
+	turn     *fastConn      // the TURN socket the client talks to
 }
 
 func newFastPath(stats *counters) *fastPath {
@@ -72,7 +70,7 @@ func newFastPath(stats *counters) *fastPath {
 // local address could not be told apart in the library's events, so the
 // second one keeps the slow path.
 func (f *fastPath) wrap(conn net.PacketConn) net.PacketConn {
-	fc := &fastConn{PacketConn: conn, fast: f, batch: batchWriterOf(conn)}
+	fc := &fastConn{PacketConn: conn, fast: f, out: newClientsOut(conn)}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	key := conn.LocalAddr().String()
@@ -122,7 +120,7 @@ func (f *fastPath) channelCreated(src, dst, relayAddr, peer net.Addr, number uin
 	if turn == nil || relay == nil || !relay.policy.allowedAddrPort(peerAP) {
 		return
 	}
-	ch := &channel{number: number, client: client, peer: peerAP, relay: relay, turn: turn}
+	ch := &channel{number: number, client: client, toClient: unmapped(client.AddrPort()), peer: peerAP, relay: relay, turn: turn}
 	byClient, byPeer := f.copyTables()
 	byClient[clientChannel{turn, unmapped(client.AddrPort()), number}] = ch
 	byPeer[relayPeer{relayPort, peerAP}] = ch
@@ -167,16 +165,15 @@ func unmapped(ap netip.AddrPort) netip.AddrPort {
 
 // toPeer relays a client's ChannelData that arrived on conn if its
 // channel is bound here; it reports whether it took the datagram.
-func (f *fastPath) toPeer(conn *fastConn, b []byte, from net.Addr) bool {
-	ua, ok := from.(*net.UDPAddr)
-	if !ok || len(b) < 4 || b[0]&0xc0 != 0x40 {
+func (f *fastPath) toPeer(conn *fastConn, b []byte, from netip.AddrPort) bool {
+	if len(b) < 4 || b[0]&0xc0 != 0x40 {
 		return false
 	}
 	length := int(binary.BigEndian.Uint16(b[2:4]))
 	if 4+length > len(b) {
 		return false
 	}
-	ch := (*f.byClient.Load())[clientChannel{conn, unmapped(ua.AddrPort()), binary.BigEndian.Uint16(b[0:2])}]
+	ch := (*f.byClient.Load())[clientChannel{conn, unmapped(from), binary.BigEndian.Uint16(b[0:2])}]
 	if ch == nil {
 		return false
 	}
@@ -193,63 +190,21 @@ func (f *fastPath) channelFrom(relayPort uint16, peer netip.AddrPort) *channel {
 	return (*f.byPeer.Load())[relayPeer{relayPort, peer}]
 }
 
-// batchWriter is ipv4.PacketConn, ipv6.PacketConn, or a conn with the same
-// method (portmux's TURN side): several datagrams in one sendmmsg.
-type batchWriter interface {
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
-// batchWriterOf returns conn's batch writer, or nil if it has none.
-func batchWriterOf(conn net.PacketConn) batchWriter {
-	switch c := conn.(type) {
-	case batchWriter:
-		return c
-	case *net.UDPConn:
-		if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
-			return ipv4.NewPacketConn(c)
-		}
-		return ipv6.NewPacketConn(c)
-	}
-	return nil
-}
-
 // fastConn is a TURN packet conn as the library sees it: ChannelData on
 // a channel the fast path knows never reaches the library.
 type fastConn struct {
 	net.PacketConn
-	fast  *fastPath   // read-only
-	batch batchWriter // PacketConn's, or nil; read-only
+	fast *fastPath  // read-only
+	out  clientsOut // how the relay poller writes to clients; read-only
 }
 
 func (c *fastConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(p)
-		if err != nil || !c.fast.toPeer(c, p[:n], addr) {
+		ua, ok := addr.(*net.UDPAddr)
+		if err != nil || !ok || !c.fast.toPeer(c, p[:n], ua.AddrPort()) {
 			return n, addr, err
 		}
-	}
-}
-
-// writeBatch sends msgs to clients, in as few system calls as the conn
-// allows; a datagram the socket refuses is dropped and counted.
-func (c *fastConn) writeBatch(msgs []ipv4.Message) {
-	if c.batch == nil {
-		for i := range msgs {
-			if _, err := c.PacketConn.WriteTo(msgs[i].Buffers[0], msgs[i].Addr); err != nil {
-				c.fast.stats.drop(dropSendToClient)
-			}
-		}
-		return
-	}
-	for len(msgs) > 0 {
-		n, err := c.batch.WriteBatch(msgs, 0)
-		if err != nil || n <= 0 {
-			// The first one failed (an ICMP error from an earlier
-			// datagram, a full buffer): drop it, go on with the rest.
-			c.fast.stats.drop(dropSendToClient)
-			n = 1
-		}
-		msgs = msgs[n:]
 	}
 }
 
@@ -259,12 +214,12 @@ func (c *fastConn) writeBatch(msgs []ipv4.Message) {
 // can then spare the datagram a trip through the conn's queue. It reports
 // whether it took the datagram, and never blocks longer than a UDP write.
 // It returns nil for a conn the server does not serve.
-func (s *Server) ChannelDataRelay(conn net.PacketConn) func(b []byte, from *net.UDPAddr) bool {
+func (s *Server) ChannelDataRelay(conn net.PacketConn) func(b []byte, from netip.AddrPort) bool {
 	s.fast.mu.Lock()
 	fc := s.fast.conns[conn.LocalAddr().String()]
 	s.fast.mu.Unlock()
 	if fc == nil || fc.PacketConn != conn {
 		return nil
 	}
-	return func(b []byte, from *net.UDPAddr) bool { return s.fast.toPeer(fc, b, from) }
+	return func(b []byte, from netip.AddrPort) bool { return s.fast.toPeer(fc, b, from) }
 }

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"unsafe"
 
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,7 +35,11 @@ type relayPoller struct {
 
 	events []unix.EpollEvent // owned by the loop
 	rx     *rxBatch          // owned by the loop
-	tx     []clientBatch     // one per TURN conn seen; owned by the loop
+	tx     []*txBatch        // one per TURN conn seen; owned by the loop
+
+	flushing *txBatch              // the batch flush is sending; owned by the loop
+	sent     int                   // datagrams of flushing already sent; owned by the loop
+	sendFn   func(fd uintptr) bool // p.sendBatch, one closure for every flush
 }
 
 // sweepBatch bounds the datagrams one wake-up reads from all sockets;
@@ -63,12 +66,38 @@ type rxBatch struct {
 	bufs  [sweepBatch][]byte
 }
 
-// clientBatch is ChannelData waiting for the end of a sweep to leave on
-// one TURN conn.
-type clientBatch struct {
-	turn *fastConn
-	msgs []ipv4.Message // msgs[:n] are waiting; Buffers has one slot each
-	n    int
+// txBatch is ChannelData waiting for the end of a sweep to leave on one
+// TURN conn, in one sendmmsg: hdrs[:n] point into the rx buffers.
+type txBatch struct {
+	turn  *fastConn
+	hdrs  [sweepBatch]mmsghdr
+	iovs  [sweepBatch]unix.Iovec
+	names [sweepBatch][unix.SizeofSockaddrInet6]byte
+	n     int
+}
+
+// clientsOut is how the poller writes to a TURN conn's clients: through
+// its raw conn (sendmmsg), when it has one.
+type clientsOut struct {
+	raw    syscall.RawConn // nil: one WriteTo per datagram
+	family int             // the socket's: unix.AF_INET or unix.AF_INET6
+}
+
+func newClientsOut(conn net.PacketConn) clientsOut {
+	sc, ok := conn.(syscall.Conn)
+	la, ok2 := conn.LocalAddr().(*net.UDPAddr)
+	if !ok || !ok2 {
+		return clientsOut{}
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return clientsOut{}
+	}
+	family := unix.AF_INET6
+	if la.IP.To4() != nil {
+		family = unix.AF_INET
+	}
+	return clientsOut{raw: raw, family: family}
 }
 
 func newRelayPoller(stats *counters) (*relayPoller, error) {
@@ -94,6 +123,7 @@ func newRelayPoller(stats *counters) (*relayPoller, error) {
 		h.Iov = &p.rx.iovs[i]
 		h.SetIovlen(1)
 	}
+	p.sendFn = p.sendBatch
 	rc, err := p.file.SyscallConn()
 	if err != nil {
 		p.file.Close()
@@ -144,19 +174,30 @@ func (p *relayPoller) close() {
 // sweeps it waits in Go's netpoller for the set to become readable.
 func (p *relayPoller) run(rc syscall.RawConn) {
 	defer close(p.done)
+	sweepFn := p.sweepReady // one closure for every read
 	for {
-		err := rc.Read(func(fd uintptr) bool {
-			n, err := unix.EpollWait(int(fd), p.events, 0)
-			if n <= 0 || err != nil {
-				return false // nothing ready (or EINTR): wait
-			}
-			p.sweep(p.events[:n])
-			return true
-		})
-		if err != nil {
+		if err := rc.Read(sweepFn); err != nil {
 			return // closed
 		}
 	}
+}
+
+// The poller's system calls never block (non-blocking sockets, epoll with
+// a zero timeout), so they are made raw, without telling the scheduler:
+// Go's own path wakes the runtime's monitor thread whenever the process
+// was idle, a thread switch per wake-up that costs as much as the
+// datagrams it brings.
+
+// sweepReady relays what the ready sockets hold; it reports false when
+// none is ready, for the caller to wait.
+func (p *relayPoller) sweepReady(epfd uintptr) bool {
+	n, _, errno := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, epfd,
+		uintptr(unsafe.Pointer(&p.events[0])), uintptr(len(p.events)), 0, 0, 0)
+	if n == 0 || errno != 0 {
+		return false // nothing ready (or EINTR): wait
+	}
+	p.sweep(p.events[:n])
+	return true
 }
 
 // sweep reads the ready sockets and relays what they held.
@@ -179,7 +220,7 @@ func (p *relayPoller) read(s *relaySocket, first int) int {
 	for i := range hdrs {
 		hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 	}
-	r, _, errno := syscall.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd),
+	r, _, errno := syscall.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.fd),
 		uintptr(unsafe.Pointer(&hdrs[0])), uintptr(len(hdrs)), unix.MSG_DONTWAIT, 0, 0)
 	if errno != 0 {
 		// EAGAIN: nothing after all. Anything else (an ICMP error from an
@@ -202,37 +243,70 @@ func (p *relayPoller) read(s *relaySocket, first int) int {
 
 // queue adds ChannelData for ch's client to the sweep's batch.
 func (p *relayPoller) queue(ch *channel, b []byte) {
-	i := 0
-	for i < len(p.tx) && p.tx[i].turn != ch.turn {
-		i++
-	}
-	if i == len(p.tx) {
-		msgs := make([]ipv4.Message, sweepBatch)
-		for j := range msgs {
-			msgs[j].Buffers = make([][]byte, 1)
+	if ch.turn.out.raw == nil {
+		if _, err := ch.turn.WriteTo(b, ch.client); err != nil {
+			p.stats.drop(dropSendToClient)
 		}
-		p.tx = append(p.tx, clientBatch{turn: ch.turn, msgs: msgs})
+		return
 	}
-	cb := &p.tx[i]
-	m := &cb.msgs[cb.n]
-	m.Buffers[0], m.Addr = b, ch.client
-	cb.n++
+	var tb *txBatch
+	for _, t := range p.tx {
+		if t.turn == ch.turn {
+			tb = t
+		}
+	}
+	if tb == nil {
+		tb = &txBatch{turn: ch.turn}
+		p.tx = append(p.tx, tb)
+	}
+	k := tb.n
+	salen := putSockaddr(&tb.names[k], ch.toClient, ch.turn.out.family)
+	if salen == 0 {
+		p.stats.drop(dropSendToClient)
+		return
+	}
+	tb.iovs[k] = unix.Iovec{Base: &b[0]}
+	tb.iovs[k].SetLen(len(b))
+	h := &tb.hdrs[k].hdr
+	h.Name, h.Namelen, h.Iov = &tb.names[k][0], uint32(salen), &tb.iovs[k]
+	h.SetIovlen(1)
+	tb.n++
 }
 
 // flush sends what the sweep queued; the rx buffers it points into are
 // reused only by the next sweep.
 func (p *relayPoller) flush() {
-	for i := range p.tx {
-		cb := &p.tx[i]
-		if cb.n == 0 {
-			continue
+	for _, tb := range p.tx {
+		p.flushing, p.sent = tb, 0
+		for p.sent < tb.n {
+			if err := tb.turn.out.raw.Write(p.sendFn); err != nil { // the TURN conn is closed
+				p.stats.dropped[dropSendToClient].Add(uint64(tb.n - p.sent))
+				break
+			}
 		}
-		cb.turn.writeBatch(cb.msgs[:cb.n])
-		for j := range cb.msgs[:cb.n] {
-			cb.msgs[j].Buffers[0], cb.msgs[j].Addr = nil, nil
-		}
-		cb.n = 0
+		tb.n = 0
 	}
+	p.flushing = nil
+}
+
+// sendBatch sends what is left of p.flushing; it reports false when the
+// socket takes nothing more for now, for the caller to wait.
+func (p *relayPoller) sendBatch(fd uintptr) bool {
+	tb := p.flushing
+	r, _, errno := syscall.RawSyscall6(unix.SYS_SENDMMSG, fd,
+		uintptr(unsafe.Pointer(&tb.hdrs[p.sent])), uintptr(tb.n-p.sent), unix.MSG_DONTWAIT, 0, 0)
+	switch {
+	case errno == unix.EAGAIN:
+		return false
+	case errno != 0:
+		// The first one failed (an ICMP error from an earlier datagram):
+		// drop it, go on with the rest.
+		p.stats.drop(dropSendToClient)
+		p.sent++
+	default:
+		p.sent += int(r)
+	}
+	return true
 }
 
 // parseSockaddr reads a struct sockaddr_in or sockaddr_in6.
@@ -340,7 +414,7 @@ func (s *relaySocket) sendTo(b []byte, to netip.AddrPort) error {
 	if s.closed {
 		return net.ErrClosed
 	}
-	_, _, errno := syscall.Syscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(data), uintptr(len(b)),
+	_, _, errno := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(data), uintptr(len(b)),
 		0, uintptr(unsafe.Pointer(&sa[0])), uintptr(salen))
 	if errno != 0 {
 		return errno

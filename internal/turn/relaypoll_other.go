@@ -35,6 +35,11 @@ func (p *relayPoller) add(s *relaySocket) error {
 	return nil
 }
 
+// clientsOut is nothing here: ChannelData leaves one WriteTo at a time.
+type clientsOut struct{}
+
+func newClientsOut(net.PacketConn) clientsOut { return clientsOut{} }
+
 // relayFD is a relay socket's conn.
 type relayFD struct {
 	conn *net.UDPConn // set by open; read-only
