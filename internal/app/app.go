@@ -202,6 +202,9 @@ func (p *parley) roomEvent(ev muc.Event) {
 		if ev.PrevNick != "" && ev.PrevNick != ev.Nick {
 			p.focus.Renamed(ev.Room, ev.PrevNick, ev.Nick)
 		}
+	case muc.NickConflict:
+		// Often the joiner's own ghost: its old connection died unnoticed.
+		p.xmpp.CheckAlive(ev.RealJID)
 	}
 }
 

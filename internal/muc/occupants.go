@@ -97,6 +97,7 @@ func (r *room) admit(st *xmlstream.Element, from jid.JID, nick string, aff Affil
 		}
 	}
 	if other := r.occupants[nick]; other != nil {
+		r.event(NickConflict, other, "")
 		return stanza.NewError(stanza.Conflict, "that nickname is in use")
 	}
 	if r.config.MaxUsers > 0 && len(r.occupants) >= r.config.MaxUsers && aff.rank() < AffAdmin.rank() {

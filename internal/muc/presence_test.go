@@ -162,11 +162,17 @@ func TestNickConflicts(t *testing.T) {
 	h := newHarness(t)
 	room := h.room("nicks")
 	h.mustJoin("bob@example.test/b", room+"/Bob")
+	h.takeEvents()
 	for _, from := range []string{"eve@example.test/e", "bob@example.test/other"} {
 		out := h.join(from, room+"/Bob", true)
 		p := expectError(t, out, from, stanza.Conflict)
 		if p.Name != "presence" || p.Attr("from") != room+"/Bob" {
 			t.Errorf("conflict error = %s", p)
+		}
+		// The holder is named, so that the server can check it is alive.
+		evs := h.takeEvents()
+		if len(evs) != 1 || evs[0].Kind != NickConflict || evs[0].RealJID.String() != "bob@example.test/b" || evs[0].Nick != "Bob" {
+			t.Errorf("events after a conflict = %+v, want one NickConflict naming bob@example.test/b", evs)
 		}
 	}
 	// The same full JID re-sending presence is an update, broadcast to all.

@@ -88,6 +88,10 @@ const (
 	// OccupantChanged reports a new role, affiliation or nick (PrevNick is
 	// set for a nick change).
 	OccupantChanged
+	// NickConflict reports a join refused because the nick is taken; RealJID
+	// is the holder's. The holder may be the joiner's own ghost, a session
+	// whose network vanished: the server can check that it is still alive.
+	NickConflict
 )
 
 func (k EventKind) String() string {
@@ -102,6 +106,8 @@ func (k EventKind) String() string {
 		return "occupant-left"
 	case OccupantChanged:
 		return "occupant-changed"
+	case NickConflict:
+		return "nick-conflict"
 	}
 	return "unknown"
 }

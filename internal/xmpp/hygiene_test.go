@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
@@ -101,7 +102,7 @@ func TestIdleSessionIsPingedThenClosed(t *testing.T) {
 
 // rawLogin authenticates over plain TCP with PLAIN (allowed on loopback)
 // and binds, reading nothing else afterwards.
-func rawLogin(t *testing.T, conn net.Conn) {
+func rawLogin(t *testing.T, conn net.Conn) jid.JID {
 	t.Helper()
 	dec := xmlstream.NewDecoder(conn, xmlstream.Limits{})
 	open := `<stream:stream to='` + testDomain + `' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`
@@ -131,8 +132,16 @@ func rawLogin(t *testing.T, conn net.Conn) {
 		t.Fatal(err)
 	}
 	step("", func(el *xmlstream.Element) bool { return el.Name == "features" })
+	var bound jid.JID
 	step(`<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>`,
-		func(el *xmlstream.Element) bool { return el.Name == "iq" })
+		func(el *xmlstream.Element) bool {
+			if el.Name != "iq" {
+				return false
+			}
+			bound, _ = jid.Parse(el.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind").ChildText("urn:ietf:params:xml:ns:xmpp-bind", "jid"))
+			return true
+		})
+	return bound
 }
 
 func TestResourceConflictReplacesOldSession(t *testing.T) {
@@ -165,5 +174,44 @@ func TestBadIQGetsBadRequest(t *testing.T) {
 	var se *stanza.Error
 	if !errors.As(err, &se) || se.Condition != stanza.BadRequest {
 		t.Fatalf("IQ with two payloads: %v", err)
+	}
+}
+
+// CheckAlive closes at once a session that does not answer, long before
+// the idle ping would, and leaves a live one alone.
+func TestCheckAliveClosesOnlyASilentSession(t *testing.T) {
+	h := newHarness(t, func(c *xmpp.Config) {
+		c.PingInterval = time.Hour
+		c.ProbeTimeout = 300 * time.Millisecond
+	})
+	live := h.dial("alice", false, nil)
+	conn, err := net.Dial("tcp", h.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	silent := rawLogin(t, conn)
+	closed := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(conn)
+		closed <- string(b)
+	}()
+	h.srv.CheckAlive(live.JID())
+	h.srv.CheckAlive(silent)
+	h.srv.CheckAlive(jid.MustParse("nobody@" + testDomain + "/x")) // no such session: nothing
+	select {
+	case out := <-closed:
+		if !strings.Contains(out, "urn:xmpp:ping") || !strings.Contains(out, "connection-timeout") {
+			t.Fatalf("silent session: server wrote %q, want a ping then connection-timeout", out)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("CheckAlive did not close a session that never answers")
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := iq(ctx5(t), t, live, "get", testDomain, xmlstream.New("urn:xmpp:ping", "ping")); err != nil {
+		t.Fatalf("a session that answered the check was dropped: %v", err)
+	}
+	if n := h.srv.Stats().ProbeClosed; n != 1 {
+		t.Fatalf("ProbeClosed = %d, want 1", n)
 	}
 }

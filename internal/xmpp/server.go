@@ -67,6 +67,9 @@ type Config struct {
 	// PingInterval is how long a session may stay silent before the server
 	// pings it; PingTimeout how long it then has to answer. Defaults 60 s, 30 s.
 	PingInterval, PingTimeout time.Duration
+	// ProbeTimeout is how long a session has to answer the ping of
+	// CheckAlive before it is closed. Default 5 s.
+	ProbeTimeout time.Duration
 	// Rosters persists rosters. Default: in memory only.
 	Rosters RosterStore
 	// ExternalServices lists the STUN and TURN services offered to a
@@ -96,6 +99,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 60 * time.Second
+	}
+	if c.ProbeTimeout == 0 {
+		c.ProbeTimeout = 5 * time.Second
 	}
 	if c.PingTimeout == 0 {
 		c.PingTimeout = 30 * time.Second

@@ -45,6 +45,7 @@ type session struct {
 
 	lastRead atomic.Int64 // unix nanoseconds of the last element read
 	pinged   atomic.Bool  // an idle ping is outstanding
+	probing  atomic.Bool  // a CheckAlive ping is outstanding
 	timer    *time.Timer  // idle / auth timer
 
 	pres presenceState // guarded by pres.mu

@@ -20,6 +20,7 @@ type counters struct {
 	routed       atomic.Uint64 // stanzas routed
 	delivered    atomic.Uint64 // stanzas written to clients
 	authFailures atomic.Uint64
+	probeClosed  atomic.Uint64 // sessions closed for not answering CheckAlive
 	drops        [numDropReasons]atomic.Uint64
 }
 
@@ -31,6 +32,7 @@ type Stats struct {
 	Received, Routed      uint64
 	Delivered             uint64
 	AuthFailures          uint64
+	ProbeClosed           uint64            // sessions closed for not answering CheckAlive
 	Drops                 map[string]uint64 // by reason
 }
 
@@ -43,6 +45,7 @@ func (s *Server) Stats() Stats {
 		Routed:       s.stats.routed.Load(),
 		Delivered:    s.stats.delivered.Load(),
 		AuthFailures: s.stats.authFailures.Load(),
+		ProbeClosed:  s.stats.probeClosed.Load(),
 		Drops:        make(map[string]uint64, numDropReasons),
 	}
 	for i := range s.stats.drops {
