@@ -125,3 +125,35 @@ test('leave sends unavailable presence and stops rejoining', async () => {
   await clock.advance(5000);
   assert.equal(server.received.filter((s) => s.name === 'presence' && !s.attrs.type).length, 1);
 });
+
+test('after a reconnection, our nick held by our dead session is retried until the server drops it', async () => {
+  const taken = [];
+  const { room, server, clock, events } = await setup({ others: ['ann'], taken });
+  await room.join();
+  taken.push('me'); // the old session still holds "me"
+  server.last.serverClose(1006);
+  const tries = () => server.received.filter((s) => s.name === 'presence' && !s.attrs.type).map((s) => s.attrs.to.split('/')[1]);
+  // Reconnected (after the backoff), the rejoin is refused, and refused again.
+  for (let i = 0; i < 20 && tries().length < 3; i++) await clock.advance(250);
+  assert.deepEqual(tries(), ['me', 'me', 'me']);
+  assert.equal(events.filter((e) => e[0] === 'rejoined').length, 0);
+  taken.length = 0; // the server closed the ghost
+  await clock.advance(2000);
+  assert.equal(events.filter((e) => e[0] === 'rejoined').length, 1);
+  assert.equal(room.nick, 'me');
+  assert.equal(room.state, 'in');
+});
+
+test('a nick that stays taken after a reconnection is given up for "nick (2)"', async () => {
+  const taken = [];
+  const { room, server, clock, events } = await setup({ taken });
+  await room.join();
+  taken.push('me');
+  server.last.serverClose(1006);
+  await clock.advance(250);
+  for (let i = 0; i < 200 && room.state !== 'in'; i++) await clock.advance(250);
+  assert.equal(events.filter((e) => e[0] === 'rejoined').length, 1);
+  assert.equal(room.nick, 'me (2)');
+  const tries = server.received.filter((s) => s.name === 'presence' && !s.attrs.type).map((s) => s.attrs.to.split('/')[1]);
+  assert.deepEqual(tries, ['me', ...Array(12).fill('me'), 'me (2)']);
+});

@@ -82,6 +82,11 @@ export class JoinError extends XmppError {
  * @property {string} [password] room password, if it has one
  * @property {number} [historyMaxStanzas] history to ask for on join; default 20
  * @property {number} [maxNickRetries] on a nick conflict, retry with "nick (2)" and so on; default 5
+ * @property {number} [rejoinRetryMs] after a reconnection, a conflict on our own nick is
+ *   retried this often (the nick is usually held by our old, dead session,
+ *   which the server drops once it fails a liveness check); default 2000
+ * @property {number} [rejoinConflictRetries] how many times, before taking "nick (2)"
+ *   and so on; default 10
  */
 
 /** Room is our presence in one MUC room. @extends {Emitter<Events>} */
@@ -91,7 +96,7 @@ export class Room extends Emitter {
     super();
     if (!cfg.client || !cfg.room || !cfg.nick) throw new XmppError('client, room and nick are required');
     /** @type {Required<Omit<Config,'password'>> & {password?: string}} immutable */
-    this.cfg = { displayName: cfg.nick, historyMaxStanzas: 20, maxNickRetries: 5, ...cfg };
+    this.cfg = { displayName: cfg.nick, historyMaxStanzas: 20, maxNickRetries: 5, rejoinRetryMs: 2000, rejoinConflictRetries: 10, ...cfg };
     this.client = cfg.client;
     this.jid = cfg.room.toLowerCase();
     /** @type {string} our current nick; changes when a conflict forced another */
@@ -179,10 +184,29 @@ export class Room extends Emitter {
     await this.client.request(iq('set', this.jid, x('query', { xmlns: NS.owner }, [x('x', { xmlns: NS.data, type: 'submit' })])));
   }
 
-  /** rejoin enters the room again after the client reconnected. */
+  /**
+   * rejoin enters the room again after the client reconnected. Our nick
+   * may still be held by our previous session, whose connection died
+   * without the server noticing yet: we try it again for a while, then
+   * settle for another.
+   */
   async rejoin() {
     try {
-      await this.joinOnce();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.joinOnce();
+          break;
+        } catch (err) {
+          const conflict = err instanceof JoinError && err.condition === 'conflict';
+          if (!conflict || !this.wanted || this.client.state !== 'online') throw err;
+          if (attempt >= this.cfg.rejoinConflictRetries) {
+            await this.join();
+            break;
+          }
+          this.state = 'joining';
+          await new Promise((resolve) => this.client.clock.setTimeout(() => resolve(undefined), this.cfg.rejoinRetryMs));
+        }
+      }
       this.emit('rejoined');
     } catch (err) {
       this.state = 'out';
