@@ -36,6 +36,7 @@ type testClient struct {
 	srs       atomic.Int64  // sender reports the SFU sent with forwarded tracks
 	audioExt  atomic.Uint32 // negotiated audio level extension id on the audio sender
 	published atomic.Bool   // tracks added (first answer made)
+	videoOff  atomic.Bool   // sendMedia skips video frames while set
 	stop      chan struct{} // closed by close
 	wg        sync.WaitGroup
 
@@ -213,7 +214,7 @@ func (c *testClient) sendMedia(audioSender *webrtc.RTPSender) {
 			_ = pkt.Header.SetExtension(id, []byte{testAudioLevel})
 		}
 		_ = c.audio.WriteRTP(pkt)
-		if i%2 == 0 {
+		if i%2 == 0 && !c.videoOff.Load() {
 			_ = c.video.WriteSample(media.Sample{Data: frame, Duration: 40 * time.Millisecond})
 		}
 	}

@@ -115,9 +115,11 @@ func (pub *publication) run(track *webrtc.TrackRemote) {
 	pub.fwdMu.Lock()
 	defer pub.fwdMu.Unlock()
 	pub.ssrc.Store(uint32(track.SSRC()))
-	if pub.kind == webrtc.RTPCodecTypeVideo {
+	video := pub.kind == webrtc.RTPCodecTypeVideo
+	if video {
 		pub.requestKeyframe() // subscribers may already wait for a picture
 	}
+	var last time.Time // arrival of the previous packet
 	for {
 		n, _, err := track.Read(pub.fwd.buf)
 		if errors.Is(err, io.ErrShortBuffer) {
@@ -128,7 +130,14 @@ func (pub *publication) run(track *webrtc.TrackRemote) {
 			pub.log.Debug("publisher track ended", "ssrc", uint32(track.SSRC()), "err", err)
 			return
 		}
-		if !pub.fwd.forward(pub.fwd.buf[:n], pub.clock.Now(), pub.subscribers()) {
+		now := pub.clock.Now()
+		if video && !last.IsZero() && now.Sub(last) >= resumeKeyframeGap {
+			// The publisher's path was down (a cut, a network change):
+			// subscribers lost frames and need a picture to decode from.
+			pub.requestKeyframe()
+		}
+		last = now
+		if !pub.fwd.forward(pub.fwd.buf[:n], now, pub.subscribers()) {
 			pub.malformed.Add(1)
 		}
 	}
@@ -191,6 +200,11 @@ func (f *forwarder) forward(pkt []byte, now time.Time, subs []*downTrack) bool {
 	}
 	return true
 }
+
+// resumeKeyframeGap is the silence after which a video publisher's next
+// packet brings a keyframe request: whatever subscribers missed, they
+// decode again from the keyframe rather than wait for their own PLIs.
+const resumeKeyframeGap = time.Second
 
 // keyframeLimiter sends at most one keyframe request per interval; a
 // request inside the interval is deferred to its end, and further requests

@@ -85,3 +85,26 @@ func TestRestartOfferBeforeNegotiation(t *testing.T) {
 func countMLines(sdp string) int {
 	return len(regexp.MustCompile(`(?m)^m=`).FindAllString(sdp, -1))
 }
+
+// A video publisher silent for a while (its path was cut) gets a keyframe
+// request when its packets come back, without any subscriber asking.
+func TestKeyframeRequestedWhenPublisherResumes(t *testing.T) {
+	s := newTestSFU(t, func(c *Config) { c.KeyframeInterval = 10 * time.Millisecond })
+	conf := s.Conference("room")
+	a, b := join(t, conf, "alice"), join(t, conf, "bob")
+	allReceive(t, 20, a, b)
+	time.Sleep(500 * time.Millisecond) // the join's keyframe requests are over
+	before := a.c.plis.Load()
+	a.c.videoOff.Store(true)
+	time.Sleep(1500 * time.Millisecond)
+	if got := a.c.plis.Load(); got != before {
+		t.Fatalf("%d PLIs while alice's video was silent and nobody asked", got-before)
+	}
+	a.c.videoOff.Store(false)
+	waitFor(t, "a PLI after alice's video resumed", func() error {
+		if a.c.plis.Load() == before {
+			return fmt.Errorf("no PLI yet")
+		}
+		return nil
+	})
+}
