@@ -121,7 +121,7 @@ export class Call extends Emitter {
     this.conference = new Conference({
       client: this.client, room, focus: `focus.${this.client.domain}`, localTracks: this.cfg.localTracks,
       rtcConfig: { iceTransportPolicy: this.cfg.icePolicy ?? 'all' },
-      iceServers: () => withTimeout(this.iceServers, ICE_SERVERS_WAIT_MS, []),
+      iceServers: () => withTimeout(this.iceServers, this.client.clock, ICE_SERVERS_WAIT_MS, []),
     });
     this.wire(room, this.conference);
     try {
@@ -303,15 +303,16 @@ export class Call extends Emitter {
 }
 
 /**
- * withTimeout settles with p, or with fallback after ms.
+ * withTimeout settles with p, or with fallback after ms on clock.
  * @template T
  * @param {Promise<T>} p
+ * @param {import('./xmpp.js').Clock} clock
  * @param {number} ms
  * @param {T} fallback
  * @returns {Promise<T>}
  */
-function withTimeout(p, ms, fallback) {
-  return Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(fallback), ms))]);
+function withTimeout(p, clock, ms, fallback) {
+  return Promise.race([p, new Promise((resolve) => clock.setTimeout(() => resolve(fallback), ms))]);
 }
 
 /** @param {unknown} err */

@@ -298,16 +298,7 @@ export class Conference extends Emitter {
     pc.addEventListener('iceconnectionstatechange', () => this.onConnectionState(pc));
     this.emit('peerConnection', pc);
     this.setState('negotiating');
-    try {
-      await this.applyOffer(pc, offer.sdp);
-      const answer = await this.answerContents(pc);
-      const j = x('jingle', { xmlns: NS.jingle, action: 'session-accept', sid, responder: this.client.jid ?? undefined }, answer);
-      await this.client.request(iq('set', this.cfg.focus, j));
-    } catch (err) {
-      if (this.pc === pc) this.failSession(sid, err);
-      return;
-    }
-    if (this.pc !== pc) return;
+    if (!await this.answerOffer(pc, sid, offer.sdp, 'session-accept', { responder: this.client.jid ?? undefined })) return;
     this.releaseCandidates(pc);
     if (this.state === 'negotiating') this.setState('connecting');
     this.onConnectionState(pc);
@@ -338,18 +329,9 @@ export class Conference extends Emitter {
     this.contents = offer.next;
     this.offerVersion++;
     this.heldCandidates = [];
-    try {
-      await this.applyOffer(pc, offer.sdp);
-      const answer = await this.answerContents(pc);
-      const transports = answer.map((c) => x('content', { creator: attr(c, 'creator') ?? 'initiator', name: attr(c, 'name'), senders: attr(c, 'senders') },
-        kids(c, 'transport', NS.ice)));
-      const j = x('jingle', { xmlns: NS.jingle, action: 'transport-accept', sid }, transports);
-      await this.client.request(iq('set', this.cfg.focus, j));
-    } catch (err) {
-      if (this.pc === pc) this.failSession(sid, err);
-      return;
-    }
-    if (this.pc !== pc) return;
+    const transportsOnly = (/** @type {El[]} */ answer) => answer.map((c) =>
+      x('content', { creator: attr(c, 'creator') ?? 'initiator', name: attr(c, 'name'), senders: attr(c, 'senders') }, kids(c, 'transport', NS.ice)));
+    if (!await this.answerOffer(pc, sid, offer.sdp, 'transport-accept', {}, transportsOnly)) return;
     this.restarts++;
     this.releaseCandidates(pc);
   }
@@ -397,14 +379,31 @@ export class Conference extends Emitter {
     if (!pc || sid !== this.sid) return;
     this.contents = offer.next;
     this.offerVersion++;
+    await this.answerOffer(pc, sid, offer.sdp, 'content-accept');
+  }
+
+  /**
+   * answerOffer applies an offer of the focus, answers it with action (our
+   * answer's contents, as shape makes them) and reports whether pc is
+   * still the session's. A failure ends the session.
+   * @param {RTCPeerConnection} pc
+   * @param {string} sid
+   * @param {string} sdp
+   * @param {string} action session-accept, content-accept or transport-accept
+   * @param {Record<string, string|undefined>} [attrs] more attributes of <jingle/>
+   * @param {(contents: El[]) => El[]} [shape] default the contents as they are
+   * @returns {Promise<boolean>}
+   */
+  async answerOffer(pc, sid, sdp, action, attrs = {}, shape = (contents) => contents) {
     try {
-      await this.applyOffer(pc, offer.sdp);
-      const answer = await this.answerContents(pc);
-      const j = x('jingle', { xmlns: NS.jingle, action: 'content-accept', sid }, answer);
-      await this.client.request(iq('set', this.cfg.focus, j));
+      await this.applyOffer(pc, sdp);
+      const contents = shape(await this.answerContents(pc));
+      await this.client.request(iq('set', this.cfg.focus, x('jingle', { xmlns: NS.jingle, action, sid, ...attrs }, contents)));
     } catch (err) {
       if (this.pc === pc) this.failSession(sid, err);
+      return false;
     }
+    return this.pc === pc;
   }
 
   /**
