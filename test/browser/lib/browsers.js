@@ -209,6 +209,35 @@ export function stalled(before, after, expected, packetOnly = new Set()) {
 }
 
 /**
+ * stalledOver samples every participant twice, ms apart, and lists what
+ * did not grow in between (see stalled); empty means all media flowed.
+ * @param {Participant[]} ps
+ * @param {Map<string, string[]>} expected
+ * @param {number} ms
+ */
+export async function stalledOver(ps, expected, ms) {
+  const before = await sampleAll(ps);
+  await sleep(ms);
+  return stalled(before, await sampleAll(ps), expected);
+}
+
+/**
+ * waitFlowing waits until every expected stream grows over one second,
+ * failing after timeoutMs with why() and what was still stalled.
+ * @param {Participant[]} ps
+ * @param {Map<string, string[]>} expected
+ * @param {number} timeoutMs
+ * @param {(bad: string[]) => Promise<string>|string} why
+ */
+export async function waitFlowing(ps, expected, timeoutMs, why) {
+  let bad = [];
+  await waitUntil(async () => {
+    bad = await stalledOver(ps, expected, 1000);
+    return bad.length === 0;
+  }, timeoutMs, () => why(bad));
+}
+
+/**
  * sampleAll samples every participant.
  * @param {Participant[]} ps
  * @returns {Promise<Map<string, Sample>>}

@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep } from '../lib/parley.js';
 import { openWorld } from '../lib/netns.js';
-import { join, mesh, waitForMedia, sampleAll, stalled, closeAll, diagnose, waitUntil } from '../lib/browsers.js';
+import { join, mesh, waitForMedia, sampleAll, stalled, waitFlowing, closeAll, diagnose } from '../lib/browsers.js';
 
 const world = await openWorld({ clients: 2 });
 const { parley } = world;
@@ -35,13 +35,7 @@ for (const [i, name] of [[0, 'cr'], [1, 'ff']]) {
     // a second without a packet, a few seconds after the restore), so this
     // precondition may wait.
     const settleStart = performance.now();
-    let before = [];
-    await waitUntil(async () => {
-      const s0 = await sampleAll(people);
-      await sleep(1000);
-      before = stalled(s0, await sampleAll(people), expected);
-      return before.length === 0;
-    }, 30_000, () => `media was not flowing before the cut:\n${before.join('\n')}`);
+    await waitFlowing(people, expected, 30_000, (bad) => `media was not flowing before the cut:\n${bad.join('\n')}`);
     const settleMs = Math.round(performance.now() - settleStart);
 
     const restartsBefore = iceRestarts(name);

@@ -12,7 +12,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep } from '../lib/parley.js';
 import { openWorld } from '../lib/netns.js';
-import { join, mesh, waitForMedia, sampleAll, stalled, closeAll, diagnose, waitUntil } from '../lib/browsers.js';
+import { join, mesh, waitForMedia, waitFlowing, closeAll, diagnose } from '../lib/browsers.js';
 
 const CUT_MS = 50_000;
 const world = await openWorld({ clients: 2 });
@@ -34,13 +34,7 @@ for (const [i, name] of [[0, 'cr'], [1, 'ff']]) {
     people.push(await join(parley.base, room, 'cr', 'chromium', { netns: world.clients[0], insecureCerts: true }));
     people.push(await join(parley.base, room, 'ff', 'firefox', { netns: world.clients[1], insecureCerts: true }));
     await waitForMedia(people, expected, 90_000);
-    let before = [];
-    await waitUntil(async () => {
-      const s0 = await sampleAll(people);
-      await sleep(1000);
-      before = stalled(s0, await sampleAll(people), expected);
-      return before.length === 0;
-    }, 30_000, () => `media was not flowing before the cut:\n${before.join('\n')}`);
+    await waitFlowing(people, expected, 30_000, (bad) => `media was not flowing before the cut:\n${bad.join('\n')}`);
     const marks = await Promise.all(people.map((p) => p.page.evaluate(() => (window.__noReload = Math.random()))));
     const ns = world.clients[i];
 
@@ -53,13 +47,7 @@ for (const [i, name] of [[0, 'cr'], [1, 'ff']]) {
     const restoredAt = performance.now();
     // Counters restart when the client builds a new session, so "back"
     // means: growing over one second, whatever they were before.
-    let bad = [];
-    await waitUntil(async () => {
-      const a = await sampleAll(people);
-      await sleep(1000);
-      bad = stalled(a, await sampleAll(people), expected);
-      return bad.length === 0;
-    }, 30_000, async () => `media did not come back both ways after the restore:\n${bad.join('\n')}\n${await diagnose(people)}\nstatus log of ${name}: ${JSON.stringify(await people[i].page.evaluate(() => window.parley.statusLog))}`);
+    await waitFlowing(people, expected, 30_000, async (bad) => `media did not come back both ways after the restore:\n${bad.join('\n')}\n${await diagnose(people)}\nstatus log of ${name}: ${JSON.stringify(await people[i].page.evaluate(() => window.parley.statusLog))}`);
     const recoveryMs = Math.round(performance.now() - restoredAt);
     const now = await Promise.all(people.map((p) => p.page.evaluate(() => window.__noReload)));
     assert.deepEqual(now, marks, 'a page reloaded');

@@ -9,9 +9,8 @@
 // certificates"), which is also what makes parley offer turns:.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep } from '../lib/parley.js';
 import { openWorld } from '../lib/netns.js';
-import { join, mesh, waitForMedia, sampleAll, stalled, closeAll, diagnose, selectedPair, waitUntil } from '../lib/browsers.js';
+import { join, mesh, waitForMedia, stalledOver, closeAll, diagnose, selectedPair, waitUntil } from '../lib/browsers.js';
 
 const world = await openWorld({ clients: 2 });
 const { parley } = world;
@@ -33,10 +32,7 @@ for (const transport of ['tcp', 'tls']) {
     const firstFrame = await waitForMedia(people, expected, 90_000).catch(async (e) => {
       throw new Error(`${e.message}\nparley log:\n${parley.logTail(30)}`);
     });
-    const s1 = await sampleAll(people);
-    await sleep(2000);
-    const s2 = await sampleAll(people);
-    const bad = stalled(s1, s2, expected);
+    const bad = await stalledOver(people, expected, 2000);
     assert.deepEqual(bad, [], `media stalled:\n${bad.join('\n')}\n${await diagnose(people)}`);
     for (const p of people) {
       const pair = await waitUntil(() => selectedPair(p), 10_000, () => `${p.name} has no selected candidate pair`);

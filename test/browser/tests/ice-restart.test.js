@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startParley, sleep } from '../lib/parley.js';
-import { join, mesh, waitForMedia, sampleAll, stalled, closeAll, diagnose, waitUntil } from '../lib/browsers.js';
+import { join, mesh, waitForMedia, stalledOver, closeAll, diagnose, waitUntil } from '../lib/browsers.js';
 
 const parley = await startParley();
 const people = [];
@@ -42,10 +42,7 @@ test('a Chromium and a Firefox restart ICE in turn and keep receiving each other
     // Media flows in the restarted ICE session: counters grow over 2 s,
     // measured from a second after the restart was applied.
     await sleep(1000);
-    const s1 = await sampleAll(people);
-    await sleep(2000);
-    const s2 = await sampleAll(people);
-    const bad = stalled(s1, s2, expected);
+    const bad = await stalledOver(people, expected, 2000);
     assert.deepEqual(bad, [], `after ${p.name}'s restart, media stalled:\n${bad.join('\n')}\n${await diagnose(people)}`);
   }
   const marks = await Promise.all(people.map((p) => p.page.evaluate(() => window.__noReload)));
