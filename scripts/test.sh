@@ -10,19 +10,33 @@ root=$PWD
 step() { printf '\n=== %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------
+# Every program a test runs, as "program:Debian package". test/deps checks
+# that each program the Go and JS tests start is listed here, so that a test
+# can never again depend on something installed by hand.
+deps=(
+  chromium:chromium
+  firefox-esr:firefox-esr
+  prosody:prosody
+  turnserver:coturn
+  openssl:openssl
+  ip:iproute2
+  getconf:libc-bin
+  python3:python3-slixmpp
+)
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
-command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
+for d in "${deps[@]}"; do
+  command -v "${d%%:*}" >/dev/null 2>&1 || need+=("${d#*:}")
+done
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
-command -v prosody >/dev/null 2>&1 || need+=(prosody)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # Debian starts prosody as a service on install; our tests run their own.
-  $SUDO systemctl stop prosody >/dev/null 2>&1 || $SUDO service prosody stop >/dev/null 2>&1 || true
+  # Debian starts prosody and coturn as services on install; our tests run their own.
+  for svc in prosody coturn; do
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
+  done
 fi
 
 # --- Go ----------------------------------------------------------------------
