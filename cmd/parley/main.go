@@ -4,6 +4,7 @@
 //	parley [serve] [flags]   run the server (the default)
 //	parley user ...          manage accounts
 //	parley load ...          run R rooms of P headless participants against a server
+//	parley config ...        check a config file, or print an example
 //	parley version           print the version
 package main
 
@@ -37,6 +38,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runLoad(args, stdout, stderr)
 	case "user":
 		return runUser(args, stdin, stdout, stderr)
+	case "config":
+		return runConfig(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 		return 0
@@ -57,6 +60,8 @@ func usage(w io.Writer) {
   parley user list [--data DIR] [--domain D]
   parley load --server ws://HOST:PORT/xmpp-websocket --domain D --rooms R --participants P
               [--duration 30s] [--media=false] [--json] [--server-pid PID]
+  parley config check [FILE]     check a config file (default ./parley.toml), print the effective settings
+  parley config example          print a complete, commented config file
   parley version
 Run "parley serve -h" for every server flag.
 `)

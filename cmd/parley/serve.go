@@ -2,55 +2,79 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"parley.dev/parley/internal/app"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
-	cfg := app.Config{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Listen, "listen", ":8080", "the TCP address for HTTP and WebSocket")
-	fs.StringVar(&cfg.C2S, "c2s", ":5222", "the TCP address for XMPP client connections (empty: off)")
-	fs.StringVar(&cfg.Domain, "domain", "localhost", "the XMPP domain; MUC is conference.<domain>")
-	fs.StringVar(&cfg.DataDir, "data", "./parley-data", "where state lives")
-	fs.StringVar(&cfg.PublicIP, "public-ip", "", "the address put in ICE candidates")
-	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM); default: a self-signed one in the data folder")
-	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
-	fs.BoolVar(&cfg.ACME, "acme", false, "get and renew certificates from an ACME CA (Let's Encrypt) over TLS-ALPN-01 on the --listen port; needs a public --domain; not with --tls-cert")
-	fs.StringVar(&cfg.ACMEEmail, "acme-email", "", "contact address given to the ACME CA")
-	fs.StringVar(&cfg.ACMEDirectory, "acme-directory", "", "ACME directory URL; default Let's Encrypt production")
-	fs.StringVar(&cfg.TURNSecret, "turn-secret", "", "TURN REST secret, shared with any coturn (static-auth-secret); default: random, kept in the data folder")
-	fs.StringVar(&cfg.TURNHost, "turn-host", "", "host name given to clients for STUN/TURN on the --listen port; default: --public-ip, else --domain")
-	noAnon := fs.Bool("no-anonymous", false, "refuse SASL ANONYMOUS (guests)")
-	fs.BoolVar(&cfg.RequireTLS, "require-tls", false, "require STARTTLS on XMPP TCP connections from non-loopback peers")
-	fs.IntVar(&cfg.SCRAMIterations, "scram-iterations", 4096, "PBKDF2 iterations for new SCRAM keys")
-	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
-	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	cfg, _, err := loadServeConfig(args, stderr, os.LookupEnv)
+	if errors.Is(err, errUsage) {
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "parley serve: unexpected argument %q\n", fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "parley serve: %v\n", err)
 		return 2
 	}
-	cfg.AllowAnonymous = !*noAnon
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "parley serve: bad --log-level: %v\n", err)
-		return 2
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg.Version = version
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// errUsage is a command line that flag already reported.
+var errUsage = errors.New("usage")
+
+// loadServeConfig reads the settings of `parley serve` from the command
+// line, the environment and the config file, and checks them.
+func loadServeConfig(args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) (app.Config, *settings, error) {
+	fs, o := serveFlags(stderr)
+	if err := fs.Parse(args); err != nil {
+		return app.Config{}, nil, errUsage
+	}
+	if fs.NArg() > 0 {
+		return app.Config{}, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	s := newSettings(fs, lookupEnv)
+	if err := s.applyEnv(); err != nil {
+		return app.Config{}, s, err
+	}
+	path := o.config
+	if path == "" {
+		if _, err := os.Stat(defaultConfigFile); err == nil {
+			path = defaultConfigFile
+		}
+	}
+	if path != "" {
+		if err := s.applyFile(path); err != nil {
+			return app.Config{}, s, err
+		}
+	}
+	cfg, err := o.finish()
+	if err == nil {
+		err = cfg.Check()
+	}
+	return cfg, s, s.locate(err)
+}
+
+// locate points a configuration error at the line or the variable that set
+// the first of its settings that did not come from the command line.
+func (s *settings) locate(err error) error {
+	var ce *app.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	for _, k := range ce.Keys {
+		switch o := s.origins[k]; {
+		case o.line > 0:
+			return &fileError{file: o.source, line: o.line, key: k, err: err}
+		case o.source == "environment":
+			return fmt.Errorf("%s: %w", envName(k), err)
+		}
+	}
+	return err
 }

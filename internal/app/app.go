@@ -101,6 +101,9 @@ func (c *Config) setDefaults() {
 
 func start(cfg Config) (*parley, error) {
 	cfg.setDefaults()
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}

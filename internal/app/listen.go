@@ -78,17 +78,11 @@ func loadTLS(cfg Config) (portTLS, error) {
 // loadACME refuses what ACME cannot serve, then builds the manager: the
 // domain and a --turn-host name, cached in DATA/acme.
 func loadACME(cfg Config) (portTLS, error) {
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		return portTLS{}, errors.New("--acme: not with --tls-cert/--tls-key; choose one")
-	}
-	if err := acme.CheckHost(cfg.Domain); err != nil {
-		return portTLS{}, fmt.Errorf("--acme: --domain %q: a CA only certifies public DNS names (%w); use --tls-cert, or no --acme for a self-signed certificate", cfg.Domain, err)
+	if err := cfg.checkACME(); err != nil {
+		return portTLS{}, err
 	}
 	hosts := []string{cfg.Domain}
 	if h := cfg.TURNHost; h != "" && !isIP(h) && !strings.EqualFold(h, cfg.Domain) {
-		if err := acme.CheckHost(h); err != nil {
-			return portTLS{}, fmt.Errorf("--acme: --turn-host: %w", err)
-		}
 		hosts = append(hosts, h)
 	}
 	m, err := acme.New(acme.Config{

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"parley.dev/parley/internal/app"
+)
+
+// serveOptions are the settings of `parley serve`: the app's Config and
+// the few that cmd/parley turns into something else.
+type serveOptions struct {
+	app.Config
+	config      string // the config file; default parley.toml when present
+	noAnonymous bool
+	logLevel    string
+}
+
+// serveFlags declares every setting of `parley serve`. Each flag is also a
+// key of the config file and a PARLEY_* environment variable (config.go), so
+// a setting is declared once, here.
+func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
+	o := &serveOptions{}
+	cfg := &o.Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "the config file (TOML); default ./parley.toml if it exists")
+	fs.StringVar(&cfg.Listen, "listen", ":8080", "the TCP address for HTTP and WebSocket")
+	fs.StringVar(&cfg.C2S, "c2s", ":5222", "the TCP address for XMPP client connections (empty: off)")
+	fs.StringVar(&cfg.Domain, "domain", "localhost", "the XMPP domain; MUC is conference.<domain>")
+	fs.StringVar(&cfg.DataDir, "data", "./parley-data", "where state lives")
+	fs.StringVar(&cfg.PublicIP, "public-ip", "", "the address put in ICE candidates")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM); default: a self-signed one in the data folder")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	fs.BoolVar(&cfg.ACME, "acme", false, "get and renew certificates from an ACME CA (Let's Encrypt) over TLS-ALPN-01 on the --listen port; needs a public --domain; not with --tls-cert")
+	fs.StringVar(&cfg.ACMEEmail, "acme-email", "", "contact address given to the ACME CA")
+	fs.StringVar(&cfg.ACMEDirectory, "acme-directory", "", "ACME directory URL; default Let's Encrypt production")
+	fs.StringVar(&cfg.TURNSecret, "turn-secret", "", "TURN REST secret, shared with any coturn (static-auth-secret); default: random, kept in the data folder")
+	fs.StringVar(&cfg.TURNHost, "turn-host", "", "host name given to clients for STUN/TURN on the --listen port; default: --public-ip, else --domain")
+	fs.BoolVar(&o.noAnonymous, "no-anonymous", false, "refuse SASL ANONYMOUS (guests)")
+	fs.BoolVar(&cfg.RequireTLS, "require-tls", false, "require STARTTLS on XMPP TCP connections from non-loopback peers")
+	fs.IntVar(&cfg.SCRAMIterations, "scram-iterations", 4096, "PBKDF2 iterations for new SCRAM keys")
+	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
+	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return fs, o
+}
+
+// finish turns the parsed options into the app's Config.
+func (o *serveOptions) finish() (app.Config, error) {
+	cfg := o.Config
+	cfg.AllowAnonymous = !o.noAnonymous
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return cfg, &app.ConfigError{Keys: []string{"log-level"}, Err: fmt.Errorf("bad --log-level: %v", err)}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Version = version
+	return cfg, nil
+}
