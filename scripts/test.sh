@@ -21,6 +21,7 @@ deps=(
   openssl:openssl
   ip:iproute2
   getconf:libc-bin
+  systemd-analyze:systemd
   python3:python3-slixmpp
 )
 need=()

@@ -17,9 +17,6 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
@@ -41,7 +38,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "config":
 		return runConfig(args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "parley", version)
+		writeVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
