@@ -4,10 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"parley.dev/parley/internal/app"
+	"parley.dev/parley/internal/logging"
 )
 
 // serveOptions are the settings of `parley serve`: the app's Config and
@@ -17,6 +17,7 @@ type serveOptions struct {
 	config      string // the config file; default parley.toml when present
 	noAnonymous bool
 	logLevel    string
+	logFormat   string
 }
 
 // serveFlags declares every setting of `parley serve`. Each flag is also a
@@ -45,7 +46,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&cfg.SCRAMIterations, "scram-iterations", 4096, "PBKDF2 iterations for new SCRAM keys")
 	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
 	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error, then per component: \"info,sfu=debug,pion=warn\" (components: xmpp, muc, focus, sfu, turn, udpmux, tcpmux, acme; pion for Pion's libraries)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return fs, o
 }
 
@@ -53,11 +55,14 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 func (o *serveOptions) finish() (app.Config, error) {
 	cfg := o.Config
 	cfg.AllowAnonymous = !o.noAnonymous
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+	levels, err := logging.ParseLevels(o.logLevel)
+	if err != nil {
 		return cfg, &app.ConfigError{Keys: []string{"log-level"}, Err: fmt.Errorf("bad --log-level: %v", err)}
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger, err = logging.New(os.Stderr, o.logFormat, levels)
+	if err != nil {
+		return cfg, &app.ConfigError{Keys: []string{"log-format"}, Err: err}
+	}
 	cfg.Version = version
 	return cfg, nil
 }
