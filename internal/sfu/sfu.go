@@ -129,7 +129,10 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 		return fmt.Errorf("sfu: twcc interceptor: %w", err)
 	}
 
-	loggers := pionlog.Factory{Log: s.log, Levels: pionlog.Routine()}
+	// Pion warns of routine events that any peer provokes (a closed pipe
+	// when someone leaves, a link-local address it cannot rewrite): 51 such
+	// lines for twelve joins. The SFU logs what matters itself.
+	loggers := pionlog.Factory{Log: s.log, Levels: pionlog.Untrusted()}
 	se := webrtc.SettingEngine{LoggerFactory: loggers}
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		UDPConn: s.cfg.UDPConn,
