@@ -5,6 +5,7 @@
 //	parley user ...          manage accounts
 //	parley load ...          run R rooms of P headless participants against a server
 //	parley config ...        check a config file, or print an example
+//	parley doctor            check a running deployment from outside
 //	parley version           print the version
 package main
 
@@ -37,6 +38,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runUser(args, stdin, stdout, stderr)
 	case "config":
 		return runConfig(args, stdout, stderr)
+	case "doctor":
+		return runDoctor(context.Background(), args, stdout, stderr)
 	case "version":
 		writeVersion(stdout)
 		return 0
@@ -59,6 +62,7 @@ func usage(w io.Writer) {
               [--duration 30s] [--media=false] [--json] [--server-pid PID]
   parley config check [FILE]     check a config file (default ./parley.toml), print the effective settings
   parley config example          print a complete, commented config file
+  parley doctor [serve's flags]  check the deployment: DNS, certificate, TCP and UDP port, clock, data folder, disk
   parley version
 Run "parley serve -h" for every server flag.
 `)
