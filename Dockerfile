@@ -8,8 +8,14 @@
 # The media port is UDP and TCP on the same number as --listen: publish both,
 # and give --public-ip the address clients reach (the container's own address
 # is not it). deploy/compose.yaml does the same with Compose.
+#
+# With BuildKit, --build-arg BINARY=prebuilt takes dist/parley-linux-amd64
+# (scripts/release.sh, renamed) instead of compiling: for machines that
+# cannot pull the golang image.
 
-FROM golang:1.26-bookworm AS build
+ARG BINARY=source
+
+FROM golang:1.26-bookworm AS source
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -17,14 +23,21 @@ COPY . .
 ARG VERSION=dev
 ARG COMMIT=
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/parley ./cmd/parley \
- && mkdir -p /out/data
+ && cp /etc/ssl/certs/ca-certificates.crt /out/
+
+FROM scratch AS prebuilt
+COPY dist/parley-linux-amd64 /out/parley
+COPY dist/ca-certificates.crt /out/
+
+FROM ${BINARY} AS binary
 
 FROM scratch
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/
-COPY --from=build /out/parley /parley
-COPY --from=build --chown=65532:65532 /out/data /data
+COPY --from=binary /out/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=binary /out/parley /parley
+# /data belongs to the user parley runs as; the volume keeps it.
+COPY --chown=65532:65532 deploy/docker-data/ /data/
+WORKDIR /data
 USER 65532:65532
 VOLUME /data
-WORKDIR /data
 EXPOSE 443/tcp 443/udp
 ENTRYPOINT ["/parley", "serve", "--data", "/data", "--listen", ":443", "--c2s", ""]
