@@ -1,0 +1,48 @@
+package metrics
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestHandlerWritesEverySnapshotField(t *testing.T) {
+	n := uint64(0)
+	h := Handler(func() Snapshot {
+		n++
+		return Snapshot{
+			Conferences: 2, Participants: 5, XMPPSessions: 7, SFUPacketsForwarded: 1000 * n, SFUBytesForwarded: 5, SFUNACKs: 3,
+			SFUKeyframeRequests: 4, TURNAllocations: 1, TURNRelayedBytes: 99,
+			PortmuxDropped: map[Label2]uint64{{"udp", "rate_stun"}: 12},
+			AuthFailures:   map[string]uint64{"SCRAM-SHA-256": 2},
+			Stanzas:        map[string]uint64{"message": 40, "iq": 3},
+			Extra:          []Sample{{Name: "parley_refusals_total", Help: "h", Counter: true, Labels: map[string]string{"permission": "kick"}, Value: 6}},
+		}
+	})
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		b, _ := io.ReadAll(rec.Body)
+		return string(b)
+	}
+	out := scrape()
+	for _, want := range []string{
+		"parley_conferences 2", "parley_participants 5", "parley_xmpp_sessions 7",
+		"parley_sfu_packets_forwarded_total 1000", "parley_sfu_nacks_total 3", "parley_sfu_keyframe_requests_total 4",
+		"parley_turn_allocations 1", "parley_turn_relayed_bytes_total 99",
+		`parley_portmux_dropped_total{proto="udp",reason="rate_stun"} 12`,
+		`parley_auth_failures_total{mechanism="SCRAM-SHA-256"} 2`,
+		`parley_stanzas_total{kind="message"} 40`,
+		`parley_refusals_total{permission="kick"} 6`,
+		"go_goroutines ", "process_resident_memory_bytes ",
+		"# TYPE parley_sfu_packets_forwarded_total counter",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q", want)
+		}
+	}
+	if !strings.Contains(scrape(), "parley_sfu_packets_forwarded_total 2000") {
+		t.Error("a second scrape did not read a new snapshot")
+	}
+}
