@@ -6,7 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"parley.dev/parley/internal/app"
+	"parley.dev/parley/internal/logging"
 )
 
 // writeFile writes a config file in a temporary folder and returns its path.
@@ -93,7 +98,8 @@ func TestPrecedenceFlagThenEnvironmentThenFile(t *testing.T) {
 	secret := writeFile(t, "turn-secret", "s3cret-from-file\n")
 	path := writeFile(t, "parley.toml", "domain = \"file.test\"\nlisten = \"127.0.0.1:1001\"\nc2s = \"127.0.0.1:1002\"\nturn-secret-file = \""+secret+"\"\nstanza-rate = 7\n")
 	env := envOf(map[string]string{"PARLEY_LISTEN": "127.0.0.1:2001", "PARLEY_C2S": "127.0.0.1:2002", "PARLEY_NO_ANONYMOUS": "true"})
-	cfg, _, err := loadServeConfig([]string{"--config", path, "--c2s", "127.0.0.1:3002"}, &bytes.Buffer{}, env)
+	l, err := loadServeConfig([]string{"--config", path, "--c2s", "127.0.0.1:3002"}, &bytes.Buffer{}, env)
+	cfg := l.cfg
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +116,11 @@ func TestPrecedenceFlagThenEnvironmentThenFile(t *testing.T) {
 }
 
 func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
-	_, _, err := loadServeConfig(nil, &bytes.Buffer{}, envOf(map[string]string{"PARLEY_PUBLIC_IP": "not-an-ip"}))
+	_, err := loadServeConfig(nil, &bytes.Buffer{}, envOf(map[string]string{"PARLEY_PUBLIC_IP": "not-an-ip"}))
 	if err == nil || !strings.Contains(err.Error(), "PARLEY_PUBLIC_IP: --public-ip") {
 		t.Fatalf("err = %v, want one naming PARLEY_PUBLIC_IP", err)
 	}
-	_, _, err = loadServeConfig(nil, &bytes.Buffer{}, envOf(map[string]string{"PARLEY_STANZA_RATE": "lots"}))
+	_, err = loadServeConfig(nil, &bytes.Buffer{}, envOf(map[string]string{"PARLEY_STANZA_RATE": "lots"}))
 	if err == nil || !strings.Contains(err.Error(), "PARLEY_STANZA_RATE") {
 		t.Fatalf("err = %v, want one naming PARLEY_STANZA_RATE", err)
 	}
@@ -139,5 +145,47 @@ func TestServeRefusesABadConfigFile(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), path+":2: lisen: unknown key") {
 		t.Fatalf("stderr %q", errOut.String())
+	}
+}
+
+func TestSIGHUPReadsTheConfigAgain(t *testing.T) {
+	path := writeFile(t, "parley.toml", "turn-secret = \"one\"\nlog-level = \"info\"\n")
+	args := []string{"--config", path}
+	l, err := loadServeConfig(args, &bytes.Buffer{}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf bytes.Buffer
+	log, logs, _ := logging.New(&logBuf, "text", l.levels)
+	hup := make(chan os.Signal, 1)
+	reloads := make(chan app.Config, 1)
+	go reloadOnHUP(t.Context(), hup, args, log, logs, reloads)
+
+	os.WriteFile(path, []byte("turn-secret = \"two\"\nlog-level = \"warn,sfu=debug\"\n"), 0o600)
+	hup <- syscall.SIGHUP
+	select {
+	case next := <-reloads:
+		if next.TURNSecret != "two" || next.Logger != log {
+			t.Fatalf("reloaded config: secret %q, same logger %v", next.TURNSecret, next.Logger == log)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload after SIGHUP")
+	}
+	log.Info("info after reload: dropped")
+	log.With("part", "sfu").Debug("sfu debug after reload: kept")
+	if out := logBuf.String(); strings.Contains(out, "dropped") || !strings.Contains(out, "kept") {
+		t.Fatalf("log levels not reloaded:\n%s", out)
+	}
+
+	// A broken file is refused whole; nothing is sent.
+	os.WriteFile(path, []byte("turn-secret = \"three\"\nbogus = 1\n"), 0o600)
+	hup <- syscall.SIGHUP
+	select {
+	case next := <-reloads:
+		t.Fatalf("a broken config was reloaded: %+v", next.TURNSecret)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if !strings.Contains(logBuf.String(), "reload refused") {
+		t.Fatalf("no error logged for a broken config:\n%s", logBuf.String())
 	}
 }

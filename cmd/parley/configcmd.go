@@ -28,12 +28,12 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		if len(args) == 2 {
 			flags = []string{"--config", args[1]}
 		}
-		_, s, err := loadServeConfig(flags, stderr, os.LookupEnv)
+		l, err := loadServeConfig(flags, stderr, os.LookupEnv)
 		if err != nil {
 			fmt.Fprintf(stderr, "parley config check: %v\n", err)
 			return 1
 		}
-		writeConfig(stdout, s.fs, s.origins, false)
+		writeConfig(stdout, l.set.fs, l.set.origins, false)
 		return 0
 	default:
 		fmt.Fprintf(stderr, "parley config: unknown command %q\n", args[0])

@@ -15,7 +15,8 @@ import (
 // as `parley serve` (config file, environment, flags) and checks the
 // running deployment they describe.
 func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, _, err := loadServeConfig(args, stderr, os.LookupEnv)
+	l, err := loadServeConfig(args, stderr, os.LookupEnv)
+	cfg := l.cfg
 	if err != nil {
 		fmt.Fprintf(stderr, "parley doctor: %v\n", err)
 		return 2

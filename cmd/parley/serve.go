@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"parley.dev/parley/internal/app"
+	"parley.dev/parley/internal/logging"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
-	cfg, _, err := loadServeConfig(args, stderr, os.LookupEnv)
+	loaded, err := loadServeConfig(args, stderr, os.LookupEnv)
 	if errors.Is(err, errUsage) {
 		return 2
 	}
@@ -19,6 +23,15 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "parley serve: %v\n", err)
 		return 2
 	}
+	cfg := loaded.cfg
+	var logs *logging.Control
+	cfg.Logger, logs, _ = logging.New(os.Stderr, loaded.opts.logFormat, loaded.levels) // the format is checked
+	reloads := make(chan app.Config, 1)
+	cfg.Reloads = reloads
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnHUP(ctx, hup, args, cfg.Logger, logs, reloads)
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)
 		return 1
@@ -26,22 +39,57 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	return 0
 }
 
+// reloadOnHUP reads the settings again at each SIGHUP: the log levels
+// change here, the rest goes to app, which applies what can change safely.
+// A configuration with an error is refused whole, and the old one stays.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, args []string, log *slog.Logger, logs *logging.Control, reloads chan<- app.Config) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		loaded, err := loadServeConfig(args, io.Discard, os.LookupEnv)
+		if err != nil {
+			log.Error("reload refused: the configuration has an error; the running one stays", "err", err)
+			continue
+		}
+		logs.SetLevels(loaded.levels)
+		next := loaded.cfg
+		next.Logger = log
+		select {
+		case reloads <- next:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // errUsage is a command line that flag already reported.
 var errUsage = errors.New("usage")
 
+// loaded is what loadServeConfig read.
+type loaded struct {
+	cfg    app.Config // without Logger
+	levels logging.Levels
+	opts   *serveOptions
+	set    *settings // where each setting came from
+}
+
 // loadServeConfig reads the settings of `parley serve` from the command
 // line, the environment and the config file, and checks them.
-func loadServeConfig(args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) (app.Config, *settings, error) {
+func loadServeConfig(args []string, stderr io.Writer, lookupEnv func(string) (string, bool)) (loaded, error) {
 	fs, o := serveFlags(stderr)
 	if err := fs.Parse(args); err != nil {
-		return app.Config{}, nil, errUsage
+		return loaded{}, errUsage
 	}
 	if fs.NArg() > 0 {
-		return app.Config{}, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return loaded{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	s := newSettings(fs, lookupEnv)
+	l := loaded{opts: o, set: s}
 	if err := s.applyEnv(); err != nil {
-		return app.Config{}, s, err
+		return l, err
 	}
 	path := o.config
 	if path == "" {
@@ -51,14 +99,15 @@ func loadServeConfig(args []string, stderr io.Writer, lookupEnv func(string) (st
 	}
 	if path != "" {
 		if err := s.applyFile(path); err != nil {
-			return app.Config{}, s, err
+			return l, err
 		}
 	}
-	cfg, err := o.finish()
+	var err error
+	l.cfg, l.levels, err = o.finish()
 	if err == nil {
-		err = cfg.Check()
+		err = l.cfg.Check()
 	}
-	return cfg, s, s.locate(err)
+	return l, s.locate(err)
 }
 
 // locate points a configuration error at the line or the variable that set

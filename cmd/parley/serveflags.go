@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"parley.dev/parley/internal/app"
 	"parley.dev/parley/internal/logging"
@@ -51,18 +50,18 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	return fs, o
 }
 
-// finish turns the parsed options into the app's Config.
-func (o *serveOptions) finish() (app.Config, error) {
+// finish turns the parsed options into the app's Config, without its
+// Logger, and the log levels.
+func (o *serveOptions) finish() (app.Config, logging.Levels, error) {
 	cfg := o.Config
 	cfg.AllowAnonymous = !o.noAnonymous
+	cfg.Version = version
 	levels, err := logging.ParseLevels(o.logLevel)
 	if err != nil {
-		return cfg, &app.ConfigError{Keys: []string{"log-level"}, Err: fmt.Errorf("bad --log-level: %v", err)}
+		return cfg, levels, &app.ConfigError{Keys: []string{"log-level"}, Err: fmt.Errorf("bad --log-level: %v", err)}
 	}
-	cfg.Logger, err = logging.New(os.Stderr, o.logFormat, levels)
-	if err != nil {
-		return cfg, &app.ConfigError{Keys: []string{"log-format"}, Err: err}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return cfg, levels, &app.ConfigError{Keys: []string{"log-format"}, Err: fmt.Errorf("bad --log-format %q: want text or json", o.logFormat)}
 	}
-	cfg.Version = version
-	return cfg, nil
+	return cfg, levels, nil
 }

@@ -57,6 +57,10 @@ type Config struct {
 	HTTPListener, C2SListener net.Listener
 	// Ready, if set, is closed once every part is serving.
 	Ready chan<- struct{}
+	// Reloads, if set, brings new settings (parley serve sends them on
+	// SIGHUP): what can change safely is applied, the rest is logged as
+	// needing a restart (reload.go).
+	Reloads <-chan Config
 }
 
 // Run starts parley and blocks until ctx ends, then shuts down gracefully.
@@ -65,8 +69,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return p.shutdown()
+	for {
+		select {
+		case <-ctx.Done():
+			return p.shutdown()
+		case next := <-cfg.Reloads:
+			p.reload(next)
+		}
+	}
 }
 
 type parley struct {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 )
 
 // Levels is a default level and levels per component.
@@ -45,13 +46,34 @@ func ParseLevels(s string) (Levels, error) {
 	return lv, nil
 }
 
-// New returns a logger writing to w in format "text" or "json".
-func New(w io.Writer, format string, lv Levels) (*slog.Logger, error) {
+// Control changes the levels of a logger made by New, for a reload.
+type Control struct {
+	levels *atomic.Pointer[Levels] // shared with every handler of the logger
+	floor  *slog.LevelVar          // the lowest level of levels, for the inner handler
+}
+
+// SetLevels replaces the levels of the logger and of every logger derived
+// from it.
+func (c *Control) SetLevels(lv Levels) {
+	c.levels.Store(&lv)
+	c.floor.Set(lv.floor())
+}
+
+// floor is the lowest of the default and the components' levels.
+func (lv Levels) floor() slog.Level {
 	min := lv.Default
 	for _, l := range lv.Parts {
 		min = Min(min, l)
 	}
-	opts := &slog.HandlerOptions{Level: min}
+	return min
+}
+
+// New returns a logger writing to w in format "text" or "json", and the
+// control of its levels.
+func New(w io.Writer, format string, lv Levels) (*slog.Logger, *Control, error) {
+	c := &Control{levels: &atomic.Pointer[Levels]{}, floor: &slog.LevelVar{}}
+	c.SetLevels(lv)
+	opts := &slog.HandlerOptions{Level: c.floor}
 	var h slog.Handler
 	switch format {
 	case "", "text":
@@ -59,9 +81,9 @@ func New(w io.Writer, format string, lv Levels) (*slog.Logger, error) {
 	case "json":
 		h = slog.NewJSONHandler(w, opts)
 	default:
-		return nil, fmt.Errorf("log format %q: want text or json", format)
+		return nil, nil, fmt.Errorf("log format %q: want text or json", format)
 	}
-	return slog.New(&partHandler{next: h, levels: lv, level: lv.Default}), nil
+	return slog.New(&partHandler{next: h, levels: c.levels}), c, nil
 }
 
 // Min is the lower of two levels.
@@ -76,12 +98,19 @@ func Min(a, b slog.Level) slog.Level {
 // Immutable: WithAttrs returns a new one.
 type partHandler struct {
 	next   slog.Handler
-	levels Levels
-	level  slog.Level // the level of the component named so far, else the default
+	levels *atomic.Pointer[Levels] // shared; swapped by Control.SetLevels
+	names  []string                // components named by its attributes, outermost first
 }
 
 func (h *partHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.level && h.next.Enabled(ctx, l)
+	lv := h.levels.Load()
+	level := lv.Default
+	for _, name := range h.names {
+		if pl, ok := lv.Parts[name]; ok {
+			level = pl
+		}
+	}
+	return l >= level && h.next.Enabled(ctx, l)
 }
 
 func (h *partHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -89,21 +118,18 @@ func (h *partHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *partHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	level := h.level
+	names := h.names
 	for _, a := range attrs {
-		name := a.Key
-		if name == "part" {
-			name = a.Value.String()
-		} else if name != "pion" {
-			continue
-		}
-		if l, ok := h.levels.Parts[name]; ok {
-			level = l
+		switch a.Key {
+		case "part":
+			names = append(names[:len(names):len(names)], a.Value.String())
+		case "pion":
+			names = append(names[:len(names):len(names)], "pion")
 		}
 	}
-	return &partHandler{next: h.next.WithAttrs(attrs), levels: h.levels, level: level}
+	return &partHandler{next: h.next.WithAttrs(attrs), levels: h.levels, names: names}
 }
 
 func (h *partHandler) WithGroup(name string) slog.Handler {
-	return &partHandler{next: h.next.WithGroup(name), levels: h.levels, level: h.level}
+	return &partHandler{next: h.next.WithGroup(name), levels: h.levels, names: h.names}
 }

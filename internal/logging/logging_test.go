@@ -14,7 +14,7 @@ func TestLevelsPerComponent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	log, err := New(&buf, "text", lv)
+	log, ctl, err := New(&buf, "text", lv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +35,19 @@ func TestLevelsPerComponent(t *testing.T) {
 	if strings.Contains(out, "dropped") {
 		t.Errorf("a line that should be filtered was logged:\n%s", out)
 	}
+	// A reload changes the levels of loggers derived before it.
+	buf.Reset()
+	ctl.SetLevels(Levels{Default: slog.LevelError, Parts: map[string]slog.Level{"muc": slog.LevelDebug}})
+	sfu.Warn("sfu warn after reload: dropped")
+	log.With("part", "muc").Debug("muc debug after reload: kept")
+	if out := buf.String(); strings.Contains(out, "dropped") || !strings.Contains(out, "muc debug after reload: kept") {
+		t.Errorf("after SetLevels:\n%s", out)
+	}
 }
 
 func TestJSONAndErrors(t *testing.T) {
 	var buf bytes.Buffer
-	log, err := New(&buf, "json", Levels{Default: slog.LevelInfo})
+	log, _, err := New(&buf, "json", Levels{Default: slog.LevelInfo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +59,7 @@ func TestJSONAndErrors(t *testing.T) {
 	if _, err := ParseLevels("info,sfu=loud"); err == nil {
 		t.Error("a bad level was accepted")
 	}
-	if _, err := New(&buf, "xml", Levels{}); err == nil {
+	if _, _, err := New(&buf, "xml", Levels{}); err == nil {
 		t.Error("a bad format was accepted")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
@@ -72,6 +73,9 @@ type Server struct {
 	stats  *counters        // safe for concurrent use
 	fast   *fastPath        // safe for concurrent use
 	poller *relayPoller     // reads the UDP relay sockets; safe for concurrent use
+	// secrets is swapped whole by RotateSecret; read on every credential.
+	secrets atomic.Pointer[secrets]
+	log     *slog.Logger // cfg.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -126,7 +130,9 @@ func New(cfg Config) (*Server, error) {
 		quota:  newQuota(cfg.MaxAllocationsPerUser, cfg.MaxAllocations, cfg.Clock),
 		policy: newPeerPolicy(cfg.OwnMediaAddrs, cfg.AllowedPeerPrefixes),
 		stats:  &counters{},
+		log:    cfg.Logger,
 	}
+	s.secrets.Store(&secrets{current: cfg.Secret})
 	s.fast = newFastPath(s.stats)
 	poller, err := newRelayPoller(s.stats)
 	if err != nil {
@@ -172,7 +178,7 @@ func (s *Server) Close() error {
 // Credentials returns a credential for user valid for ttl from now,
 // signed with the server's secret.
 func (s *Server) Credentials(user string, ttl time.Duration) (Credential, error) {
-	return NewCredential(s.cfg.Secret, user, s.cfg.Clock().Add(ttl))
+	return s.secrets.Load().sign(user, s.cfg.Clock().Add(ttl))
 }
 
 // Stats returns the current counters.
@@ -206,7 +212,7 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (userID string, ke
 		s.stats.refuse(refusedAuthExpired)
 		return "", nil, false
 	}
-	password := restPassword(s.cfg.Secret, ra.Username)
+	password := restPassword(s.secrets.Load().forExpiry(expires), ra.Username)
 	return user, pionturn.GenerateAuthKey(ra.Username, ra.Realm, password), true
 }
 
