@@ -1,7 +1,10 @@
 package metrics
 
 import (
+	"encoding/json"
 	"io"
+	"os"
+	"regexp"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -44,5 +47,43 @@ func TestHandlerWritesEverySnapshotField(t *testing.T) {
 	}
 	if !strings.Contains(scrape(), "parley_sfu_packets_forwarded_total 2000") {
 		t.Error("a second scrape did not read a new snapshot")
+	}
+}
+
+// TestDashboardUsesOnlyExportedMetrics: every parley_, go_ and process_
+// metric the Grafana dashboard in deploy/ queries is one this package writes.
+func TestDashboardUsesOnlyExportedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("the dashboard is not JSON: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	Handler(func() Snapshot {
+		return Snapshot{PortmuxDropped: map[Label2]uint64{{"tcp", "x"}: 1}, AuthFailures: map[string]uint64{"PLAIN": 1}, Stanzas: map[string]uint64{"iq": 1}}
+	}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	exported := rec.Body.String()
+	name := regexp.MustCompile(`\b(?:parley|go|process)_[a-z_]+`)
+	n := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				n++
+				if !strings.Contains(exported, "\n"+m+" ") && !strings.Contains(exported, "\n"+m+"{") {
+					t.Errorf("panel %q queries %s, which /metrics does not export", p.Title, m)
+				}
+			}
+		}
+	}
+	if n < 15 {
+		t.Fatalf("only %d metric references found in the dashboard", n)
 	}
 }
