@@ -167,3 +167,18 @@ func TestMUCMapping(t *testing.T) {
 		}
 	}
 }
+
+func TestRefusals(t *testing.T) {
+	var r Refusals
+	r.Add(Kick)
+	r.Add(Kick)
+	r.Add(PublishAudio)
+	r.Add(Permission(99)) // ignored
+	if r.Get(Kick) != 2 || r.Get(Chat) != 0 {
+		t.Errorf("kick %d chat %d", r.Get(Kick), r.Get(Chat))
+	}
+	snap := r.Snapshot()
+	if len(snap) != 2 || snap["kick"] != 2 || snap["publish_audio"] != 1 {
+		t.Errorf("snapshot %v", snap)
+	}
+}
