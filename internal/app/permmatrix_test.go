@@ -57,7 +57,7 @@ func refusedBy(err error) outcome {
 }
 
 func TestPermissionMatrix(t *testing.T) {
-	_, ws := startParley(t)
+	server, ws := startParley(t)
 	tested := map[perm.Permission]bool{}
 	for _, role := range perm.Roles() {
 		t.Run(string(role), func(t *testing.T) {
@@ -77,6 +77,19 @@ func TestPermissionMatrix(t *testing.T) {
 			mucMatrix(t, ws, role, check)
 			mediaMatrix(t, ws, role, check)
 		})
+	}
+	// Every refusal was counted, by permission, where it happened.
+	mucRefused, focusRefused := server.muc.Stats().Refused, server.focus.Stats().Refused
+	for _, p := range []perm.Permission{perm.PrivateChat, perm.MuteOthers, perm.AskUnmute,
+		perm.GrantRoles, perm.LockRoom, perm.Kick, perm.Ban, perm.EndMeeting} {
+		if mucRefused[p.String()] == 0 {
+			t.Errorf("the MUC counted no refusal of %s: %v", p, mucRefused)
+		}
+	}
+	for _, p := range []perm.Permission{perm.PublishAudio, perm.PublishVideo, perm.PublishScreen} {
+		if focusRefused[p.String()] == 0 {
+			t.Errorf("the focus counted no refusal of %s: %v", p, focusRefused)
+		}
 	}
 	for _, p := range perm.All() {
 		_, skipped := notEnforcedHere[p]
