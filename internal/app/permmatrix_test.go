@@ -468,3 +468,43 @@ func sourceAdd(t *testing.T, c *xmppclient.Client, sid, media string, desktop bo
 	}
 	return refusedBy(err)
 }
+
+// TestVoiceGivesAndTakesMedia: a viewer (a visitor in a moderated room)
+// has no m-line to publish on; given voice, it gets them in a content-add
+// and its media flows; its voice revoked, the forwarding stops at once.
+func TestVoiceGivesAndTakesMedia(t *testing.T) {
+	_, ws := startParley(t)
+	room := jid.JID{Local: "voice", Domain: "conference." + testDomain}
+	boss := joinPeer(t, ws, room, "boss", true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	form := xmlstream.New("jabber:x:data", "x", "type", "submit").Add(
+		formField("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig"),
+		formField("muc#roomconfig_moderatedroom", "1"))
+	if _, err := boss.Conn().Client().IQ(ctx, xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", room.String()).Add(
+		xmlstream.New(nsMUCOwner, "query").Add(form))); err != nil {
+		t.Fatal(err)
+	}
+	cam := joinWith(t, dialClient(t, ws), mediapeer.RoomConfig{Room: room, Nick: "cam", Media: true,
+		Audio: mediapeer.SyntheticAudio(), Video: mediapeer.SyntheticVideo()})
+	waitReceives(t, cam, "boss/audio", "boss/video")
+	if got := received(boss); got["cam/audio"]+got["cam/video"] != 0 {
+		t.Fatalf("a viewer's media arrived: %v", got)
+	}
+	if err := boss.SetRole(ctx, "cam", mediapeer.RoleParticipant, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitReceives(t, boss, "cam/audio", "cam/video")
+	if err := boss.SetRole(ctx, "cam", mediapeer.RoleVisitor, ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	a := received(boss)
+	time.Sleep(time.Second)
+	b := received(boss)
+	for _, k := range []string{"cam/audio", "cam/video"} {
+		if b[k] != a[k] {
+			t.Errorf("%s still forwarded a second after voice was revoked: %d then %d", k, a[k], b[k])
+		}
+	}
+}
