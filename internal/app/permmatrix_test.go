@@ -367,8 +367,14 @@ func mediaMatrix(t *testing.T, ws string, role perm.Role, check func(perm.Permis
 		check(p, mediaOutcome(got[track]))
 	}
 
-	// The focus refuses a source-add of a kind the role may not publish,
-	// and answers the others as before (feature-not-implemented).
+	jingleMatrix(t, role, cam, camPeer, screen, screenPeer)
+}
+
+// jingleMatrix: the focus refuses a source-add of a kind the role may not
+// publish, and answers the others as before (feature-not-implemented).
+func jingleMatrix(t *testing.T, role perm.Role, cam *xmppclient.Client, camPeer *mediapeer.Peer,
+	screen *xmppclient.Client, screenPeer *mediapeer.Peer,
+) {
 	for _, c := range []struct {
 		p      perm.Permission
 		media  string
