@@ -128,6 +128,9 @@ func (r *room) join(st *xmlstream.Element, from jid.JID, nick string) {
 	}
 	o := &occupant{nick: nick, real: from, role: defaultRole(aff, r.config.Moderated), payload: presencePayload(st),
 		ident: r.identify(from)}
+	if o.ident.Moderator && o.role != RoleNone {
+		o.role = RoleModerator
+	}
 	if !creating {
 		if err := r.require(r.permsOf(o), perm.Join, "you may not join this room"); err != nil {
 			r.reply(st, err)

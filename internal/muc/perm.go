@@ -23,6 +23,10 @@ type Identity struct {
 	// Overrides change the session's set one permission at a time (from a
 	// token's claims); they apply after the room's role defaults.
 	Overrides perm.Overrides
+	// Moderator (a token's moderator claim) makes the occupant enter with
+	// the XEP-0045 moderator role, whatever its affiliation: the parley
+	// role moderator.
+	Moderator bool
 }
 
 // Media names in mute requests and the <perm/> element, and the permission

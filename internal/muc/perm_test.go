@@ -179,3 +179,20 @@ func TestLockRoom(t *testing.T) {
 		t.Errorf("refusals %v", h.svc.Stats().Refused)
 	}
 }
+
+func TestIdentityModerator(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Identify = func(real jid.JID) Identity { return Identity{Anonymous: true, Moderator: real.Local == "mod"} }
+	})
+	room := h.room("tok")
+	out := h.mustJoin("mod@example.test/m", room+"/Mod")
+	self := findSelfPresence(out, "mod@example.test/m")
+	if item(self).Attr("role") != "moderator" || permOf(self).Attr("role") != "moderator" {
+		t.Fatalf("a token's moderator claim: %s", self)
+	}
+	h.mustJoin("guest@example.test/g", room+"/G")
+	out = h.admin("mod@example.test/m", room, "<item nick='G' role='none'/>")
+	if res := findTo(out, "mod@example.test/m", "iq"); res == nil || res.Attr("type") != "result" {
+		t.Fatalf("the token moderator could not kick:\n%s", dump(out))
+	}
+}
