@@ -196,3 +196,24 @@ func TestIdentityModerator(t *testing.T) {
 		t.Fatalf("the token moderator could not kick:\n%s", dump(out))
 	}
 }
+
+func TestRoleDefaultsPersist(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultRoomConfig()
+	cfg.Persistent = true
+	cfg.RoleDefaults = perm.Defaults{perm.Guest: {Revoke: perm.Of(perm.PublishVideo)}}
+	h := newHarness(t, func(c *Config) { c.DataDir, c.DefaultRoomConfig = dir, &cfg })
+	h.room("kept")
+	if err := h.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, func(c *Config) { c.DataDir = dir }, identities(nil))
+	ri, ok := h2.svc.Room("kept")
+	if !ok || ri.Config.RoleDefaults[perm.Guest] != cfg.RoleDefaults[perm.Guest] {
+		t.Fatalf("restored role defaults: %+v", ri.Config.RoleDefaults)
+	}
+	out := h2.mustJoin("guest1@example.test/g", "kept@"+testDomain+"/G")
+	if p := permOf(findSelfPresence(out, "guest1@example.test/g")); strings.Contains(p.Attr("allow"), "publish_video") {
+		t.Errorf("the restored defaults do not apply: %s", p)
+	}
+}
