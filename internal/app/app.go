@@ -19,6 +19,7 @@ import (
 
 	"parley.dev/parley/internal/accounts"
 	"parley.dev/parley/internal/focus"
+	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/sfu"
@@ -194,6 +195,9 @@ func (p *parley) startConferences() error {
 		DataDir: filepath.Join(cfg.DataDir, "rooms"),
 		Logger:  cfg.Logger.With("part", "muc"),
 		OnEvent: p.roomEvent,
+		// Guests (anonymous logins) get the guest role; tokens will add
+		// their overrides here.
+		Identify: func(real jid.JID) muc.Identity { return muc.Identity{Anonymous: p.xmpp.IsAnonymous(real)} },
 	})
 	if err != nil {
 		return fmt.Errorf("muc: %w", err)
@@ -208,13 +212,14 @@ func (p *parley) startConferences() error {
 func (p *parley) roomEvent(ev muc.Event) {
 	switch ev.Kind {
 	case muc.OccupantJoined:
-		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID)
+		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID, focus.Rights{Permissions: ev.Permissions, Muted: ev.Muted})
 	case muc.OccupantLeft:
 		p.focus.Left(ev.Room, ev.Nick)
 	case muc.OccupantChanged:
 		if ev.PrevNick != "" && ev.PrevNick != ev.Nick {
 			p.focus.Renamed(ev.Room, ev.PrevNick, ev.Nick)
 		}
+		p.focus.SetRights(ev.Room, ev.Nick, focus.Rights{Permissions: ev.Permissions, Muted: ev.Muted})
 	case muc.NickConflict:
 		// Often the joiner's own ghost: its old connection died unnoticed.
 		p.xmpp.CheckAlive(ev.RealJID)

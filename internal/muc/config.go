@@ -1,8 +1,12 @@
 package muc
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
+
+	"parley.dev/parley/internal/perm"
 
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
@@ -44,6 +48,18 @@ type RoomConfig struct {
 	Public            bool   `json:"public,omitempty"` // listed in the service's disco#items
 	WhoIs             WhoIs  `json:"whois,omitempty"`  // "" means WhoIsModerators
 	ChangeSubject     bool   `json:"change_subject,omitempty"`
+	// RoleDefaults change what each parley role may do in this room, one
+	// permission at a time (docs/PERMISSIONS.md). Not in the XEP-0045
+	// form: set by whoever declares the room.
+	RoleDefaults perm.Defaults `json:"role_defaults,omitempty"`
+}
+
+// configEqual compares two configurations through their stored form
+// (RoleDefaults is a map, and fields will be added).
+func configEqual(a, b RoomConfig) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // DefaultRoomConfig is what new rooms get when Config.DefaultRoomConfig is

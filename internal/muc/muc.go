@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -58,6 +59,11 @@ type Config struct {
 	// return quickly and must not call back into the Service (hand the
 	// event to your own goroutine or queue). Default nil.
 	OnEvent func(Event)
+	// Identify, if set, tells the room about a joining session: whether it
+	// is a guest, and its token's permission overrides. Called under the
+	// room's lock: it must return quickly and not call into the Service.
+	// Default nil: every session is a logged-in user without overrides.
+	Identify func(real jid.JID) Identity
 }
 
 // ConfigError reports an unusable Config.
@@ -83,6 +89,8 @@ type Service struct {
 	roomDefault RoomConfig                     // immutable
 	admins      map[jid.JID]struct{}           // immutable; bare JIDs
 	onEvent     func(Event)                    // immutable; may be nil
+	identify    func(jid.JID) Identity         // immutable; may be nil
+	refused     perm.Refusals                  // atomic; refusals for lack of a permission
 	saver       *saver                         // immutable; nil without DataDir
 	counters    counters                       // atomic
 	mu          sync.Mutex                     // guards the fields below
@@ -113,6 +121,9 @@ type Stats struct {
 	GhostsRemoved uint64 // occupants removed after their session bounced stanzas
 	SaveErrors    uint64 // failed persistent-room writes
 	AfterClose    uint64 // stanzas refused after Close
+	// Refused counts stanzas refused for lack of a permission, by
+	// permission name (only those with refusals).
+	Refused map[string]uint64
 }
 
 // New returns a running service. With a DataDir it loads the persistent
@@ -134,6 +145,7 @@ func New(cfg Config) (*Service, error) {
 		roomDefault: DefaultRoomConfig(),
 		admins:      make(map[jid.JID]struct{}, len(cfg.Admins)),
 		onEvent:     cfg.OnEvent,
+		identify:    cfg.Identify,
 		rooms:       make(map[string]*room),
 		occupantOf:  make(map[jid.JID]map[*room]struct{}),
 	}
@@ -199,6 +211,7 @@ func (s *Service) Stats() Stats {
 		GhostsRemoved: s.counters.ghostsRemoved.Load(),
 		SaveErrors:    s.counters.saveErrors.Load(),
 		AfterClose:    s.counters.afterClose.Load(),
+		Refused:       s.refused.Snapshot(),
 	}
 	s.mu.Lock()
 	st.Rooms = len(s.rooms)

@@ -1,6 +1,9 @@
 package muc
 
-import "parley.dev/parley/internal/jid"
+import (
+	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
+)
 
 // Affiliation is a long-lived relation between a bare JID and a room
 // (XEP-0045 §5.2). The zero value is AffNone.
@@ -122,6 +125,11 @@ type Event struct {
 	RealJID     jid.JID // occupant's full real JID
 	Role        Role
 	Affiliation Affiliation
+	// Permissions is what the occupant may do now, mutes aside; Muted the
+	// publish permissions a moderator muted (forward media of a kind only
+	// if Permissions has it and Muted does not). Unset for OccupantLeft.
+	Permissions perm.Set
+	Muted       perm.Set
 }
 
 // OccupantInfo is a read-only snapshot of one occupant.
@@ -130,6 +138,8 @@ type OccupantInfo struct {
 	RealJID     jid.JID
 	Role        Role
 	Affiliation Affiliation
+	Permissions perm.Set // what it may do, mutes aside
+	Muted       perm.Set // publish permissions muted
 }
 
 // RoomInfo is a read-only snapshot of one room.

@@ -29,7 +29,7 @@ type session struct {
 
 	// Owned by the read loop.
 	user      string // authenticated username (localpart), "" before SASL
-	anonymous bool
+	anonymous bool   // written before the session is registered; read-only afterwards (IsAnonymous)
 	saslFails int
 	limiter   *rate.Limiter
 

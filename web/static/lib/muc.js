@@ -21,6 +21,7 @@ export const NS = Object.freeze({
   data: 'jabber:x:data',
   delay: 'urn:xmpp:delay',
   nick: 'http://jabber.org/protocol/nick',
+  perm: 'urn:parley:perm:0',
 });
 
 /** JoinError is a join the room refused, with the XMPP condition. */
@@ -43,6 +44,10 @@ export class JoinError extends XmppError {
  * @property {string} show '' (available), away, dnd, xa, chat
  * @property {string} displayName the XEP-0172 nickname if given, else the nick
  * @property {boolean} self
+ * @property {string} permRole parley's role (owner, moderator, participant,
+ *   guest, viewer) from the room's <perm/>; '' if the room sends none
+ * @property {string[]} permissions what it may do (docs/PERMISSIONS.md)
+ * @property {string[]} muted media a moderator muted: audio, video, screen
  */
 
 /**
@@ -58,7 +63,8 @@ export class JoinError extends XmppError {
  * @typedef {object} Events
  * @property {[o: Occupant]} joined an occupant entered (self included)
  * @property {[o: Occupant, why: LeaveReason]} left an occupant left
- * @property {[o: Occupant]} changed an occupant's role, show or name changed
+ * @property {[o: Occupant]} changed an occupant's role, permissions, mutes, show or name changed
+ * @property {[media: string[], by: string]} unmuteAsked a moderator asks us to unmute
  * @property {[m: ChatMessage]} message a groupchat message
  * @property {[subject: string, nick: string]} subject
  * @property {[why: LeaveReason]} removed we are no longer in the room (kicked, banned, room destroyed, or we left)
@@ -260,6 +266,28 @@ export class Room extends Emitter {
     await this.client.request(iq('set', this.jid, x('query', { xmlns: NS.admin }, [item])));
   }
 
+  /**
+   * mute stops the forwarding of an occupant's media at the server until it
+   * unmutes (mute_others; nick '' mutes ourselves).
+   * @param {string} nick
+   * @param {string[]} [media] audio, video, screen; default all
+   */
+  async mute(nick, media = []) {
+    const attrs = { xmlns: NS.perm, media: media.join(' ') };
+    await this.client.request(iq('set', this.jid, x('mute', nick ? { ...attrs, nick } : attrs)));
+  }
+
+  /**
+   * unmute lifts our own mute (we need the publish permission), or, with a
+   * nick, asks that occupant to unmute (ask_unmute).
+   * @param {string[]} [media] default all
+   * @param {string} [nick]
+   */
+  async unmute(media = [], nick = '') {
+    const attrs = { xmlns: NS.perm, media: media.join(' ') };
+    await this.client.request(iq('set', this.jid, x('unmute', nick ? { ...attrs, nick } : attrs)));
+  }
+
   /** dispose stops listening to the client. */
   dispose() {
     for (const off of this.offs) off();
@@ -300,6 +328,7 @@ export class Room extends Emitter {
       show: showEl ? textOf(showEl) : '',
       displayName: (nickEl && textOf(nickEl).trim()) || nick,
       self: isSelf,
+      ...permOf(st),
     };
     const prev = this.occupants.get(nick);
     this.occupants.set(nick, o);
@@ -367,7 +396,13 @@ export class Room extends Emitter {
     const from = attr(st, 'from') ?? '';
     const slash = from.indexOf('/');
     const bare = (slash < 0 ? from : from.slice(0, slash)).toLowerCase();
-    if (bare !== this.jid || attr(st, 'type') !== 'groupchat') return;
+    if (bare !== this.jid) return;
+    const ask = slash < 0 ? kid(st, 'unmute', NS.perm) : undefined;
+    if (ask && attr(st, 'type') !== 'error') {
+      this.emit('unmuteAsked', (attr(ask, 'media') ?? '').split(' ').filter(Boolean), attr(ask, 'by') ?? '');
+      return;
+    }
+    if (attr(st, 'type') !== 'groupchat') return;
     const nick = slash < 0 ? '' : from.slice(slash + 1);
     const subj = kid(st, 'subject');
     if (subj) {
@@ -386,6 +421,17 @@ export class Room extends Emitter {
       self: nick === this.nick,
     });
   }
+}
+
+/**
+ * permOf reads the room's <perm/> of a presence.
+ * @param {El} st
+ * @returns {{permRole: string, permissions: string[], muted: string[]}}
+ */
+function permOf(st) {
+  const p = kid(st, 'perm', NS.perm);
+  const words = (/** @type {string|undefined} */ s) => (s ?? '').split(' ').filter(Boolean);
+  return { permRole: (p && attr(p, 'role')) || '', permissions: words(p && attr(p, 'allow')), muted: words(p && attr(p, 'muted')) };
 }
 
 /** @param {El} st @returns {string[]} the MUC status codes of a presence */
