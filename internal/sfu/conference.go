@@ -28,14 +28,17 @@ type JoinOptions struct {
 	// NoAudio leaves the recvonly audio m-line out of the first offer, so
 	// the participant cannot publish audio. Default false: it may.
 	NoAudio bool
-	// NoVideo leaves the recvonly video m-line out of the first offer.
-	// Default false: the participant may publish video.
+	// NoVideo leaves the recvonly video m-lines (camera and screen) out of
+	// the first offer. Default false: the participant may publish video.
 	NoVideo bool
+	// NoScreen leaves the recvonly screen-share m-line out of the first
+	// offer. Default false: the participant may share a screen.
+	NoScreen bool
 }
 
 // Join adds a participant. Its session is not negotiated yet: the caller
 // follows up with Offer and SetAnswer, then handles its Events. The
-// participant id must be 1 to 58 characters an SDP msid can carry (RFC 8830
+// participant id must be 1 to 57 characters an SDP msid can carry (RFC 8830
 // token characters: letters, digits and !#$%&'*+-.^_`{|}~).
 func (c *Conference) Join(participantID string, opts JoinOptions) (*Participant, error) {
 	if !validParticipantID(participantID) {
@@ -100,13 +103,15 @@ func (c *Conference) Close() {
 	c.sfu.forget(c)
 }
 
-// publish makes pub visible to everybody else in the conference.
+// publish makes pub visible to everybody else in the conference. It
+// reports false if pub was live already or its publisher left.
 func (c *Conference) publish(pub *publication) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.participants[pub.owner.id] != pub.owner {
+	if c.participants[pub.owner.id] != pub.owner || pub.live {
 		return false // the publisher left meanwhile
 	}
+	pub.live = true
 	c.publications = append(c.publications, pub)
 	for _, p := range c.joinOrder {
 		if p == pub.owner {
@@ -117,6 +122,27 @@ func (c *Conference) publish(pub *publication) bool {
 		p.queueAdd(d)
 	}
 	return true
+}
+
+// unpublish withdraws pub from everybody else's session; its forwarding
+// goroutine keeps reading, for nobody, until a publish.
+func (c *Conference) unpublish(pub *publication) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !pub.live {
+		return
+	}
+	pub.live = false
+	for i, q := range c.publications {
+		if q == pub {
+			c.publications = append(c.publications[:i:i], c.publications[i+1:]...)
+			break
+		}
+	}
+	for _, d := range pub.subscribers() {
+		pub.removeSubscriber(d)
+		d.sub.queueRemove(d)
+	}
 }
 
 // leave takes p out: its publications stop and are withdrawn from
@@ -146,6 +172,7 @@ func (c *Conference) leave(p *Participant) {
 	}
 	c.publications = kept
 	for _, pub := range mine {
+		pub.live = false
 		for _, d := range pub.subscribers() {
 			pub.removeSubscriber(d)
 			d.sub.queueRemove(d)
@@ -158,9 +185,9 @@ func (c *Conference) leave(p *Participant) {
 }
 
 // validParticipantID checks the id against RFC 8830 msid-id rules, leaving
-// room for the "video-" track id prefix within 64 characters.
+// room for the "screen-" track id prefix within 64 characters.
 func validParticipantID(id string) bool {
-	if id == "" || len(id) > 58 {
+	if id == "" || len(id) > 57 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

@@ -84,7 +84,11 @@ func testPublicationOf(ownerID string, kind webrtc.RTPCodecType, codec webrtc.RT
 		sfu: &SFU{cfg: Config{Clock: clock, KeyframeInterval: time.Second}},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	pub := newPublication(owner, kind, codec, exts)
+	src := SourceAudio
+	if kind == webrtc.RTPCodecTypeVideo {
+		src = SourceCamera
+	}
+	pub := newPublication(owner, src, kind, codec, exts)
 	pub.pli = func(uint32) error { plis.Add(1); return nil }
 	pub.ssrc.Store(99)
 	return pub
