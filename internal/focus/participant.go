@@ -48,6 +48,7 @@ func (p *participant) probed(ok bool) {
 	if p.state != stateProbing {
 		return // it left meanwhile
 	}
+	p.c.announceSpeaker(p) // a newcomer learns who is speaking
 	if !ok {
 		p.state = stateChatOnly
 		return

@@ -41,6 +41,7 @@ type testClient struct {
 	published atomic.Bool   // tracks added (first answer made)
 	videoOff  atomic.Bool   // sendMedia skips video frames while set
 	screenOn  atomic.Bool   // sendMedia sends screen frames while set
+	level     atomic.Uint32 // the RFC 6464 audio level byte sent; testAudioLevel at first
 	stop      chan struct{} // closed by close
 	wg        sync.WaitGroup
 
@@ -118,6 +119,7 @@ func newTestClient(t *testing.T, name string) *testClient {
 	}
 	c := &testClient{t: t, name: name, pc: pc, mux: mux, audio: audio, video: video, screen: screen,
 		stop: make(chan struct{}), recv: make(map[string]*recvTrack)}
+	c.level.Store(testAudioLevel)
 	pc.OnTrack(c.onTrack)
 	t.Cleanup(c.close)
 	return c
@@ -227,7 +229,7 @@ func (c *testClient) sendMedia(audioSender *webrtc.RTPSender) {
 		seq++
 		ts += 960
 		if id := c.audioLevelID(audioSender); id != 0 {
-			_ = pkt.Header.SetExtension(id, []byte{testAudioLevel})
+			_ = pkt.Header.SetExtension(id, []byte{byte(c.level.Load())})
 		}
 		_ = c.audio.WriteRTP(pkt)
 		if i%2 == 0 && !c.videoOff.Load() {

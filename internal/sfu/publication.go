@@ -37,6 +37,9 @@ type publication struct {
 	fwdMu sync.Mutex // held by a forwarding goroutine for its whole life
 	fwd   forwarder  // owned by the holder of fwdMu
 
+	levelID uint8      // the publisher's audio level extension id; 0: none (video); read-only
+	level   levelMeter // audio levels of the current speaker window
+
 	ssrc      atomic.Uint32    // SSRC the publisher currently sends with
 	keyframes *keyframeLimiter // read-only pointer
 	malformed atomic.Uint64    // packets dropped as unparseable
@@ -62,6 +65,9 @@ func newPublication(owner *Participant, src Source, kind webrtc.RTPCodecType, co
 		if e.ID > 0 && e.ID < 256 {
 			pub.extIDs[e.URI] = uint8(e.ID)
 		}
+	}
+	if src == SourceAudio {
+		pub.levelID = pub.extIDs[uriAudioLevel]
 	}
 	empty := []*downTrack{}
 	pub.subs.Store(&empty)
@@ -137,9 +143,20 @@ func (pub *publication) run(track *webrtc.TrackRemote) {
 			pub.requestKeyframe()
 		}
 		last = now
-		if !pub.fwd.forward(pub.fwd.buf[:n], now, pub.subscribers()) {
-			pub.malformed.Add(1)
-		}
+		pub.handle(pub.fwd.buf[:n], now)
+	}
+}
+
+// handle forwards one packet from the publisher to the current
+// subscribers and reads its audio level. It runs on the forwarding
+// goroutine and does not allocate.
+func (pub *publication) handle(pkt []byte, now time.Time) {
+	if !pub.fwd.forward(pkt, now, pub.subscribers()) {
+		pub.malformed.Add(1)
+		return
+	}
+	if pub.levelID != 0 {
+		pub.level.observe(pub.fwd.hdr.GetExtension(pub.levelID))
 	}
 }
 

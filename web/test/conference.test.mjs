@@ -79,6 +79,7 @@ async function setup(extra = {}) {
   await client.connect();
   const room = new Emitter();
   room.state = 'in';
+  room.jid = 'room@conference.localhost';
   room.occupants = new Map([['alice', {}], ['bob', {}], ['me', {}]]);
   const audio = { kind: 'audio', id: 'mic' }, video = { kind: 'video', id: 'cam' };
   const conf = new Conference({ client, room, focus: 'focus.localhost', localTracks: () => ({ audio, video }), RTCPeerConnection: FakePC, ...extra });
@@ -369,4 +370,19 @@ test('shareScreen fails when the focus offers no m-line for a screen', async () 
   fromFocus(INITIATE, 'f1');
   await settle();
   await assert.rejects(conf.shareScreen({ kind: 'video', id: 'screen' }), /no room for a screen share/);
+});
+
+test('the focus names the dominant speaker in a headline message; others cannot', async () => {
+  const { conf, server, client } = await setup();
+  const seen = [];
+  conf.on('dominantSpeaker', (nick) => seen.push(nick));
+  const msg = (from, occupant) => server.last.deliver(`<message xmlns="jabber:client" type="headline" from="${from}" to="${client.jid}">` +
+    `<dominant-speaker xmlns="urn:parley:focus:0" occupant="${occupant}"/></message>`);
+  msg('focus.localhost', 'room@conference.localhost/alice');
+  msg('mallory@localhost/x', 'room@conference.localhost/mallory');
+  msg('focus.localhost', 'other@conference.localhost/bob');
+  msg('focus.localhost', 'room@conference.localhost/bob');
+  await settle();
+  assert.deepEqual(seen, ['alice', 'bob']);
+  assert.equal(conf.dominantSpeaker, 'bob');
 });

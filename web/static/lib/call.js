@@ -43,6 +43,8 @@ import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
  * @property {[m: ChatMessage]} message
  * @property {[s: Status]} status
  * @property {[pc: RTCPeerConnection|null]} peerConnection
+ * @property {[p: Participant|null, nick: string]} dominantSpeaker the server names who
+ *   speaks (p null for someone we do not know yet); see also Call.dominantSpeaker
  * @property {[]} screenShareEnded our screen share stopped by itself (the browser's
  *   "stop sharing" bar, or the shared window closed)
  * @property {[reason: string]} ended the call is over for us (left, kicked, gave up)
@@ -200,6 +202,7 @@ export class Call extends Emitter {
     });
     conf.on('peerConnection', (pc) => this.emit('peerConnection', pc));
     conf.on('screenShareEnded', () => this.emit('screenShareEnded'));
+    conf.on('dominantSpeaker', (nick) => this.emit('dominantSpeaker', this.participants.get(nick) ?? null, nick));
     conf.on('state', (s) => this.onMediaState(s));
     conf.on('error', (err) => console.warn('parley: media negotiation failed', err));
   }
@@ -297,6 +300,11 @@ export class Call extends Emitter {
   /** stopScreenShare stops sharing; the others lose the screen track. */
   stopScreenShare() {
     return this.conference?.shareScreen(null) ?? Promise.resolve();
+  }
+
+  /** @returns {string} the nick of the dominant speaker the server last named, '' before */
+  get dominantSpeaker() {
+    return this.conference?.dominantSpeaker ?? '';
   }
 
   /** @returns {MediaStreamTrack|null} the screen track we share, if any */

@@ -70,6 +70,8 @@ export const NS = Object.freeze({
  * @property {[state: MediaState]} state the media connection state
  * @property {[pc: RTCPeerConnection|null]} peerConnection a new one was made, or the old one closed
  * @property {[reason: string]} sessionEnded the focus or we ended the session
+ * @property {[nick: string]} dominantSpeaker the focus named the room's dominant
+ *   speaker (our own nick included)
  * @property {[]} screenShareEnded our shared screen's track ended (the browser's own
  *   "stop sharing"); the share is already withdrawn
  * @property {[err: Error]} error a negotiation failed
@@ -132,6 +134,8 @@ export class Conference extends Emitter {
     this.screenTrack = null;
     /** @type {(() => void)|null} listens for the end of screenTrack */
     this.onScreenEnded = null;
+    /** @type {string} the nick of the dominant speaker the focus last named; '' before */
+    this.dominantSpeaker = '';
 
     this.client.handleIq(NS.jingle, 'jingle', (st) => this.onJingle(st));
     this.offs = [
@@ -149,6 +153,7 @@ export class Conference extends Emitter {
         if (!o.self) this.emit('participantJoined', o.nick, o.displayName);
       }),
       this.client.on('offline', () => this.closeSession('connection lost')),
+      this.client.on('message', (st) => this.onFocusMessage(st)),
     ];
   }
 
@@ -283,6 +288,21 @@ export class Conference extends Emitter {
     if (slot === 'screen') return this.screenTrack;
     const tracks = this.cfg.localTracks();
     return slot === 'audio' ? tracks.audio : tracks.video;
+  }
+
+  /**
+   * onFocusMessage reads the focus's headline messages: the room's
+   * dominant speaker (docs/SIGNALLING.md).
+   * @param {El} st
+   */
+  onFocusMessage(st) {
+    if (bare(attr(st, 'from') ?? '') !== this.cfg.focus.toLowerCase()) return;
+    const ds = kids(st, 'dominant-speaker').find((k) => ns(k) === NS.focusRoom);
+    const occupant = ds ? attr(ds, 'occupant') ?? '' : '';
+    const slash = occupant.indexOf('/');
+    if (slash < 0 || bare(occupant) !== bare(this.room.jid)) return;
+    this.dominantSpeaker = occupant.slice(slash + 1);
+    this.emit('dominantSpeaker', this.dominantSpeaker);
   }
 
   // --- Jingle requests ---------------------------------------------------
