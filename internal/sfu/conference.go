@@ -17,6 +17,10 @@ type Conference struct {
 	speakers     *speakerTracker         // guarded by mu
 	speakerTimer Timer                   // the next speaker window; guarded by mu
 	stats        ConferenceStats         // guarded by mu
+	ticks        int                     // speaker windows so far; guarded by mu
+	// rates are the layer bitrates of the video publications, owned by
+	// the speaker tick (one runs at a time).
+	rates map[*publication]*layerRates
 
 	// events is buffered (Config.EventBuffer); sent to and closed only
 	// under mu. When full, the oldest event makes room: the latest
@@ -26,7 +30,8 @@ type Conference struct {
 
 func newConference(s *SFU, id string) *Conference {
 	return &Conference{id: id, sfu: s, participants: make(map[string]*Participant),
-		speakers: newSpeakerTracker(), events: make(chan ConferenceEvent, s.cfg.EventBuffer)}
+		speakers: newSpeakerTracker(), events: make(chan ConferenceEvent, s.cfg.EventBuffer),
+		rates: make(map[*publication]*layerRates)}
 }
 
 // ConferenceEventKind says what a ConferenceEvent reports.
@@ -48,6 +53,7 @@ type ConferenceEvent struct {
 // ConferenceStats counts what the conference decided.
 type ConferenceStats struct {
 	SpeakerChanges  uint64 // times the dominant speaker changed
+	PausedLayers    uint64 // simulcast layers publishers send that no subscriber gets, at the last allocation
 	EventsDropped   uint64 // conference events displaced because Events was full
 	DominantSpeaker string // the current one; "" before anybody spoke
 }
@@ -83,8 +89,26 @@ func (c *Conference) startSpeakerWindows() {
 }
 
 // speakerTick closes one speaker window: each audio publisher's window
-// becomes a speech flag, and a new dominant speaker is announced.
+// becomes a speech flag, and a new dominant speaker is announced. Every
+// allocInterval it also allocates the subscribers' layers.
 func (c *Conference) speakerTick() {
+	c.mu.Lock()
+	c.ticks++
+	allocate := c.ticks%int(allocInterval/speakerWindow) == 0
+	var pubs []*publication
+	var ps []*Participant
+	if allocate {
+		pubs = append(pubs, c.publications...)
+		ps = append(ps, c.joinOrder...)
+	}
+	c.mu.Unlock()
+	if allocate {
+		// Outside mu: allocating sends keyframe requests.
+		paused := c.allocateLayers(pubs, ps, c.sfu.cfg.Clock.Now())
+		c.mu.Lock()
+		c.stats.PausedLayers = uint64(paused)
+		c.mu.Unlock()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -137,6 +161,10 @@ type JoinOptions struct {
 	// NoScreen leaves the recvonly screen-share m-line out of the first
 	// offer. Default false: the participant may share a screen.
 	NoScreen bool
+	// NoSimulcast leaves the rid and simulcast lines out of the offers:
+	// the participant sends one layer of each video. Default false: the
+	// offer asks for three camera layers and two screen layers.
+	NoSimulcast bool
 }
 
 // Join adds a participant. Its session is not negotiated yet: the caller

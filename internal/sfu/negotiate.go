@@ -160,7 +160,30 @@ func (p *Participant) createOffer(ctx context.Context, opts *webrtc.OfferOptions
 	if local == nil {
 		return "", wrapf(ErrNegotiation, "no local description")
 	}
-	return local.SDP, nil
+	return withSimulcast(local.SDP, p.simulcastMids()), nil
+}
+
+// simulcastMids says which of the offer's m-lines ask for simulcast, and
+// with which rids: the camera's and the screen's, unless
+// JoinOptions.NoSimulcast.
+func (p *Participant) simulcastMids() map[string][]string {
+	if p.opts.NoSimulcast {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string][]string, 2)
+	for _, t := range []*webrtc.RTPTransceiver{p.cameraRecv, p.screenRecv} {
+		if t == nil || t.Mid() == "" {
+			continue
+		}
+		src := SourceCamera
+		if t == p.screenRecv {
+			src = SourceScreen
+		}
+		out[t.Mid()] = ridsFor(src)
+	}
+	return out
 }
 
 // addPublishTransceivers creates the recvonly m-lines for the
@@ -189,11 +212,14 @@ func (p *Participant) addPublishTransceivers() error {
 		if err != nil {
 			return wrapf(ErrNegotiation, "add %s transceiver: %v", src, err)
 		}
-		if src == SourceScreen {
-			p.mu.Lock()
+		p.mu.Lock()
+		switch src {
+		case SourceCamera:
+			p.cameraRecv = t
+		case SourceScreen:
 			p.screenRecv = t
-			p.mu.Unlock()
 		}
+		p.mu.Unlock()
 	}
 	return nil
 }
@@ -270,7 +296,7 @@ func (p *Participant) applyAnswer(sdp string) error {
 	if err := validateAnswer(local.SDP, sdp); err != nil {
 		return err
 	}
-	answer := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}
+	answer := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: withoutReceiveRIDs(sdp)}
 	if err := p.pc.SetRemoteDescription(answer); err != nil {
 		return wrapf(ErrMalformedAnswer, "%v", err)
 	}

@@ -3,7 +3,9 @@ package sfu
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -38,11 +40,19 @@ type Participant struct {
 	pendingRemoves []*downTrack             // to remove at the next offer
 	receiving      map[*downTrack]struct{}  // downtracks added and not removed
 	published      [numSources]*publication // own publications by Source.slot
+	cameraRecv     *webrtc.RTPTransceiver   // the recvonly m-line for the camera; nil if none
 	screenRecv     *webrtc.RTPTransceiver   // the recvonly m-line for a screen share; nil if none
 	screenSharing  bool                     // the focus said a screen share is on (SetScreenShare)
 	candidates     []string                 // remote candidates held until the first answer
 	state          ConnectionState          // last connection state seen
 	stats          ParticipantStats         // drop counters (event and candidate parts)
+	recvQuality    Quality                  // SetReceiveVideo
+	recvHeights    map[string]int           // SetReceiveVideo: tile heights by track id
+
+	// bwe estimates the bandwidth towards the participant from its TWCC
+	// feedback (GCC); nil if the interceptor was not set up. Read-only.
+	bwe        cc.BandwidthEstimator
+	bweBitrate atomic.Uint64 // the estimate at the last allocation, bit/s
 }
 
 // ParticipantStats counts what one participant dropped, by reason. The
@@ -56,6 +66,16 @@ type ParticipantStats struct {
 	MalformedReceived uint64 // packets from this participant that did not parse
 	CodecMismatches   uint64 // tracks this participant gets no packets of: no common codec
 	ICERestarts       uint64 // ICE-restart offers made (RestartOffer)
+
+	// Layer decisions for the videos this participant receives (see
+	// allocator.go), by reason.
+	LayerStarts       uint64 // a video's first layer
+	LayerSwitchesUp   uint64 // to a higher layer, at its keyframe
+	LayerSwitchesDown uint64 // to a lower layer, at its keyframe (smaller tile, quality, a layer lost)
+	LayerPauses       uint64 // stopped at once: congestion, or the video is shown nowhere
+	// EstimatedBitrate is the send-side bandwidth estimate towards this
+	// participant at the last allocation, bit/s; 0 before.
+	EstimatedBitrate uint64
 }
 
 func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, error) {
@@ -78,6 +98,7 @@ func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, e
 		receiving: make(map[*downTrack]struct{}),
 		state:     StateNew,
 	}
+	p.bwe = c.sfu.takeEstimator(pc.ID())
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(p.onConnectionState)
 	return p, nil
@@ -104,6 +125,10 @@ func (p *Participant) Stats() ParticipantStats {
 		if d.codecMismatch.Load() {
 			st.CodecMismatches++
 		}
+		st.LayerStarts += d.switches[switchStart].Load()
+		st.LayerSwitchesUp += d.switches[switchUp].Load()
+		st.LayerSwitchesDown += d.switches[switchDown].Load()
+		st.LayerPauses += d.switches[switchPause].Load()
 	}
 	for _, pub := range p.published {
 		if pub != nil {
@@ -111,6 +136,7 @@ func (p *Participant) Stats() ParticipantStats {
 		}
 	}
 	p.mu.Unlock()
+	st.EstimatedBitrate = p.bweBitrate.Load()
 	return st
 }
 
@@ -245,6 +271,11 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 	}
 	publish := created && (src != SourceScreen || p.screenSharing)
 	p.mu.Unlock()
+	li := layerOf(src, track.RID())
+	if li < 0 {
+		p.log.Warn("ignoring a simulcast layer not asked for", "rid", track.RID())
+		return
+	}
 	if !created && !sameCodec(pub.codec.RTPCodecCapability, track.Codec().RTPCodecCapability) {
 		p.log.Warn("ignoring track with a changed codec", "was", pub.codec.MimeType, "now", track.Codec().MimeType)
 		return
@@ -252,8 +283,8 @@ func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRec
 	if publish && !p.conf.publish(pub) {
 		return
 	}
-	p.log.Debug("publishing", "track", pub.info.TrackID, "codec", pub.info.Codec, "ssrc", uint32(track.SSRC()))
-	pub.run(track)
+	p.log.Debug("publishing", "track", pub.info.TrackID, "codec", pub.info.Codec, "ssrc", uint32(track.SSRC()), "rid", track.RID())
+	pub.run(track, li)
 }
 
 // SetScreenShare says whether the participant shares its screen. The
