@@ -156,6 +156,18 @@ func (c *conference) jingleRequest(iq, payload *xmlstream.Element) {
 	p.handle(iq, payload)
 }
 
+// trackIDs returns the track ids the conference's participants may
+// publish: what a receive-video request may name.
+func (c *conference) trackIDs() map[string]bool {
+	out := make(map[string]bool, 3*len(c.byID))
+	for id := range c.byID {
+		for _, src := range sfu.Sources() {
+			out[sfu.TrackID(src, id)] = true
+		}
+	}
+	return out
+}
+
 // ownerOf returns the occupant JID that publishes a stream, for ssrc-info.
 func (c *conference) ownerOf(streamID string) string {
 	if p := c.byID[streamID]; p != nil {

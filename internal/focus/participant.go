@@ -3,6 +3,7 @@ package focus
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"parley.dev/parley/internal/jid"
@@ -173,10 +174,54 @@ func (p *participant) sessionInfo(iq, payload *xmlstream.Element) {
 		}
 		p.c.log.Debug("screen share", "nick", p.nick, "active", on)
 	}
+	if rv := payload.Child(nsParleyRoom, "receive-video"); rv != nil {
+		want, err := receiveVideo(rv, p.c.trackIDs())
+		if err != nil {
+			p.c.f.reply(jingleError(iq, stanza.BadRequest, "", err.Error()))
+			return
+		}
+		p.sp.SetReceiveVideo(want)
+	}
 	p.c.f.reply(stanza.IQResult(iq))
 	if payload.Child(nsParleyRoom, "ice-restart") != nil {
 		p.restartICE("the participant asked")
 	}
+}
+
+// maxTracksPerRequest bounds a receive-video request's tracks.
+const maxTracksPerRequest = 512
+
+// receiveVideo reads <receive-video quality='high|medium|low'><video
+// track='video-p1' height='360'/>...</receive-video>: the subscriber's
+// quality setting and the height its tiles show each video at
+// (docs/SIGNALLING.md). Tracks nobody publishes are ignored.
+func receiveVideo(el *xmlstream.Element, known map[string]bool) (sfu.ReceiveVideo, error) {
+	var rv sfu.ReceiveVideo
+	switch el.Attr("quality") {
+	case "", "high":
+		rv.Quality = sfu.QualityHigh
+	case "medium":
+		rv.Quality = sfu.QualityMedium
+	case "low":
+		rv.Quality = sfu.QualityLow
+	default:
+		return rv, errors.New("receive-video: quality must be high, medium or low")
+	}
+	videos := el.ChildrenNamed(nsParleyRoom, "video")
+	if len(videos) > maxTracksPerRequest {
+		return rv, errors.New("receive-video: too many tracks")
+	}
+	rv.Heights = make(map[string]int, len(videos))
+	for _, v := range videos {
+		h, err := strconv.Atoi(v.Attr("height"))
+		if err != nil || h < 0 || h > 10000 {
+			return rv, errors.New("receive-video: a video's height must be 0 to 10000 pixels")
+		}
+		if known[v.Attr("track")] {
+			rv.Heights[v.Attr("track")] = h
+		}
+	}
+	return rv, nil
 }
 
 // accept applies the participant's answer (every content of it).

@@ -122,6 +122,13 @@ func trackIDFor(src Source, participantID string) string {
 	return string(src) + "-" + participantID
 }
 
+// TrackID returns the track id a participant's track of src is forwarded
+// with (see TrackInfo).
+func TrackID(src Source, participantID string) string { return trackIDFor(src, participantID) }
+
+// Sources lists every Source, in publication order.
+func Sources() []Source { return []Source{SourceAudio, SourceCamera, SourceScreen} }
+
 // ConnectionState mirrors the WebRTC peer connection state.
 type ConnectionState string
 

@@ -386,3 +386,42 @@ test('the focus names the dominant speaker in a headline message; others cannot'
   assert.deepEqual(seen, ['alice', 'bob']);
   assert.equal(conf.dominantSpeaker, 'bob');
 });
+
+test('setReceiveVideo coalesces changes into one receive-video session-info', async () => {
+  const { conf, sent, fromFocus, clock } = await setup();
+  fromFocus(withScreen(), 'f1');
+  await settle();
+  const remote = [...conf.remote.values()];
+  assert.deepEqual(remote.map((t) => t.trackId), ['audio-p186fb8b', 'video-p186fb8b', 'screen-p186fb8b']);
+  conf.setReceiveVideo({ heights: { 'video-p186fb8b': 180 } });
+  conf.setReceiveVideo({ quality: 'medium', heights: { 'video-p186fb8b': 360, 'screen-p186fb8b': 0 } });
+  const requests = () => sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info').map((j) => kids(j, 'receive-video')[0]).filter(Boolean);
+  assert.equal(requests().length, 0, 'sent before the delay');
+  await clock.advance(400);
+  assert.equal(requests().length, 1);
+  const rv = requests()[0];
+  assert.equal(ns(rv), 'urn:parley:focus:0');
+  assert.equal(rv.attrs.quality, 'medium');
+  assert.deepEqual(kids(rv, 'video').map((v) => [v.attrs.track, v.attrs.height]), [['video-p186fb8b', '360'], ['screen-p186fb8b', '0']]);
+  conf.setReceiveVideo({ quality: 'medium' }); // nothing new
+  await clock.advance(400);
+  assert.equal(requests().length, 1);
+});
+
+test('our camera and screen layers get their sizes, bitrates and frame rates by rid', async () => {
+  const { conf, fromFocus } = await setup();
+  fromFocus(withScreen(), 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  // The encodings a browser makes from the offer's rids.
+  const applied = new Map();
+  for (const [mid, rids] of [['1', ['q', 'h', 'f']], ['s', ['h', 'f']]]) {
+    const t = pc.transceivers.find((tr) => tr.mid === mid);
+    t.sender.getParameters = () => ({ encodings: rids.map((rid) => ({ rid, active: true })) });
+    t.sender.setParameters = async (p) => applied.set(mid, p.encodings);
+  }
+  await conf.tuneEncodings(pc);
+  assert.deepEqual(applied.get('1').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxBitrate]),
+    [['q', 4, 150000], ['h', 2, 500000], ['f', 1, 1500000]]);
+  assert.deepEqual(applied.get('s').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxFramerate]), [['h', 2, 5], ['f', 1, 5]]);
+});

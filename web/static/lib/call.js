@@ -302,6 +302,19 @@ export class Call extends Emitter {
     return this.conference?.shareScreen(null) ?? Promise.resolve();
   }
 
+  /**
+   * setReceiveVideo says what this page shows: the user's quality setting
+   * ('high', 'medium', 'low') and, by RemoteTrack.trackId, the height in
+   * device pixels of the largest tile showing each video (0: not shown, and
+   * the server stops sending it). The server picks each video's simulcast
+   * layer from it and from the bandwidth it measures. Call it whenever
+   * tiles change size or appear; changes are coalesced.
+   * @param {Partial<import('./conference.js').ReceiveVideo>} want
+   */
+  setReceiveVideo(want) {
+    this.conference?.setReceiveVideo(want);
+  }
+
   /** @returns {string} the nick of the dominant speaker the server last named, '' before */
   get dominantSpeaker() {
     return this.conference?.dominantSpeaker ?? '';

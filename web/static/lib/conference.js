@@ -53,6 +53,7 @@ export const NS = Object.freeze({
  *   second video of its owner, beside the camera
  * @property {string} mid the m-line carrying it
  * @property {string} streamId the msid stream id (opaque)
+ * @property {string} trackId the msid track id: what setReceiveVideo names
  * @property {MediaStreamTrack} track
  * @property {RTCRtpReceiver} receiver
  */
@@ -60,6 +61,34 @@ export const NS = Object.freeze({
 /**
  * @typedef {'idle'|'negotiating'|'connecting'|'connected'|'disconnected'|'failed'|'ended'} MediaState
  */
+
+/**
+ * @typedef {object} ReceiveVideo what we ask of the videos we receive
+ * @property {'high'|'medium'|'low'} quality caps every video: the user's setting
+ * @property {Record<string, number>} heights by RemoteTrack.trackId, the height in device
+ *   pixels of the largest tile showing it; 0 for a video shown nowhere (it is paused)
+ */
+
+/**
+ * How our own video is sent, by source: the simulcast layers the focus asks
+ * for, by rid, smallest first. A camera sends up to three; a screen two,
+ * sharp and slow.
+ * @type {Record<'camera'|'screen', Record<string, {scaleResolutionDownBy: number, maxBitrate: number, maxFramerate?: number}>>}
+ */
+const ENCODINGS = {
+  camera: {
+    q: { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+    h: { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+    f: { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+  },
+  screen: {
+    h: { scaleResolutionDownBy: 2, maxBitrate: 500_000, maxFramerate: 5 },
+    f: { scaleResolutionDownBy: 1, maxBitrate: 2_000_000, maxFramerate: 5 },
+  },
+};
+
+/** How long setReceiveVideo waits for more changes before telling the focus. */
+const RECEIVE_VIDEO_DELAY_MS = 300;
 
 /**
  * @typedef {object} Events
@@ -136,6 +165,11 @@ export class Conference extends Emitter {
     this.onScreenEnded = null;
     /** @type {string} the nick of the dominant speaker the focus last named; '' before */
     this.dominantSpeaker = '';
+    /** @type {ReceiveVideo} what we last asked of the videos we receive */
+    this.receiveVideo = { quality: 'high', heights: {} };
+    this.receiveVideoSent = ''; // the request last sent, serialized
+    /** @type {any} the timer that sends a changed request */
+    this.receiveVideoTimer = null;
 
     this.client.handleIq(NS.jingle, 'jingle', (st) => this.onJingle(st));
     this.offs = [
@@ -278,6 +312,68 @@ export class Conference extends Emitter {
       }
     }
     return out;
+  }
+
+  /**
+   * tuneEncodings gives our camera's and screen's simulcast layers their
+   * sizes, bitrates and frame rates (ENCODINGS), by rid. A browser that
+   * refuses keeps its defaults: the call goes on.
+   * @param {RTCPeerConnection} pc
+   */
+  async tuneEncodings(pc) {
+    for (const [mid, slot] of this.publishSlots()) {
+      if (slot === 'audio') continue;
+      const t = pc.getTransceivers().find((tr) => tr.mid === mid);
+      if (!t || typeof t.sender.getParameters !== 'function') continue;
+      const params = t.sender.getParameters();
+      const want = ENCODINGS[slot];
+      let changed = false;
+      for (const e of params.encodings ?? []) {
+        const w = e.rid ? want[e.rid] : undefined;
+        if (!w) continue;
+        for (const [k, v] of Object.entries(w)) {
+          if (/** @type {any} */ (e)[k] !== v) {
+            /** @type {any} */ (e)[k] = v;
+            changed = true;
+          }
+        }
+      }
+      if (!changed) continue;
+      await t.sender.setParameters(params).catch((/** @type {unknown} */ err) => console.warn(`parley: could not tune the ${slot} layers`, err));
+    }
+  }
+
+  /**
+   * setReceiveVideo tells the focus what we show: our quality setting and
+   * the tile heights (docs/SIGNALLING.md). The SFU then forwards each video
+   * in the layer that fills its tile, within our bandwidth; a video with
+   * height 0 is paused. Changes within a short while are sent as one.
+   * @param {Partial<ReceiveVideo>} want
+   */
+  setReceiveVideo(want) {
+    this.receiveVideo = { quality: want.quality ?? this.receiveVideo.quality, heights: { ...(want.heights ?? this.receiveVideo.heights) } };
+    if (this.receiveVideoTimer !== null) return;
+    this.receiveVideoTimer = this.client.clock.setTimeout(() => {
+      this.receiveVideoTimer = null;
+      this.sendReceiveVideo(false);
+    }, RECEIVE_VIDEO_DELAY_MS);
+  }
+
+  /**
+   * sendReceiveVideo sends the receive-video request if it changed (or
+   * always, for a new session).
+   * @param {boolean} always
+   */
+  sendReceiveVideo(always) {
+    const sid = this.sid;
+    const rv = this.receiveVideo;
+    const key = JSON.stringify(rv);
+    if (!sid || this.client.state !== 'online' || (!always && key === this.receiveVideoSent)) return;
+    if (always && key === JSON.stringify({ quality: 'high', heights: {} })) return; // the default: nothing to say
+    this.receiveVideoSent = key;
+    const videos = Object.entries(rv.heights).map(([track, h]) => x('video', { track, height: String(Math.max(0, Math.round(h))) }));
+    const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('receive-video', { xmlns: NS.focusRoom, quality: rv.quality }, videos)]);
+    this.client.request(iq('set', this.cfg.focus, j)).catch((err) => console.warn('parley: the focus refused our video request', err));
   }
 
   /**
@@ -435,6 +531,7 @@ export class Conference extends Emitter {
     this.setState('negotiating');
     if (!await this.answerOffer(pc, sid, offer.sdp, 'session-accept', { responder: this.client.jid ?? undefined })) return;
     this.releaseCandidates(pc);
+    this.sendReceiveVideo(true);
     if (this.screenTrack) {
       // A share from before this session (or a reconnection) goes on.
       await this.announceScreen(sid, true).catch((err) => this.emit('error', err instanceof Error ? err : new Error(String(err))));
@@ -580,6 +677,7 @@ export class Conference extends Emitter {
   async answerContents(pc) {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
+    await this.tuneEncodings(pc);
     const sdp = pc.localDescription?.sdp ?? answer.sdp ?? '';
     return bridge.answerToContents(sdp);
   }
@@ -602,7 +700,7 @@ export class Conference extends Emitter {
       // content-add withdraws it; do not bring it back meanwhile.
       if (who.nick && this.room.state === 'in' && !this.room.occupants.has(who.nick)) continue;
       const source = kind === 'audio' ? 'audio' : who.trackId.startsWith('screen-') ? 'screen' : 'camera';
-      now.set(t.mid, { nick: who.nick, owner: who.owner, streamId: who.streamId, kind, source, mid: t.mid, track: t.receiver.track, receiver: t.receiver });
+      now.set(t.mid, { nick: who.nick, owner: who.owner, streamId: who.streamId, trackId: who.trackId, kind, source, mid: t.mid, track: t.receiver.track, receiver: t.receiver });
     }
     for (const [mid, old] of this.remote) {
       const cur = now.get(mid);
