@@ -180,6 +180,7 @@ func (c *conference) ownerOf(streamID string) string {
 func (c *conference) sfuConference() *sfu.Conference {
 	if c.sfu == nil {
 		c.sfu = c.f.cfg.SFU.Conference(c.room.String())
+		c.sfu.SetLastN(c.f.cfg.LastN)
 		go c.forwardConferenceEvents(c.sfu)
 	}
 	return c.sfu

@@ -191,10 +191,11 @@ func (p *participant) sessionInfo(iq, payload *xmlstream.Element) {
 // maxTracksPerRequest bounds a receive-video request's tracks.
 const maxTracksPerRequest = 512
 
-// receiveVideo reads <receive-video quality='high|medium|low'><video
-// track='video-p1' height='360'/>...</receive-video>: the subscriber's
-// quality setting and the height its tiles show each video at
-// (docs/SIGNALLING.md). Tracks nobody publishes are ignored.
+// receiveVideo reads <receive-video quality='high|medium|low' last-n='N'>
+// <video track='video-p1' height='360'/>... <pin stream='p1'/>...
+// </receive-video>: the subscriber's quality setting, the height its tiles
+// show each video at, its own lastN and its pins (docs/SIGNALLING.md).
+// Tracks and streams nobody publishes are ignored.
 func receiveVideo(el *xmlstream.Element, known map[string]bool) (sfu.ReceiveVideo, error) {
 	var rv sfu.ReceiveVideo
 	switch el.Attr("quality") {
@@ -207,9 +208,22 @@ func receiveVideo(el *xmlstream.Element, known map[string]bool) (sfu.ReceiveVide
 	default:
 		return rv, errors.New("receive-video: quality must be high, medium or low")
 	}
+	if n := el.Attr("last-n"); n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 || v > 1000 {
+			return rv, errors.New("receive-video: last-n must be 0 to 1000")
+		}
+		rv.LastN = v
+	}
 	videos := el.ChildrenNamed(nsParleyRoom, "video")
-	if len(videos) > maxTracksPerRequest {
+	pins := el.ChildrenNamed(nsParleyRoom, "pin")
+	if len(videos) > maxTracksPerRequest || len(pins) > maxTracksPerRequest {
 		return rv, errors.New("receive-video: too many tracks")
+	}
+	for _, pin := range pins {
+		if stream := pin.Attr("stream"); known[sfu.TrackID(sfu.SourceCamera, stream)] {
+			rv.Pinned = append(rv.Pinned, stream)
+		}
 	}
 	rv.Heights = make(map[string]int, len(videos))
 	for _, v := range videos {

@@ -44,6 +44,67 @@ type ReceiveVideo struct {
 	// device pixels of the largest tile showing it; 0 hides it, and it is
 	// paused. A track not named is shown at any size.
 	Heights map[string]int
+	// LastN, if above 0, receives the camera of only the LastN most recent
+	// speakers (and the Pinned), below the conference's own lastN if it
+	// has one. Default 0: the conference's setting.
+	LastN int
+	// Pinned are participant ids whose camera is received whatever lastN.
+	Pinned []string
+}
+
+// SetLastN makes every subscriber receive the camera video of only the n
+// most recent speakers (the dominant speaker's history, then join order),
+// plus the ones it pins; audio and screens are always forwarded. 0 turns
+// it off (the default).
+func (c *Conference) SetLastN(n int) {
+	c.mu.Lock()
+	c.lastN = max(n, 0)
+	c.mu.Unlock()
+}
+
+// speakerOrderLocked returns every participant id, the most recent dominant
+// speakers first, then the others in join order. Must hold c.mu.
+func (c *Conference) speakerOrderLocked() []string {
+	out := make([]string, 0, len(c.joinOrder))
+	seen := make(map[string]bool, len(c.joinOrder))
+	for _, id := range c.speakers.recent {
+		if c.participants[id] != nil && !seen[id] {
+			out = append(out, id)
+			seen[id] = true
+		}
+	}
+	for _, p := range c.joinOrder {
+		if !seen[p.id] {
+			out = append(out, p.id)
+		}
+	}
+	return out
+}
+
+// lastNAllowed returns the participants whose camera p receives, or nil
+// for all: the n most recent speakers other than p, and p's pins.
+func (p *Participant) lastNAllowed(order []string, roomN, ownN int, pinned map[string]bool) map[string]bool {
+	n := roomN
+	if ownN > 0 && (n == 0 || ownN < n) {
+		n = ownN
+	}
+	if n <= 0 {
+		return nil
+	}
+	allowed := make(map[string]bool, n+len(pinned))
+	for id := range pinned {
+		allowed[id] = true
+	}
+	for _, id := range order {
+		if n == 0 {
+			break
+		}
+		if id != p.id {
+			allowed[id] = true
+			n--
+		}
+	}
+	return allowed
 }
 
 // SetReceiveVideo records what the subscriber shows; the next allocation
@@ -53,9 +114,15 @@ func (p *Participant) SetReceiveVideo(rv ReceiveVideo) {
 	for id, h := range rv.Heights {
 		heights[id] = max(h, 0)
 	}
+	pinned := make(map[string]bool, len(rv.Pinned))
+	for _, id := range rv.Pinned {
+		pinned[id] = true
+	}
 	p.mu.Lock()
 	p.recvQuality = rv.Quality
 	p.recvHeights = heights
+	p.recvLastN = max(rv.LastN, 0)
+	p.recvPinned = pinned
 	p.mu.Unlock()
 }
 
@@ -70,7 +137,7 @@ type layerRates struct {
 // allocateLayers runs one allocation for the whole conference (the live
 // publications pubs, the participants ps) and returns how many simulcast
 // layers nobody gets. Runs on the speaker tick, which owns c.rates.
-func (c *Conference) allocateLayers(pubs []*publication, ps []*Participant, now time.Time) int {
+func (c *Conference) allocateLayers(pubs []*publication, ps []*Participant, order []string, lastN int, now time.Time) int {
 	live := make(map[*publication]bool, len(pubs))
 	for _, pub := range pubs {
 		if pub.info.Kind == Video {
@@ -85,7 +152,7 @@ func (c *Conference) allocateLayers(pubs []*publication, ps []*Participant, now 
 	}
 	watched := make(map[*publication]uint8, len(live))
 	for _, p := range ps {
-		p.allocate(c.rates, now, watched)
+		p.allocate(c.rates, now, watched, order, lastN)
 	}
 	paused := 0
 	for pub := range live {
@@ -125,9 +192,10 @@ type choice struct {
 
 // allocate picks the layer of every video p receives, and records in
 // watched which layers someone gets. Takes p.mu.
-func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time, watched map[*publication]uint8) {
+func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time, watched map[*publication]uint8, order []string, lastN int) {
 	p.mu.Lock()
 	quality, heights := p.recvQuality, p.recvHeights
+	allowed := p.lastNAllowed(order, lastN, p.recvLastN, p.recvPinned)
 	choices := make([]choice, 0, len(p.receiving))
 	for d := range p.receiving {
 		if d.pub.info.Kind == Video {
@@ -145,6 +213,9 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		ch := &choices[i]
 		ch.active, ch.rates = ch.d.pub.activeLayers(now), rates[ch.d.pub]
 		ch.layer = wantedLayer(ch.d.pub, ch.active, quality, heights, now)
+		if allowed != nil && ch.d.pub.info.Source == SourceCamera && !allowed[ch.d.pub.owner.id] {
+			ch.layer = -1 // not among the last N speakers
+		}
 		cost += ch.cost()
 	}
 	congested := make(map[*downTrack]bool)

@@ -18,6 +18,7 @@ type Conference struct {
 	speakerTimer Timer                   // the next speaker window; guarded by mu
 	stats        ConferenceStats         // guarded by mu
 	ticks        int                     // speaker windows so far; guarded by mu
+	lastN        int                     // SetLastN; 0: off; guarded by mu
 	// rates are the layer bitrates of the video publications, owned by
 	// the speaker tick (one runs at a time).
 	rates map[*publication]*layerRates
@@ -97,14 +98,17 @@ func (c *Conference) speakerTick() {
 	allocate := c.ticks%int(allocInterval/speakerWindow) == 0
 	var pubs []*publication
 	var ps []*Participant
+	var order []string
+	lastN := c.lastN
 	if allocate {
 		pubs = append(pubs, c.publications...)
 		ps = append(ps, c.joinOrder...)
+		order = c.speakerOrderLocked()
 	}
 	c.mu.Unlock()
 	if allocate {
 		// Outside mu: allocating sends keyframe requests.
-		paused := c.allocateLayers(pubs, ps, c.sfu.cfg.Clock.Now())
+		paused := c.allocateLayers(pubs, ps, order, lastN, c.sfu.cfg.Clock.Now())
 		c.mu.Lock()
 		c.stats.PausedLayers = uint64(paused)
 		c.mu.Unlock()

@@ -48,6 +48,8 @@ type Participant struct {
 	stats          ParticipantStats         // drop counters (event and candidate parts)
 	recvQuality    Quality                  // SetReceiveVideo
 	recvHeights    map[string]int           // SetReceiveVideo: tile heights by track id
+	recvLastN      int                      // SetReceiveVideo: own lastN; 0: the conference's
+	recvPinned     map[string]bool          // SetReceiveVideo: participant ids pinned
 
 	// bwe estimates the bandwidth towards the participant from its TWCC
 	// feedback (GCC); nil if the interceptor was not set up. Read-only.

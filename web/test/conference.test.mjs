@@ -403,9 +403,15 @@ test('setReceiveVideo coalesces changes into one receive-video session-info', as
   assert.equal(ns(rv), 'urn:parley:focus:0');
   assert.equal(rv.attrs.quality, 'medium');
   assert.deepEqual(kids(rv, 'video').map((v) => [v.attrs.track, v.attrs.height]), [['video-p186fb8b', '360'], ['screen-p186fb8b', '0']]);
+  conf.setReceiveVideo({ lastN: 2, pinned: ['p186fb8b'] });
+  await clock.advance(400);
+  assert.equal(requests().length, 2);
+  assert.equal(requests()[1].attrs['last-n'], '2');
+  assert.deepEqual(kids(requests()[1], 'pin').map((p) => p.attrs.stream), ['p186fb8b']);
+  assert.equal(kids(requests()[1], 'video').length, 2, 'the heights stay');
   conf.setReceiveVideo({ quality: 'medium' }); // nothing new
   await clock.advance(400);
-  assert.equal(requests().length, 1);
+  assert.equal(requests().length, 2);
 });
 
 test('our camera and screen layers get their sizes, bitrates and frame rates by rid', async () => {

@@ -67,6 +67,10 @@ export const NS = Object.freeze({
  * @property {'high'|'medium'|'low'} quality caps every video: the user's setting
  * @property {Record<string, number>} heights by RemoteTrack.trackId, the height in device
  *   pixels of the largest tile showing it; 0 for a video shown nowhere (it is paused)
+ * @property {number} [lastN] receive the camera of only this many most recent speakers
+ *   (0: as the server is set up)
+ * @property {string[]} [pinned] the RemoteTrack.streamId of people whose camera we
+ *   always receive
  */
 
 /**
@@ -351,7 +355,11 @@ export class Conference extends Emitter {
    * @param {Partial<ReceiveVideo>} want
    */
   setReceiveVideo(want) {
-    this.receiveVideo = { quality: want.quality ?? this.receiveVideo.quality, heights: { ...(want.heights ?? this.receiveVideo.heights) } };
+    const cur = this.receiveVideo;
+    this.receiveVideo = {
+      quality: want.quality ?? cur.quality, heights: { ...(want.heights ?? cur.heights) },
+      lastN: want.lastN ?? cur.lastN ?? 0, pinned: [...(want.pinned ?? cur.pinned ?? [])],
+    };
     if (this.receiveVideoTimer !== null) return;
     this.receiveVideoTimer = this.client.clock.setTimeout(() => {
       this.receiveVideoTimer = null;
@@ -369,10 +377,12 @@ export class Conference extends Emitter {
     const rv = this.receiveVideo;
     const key = JSON.stringify(rv);
     if (!sid || this.client.state !== 'online' || (!always && key === this.receiveVideoSent)) return;
-    if (always && key === JSON.stringify({ quality: 'high', heights: {} })) return; // the default: nothing to say
+    if (always && rv.quality === 'high' && Object.keys(rv.heights).length === 0 && !rv.lastN && !rv.pinned?.length) return; // the default: nothing to say
     this.receiveVideoSent = key;
     const videos = Object.entries(rv.heights).map(([track, h]) => x('video', { track, height: String(Math.max(0, Math.round(h))) }));
-    const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('receive-video', { xmlns: NS.focusRoom, quality: rv.quality }, videos)]);
+    const pins = (rv.pinned ?? []).map((stream) => x('pin', { stream }));
+    const attrs = { xmlns: NS.focusRoom, quality: rv.quality, 'last-n': rv.lastN ? String(rv.lastN) : undefined };
+    const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('receive-video', attrs, [...videos, ...pins])]);
     this.client.request(iq('set', this.cfg.focus, j)).catch((err) => console.warn('parley: the focus refused our video request', err));
   }
 
