@@ -252,7 +252,7 @@ func (p *Participant) queueRemove(d *downTrack) {
 // the others go by kind. A screen track is forwarded only while the share
 // is on (SetScreenShare).
 func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	go drainRTCP(receiver)
+	go drainRTCP(receiver, track.RID())
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -322,12 +322,19 @@ func (p *Participant) SetScreenShare(on bool) error {
 	return nil
 }
 
-// drainRTCP reads a receiver's RTCP so that Pion's interceptors see the
-// publisher's sender reports; the packets themselves are not needed.
-func drainRTCP(receiver *webrtc.RTPReceiver) {
+// drainRTCP reads a receiver's RTCP (of one simulcast layer, if rid is
+// set) so that Pion's interceptors see the publisher's sender reports; the
+// packets themselves are not needed.
+func drainRTCP(receiver *webrtc.RTPReceiver, rid string) {
 	buf := make([]byte, receiveMTU)
 	for {
-		if _, _, err := receiver.Read(buf); err != nil {
+		var err error
+		if rid != "" {
+			_, _, err = receiver.ReadSimulcast(buf, rid)
+		} else {
+			_, _, err = receiver.Read(buf)
+		}
+		if err != nil {
 			return
 		}
 	}

@@ -49,7 +49,8 @@ func layerOf(src Source, rid string) int {
 }
 
 // withSimulcast adds the rid and simulcast lines to the m-lines of mids
-// (mid -> rids) in an SDP offer.
+// (mid -> rids) in an SDP offer. An m-line that has them already is left
+// alone: once an answer sent simulcast, Pion's own offers carry its rids.
 func withSimulcast(sdp string, mids map[string][]string) string {
 	if len(mids) == 0 {
 		return sdp
@@ -58,7 +59,7 @@ func withSimulcast(sdp string, mids map[string][]string) string {
 	for i, sec := range sections {
 		for mid, rids := range mids {
 			at := strings.Index(sec, "\r\na=mid:"+mid+"\r\n")
-			if at < 0 {
+			if at < 0 || strings.Contains(sec, "\r\na=simulcast:") {
 				continue
 			}
 			var add strings.Builder

@@ -1,9 +1,9 @@
 package sfu
 
 import (
+	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +12,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"parley.dev/parley/internal/jingle"
 )
 
 // simulcastSender plays a browser's simulcast camera: three VP8 layers by
@@ -309,6 +311,34 @@ func TestOfferAsksForSimulcast(t *testing.T) {
 	if got := withoutReceiveRIDs(answer); got != "v=0\r\nm=video 9 X 96\r\na=rid:q send\r\na=simulcast:send q;h\r\n" {
 		t.Errorf("withoutReceiveRIDs = %q", got)
 	}
-	var once sync.Once
-	once.Do(p.Close)
+	p.Close()
+}
+
+// Once a publisher sends simulcast, the SFU's later offers still ask for
+// it once per m-line, and translate to Jingle (the focus sends them as
+// content-add).
+func TestRenegotiatedOfferKeepsOneSimulcastLine(t *testing.T) {
+	s := newTestSFU(t, nil)
+	conf := s.Conference("room")
+	alice := joinSimulcast(t, conf, "alice")
+	waitFor(t, "alice's layers at the SFU", func() error {
+		alice.p.mu.Lock()
+		pub := alice.p.published[SourceCamera.slot()]
+		alice.p.mu.Unlock()
+		if pub == nil || !pub.simulcast.Load() {
+			return errors.New("no simulcast publication yet")
+		}
+		return nil
+	})
+	join(t, conf, "bob") // alice renegotiates to receive bob
+	waitFor(t, "alice to receive bob", func() error { return alice.c.receivesFrom("bob", 5) })
+	// The offer alice was sent last is Pion's local description plus ours.
+	local := alice.p.pc.LocalDescription().SDP
+	offer := withSimulcast(local, alice.p.simulcastMids())
+	if n := strings.Count(offer, "a=simulcast:"); n != 2 {
+		t.Errorf("renegotiated offer has %d simulcast lines, want 2:\n%s", n, offer)
+	}
+	if _, err := jingle.FromSDP(offer, jingle.RoleInitiator); err != nil {
+		t.Errorf("renegotiated offer does not translate: %v", err)
+	}
 }
