@@ -74,25 +74,58 @@ func withSimulcast(sdp string, mids map[string][]string) string {
 	return strings.Join(sections, "")
 }
 
-// withoutReceiveRIDs drops "a=rid:X recv" and "a=simulcast:recv" lines
-// from an answer: an answerer that cannot send simulcast (Pion) mirrors
-// the offer's recv lines, which would make the SFU wait for rid-tagged
-// streams that never come.
+// withoutReceiveRIDs prepares an answer's simulcast for Pion:
+//   - it drops "a=rid:X recv" and "a=simulcast:recv" lines: an answerer
+//     that cannot send simulcast (Pion) mirrors the offer's recv lines,
+//     which would make the SFU wait for rid-tagged streams that never come;
+//   - it gives an m-line that sends simulcast an a=msid if it has none:
+//     Pion sets up rid streams only for an m-line with one, and a rid
+//     answer has no a=ssrc lines for Jingle to carry the msid in (Chromium's
+//     comes through without). The ids are the SFU's own anyway.
 func withoutReceiveRIDs(sdp string) string {
-	if !strings.Contains(sdp, " recv") {
+	if !strings.Contains(sdp, "a=rid:") && !strings.Contains(sdp, "a=simulcast:") {
 		return sdp
 	}
-	lines := strings.SplitAfter(sdp, "\n")
-	kept := lines[:0]
-	for _, l := range lines {
-		t := strings.TrimRight(l, "\r\n")
-		if strings.HasPrefix(t, "a=simulcast:recv") ||
-			(strings.HasPrefix(t, "a=rid:") && len(strings.Fields(t)) >= 2 && strings.Fields(t)[1] == "recv") {
-			continue
+	sections := strings.SplitAfter(sdp, "\nm=")
+	for si, sec := range sections {
+		lines := strings.SplitAfter(sec, "\n")
+		kept := lines[:0]
+		sends, hasMsid, mid := false, false, ""
+		for _, l := range lines {
+			t := strings.TrimRight(l, "\r\n")
+			f := strings.Fields(t)
+			switch {
+			case strings.HasPrefix(t, "a=simulcast:recv"):
+				continue
+			case strings.HasPrefix(t, "a=rid:") && len(f) >= 2 && f[1] == "recv":
+				continue
+			case strings.HasPrefix(t, "a=simulcast:send"):
+				sends = true
+			case strings.HasPrefix(t, "a=msid:"):
+				hasMsid = true
+			case strings.HasPrefix(t, "a=mid:"):
+				mid = strings.TrimPrefix(t, "a=mid:")
+			}
+			kept = append(kept, l)
 		}
-		kept = append(kept, l)
+		out := strings.Join(kept, "")
+		if sends && !hasMsid && isMsidToken(mid) {
+			line := "a=mid:" + mid + "\r\n"
+			out = strings.Replace(out, line, line+"a=msid:simulcast-"+mid+" video-"+mid+"\r\n", 1)
+		}
+		sections[si] = out
 	}
-	return strings.Join(kept, "")
+	return strings.Join(sections, "")
+}
+
+// isMsidToken reports whether s may go into an msid.
+func isMsidToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // keyframeStart reports whether an RTP payload starts a keyframe, for the

@@ -307,9 +307,12 @@ func TestOfferAsksForSimulcast(t *testing.T) {
 			t.Errorf("m-line %d lacks %q or its rids:\n%s", i, want, sec)
 		}
 	}
-	answer := "v=0\r\nm=video 9 X 96\r\na=rid:q recv\r\na=rid:q send\r\na=simulcast:recv q\r\na=simulcast:send q;h\r\n"
-	if got := withoutReceiveRIDs(answer); got != "v=0\r\nm=video 9 X 96\r\na=rid:q send\r\na=simulcast:send q;h\r\n" {
-		t.Errorf("withoutReceiveRIDs = %q", got)
+	answer := "v=0\r\nm=video 9 X 96\r\na=mid:1\r\na=rid:q recv\r\na=rid:q send\r\na=simulcast:recv q\r\na=simulcast:send q;h\r\n" +
+		"m=video 9 X 96\r\na=mid:2\r\na=msid:s t\r\na=rid:h send\r\na=simulcast:send h\r\n"
+	want := "v=0\r\nm=video 9 X 96\r\na=mid:1\r\na=msid:simulcast-1 video-1\r\na=rid:q send\r\na=simulcast:send q;h\r\n" +
+		"m=video 9 X 96\r\na=mid:2\r\na=msid:s t\r\na=rid:h send\r\na=simulcast:send h\r\n"
+	if got := withoutReceiveRIDs(answer); got != want {
+		t.Errorf("withoutReceiveRIDs = %q\nwant %q", got, want)
 	}
 	p.Close()
 }
