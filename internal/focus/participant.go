@@ -76,6 +76,10 @@ func (p *participant) forwardEvents(sp *sfu.Participant) {
 		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateFailed {
 			p.c.post(func() { p.restartICE("the connection failed") })
 		}
+		if ev.Kind == sfu.EventSendLayers {
+			src, rids := ev.Track.Source, ev.Layers
+			p.c.post(func() { p.sendLayers(src, rids) })
+		}
 	}
 }
 
@@ -118,6 +122,26 @@ func (p *participant) sendOffer(action string) {
 	}
 	annotateOwners(el, p.c.ownerOf)
 	p.request(el, action)
+}
+
+// sendLayers tells the participant which simulcast layers of its camera or
+// screen anyone receives (docs/SIGNALLING.md): it stops sending the others.
+// Informational: a participant that ignores it only sends more.
+func (p *participant) sendLayers(src sfu.Source, rids string) {
+	if p.state == stateEnded || p.state < stateOffered {
+		return
+	}
+	source := "camera"
+	if src == sfu.SourceScreen {
+		source = "screen"
+	}
+	j := xmlstream.New(NSJingle, "jingle", "action", "session-info", "sid", p.sid).Add(
+		xmlstream.New(nsParleyRoom, "send-layers", "source", source, "rids", rids))
+	go func() {
+		if _, err := p.c.f.request(p.real, "set", j); err != nil {
+			p.c.log.Debug("participant refused send-layers", "nick", p.nick, "err", err)
+		}
+	}()
 }
 
 // renegotiate runs when the SFU has new or withdrawn tracks for p.

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"strings"
 	"time"
 )
 
@@ -127,12 +128,20 @@ func (p *Participant) SetReceiveVideo(rv ReceiveVideo) {
 }
 
 // layerRates keeps a publication's layer bitrates between two
-// allocations. Owned by the conference's tick (guarded by its mu).
+// allocations, and which layers its publisher was told to pause
+// (dynacast). Owned by the conference's speaker tick.
 type layerRates struct {
-	bytes [maxLayers]uint64 // byte counters at the last allocation
-	bps   [maxLayers]uint64 // bitrate over the last interval
-	at    time.Time         // when bytes were read
+	bytes  [maxLayers]uint64 // byte counters at the last allocation
+	bps    [maxLayers]uint64 // bitrate over the last interval
+	at     time.Time         // when bytes were read
+	paused uint8             // layers the publisher was told to stop sending
+	idle   [maxLayers]int    // allocations in a row that nobody took the layer
 }
+
+// pauseAfter is how many allocations in a row a layer must go unwatched
+// before its publisher is told to stop sending it: a viewer switching
+// tiles does not make it flap.
+const pauseAfter = 2
 
 // allocateLayers runs one allocation for the whole conference (the live
 // publications pubs, the participants ps) and returns how many simulcast
@@ -157,10 +166,45 @@ func (c *Conference) allocateLayers(pubs []*publication, ps []*Participant, orde
 	paused := 0
 	for pub := range live {
 		if pub.simulcast.Load() {
-			paused += countBits(pub.activeLayers(now) &^ watched[pub])
+			c.dynacast(pub, c.rates[pub], watched[pub], now)
+			paused += countBits(c.rates[pub].paused)
 		}
 	}
 	return paused
+}
+
+// dynacast tells a publisher to stop sending the layers nobody has taken
+// for pauseAfter allocations, and to send again a paused layer someone
+// wants. Runs on the speaker tick.
+func (c *Conference) dynacast(pub *publication, r *layerRates, watched uint8, now time.Time) {
+	sent := pub.activeLayers(now) | r.paused
+	next := r.paused
+	for l := 0; l < maxLayers; l++ {
+		bit := uint8(1) << l
+		switch {
+		case sent&bit == 0:
+			r.idle[l] = 0
+		case watched&bit != 0:
+			r.idle[l] = 0
+			next &^= bit
+		default:
+			r.idle[l]++
+			if r.idle[l] >= pauseAfter {
+				next |= bit
+			}
+		}
+	}
+	if next == r.paused {
+		return
+	}
+	r.paused = next
+	var keep []string
+	for l, rid := range ridsFor(pub.info.Source) {
+		if next&(1<<l) == 0 {
+			keep = append(keep, rid)
+		}
+	}
+	pub.owner.sendLayers(pub.info, strings.Join(keep, ","))
 }
 
 // measure updates a publication's layer bitrates. Runs on the speaker
@@ -212,6 +256,9 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 	for i := range choices {
 		ch := &choices[i]
 		ch.active, ch.rates = ch.d.pub.activeLayers(now), rates[ch.d.pub]
+		if ch.rates != nil {
+			ch.active |= ch.rates.paused // a paused layer comes back if wanted
+		}
 		ch.layer = wantedLayer(ch.d.pub, ch.active, quality, heights, now)
 		if allowed != nil && ch.d.pub.info.Source == SourceCamera && !allowed[ch.d.pub.owner.id] {
 			ch.layer = -1 // not among the last N speakers

@@ -54,7 +54,7 @@ type ConferenceEvent struct {
 // ConferenceStats counts what the conference decided.
 type ConferenceStats struct {
 	SpeakerChanges  uint64 // times the dominant speaker changed
-	PausedLayers    uint64 // simulcast layers publishers send that no subscriber gets, at the last allocation
+	PausedLayers    uint64 // simulcast layers publishers were told to stop sending: nobody gets them (dynacast)
 	EventsDropped   uint64 // conference events displaced because Events was full
 	DominantSpeaker string // the current one; "" before anybody spoke
 }

@@ -26,6 +26,11 @@ const (
 	// EventClosed: the participant is closed; it is the last event, and
 	// the channel is closed after it.
 	EventClosed
+	// EventSendLayers: of its own simulcast track Event.Track, the
+	// participant should send only the layers Event.Layers (rids, comma
+	// separated; "" for none): nobody receives the others. Tell it, so that
+	// its uplink carries only what is watched.
+	EventSendLayers
 )
 
 func (k EventKind) String() string {
@@ -40,6 +45,8 @@ func (k EventKind) String() string {
 		return "track-unpublished"
 	case EventClosed:
 		return "closed"
+	case EventSendLayers:
+		return "send-layers"
 	}
 	return "unknown"
 }
@@ -55,6 +62,8 @@ type Event struct {
 	Track TrackInfo
 	// State is the new state for EventConnectionState.
 	State ConnectionState
+	// Layers are the rids to send, comma separated, for EventSendLayers.
+	Layers string
 }
 
 // MediaKind is "audio" or "video".

@@ -228,6 +228,16 @@ func (p *Participant) queueAdd(d *downTrack) {
 	p.markDirtyLocked()
 }
 
+// sendLayers tells the focus which layers of its own track info the
+// participant should send (EventSendLayers).
+func (p *Participant) sendLayers(info TrackInfo, rids string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.emitLocked(Event{Kind: EventSendLayers, ParticipantID: p.id, Track: info, Layers: rids})
+	}
+}
+
 // queueRemove schedules d to be taken out of this participant's session.
 func (p *Participant) queueRemove(d *downTrack) {
 	p.mu.Lock()

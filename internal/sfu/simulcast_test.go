@@ -345,3 +345,81 @@ func TestRenegotiatedOfferKeepsOneSimulcastLine(t *testing.T) {
 		t.Errorf("renegotiated offer does not translate: %v", err)
 	}
 }
+
+// lastSendLayers returns the rids of the last EventSendLayers for m's
+// camera, and whether there was one.
+func (m *member) lastSendLayers() (string, bool) {
+	m.c.mu.Lock()
+	defer m.c.mu.Unlock()
+	for i := len(m.c.events) - 1; i >= 0; i-- {
+		if ev := m.c.events[i]; ev.Kind == EventSendLayers && ev.Track.Source == SourceCamera {
+			return ev.Layers, true
+		}
+	}
+	return "", false
+}
+
+// A publisher is told to stop sending the layers nobody watches, and to
+// send one again when someone wants it; its uplink carries only what is
+// watched.
+func TestDynacastPausesUnwatchedLayers(t *testing.T) {
+	s := newTestSFU(t, nil)
+	conf := s.Conference("room")
+	alice := joinSimulcast(t, conf, "alice")
+	bob := join(t, conf, "bob")
+	waitFor(t, "bob to get alice's camera", func() error { return bob.c.receivesFrom("alice", 10) })
+	// The publisher does what it is told, as the web client does.
+	obey := func(rids string) {
+		for i, rid := range cameraRIDs() {
+			alice.c.sim.off[i].Store(!strings.Contains(","+rids+",", ","+rid+","))
+		}
+	}
+	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 180}})
+	waitFor(t, "alice told to send the quarter layer only", func() error {
+		if rids, ok := alice.lastSendLayers(); !ok || rids != "q" {
+			return fmt.Errorf("last send-layers %q (%v)", rids, ok)
+		}
+		return nil
+	})
+	obey("q")
+	alice.p.mu.Lock()
+	pub := alice.p.published[SourceCamera.slot()]
+	alice.p.mu.Unlock()
+	waitFor(t, "alice's upper layers to stop at the SFU", func() error {
+		if act := pub.activeLayers(time.Now()); act != 1 {
+			return fmt.Errorf("active layers %03b", act)
+		}
+		return nil
+	})
+	if n := conf.Stats().PausedLayers; n != 2 {
+		t.Errorf("%d paused layers, want 2", n)
+	}
+	before := bob.c.cameraOf("alice")
+	// bob's tile grows: the half layer comes back.
+	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 360}})
+	waitFor(t, "alice told to send the half layer again", func() error {
+		if rids, _ := alice.lastSendLayers(); rids != "q,h" {
+			return fmt.Errorf("last send-layers %q", rids)
+		}
+		return nil
+	})
+	obey("q,h")
+	waitFor(t, "bob to get the half layer", func() error {
+		if r := bob.c.cameraOf("alice"); r.lastLayer != 1 {
+			return fmt.Errorf("bob gets layer %d (%v)", r.lastLayer, r.layers)
+		}
+		return nil
+	})
+	after := bob.c.cameraOf("alice")
+	if after.missing != before.missing || after.badSwitches != 0 {
+		t.Errorf("bob's stream: %d missing, %d bad switches", after.missing, after.badSwitches)
+	}
+	// Nobody watches at all: everything paused.
+	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 0}})
+	waitFor(t, "alice told to send nothing", func() error {
+		if rids, ok := alice.lastSendLayers(); !ok || rids != "" {
+			return fmt.Errorf("last send-layers %q", rids)
+		}
+		return nil
+	})
+}

@@ -431,3 +431,22 @@ test('our camera and screen layers get their sizes, bitrates and frame rates by 
     [['q', 4, 150000], ['h', 2, 500000], ['f', 1, 1500000]]);
   assert.deepEqual(applied.get('s').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxFramerate]), [['h', 2, 5], ['f', 1, 5]]);
 });
+
+test('send-layers from the focus turns our camera layers on and off by rid', async () => {
+  const { sent, fromFocus } = await setup();
+  fromFocus(withScreen(), 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  let encodings = ['q', 'h', 'f'].map((rid) => ({ rid, active: true }));
+  const cam = pc.transceivers.find((tr) => tr.mid === '1');
+  cam.sender.getParameters = () => ({ encodings: encodings.map((e) => ({ ...e })) });
+  cam.sender.setParameters = async (p) => { encodings = p.encodings; };
+  const sid = sidOf(INITIATE);
+  fromFocus(`<jingle xmlns="urn:xmpp:jingle:1" action="session-info" sid="${sid}"><send-layers xmlns="urn:parley:focus:0" source="camera" rids="q"/></jingle>`, 'f2');
+  await settle();
+  assert.equal(reply(sent, 'f2').attrs.type, 'result');
+  assert.deepEqual(encodings.map((e) => [e.rid, e.active]), [['q', true], ['h', false], ['f', false]]);
+  fromFocus(`<jingle xmlns="urn:xmpp:jingle:1" action="session-info" sid="${sid}"><send-layers xmlns="urn:parley:focus:0" source="camera" rids="q,h,f"/></jingle>`, 'f3');
+  await settle();
+  assert.deepEqual(encodings.map((e) => e.active), [true, true, true]);
+});

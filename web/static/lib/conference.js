@@ -348,6 +348,32 @@ export class Conference extends Emitter {
   }
 
   /**
+   * sendLayers turns our camera's or screen's simulcast layers on and off,
+   * as the focus says: it sends only the layers someone receives.
+   * @param {'camera'|'screen'} source
+   * @param {string[]} rids the layers to send
+   */
+  async sendLayers(source, rids) {
+    const pc = this.pc;
+    if (!pc) return;
+    for (const [mid, slot] of this.publishSlots()) {
+      if (slot !== source) continue;
+      const t = pc.getTransceivers().find((tr) => tr.mid === mid);
+      if (!t || typeof t.sender.getParameters !== 'function') return;
+      const params = t.sender.getParameters();
+      let changed = false;
+      for (const e of params.encodings ?? []) {
+        const on = !e.rid || rids.includes(e.rid);
+        if (e.active !== on) {
+          e.active = on;
+          changed = true;
+        }
+      }
+      if (changed) await t.sender.setParameters(params).catch((/** @type {unknown} */ err) => console.warn(`parley: could not pause ${source} layers`, err));
+    }
+  }
+
+  /**
    * setReceiveVideo tells the focus what we show: our quality setting and
    * the tile heights (docs/SIGNALLING.md). The SFU then forwards each video
    * in the layer that fills its tile, within our bandwidth; a video with
@@ -455,7 +481,15 @@ export class Conference extends Emitter {
         this.closeSession(cond ? local(cond) : 'ended by the focus');
         return null;
       }
-      case 'session-info':
+      case 'session-info': {
+        const layers = kids(j, 'send-layers').find((k) => ns(k) === NS.focusRoom);
+        if (layers) {
+          const source = attr(layers, 'source') === 'screen' ? 'screen' : 'camera';
+          const rids = (attr(layers, 'rids') ?? '').split(',').filter((r) => r !== '');
+          this.run(() => this.sendLayers(source, rids));
+        }
+        return null;
+      }
       case 'description-info':
         return null;
       default:
