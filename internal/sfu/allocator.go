@@ -175,11 +175,13 @@ func (c *Conference) allocateLayers(pubs []*publication, ps []*Participant, orde
 
 // dynacast tells a publisher to stop sending the layers nobody has taken
 // for pauseAfter allocations, and to send again a paused layer someone
-// wants. Runs on the speaker tick.
+// wants. The lowest layer is never paused: a subscriber joining, or one
+// whose bandwidth drops, starts from it at once, and it costs a tenth of
+// the top one. Runs on the speaker tick.
 func (c *Conference) dynacast(pub *publication, r *layerRates, watched uint8, now time.Time) {
 	sent := pub.activeLayers(now) | r.paused
 	next := r.paused
-	for l := 0; l < maxLayers; l++ {
+	for l := 1; l < maxLayers; l++ {
 		bit := uint8(1) << l
 		switch {
 		case sent&bit == 0:
