@@ -31,6 +31,11 @@ const (
 	// in Text ("audio", "video", "screen", separated by spaces); Unmute
 	// accepts.
 	EventUnmuteAsked
+	// EventDominantSpeaker: the server names the room's dominant speaker
+	// (Occupant, possibly ourselves): whoever has talked for about a
+	// second, more than the previous one; a cough does not count. See
+	// also Room.DominantSpeaker.
+	EventDominantSpeaker
 )
 
 func (k EventKind) String() string { return mediapeer.EventKind(k).String() }

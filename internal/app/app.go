@@ -51,6 +51,7 @@ type Config struct {
 	MaxStanzaBytes  int          // default 256 KiB
 	StanzaRate      int          // per connection, stanzas/s; default 200
 	Version         string       // reported by disco and /health
+	LastN           int          // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger          *slog.Logger
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
@@ -184,7 +185,7 @@ func (p *parley) startConferences() error {
 		return fmt.Errorf("sfu: %w", err)
 	}
 	focusDomain := "focus." + cfg.Domain
-	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, SFU: p.sfu, Logger: cfg.Logger.With("part", "focus")})
+	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, SFU: p.sfu, LastN: cfg.LastN, Logger: cfg.Logger.With("part", "focus")})
 	if err != nil {
 		return err
 	}

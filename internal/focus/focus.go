@@ -50,6 +50,11 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives the focus's logs. Default slog.Default().
 	Logger *slog.Logger
+	// LastN, if above 0, makes every room's participants receive the
+	// camera of only the LastN most recent speakers (plus the ones they
+	// pin); audio and screens always. A participant may ask for fewer.
+	// Default 0: everybody's camera.
+	LastN int
 }
 
 // Focus runs the conferences. Its methods are safe for concurrent use.

@@ -3,10 +3,12 @@ package focus
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/jingle"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
@@ -51,6 +53,7 @@ func (p *participant) probed(ok bool) {
 	if p.state != stateProbing {
 		return // it left meanwhile
 	}
+	p.c.announceSpeaker(p) // a newcomer learns who is speaking
 	if !ok {
 		p.state = stateChatOnly
 		return
@@ -77,6 +80,10 @@ func (p *participant) forwardEvents(sp *sfu.Participant) {
 		}
 		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateFailed {
 			p.c.post(func() { p.restartICE("the connection failed") })
+		}
+		if ev.Kind == sfu.EventSendLayers {
+			src, rids := ev.Track.Source, ev.Layers
+			p.c.post(func() { p.sendLayers(src, rids) })
 		}
 	}
 }
@@ -126,6 +133,26 @@ func (p *participant) sendOffer(action string) {
 	p.request(el, action)
 }
 
+// sendLayers tells the participant which simulcast layers of its camera or
+// screen anyone receives (docs/SIGNALLING.md): it stops sending the others.
+// Informational: a participant that ignores it only sends more.
+func (p *participant) sendLayers(src sfu.Source, rids string) {
+	if p.state == stateEnded || p.state < stateOffered {
+		return
+	}
+	source := "camera"
+	if src == sfu.SourceScreen {
+		source = "screen"
+	}
+	j := xmlstream.New(NSJingle, "jingle", "action", "session-info", "sid", p.sid).Add(
+		xmlstream.New(nsParleyRoom, "send-layers", "source", source, "rids", rids))
+	go func() {
+		if _, err := p.c.f.request(p.real, "set", j); err != nil {
+			p.c.log.Debug("participant refused send-layers", "nick", p.nick, "err", err)
+		}
+	}()
+}
+
 // renegotiate runs when the SFU has new or withdrawn tracks for p.
 func (p *participant) renegotiate() {
 	switch p.state {
@@ -173,10 +200,7 @@ func (p *participant) handle(iq, payload *xmlstream.Element) {
 		p.c.f.reply(stanza.IQResult(iq))
 		p.c.drop(p, "failed-transport", "the ICE restart was rejected", true)
 	case "session-info":
-		p.c.f.reply(stanza.IQResult(iq))
-		if payload.Child(nsParleyRoom, "ice-restart") != nil {
-			p.restartICE("the participant asked")
-		}
+		p.sessionInfo(iq, payload)
 	case "description-info":
 		p.c.f.reply(stanza.IQResult(iq)) // mute hints and the like: nothing to do
 	case "source-add", "content-add":
@@ -187,6 +211,86 @@ func (p *participant) handle(iq, payload *xmlstream.Element) {
 	default:
 		p.c.f.reply(jingleError(iq, stanza.FeatureNotImplemented, "unsupported-info", "action "+j.Action+" is not supported"))
 	}
+}
+
+// sessionInfo handles the participant's session-info: an ICE restart
+// request, or its screen share starting or stopping (docs/SIGNALLING.md).
+func (p *participant) sessionInfo(iq, payload *xmlstream.Element) {
+	if share := payload.Child(nsParleyRoom, "screen-share"); share != nil {
+		on := share.Attr("active") == "true" || share.Attr("active") == "1"
+		if on && !p.rights.may(perm.PublishScreen) {
+			p.c.f.refused.Add(perm.PublishScreen)
+			p.c.f.reply(stanza.ErrorReply(iq, stanza.NewError(stanza.Forbidden, "you may not publish screen (needs publish_screen)")))
+			return
+		}
+		if err := p.sp.SetScreenShare(on); err != nil {
+			p.c.f.reply(jingleError(iq, stanza.NotAcceptable, "", err.Error()))
+			return
+		}
+		p.c.log.Debug("screen share", "nick", p.nick, "active", on)
+	}
+	if rv := payload.Child(nsParleyRoom, "receive-video"); rv != nil {
+		want, err := receiveVideo(rv, p.c.trackIDs())
+		if err != nil {
+			p.c.f.reply(jingleError(iq, stanza.BadRequest, "", err.Error()))
+			return
+		}
+		p.sp.SetReceiveVideo(want)
+	}
+	p.c.f.reply(stanza.IQResult(iq))
+	if payload.Child(nsParleyRoom, "ice-restart") != nil {
+		p.restartICE("the participant asked")
+	}
+}
+
+// maxTracksPerRequest bounds a receive-video request's tracks.
+const maxTracksPerRequest = 512
+
+// receiveVideo reads <receive-video quality='high|medium|low' last-n='N'>
+// <video track='video-p1' height='360'/>... <pin stream='p1'/>...
+// </receive-video>: the subscriber's quality setting, the height its tiles
+// show each video at, its own lastN and its pins (docs/SIGNALLING.md).
+// Tracks and streams nobody publishes are ignored.
+func receiveVideo(el *xmlstream.Element, known map[string]bool) (sfu.ReceiveVideo, error) {
+	var rv sfu.ReceiveVideo
+	switch el.Attr("quality") {
+	case "", "high":
+		rv.Quality = sfu.QualityHigh
+	case "medium":
+		rv.Quality = sfu.QualityMedium
+	case "low":
+		rv.Quality = sfu.QualityLow
+	default:
+		return rv, errors.New("receive-video: quality must be high, medium or low")
+	}
+	if n := el.Attr("last-n"); n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 || v > 1000 {
+			return rv, errors.New("receive-video: last-n must be 0 to 1000")
+		}
+		rv.LastN = v
+	}
+	videos := el.ChildrenNamed(nsParleyRoom, "video")
+	pins := el.ChildrenNamed(nsParleyRoom, "pin")
+	if len(videos) > maxTracksPerRequest || len(pins) > maxTracksPerRequest {
+		return rv, errors.New("receive-video: too many tracks")
+	}
+	for _, pin := range pins {
+		if stream := pin.Attr("stream"); known[sfu.TrackID(sfu.SourceCamera, stream)] {
+			rv.Pinned = append(rv.Pinned, stream)
+		}
+	}
+	rv.Heights = make(map[string]int, len(videos))
+	for _, v := range videos {
+		h, err := strconv.Atoi(v.Attr("height"))
+		if err != nil || h < 0 || h > 10000 {
+			return rv, errors.New("receive-video: a video's height must be 0 to 10000 pixels")
+		}
+		if known[v.Attr("track")] {
+			rv.Heights[v.Attr("track")] = h
+		}
+	}
+	return rv, nil
 }
 
 // accept applies the participant's answer (every content of it).

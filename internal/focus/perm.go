@@ -65,8 +65,9 @@ func (p *participant) applyGates() {
 	if p.sp == nil {
 		return
 	}
-	p.sp.SetForwarding(sfu.Audio, p.rights.forwards(perm.PublishAudio))
-	p.sp.SetForwarding(sfu.Video, p.rights.forwards(p.videoPermission()))
+	p.sp.SetForwarding(sfu.SourceAudio, p.rights.forwards(perm.PublishAudio))
+	p.sp.SetForwarding(sfu.SourceCamera, p.rights.forwards(p.videoPermission()))
+	p.sp.SetForwarding(sfu.SourceScreen, p.rights.forwards(perm.PublishScreen))
 }
 
 // setRights applies new rights: gates at once, and an m-line to publish on

@@ -86,6 +86,13 @@ func (d *RTPDescription) Element() *xmlstream.Element {
 		}
 		el.Add(se)
 	}
+	for _, r := range d.RIDs {
+		re := xmlstream.New(NSRID, "rid", "id", r.ID, "senders", r.Senders)
+		el.Add(re.SetAttr("params", r.Params))
+	}
+	for _, sc := range d.Simulcast {
+		el.Add(xmlstream.New(NSRID, "simulcast", "senders", sc.Senders, "layers", sc.Layers))
+	}
 	if d.RTCPMux {
 		el.Add(xmlstream.New(NSRTP, "rtcp-mux"))
 	}

@@ -133,7 +133,8 @@ func loadInvalid(t testing.TB) []invalidInput {
 // normSDP is an SDP reduced to what matters for media, in a canonical form,
 // so that two SDPs that mean the same compare equal. It is written apart
 // from FromSDP on purpose, and web/test/jingle.test.mjs has the same rules:
-//   - the BUNDLE group's mids; per m-line, its mid and a sorted list of items;
+//   - the BUNDLE group's mids; per m-line, its mid and a sorted list of items
+//     (a=rid and a=simulcast among them, as written);
 //   - session-level ICE credentials, fingerprints, setup and
 //     extmap-allow-mixed count for every m-line that lacks its own;
 //   - m-lines with port 0 that are not bundle-only are left out;
@@ -352,6 +353,11 @@ func normalizeRTP(attrs map[string][]string, order []string, allowMixed bool) []
 	}
 	for _, v := range attrs["ssrc-group"] {
 		items = append(items, "ssrc-group "+strings.Join(strings.Fields(v), " "))
+	}
+	for _, name := range []string{"rid", "simulcast"} {
+		for _, v := range attrs[name] {
+			items = append(items, name+" "+strings.Join(strings.Fields(v), " "))
+		}
 	}
 	var msid string
 	if v := attrs["msid"]; v != nil {

@@ -18,12 +18,16 @@ import "fmt"
 
 // XML namespaces.
 const (
-	NS          = "urn:xmpp:jingle:1"
-	NSErrors    = "urn:xmpp:jingle:errors:1"
-	NSRTP       = "urn:xmpp:jingle:apps:rtp:1"
-	NSRTCPFB    = "urn:xmpp:jingle:apps:rtp:rtcp-fb:0"
-	NSHdrExt    = "urn:xmpp:jingle:apps:rtp:rtp-hdrext:0"
-	NSSSMA      = "urn:xmpp:jingle:apps:rtp:ssma:0"
+	NS       = "urn:xmpp:jingle:1"
+	NSErrors = "urn:xmpp:jingle:errors:1"
+	NSRTP    = "urn:xmpp:jingle:apps:rtp:1"
+	NSRTCPFB = "urn:xmpp:jingle:apps:rtp:rtcp-fb:0"
+	NSHdrExt = "urn:xmpp:jingle:apps:rtp:rtp-hdrext:0"
+	NSSSMA   = "urn:xmpp:jingle:apps:rtp:ssma:0"
+	// NSRID is parley's own namespace for RFC 8851 rids and RFC 8853
+	// simulcast (no XEP carries them): <rid/> and <simulcast/> in a
+	// <description/>.
+	NSRID       = "urn:parley:jingle:rid:0"
 	NSGrouping  = "urn:xmpp:jingle:apps:grouping:0"
 	NSICE       = "urn:xmpp:jingle:transports:ice-udp:1"
 	NSDTLS      = "urn:xmpp:jingle:apps:dtls:0"
@@ -129,6 +133,25 @@ type RTPDescription struct {
 	Bandwidths       []Bandwidth
 	Sources          []Source
 	SourceGroups     []SourceGroup
+	RIDs             []RID       // a=rid lines
+	Simulcast        []Simulcast // a=simulcast, one per direction
+}
+
+// RID is an RFC 8851 a=rid: one RTP stream of a simulcast, as
+// <rid xmlns='urn:parley:jingle:rid:0' id='h' senders='responder' params='max-width=1280'/>.
+// Senders is who sends the stream, as for contents: an offer's
+// "a=rid:h recv" is senders='responder', and so is the answer's "send".
+type RID struct {
+	ID      string // 1 to 16 letters, digits, '-' or '_' (RFC 8851 rid-syntax, shortened)
+	Senders string // SendersInitiator or SendersResponder
+	Params  string // the restrictions after the direction, e.g. "pt=96;max-width=1280"; "" when none
+}
+
+// Simulcast is one direction of an RFC 8853 a=simulcast line, as
+// <simulcast xmlns='urn:parley:jingle:rid:0' senders='responder' layers='q;h;~f'/>.
+type Simulcast struct {
+	Senders string // SendersInitiator or SendersResponder
+	Layers  string // the rid list as in SDP: ';' between layers, ',' between alternatives, '~' paused
 }
 
 // PayloadType is one codec: a=rtpmap plus its a=fmtp and a=rtcp-fb lines.

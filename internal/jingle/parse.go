@@ -187,6 +187,18 @@ func parseDescriptionChild(d *RTPDescription, c *xmlstream.Element) error {
 		g, err := parseSourceGroup(c)
 		d.SourceGroups = append(d.SourceGroups, g)
 		return err
+	case c.Is(NSRID, "rid"):
+		r := RID{ID: c.Attr("id"), Senders: c.Attr("senders"), Params: c.Attr("params")}
+		d.RIDs = append(d.RIDs, r)
+		if !validRID(r.ID) || !ridSenders(r.Senders) {
+			return badRequest("bad rid %q (senders %q)", r.ID, r.Senders)
+		}
+	case c.Is(NSRID, "simulcast"):
+		sc := Simulcast{Senders: c.Attr("senders"), Layers: c.Attr("layers")}
+		d.Simulcast = append(d.Simulcast, sc)
+		if !validLayers(sc.Layers) || !ridSenders(sc.Senders) {
+			return badRequest("bad simulcast %q (senders %q)", sc.Layers, sc.Senders)
+		}
 	}
 	return nil
 }

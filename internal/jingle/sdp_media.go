@@ -44,6 +44,10 @@ func (r *mediaReader) attr(a sdpAttr) error {
 		return r.ssrc(a.value)
 	case "ssrc-group":
 		return r.ssrcGroup(a.value)
+	case "rid":
+		return r.rid(a.value)
+	case "simulcast":
+		return r.simulcast(a.value)
 	case "msid":
 		if r.msid == "" {
 			r.msid = strings.Join(fields(a.value), " ")
@@ -125,6 +129,35 @@ func (r *mediaReader) rtcpFB(v string) error {
 		pt.Feedback = append(pt.Feedback, fb)
 	}
 	return err
+}
+
+// rid reads "a=rid:ID send|recv [params]" (RFC 8851).
+func (r *mediaReader) rid(v string) error {
+	f := fields(v)
+	if len(f) < 2 || len(f) > 3 || !validRID(f[0]) || (f[1] != "send" && f[1] != "recv") {
+		return badRequest("malformed rid %q", v)
+	}
+	rid := RID{ID: f[0], Senders: sendersOf(f[1]+"only", r.role)}
+	if len(f) == 3 {
+		rid.Params = f[2]
+	}
+	r.d.RIDs = append(r.d.RIDs, rid)
+	return nil
+}
+
+// simulcast reads "a=simulcast:send LIST [recv LIST]" (RFC 8853).
+func (r *mediaReader) simulcast(v string) error {
+	f := fields(v)
+	if len(f) != 2 && len(f) != 4 {
+		return badRequest("malformed simulcast %q", v)
+	}
+	for i := 0; i < len(f); i += 2 {
+		if (f[i] != "send" && f[i] != "recv") || !validLayers(f[i+1]) {
+			return badRequest("malformed simulcast %q", v)
+		}
+		r.d.Simulcast = append(r.d.Simulcast, Simulcast{Senders: sendersOf(f[i]+"only", r.role), Layers: f[i+1]})
+	}
+	return nil
 }
 
 func (r *mediaReader) extmap(v string) error {
@@ -235,3 +268,33 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// validRID checks a rid id: 1 to 16 letters, digits, '-' or '_'.
+func validRID(id string) bool {
+	if id == "" || len(id) > 16 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validLayers checks an a=simulcast rid list: rids, each maybe paused
+// ('~'), separated by ';' (layers) or ',' (alternatives).
+func validLayers(s string) bool {
+	for _, layer := range strings.Split(s, ";") {
+		for _, alt := range strings.Split(layer, ",") {
+			if !validRID(strings.TrimPrefix(alt, "~")) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ridSenders checks the senders of a rid or simulcast direction.
+func ridSenders(s string) bool { return s == SendersInitiator || s == SendersResponder }

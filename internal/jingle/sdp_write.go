@@ -190,6 +190,34 @@ func (w *sdpWriter) rtpSection(c *Content, t *ICETransport, role Role) {
 	}
 	w.payloadTypes(d)
 	w.sources(d)
+	for _, rid := range d.RIDs {
+		line := []string{"a=rid:" + rid.ID, ridDirection(rid.Senders, role)}
+		if rid.Params != "" {
+			line = append(line, rid.Params)
+		}
+		w.line(line...)
+	}
+	if len(d.Simulcast) > 0 {
+		line := []string{"a=simulcast:"}
+		for i, sc := range d.Simulcast {
+			if i == 0 {
+				line[0] += ridDirection(sc.Senders, role)
+			} else {
+				line = append(line, ridDirection(sc.Senders, role))
+			}
+			line = append(line, sc.Layers)
+		}
+		w.line(line...)
+	}
+}
+
+// ridDirection is an a=rid or a=simulcast direction: "send" when role
+// sends the stream, else "recv".
+func ridDirection(senders string, role Role) string {
+	if senders == role.String() {
+		return "send"
+	}
+	return "recv"
 }
 
 func (w *sdpWriter) transport(t *ICETransport) {

@@ -121,6 +121,18 @@ func checkDescription(d *RTPDescription) error {
 			return badRequest("bad ssrc-group %q", g.Semantics)
 		}
 	}
+	for _, r := range d.RIDs {
+		if !validRID(r.ID) || !ridSenders(r.Senders) || (r.Params != "" && !isToken(r.Params)) {
+			return badRequest("bad rid %q", r.ID)
+		}
+	}
+	dirs := map[string]bool{}
+	for _, sc := range d.Simulcast {
+		if !validLayers(sc.Layers) || !ridSenders(sc.Senders) || dirs[sc.Senders] {
+			return badRequest("bad simulcast %q", sc.Layers)
+		}
+		dirs[sc.Senders] = true
+	}
 	return nil
 }
 

@@ -28,6 +28,9 @@ const (
 	// EventUnmuteAsked: a moderator (Actor) asks us to unmute the media
 	// in Text ("audio", "video", "screen", separated by spaces).
 	EventUnmuteAsked
+	// EventDominantSpeaker: the server names the room's dominant speaker
+	// (Occupant; possibly ourselves).
+	EventDominantSpeaker
 )
 
 func (k EventKind) String() string {
@@ -50,6 +53,8 @@ func (k EventKind) String() string {
 		return "removed"
 	case EventUnmuteAsked:
 		return "unmute-asked"
+	case EventDominantSpeaker:
+		return "dominant-speaker"
 	}
 	return "unknown"
 }

@@ -29,15 +29,21 @@ type testClient struct {
 	mux   ice.UDPMux
 	audio *webrtc.TrackLocalStaticRTP
 	video *webrtc.TrackLocalStaticSample
+	// screen goes on the SFU's third recvonly m-line; frames are sent
+	// only while screenOn is set, as a browser does once it shares.
+	screen *webrtc.TrackLocalStaticSample
 
-	plis      atomic.Int64  // PLIs received for the video track
-	rrs       atomic.Int64  // receiver reports the SFU sent about our tracks
-	twcc      atomic.Int64  // transport-wide congestion control feedback from the SFU
-	srs       atomic.Int64  // sender reports the SFU sent with forwarded tracks
-	audioExt  atomic.Uint32 // negotiated audio level extension id on the audio sender
-	published atomic.Bool   // tracks added (first answer made)
-	videoOff  atomic.Bool   // sendMedia skips video frames while set
-	stop      chan struct{} // closed by close
+	plis      atomic.Int64     // PLIs received for the video track
+	rrs       atomic.Int64     // receiver reports the SFU sent about our tracks
+	twcc      atomic.Int64     // transport-wide congestion control feedback from the SFU
+	srs       atomic.Int64     // sender reports the SFU sent with forwarded tracks
+	audioExt  atomic.Uint32    // negotiated audio level extension id on the audio sender
+	published atomic.Bool      // tracks added (first answer made)
+	videoOff  atomic.Bool      // sendMedia skips video frames while set
+	screenOn  atomic.Bool      // sendMedia sends screen frames while set
+	level     atomic.Uint32    // the RFC 6464 audio level byte sent; testAudioLevel at first
+	sim       *simulcastSender // sends the camera as three layers instead of video; nil: one layer
+	stop      chan struct{}    // closed by close
 	wg        sync.WaitGroup
 
 	mu     sync.Mutex            // guards recv and events
@@ -59,15 +65,35 @@ type recvTrack struct {
 	watchSeen  int  // times watchSeq arrived
 	seqs       []uint16
 	track      *webrtc.TrackRemote
+
+	// Of VP8 from a simulcastSender (see simulcast_test.go).
+	vp8         bool
+	lastLayer   int    // the layer of the last frame; -1 before
+	layers      []int  // the layers received, in order of change
+	badSwitches int    // layer changes not at a keyframe
+	lastPic     uint16 // the last picture id
+	picJumps    int    // picture ids not one after the previous
 }
 
 const testAudioLevel = 0x80 | 42 // voice activity flag, -42 dBov
 
 func newTestClient(t *testing.T, name string) *testClient {
 	t.Helper()
+	return newTestClientWith(t, name, false)
+}
+
+// newTestClientWith makes a test client; with simulcast its camera is
+// sent as three layers by rid (see simulcastSender).
+func newTestClientWith(t *testing.T, name string, simulcast bool) *testClient {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
+	}
+	if simulcast {
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, uri := range []string{uriAudioLevel} {
 		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeAudio); err != nil {
@@ -107,8 +133,17 @@ func newTestClient(t *testing.T, name string) *testClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &testClient{t: t, name: name, pc: pc, mux: mux, audio: audio, video: video,
+	screen, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8,
+		ClockRate: 90000}, "s", "client-"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &testClient{t: t, name: name, pc: pc, mux: mux, audio: audio, video: video, screen: screen,
 		stop: make(chan struct{}), recv: make(map[string]*recvTrack)}
+	c.level.Store(testAudioLevel)
+	if simulcast {
+		c.sim = newSimulcastSender(t, name)
+	}
 	pc.OnTrack(c.onTrack)
 	t.Cleanup(c.close)
 	return c
@@ -142,12 +177,22 @@ func (c *testClient) publish() error {
 	if err != nil {
 		return err
 	}
+	if c.sim != nil {
+		return c.publishSimulcast(audioSender)
+	}
 	videoSender, err := c.pc.AddTrack(c.video)
+	if err != nil {
+		return err
+	}
+	// The second video track takes the second recvonly video m-line: the
+	// screen share's.
+	screenSender, err := c.pc.AddTrack(c.screen)
 	if err != nil {
 		return err
 	}
 	c.spawn(func() { c.readSenderRTCP(audioSender, false) })
 	c.spawn(func() { c.readSenderRTCP(videoSender, true) })
+	c.spawn(func() { c.readSenderRTCP(screenSender, false) })
 	c.spawn(func() { c.sendMedia(audioSender) })
 	return nil
 }
@@ -211,11 +256,14 @@ func (c *testClient) sendMedia(audioSender *webrtc.RTPSender) {
 		seq++
 		ts += 960
 		if id := c.audioLevelID(audioSender); id != 0 {
-			_ = pkt.Header.SetExtension(id, []byte{testAudioLevel})
+			_ = pkt.Header.SetExtension(id, []byte{byte(c.level.Load())})
 		}
 		_ = c.audio.WriteRTP(pkt)
 		if i%2 == 0 && !c.videoOff.Load() {
 			_ = c.video.WriteSample(media.Sample{Data: frame, Duration: 40 * time.Millisecond})
+		}
+		if i%5 == 0 && c.screenOn.Load() {
+			_ = c.screen.WriteSample(media.Sample{Data: frame, Duration: 100 * time.Millisecond})
 		}
 	}
 }
@@ -240,7 +288,8 @@ func (c *testClient) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRece
 			levelID = uint8(e.ID)
 		}
 	}
-	r := &recvTrack{streamID: track.StreamID(), ssrc: uint32(track.SSRC()), watchSeq: -1, track: track}
+	r := &recvTrack{streamID: track.StreamID(), ssrc: uint32(track.SSRC()), watchSeq: -1, track: track,
+		vp8: track.Kind() == webrtc.RTPCodecTypeVideo, lastLayer: -1}
 	c.mu.Lock()
 	c.recv[track.ID()] = r
 	c.mu.Unlock()
@@ -296,6 +345,9 @@ func (r *recvTrack) record(pkt *rtp.Packet, levelID uint8) {
 		if v := pkt.GetExtension(levelID); len(v) == 1 && v[0] == testAudioLevel {
 			r.withLevel++
 		}
+	}
+	if r.vp8 {
+		r.recordVP8(pkt.Payload)
 	}
 	if r.watchSeq >= 0 && int(pkt.SequenceNumber) == r.watchSeq {
 		r.watchSeen++
@@ -412,7 +464,7 @@ func waitFor(t *testing.T, what string, cond func() error) {
 // tracks, with the right stream id.
 func (c *testClient) receivesFrom(pid string, min int) error {
 	for _, kind := range []MediaKind{Audio, Video} {
-		id := trackIDFor(kind, pid)
+		id := trackIDFor(Source(kind), pid)
 		r, ok := c.snapshot(id)
 		switch {
 		case !ok:

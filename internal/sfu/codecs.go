@@ -83,6 +83,9 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 		{uriAudioLevel, webrtc.RTPCodecTypeAudio},
 		{uriMid, webrtc.RTPCodecTypeVideo},
 		{uriVideoOrientation, webrtc.RTPCodecTypeVideo},
+		// Simulcast layers arrive tagged with their rid.
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
 	}
 	for _, e := range exts {
 		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: e.uri}, e.kind); err != nil {

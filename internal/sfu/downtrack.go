@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,12 +18,25 @@ import (
 // and header extension ids to use, and the writer that encrypts and sends.
 // Between publisher and subscriber it rewrites SSRC, sequence numbers and
 // timestamps (with per-subscriber offsets) and remaps extension ids.
+//
+// Of a simulcast publication it forwards one layer at a time: the one the
+// layer allocator targets, switched to at a keyframe of it, so that the
+// subscriber's decoder never sees a gap; VP8 picture ids are rewritten too.
 type downTrack struct {
 	pub *publication // the source; read-only
 	sub *Participant // the receiving participant; read-only
 
-	rw  rewriter   // owned by pub's forwarding goroutine
-	out rtp.Header // outgoing header scratch; owned by pub's forwarding goroutine
+	// mu serializes the writes of the publication's layers, each on its
+	// own forwarding goroutine; only the current layer's take it for long.
+	mu      sync.Mutex
+	current int         // layer forwarded now; -1: none yet, or paused; guarded by mu
+	rw      rewriter    // guarded by mu
+	pic     vp8Rewriter // guarded by mu
+	out     rtp.Header  // outgoing header scratch; guarded by mu
+
+	target   atomic.Int32                    // the layer to forward, set by the layer allocator
+	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
+	switches [numSwitchReasons]atomic.Uint64 // layer switches by reason
 
 	bound  atomic.Pointer[binding] // nil until Bind and after Unbind
 	sender *webrtc.RTPSender       // guarded by sub.negMu; nil until offered
@@ -47,7 +61,9 @@ type binding struct {
 type extMap struct{ from, to uint8 }
 
 func newDownTrack(pub *publication, sub *Participant) *downTrack {
-	return &downTrack{pub: pub, sub: sub, rw: newRewriter(pub.codec.ClockRate)}
+	d := &downTrack{pub: pub, sub: sub, rw: newRewriter(pub.codec.ClockRate), current: -1}
+	d.maxLayer.Store(maxLayers - 1)
+	return d
 }
 
 // ID, StreamID, RID and Kind implement webrtc.TrackLocal; they make the
@@ -94,8 +110,20 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	d.bound.Store(b)
 	// Asynchronously: Pion holds its sender's lock while binding, and the
 	// request goes out through another peer connection.
-	go d.pub.requestKeyframe()
+	go d.requestKeyframe()
 	return codec, nil
+}
+
+// requestKeyframe asks for a keyframe of the layer this subscriber gets,
+// or is about to get.
+func (d *downTrack) requestKeyframe() {
+	d.mu.Lock()
+	li := d.current
+	d.mu.Unlock()
+	if li < 0 || int32(li) != d.target.Load() {
+		li = int(d.target.Load())
+	}
+	d.pub.requestLayerKeyframe(li)
 }
 
 // Unbind implements webrtc.TrackLocal.
@@ -104,14 +132,74 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// write sends one packet of the publication to the subscriber. It runs on
-// the forwarding goroutine and does not allocate.
-func (d *downTrack) write(src *rtp.Header, payload []byte, now time.Time) {
+// write sends one packet of layer li of the publication to the
+// subscriber, if that is the layer it gets, or switches to it there (a
+// keyframe of the target layer). It runs on the layer's forwarding
+// goroutine and does not allocate.
+func (d *downTrack) write(li int, keyframe bool, src *rtp.Header, payload []byte, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switching := li != d.current
+	if switching && !d.mayStart(li, keyframe) {
+		return
+	}
 	b := d.bound.Load()
 	if b == nil {
 		d.dropUnbound.Add(1)
 		return
 	}
+	if switching {
+		d.switchTo(li)
+	}
+	if d.pub.codecKind == codecVP8 && d.pub.simulcast.Load() {
+		restore := d.pic.rewrite(payload)
+		d.writeLocked(b, src, payload, now)
+		restore.undo(payload)
+		return
+	}
+	d.writeLocked(b, src, payload, now)
+}
+
+// mayStart reports whether a packet of layer li can start that layer for
+// this subscriber: it is the target, and a keyframe begins there (any
+// packet will do for a publication without simulcast). Must hold mu.
+func (d *downTrack) mayStart(li int, keyframe bool) bool {
+	if int32(li) != d.target.Load() {
+		return false
+	}
+	return keyframe || (d.current < 0 && !d.pub.simulcast.Load())
+}
+
+// switchTo makes li the forwarded layer, counting why. Must hold mu.
+func (d *downTrack) switchTo(li int) {
+	switch {
+	case d.current < 0:
+		d.switches[switchStart].Add(1)
+	case li > d.current:
+		d.switches[switchUp].Add(1)
+	default:
+		d.switches[switchDown].Add(1)
+	}
+	d.current = li
+	d.pic.resync = true
+}
+
+// pause stops forwarding at once, until a keyframe of the target layer:
+// going down under congestion does not wait. Reports whether it was
+// forwarding.
+func (d *downTrack) pause() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.current < 0 {
+		return false
+	}
+	d.current = -1
+	d.switches[switchPause].Add(1)
+	return true
+}
+
+// writeLocked rewrites and sends one packet. Must hold mu.
+func (d *downTrack) writeLocked(b *binding, src *rtp.Header, payload []byte, now time.Time) {
 	seq, ts := d.rw.rewrite(src.SSRC, src.SequenceNumber, src.Timestamp, now)
 	h := &d.out
 	h.Version = 2
@@ -159,8 +247,88 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.pub.requestKeyframe()
+				d.requestKeyframe()
 			}
 		}
+	}
+}
+
+// Why a subscriber's layer changed, for the statistics.
+const (
+	switchStart      = iota // the first layer forwarded
+	switchUp                // a higher layer (more room, a bigger tile)
+	switchDown              // a lower layer at its keyframe (smaller tile, lower quality, layer lost)
+	switchPause             // stopped at once: congestion
+	numSwitchReasons        // the number of reasons
+)
+
+// vp8Rewriter keeps a subscriber's VP8 picture ids (and TL0PICIDX)
+// continuous across layer switches: each layer numbers its pictures on its
+// own. It patches the payload in place for one write and undoes it after,
+// since the buffer is shared by every subscriber of the layer.
+type vp8Rewriter struct {
+	resync    bool   // the next picture id starts where the last one left off
+	started   bool   // a picture id was sent
+	picOffset uint16 // added to the source picture id
+	tl0Offset uint8  // added to the source TL0PICIDX
+	lastPic   uint16 // the last picture id sent
+	lastTL0   uint8  // the last TL0PICIDX sent
+}
+
+// vp8Patch remembers the bytes a rewrite changed.
+type vp8Patch struct {
+	picAt, tl0At int     // offsets patched; 0: none
+	pic          [2]byte // original picture id bytes
+	tl0          byte    // original TL0PICIDX
+}
+
+func (r *vp8Rewriter) rewrite(p []byte) vp8Patch {
+	var patch vp8Patch
+	d := parseVP8(p)
+	if !d.parsedOK || d.picAt == 0 {
+		return patch
+	}
+	var in, mask uint16
+	if d.picWide {
+		in, mask = uint16(p[d.picAt]&0x7f)<<8|uint16(p[d.picAt+1]), 0x7fff
+	} else {
+		in, mask = uint16(p[d.picAt]&0x7f), 0x7f
+	}
+	var tl0 uint8
+	if d.tl0At != 0 {
+		tl0 = p[d.tl0At]
+	}
+	if r.resync && r.started {
+		r.picOffset = r.lastPic + 1 - in
+		r.tl0Offset = r.lastTL0 + 1 - tl0
+	}
+	r.resync, r.started = false, true
+	out := (in + r.picOffset) & mask
+	r.lastPic = out
+	patch.picAt, patch.pic = d.picAt, [2]byte{p[d.picAt], 0}
+	if d.picWide {
+		patch.pic[1] = p[d.picAt+1]
+		p[d.picAt], p[d.picAt+1] = 0x80|byte(out>>8), byte(out)
+	} else {
+		p[d.picAt] = byte(out)
+	}
+	if d.tl0At != 0 {
+		patch.tl0At, patch.tl0 = d.tl0At, tl0
+		r.lastTL0 = tl0 + r.tl0Offset
+		p[d.tl0At] = r.lastTL0
+	}
+	return patch
+}
+
+// undo puts back the bytes rewrite changed.
+func (patch vp8Patch) undo(p []byte) {
+	if patch.picAt != 0 {
+		p[patch.picAt] = patch.pic[0]
+		if patch.pic[0]&0x80 != 0 {
+			p[patch.picAt+1] = patch.pic[1]
+		}
+	}
+	if patch.tl0At != 0 {
+		p[patch.tl0At] = patch.tl0
 	}
 }

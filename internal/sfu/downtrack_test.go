@@ -84,9 +84,13 @@ func testPublicationOf(ownerID string, kind webrtc.RTPCodecType, codec webrtc.RT
 		sfu: &SFU{cfg: Config{Clock: clock, KeyframeInterval: time.Second}},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	pub := newPublication(owner, kind, codec, exts)
+	src := SourceAudio
+	if kind == webrtc.RTPCodecTypeVideo {
+		src = SourceCamera
+	}
+	pub := newPublication(owner, src, kind, codec, exts)
 	pub.pli = func(uint32) error { plis.Add(1); return nil }
-	pub.ssrc.Store(99)
+	pub.layers[0].ssrc.Store(99)
 	return pub
 }
 
@@ -141,7 +145,7 @@ func TestDownTrackRewritesHeaderAndMapsExtensions(t *testing.T) {
 		ssrc:   4242,
 		writer: w,
 	})
-	if !pub.fwd.forward(audioPacket(t, 1000, 5000, 1, 3), time.Unix(0, 0), pub.subscribers()) {
+	if !pub.layers[0].fwd.forward(audioPacket(t, 1000, 5000, 1, 3), time.Unix(0, 0), pub.subscribers(), 0, pub.codecKind) {
 		t.Fatal("valid packet refused")
 	}
 	var got rtp.Packet
@@ -182,7 +186,7 @@ func TestDownTrackWithoutTheCodecForwardsNothing(t *testing.T) {
 	if err != nil || codec.MimeType != webrtc.MimeTypeVP9 || !d.codecMismatch.Load() {
 		t.Errorf("Bind = %v, %v; want the negotiated VP9 and a mismatch mark", codec.MimeType, err)
 	}
-	pub.fwd.forward(videoPacket(t, 1), time.Unix(0, 0), pub.subscribers())
+	pub.layers[0].fwd.forward(videoPacket(t, 1), time.Unix(0, 0), pub.subscribers(), 0, pub.codecKind)
 	if w.writes != 0 || d.dropUnbound.Load() != 1 {
 		t.Errorf("VP8 forwarded as VP9: %d writes, %d dropped", w.writes, d.dropUnbound.Load())
 	}
@@ -197,7 +201,7 @@ func TestDownTrackDropsUntilBoundAndCountsWriteErrors(t *testing.T) {
 	d := newDownTrack(pub, testSubscriber())
 	pub.addSubscriber(d)
 	pkt := videoPacket(t, 1)
-	pub.fwd.forward(pkt, time.Unix(0, 0), pub.subscribers())
+	pub.layers[0].fwd.forward(pkt, time.Unix(0, 0), pub.subscribers(), 0, pub.codecKind)
 	if d.dropUnbound.Load() != 1 || d.sent.Load() != 0 {
 		t.Errorf("unbound: dropped %d sent %d", d.dropUnbound.Load(), d.sent.Load())
 	}
@@ -212,7 +216,7 @@ func TestDownTrackDropsUntilBoundAndCountsWriteErrors(t *testing.T) {
 	if plis.Load() != 1 {
 		t.Errorf("binding a video downtrack sent %d PLIs, want 1", plis.Load())
 	}
-	pub.fwd.forward(pkt, time.Unix(0, 0), pub.subscribers())
+	pub.layers[0].fwd.forward(pkt, time.Unix(0, 0), pub.subscribers(), 0, pub.codecKind)
 	if d.dropWriteErr.Load() != 1 {
 		t.Errorf("write errors counted %d, want 1", d.dropWriteErr.Load())
 	}
@@ -235,11 +239,11 @@ func TestForwarderRefusesMalformedPackets(t *testing.T) {
 		"empty": nil, "short": good[:5], "bad version": append([]byte{0x00}, good[1:]...),
 		"zero padding": badPadding, "padding longer than packet": hugePadding,
 	} {
-		if f.forward(pkt, time.Unix(0, 0), nil) {
+		if f.forward(pkt, time.Unix(0, 0), nil, 0, codecVP8) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if !f.forward(good, time.Unix(0, 0), nil) {
+	if !f.forward(good, time.Unix(0, 0), nil, 0, codecVP8) {
 		t.Error("good packet refused")
 	}
 }
@@ -282,12 +286,18 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() {
 		seq++
 		pkt[2], pkt[3] = byte(seq>>8), byte(seq)
-		if !pub.fwd.forward(pkt, now, pub.subscribers()) {
-			t.Fatal("packet refused")
-		}
+		pub.handle(0, pkt, now)
 	})
 	if allocs != 0 {
 		t.Errorf("forwarding one packet to 10 subscribers allocates %.1f times", allocs)
+	}
+	if pub.malformed.Load() != 0 || pub.level.heard.Load() == 0 {
+		t.Errorf("%d packets refused, %d audio levels read", pub.malformed.Load(), pub.level.heard.Load())
+	}
+	for _, d := range pub.subscribers() {
+		if d.sent.Load() < 1000 {
+			t.Errorf("a subscriber was sent %d packets of 1000+", d.sent.Load())
+		}
 	}
 }
 
@@ -302,7 +312,7 @@ func BenchmarkForward(b *testing.B) {
 			for b.Loop() {
 				seq++
 				pkt[2], pkt[3] = byte(seq>>8), byte(seq)
-				pub.fwd.forward(pkt, now, pub.subscribers())
+				pub.handle(0, pkt, now)
 			}
 		})
 	}
@@ -327,7 +337,7 @@ func FuzzForward(f *testing.F) {
 			ssrc:   4242,
 			writer: w,
 		})
-		if !pub.fwd.forward(pkt, time.Unix(0, 0), pub.subscribers()) || w.writes == 0 {
+		if !pub.layers[0].fwd.forward(pkt, time.Unix(0, 0), pub.subscribers(), 0, pub.codecKind) || w.writes == 0 {
 			return
 		}
 		var out rtp.Packet

@@ -6,16 +6,17 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// gate decides, per kind, whether what a participant publishes is
-// forwarded. The focus sets it from the participant's permissions and
-// mutes; the forwarding loop reads it for every packet, without locking
-// or allocating. Withholding is immediate: the next packet is dropped.
+// gate decides, per source (microphone, camera, screen), whether what a
+// participant publishes is forwarded. The focus sets it from the
+// participant's permissions and mutes; the forwarding loop reads it for
+// every packet, without locking or allocating. Withholding is immediate:
+// the next packet is dropped.
 type gate struct {
-	blocked  [2]atomic.Bool   // [0] audio, [1] video; true: drop. Zero value: forward
-	withheld [2]atomic.Uint64 // packets dropped while blocked
+	blocked  [numSources]atomic.Bool   // by Source.slot; true: drop. Zero value: forward
+	withheld [numSources]atomic.Uint64 // packets dropped while blocked
 }
 
-// slotOf is the index of kind in published and gate arrays.
+// slotOf is the index of kind in publishWanted.
 func slotOf(kind MediaKind) int {
 	if kind == Video {
 		return 1
@@ -23,13 +24,13 @@ func slotOf(kind MediaKind) int {
 	return 0
 }
 
-// SetForwarding lets the participant's published media of kind reach the
+// SetForwarding lets the participant's published media of src reach the
 // others (on) or drops it at the SFU (off), at once, for tracks published
 // already and to come. Subscribers keep their m-lines and simply receive
-// nothing. Turning video back on asks the publisher for a keyframe, so
+// nothing. Turning a video back on asks the publisher for a keyframe, so
 // that subscribers decode again at once.
-func (p *Participant) SetForwarding(kind MediaKind, on bool) {
-	slot := slotOf(kind)
+func (p *Participant) SetForwarding(src Source, on bool) {
+	slot := src.slot()
 	if p.gate.blocked[slot].Swap(!on) == !on || !on {
 		return
 	}
@@ -41,9 +42,9 @@ func (p *Participant) SetForwarding(kind MediaKind, on bool) {
 	}
 }
 
-// Forwarding reports whether the participant's media of kind is forwarded.
-func (p *Participant) Forwarding(kind MediaKind) bool {
-	return !p.gate.blocked[slotOf(kind)].Load()
+// Forwarding reports whether the participant's media of src is forwarded.
+func (p *Participant) Forwarding(src Source) bool {
+	return !p.gate.blocked[src.slot()].Load()
 }
 
 // OfferPublishing makes sure the participant can publish kind: if its
@@ -98,7 +99,7 @@ func (p *Participant) hasPublishTransceiver(kind webrtc.RTPCodecType) bool {
 // pass reports whether the gate lets a packet of this publication through,
 // counting it if not. On the forwarding path: no allocation.
 func (pub *publication) pass() bool {
-	slot := slotOf(pub.info.Kind)
+	slot := pub.info.Source.slot()
 	if !pub.owner.gate.blocked[slot].Load() {
 		return true
 	}

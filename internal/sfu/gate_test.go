@@ -17,11 +17,11 @@ func TestForwardingGate(t *testing.T) {
 	alice, bob := join(t, conf, "alice"), join(t, conf, "bob")
 	allReceive(t, 20, alice, bob)
 
-	for _, kind := range []MediaKind{Audio, Video} {
+	for _, kind := range []Source{SourceAudio, SourceCamera} {
 		t.Run(string(kind), func(t *testing.T) {
-			other := Video
-			if kind == Video {
-				other = Audio
+			other := SourceCamera
+			if kind == SourceCamera {
+				other = SourceAudio
 			}
 			gated, open := trackIDFor(kind, "alice"), trackIDFor(other, "alice")
 			alice.p.SetForwarding(kind, false)
@@ -55,7 +55,7 @@ func TestForwardingGate(t *testing.T) {
 				}
 				return nil
 			})
-			if kind == Video {
+			if kind == SourceCamera {
 				waitFor(t, "a keyframe request on reopening", func() error {
 					if alice.c.plis.Load() <= plis {
 						return fmt.Errorf("PLIs %d", alice.c.plis.Load())
@@ -118,13 +118,13 @@ func TestGateDoesNotAllocate(t *testing.T) {
 	pub, pkt := forwardingSetup(t, 10)
 	now := time.Unix(0, 0)
 	for _, open := range []bool{true, false} {
-		pub.owner.SetForwarding(Audio, open)
+		pub.owner.SetForwarding(SourceAudio, open)
 		allocs := testing.AllocsPerRun(1000, func() {
 			if pub.pass() != open {
 				t.Fatal("the gate does not say what was set")
 			}
 			if open {
-				pub.fwd.forward(pkt, now, pub.subscribers())
+				pub.handle(0, pkt, now)
 			}
 		})
 		if allocs != 0 {
@@ -142,7 +142,7 @@ func BenchmarkForwardGated(b *testing.B) {
 	for _, open := range []bool{true, false} {
 		b.Run(fmt.Sprintf("open=%v", open), func(b *testing.B) {
 			pub, pkt := forwardingSetup(b, 10)
-			pub.owner.SetForwarding(Audio, open)
+			pub.owner.SetForwarding(SourceAudio, open)
 			now := time.Unix(0, 0)
 			b.ReportAllocs()
 			seq := uint16(0)
@@ -150,7 +150,7 @@ func BenchmarkForwardGated(b *testing.B) {
 				seq++
 				pkt[2], pkt[3] = byte(seq>>8), byte(seq)
 				if pub.pass() {
-					pub.fwd.forward(pkt, now, pub.subscribers())
+					pub.handle(0, pkt, now)
 				}
 			}
 		})

@@ -3,12 +3,15 @@ package sfu
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/webrtc/v4"
 )
 
 // Participant is one peer connection in a conference: it publishes at most
-// one audio and one video track, and receives every other participant's.
+// one track of each Source (audio, camera, screen), and receives every other
+// participant's.
 type Participant struct {
 	id   string                 // read-only
 	conf *Conference            // read-only
@@ -25,24 +28,36 @@ type Participant struct {
 
 	negMu sync.Mutex // serializes Offer and SetAnswer; taken before mu
 
-	mu             sync.Mutex              // guards the fields below
-	closed         bool                    // Close was called
-	broken         bool                    // negotiation failed beyond repair
-	eventsClosed   bool                    // events is closed
-	offered        bool                    // the first offer was made
-	negotiated     bool                    // an answer has been applied
-	offerPending   bool                    // an offer waits for its answer
-	dirty          bool                    // changes wait for the next offer
-	needsOfferSent bool                    // EventNeedsOffer sent since the last Offer
-	pendingAdds    []*downTrack            // to add at the next offer
-	pendingRemoves []*downTrack            // to remove at the next offer
-	receiving      map[*downTrack]struct{} // downtracks added and not removed
-	published      [2]*publication         // own publications: [0] audio, [1] video
-	candidates     []string                // remote candidates held until the first answer
-	state          ConnectionState         // last connection state seen
-	stats          ParticipantStats        // drop counters (event and candidate parts)
-	publishWanted  [2]bool                 // recvonly m-lines to add at the next offer (gate.go)
-	deferred       bool                    // the first offer had nothing to offer (gate.go)
+	mu             sync.Mutex               // guards the fields below
+	closed         bool                     // Close was called
+	broken         bool                     // negotiation failed beyond repair
+	eventsClosed   bool                     // events is closed
+	offered        bool                     // the first offer was made
+	negotiated     bool                     // an answer has been applied
+	offerPending   bool                     // an offer waits for its answer
+	dirty          bool                     // changes wait for the next offer
+	needsOfferSent bool                     // EventNeedsOffer sent since the last Offer
+	pendingAdds    []*downTrack             // to add at the next offer
+	pendingRemoves []*downTrack             // to remove at the next offer
+	receiving      map[*downTrack]struct{}  // downtracks added and not removed
+	published      [numSources]*publication // own publications by Source.slot
+	cameraRecv     *webrtc.RTPTransceiver   // the recvonly m-line for the camera; nil if none
+	screenRecv     *webrtc.RTPTransceiver   // the recvonly m-line for a screen share; nil if none
+	screenSharing  bool                     // the focus said a screen share is on (SetScreenShare)
+	candidates     []string                 // remote candidates held until the first answer
+	state          ConnectionState          // last connection state seen
+	stats          ParticipantStats         // drop counters (event and candidate parts)
+	recvQuality    Quality                  // SetReceiveVideo
+	recvHeights    map[string]int           // SetReceiveVideo: tile heights by track id
+	recvLastN      int                      // SetReceiveVideo: own lastN; 0: the conference's
+	recvPinned     map[string]bool          // SetReceiveVideo: participant ids pinned
+	publishWanted  [2]bool                  // recvonly m-lines by kind to add at the next offer (gate.go)
+	deferred       bool                     // the first offer had nothing to offer (gate.go)
+
+	// bwe estimates the bandwidth towards the participant from its TWCC
+	// feedback (GCC); nil if the interceptor was not set up. Read-only.
+	bwe        cc.BandwidthEstimator
+	bweBitrate atomic.Uint64 // the estimate at the last allocation, bit/s
 }
 
 // ParticipantStats counts what one participant dropped, by reason. The
@@ -57,6 +72,16 @@ type ParticipantStats struct {
 	CodecMismatches   uint64 // tracks this participant gets no packets of: no common codec
 	ICERestarts       uint64 // ICE-restart offers made (RestartOffer)
 	Withheld          uint64 // packets from this participant not forwarded: SetForwarding off
+
+	// Layer decisions for the videos this participant receives (see
+	// allocator.go), by reason.
+	LayerStarts       uint64 // a video's first layer
+	LayerSwitchesUp   uint64 // to a higher layer, at its keyframe
+	LayerSwitchesDown uint64 // to a lower layer, at its keyframe (smaller tile, quality, a layer lost)
+	LayerPauses       uint64 // stopped at once: congestion, or the video is shown nowhere
+	// EstimatedBitrate is the send-side bandwidth estimate towards this
+	// participant at the last allocation, bit/s; 0 before.
+	EstimatedBitrate uint64
 }
 
 func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, error) {
@@ -79,6 +104,7 @@ func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, e
 		receiving: make(map[*downTrack]struct{}),
 		state:     StateNew,
 	}
+	p.bwe = c.sfu.takeEstimator(pc.ID())
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(p.onConnectionState)
 	return p, nil
@@ -105,14 +131,21 @@ func (p *Participant) Stats() ParticipantStats {
 		if d.codecMismatch.Load() {
 			st.CodecMismatches++
 		}
+		st.LayerStarts += d.switches[switchStart].Load()
+		st.LayerSwitchesUp += d.switches[switchUp].Load()
+		st.LayerSwitchesDown += d.switches[switchDown].Load()
+		st.LayerPauses += d.switches[switchPause].Load()
 	}
 	for _, pub := range p.published {
 		if pub != nil {
 			st.MalformedReceived += pub.malformed.Load()
 		}
 	}
-	st.Withheld = p.gate.withheld[0].Load() + p.gate.withheld[1].Load()
+	for i := range p.gate.withheld {
+		st.Withheld += p.gate.withheld[i].Load()
+	}
 	p.mu.Unlock()
+	st.EstimatedBitrate = p.bweBitrate.Load()
 	return st
 }
 
@@ -130,6 +163,14 @@ func (p *Participant) Close() {
 	close(p.done)
 
 	p.conf.leave(p)
+	p.mu.Lock()
+	own := p.published
+	p.mu.Unlock()
+	for _, pub := range own {
+		if pub != nil {
+			pub.close() // also those not live: a withdrawn screen share
+		}
+	}
 	if err := p.pc.Close(); err != nil {
 		p.log.Debug("closing peer connection", "err", err)
 	}
@@ -194,6 +235,16 @@ func (p *Participant) queueAdd(d *downTrack) {
 	p.markDirtyLocked()
 }
 
+// sendLayers tells the focus which layers of its own track info the
+// participant should send (EventSendLayers).
+func (p *Participant) sendLayers(info TrackInfo, rids string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.emitLocked(Event{Kind: EventSendLayers, ParticipantID: p.id, Track: info, Layers: rids})
+	}
+}
+
 // queueRemove schedules d to be taken out of this participant's session.
 func (p *Participant) queueRemove(d *downTrack) {
 	p.mu.Lock()
@@ -213,42 +264,94 @@ func (p *Participant) queueRemove(d *downTrack) {
 	p.markDirtyLocked()
 }
 
-// onTrack is Pion's callback for a track the participant publishes.
+// onTrack is Pion's callback for a track the participant publishes. The
+// m-line it arrives on says its source: the screen share's m-line is known,
+// the others go by kind. A screen track is forwarded only while the share
+// is on (SetScreenShare).
 func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
-	go drainRTCP(receiver)
-	slot := 0
-	if track.Kind() == webrtc.RTPCodecTypeVideo {
-		slot = 1
-	}
+	go drainRTCP(receiver, track.RID())
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return
 	}
-	pub := p.published[slot]
+	src := SourceAudio
+	if track.Kind() == webrtc.RTPCodecTypeVideo {
+		src = SourceCamera
+		if p.screenRecv != nil && p.screenRecv.Receiver() == receiver {
+			src = SourceScreen
+		}
+	}
+	pub := p.published[src.slot()]
 	created := pub == nil
 	if created {
-		pub = newPublication(p, track.Kind(), track.Codec(), receiver.GetParameters().HeaderExtensions)
-		p.published[slot] = pub
+		pub = newPublication(p, src, track.Kind(), track.Codec(), receiver.GetParameters().HeaderExtensions)
+		p.published[src.slot()] = pub
 	}
+	publish := created && (src != SourceScreen || p.screenSharing)
 	p.mu.Unlock()
+	li := layerOf(src, track.RID())
+	if li < 0 {
+		p.log.Warn("ignoring a simulcast layer not asked for", "rid", track.RID())
+		return
+	}
 	if !created && !sameCodec(pub.codec.RTPCodecCapability, track.Codec().RTPCodecCapability) {
 		p.log.Warn("ignoring track with a changed codec", "was", pub.codec.MimeType, "now", track.Codec().MimeType)
 		return
 	}
-	if created && !p.conf.publish(pub) {
+	if publish && !p.conf.publish(pub) {
 		return
 	}
-	p.log.Debug("publishing", "track", pub.info.TrackID, "codec", pub.info.Codec, "ssrc", uint32(track.SSRC()))
-	pub.run(track)
+	p.log.Debug("publishing", "track", pub.info.TrackID, "codec", pub.info.Codec, "ssrc", uint32(track.SSRC()), "rid", track.RID())
+	pub.run(track, li)
 }
 
-// drainRTCP reads a receiver's RTCP so that Pion's interceptors see the
-// publisher's sender reports; the packets themselves are not needed.
-func drainRTCP(receiver *webrtc.RTPReceiver) {
+// SetScreenShare says whether the participant shares its screen. The
+// screen's packets arrive on their own m-line (the third the first offer
+// has, see Offer); they are forwarded, as the track "screen-<id>", only
+// while the share is on. Turning it off withdraws the track from everybody
+// else's session (EventNeedsOffer for them); turning it on again publishes
+// it anew. It fails with ErrNoScreenShare if the participant's session has
+// no screen m-line (JoinOptions.NoScreen or NoVideo).
+func (p *Participant) SetScreenShare(on bool) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return p.opError("screen share", ErrClosed)
+	}
+	if p.opts.NoScreen || p.opts.NoVideo {
+		p.mu.Unlock()
+		return p.opError("screen share", ErrNoScreenShare)
+	}
+	p.screenSharing = on
+	pub := p.published[SourceScreen.slot()]
+	p.mu.Unlock()
+	if pub == nil {
+		return nil // published when its first packet arrives
+	}
+	if on {
+		if p.conf.publish(pub) {
+			pub.requestKeyframe()
+		}
+		return nil
+	}
+	p.conf.unpublish(pub)
+	return nil
+}
+
+// drainRTCP reads a receiver's RTCP (of one simulcast layer, if rid is
+// set) so that Pion's interceptors see the publisher's sender reports; the
+// packets themselves are not needed.
+func drainRTCP(receiver *webrtc.RTPReceiver, rid string) {
 	buf := make([]byte, receiveMTU)
 	for {
-		if _, _, err := receiver.Read(buf); err != nil {
+		var err error
+		if rid != "" {
+			_, _, err = receiver.ReadSimulcast(buf, rid)
+		} else {
+			_, _, err = receiver.Read(buf)
+		}
+		if err != nil {
 			return
 		}
 	}

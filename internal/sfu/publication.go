@@ -17,10 +17,12 @@ import (
 // Larger ones are dropped and counted as malformed.
 const receiveMTU = 1460
 
-// publication is one track a participant publishes (at most one audio and
-// one video each). It outlives the Pion track that feeds it: if the
-// publisher's SSRC changes, a new forwarding goroutine takes over the same
-// downtracks and their rewriters keep the outgoing streams continuous.
+// publication is one track a participant publishes (at most one of each
+// Source), in up to maxLayers simulcast layers, each fed by its own Pion
+// track and forwarding goroutine. It outlives the Pion tracks that feed it:
+// if the publisher's SSRC changes, a new forwarding goroutine takes over
+// the same downtracks and their rewriters keep the outgoing streams
+// continuous.
 type publication struct {
 	owner  *Participant                 // the publisher; read-only
 	info   TrackInfo                    // read-only
@@ -32,40 +34,61 @@ type publication struct {
 	pli    func(ssrc uint32) error      // sends a PLI to the publisher; read-only
 	subs   atomic.Pointer[[]*downTrack] // current subscribers; replaced, never mutated (copy on write)
 	subsMu sync.Mutex                   // serializes replacements of subs
+	live   bool                         // in the conference's publications; guarded by owner.conf.mu
 
+	codecKind codecKind         // how to find keyframes; read-only
+	layers    [maxLayers]*layer // read-only pointers; layer 0 without simulcast
+	simulcast atomic.Bool       // a track with a rid arrived: layers are switched on keyframes
+	levelID   uint8             // the publisher's audio level extension id; 0: none (video); read-only
+	level     levelMeter        // audio levels of the current speaker window
+	malformed atomic.Uint64     // packets dropped as unparseable
+}
+
+// layer is one simulcast layer of a publication (the only one without
+// simulcast).
+type layer struct {
 	fwdMu sync.Mutex // held by a forwarding goroutine for its whole life
 	fwd   forwarder  // owned by the holder of fwdMu
 
-	ssrc      atomic.Uint32    // SSRC the publisher currently sends with
+	ssrc      atomic.Uint32    // SSRC the publisher currently sends it with; 0 before
 	keyframes *keyframeLimiter // read-only pointer
-	malformed atomic.Uint64    // packets dropped as unparseable
+	lastAt    atomic.Int64     // arrival of the latest packet, Unix ns; 0 before
+	bytes     atomic.Uint64    // payload bytes received
+	height    atomic.Uint32    // picture height of the latest VP8 keyframe; 0 unknown
 }
 
-func newPublication(owner *Participant, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters,
+func newPublication(owner *Participant, src Source, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters,
 	exts []webrtc.RTPHeaderExtensionParameter,
 ) *publication {
-	mk := mediaKindOf(kind)
 	pub := &publication{
 		owner: owner,
 		info: TrackInfo{
-			Kind: mk, StreamID: owner.id, TrackID: trackIDFor(mk, owner.id), Codec: codec.MimeType,
+			Kind: mediaKindOf(kind), Source: src, StreamID: owner.id, TrackID: trackIDFor(src, owner.id), Codec: codec.MimeType,
 		},
 		kind:   kind,
 		codec:  codec,
 		extIDs: make(map[string]uint8, len(exts)),
 		clock:  owner.sfu.cfg.Clock,
-		log:    owner.log.With("track", trackIDFor(mk, owner.id)),
+		log:    owner.log.With("track", trackIDFor(src, owner.id)),
 		pli:    owner.sendPLI,
-		fwd:    newForwarder(),
+
+		codecKind: codecKindOf(codec.MimeType),
 	}
 	for _, e := range exts {
 		if e.ID > 0 && e.ID < 256 {
 			pub.extIDs[e.URI] = uint8(e.ID)
 		}
 	}
+	if src == SourceAudio {
+		pub.levelID = pub.extIDs[uriAudioLevel]
+	}
 	empty := []*downTrack{}
 	pub.subs.Store(&empty)
-	pub.keyframes = newKeyframeLimiter(owner.sfu.cfg.Clock, owner.sfu.cfg.KeyframeInterval, pub.sendPLI)
+	for i := range pub.layers {
+		l := &layer{fwd: newForwarder()}
+		l.keyframes = newKeyframeLimiter(owner.sfu.cfg.Clock, owner.sfu.cfg.KeyframeInterval, func() { pub.sendPLI(l) })
+		pub.layers[i] = l
+	}
 	return pub
 }
 
@@ -109,52 +132,89 @@ func (pub *publication) removeSubscriberOf(p *Participant) *downTrack {
 // subscribers returns the current subscriber list; do not modify it.
 func (pub *publication) subscribers() []*downTrack { return *pub.subs.Load() }
 
-// run forwards track until it ends. A later track for the same publication
-// waits here until the previous one has finished.
-func (pub *publication) run(track *webrtc.TrackRemote) {
-	pub.fwdMu.Lock()
-	defer pub.fwdMu.Unlock()
-	pub.ssrc.Store(uint32(track.SSRC()))
+// run forwards track, layer li of the publication, until it ends. A later
+// track for the same layer waits here until the previous one has finished.
+func (pub *publication) run(track *webrtc.TrackRemote, li int) {
+	l := pub.layers[li]
+	l.fwdMu.Lock()
+	defer l.fwdMu.Unlock()
+	l.ssrc.Store(uint32(track.SSRC()))
+	if track.RID() != "" {
+		pub.simulcast.Store(true)
+	}
 	video := pub.kind == webrtc.RTPCodecTypeVideo
 	if video {
-		pub.requestKeyframe() // subscribers may already wait for a picture
+		pub.requestLayerKeyframe(li) // subscribers may already wait for a picture
 	}
 	var last time.Time // arrival of the previous packet
 	for {
-		n, _, err := track.Read(pub.fwd.buf)
+		n, _, err := track.Read(l.fwd.buf)
 		if errors.Is(err, io.ErrShortBuffer) {
 			pub.malformed.Add(1) // oversized packet, already discarded
 			continue
 		}
 		if err != nil {
-			pub.log.Debug("publisher track ended", "ssrc", uint32(track.SSRC()), "err", err)
+			pub.log.Debug("publisher track ended", "ssrc", uint32(track.SSRC()), "rid", track.RID(), "err", err)
+			l.lastAt.Store(0)
 			return
 		}
 		now := pub.clock.Now()
 		if video && !last.IsZero() && now.Sub(last) >= resumeKeyframeGap {
 			// The publisher's path was down (a cut, a network change):
 			// subscribers lost frames and need a picture to decode from.
-			pub.requestKeyframe()
+			pub.requestLayerKeyframe(li)
 		}
 		last = now
 		if !pub.pass() {
 			continue
 		}
-		if !pub.fwd.forward(pub.fwd.buf[:n], now, pub.subscribers()) {
-			pub.malformed.Add(1)
+		pub.handle(li, l.fwd.buf[:n], now)
+	}
+}
+
+// handle forwards one packet of layer li to the current subscribers and
+// reads its audio level. It runs on the layer's forwarding goroutine and
+// does not allocate.
+func (pub *publication) handle(li int, pkt []byte, now time.Time) {
+	l := pub.layers[li]
+	if !l.fwd.forward(pkt, now, pub.subscribers(), li, pub.codecKind) {
+		pub.malformed.Add(1)
+		return
+	}
+	l.lastAt.Store(now.UnixNano())
+	l.bytes.Add(uint64(len(l.fwd.payload)))
+	if pub.codecKind == codecVP8 && l.fwd.keyframe {
+		if _, h, ok := vp8Size(l.fwd.payload); ok {
+			l.height.Store(uint32(h))
+		}
+	}
+	if pub.levelID != 0 {
+		pub.level.observe(l.fwd.hdr.GetExtension(pub.levelID))
+	}
+}
+
+// requestKeyframe asks the publisher for a keyframe on every layer it
+// sends, rate-limited per layer.
+func (pub *publication) requestKeyframe() {
+	if pub.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	for i, l := range pub.layers {
+		if l.ssrc.Load() != 0 {
+			pub.requestLayerKeyframe(i)
 		}
 	}
 }
 
-// requestKeyframe asks the publisher for a keyframe, rate-limited.
-func (pub *publication) requestKeyframe() {
-	if pub.kind == webrtc.RTPCodecTypeVideo {
-		pub.keyframes.request()
+// requestLayerKeyframe asks for a keyframe on one layer, rate-limited.
+func (pub *publication) requestLayerKeyframe(li int) {
+	if pub.kind == webrtc.RTPCodecTypeVideo && li >= 0 && li < maxLayers {
+		pub.layers[li].keyframes.request()
 	}
 }
 
-func (pub *publication) sendPLI() {
-	ssrc := pub.ssrc.Load()
+func (pub *publication) sendPLI(l *layer) {
+	ssrc := l.ssrc.Load()
 	if ssrc == 0 {
 		return
 	}
@@ -163,24 +223,47 @@ func (pub *publication) sendPLI() {
 	}
 }
 
-// close stops keyframe requests; the forwarding goroutine ends with the
+// activeLayers reports which layers sent a packet within the last
+// layerTimeout, as a bit set.
+func (pub *publication) activeLayers(now time.Time) uint8 {
+	var set uint8
+	for i, l := range pub.layers {
+		if at := l.lastAt.Load(); at != 0 && now.Sub(time.Unix(0, at)) < layerTimeout {
+			set |= 1 << i
+		}
+	}
+	return set
+}
+
+// layerTimeout is the silence after which a layer counts as stopped (the
+// publisher paused it, or its uplink cannot carry it).
+const layerTimeout = time.Second
+
+// close stops keyframe requests; the forwarding goroutines end with the
 // publisher's peer connection.
-func (pub *publication) close() { pub.keyframes.stop() }
+func (pub *publication) close() {
+	for _, l := range pub.layers {
+		l.keyframes.stop()
+	}
+}
 
 // forwarder parses packets from a publisher and hands them to downtracks.
 // Its buffers are reused for every packet, so forwarding does not allocate.
 type forwarder struct {
-	buf []byte     // receive buffer, receiveMTU bytes
-	hdr rtp.Header // parsed header of the current packet; slices reused
+	buf      []byte     // receive buffer, receiveMTU bytes
+	hdr      rtp.Header // parsed header of the current packet; slices reused
+	payload  []byte     // the current packet's payload, in buf
+	keyframe bool       // the current packet starts a keyframe
 }
 
 func newForwarder() forwarder {
 	return forwarder{buf: make([]byte, receiveMTU)}
 }
 
-// forward parses one RTP packet and writes it to every subscriber. It
-// reports false, forwarding nothing, if the packet does not parse.
-func (f *forwarder) forward(pkt []byte, now time.Time, subs []*downTrack) bool {
+// forward parses one RTP packet of layer li and writes it to every
+// subscriber that takes that layer. It reports false, forwarding nothing,
+// if the packet does not parse.
+func (f *forwarder) forward(pkt []byte, now time.Time, subs []*downTrack, li int, codec codecKind) bool {
 	hdrLen, err := f.hdr.Unmarshal(pkt)
 	if err != nil || f.hdr.Version != 2 {
 		return false
@@ -198,8 +281,10 @@ func (f *forwarder) forward(pkt []byte, now time.Time, subs []*downTrack) bool {
 		f.hdr.PaddingSize = byte(pad)
 	}
 	payload := pkt[hdrLen:end]
+	f.payload = payload
+	f.keyframe = keyframeStart(codec, payload)
 	for _, d := range subs {
-		d.write(&f.hdr, payload, now)
+		d.write(li, f.keyframe, &f.hdr, payload, now)
 	}
 	return true
 }

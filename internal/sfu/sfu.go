@@ -22,6 +22,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/webrtc/v4"
 
 	"parley.dev/parley/internal/pionlog"
@@ -72,6 +74,9 @@ type SFU struct {
 	mu          sync.Mutex             // guards the fields below
 	conferences map[string]*Conference // guarded by mu
 	closed      bool                   // guarded by mu
+
+	estMu      sync.Mutex                       // guards estimators
+	estimators map[string]cc.BandwidthEstimator // by peer connection id, until its participant takes it
 }
 
 // New builds an SFU on cfg.UDPConn (and cfg.TCPListener).
@@ -103,7 +108,8 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.CandidateBuffer <= 0 {
 		cfg.CandidateBuffer = 32
 	}
-	s := &SFU{cfg: cfg, log: cfg.Logger, conferences: make(map[string]*Conference)}
+	s := &SFU{cfg: cfg, log: cfg.Logger, conferences: make(map[string]*Conference),
+		estimators: make(map[string]cc.BandwidthEstimator)}
 	if err := s.buildAPI(udpAddr); err != nil {
 		return nil, err
 	}
@@ -127,6 +133,9 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	// without it a browser's send-side bandwidth estimate never ramps up.
 	if err := webrtc.ConfigureTWCCSender(me, registry); err != nil {
 		return fmt.Errorf("sfu: twcc interceptor: %w", err)
+	}
+	if err := s.configureBWE(me, registry); err != nil {
+		return err
 	}
 
 	// Pion warns of routine events that any peer provokes (a closed pipe
@@ -177,6 +186,52 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	return nil
 }
 
+// configureBWE sets up the send-side bandwidth estimate towards each
+// participant: transport-wide sequence numbers on what the SFU sends, and
+// Google Congestion Control on the participant's TWCC feedback. Pacing is
+// left out (a no-op pacer): the estimate decides the layers, and a
+// subscriber's stream never exceeds it for long.
+func (s *SFU) configureBWE(me *webrtc.MediaEngine, registry *interceptor.Registry) error {
+	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(initialEstimate),
+			gcc.SendSideBWEMinBitrate(minEstimate), gcc.SendSideBWEMaxBitrate(maxEstimate),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		return fmt.Errorf("sfu: congestion control: %w", err)
+	}
+	bwe.OnNewPeerConnection(func(id string, est cc.BandwidthEstimator) {
+		s.estMu.Lock()
+		s.estimators[id] = est
+		s.estMu.Unlock()
+	})
+	registry.Add(bwe)
+	// Added after the estimator, so that its writer runs first: the
+	// estimator reads the sequence number it stamps.
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, registry); err != nil {
+		return fmt.Errorf("sfu: twcc header extension: %w", err)
+	}
+	return nil
+}
+
+// The bounds of the bandwidth estimate towards a subscriber, bit/s. It
+// starts where two 360p videos fit, and climbs as feedback comes.
+const (
+	initialEstimate = 2_000_000
+	minEstimate     = 100_000
+	maxEstimate     = 50_000_000
+)
+
+// takeEstimator hands the estimator made for a new peer connection to its
+// participant.
+func (s *SFU) takeEstimator(pcID string) cc.BandwidthEstimator {
+	s.estMu.Lock()
+	defer s.estMu.Unlock()
+	est := s.estimators[pcID]
+	delete(s.estimators, pcID)
+	return est
+}
+
 // Conference returns the conference with this id, creating it if needed.
 // A conference lives until its Close (or the SFU's); the focus owns that
 // decision. After the SFU is closed it returns a closed conference, whose
@@ -190,9 +245,11 @@ func (s *SFU) Conference(id string) *Conference {
 	c := newConference(s, id)
 	if s.closed {
 		c.closed = true
+		close(c.events)
 		return c
 	}
 	s.conferences[id] = c
+	c.startSpeakerWindows()
 	return c
 }
 

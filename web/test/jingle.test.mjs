@@ -146,6 +146,7 @@ function rtpItems(sec) {
   }
   for (const n of ['ptime', 'maxptime', 'b']) for (const v of get(n)) items.push(`${n} ${v}`);
   for (const v of get('ssrc-group')) items.push(`ssrc-group ${words(v).join(' ')}`);
+  for (const n of ['rid', 'simulcast']) for (const v of get(n)) items.push(`${n} ${words(v).join(' ')}`);
   let msid = get('msid').length ? words(get('msid')[0]).join(' ') : '';
   if (msid === '') {
     const m = get('ssrc').find((v) => v.includes(' msid:'));
@@ -207,7 +208,7 @@ function canonical(j) {
 }
 
 const emptyDescription = (media) => ({ media, ssrc: '', payloadTypes: [], feedback: [], headerExtensions: [],
-  extmapAllowMixed: false, rtcpMux: false, bandwidths: [], sources: [], sourceGroups: [] });
+  extmapAllowMixed: false, rtcpMux: false, bandwidths: [], sources: [], sourceGroups: [], rids: [], simulcast: [] });
 
 function canonicalTransport(j, c) {
   const own = c.transport;

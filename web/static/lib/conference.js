@@ -10,6 +10,12 @@
  * content-accept. Remote tracks are mapped to room occupants through the
  * ssrc-info owner of the source offered on their m-line.
  *
+ * What we send: the focus's first contents that we send on are, in order,
+ * our audio, our camera and our screen share (docs/SIGNALLING.md). A screen
+ * share goes on its own m-line, beside the camera; shareScreen puts a track
+ * there and tells the focus (session-info <screen-share/>). A received
+ * track's source (audio, camera or screen) is in its msid track id prefix.
+ *
  * ICE restarts: when our connection stays disconnected for a while, fails,
  * or the network changes, we ask the focus with session-info <ice-restart/>;
  * the focus (or the SFU on its own) sends transport-replace with new ICE
@@ -43,8 +49,11 @@ export const NS = Object.freeze({
  * @property {string} nick the publishing occupant's nick ('' when unknown)
  * @property {string} owner the occupant JID from ssrc-info, or ''
  * @property {'audio'|'video'} kind
+ * @property {'audio'|'camera'|'screen'} source what it carries: a screen share is a
+ *   second video of its owner, beside the camera
  * @property {string} mid the m-line carrying it
  * @property {string} streamId the msid stream id (opaque)
+ * @property {string} trackId the msid track id: what setReceiveVideo names
  * @property {MediaStreamTrack} track
  * @property {RTCRtpReceiver} receiver
  */
@@ -52,6 +61,38 @@ export const NS = Object.freeze({
 /**
  * @typedef {'idle'|'negotiating'|'connecting'|'connected'|'disconnected'|'failed'|'ended'} MediaState
  */
+
+/**
+ * @typedef {object} ReceiveVideo what we ask of the videos we receive
+ * @property {'high'|'medium'|'low'} quality caps every video: the user's setting
+ * @property {Record<string, number>} heights by RemoteTrack.trackId, the height in device
+ *   pixels of the largest tile showing it; 0 for a video shown nowhere (it is paused)
+ * @property {number} [lastN] receive the camera of only this many most recent speakers
+ *   (0: as the server is set up)
+ * @property {string[]} [pinned] the RemoteTrack.streamId of people whose camera we
+ *   always receive
+ */
+
+/**
+ * How our own video is sent, by source: the simulcast layers the focus asks
+ * for, by rid, smallest first. A camera sends up to three; a screen two,
+ * sharp and slow.
+ * @type {Record<'camera'|'screen', Record<string, {scaleResolutionDownBy: number, maxBitrate: number, maxFramerate?: number}>>}
+ */
+const ENCODINGS = {
+  camera: {
+    q: { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+    h: { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+    f: { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+  },
+  screen: {
+    h: { scaleResolutionDownBy: 2, maxBitrate: 500_000, maxFramerate: 5 },
+    f: { scaleResolutionDownBy: 1, maxBitrate: 2_000_000, maxFramerate: 5 },
+  },
+};
+
+/** How long setReceiveVideo waits for more changes before telling the focus. */
+const RECEIVE_VIDEO_DELAY_MS = 300;
 
 /**
  * @typedef {object} Events
@@ -62,6 +103,10 @@ export const NS = Object.freeze({
  * @property {[state: MediaState]} state the media connection state
  * @property {[pc: RTCPeerConnection|null]} peerConnection a new one was made, or the old one closed
  * @property {[reason: string]} sessionEnded the focus or we ended the session
+ * @property {[nick: string]} dominantSpeaker the focus named the room's dominant
+ *   speaker (our own nick included)
+ * @property {[]} screenShareEnded our shared screen's track ended (the browser's own
+ *   "stop sharing"); the share is already withdrawn
  * @property {[err: Error]} error a negotiation failed
  */
 
@@ -118,6 +163,17 @@ export class Conference extends Emitter {
     this.restartTimer = null;
     this.lastRestartRequest = -Infinity; // performance.now() of our last request
     this.restarts = 0; // transport-replace offers applied, for tests and diagnostics
+    /** @type {MediaStreamTrack|null} the screen we share, if any; owned by the negotiation queue */
+    this.screenTrack = null;
+    /** @type {(() => void)|null} listens for the end of screenTrack */
+    this.onScreenEnded = null;
+    /** @type {string} the nick of the dominant speaker the focus last named; '' before */
+    this.dominantSpeaker = '';
+    /** @type {ReceiveVideo} what we last asked of the videos we receive */
+    this.receiveVideo = { quality: 'high', heights: {} };
+    this.receiveVideoSent = ''; // the request last sent, serialized
+    /** @type {any} the timer that sends a changed request */
+    this.receiveVideoTimer = null;
 
     this.client.handleIq(NS.jingle, 'jingle', (st) => this.onJingle(st));
     this.offs = [
@@ -135,6 +191,7 @@ export class Conference extends Emitter {
         if (!o.self) this.emit('participantJoined', o.nick, o.displayName);
       }),
       this.client.on('offline', () => this.closeSession('connection lost')),
+      this.client.on('message', (st) => this.onFocusMessage(st)),
     ];
   }
 
@@ -160,14 +217,224 @@ export class Conference extends Emitter {
   async refreshLocalTracks() {
     const pc = this.pc;
     if (!pc) return;
-    const tracks = this.cfg.localTracks();
+    const slots = this.publishSlots();
     for (const t of pc.getTransceivers()) {
-      const c = t.mid === null ? undefined : this.contents.get(t.mid);
-      if (!c || !sendsFromUs(c)) continue;
-      const kind = mediaOf(c);
-      const track = kind === 'audio' ? tracks.audio : kind === 'video' ? tracks.video : null;
+      const slot = t.mid === null ? undefined : slots.get(t.mid);
+      if (!slot) continue;
+      const track = this.localTrackFor(slot);
       if (t.sender.track !== track) await t.sender.replaceTrack(track);
     }
+  }
+
+  /**
+   * shareScreen sends track (a getDisplayMedia video) as a second video
+   * beside the camera, on the m-line the focus keeps for it, and tells the
+   * focus, which then forwards it to the others as our "screen" track. null
+   * stops the share. When the track ends (the browser's own "stop sharing"
+   * bar) the share stops by itself and screenShareEnded is emitted. Without
+   * a session yet, the track is kept and shared once the focus calls.
+   * Rejects when the session has no m-line for a screen or the focus
+   * refuses.
+   * @param {MediaStreamTrack|null} track
+   * @returns {Promise<void>}
+   */
+  shareScreen(track) {
+    const done = this.queue.then(() => this.setScreen(track));
+    this.queue = done.catch(() => {});
+    return done;
+  }
+
+  /**
+   * setScreen runs shareScreen on the negotiation queue.
+   * @param {MediaStreamTrack|null} track
+   */
+  async setScreen(track) {
+    const prev = this.screenTrack;
+    if (prev === track) return;
+    if (prev && this.onScreenEnded && typeof prev.removeEventListener === 'function') prev.removeEventListener('ended', this.onScreenEnded);
+    this.screenTrack = track;
+    this.onScreenEnded = null;
+    if (track && typeof track.addEventListener === 'function') {
+      const onEnded = () => {
+        if (this.screenTrack !== track) return;
+        this.shareScreen(null).catch(() => {}).then(() => this.emit('screenShareEnded'));
+      };
+      this.onScreenEnded = onEnded;
+      track.addEventListener('ended', onEnded);
+    }
+    // Text and detail over motion: the encoder keeps the resolution and
+    // drops frames when bandwidth is short.
+    if (track && 'contentHint' in track && !track.contentHint) track.contentHint = 'detail';
+    const pc = this.pc;
+    const sid = this.sid;
+    if (!pc || !sid) return; // startSession shares it
+    const t = this.screenTransceiver(pc);
+    if (!t) throw new Error('this call has no room for a screen share');
+    await t.sender.replaceTrack(track);
+    await this.announceScreen(sid, track !== null);
+  }
+
+  /**
+   * announceScreen tells the focus that our screen share started or
+   * stopped (docs/SIGNALLING.md).
+   * @param {string} sid
+   * @param {boolean} active
+   */
+  async announceScreen(sid, active) {
+    const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('screen-share', { xmlns: NS.focusRoom, active: String(active) })]);
+    await this.client.request(iq('set', this.cfg.focus, j));
+  }
+
+  /**
+   * screenTransceiver returns the transceiver of the m-line for our screen.
+   * @param {RTCPeerConnection} pc
+   */
+  screenTransceiver(pc) {
+    for (const [mid, slot] of this.publishSlots()) {
+      if (slot === 'screen') return pc.getTransceivers().find((t) => t.mid === mid) ?? null;
+    }
+    return null;
+  }
+
+  /**
+   * publishSlots maps the m-lines we send on to what we send there: the
+   * first audio content the focus lets us send on takes the microphone, the
+   * first video one the camera, the second video one a screen share.
+   * @returns {Map<string, 'audio'|'camera'|'screen'>} by mid
+   */
+  publishSlots() {
+    /** @type {Map<string, 'audio'|'camera'|'screen'>} */
+    const out = new Map();
+    let audios = 0, videos = 0;
+    for (const [mid, c] of this.contents) {
+      if (!sendsFromUs(c)) continue;
+      const kind = mediaOf(c);
+      if (kind === 'audio' && audios++ === 0) out.set(mid, 'audio');
+      if (kind === 'video') {
+        videos++;
+        if (videos <= 2) out.set(mid, videos === 1 ? 'camera' : 'screen');
+      }
+    }
+    return out;
+  }
+
+  /**
+   * tuneEncodings gives our camera's and screen's simulcast layers their
+   * sizes, bitrates and frame rates (ENCODINGS), by rid. A browser that
+   * refuses keeps its defaults: the call goes on.
+   * @param {RTCPeerConnection} pc
+   */
+  async tuneEncodings(pc) {
+    for (const [mid, slot] of this.publishSlots()) {
+      if (slot === 'audio') continue;
+      const t = pc.getTransceivers().find((tr) => tr.mid === mid);
+      if (!t || typeof t.sender.getParameters !== 'function') continue;
+      const params = t.sender.getParameters();
+      const want = ENCODINGS[slot];
+      let changed = false;
+      for (const e of params.encodings ?? []) {
+        const w = e.rid ? want[e.rid] : undefined;
+        if (!w) continue;
+        for (const [k, v] of Object.entries(w)) {
+          if (/** @type {any} */ (e)[k] !== v) {
+            /** @type {any} */ (e)[k] = v;
+            changed = true;
+          }
+        }
+      }
+      if (!changed) continue;
+      await t.sender.setParameters(params).catch((/** @type {unknown} */ err) => console.warn(`parley: could not tune the ${slot} layers`, err));
+    }
+  }
+
+  /**
+   * sendLayers turns our camera's or screen's simulcast layers on and off,
+   * as the focus says: it sends only the layers someone receives.
+   * @param {'camera'|'screen'} source
+   * @param {string[]} rids the layers to send
+   */
+  async sendLayers(source, rids) {
+    const pc = this.pc;
+    if (!pc) return;
+    for (const [mid, slot] of this.publishSlots()) {
+      if (slot !== source) continue;
+      const t = pc.getTransceivers().find((tr) => tr.mid === mid);
+      if (!t || typeof t.sender.getParameters !== 'function') return;
+      const params = t.sender.getParameters();
+      let changed = false;
+      for (const e of params.encodings ?? []) {
+        const on = !e.rid || rids.includes(e.rid);
+        if (e.active !== on) {
+          e.active = on;
+          changed = true;
+        }
+      }
+      if (changed) await t.sender.setParameters(params).catch((/** @type {unknown} */ err) => console.warn(`parley: could not pause ${source} layers`, err));
+    }
+  }
+
+  /**
+   * setReceiveVideo tells the focus what we show: our quality setting and
+   * the tile heights (docs/SIGNALLING.md). The SFU then forwards each video
+   * in the layer that fills its tile, within our bandwidth; a video with
+   * height 0 is paused. Changes within a short while are sent as one.
+   * @param {Partial<ReceiveVideo>} want
+   */
+  setReceiveVideo(want) {
+    const cur = this.receiveVideo;
+    this.receiveVideo = {
+      quality: want.quality ?? cur.quality, heights: { ...(want.heights ?? cur.heights) },
+      lastN: want.lastN ?? cur.lastN ?? 0, pinned: [...(want.pinned ?? cur.pinned ?? [])],
+    };
+    if (this.receiveVideoTimer !== null) return;
+    this.receiveVideoTimer = this.client.clock.setTimeout(() => {
+      this.receiveVideoTimer = null;
+      this.sendReceiveVideo(false);
+    }, RECEIVE_VIDEO_DELAY_MS);
+  }
+
+  /**
+   * sendReceiveVideo sends the receive-video request if it changed (or
+   * always, for a new session).
+   * @param {boolean} always
+   */
+  sendReceiveVideo(always) {
+    const sid = this.sid;
+    const rv = this.receiveVideo;
+    const key = JSON.stringify(rv);
+    if (!sid || this.client.state !== 'online' || (!always && key === this.receiveVideoSent)) return;
+    if (always && rv.quality === 'high' && Object.keys(rv.heights).length === 0 && !rv.lastN && !rv.pinned?.length) return; // the default: nothing to say
+    this.receiveVideoSent = key;
+    const videos = Object.entries(rv.heights).map(([track, h]) => x('video', { track, height: String(Math.max(0, Math.round(h))) }));
+    const pins = (rv.pinned ?? []).map((stream) => x('pin', { stream }));
+    const attrs = { xmlns: NS.focusRoom, quality: rv.quality, 'last-n': rv.lastN ? String(rv.lastN) : undefined };
+    const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('receive-video', attrs, [...videos, ...pins])]);
+    this.client.request(iq('set', this.cfg.focus, j)).catch((err) => console.warn('parley: the focus refused our video request', err));
+  }
+
+  /**
+   * localTrackFor returns what we send on a slot now.
+   * @param {'audio'|'camera'|'screen'} slot
+   */
+  localTrackFor(slot) {
+    if (slot === 'screen') return this.screenTrack;
+    const tracks = this.cfg.localTracks();
+    return slot === 'audio' ? tracks.audio : tracks.video;
+  }
+
+  /**
+   * onFocusMessage reads the focus's headline messages: the room's
+   * dominant speaker (docs/SIGNALLING.md).
+   * @param {El} st
+   */
+  onFocusMessage(st) {
+    if (bare(attr(st, 'from') ?? '') !== this.cfg.focus.toLowerCase()) return;
+    const ds = kids(st, 'dominant-speaker').find((k) => ns(k) === NS.focusRoom);
+    const occupant = ds ? attr(ds, 'occupant') ?? '' : '';
+    const slash = occupant.indexOf('/');
+    if (slash < 0 || bare(occupant) !== bare(this.room.jid)) return;
+    this.dominantSpeaker = occupant.slice(slash + 1);
+    this.emit('dominantSpeaker', this.dominantSpeaker);
   }
 
   // --- Jingle requests ---------------------------------------------------
@@ -214,7 +481,15 @@ export class Conference extends Emitter {
         this.closeSession(cond ? local(cond) : 'ended by the focus');
         return null;
       }
-      case 'session-info':
+      case 'session-info': {
+        const layers = kids(j, 'send-layers').find((k) => ns(k) === NS.focusRoom);
+        if (layers) {
+          const source = attr(layers, 'source') === 'screen' ? 'screen' : 'camera';
+          const rids = (attr(layers, 'rids') ?? '').split(',').filter((r) => r !== '');
+          this.run(() => this.sendLayers(source, rids));
+        }
+        return null;
+      }
       case 'description-info':
         return null;
       default:
@@ -300,6 +575,11 @@ export class Conference extends Emitter {
     this.setState('negotiating');
     if (!await this.answerOffer(pc, sid, offer.sdp, 'session-accept', { responder: this.client.jid ?? undefined })) return;
     this.releaseCandidates(pc);
+    this.sendReceiveVideo(true);
+    if (this.screenTrack) {
+      // A share from before this session (or a reconnection) goes on.
+      await this.announceScreen(sid, true).catch((err) => this.emit('error', err instanceof Error ? err : new Error(String(err))));
+    }
     if (this.state === 'negotiating') this.setState('connecting');
     this.onConnectionState(pc);
   }
@@ -415,14 +695,15 @@ export class Conference extends Emitter {
   async applyOffer(pc, sdp) {
     await pc.setRemoteDescription({ type: 'offer', sdp });
     const tracks = this.cfg.localTracks();
-    const stream = new MediaStream([tracks.audio, tracks.video].filter((t) => t !== null));
+    const stream = new MediaStream([tracks.audio, tracks.video, this.screenTrack].filter((t) => t !== null));
+    const slots = this.publishSlots();
     for (const t of pc.getTransceivers()) {
       const c = t.mid === null ? undefined : this.contents.get(t.mid);
       if (!c) continue;
       const senders = attr(c, 'senders') ?? 'both';
-      const kind = mediaOf(c);
+      const slot = t.mid === null ? undefined : slots.get(t.mid);
       if (sendsFromUs(c)) {
-        const track = kind === 'audio' ? tracks.audio : kind === 'video' ? tracks.video : null;
+        const track = slot ? this.localTrackFor(slot) : null;
         if (t.sender.track !== track) await t.sender.replaceTrack(track);
         // setStreams gives our answer an a=msid; browsers without it send "-".
         if (track && typeof t.sender.setStreams === 'function') t.sender.setStreams(stream);
@@ -440,6 +721,7 @@ export class Conference extends Emitter {
   async answerContents(pc) {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
+    await this.tuneEncodings(pc);
     const sdp = pc.localDescription?.sdp ?? answer.sdp ?? '';
     return bridge.answerToContents(sdp);
   }
@@ -461,11 +743,12 @@ export class Conference extends Emitter {
       // A track of someone who left stays offered until the focus's next
       // content-add withdraws it; do not bring it back meanwhile.
       if (who.nick && this.room.state === 'in' && !this.room.occupants.has(who.nick)) continue;
-      now.set(t.mid, { ...who, kind, mid: t.mid, track: t.receiver.track, receiver: t.receiver });
+      const source = kind === 'audio' ? 'audio' : who.trackId.startsWith('screen-') ? 'screen' : 'camera';
+      now.set(t.mid, { nick: who.nick, owner: who.owner, streamId: who.streamId, trackId: who.trackId, kind, source, mid: t.mid, track: t.receiver.track, receiver: t.receiver });
     }
     for (const [mid, old] of this.remote) {
       const cur = now.get(mid);
-      if (!cur || cur.streamId !== old.streamId || cur.nick !== old.nick || cur.track !== old.track) {
+      if (!cur || cur.streamId !== old.streamId || cur.nick !== old.nick || cur.track !== old.track || cur.source !== old.source) {
         this.remote.delete(mid);
         this.emit('trackRemoved', old);
       }
@@ -663,9 +946,10 @@ function sendsToUs(c) {
 
 /**
  * ownerOf reads who publishes the source of a content: the ssrc-info owner
- * (an occupant JID) and the msid stream id.
+ * (an occupant JID), the msid stream id, and the msid track id (whose
+ * prefix says audio, video or screen).
  * @param {El} c
- * @returns {{nick: string, owner: string, streamId: string}}
+ * @returns {{nick: string, owner: string, streamId: string, trackId: string}}
  */
 function ownerOf(c) {
   const d = kid(c, 'description', NS.rtp);
@@ -673,13 +957,13 @@ function ownerOf(c) {
     const info = kids(src, 'ssrc-info').find((k) => ns(k) === NS.jitmeet);
     const msid = kids(src, 'parameter').find((p) => attr(p, 'name') === 'msid');
     const owner = info ? attr(info, 'owner') ?? '' : '';
-    const streamId = msid ? (attr(msid, 'value') ?? '').split(' ')[0] : '';
+    const [streamId = '', trackId = ''] = msid ? (attr(msid, 'value') ?? '').split(' ') : [];
     if (owner || streamId) {
       const slash = owner.indexOf('/');
-      return { nick: slash < 0 ? '' : owner.slice(slash + 1), owner, streamId };
+      return { nick: slash < 0 ? '' : owner.slice(slash + 1), owner, streamId, trackId };
     }
   }
-  return { nick: '', owner: '', streamId: '' };
+  return { nick: '', owner: '', streamId: '', trackId: '' };
 }
 
 /** @param {string} j */

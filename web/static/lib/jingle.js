@@ -26,6 +26,8 @@ export const NS = {
   ice: 'urn:xmpp:jingle:transports:ice-udp:1',
   dtls: 'urn:xmpp:jingle:apps:dtls:0',
   sctp: 'urn:xmpp:jingle:transports:dtls-sctp:1',
+  // parley's own: RFC 8851 rids and RFC 8853 simulcast (no XEP carries them)
+  rid: 'urn:parley:jingle:rid:0',
 };
 
 /** Whose SDP it is: the Jingle initiator's or the responder's. @typedef {'initiator'|'responder'} Role */
@@ -48,7 +50,10 @@ const ACTIONS = new Set(['content-accept', 'content-add', 'content-modify', 'con
  *   description: Description|null, transport: Transport|null}} Content
  * @typedef {{media: string, ssrc: string, payloadTypes: PayloadType[], feedback: Feedback[],
  *   headerExtensions: HeaderExtension[], extmapAllowMixed: boolean, rtcpMux: boolean,
- *   bandwidths: Bandwidth[], sources: Source[], sourceGroups: SourceGroup[]}} Description
+ *   bandwidths: Bandwidth[], sources: Source[], sourceGroups: SourceGroup[],
+ *   rids: Rid[], simulcast: Simulcast[]}} Description
+ * @typedef {{id: string, senders: string, params: string}} Rid  an a=rid; senders is who sends it
+ * @typedef {{senders: string, layers: string}} Simulcast  one direction of a=simulcast
  * @typedef {{id: number, name: string, clockRate: number, channels: number, ptime: number,
  *   maxptime: number, parameters: Parameter[], feedback: Feedback[]}} PayloadType
  * @typedef {{name: string, value: string}} Parameter
@@ -211,7 +216,7 @@ function parseContent(e) {
 /** @returns {Description} */
 function newDescription(media = '') {
   return { media, ssrc: '', payloadTypes: [], feedback: [], headerExtensions: [], extmapAllowMixed: false,
-    rtcpMux: false, bandwidths: [], sources: [], sourceGroups: [] };
+    rtcpMux: false, bandwidths: [], sources: [], sourceGroups: [], rids: [], simulcast: [] };
 }
 
 /** @param {El} e @returns {Description} */
@@ -231,6 +236,15 @@ function parseDescription(e) {
       d.bandwidths.push({ type: attr(c, 'type'), value });
     } else if (is(c, NS.ssma, 'source')) d.sources.push(parseSource(c));
     else if (is(c, NS.ssma, 'ssrc-group')) d.sourceGroups.push(parseSourceGroup(c));
+    else if (is(c, NS.rid, 'rid')) {
+      const r = { id: attr(c, 'id') ?? '', senders: attr(c, 'senders') ?? '', params: attr(c, 'params') ?? '' };
+      if (!validRid(r.id) || !ridSenders(r.senders)) throw bad(`bad rid ${JSON.stringify(r.id)}`);
+      d.rids.push(r);
+    } else if (is(c, NS.rid, 'simulcast')) {
+      const sc = { senders: attr(c, 'senders') ?? '', layers: attr(c, 'layers') ?? '' };
+      if (!validLayers(sc.layers) || !ridSenders(sc.senders)) throw bad(`bad simulcast ${JSON.stringify(sc.layers)}`);
+      d.simulcast.push(sc);
+    }
   }
   return d;
 }
@@ -398,6 +412,8 @@ function descriptionElement(d) {
     ...d.sourceGroups.map((g) => el('ssrc-group', NS.ssma, { semantics: g.semantics },
       g.ssrcs.map((s) => el('source', NS.ssma, { ssrc: id(s) })))),
     ...d.sources.map((s) => el('source', NS.ssma, { ssrc: id(s.ssrc) }, s.parameters.map((p) => parameterElement(p, NS.ssma)))),
+    ...d.rids.map((r) => el('rid', NS.rid, attrs({ id: r.id, senders: r.senders, params: r.params }))),
+    ...d.simulcast.map((sc) => el('simulcast', NS.rid, { senders: sc.senders, layers: sc.layers })),
     d.rtcpMux ? el('rtcp-mux', NS.rtp) : null]);
 }
 
@@ -607,6 +623,24 @@ function rtpSection(out, c, t, role) {
   if (ptime) out.push(`a=ptime:${ptime}`);
   if (maxptime) out.push(`a=maxptime:${maxptime}`);
   sourceLines(out, d);
+  const ridDir = (/** @type {string} */ senders) => (senders === role ? 'send' : 'recv');
+  for (const r of d.rids) out.push(`a=rid:${r.id} ${ridDir(r.senders)}${r.params ? ` ${r.params}` : ''}`);
+  if (d.simulcast.length > 0) out.push(`a=simulcast:${d.simulcast.map((sc) => `${ridDir(sc.senders)} ${sc.layers}`).join(' ')}`);
+}
+
+/** validRid: 1 to 16 letters, digits, '-' or '_'. @param {string} id */
+function validRid(id) {
+  return /^[A-Za-z0-9_-]{1,16}$/.test(id);
+}
+
+/** validLayers: an a=simulcast rid list ('~' paused, ';' layers, ',' alternatives). @param {string} s */
+function validLayers(s) {
+  return s.split(';').every((layer) => layer.split(',').every((alt) => validRid(alt.replace(/^~/, ''))));
+}
+
+/** @param {string} s */
+function ridSenders(s) {
+  return s === 'initiator' || s === 'responder';
 }
 
 /** @param {string[]} out @param {Transport|null} t */
@@ -686,6 +720,12 @@ function checkContent(c) {
     }
   }
   for (const g of d.sourceGroups) if (!isToken(g.semantics) || g.ssrcs.length === 0) throw bad('bad ssrc-group');
+  for (const r of d.rids) if (!validRid(r.id) || !ridSenders(r.senders) || (r.params !== '' && !isToken(r.params))) throw bad(`bad rid ${r.id}`);
+  const dirs = new Set();
+  for (const sc of d.simulcast) {
+    if (!validLayers(sc.layers) || !ridSenders(sc.senders) || dirs.has(sc.senders)) throw bad(`bad simulcast ${sc.layers}`);
+    dirs.add(sc.senders);
+  }
 }
 
 /** @param {PayloadType} pt */
@@ -902,6 +942,21 @@ function mediaAttr(d, m, name, value, role) {
       const f = fields(value);
       if (f.length < 2) throw bad(`malformed ssrc-group ${JSON.stringify(value)}`);
       d.sourceGroups.push({ semantics: f[0], ssrcs: f.slice(1).map((s) => uint(s, 32, 'ssrc-group ssrc')) });
+      return;
+    }
+    case 'rid': {
+      const f = fields(value);
+      if (f.length < 2 || f.length > 3 || !validRid(f[0]) || (f[1] !== 'send' && f[1] !== 'recv')) throw bad(`malformed rid ${JSON.stringify(value)}`);
+      d.rids.push({ id: f[0], senders: sendersOf(`${f[1]}only`, role), params: f[2] ?? '' });
+      return;
+    }
+    case 'simulcast': {
+      const f = fields(value);
+      if (f.length !== 2 && f.length !== 4) throw bad(`malformed simulcast ${JSON.stringify(value)}`);
+      for (let i = 0; i < f.length; i += 2) {
+        if ((f[i] !== 'send' && f[i] !== 'recv') || !validLayers(f[i + 1])) throw bad(`malformed simulcast ${JSON.stringify(value)}`);
+        d.simulcast.push({ senders: sendersOf(`${f[i]}only`, role), layers: f[i + 1] });
+      }
       return;
     }
     case 'msid': if (m.msid === '') m.msid = fields(value).join(' '); return;
