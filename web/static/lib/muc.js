@@ -43,6 +43,7 @@ export class JoinError extends XmppError {
  * @property {string} show '' (available), away, dnd, xa, chat
  * @property {string} displayName the XEP-0172 nickname if given, else the nick
  * @property {boolean} self
+ * @property {El[]} payload the presence's other children (application extensions, see setExtras)
  */
 
 /**
@@ -118,6 +119,8 @@ export class Room extends Emitter {
     this.wanted = false; // we mean to be in the room (rejoin after drops)
     /** @type {Occupant|null} */
     this.self = null;
+    /** @type {El[]} application elements sent in each of our presences (setExtras) */
+    this.extras = [];
   }
 
   /**
@@ -152,6 +155,7 @@ export class Room extends Emitter {
     const pres = x('presence', { xmlns: XNS.client, to: `${this.jid}/${this.nick}` }, [
       x('x', { xmlns: NS.muc }, mucKids),
       x('nick', { xmlns: NS.nick }, [this.cfg.displayName]),
+      ...this.extras,
     ]);
     const self = await new Promise((resolve, reject) => {
       const timer = this.client.clock.setTimeout(() => {
@@ -251,6 +255,31 @@ export class Room extends Emitter {
   }
 
   /**
+   * setExtras replaces the application elements carried in our presence
+   * (e.g. mute state, a raised hand) and, when in the room, broadcasts
+   * them at once. Later joins and rejoins carry them too.
+   * @param {El[]} els
+   */
+  setExtras(els) {
+    this.extras = els;
+    if (this.state !== 'in') return;
+    this.client.send(x('presence', { xmlns: XNS.client, to: `${this.jid}/${this.nick}` }, [
+      x('nick', { xmlns: NS.nick }, [this.cfg.displayName]),
+      ...els,
+    ]));
+  }
+
+  /**
+   * setRole changes an occupant's role (moderator, participant, visitor,
+   * or none to kick); the room checks that we may.
+   * @param {string} nick
+   * @param {'moderator'|'participant'|'visitor'|'none'} role
+   */
+  async setRole(nick, role) {
+    await this.client.request(iq('set', this.jid, x('query', { xmlns: NS.admin }, [x('item', { nick, role })])));
+  }
+
+  /**
    * kick removes an occupant (a moderator's right).
    * @param {string} nick
    * @param {string} [reason]
@@ -300,6 +329,7 @@ export class Room extends Emitter {
       show: showEl ? textOf(showEl) : '',
       displayName: (nickEl && textOf(nickEl).trim()) || nick,
       self: isSelf,
+      payload: kids(st).filter((k) => ns(k) !== NS.user && ns(k) !== NS.nick && local(k) !== 'show' && local(k) !== 'status'),
     };
     const prev = this.occupants.get(nick);
     this.occupants.set(nick, o);
