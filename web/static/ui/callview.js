@@ -75,6 +75,7 @@ class CallView {
     this.recorder = new DebugRecorder();
     this.renderQueued = false;
     this.active = true; // false once the call screen is gone
+    this.abort = new AbortController(); // ends the listeners on page elements this view added
     /** @type {Map<string, HTMLAudioElement>} remote audio by track id; outside tiles so paging never silences anyone */
     this.audio = new Map();
     this.audioSink = h('div', { hidden: '' });
@@ -102,7 +103,7 @@ class CallView {
       if (params.get('debug') === '1') console.debug(`xmpp ${dir}: ${xml}`);
     });
     // A new network (Wi-Fi to mobile, a VPN coming up) needs new ICE candidates.
-    window.addEventListener('online', () => this.call.restartIce('the network changed'));
+    window.addEventListener('online', () => this.call.restartIce('the network changed'), { signal: this.abort.signal });
     /** @type {TestHook} */
     this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, state: this.state, extras: null, events: [], statusLog: [] };
     /** @type {any} */ (window).parley = this.hook;
@@ -112,7 +113,7 @@ class CallView {
       nameOf: (nick) => this.state.members.get(nick)?.displayName ?? nick,
       isOpen: () => this.state.panel === 'chat',
       onUnread: (n) => this.controls.setUnread(n),
-    });
+    }, this.abort.signal);
     this.controls = new Controls(this);
     this.monitor = new Monitor(this);
     /** @type {ReturnType<typeof levelMeter>|null} */
@@ -129,11 +130,11 @@ class CallView {
     this.wireCall();
     this.controls.wire();
     for (const p of this.media.problems) this.chat.system(p, true);
-    onLanguageChange(() => {
-      if (!this.active) return;
+    const off = onLanguageChange(() => {
       this.showStatus();
       this.render();
     });
+    this.abort.signal.addEventListener('abort', off);
     this.call.start().then(() => {
       this.monitor.start();
     }, (err) => this.failed(err));
@@ -386,6 +387,7 @@ class CallView {
   /** close stops what the view runs, leaving the page to another screen. */
   close() {
     this.active = false;
+    this.abort.abort();
     this.monitor.stop();
     this.controls.unwire();
     this.selfMeter?.stop();

@@ -5,7 +5,7 @@
  * when a message could not be sent.
  */
 import { byId, h } from './dom.js';
-import { t, formatTime } from './i18n.js';
+import { t, formatTime, language } from './i18n.js';
 import { linkify } from './links.js';
 
 /**
@@ -18,19 +18,23 @@ import { linkify } from './links.js';
  */
 
 export class ChatPanel {
-  /** @param {ChatHooks} hooks */
-  constructor(hooks) {
+  /**
+   * @param {ChatHooks} hooks
+   * @param {AbortSignal} signal ends the form's listener
+   */
+  constructor(hooks, signal) {
     this.hooks = hooks; // immutable
     this.log = byId('chat-log');
     this.to = byId('chat-to', HTMLSelectElement);
     this.input = byId('chat-input', HTMLInputElement);
     this.unread = 0;
+    this.recipients = ''; // the list setRecipients last showed
     /** @type {Map<string, string>} what we sent, by id, until the room reflects or bounces it */
     this.pending = new Map();
     byId('chat-form', HTMLFormElement).addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.send();
-    });
+    }, { signal });
   }
 
   send() {
@@ -40,8 +44,8 @@ export class ChatPanel {
     try {
       const id = to ? this.hooks.sayPrivate(to, body) : this.hooks.sayAll(body);
       this.input.value = '';
+      this.pending.set(id, body);
       if (to) this.add({ from: '', to, body, self: true, private: true });
-      else this.pending.set(id, body);
     } catch {
       this.system(t('chat.notSentOffline'), true);
     }
@@ -52,6 +56,10 @@ export class ChatPanel {
    * @param {{nick: string, name: string}[]} others
    */
   setRecipients(others) {
+    // Rebuilt only when someone came, went or was renamed: not under the user's hand.
+    const signature = JSON.stringify([language(), others]);
+    if (signature === this.recipients) return;
+    this.recipients = signature;
     const current = this.to.value;
     const opts = [h('option', { value: '' }, [t('chat.everyone')]), ...others.map((o) => h('option', { value: o.nick }, [t('chat.privateTo', { name: o.name })]))];
     this.to.replaceChildren(...opts);

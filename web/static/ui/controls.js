@@ -48,8 +48,8 @@ export class Controls {
     /** @type {MediaStream|null} the screen we share */
     this.screen = null;
     this.pushToTalk = false; // Space is held while muted
-    /** @type {(() => void)[]} */
-    this.offs = [];
+    /** ends every listener wire() added: the page's elements outlive this call */
+    this.abort = new AbortController();
   }
 
   ownState() {
@@ -82,8 +82,9 @@ export class Controls {
   }
 
   wire() {
+    const signal = this.abort.signal;
     /** @param {string} id @param {() => void} fn */
-    const on = (id, fn) => byId(id).addEventListener('click', fn);
+    const on = (id, fn) => byId(id).addEventListener('click', fn, { signal });
     on('toggle-mic', () => this.toggleMic());
     on('toggle-camera', () => this.toggleCamera());
     on('toggle-share', () => this.toggleShare());
@@ -101,7 +102,7 @@ export class Controls {
       b.addEventListener('click', () => {
         this.react(e);
         this.toggleReactions(false);
-      });
+      }, { signal });
       return b;
     }));
     this.openSettings = wireSettings({
@@ -117,21 +118,19 @@ export class Controls {
       onShortcuts: () => byId('shortcuts', HTMLDialogElement).showModal(),
       unnamed: (kind, i) => t(kind === 'camera' ? 'devices.cameraN' : kind === 'mic' ? 'devices.micN' : 'devices.speakerN', { n: i }),
       none: (kind) => t(kind === 'camera' ? 'devices.noCamera' : kind === 'mic' ? 'devices.noMic' : 'devices.noSpeaker'),
-    });
+    }, signal);
     on('open-settings', () => this.openSettings?.());
     const down = (/** @type {KeyboardEvent} */ ev) => this.onKey(ev, true);
     const up = (/** @type {KeyboardEvent} */ ev) => this.onKey(ev, false);
     const leave = () => this.view.call.leave();
-    document.addEventListener('keydown', down);
-    document.addEventListener('keyup', up);
-    window.addEventListener('pagehide', leave);
-    this.offs.push(() => document.removeEventListener('keydown', down), () => document.removeEventListener('keyup', up), () => window.removeEventListener('pagehide', leave));
+    document.addEventListener('keydown', down, { signal });
+    document.addEventListener('keyup', up, { signal });
+    window.addEventListener('pagehide', leave, { signal });
     this.render();
   }
 
   unwire() {
-    for (const off of this.offs) off();
-    this.offs = [];
+    this.abort.abort();
   }
 
   /**

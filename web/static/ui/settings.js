@@ -13,8 +13,9 @@ const ENDONYMS = { en: 'English', fr: 'Français', es: 'Español' };
 /**
  * wireLanguageSelect fills a language select and switches on change.
  * @param {HTMLSelectElement} select
+ * @param {AbortSignal} [signal] ends the listener
  */
-export function wireLanguageSelect(select) {
+export function wireLanguageSelect(select, signal) {
   select.replaceChildren(...LANGUAGES.map((l) => {
     const o = h('option', { value: l, lang: l }, [ENDONYMS[l]]);
     o.selected = l === language();
@@ -23,7 +24,7 @@ export function wireLanguageSelect(select) {
   select.addEventListener('change', () => {
     const l = LANGUAGES.find((x) => x === select.value);
     if (l) setLanguage(l);
-  });
+  }, { signal });
 }
 
 /**
@@ -59,29 +60,31 @@ export const canPickSpeaker = () => typeof HTMLMediaElement !== 'undefined' && '
  */
 
 /**
- * wireSettings makes the dialog work; it returns the function that opens it.
+ * wireSettings makes the dialog work until signal aborts; it returns the
+ * function that opens it.
  * @param {SettingsHooks} hooks
+ * @param {AbortSignal} signal
  */
-export function wireSettings(hooks) {
+export function wireSettings(hooks, signal) {
   const dialog = byId('settings', HTMLDialogElement);
   const cam = byId('settings-camera', HTMLSelectElement);
   const mic = byId('settings-mic', HTMLSelectElement);
   const spk = byId('settings-speaker', HTMLSelectElement);
   const name = byId('settings-name', HTMLInputElement);
   byId('settings-speaker-box').hidden = !canPickSpeaker();
-  wireLanguageSelect(byId('settings-lang', HTMLSelectElement));
-  cam.addEventListener('change', () => hooks.onDevice('camera', cam.value));
-  mic.addEventListener('change', () => hooks.onDevice('mic', mic.value));
-  spk.addEventListener('change', () => hooks.onDevice('speaker', spk.value));
+  wireLanguageSelect(byId('settings-lang', HTMLSelectElement), signal);
+  cam.addEventListener('change', () => hooks.onDevice('camera', cam.value), { signal });
+  mic.addEventListener('change', () => hooks.onDevice('mic', mic.value), { signal });
+  spk.addEventListener('change', () => hooks.onDevice('speaker', spk.value), { signal });
   name.addEventListener('change', () => {
     const v = name.value.trim();
     if (v) hooks.onName(v);
-  });
-  byId('debug-download').addEventListener('click', () => hooks.onDebug());
+  }, { signal });
+  byId('debug-download').addEventListener('click', () => hooks.onDebug(), { signal });
   byId('shortcuts-open').addEventListener('click', () => {
     dialog.close();
     hooks.onShortcuts();
-  });
+  }, { signal });
   return async () => {
     const now = hooks.current();
     name.value = now.name;
