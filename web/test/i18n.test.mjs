@@ -90,3 +90,21 @@ test('the screen-share control is named with the words outside checks look for',
   assert.match(catalogues.fr['controls.shareStop'], /partager/i);
   assert.match(catalogues.es['controls.shareStop'], /compartir/i);
 });
+
+test('each control\'s visible label is part of its accessible name (WCAG 2.5.3), in every language', () => {
+  const pairs = [
+    ['controls.micShort', 'controls.micOff'], ['controls.micShortOff', 'controls.micOn'],
+    ['controls.cameraShort', 'controls.cameraOff'], ['controls.cameraShort', 'controls.cameraOn'], ['controls.cameraShort', 'controls.noCamera'],
+    ['controls.shareShort', 'controls.share'], ['controls.shareShort', 'controls.shareStop'],
+    ['controls.handShort', 'controls.handRaise'], ['controls.handShort', 'controls.handLower'],
+    ['controls.reactionsShort', 'controls.reactions'], ['controls.chatShort', 'controls.chat'],
+    ['controls.peopleShort', 'controls.people'], ['controls.settingsShort', 'controls.settings'], ['controls.leaveShort', 'controls.leave'],
+  ];
+  for (const lang of LANGUAGES) {
+    const cat = catalogues[lang];
+    for (const [short, long] of pairs) {
+      assert.ok(cat[long].toLocaleLowerCase(lang).includes(cat[short].toLocaleLowerCase(lang)), `${lang}: "${cat[short]}" is not in "${cat[long]}"`);
+    }
+    for (const n of [1, 2]) assert.ok(translate(cat, lang, 'controls.chatUnread', { count: n }).toLocaleLowerCase(lang).includes(cat['controls.chatShort'].toLocaleLowerCase(lang)));
+  }
+});

@@ -22,11 +22,12 @@ test('home page sends a typed room name to its normal form, then the pre-join sc
   people.push(p);
   page.on('pageerror', (e) => p.console.push(`pageerror: ${e.message}`));
   await page.goto(`${parley.base}/`);
-  assert.ok(await visible(page, 'home'), 'home screen hidden');
+  // The screen shows once the language's catalogue is loaded.
+  await waitUntil(() => visible(page, 'home'), 10_000, () => 'home screen hidden');
   await page.type('#home-room', 'Team Sync!');
   await Promise.all([page.waitForNavigation(), page.click('#home-form button[type=submit]')]);
   assert.equal(new URL(page.url()).pathname, '/team-sync');
-  assert.ok(await visible(page, 'prejoin'), 'pre-join screen hidden');
+  await waitUntil(() => visible(page, 'prejoin'), 10_000, () => 'pre-join screen hidden');
   assert.equal(await page.$eval('#prejoin-room', (e) => e.textContent), 'team-sync');
 
   await waitUntil(() => page.$eval('#preview-video', (v) => v.srcObject?.getVideoTracks().length === 1 && v.videoWidth > 0 && !v.paused),
@@ -53,12 +54,13 @@ test('chat, people list and media between two participants', async () => {
   const vic = await join(parley.base, 'team-sync', 'vic', 'chromium');
   people.push(vic);
   await waitForMedia(people, mesh(['uma', 'vic']), 60_000);
-  const list = await uma.page.$$eval('#people li', (lis) => lis.map((l) => l.textContent));
+  const list = await uma.page.$$eval('#people li .pname', (lis) => lis.map((l) => l.textContent));
   assert.deepEqual(list, ['uma (you)', 'vic']);
 
+  await uma.page.click('#toggle-chat'); // the chat panel starts closed
   await uma.page.type('#chat-input', 'hello from uma <b>&</b>');
   await uma.page.keyboard.press('Enter');
-  await waitUntil(() => vic.page.$$eval('#chat-log li', (lis) => lis.some((l) => l.textContent === 'umahello from uma <b>&</b>')),
+  await waitUntil(() => vic.page.$$eval('#chat-log li', (lis) => lis.some((l) => l.querySelector('.from')?.textContent === 'uma' && l.querySelector('.body')?.textContent === 'hello from uma <b>&</b>')),
     10_000, async () => `vic's chat: ${await vic.page.$eval('#chat-log', (e) => e.textContent)}`);
   assert.equal(await vic.page.$$eval('#chat-log b', (b) => b.length), 0, 'chat text was interpreted as HTML');
 });
@@ -76,7 +78,7 @@ test('mic and camera toggles silence and blank what the others get', async () =>
   }));
   await waitUntil(async () => (await level()) > 0.01, 15_000, async () => `uma's audio level at vic stays ${await level()}`);
   await uma.page.click('#toggle-mic');
-  assert.deepEqual(await uma.page.$eval('#toggle-mic', (b) => [b.getAttribute('aria-pressed'), b.textContent]), ['true', 'Unmute mic']);
+  assert.deepEqual(await uma.page.$eval('#toggle-mic', (b) => [b.getAttribute('aria-pressed'), b.getAttribute('aria-label'), b.textContent]), ['true', 'Unmute microphone', 'Unmute']);
   assert.equal(await uma.page.evaluate(() => window.parley.call.cfg.localTracks().audio.enabled), false);
   await waitUntil(async () => (await level()) < 0.001, 15_000, async () => `muted, yet uma's level at vic is ${await level()}`);
   await uma.page.click('#toggle-mic');
@@ -97,7 +99,7 @@ test('mic and camera toggles silence and blank what the others get', async () =>
   });
   await waitUntil(async () => (await brightness()) > 20, 15_000, async () => `uma's picture at vic is dark: ${await brightness()}`);
   await uma.page.click('#toggle-camera');
-  assert.deepEqual(await uma.page.$eval('#toggle-camera', (b) => [b.getAttribute('aria-pressed'), b.textContent]), ['true', 'Start camera']);
+  assert.deepEqual(await uma.page.$eval('#toggle-camera', (b) => [b.getAttribute('aria-pressed'), b.getAttribute('aria-label')]), ['true', 'Turn camera on']);
   assert.equal(await uma.page.evaluate(() => window.parley.call.cfg.localTracks().video.enabled), false);
   assert.equal(await uma.page.$eval('.tile.self .avatar', (a) => a.hidden), false, 'no placeholder for the stopped camera');
   await waitUntil(async () => (await brightness()) < 3, 15_000, async () => `camera off, yet uma's picture at vic has brightness ${await brightness()}`);

@@ -365,7 +365,7 @@ class CallView {
 
   askForSound() {
     if (document.getElementById('enable-sound')) return;
-    const btn = h('button', { id: 'enable-sound', type: 'button', 'data-i18n': 'call.enableSound' }, [t('call.enableSound')]);
+    const btn = h('button', { id: 'enable-sound', type: 'button', 'data-i18n': 'call.enableSound', 'aria-label': t('call.enableSound') }, [t('call.enableSound')]);
     btn.addEventListener('click', () => {
       for (const a of this.audio.values()) a.play().catch(() => {});
       btn.remove();

@@ -375,7 +375,7 @@ export class Controls {
     };
     const a = this.own.audio;
     const v = this.own.video;
-    set('toggle-mic', a === 'muted', a === 'on' ? 'mic' : 'micOff', t(a === 'none' ? 'controls.noMic' : a === 'on' ? 'controls.micOff' : 'controls.micOn'), t(a === 'on' ? 'controls.micShort' : 'controls.micShortOff'), a === 'none');
+    set('toggle-mic', a === 'muted', a === 'on' ? 'mic' : 'micOff', t(a === 'none' ? 'controls.noMic' : a === 'on' ? 'controls.micOff' : 'controls.micOn'), t(a === 'none' ? 'controls.noMic' : a === 'on' ? 'controls.micShort' : 'controls.micShortOff'), a === 'none');
     set('toggle-camera', v === 'off', v === 'on' ? 'camera' : 'cameraOff', t(v === 'none' ? 'controls.noCamera' : v === 'on' ? 'controls.cameraOff' : 'controls.cameraOn'), t('controls.cameraShort'), v === 'none');
     const canShare = Boolean(navigator.mediaDevices && 'getDisplayMedia' in navigator.mediaDevices);
     set('toggle-share', Boolean(this.screen), 'screen', t(this.screen ? 'controls.shareStop' : 'controls.share'), t('controls.shareShort'), !canShare);

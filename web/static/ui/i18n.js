@@ -142,11 +142,18 @@ export function onLanguageChange(fn) {
 
 /**
  * applyTranslations fills the marked elements under root: data-i18n (text),
- * data-i18n-label (aria-label and title), data-i18n-placeholder.
+ * data-i18n-label (aria-label and title), data-i18n-placeholder. Every
+ * control gets an aria-label in the page's language (outside checks rely
+ * on it): a button its text, a field its <label>'s.
  * @param {ParentNode} root
  */
 export function applyTranslations(root) {
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.getAttribute('data-i18n') ?? '');
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    const text = t(el.getAttribute('data-i18n') ?? '');
+    el.textContent = text;
+    if (el instanceof HTMLButtonElement && !el.hasAttribute('data-i18n-label')) el.setAttribute('aria-label', text);
+    if (el instanceof HTMLLabelElement && el.htmlFor) document.getElementById(el.htmlFor)?.setAttribute('aria-label', text);
+  }
   for (const el of root.querySelectorAll('[data-i18n-label]')) {
     const text = t(el.getAttribute('data-i18n-label') ?? '');
     el.setAttribute('aria-label', text);
