@@ -27,6 +27,11 @@ const (
 	// banned, the room was destroyed, or the connection ended. Reason says
 	// which.
 	EventRemoved
+	// EventDominantSpeaker: the server names the room's dominant speaker
+	// (Occupant, possibly ourselves): whoever has talked for about a
+	// second, more than the previous one; a cough does not count. See
+	// also Room.DominantSpeaker.
+	EventDominantSpeaker
 )
 
 func (k EventKind) String() string { return mediapeer.EventKind(k).String() }

@@ -181,6 +181,10 @@ func (t Track) Owner() string { return t.t.OwnerNick() }
 // Kind returns "audio" or "video".
 func (t Track) Kind() string { return t.t.Kind }
 
+// Source returns what the track carries: "audio", "video" (a camera) or
+// "screen" (a shared screen, a second video of its owner).
+func (t Track) Source() string { return t.t.Source }
+
 // MimeType returns the codec: "video/VP8", "audio/opus", ...
 func (t Track) MimeType() string { return t.t.MimeType }
 

@@ -164,6 +164,10 @@ func (r *Room) Occupant(nick string) (Occupant, bool) {
 // Subject returns the room's subject.
 func (r *Room) Subject() string { return r.peer.Subject() }
 
+// DominantSpeaker returns the nick of the room's dominant speaker as the
+// server last named it (EventDominantSpeaker), or "" before it did.
+func (r *Room) DominantSpeaker() string { return r.peer.DominantSpeaker() }
+
 // Say sends a message to everyone in the room.
 func (r *Room) Say(text string) error { return sdkError(r.peer.Say(text)) }
 

@@ -32,6 +32,9 @@ type conference struct {
 	bySID  map[string]*participant // owned by run
 	byID   map[string]*participant // SFU participant id -> participant; owned by run
 	nextID int                     // owned by run
+	// speaker is the SFU participant id of the dominant speaker last
+	// announced; "" before anyone. Owned by run.
+	speaker string
 }
 
 func newConference(f *Focus, room jid.JID) *conference {
@@ -165,8 +168,45 @@ func (c *conference) ownerOf(streamID string) string {
 func (c *conference) sfuConference() *sfu.Conference {
 	if c.sfu == nil {
 		c.sfu = c.f.cfg.SFU.Conference(c.room.String())
+		go c.forwardConferenceEvents(c.sfu)
 	}
 	return c.sfu
+}
+
+// forwardConferenceEvents feeds the SFU conference's events to the actor
+// until the conference closes.
+func (c *conference) forwardConferenceEvents(sc *sfu.Conference) {
+	for ev := range sc.Events() {
+		if ev.Kind == sfu.ConferenceDominantSpeaker {
+			id := ev.ParticipantID
+			c.post(func() { c.dominantSpeaker(id) })
+		}
+	}
+}
+
+// dominantSpeaker tells every occupant the SFU's new dominant speaker.
+func (c *conference) dominantSpeaker(id string) {
+	p := c.byID[id]
+	if p == nil || c.speaker == id {
+		return // left meanwhile, or nothing new
+	}
+	c.speaker = id
+	for _, q := range c.byNick {
+		c.announceSpeaker(q)
+	}
+}
+
+// announceSpeaker sends occupant q the current dominant speaker, if any,
+// as a headline message from the focus (docs/SIGNALLING.md).
+func (c *conference) announceSpeaker(q *participant) {
+	p := c.byID[c.speaker]
+	if p == nil {
+		return
+	}
+	msg := xmlstream.New(xmlstream.NSClient, "message", "type", "headline",
+		"from", c.f.domain.String(), "to", q.real.String()).Add(
+		xmlstream.New(nsParleyRoom, "dominant-speaker", "occupant", c.room.WithResource(p.nick).String()))
+	c.f.cfg.Router.Route(msg)
 }
 
 // speaksJingle asks an occupant's disco#info for the Jingle features.

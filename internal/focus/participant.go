@@ -48,6 +48,7 @@ func (p *participant) probed(ok bool) {
 	if p.state != stateProbing {
 		return // it left meanwhile
 	}
+	p.c.announceSpeaker(p) // a newcomer learns who is speaking
 	if !ok {
 		p.state = stateChatOnly
 		return
@@ -153,14 +154,28 @@ func (p *participant) handle(iq, payload *xmlstream.Element) {
 		p.c.f.reply(stanza.IQResult(iq))
 		p.c.drop(p, "failed-transport", "the ICE restart was rejected", true)
 	case "session-info":
-		p.c.f.reply(stanza.IQResult(iq))
-		if payload.Child(nsParleyRoom, "ice-restart") != nil {
-			p.restartICE("the participant asked")
-		}
+		p.sessionInfo(iq, payload)
 	case "description-info":
 		p.c.f.reply(stanza.IQResult(iq)) // mute hints and the like: nothing to do
 	default:
 		p.c.f.reply(jingleError(iq, stanza.FeatureNotImplemented, "unsupported-info", "action "+j.Action+" is not supported"))
+	}
+}
+
+// sessionInfo handles the participant's session-info: an ICE restart
+// request, or its screen share starting or stopping (docs/SIGNALLING.md).
+func (p *participant) sessionInfo(iq, payload *xmlstream.Element) {
+	if share := payload.Child(nsParleyRoom, "screen-share"); share != nil {
+		on := share.Attr("active") == "true" || share.Attr("active") == "1"
+		if err := p.sp.SetScreenShare(on); err != nil {
+			p.c.f.reply(jingleError(iq, stanza.NotAcceptable, "", err.Error()))
+			return
+		}
+		p.c.log.Debug("screen share", "nick", p.nick, "active", on)
+	}
+	p.c.f.reply(stanza.IQResult(iq))
+	if payload.Child(nsParleyRoom, "ice-restart") != nil {
+		p.restartICE("the participant asked")
 	}
 }
 

@@ -228,12 +228,30 @@ func (c *Conn) readLoop() {
 		}
 	}()
 	for st := range c.cfg.Client.Incoming() {
-		switch st.Name {
-		case "presence", "message":
+		switch {
+		case st.Name == "message" && st.Attr("from") == "focus."+c.cfg.Client.JID().Domain:
+			c.focusMessage(st)
+		case st.Name == "presence", st.Name == "message":
 			c.roomStanza(st)
-		case "iq":
+		case st.Name == "iq":
 			c.iq(st)
 		}
+	}
+}
+
+// focusMessage reads what the conference focus tells us: the dominant
+// speaker of a room we are in (docs/SIGNALLING.md).
+func (c *Conn) focusMessage(st *xmlstream.Element) {
+	ds := st.Child(nsParleyRoom, "dominant-speaker")
+	if ds == nil {
+		return
+	}
+	occ, err := jid.Parse(ds.Attr("occupant"))
+	if err != nil || occ.Resource == "" {
+		return
+	}
+	if p := c.peer(occ.Bare()); p != nil {
+		p.dominantSpeaker(occ.Resource)
 	}
 }
 

@@ -23,6 +23,9 @@ const (
 	// EventRemoved: we are out of the room: kicked, banned, the room was
 	// destroyed, or the connection ended. Reason says which.
 	EventRemoved
+	// EventDominantSpeaker: the server names the room's dominant speaker
+	// (Occupant; possibly ourselves).
+	EventDominantSpeaker
 )
 
 func (k EventKind) String() string {
@@ -43,6 +46,8 @@ func (k EventKind) String() string {
 		return "track-ended"
 	case EventRemoved:
 		return "removed"
+	case EventDominantSpeaker:
+		return "dominant-speaker"
 	}
 	return "unknown"
 }

@@ -58,6 +58,7 @@ type Peer struct {
 	joined    chan struct{}       // closed once the room answered this join attempt; guarded by mu
 	occupants map[string]Occupant // by nick, ourselves included; guarded by mu
 	subject   string              // guarded by mu
+	speaker   string              // nick of the dominant speaker the focus last named; guarded by mu
 	joinErr   error               // guarded by mu; set before joined closes
 	isJoined  bool                // our self-presence arrived; guarded by mu (set by the read loop)
 	endReason string              // guarded by mu; set before ended closes
@@ -243,6 +244,27 @@ func (p *Peer) Occupant(nick string) (Occupant, bool) {
 	defer p.mu.Unlock()
 	o, ok := p.occupants[nick]
 	return o, ok
+}
+
+// DominantSpeaker returns the nick of the room's dominant speaker, as the
+// focus last named it; "" before it did.
+func (p *Peer) DominantSpeaker() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.speaker
+}
+
+// dominantSpeaker records the focus's new dominant speaker and raises
+// EventDominantSpeaker.
+func (p *Peer) dominantSpeaker(nick string) {
+	p.mu.Lock()
+	p.speaker = nick
+	occ, ok := p.occupants[nick]
+	p.mu.Unlock()
+	if !ok {
+		occ = Occupant{Nick: nick}
+	}
+	p.emit(Event{Kind: EventDominantSpeaker, Occupant: occ})
 }
 
 // Subject returns the room's subject.

@@ -16,6 +16,7 @@ type Track struct {
 	Owner    string // the publisher's occupant JID (room@service/nick), from ssrc-info; "" if unknown
 	StreamID string // the SFU's stream id for the publisher
 	Kind     string // "audio" or "video"
+	Source   string // "audio", "video" (the camera) or "screen" (a screen share): the track id's prefix
 	MimeType string // "video/VP8", "audio/opus", ...
 	SSRC     uint32
 
@@ -134,9 +135,12 @@ func (s *rxStats) snapshot() TrackStats {
 
 // onTrack follows a remote track until it ends.
 func (s *session) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	key := tr.StreamID() + "/" + tr.Kind().String()
+	// The track id is "<source>-<stream id>" (docs/SIGNALLING.md): a
+	// publisher's screen share is a second video beside its camera.
+	key := tr.ID()
+	source, _, _ := strings.Cut(tr.ID(), "-")
 	codec := tr.Codec()
-	t := &Track{StreamID: tr.StreamID(), Kind: tr.Kind().String(), MimeType: codec.MimeType, SSRC: uint32(tr.SSRC())}
+	t := &Track{StreamID: tr.StreamID(), Kind: tr.Kind().String(), Source: source, MimeType: codec.MimeType, SSRC: uint32(tr.SSRC())}
 	t.rx.clockRate = int64(codec.ClockRate)
 	s.mu.Lock()
 	t.Owner = s.owners[tr.StreamID()]

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
 	"parley.dev/parley/internal/jingle"
@@ -307,6 +308,13 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, err
 	}
+	registry := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, registry); err != nil {
+		return nil, nil, err
+	}
+	if err := registerAudioLevel(me, registry); err != nil {
+		return nil, nil, err
+	}
 	ip := s.p.conn.cfg.BindIP
 	network, types := "udp4", []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	if ip.To4() == nil {
@@ -326,7 +334,7 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes(types)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(registry))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		mux.Close()

@@ -29,6 +29,9 @@ type testClient struct {
 	mux   ice.UDPMux
 	audio *webrtc.TrackLocalStaticRTP
 	video *webrtc.TrackLocalStaticSample
+	// screen goes on the SFU's third recvonly m-line; frames are sent
+	// only while screenOn is set, as a browser does once it shares.
+	screen *webrtc.TrackLocalStaticSample
 
 	plis      atomic.Int64  // PLIs received for the video track
 	rrs       atomic.Int64  // receiver reports the SFU sent about our tracks
@@ -37,6 +40,8 @@ type testClient struct {
 	audioExt  atomic.Uint32 // negotiated audio level extension id on the audio sender
 	published atomic.Bool   // tracks added (first answer made)
 	videoOff  atomic.Bool   // sendMedia skips video frames while set
+	screenOn  atomic.Bool   // sendMedia sends screen frames while set
+	level     atomic.Uint32 // the RFC 6464 audio level byte sent; testAudioLevel at first
 	stop      chan struct{} // closed by close
 	wg        sync.WaitGroup
 
@@ -107,8 +112,14 @@ func newTestClient(t *testing.T, name string) *testClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &testClient{t: t, name: name, pc: pc, mux: mux, audio: audio, video: video,
+	screen, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8,
+		ClockRate: 90000}, "s", "client-"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &testClient{t: t, name: name, pc: pc, mux: mux, audio: audio, video: video, screen: screen,
 		stop: make(chan struct{}), recv: make(map[string]*recvTrack)}
+	c.level.Store(testAudioLevel)
 	pc.OnTrack(c.onTrack)
 	t.Cleanup(c.close)
 	return c
@@ -146,8 +157,15 @@ func (c *testClient) publish() error {
 	if err != nil {
 		return err
 	}
+	// The second video track takes the second recvonly video m-line: the
+	// screen share's.
+	screenSender, err := c.pc.AddTrack(c.screen)
+	if err != nil {
+		return err
+	}
 	c.spawn(func() { c.readSenderRTCP(audioSender, false) })
 	c.spawn(func() { c.readSenderRTCP(videoSender, true) })
+	c.spawn(func() { c.readSenderRTCP(screenSender, false) })
 	c.spawn(func() { c.sendMedia(audioSender) })
 	return nil
 }
@@ -211,11 +229,14 @@ func (c *testClient) sendMedia(audioSender *webrtc.RTPSender) {
 		seq++
 		ts += 960
 		if id := c.audioLevelID(audioSender); id != 0 {
-			_ = pkt.Header.SetExtension(id, []byte{testAudioLevel})
+			_ = pkt.Header.SetExtension(id, []byte{byte(c.level.Load())})
 		}
 		_ = c.audio.WriteRTP(pkt)
 		if i%2 == 0 && !c.videoOff.Load() {
 			_ = c.video.WriteSample(media.Sample{Data: frame, Duration: 40 * time.Millisecond})
+		}
+		if i%5 == 0 && c.screenOn.Load() {
+			_ = c.screen.WriteSample(media.Sample{Data: frame, Duration: 100 * time.Millisecond})
 		}
 	}
 }
@@ -412,7 +433,7 @@ func waitFor(t *testing.T, what string, cond func() error) {
 // tracks, with the right stream id.
 func (c *testClient) receivesFrom(pid string, min int) error {
 	for _, kind := range []MediaKind{Audio, Video} {
-		id := trackIDFor(kind, pid)
+		id := trackIDFor(Source(kind), pid)
 		r, ok := c.snapshot(id)
 		switch {
 		case !ok:

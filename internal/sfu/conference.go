@@ -14,10 +14,113 @@ type Conference struct {
 	joinOrder    []*Participant          // guarded by mu; same members as participants
 	publications []*publication          // guarded by mu; every live publication
 	closed       bool                    // guarded by mu
+	speakers     *speakerTracker         // guarded by mu
+	speakerTimer Timer                   // the next speaker window; guarded by mu
+	stats        ConferenceStats         // guarded by mu
+
+	// events is buffered (Config.EventBuffer); sent to and closed only
+	// under mu. When full, the oldest event makes room: the latest
+	// dominant speaker is what matters.
+	events chan ConferenceEvent
 }
 
 func newConference(s *SFU, id string) *Conference {
-	return &Conference{id: id, sfu: s, participants: make(map[string]*Participant)}
+	return &Conference{id: id, sfu: s, participants: make(map[string]*Participant),
+		speakers: newSpeakerTracker(), events: make(chan ConferenceEvent, s.cfg.EventBuffer)}
+}
+
+// ConferenceEventKind says what a ConferenceEvent reports.
+type ConferenceEventKind int
+
+const (
+	// ConferenceDominantSpeaker: ParticipantID became the dominant
+	// speaker (see speaker.go for how it is decided).
+	ConferenceDominantSpeaker ConferenceEventKind = iota + 1
+)
+
+// ConferenceEvent is something the focus has to know about the whole
+// conference.
+type ConferenceEvent struct {
+	Kind          ConferenceEventKind
+	ParticipantID string
+}
+
+// ConferenceStats counts what the conference decided.
+type ConferenceStats struct {
+	SpeakerChanges  uint64 // times the dominant speaker changed
+	EventsDropped   uint64 // conference events displaced because Events was full
+	DominantSpeaker string // the current one; "" before anybody spoke
+}
+
+// Events returns the conference's event channel, closed by Close. If the
+// consumer falls behind, the oldest events are dropped (and counted).
+func (c *Conference) Events() <-chan ConferenceEvent { return c.events }
+
+// DominantSpeaker returns the participant id of the dominant speaker, or
+// "" if nobody has spoken long enough yet (or they left).
+func (c *Conference) DominantSpeaker() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.speakers.dominant
+}
+
+// Stats returns the conference's counters.
+func (c *Conference) Stats() ConferenceStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.stats
+	st.DominantSpeaker = c.speakers.dominant
+	return st
+}
+
+// startSpeakerWindows starts the dominant speaker detection.
+func (c *Conference) startSpeakerWindows() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed && c.speakerTimer == nil {
+		c.speakerTimer = c.sfu.cfg.Clock.AfterFunc(speakerWindow, c.speakerTick)
+	}
+}
+
+// speakerTick closes one speaker window: each audio publisher's window
+// becomes a speech flag, and a new dominant speaker is announced.
+func (c *Conference) speakerTick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	spoke := make(map[string]bool, len(c.publications))
+	for _, pub := range c.publications {
+		if pub.info.Source == SourceAudio {
+			spoke[pub.owner.id] = pub.level.spoke()
+		}
+	}
+	if c.speakers.window(spoke) {
+		c.stats.SpeakerChanges++
+		c.emitLocked(ConferenceEvent{Kind: ConferenceDominantSpeaker, ParticipantID: c.speakers.dominant})
+	}
+	c.speakerTimer = c.sfu.cfg.Clock.AfterFunc(speakerWindow, c.speakerTick)
+}
+
+// emitLocked queues ev, dropping the oldest event if the channel is full.
+// Must hold mu.
+func (c *Conference) emitLocked(ev ConferenceEvent) {
+	if c.closed {
+		return
+	}
+	for {
+		select {
+		case c.events <- ev:
+			return
+		default:
+		}
+		select {
+		case <-c.events:
+			c.stats.EventsDropped++
+		default:
+		}
+	}
 }
 
 // ID returns the conference id.
@@ -28,14 +131,17 @@ type JoinOptions struct {
 	// NoAudio leaves the recvonly audio m-line out of the first offer, so
 	// the participant cannot publish audio. Default false: it may.
 	NoAudio bool
-	// NoVideo leaves the recvonly video m-line out of the first offer.
-	// Default false: the participant may publish video.
+	// NoVideo leaves the recvonly video m-lines (camera and screen) out of
+	// the first offer. Default false: the participant may publish video.
 	NoVideo bool
+	// NoScreen leaves the recvonly screen-share m-line out of the first
+	// offer. Default false: the participant may share a screen.
+	NoScreen bool
 }
 
 // Join adds a participant. Its session is not negotiated yet: the caller
 // follows up with Offer and SetAnswer, then handles its Events. The
-// participant id must be 1 to 58 characters an SDP msid can carry (RFC 8830
+// participant id must be 1 to 57 characters an SDP msid can carry (RFC 8830
 // token characters: letters, digits and !#$%&'*+-.^_`{|}~).
 func (c *Conference) Join(participantID string, opts JoinOptions) (*Participant, error) {
 	if !validParticipantID(participantID) {
@@ -92,6 +198,10 @@ func (c *Conference) Close() {
 		return
 	}
 	c.closed = true
+	if c.speakerTimer != nil {
+		c.speakerTimer.Stop()
+	}
+	close(c.events)
 	ps := append([]*Participant(nil), c.joinOrder...)
 	c.mu.Unlock()
 	for _, p := range ps {
@@ -100,13 +210,15 @@ func (c *Conference) Close() {
 	c.sfu.forget(c)
 }
 
-// publish makes pub visible to everybody else in the conference.
+// publish makes pub visible to everybody else in the conference. It
+// reports false if pub was live already or its publisher left.
 func (c *Conference) publish(pub *publication) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.participants[pub.owner.id] != pub.owner {
+	if c.participants[pub.owner.id] != pub.owner || pub.live {
 		return false // the publisher left meanwhile
 	}
+	pub.live = true
 	c.publications = append(c.publications, pub)
 	for _, p := range c.joinOrder {
 		if p == pub.owner {
@@ -119,6 +231,27 @@ func (c *Conference) publish(pub *publication) bool {
 	return true
 }
 
+// unpublish withdraws pub from everybody else's session; its forwarding
+// goroutine keeps reading, for nobody, until a publish.
+func (c *Conference) unpublish(pub *publication) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !pub.live {
+		return
+	}
+	pub.live = false
+	for i, q := range c.publications {
+		if q == pub {
+			c.publications = append(c.publications[:i:i], c.publications[i+1:]...)
+			break
+		}
+	}
+	for _, d := range pub.subscribers() {
+		pub.removeSubscriber(d)
+		d.sub.queueRemove(d)
+	}
+}
+
 // leave takes p out: its publications stop and are withdrawn from
 // everybody else's session, and it stops receiving.
 func (c *Conference) leave(p *Participant) {
@@ -128,6 +261,7 @@ func (c *Conference) leave(p *Participant) {
 		return
 	}
 	delete(c.participants, p.id)
+	c.speakers.forget(p.id)
 	for i, q := range c.joinOrder {
 		if q == p {
 			c.joinOrder = append(c.joinOrder[:i:i], c.joinOrder[i+1:]...)
@@ -146,6 +280,7 @@ func (c *Conference) leave(p *Participant) {
 	}
 	c.publications = kept
 	for _, pub := range mine {
+		pub.live = false
 		for _, d := range pub.subscribers() {
 			pub.removeSubscriber(d)
 			d.sub.queueRemove(d)
@@ -158,9 +293,9 @@ func (c *Conference) leave(p *Participant) {
 }
 
 // validParticipantID checks the id against RFC 8830 msid-id rules, leaving
-// room for the "video-" track id prefix within 64 characters.
+// room for the "screen-" track id prefix within 64 characters.
 func validParticipantID(id string) bool {
-	if id == "" || len(id) > 58 {
+	if id == "" || len(id) > 57 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

@@ -84,7 +84,11 @@ func testPublicationOf(ownerID string, kind webrtc.RTPCodecType, codec webrtc.RT
 		sfu: &SFU{cfg: Config{Clock: clock, KeyframeInterval: time.Second}},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	pub := newPublication(owner, kind, codec, exts)
+	src := SourceAudio
+	if kind == webrtc.RTPCodecTypeVideo {
+		src = SourceCamera
+	}
+	pub := newPublication(owner, src, kind, codec, exts)
 	pub.pli = func(uint32) error { plis.Add(1); return nil }
 	pub.ssrc.Store(99)
 	return pub
@@ -282,12 +286,13 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(1000, func() {
 		seq++
 		pkt[2], pkt[3] = byte(seq>>8), byte(seq)
-		if !pub.fwd.forward(pkt, now, pub.subscribers()) {
-			t.Fatal("packet refused")
-		}
+		pub.handle(pkt, now)
 	})
 	if allocs != 0 {
 		t.Errorf("forwarding one packet to 10 subscribers allocates %.1f times", allocs)
+	}
+	if pub.malformed.Load() != 0 || pub.level.heard.Load() == 0 {
+		t.Errorf("%d packets refused, %d audio levels read", pub.malformed.Load(), pub.level.heard.Load())
 	}
 }
 
@@ -302,7 +307,7 @@ func BenchmarkForward(b *testing.B) {
 			for b.Loop() {
 				seq++
 				pkt[2], pkt[3] = byte(seq>>8), byte(seq)
-				pub.fwd.forward(pkt, now, pub.subscribers())
+				pub.handle(pkt, now)
 			}
 		})
 	}

@@ -40,6 +40,9 @@ var (
 	// for a track's kind. (A subscriber lacking just the publisher's codec
 	// gets the m-line but no packets; see ParticipantStats.DroppedUnbound.)
 	ErrCodecNotNegotiated = errors.New("sfu: codec not negotiated")
+	// ErrNoScreenShare: SetScreenShare on a participant whose session has
+	// no screen-share m-line (JoinOptions.NoScreen or NoVideo).
+	ErrNoScreenShare = errors.New("sfu: no screen share in this session")
 	// ErrNegotiation: the WebRTC stack refused a step of the offer/answer
 	// exchange; the participant should be closed.
 	ErrNegotiation = errors.New("sfu: negotiation failed")

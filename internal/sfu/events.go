@@ -66,23 +66,60 @@ const (
 	Video MediaKind = "video"
 )
 
+// Source says what a published track carries. A participant publishes at
+// most one track of each source.
+type Source string
+
+// The sources, which are also the track id prefixes (see TrackInfo).
+const (
+	SourceAudio  Source = "audio"  // the microphone
+	SourceCamera Source = "video"  // the camera
+	SourceScreen Source = "screen" // a shared screen, window or tab: a second video track
+)
+
+// numSources is the number of publication slots per participant.
+const numSources = 3
+
+// slot returns the publication slot of a source.
+func (s Source) slot() int {
+	switch s {
+	case SourceAudio:
+		return 0
+	case SourceCamera:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Kind returns the media kind a source is sent as.
+func (s Source) Kind() MediaKind {
+	if s == SourceAudio {
+		return Audio
+	}
+	return Video
+}
+
 // TrackInfo identifies a forwarded track the way subscribers see it in SDP.
 //
 // Stream id convention: every track a participant publishes is forwarded
 // with msid "<StreamID> <TrackID>", where StreamID is the publishing
-// participant's id and TrackID is kind + "-" + participant id (for example
-// "alice" and "video-alice"). Clients map received tracks to people by the
-// stream id; the focus puts the same pair into Jingle sources.
+// participant's id and TrackID is the source + "-" + participant id:
+// "audio-alice", "video-alice" (the camera), "screen-alice" (a screen
+// share, a second video track). Clients map received tracks to people by
+// the stream id, and tell a screen from a camera by the track id's prefix;
+// the focus puts the same pair into Jingle sources.
 type TrackInfo struct {
 	Kind     MediaKind // audio or video
+	Source   Source    // audio, camera (video) or screen
 	StreamID string    // the publishing participant's id
-	TrackID  string    // Kind + "-" + StreamID
+	TrackID  string    // Source + "-" + StreamID
 	Codec    string    // MIME type the publisher sends, e.g. "video/VP8"
 }
 
 // trackIDFor applies the stream id convention.
-func trackIDFor(kind MediaKind, participantID string) string {
-	return string(kind) + "-" + participantID
+func trackIDFor(src Source, participantID string) string {
+	return string(src) + "-" + participantID
 }
 
 // ConnectionState mirrors the WebRTC peer connection state.

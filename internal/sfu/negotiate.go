@@ -10,10 +10,11 @@ import (
 // Offer makes the next SDP offer for this participant's session and
 // returns it with all local ICE candidates included.
 //
-// The first offer has BUNDLE and rtcp-mux, one recvonly audio and one
-// recvonly video m-line (mids "0" and "1", first of their kind, unless
-// JoinOptions left them out) for what the participant publishes, then one
-// sendonly m-line per track the others publish. Later offers add sendonly
+// The first offer has BUNDLE and rtcp-mux, then the recvonly m-lines for
+// what the participant publishes: audio, camera video, and a second video
+// for a screen share (mids "0", "1" and "2", in that order, unless
+// JoinOptions left some out), then one sendonly m-line per track the others
+// publish. Later offers add sendonly
 // m-lines for new tracks and mark those of withdrawn tracks inactive.
 //
 // Only one offer may be outstanding: until SetAnswer succeeds, Offer fails with
@@ -163,22 +164,35 @@ func (p *Participant) createOffer(ctx context.Context, opts *webrtc.OfferOptions
 }
 
 // addPublishTransceivers creates the recvonly m-lines for the
-// participant's own media. They come first, so that a browser's addTrack
-// after applying the offer picks them.
+// participant's own media: audio, camera, screen. They come first, so that
+// a browser's addTrack after applying the offer picks them (the camera
+// takes the first video one). Must hold negMu.
 func (p *Participant) addPublishTransceivers() error {
-	kinds := make([]webrtc.RTPCodecType, 0, 2)
+	srcs := make([]Source, 0, numSources)
 	if !p.opts.NoAudio {
-		kinds = append(kinds, webrtc.RTPCodecTypeAudio)
+		srcs = append(srcs, SourceAudio)
 	}
 	if !p.opts.NoVideo {
-		kinds = append(kinds, webrtc.RTPCodecTypeVideo)
+		srcs = append(srcs, SourceCamera)
+		if !p.opts.NoScreen {
+			srcs = append(srcs, SourceScreen)
+		}
 	}
-	for _, kind := range kinds {
-		_, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{
+	for _, src := range srcs {
+		kind := webrtc.RTPCodecTypeVideo
+		if src == SourceAudio {
+			kind = webrtc.RTPCodecTypeAudio
+		}
+		t, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{
 			Direction: webrtc.RTPTransceiverDirectionRecvonly,
 		})
 		if err != nil {
-			return wrapf(ErrNegotiation, "add %s transceiver: %v", kind, err)
+			return wrapf(ErrNegotiation, "add %s transceiver: %v", src, err)
+		}
+		if src == SourceScreen {
+			p.mu.Lock()
+			p.screenRecv = t
+			p.mu.Unlock()
 		}
 	}
 	return nil

@@ -8,7 +8,8 @@ import (
 )
 
 // Participant is one peer connection in a conference: it publishes at most
-// one audio and one video track, and receives every other participant's.
+// one track of each Source (audio, camera, screen), and receives every other
+// participant's.
 type Participant struct {
 	id   string                 // read-only
 	conf *Conference            // read-only
@@ -24,22 +25,24 @@ type Participant struct {
 
 	negMu sync.Mutex // serializes Offer and SetAnswer; taken before mu
 
-	mu             sync.Mutex              // guards the fields below
-	closed         bool                    // Close was called
-	broken         bool                    // negotiation failed beyond repair
-	eventsClosed   bool                    // events is closed
-	offered        bool                    // the first offer was made
-	negotiated     bool                    // an answer has been applied
-	offerPending   bool                    // an offer waits for its answer
-	dirty          bool                    // changes wait for the next offer
-	needsOfferSent bool                    // EventNeedsOffer sent since the last Offer
-	pendingAdds    []*downTrack            // to add at the next offer
-	pendingRemoves []*downTrack            // to remove at the next offer
-	receiving      map[*downTrack]struct{} // downtracks added and not removed
-	published      [2]*publication         // own publications: [0] audio, [1] video
-	candidates     []string                // remote candidates held until the first answer
-	state          ConnectionState         // last connection state seen
-	stats          ParticipantStats        // drop counters (event and candidate parts)
+	mu             sync.Mutex               // guards the fields below
+	closed         bool                     // Close was called
+	broken         bool                     // negotiation failed beyond repair
+	eventsClosed   bool                     // events is closed
+	offered        bool                     // the first offer was made
+	negotiated     bool                     // an answer has been applied
+	offerPending   bool                     // an offer waits for its answer
+	dirty          bool                     // changes wait for the next offer
+	needsOfferSent bool                     // EventNeedsOffer sent since the last Offer
+	pendingAdds    []*downTrack             // to add at the next offer
+	pendingRemoves []*downTrack             // to remove at the next offer
+	receiving      map[*downTrack]struct{}  // downtracks added and not removed
+	published      [numSources]*publication // own publications by Source.slot
+	screenRecv     *webrtc.RTPTransceiver   // the recvonly m-line for a screen share; nil if none
+	screenSharing  bool                     // the focus said a screen share is on (SetScreenShare)
+	candidates     []string                 // remote candidates held until the first answer
+	state          ConnectionState          // last connection state seen
+	stats          ParticipantStats         // drop counters (event and candidate parts)
 }
 
 // ParticipantStats counts what one participant dropped, by reason. The
@@ -125,6 +128,14 @@ func (p *Participant) Close() {
 	close(p.done)
 
 	p.conf.leave(p)
+	p.mu.Lock()
+	own := p.published
+	p.mu.Unlock()
+	for _, pub := range own {
+		if pub != nil {
+			pub.close() // also those not live: a withdrawn screen share
+		}
+	}
 	if err := p.pc.Close(); err != nil {
 		p.log.Debug("closing peer connection", "err", err)
 	}
@@ -208,34 +219,74 @@ func (p *Participant) queueRemove(d *downTrack) {
 	p.markDirtyLocked()
 }
 
-// onTrack is Pion's callback for a track the participant publishes.
+// onTrack is Pion's callback for a track the participant publishes. The
+// m-line it arrives on says its source: the screen share's m-line is known,
+// the others go by kind. A screen track is forwarded only while the share
+// is on (SetScreenShare).
 func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	go drainRTCP(receiver)
-	slot := 0
-	if track.Kind() == webrtc.RTPCodecTypeVideo {
-		slot = 1
-	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return
 	}
-	pub := p.published[slot]
+	src := SourceAudio
+	if track.Kind() == webrtc.RTPCodecTypeVideo {
+		src = SourceCamera
+		if p.screenRecv != nil && p.screenRecv.Receiver() == receiver {
+			src = SourceScreen
+		}
+	}
+	pub := p.published[src.slot()]
 	created := pub == nil
 	if created {
-		pub = newPublication(p, track.Kind(), track.Codec(), receiver.GetParameters().HeaderExtensions)
-		p.published[slot] = pub
+		pub = newPublication(p, src, track.Kind(), track.Codec(), receiver.GetParameters().HeaderExtensions)
+		p.published[src.slot()] = pub
 	}
+	publish := created && (src != SourceScreen || p.screenSharing)
 	p.mu.Unlock()
 	if !created && !sameCodec(pub.codec.RTPCodecCapability, track.Codec().RTPCodecCapability) {
 		p.log.Warn("ignoring track with a changed codec", "was", pub.codec.MimeType, "now", track.Codec().MimeType)
 		return
 	}
-	if created && !p.conf.publish(pub) {
+	if publish && !p.conf.publish(pub) {
 		return
 	}
 	p.log.Debug("publishing", "track", pub.info.TrackID, "codec", pub.info.Codec, "ssrc", uint32(track.SSRC()))
 	pub.run(track)
+}
+
+// SetScreenShare says whether the participant shares its screen. The
+// screen's packets arrive on their own m-line (the third the first offer
+// has, see Offer); they are forwarded, as the track "screen-<id>", only
+// while the share is on. Turning it off withdraws the track from everybody
+// else's session (EventNeedsOffer for them); turning it on again publishes
+// it anew. It fails with ErrNoScreenShare if the participant's session has
+// no screen m-line (JoinOptions.NoScreen or NoVideo).
+func (p *Participant) SetScreenShare(on bool) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return p.opError("screen share", ErrClosed)
+	}
+	if p.opts.NoScreen || p.opts.NoVideo {
+		p.mu.Unlock()
+		return p.opError("screen share", ErrNoScreenShare)
+	}
+	p.screenSharing = on
+	pub := p.published[SourceScreen.slot()]
+	p.mu.Unlock()
+	if pub == nil {
+		return nil // published when its first packet arrives
+	}
+	if on {
+		if p.conf.publish(pub) {
+			pub.requestKeyframe()
+		}
+		return nil
+	}
+	p.conf.unpublish(pub)
+	return nil
 }
 
 // drainRTCP reads a receiver's RTCP so that Pion's interceptors see the

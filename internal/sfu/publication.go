@@ -17,8 +17,8 @@ import (
 // Larger ones are dropped and counted as malformed.
 const receiveMTU = 1460
 
-// publication is one track a participant publishes (at most one audio and
-// one video each). It outlives the Pion track that feeds it: if the
+// publication is one track a participant publishes (at most one of each
+// Source). It outlives the Pion track that feeds it: if the
 // publisher's SSRC changes, a new forwarding goroutine takes over the same
 // downtracks and their rewriters keep the outgoing streams continuous.
 type publication struct {
@@ -32,29 +32,32 @@ type publication struct {
 	pli    func(ssrc uint32) error      // sends a PLI to the publisher; read-only
 	subs   atomic.Pointer[[]*downTrack] // current subscribers; replaced, never mutated (copy on write)
 	subsMu sync.Mutex                   // serializes replacements of subs
+	live   bool                         // in the conference's publications; guarded by owner.conf.mu
 
 	fwdMu sync.Mutex // held by a forwarding goroutine for its whole life
 	fwd   forwarder  // owned by the holder of fwdMu
+
+	levelID uint8      // the publisher's audio level extension id; 0: none (video); read-only
+	level   levelMeter // audio levels of the current speaker window
 
 	ssrc      atomic.Uint32    // SSRC the publisher currently sends with
 	keyframes *keyframeLimiter // read-only pointer
 	malformed atomic.Uint64    // packets dropped as unparseable
 }
 
-func newPublication(owner *Participant, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters,
+func newPublication(owner *Participant, src Source, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters,
 	exts []webrtc.RTPHeaderExtensionParameter,
 ) *publication {
-	mk := mediaKindOf(kind)
 	pub := &publication{
 		owner: owner,
 		info: TrackInfo{
-			Kind: mk, StreamID: owner.id, TrackID: trackIDFor(mk, owner.id), Codec: codec.MimeType,
+			Kind: mediaKindOf(kind), Source: src, StreamID: owner.id, TrackID: trackIDFor(src, owner.id), Codec: codec.MimeType,
 		},
 		kind:   kind,
 		codec:  codec,
 		extIDs: make(map[string]uint8, len(exts)),
 		clock:  owner.sfu.cfg.Clock,
-		log:    owner.log.With("track", trackIDFor(mk, owner.id)),
+		log:    owner.log.With("track", trackIDFor(src, owner.id)),
 		pli:    owner.sendPLI,
 		fwd:    newForwarder(),
 	}
@@ -62,6 +65,9 @@ func newPublication(owner *Participant, kind webrtc.RTPCodecType, codec webrtc.R
 		if e.ID > 0 && e.ID < 256 {
 			pub.extIDs[e.URI] = uint8(e.ID)
 		}
+	}
+	if src == SourceAudio {
+		pub.levelID = pub.extIDs[uriAudioLevel]
 	}
 	empty := []*downTrack{}
 	pub.subs.Store(&empty)
@@ -137,9 +143,20 @@ func (pub *publication) run(track *webrtc.TrackRemote) {
 			pub.requestKeyframe()
 		}
 		last = now
-		if !pub.fwd.forward(pub.fwd.buf[:n], now, pub.subscribers()) {
-			pub.malformed.Add(1)
-		}
+		pub.handle(pub.fwd.buf[:n], now)
+	}
+}
+
+// handle forwards one packet from the publisher to the current
+// subscribers and reads its audio level. It runs on the forwarding
+// goroutine and does not allocate.
+func (pub *publication) handle(pkt []byte, now time.Time) {
+	if !pub.fwd.forward(pkt, now, pub.subscribers()) {
+		pub.malformed.Add(1)
+		return
+	}
+	if pub.levelID != 0 {
+		pub.level.observe(pub.fwd.hdr.GetExtension(pub.levelID))
 	}
 }
 

@@ -187,9 +187,11 @@ func (s *SFU) Conference(id string) *Conference {
 	c := newConference(s, id)
 	if s.closed {
 		c.closed = true
+		close(c.events)
 		return c
 	}
 	s.conferences[id] = c
+	c.startSpeakerWindows()
 	return c
 }
 

@@ -106,7 +106,7 @@ func counts(ms ...*member) map[string]recvTrack {
 				continue
 			}
 			for _, kind := range []MediaKind{Audio, Video} {
-				id := trackIDFor(kind, b.p.ID())
+				id := trackIDFor(Source(kind), b.p.ID())
 				r, _ := a.c.snapshot(id)
 				out[a.p.ID()+"<"+id] = r
 			}
@@ -171,7 +171,7 @@ func TestTwoThenThreeParticipants(t *testing.T) {
 			t.Errorf("%s: no connected event", m.p.ID())
 		}
 		for _, other := range []*member{alice, bob, carol} {
-			info := TrackInfo{Kind: Video, StreamID: other.p.ID(), TrackID: "video-" + other.p.ID(), Codec: webrtc.MimeTypeVP8}
+			info := TrackInfo{Kind: Video, Source: SourceCamera, StreamID: other.p.ID(), TrackID: "video-" + other.p.ID(), Codec: webrtc.MimeTypeVP8}
 			if other != m && !m.c.sawEvent(Event{Kind: EventTrackPublished, ParticipantID: other.p.ID(), Track: info}) {
 				t.Errorf("%s: no track-published event for %+v", m.p.ID(), info)
 			}
@@ -199,7 +199,7 @@ func TestJoinAndLeaveDoNotInterrupt(t *testing.T) {
 	waitFor(t, "carol's tracks to end everywhere", func() error {
 		for _, m := range []*member{alice, bob, dave} {
 			for _, kind := range []MediaKind{Audio, Video} {
-				if r, _ := m.c.snapshot(trackIDFor(kind, "carol")); !r.ended {
+				if r, _ := m.c.snapshot(trackIDFor(Source(kind), "carol")); !r.ended {
 					return fmt.Errorf("%s still has %s-carol", m.p.ID(), kind)
 				}
 			}

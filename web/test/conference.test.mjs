@@ -10,7 +10,7 @@ import { Conference } from '../static/lib/conference.js';
 import { Emitter } from '../static/lib/emitter.js';
 import { offerToSdp, answerToContents } from '../static/lib/sdpbridge.js';
 import { parse, serialize } from '../static/lib/xml.js';
-import { kids, attr } from '../static/lib/xmlutil.js';
+import { kids, attr, ns } from '../static/lib/xmlutil.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
 
 const INITIATE = readFileSync(new URL('testdata/focus-session-initiate.xml', import.meta.url), 'utf8').trim();
@@ -79,6 +79,7 @@ async function setup(extra = {}) {
   await client.connect();
   const room = new Emitter();
   room.state = 'in';
+  room.jid = 'room@conference.localhost';
   room.occupants = new Map([['alice', {}], ['bob', {}], ['me', {}]]);
   const audio = { kind: 'audio', id: 'mic' }, video = { kind: 'video', id: 'cam' };
   const conf = new Conference({ client, room, focus: 'focus.localhost', localTracks: () => ({ audio, video }), RTCPeerConnection: FakePC, ...extra });
@@ -300,4 +301,88 @@ test('a new connection gets the STUN/TURN servers and the transport policy', asy
   assert.deepEqual(pc.config.iceServers, servers);
   assert.equal(pc.config.iceTransportPolicy, 'relay');
   assert.equal(pc.config.bundlePolicy, 'max-bundle');
+});
+
+/**
+ * withScreen gives INITIATE what today's SFU offers: a second video content
+ * we send on (mid "s", our screen share's m-line, after the camera's) and
+ * a forwarded screen share of alice's (mid "5", track id screen-…).
+ */
+function withScreen() {
+  const el = parse(INITIATE);
+  const contents = kids(el, 'content', 'urn:xmpp:jingle:1');
+  const copy = (c, name, edit) => parse(edit(serialize(c).replace(`name="${attr(c, 'name')}"`, `name="${name}"`)));
+  const screenSlot = copy(contents[1], 's', (s) => s);
+  const remoteScreen = copy(contents[3], '5', (s) => s.replace(/video-p186fb8b/g, 'screen-p186fb8b').replace(/ssrc="2471371008"/g, 'ssrc="12345"'));
+  const i = el.children.indexOf(contents[1]);
+  el.children.splice(i + 1, 0, screenSlot);
+  el.children.push(remoteScreen);
+  return serialize(el);
+}
+
+test('shareScreen puts the track on the second video m-line we send on and tells the focus; a received screen has source "screen"', async () => {
+  const { conf, events, sent, fromFocus, video } = await setup();
+  fromFocus(withScreen(), 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  const screenT = pc.transceivers.find((t) => t.mid === 's');
+  assert.deepEqual([screenT.direction, screenT.sender.track], ['sendonly', null], 'the screen m-line waits, empty');
+  assert.equal(pc.transceivers.find((t) => t.mid === '1').sender.track, video);
+  assert.deepEqual([...conf.remote.values()].map((t) => [t.mid, t.kind, t.source]),
+    [['2', 'audio', 'audio'], ['3', 'video', 'camera'], ['5', 'video', 'screen']]);
+  assert.deepEqual(events.filter((e) => e[0] === 'trackAdded').map((e) => e[1]), ['alice', 'alice', 'alice']);
+
+  const listeners = new Map();
+  const screen = { kind: 'video', id: 'screen', contentHint: '', addEventListener: (t, fn) => listeners.set(t, fn), removeEventListener: (t) => listeners.delete(t) };
+  await conf.shareScreen(screen);
+  assert.equal(screenT.sender.track, screen);
+  assert.equal(pc.transceivers.find((t) => t.mid === '1').sender.track, video, 'the camera stays');
+  assert.equal(screen.contentHint, 'detail');
+  const infos = () => sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info').map((j) => kids(j, 'screen-share')[0]?.attrs.active);
+  assert.deepEqual(infos(), ['true']);
+  assert.equal(ns(kids(sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info')[0], 'screen-share')[0]), 'urn:parley:focus:0');
+
+  // The browser's "stop sharing" ends the track: the share stops by itself.
+  let ended = 0;
+  conf.on('screenShareEnded', () => ended++);
+  listeners.get('ended')();
+  await settle();
+  assert.equal(screenT.sender.track, null);
+  assert.deepEqual(infos(), ['true', 'false']);
+  assert.equal(ended, 1);
+  assert.equal(conf.screenTrack, null);
+});
+
+test('a screen shared before the focus calls goes out with the session', async () => {
+  const { conf, sent, fromFocus } = await setup();
+  const screen = { kind: 'video', id: 'screen' };
+  await conf.shareScreen(screen);
+  fromFocus(withScreen(), 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  assert.equal(pc.transceivers.find((t) => t.mid === 's').sender.track, screen);
+  const actions = sent.map(jingleOf).filter(Boolean).map((j) => j.attrs.action);
+  assert.ok(actions.indexOf('session-accept') < actions.indexOf('session-info'), `${actions}`);
+});
+
+test('shareScreen fails when the focus offers no m-line for a screen', async () => {
+  const { conf, fromFocus } = await setup();
+  fromFocus(INITIATE, 'f1');
+  await settle();
+  await assert.rejects(conf.shareScreen({ kind: 'video', id: 'screen' }), /no room for a screen share/);
+});
+
+test('the focus names the dominant speaker in a headline message; others cannot', async () => {
+  const { conf, server, client } = await setup();
+  const seen = [];
+  conf.on('dominantSpeaker', (nick) => seen.push(nick));
+  const msg = (from, occupant) => server.last.deliver(`<message xmlns="jabber:client" type="headline" from="${from}" to="${client.jid}">` +
+    `<dominant-speaker xmlns="urn:parley:focus:0" occupant="${occupant}"/></message>`);
+  msg('focus.localhost', 'room@conference.localhost/alice');
+  msg('mallory@localhost/x', 'room@conference.localhost/mallory');
+  msg('focus.localhost', 'other@conference.localhost/bob');
+  msg('focus.localhost', 'room@conference.localhost/bob');
+  await settle();
+  assert.deepEqual(seen, ['alice', 'bob']);
+  assert.equal(conf.dominantSpeaker, 'bob');
 });

@@ -43,6 +43,10 @@ import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
  * @property {[m: ChatMessage]} message
  * @property {[s: Status]} status
  * @property {[pc: RTCPeerConnection|null]} peerConnection
+ * @property {[p: Participant|null, nick: string]} dominantSpeaker the server names who
+ *   speaks (p null for someone we do not know yet); see also Call.dominantSpeaker
+ * @property {[]} screenShareEnded our screen share stopped by itself (the browser's
+ *   "stop sharing" bar, or the shared window closed)
  * @property {[reason: string, kind: EndKind]} ended the call is over for us (left, kicked, gave up)
  * @property {[room: Room]} room the room is made, before we join it (for extensions)
  */
@@ -207,6 +211,8 @@ export class Call extends Emitter {
       }
     });
     conf.on('peerConnection', (pc) => this.emit('peerConnection', pc));
+    conf.on('screenShareEnded', () => this.emit('screenShareEnded'));
+    conf.on('dominantSpeaker', (nick) => this.emit('dominantSpeaker', this.participants.get(nick) ?? null, nick));
     conf.on('state', (s) => this.onMediaState(s));
     conf.on('error', (err) => console.warn('parley: media negotiation failed', err));
   }
@@ -287,6 +293,33 @@ export class Call extends Emitter {
   /** refreshLocalTracks puts the current local tracks on the wire. */
   refreshLocalTracks() {
     return this.conference?.refreshLocalTracks() ?? Promise.resolve();
+  }
+
+  /**
+   * shareScreen shares a screen, window or tab (a video track from
+   * getDisplayMedia) as a second video beside the camera. The others get
+   * it as a track whose source is 'screen'. Calling it again replaces the
+   * shared track. Rejects when the server refuses.
+   * @param {MediaStreamTrack} track
+   */
+  shareScreen(track) {
+    if (!this.conference) return Promise.reject(new Error('not in a call'));
+    return this.conference.shareScreen(track);
+  }
+
+  /** stopScreenShare stops sharing; the others lose the screen track. */
+  stopScreenShare() {
+    return this.conference?.shareScreen(null) ?? Promise.resolve();
+  }
+
+  /** @returns {string} the nick of the dominant speaker the server last named, '' before */
+  get dominantSpeaker() {
+    return this.conference?.dominantSpeaker ?? '';
+  }
+
+  /** @returns {MediaStreamTrack|null} the screen track we share, if any */
+  get screenTrack() {
+    return this.conference?.screenTrack ?? null;
   }
 
   /** leave hangs up, leaves the room and disconnects. */

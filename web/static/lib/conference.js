@@ -10,6 +10,12 @@
  * content-accept. Remote tracks are mapped to room occupants through the
  * ssrc-info owner of the source offered on their m-line.
  *
+ * What we send: the focus's first contents that we send on are, in order,
+ * our audio, our camera and our screen share (docs/SIGNALLING.md). A screen
+ * share goes on its own m-line, beside the camera; shareScreen puts a track
+ * there and tells the focus (session-info <screen-share/>). A received
+ * track's source (audio, camera or screen) is in its msid track id prefix.
+ *
  * ICE restarts: when our connection stays disconnected for a while, fails,
  * or the network changes, we ask the focus with session-info <ice-restart/>;
  * the focus (or the SFU on its own) sends transport-replace with new ICE
@@ -43,6 +49,8 @@ export const NS = Object.freeze({
  * @property {string} nick the publishing occupant's nick ('' when unknown)
  * @property {string} owner the occupant JID from ssrc-info, or ''
  * @property {'audio'|'video'} kind
+ * @property {'audio'|'camera'|'screen'} source what it carries: a screen share is a
+ *   second video of its owner, beside the camera
  * @property {string} mid the m-line carrying it
  * @property {string} streamId the msid stream id (opaque)
  * @property {MediaStreamTrack} track
@@ -62,6 +70,10 @@ export const NS = Object.freeze({
  * @property {[state: MediaState]} state the media connection state
  * @property {[pc: RTCPeerConnection|null]} peerConnection a new one was made, or the old one closed
  * @property {[reason: string]} sessionEnded the focus or we ended the session
+ * @property {[nick: string]} dominantSpeaker the focus named the room's dominant
+ *   speaker (our own nick included)
+ * @property {[]} screenShareEnded our shared screen's track ended (the browser's own
+ *   "stop sharing"); the share is already withdrawn
  * @property {[err: Error]} error a negotiation failed
  */
 
@@ -118,6 +130,12 @@ export class Conference extends Emitter {
     this.restartTimer = null;
     this.lastRestartRequest = -Infinity; // performance.now() of our last request
     this.restarts = 0; // transport-replace offers applied, for tests and diagnostics
+    /** @type {MediaStreamTrack|null} the screen we share, if any; owned by the negotiation queue */
+    this.screenTrack = null;
+    /** @type {(() => void)|null} listens for the end of screenTrack */
+    this.onScreenEnded = null;
+    /** @type {string} the nick of the dominant speaker the focus last named; '' before */
+    this.dominantSpeaker = '';
 
     this.client.handleIq(NS.jingle, 'jingle', (st) => this.onJingle(st));
     this.offs = [
@@ -135,6 +153,7 @@ export class Conference extends Emitter {
         if (!o.self) this.emit('participantJoined', o.nick, o.displayName);
       }),
       this.client.on('offline', () => this.closeSession('connection lost')),
+      this.client.on('message', (st) => this.onFocusMessage(st)),
     ];
   }
 
@@ -160,14 +179,130 @@ export class Conference extends Emitter {
   async refreshLocalTracks() {
     const pc = this.pc;
     if (!pc) return;
-    const tracks = this.cfg.localTracks();
+    const slots = this.publishSlots();
     for (const t of pc.getTransceivers()) {
-      const c = t.mid === null ? undefined : this.contents.get(t.mid);
-      if (!c || !sendsFromUs(c)) continue;
-      const kind = mediaOf(c);
-      const track = kind === 'audio' ? tracks.audio : kind === 'video' ? tracks.video : null;
+      const slot = t.mid === null ? undefined : slots.get(t.mid);
+      if (!slot) continue;
+      const track = this.localTrackFor(slot);
       if (t.sender.track !== track) await t.sender.replaceTrack(track);
     }
+  }
+
+  /**
+   * shareScreen sends track (a getDisplayMedia video) as a second video
+   * beside the camera, on the m-line the focus keeps for it, and tells the
+   * focus, which then forwards it to the others as our "screen" track. null
+   * stops the share. When the track ends (the browser's own "stop sharing"
+   * bar) the share stops by itself and screenShareEnded is emitted. Without
+   * a session yet, the track is kept and shared once the focus calls.
+   * Rejects when the session has no m-line for a screen or the focus
+   * refuses.
+   * @param {MediaStreamTrack|null} track
+   * @returns {Promise<void>}
+   */
+  shareScreen(track) {
+    const done = this.queue.then(() => this.setScreen(track));
+    this.queue = done.catch(() => {});
+    return done;
+  }
+
+  /**
+   * setScreen runs shareScreen on the negotiation queue.
+   * @param {MediaStreamTrack|null} track
+   */
+  async setScreen(track) {
+    const prev = this.screenTrack;
+    if (prev === track) return;
+    if (prev && this.onScreenEnded && typeof prev.removeEventListener === 'function') prev.removeEventListener('ended', this.onScreenEnded);
+    this.screenTrack = track;
+    this.onScreenEnded = null;
+    if (track && typeof track.addEventListener === 'function') {
+      const onEnded = () => {
+        if (this.screenTrack !== track) return;
+        this.shareScreen(null).catch(() => {}).then(() => this.emit('screenShareEnded'));
+      };
+      this.onScreenEnded = onEnded;
+      track.addEventListener('ended', onEnded);
+    }
+    // Text and detail over motion: the encoder keeps the resolution and
+    // drops frames when bandwidth is short.
+    if (track && 'contentHint' in track && !track.contentHint) track.contentHint = 'detail';
+    const pc = this.pc;
+    const sid = this.sid;
+    if (!pc || !sid) return; // startSession shares it
+    const t = this.screenTransceiver(pc);
+    if (!t) throw new Error('this call has no room for a screen share');
+    await t.sender.replaceTrack(track);
+    await this.announceScreen(sid, track !== null);
+  }
+
+  /**
+   * announceScreen tells the focus that our screen share started or
+   * stopped (docs/SIGNALLING.md).
+   * @param {string} sid
+   * @param {boolean} active
+   */
+  async announceScreen(sid, active) {
+    const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('screen-share', { xmlns: NS.focusRoom, active: String(active) })]);
+    await this.client.request(iq('set', this.cfg.focus, j));
+  }
+
+  /**
+   * screenTransceiver returns the transceiver of the m-line for our screen.
+   * @param {RTCPeerConnection} pc
+   */
+  screenTransceiver(pc) {
+    for (const [mid, slot] of this.publishSlots()) {
+      if (slot === 'screen') return pc.getTransceivers().find((t) => t.mid === mid) ?? null;
+    }
+    return null;
+  }
+
+  /**
+   * publishSlots maps the m-lines we send on to what we send there: the
+   * first audio content the focus lets us send on takes the microphone, the
+   * first video one the camera, the second video one a screen share.
+   * @returns {Map<string, 'audio'|'camera'|'screen'>} by mid
+   */
+  publishSlots() {
+    /** @type {Map<string, 'audio'|'camera'|'screen'>} */
+    const out = new Map();
+    let audios = 0, videos = 0;
+    for (const [mid, c] of this.contents) {
+      if (!sendsFromUs(c)) continue;
+      const kind = mediaOf(c);
+      if (kind === 'audio' && audios++ === 0) out.set(mid, 'audio');
+      if (kind === 'video') {
+        videos++;
+        if (videos <= 2) out.set(mid, videos === 1 ? 'camera' : 'screen');
+      }
+    }
+    return out;
+  }
+
+  /**
+   * localTrackFor returns what we send on a slot now.
+   * @param {'audio'|'camera'|'screen'} slot
+   */
+  localTrackFor(slot) {
+    if (slot === 'screen') return this.screenTrack;
+    const tracks = this.cfg.localTracks();
+    return slot === 'audio' ? tracks.audio : tracks.video;
+  }
+
+  /**
+   * onFocusMessage reads the focus's headline messages: the room's
+   * dominant speaker (docs/SIGNALLING.md).
+   * @param {El} st
+   */
+  onFocusMessage(st) {
+    if (bare(attr(st, 'from') ?? '') !== this.cfg.focus.toLowerCase()) return;
+    const ds = kids(st, 'dominant-speaker').find((k) => ns(k) === NS.focusRoom);
+    const occupant = ds ? attr(ds, 'occupant') ?? '' : '';
+    const slash = occupant.indexOf('/');
+    if (slash < 0 || bare(occupant) !== bare(this.room.jid)) return;
+    this.dominantSpeaker = occupant.slice(slash + 1);
+    this.emit('dominantSpeaker', this.dominantSpeaker);
   }
 
   // --- Jingle requests ---------------------------------------------------
@@ -300,6 +435,10 @@ export class Conference extends Emitter {
     this.setState('negotiating');
     if (!await this.answerOffer(pc, sid, offer.sdp, 'session-accept', { responder: this.client.jid ?? undefined })) return;
     this.releaseCandidates(pc);
+    if (this.screenTrack) {
+      // A share from before this session (or a reconnection) goes on.
+      await this.announceScreen(sid, true).catch((err) => this.emit('error', err instanceof Error ? err : new Error(String(err))));
+    }
     if (this.state === 'negotiating') this.setState('connecting');
     this.onConnectionState(pc);
   }
@@ -415,14 +554,15 @@ export class Conference extends Emitter {
   async applyOffer(pc, sdp) {
     await pc.setRemoteDescription({ type: 'offer', sdp });
     const tracks = this.cfg.localTracks();
-    const stream = new MediaStream([tracks.audio, tracks.video].filter((t) => t !== null));
+    const stream = new MediaStream([tracks.audio, tracks.video, this.screenTrack].filter((t) => t !== null));
+    const slots = this.publishSlots();
     for (const t of pc.getTransceivers()) {
       const c = t.mid === null ? undefined : this.contents.get(t.mid);
       if (!c) continue;
       const senders = attr(c, 'senders') ?? 'both';
-      const kind = mediaOf(c);
+      const slot = t.mid === null ? undefined : slots.get(t.mid);
       if (sendsFromUs(c)) {
-        const track = kind === 'audio' ? tracks.audio : kind === 'video' ? tracks.video : null;
+        const track = slot ? this.localTrackFor(slot) : null;
         if (t.sender.track !== track) await t.sender.replaceTrack(track);
         // setStreams gives our answer an a=msid; browsers without it send "-".
         if (track && typeof t.sender.setStreams === 'function') t.sender.setStreams(stream);
@@ -461,11 +601,12 @@ export class Conference extends Emitter {
       // A track of someone who left stays offered until the focus's next
       // content-add withdraws it; do not bring it back meanwhile.
       if (who.nick && this.room.state === 'in' && !this.room.occupants.has(who.nick)) continue;
-      now.set(t.mid, { ...who, kind, mid: t.mid, track: t.receiver.track, receiver: t.receiver });
+      const source = kind === 'audio' ? 'audio' : who.trackId.startsWith('screen-') ? 'screen' : 'camera';
+      now.set(t.mid, { nick: who.nick, owner: who.owner, streamId: who.streamId, kind, source, mid: t.mid, track: t.receiver.track, receiver: t.receiver });
     }
     for (const [mid, old] of this.remote) {
       const cur = now.get(mid);
-      if (!cur || cur.streamId !== old.streamId || cur.nick !== old.nick || cur.track !== old.track) {
+      if (!cur || cur.streamId !== old.streamId || cur.nick !== old.nick || cur.track !== old.track || cur.source !== old.source) {
         this.remote.delete(mid);
         this.emit('trackRemoved', old);
       }
@@ -663,9 +804,10 @@ function sendsToUs(c) {
 
 /**
  * ownerOf reads who publishes the source of a content: the ssrc-info owner
- * (an occupant JID) and the msid stream id.
+ * (an occupant JID), the msid stream id, and the msid track id (whose
+ * prefix says audio, video or screen).
  * @param {El} c
- * @returns {{nick: string, owner: string, streamId: string}}
+ * @returns {{nick: string, owner: string, streamId: string, trackId: string}}
  */
 function ownerOf(c) {
   const d = kid(c, 'description', NS.rtp);
@@ -673,13 +815,13 @@ function ownerOf(c) {
     const info = kids(src, 'ssrc-info').find((k) => ns(k) === NS.jitmeet);
     const msid = kids(src, 'parameter').find((p) => attr(p, 'name') === 'msid');
     const owner = info ? attr(info, 'owner') ?? '' : '';
-    const streamId = msid ? (attr(msid, 'value') ?? '').split(' ')[0] : '';
+    const [streamId = '', trackId = ''] = msid ? (attr(msid, 'value') ?? '').split(' ') : [];
     if (owner || streamId) {
       const slash = owner.indexOf('/');
-      return { nick: slash < 0 ? '' : owner.slice(slash + 1), owner, streamId };
+      return { nick: slash < 0 ? '' : owner.slice(slash + 1), owner, streamId, trackId };
     }
   }
-  return { nick: '', owner: '', streamId: '' };
+  return { nick: '', owner: '', streamId: '', trackId: '' };
 }
 
 /** @param {string} j */
