@@ -32,11 +32,12 @@
  * @property {boolean} fill crop videos to fill tiles (the user's choice)
  * @property {'people'|'chat'|null} panel the side panel open
  * @property {number} unread chat messages since the chat was last open
+ * @property {string} dominant the nick the server last named as the dominant speaker, '' before
  */
 
 /** @returns {CallState} */
 export function newCallState() {
-  return { members: new Map(), layout: 'tile', pinned: null, fill: false, panel: null, unread: 0 };
+  return { members: new Map(), layout: 'tile', pinned: null, fill: false, panel: null, unread: 0, dominant: '' };
 }
 
 /**
@@ -55,18 +56,14 @@ export function newMember(nick, displayName, self) {
 }
 
 /**
- * splitVideos tells a member's camera from a shared screen: a track the
- * library marks as a screen, else (two videos while the member says it
- * shares) the later one.
+ * splitVideos tells a member's camera from a shared screen, by the source
+ * the library read from the stream (the latest of each wins).
  * @param {RemoteTrack[]} videos
- * @param {boolean} sharing
  * @returns {{camera: RemoteTrack|null, screen: RemoteTrack|null}}
  */
-export function splitVideos(videos, sharing) {
-  const marked = videos.find((v) => /** @type {any} */ (v).source === 'screen') ?? null;
-  if (marked) return { camera: videos.find((v) => v !== marked) ?? null, screen: marked };
-  if (sharing && videos.length > 1) return { camera: videos[0], screen: videos[videos.length - 1] };
-  return { camera: videos[0] ?? null, screen: null };
+export function splitVideos(videos) {
+  const last = (/** @type {string} */ source) => videos.filter((v) => v.source === source).at(-1) ?? null;
+  return { camera: last('camera'), screen: last('screen') };
 }
 
 /**

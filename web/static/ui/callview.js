@@ -195,6 +195,15 @@ class CallView {
     });
     c.on('message', (m) => this.chat.add({ from: m.nick, body: m.body, self: m.self, when: m.delayed, id: m.id }));
     c.on('ended', (reason, kind) => this.ended(reason, kind));
+    c.on('screenShareEnded', () => this.controls.stopShare());
+    c.on('dominantSpeaker', (_p, nick) => {
+      const m = this.state.members.get(nick);
+      if (!m) return;
+      m.lastSpoke = Date.now();
+      this.state.dominant = nick;
+      this.log('dominant', nick);
+      this.render();
+    });
   }
 
   /**
@@ -229,10 +238,14 @@ class CallView {
 
   /** @param {Member} m */
   splitVideos(m) {
-    const { camera, screen } = splitVideos(m.videos, m.state.screen);
+    const { camera, screen } = splitVideos(m.videos);
     const same = (/** @type {MediaStream|null} */ s, /** @type {RemoteTrack|null} */ tr) => (s?.getVideoTracks()[0] ?? null) === (tr?.track ?? null);
     if (!same(m.camera, camera)) m.camera = camera ? new MediaStream([camera.track]) : null;
-    if (!same(m.screen, screen)) m.screen = screen ? new MediaStream([screen.track]) : null;
+    if (!same(m.screen, screen)) {
+      // A share that starts is shown large, as everyone expects; the user may switch back.
+      if (screen && !m.screen) this.state.layout = 'speaker';
+      m.screen = screen ? new MediaStream([screen.track]) : null;
+    }
   }
 
   /**

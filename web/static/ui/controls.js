@@ -242,13 +242,14 @@ export class Controls {
     }
     const track = stream.getVideoTracks()[0];
     if (!track) return;
-    // The browser's own "stop sharing" ends the track.
+    // The browser's own "stop sharing" ends the track (the library then
+    // withdraws it and says screenShareEnded, which also lands in stopShare).
     track.addEventListener('ended', () => {
       if (this.screen === stream) this.stopShare();
     });
     this.screen = stream;
-    await this.sendScreen(track);
     this.publish({ screen: true });
+    await this.sendScreen(track);
   }
 
   stopShare() {
@@ -260,18 +261,14 @@ export class Controls {
   }
 
   /**
-   * sendScreen puts a screen track on the wire (or takes it off) through
-   * the library's screen-share call, where the library has one.
+   * sendScreen puts a screen track on the wire as our second video, or
+   * takes it off.
    * @param {MediaStreamTrack|null} track
    */
   async sendScreen(track) {
-    const call = /** @type {any} */ (this.view.call);
-    if (typeof call.setScreenTrack !== 'function') {
-      if (track) this.view.chat.system(t('share.localOnly'), true);
-      return;
-    }
     try {
-      await call.setScreenTrack(track);
+      if (track) await this.view.call.shareScreen(track);
+      else if (this.view.call.screenTrack) await this.view.call.stopScreenShare();
     } catch (err) {
       console.warn('parley: screen share failed', err);
       this.view.chat.system(t('share.failed'), true);

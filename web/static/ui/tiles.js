@@ -171,6 +171,10 @@ export class Stage {
     const members = [...s.members.values()];
     const sharing = members.find((m) => m.screen);
     if (sharing) return `${sharing.self ? '' : sharing.nick}#screen`;
+    // The server's dominant speaker when it names one (not ourselves: we
+    // know what we look like), else the latest speaker by audio level.
+    const dominant = s.members.get(s.dominant);
+    if (dominant && !dominant.self) return dominant.nick;
     const remote = members.filter((m) => !m.self).sort((a, b) => b.lastSpoke - a.lastSpoke);
     return remote[0]?.nick ?? '';
   }
