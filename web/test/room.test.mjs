@@ -160,3 +160,12 @@ test('camera and screen are told apart by source; quality grades loss and delay'
   assert.equal(quality(0.2, null), 'poor');
   assert.equal(quality(0, 0.6), 'poor');
 });
+
+test('tile view picks the columns that make tiles largest', async () => {
+  const { bestColumns } = await import('../static/ui/tiles.js');
+  assert.equal(bestColumns(3, 374, 680), 1, 'a phone held upright stacks three tiles');
+  assert.equal(bestColumns(3, 1264, 660), 2);
+  assert.equal(bestColumns(1, 1264, 660), 1);
+  assert.equal(bestColumns(9, 1264, 660), 3);
+  assert.equal(bestColumns(16, 1900, 960), 4);
+});

@@ -48,6 +48,27 @@ function hue(name) {
  * @property {HTMLElement} reactions
  */
 
+/**
+ * bestColumns picks the number of columns that makes n tiles of 16:9 the
+ * largest in a width × height area (8 px gaps).
+ * @param {number} n
+ * @param {number} width
+ * @param {number} height
+ */
+export function bestColumns(n, width, height) {
+  let best = 1;
+  let bestWidth = 0;
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const w = Math.min((width - 8 * (cols + 1)) / cols, ((height - 8 * (rows + 1)) / rows) * 16 / 9);
+    if (w > bestWidth + 0.5) {
+      best = cols;
+      bestWidth = w;
+    }
+  }
+  return best;
+}
+
 /** How many tiles a page of tile view holds, by the stage's width. @param {number} width */
 function pageSize(width) {
   if (width < 600) return 4;
@@ -205,8 +226,7 @@ export class Stage {
       for (const e of els) e.querySelector('video')?.play().catch(() => {});
     }
     const n = s.layout === 'speaker' ? 1 : Math.max(1, els.length);
-    const wide = this.grid.clientWidth >= this.grid.clientHeight;
-    const cols = wide ? Math.ceil(Math.sqrt(n)) : Math.ceil(n / Math.ceil(Math.sqrt(n)));
+    const cols = bestColumns(n, this.grid.clientWidth || window.innerWidth, this.grid.clientHeight || window.innerHeight);
     this.grid.style.setProperty('--cols', String(cols));
     this.grid.style.setProperty('--rows', String(Math.ceil(n / cols)));
     this.hooks.onPage();
