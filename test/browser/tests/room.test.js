@@ -197,6 +197,18 @@ test('a moderator removes someone, who reads that they were removed and may rejo
   const actions = (p, nick) => p.page.$$eval(`#people li[data-nick="${nick}"] .actions button`, (bs) => bs.map((b) => b.getAttribute('aria-label')));
   assert.deepEqual(await actions(ana, 'ben'), ['Mute ben', 'Make ben a moderator', 'Remove ben from the meeting']);
   assert.deepEqual(await actions(ben, 'ana'), []);
+  // Mute: ben's client follows a moderator's request and says who asked.
+  await ana.page.click('#people li[data-nick="ben"] .act-mute');
+  await waitUntil(() => ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed') === 'true'), 10_000, () => diagnose([ben]));
+  assert.ok(await ben.page.$eval('#chat-log', (e) => e.textContent.includes('ana muted you.')));
+  await waitUntil(async () => !(await actions(ana, 'ben')).includes('Mute ben'), 10_000, async () => `ana still offers: ${await actions(ana, 'ben')}`);
+  // ben cannot do the same to ana: his client does not offer it, and ana's ignores a request from a participant.
+  await ben.page.evaluate(() => {
+    window.parley.extras.ask('ana', 'mute');
+    window.parley.extras.sendPrivate('ana', 'ping after the request'); // arrives after the request
+  });
+  await waitUntil(() => ana.page.$eval('#chat-log', (e) => e.textContent.includes('ping after the request')), 10_000, () => diagnose([ana]));
+  assert.equal(await ana.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed')), 'false', 'a participant muted the owner');
   await ana.page.click('#people li[data-nick="ben"] .act-kick');
   await waitUntil(() => ben.page.evaluate(() => !document.getElementById('left').hidden), 10_000, () => diagnose([ben]));
   assert.equal(await ben.page.$eval('#left-title', (e) => e.textContent), 'You were removed');
