@@ -108,6 +108,37 @@ test('mic and camera toggles silence and blank what the others get', async () =>
   await waitUntil(async () => (await brightness()) > 20, 15_000, async () => `camera on again, yet uma's picture at vic is dark: ${await brightness()}`);
 });
 
+test('the microphone and camera are switched during the call without rejoining', async () => {
+  const [uma, vic] = people;
+  const before = await uma.page.evaluate(() => {
+    window.__pcBeforeSwitch = window.parley.pc;
+    return { senders: window.parley.pc.getSenders().map((x) => x.track?.id ?? '') };
+  });
+  await uma.page.click('#open-settings');
+  const pick = await uma.page.evaluate(() => {
+    const sel = document.getElementById('settings-mic');
+    const cur = window.parley.call.cfg.localTracks().audio.getSettings().deviceId;
+    const other = [...sel.options].map((o) => o.value).find((v) => v && v !== cur);
+    return other ?? cur;
+  });
+  await uma.page.select('#settings-mic', pick);
+  await uma.page.select('#settings-camera', await uma.page.$eval('#settings-camera', (e) => e.value));
+  await waitUntil(() => uma.page.evaluate((old) => {
+    const ids = window.parley.pc.getSenders().map((x) => x.track?.id ?? '');
+    const local = window.parley.call.cfg.localTracks();
+    return ids.includes(local.audio.id) && ids.includes(local.video.id) && !old.some((id) => id && (id === local.audio.id || id === local.video.id))
+      && local.audio.readyState === 'live' && local.video.readyState === 'live';
+  }, before.senders), 15_000, async () => `senders: ${JSON.stringify(await uma.page.evaluate(() => window.parley.pc.getSenders().map((x) => x.track?.label)))}`);
+  assert.equal(await uma.page.evaluate(() => window.parley.pc === window.__pcBeforeSwitch), true, 'a new peer connection: the call was rejoined');
+  assert.equal(await uma.page.evaluate(() => window.parley.call.cfg.localTracks().audio.getSettings().deviceId), pick);
+  await uma.page.keyboard.press('Escape');
+  // vic still gets uma's sound and picture.
+  const a = await sample(vic);
+  await sleep(2000);
+  const b = await sample(vic);
+  assert.ok(b.uma.audioPackets > a.uma.audioPackets && b.uma.videoFrames > a.uma.videoFrames, `vic's media from uma: ${JSON.stringify([a.uma, b.uma])}`);
+});
+
 test('after the WebSocket drops the client reconnects, rejoins and gets media back', async () => {
   const [uma, vic] = people;
   await vic.page.evaluate(() => {

@@ -287,7 +287,6 @@ export class Controls {
     }
     prefs.setDevices(kind === 'camera' ? { camera: id } : { mic: id });
     const stream = this.view.media.stream;
-    const old = kind === 'camera' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
     let track;
     try {
       track = await openTrack(kind, id);
@@ -295,6 +294,8 @@ export class Controls {
       this.view.chat.system(t(kind === 'camera' ? 'media.cameraFailed' : 'media.micFailed', { detail: id }), true);
       return;
     }
+    // Read after the wait: another switch may have replaced the track meanwhile.
+    const old = kind === 'camera' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
     if (old) {
       track.enabled = old.enabled;
       stream.removeTrack(old);
