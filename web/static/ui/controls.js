@@ -114,6 +114,11 @@ export class Controls {
       }),
       onDevice: (kind, id) => this.switchDevice(kind, id),
       onName: (name) => prefs.setName(name),
+      fill: () => this.view.state.fill,
+      onFill: (on) => {
+        this.view.state.fill = on;
+        this.view.render();
+      },
       onDebug: () => this.view.download(),
       onShortcuts: () => byId('shortcuts', HTMLDialogElement).showModal(),
       unnamed: (kind, i) => t(kind === 'camera' ? 'devices.cameraN' : kind === 'mic' ? 'devices.micN' : 'devices.speakerN', { n: i }),

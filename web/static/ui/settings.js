@@ -53,6 +53,8 @@ export const canPickSpeaker = () => typeof HTMLMediaElement !== 'undefined' && '
  * @property {() => {camera: string, mic: string, speaker: string, name: string}} current
  * @property {(kind: 'camera'|'mic'|'speaker', deviceId: string) => void} onDevice
  * @property {(name: string) => void} onName
+ * @property {() => boolean} fill whether tiles are filled (cropped)
+ * @property {(fill: boolean) => void} onFill
  * @property {() => void} onDebug
  * @property {() => void} onShortcuts
  * @property {(kind: string, i: number) => string} unnamed
@@ -80,6 +82,8 @@ export function wireSettings(hooks, signal) {
     const v = name.value.trim();
     if (v) hooks.onName(v);
   }, { signal });
+  const fill = byId('settings-fill', HTMLInputElement);
+  fill.addEventListener('change', () => hooks.onFill(fill.checked), { signal });
   byId('debug-download').addEventListener('click', () => hooks.onDebug(), { signal });
   byId('shortcuts-open').addEventListener('click', () => {
     dialog.close();
@@ -88,6 +92,7 @@ export function wireSettings(hooks, signal) {
   return async () => {
     const now = hooks.current();
     name.value = now.name;
+    fill.checked = hooks.fill();
     const d = await listDevices();
     fillDevices(cam, d.cameras, now.camera, (i) => hooks.unnamed('camera', i), hooks.none('camera'));
     fillDevices(mic, d.mics, now.mic, (i) => hooks.unnamed('mic', i), hooks.none('mic'));
