@@ -10,7 +10,16 @@ let shared = null;
 
 /** audioContext returns the page's AudioContext, made on first use. */
 export function audioContext() {
-  if (!shared) shared = new AudioContext();
+  if (!shared) {
+    const ctx = new AudioContext();
+    shared = ctx;
+    // Browsers start audio only after the person touches the page: the
+    // first click or key wakes the meters.
+    const wake = () => {
+      if (ctx.state === 'suspended') ctx.resume().catch(() => {});
+    };
+    for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, wake, { capture: true });
+  }
   if (shared.state === 'suspended') shared.resume().catch(() => {});
   return shared;
 }
