@@ -50,6 +50,13 @@ test('every People list holds everyone, oneself included, through joins and leav
   people.push(cy);
   await waitPeople([ana, ben, cy], ['ana', 'ben', 'cy']);
   await waitForMedia([ana, ben, cy], mesh(['ana', 'ben', 'cy']), 60_000);
+  // Each remote tile grades its connection from getStats (loopback: good).
+  for (const [p, other] of [[ana, 'ben'], [ben, 'cy'], [cy, 'ana']]) {
+    await waitUntil(() => p.page.evaluate((n) => {
+      const q = document.querySelector(`.tile[data-nick="${n}"] .quality`);
+      return q && !q.hidden && q.getAttribute('aria-label') === 'Connection: good';
+    }, other), 15_000, () => `${p.name} shows no connection quality for ${other}`);
+  }
 });
 
 /**
@@ -165,6 +172,31 @@ test('private chat reaches only its recipient; links are links, HTML stays text'
   for (const p of [cy, dee, ben]) await waitUntil(async () => (await chatText(p)).includes('hello everyone'), 10_000, async () => `${p.name}'s chat: ${await chatText(p)}`);
   for (const p of [cy, dee]) assert.ok(!(await chatText(p)).includes('secret'), `${p.name} got the private message`);
   assert.ok((await chatText(ana)).includes('You to ben (privately)'), 'the sender sees no record of the private message');
+});
+
+test('L switches to speaker view with one large tile; a pinned tile is the large one', async () => {
+  const [ana] = people;
+  const view = () => ana.page.evaluate(() => ({
+    speaker: document.getElementById('grid').classList.contains('speaker-view'),
+    main: [...document.querySelectorAll('#grid .tile.main')].map((t) => t.dataset.nick),
+    tiles: document.querySelectorAll('#grid .tile').length,
+    label: document.getElementById('layout-toggle').getAttribute('aria-label'),
+  }));
+  await ana.page.evaluate(() => document.activeElement?.blur());
+  await ana.page.keyboard.press('l');
+  let v = await view();
+  assert.equal(v.speaker, true);
+  assert.equal(v.main.length, 1, JSON.stringify(v));
+  assert.notEqual(v.main[0], '', 'speaker view shows ourselves large');
+  assert.equal(v.tiles, 4, 'the filmstrip lost tiles');
+  assert.equal(v.label, 'Switch to tile view');
+  await ana.page.$eval('.tile[data-nick="dee"] .pin', (b) => b.click());
+  v = await view();
+  assert.deepEqual(v.main, ['dee']);
+  assert.equal(await ana.page.$eval('.tile[data-nick="dee"] .pin', (b) => [b.getAttribute('aria-pressed'), b.getAttribute('aria-label')].join()), 'true,Unpin dee');
+  await ana.page.click('#layout-toggle');
+  v = await view();
+  assert.deepEqual([v.speaker, v.main, v.tiles], [false, [], 4]);
 });
 
 test('a message the room refuses is reported as not sent', async () => {
