@@ -137,16 +137,16 @@ test('room names: generated ones are readable and vary; links to this site give 
 test('moderator controls show only where the room grants them', () => {
   const me = { ...newMember('me', 'Me', true), role: 'moderator', affiliation: 'owner' };
   const ann = newMember('ann', 'Ann', false);
-  assert.deepEqual(canModerate(me, ann), { mute: true, kick: true, promote: true, lowerHand: false });
+  assert.deepEqual(canModerate(me, ann), { mute: true, askUnmute: false, kick: true, promote: true, lowerHand: false });
   ann.state = { ...ann.state, hand: 3, audio: 'muted' };
-  assert.deepEqual(canModerate(me, ann), { mute: false, kick: true, promote: true, lowerHand: true });
+  assert.deepEqual(canModerate(me, ann), { mute: false, askUnmute: true, kick: true, promote: true, lowerHand: true });
   const plainMod = { ...me, affiliation: 'none' };
   const otherMod = { ...newMember('m2', 'M2', false), role: 'moderator' };
-  assert.deepEqual(canModerate(plainMod, otherMod), { mute: true, kick: false, promote: false, lowerHand: false });
+  assert.deepEqual(canModerate(plainMod, otherMod), { mute: true, askUnmute: false, kick: false, promote: false, lowerHand: false });
   const admin = { ...newMember('ad', 'Ad', false), role: 'moderator', affiliation: 'admin' };
   assert.equal(canModerate(me, admin).kick, false, 'an admin cannot be kicked');
-  assert.deepEqual(canModerate({ ...me, role: 'participant' }, ann), { mute: false, kick: false, promote: false, lowerHand: false });
-  assert.deepEqual(canModerate(me, me), { mute: false, kick: false, promote: false, lowerHand: false });
+  assert.deepEqual(canModerate({ ...me, role: 'participant' }, ann), { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false });
+  assert.deepEqual(canModerate(me, me), { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false });
 });
 
 test('camera and screen are told apart by source; quality grades loss and delay', () => {

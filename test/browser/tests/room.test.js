@@ -233,7 +233,16 @@ test('a moderator removes someone, who reads that they were removed and may rejo
   await ana.page.click('#people li[data-nick="ben"] .act-mute');
   await waitUntil(() => ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed') === 'true'), 10_000, () => diagnose([ben]));
   assert.ok(await ben.page.$eval('#chat-log', (e) => e.textContent.includes('ana muted you.')));
-  await waitUntil(async () => !(await actions(ana, 'ben')).includes('Mute ben'), 10_000, async () => `ana still offers: ${await actions(ana, 'ben')}`);
+  await waitUntil(async () => (await actions(ana, 'ben')).includes('Ask ben to unmute'), 10_000, async () => `ana offers: ${await actions(ana, 'ben')}`);
+  assert.ok(!(await actions(ana, 'ben')).includes('Mute ben'));
+  // Asking to unmute asks: ben stays muted until he says yes.
+  await ana.page.click('#people li[data-nick="ben"] .act-askUnmute');
+  await waitUntil(() => ben.page.$eval('#unmute-ask', (e) => !e.hidden), 10_000, () => diagnose([ben]));
+  assert.equal(await ben.page.$eval('#unmute-ask-text', (e) => e.textContent), 'ana asks you to unmute.');
+  assert.equal(await ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed')), 'true');
+  await ben.page.click('#unmute-ask-yes');
+  assert.equal(await ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed')), 'false');
+  await waitUntil(async () => (await actions(ana, 'ben')).includes('Mute ben'), 10_000, async () => `ana offers: ${await actions(ana, 'ben')}`);
   // ben cannot do the same to ana: his client does not offer it, and ana's ignores a request from a participant.
   await ben.page.evaluate(() => {
     window.parley.extras.ask('ana', 'mute');
@@ -310,6 +319,8 @@ passwordRoom('chromium');
 
 test('the debug file downloads, parses as JSON and holds no password or token', async () => {
   const guest = people.find((p) => p.name === 'gus' && p.kind === 'chromium');
+  // Media first, so that the file has statistics of it.
+  await waitForMedia([guest], new Map([['gus', ['olga']]]), 30_000);
   const cdp = await guest.page.createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
   await guest.page.click('#open-settings');

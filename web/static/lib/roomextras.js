@@ -11,7 +11,7 @@
  *   - reactions, as a groupchat message with no body:
  *     <reaction xmlns="urn:parley:room:1">👍</reaction>;
  *   - private chat, as XEP-0045 private messages (type chat to room/nick);
- *   - a moderator's requests to one occupant (mute, lower-hand), as a
+ *   - a moderator's requests to one occupant (mute, unmute, lower-hand), as a
  *     private message <request xmlns="urn:parley:room:1" action="mute"/>,
  *     honoured only when the room says the sender is a moderator.
  *
@@ -35,7 +35,7 @@ export const NS_ROOM = 'urn:parley:room:1';
 export const REACTIONS = Object.freeze(['👍', '👏', '😂', '😮', '❤️', '🎉']);
 
 /** The requests a moderator may send to one occupant. */
-export const REQUESTS = Object.freeze(['mute', 'lower-hand']);
+export const REQUESTS = Object.freeze(['mute', 'unmute', 'lower-hand']);
 
 /**
  * @typedef {object} MemberState
@@ -156,7 +156,7 @@ export class RoomExtras extends Emitter {
   /**
    * ask sends a moderator's request to one occupant.
    * @param {string} nick
-   * @param {'mute'|'lower-hand'} action
+   * @param {'mute'|'unmute'|'lower-hand'} action
    */
   ask(nick, action) {
     return this.send(`${this.room.jid}/${nick}`, 'chat', [x('request', { xmlns: NS_ROOM, action }), x('x', { xmlns: MUC.user })]);

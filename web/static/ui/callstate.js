@@ -75,12 +75,13 @@ export function splitVideos(videos) {
  * @param {Member} target
  */
 export function canModerate(me, target) {
-  const none = { mute: false, kick: false, promote: false, lowerHand: false };
+  const none = { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false };
   if (!me || target.self || me.role !== 'moderator') return none;
   const admin = me.affiliation === 'owner' || me.affiliation === 'admin';
   const targetAdmin = target.affiliation === 'owner' || target.affiliation === 'admin';
   return {
     mute: target.state.audio === 'on',
+    askUnmute: target.state.audio === 'muted',
     kick: !targetAdmin && (admin || target.role !== 'moderator'),
     promote: admin && target.role !== 'moderator',
     lowerHand: target.state.hand !== null,

@@ -323,6 +323,7 @@ export class Controls {
       this.setMic(false);
       this.view.chat.system(t('moderation.mutedBy', { name }));
     }
+    if (action === 'unmute' && this.own.audio === 'muted') this.askToUnmute(name);
     if (action === 'lower-hand' && this.own.hand !== null) {
       this.publish({ hand: null });
       this.view.chat.system(t('moderation.handLoweredBy', { name }));
@@ -330,14 +331,35 @@ export class Controls {
   }
 
   /**
+   * askToUnmute shows a moderator's request to speak; only the person
+   * unmutes, never the request by itself.
+   * @param {string} name who asks
+   */
+  askToUnmute(name) {
+    const box = byId('unmute-ask');
+    byId('unmute-ask-text').textContent = t('moderation.askUnmute', { name });
+    box.hidden = false;
+    const yes = byId('unmute-ask-yes', HTMLButtonElement);
+    yes.onclick = () => {
+      box.hidden = true;
+      this.setMic(true);
+    };
+    byId('unmute-ask-no', HTMLButtonElement).onclick = () => {
+      box.hidden = true;
+    };
+    yes.focus();
+  }
+
+  /**
    * moderate runs a moderator action from the people panel.
-   * @param {'mute'|'kick'|'promote'|'lowerHand'} action
+   * @param {'mute'|'askUnmute'|'kick'|'promote'|'lowerHand'} action
    * @param {Member} m
    */
   async moderate(action, m) {
     const room = this.view.call.room;
     try {
       if (action === 'mute') this.view.extras?.ask(m.nick, 'mute');
+      if (action === 'askUnmute') this.view.extras?.ask(m.nick, 'unmute');
       if (action === 'lowerHand') this.view.extras?.ask(m.nick, 'lower-hand');
       if (action === 'promote') await room?.setRole(m.nick, 'moderator');
       if (action === 'kick') await room?.kick(m.nick);
