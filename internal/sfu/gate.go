@@ -62,31 +62,33 @@ func (p *Participant) OfferPublishing(kind MediaKind) {
 }
 
 // addWantedPublishTransceivers adds the recvonly m-lines OfferPublishing
-// asked for, unless the session has one already. Must hold negMu.
+// asked for, unless the session has them already: audio, or the camera and
+// (unless NoScreen) the screen. Must hold negMu.
 func (p *Participant) addWantedPublishTransceivers() error {
 	p.mu.Lock()
 	want := p.publishWanted
 	p.publishWanted = [2]bool{}
+	var srcs []Source
+	if want[0] && !p.hasPublishTransceiver(webrtc.RTPCodecTypeAudio) {
+		srcs = append(srcs, SourceAudio)
+	}
+	if want[1] && p.cameraRecv == nil {
+		srcs = append(srcs, SourceCamera)
+	}
+	if want[1] && p.screenRecv == nil && !p.opts.NoScreen {
+		srcs = append(srcs, SourceScreen)
+	}
 	p.mu.Unlock()
-	for slot, w := range want {
-		kind := webrtc.RTPCodecTypeAudio
-		if slot == 1 {
-			kind = webrtc.RTPCodecTypeVideo
-		}
-		if !w || p.hasPublishTransceiver(kind) {
-			continue
-		}
-		if _, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{
-			Direction: webrtc.RTPTransceiverDirectionRecvonly,
-		}); err != nil {
-			return wrapf(ErrNegotiation, "add %s transceiver: %v", kind, err)
+	for _, src := range srcs {
+		if err := p.addPublishTransceiver(src); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // hasPublishTransceiver reports whether the session has a recvonly m-line
-// of kind. Must hold negMu.
+// of kind.
 func (p *Participant) hasPublishTransceiver(kind webrtc.RTPCodecType) bool {
 	for _, t := range p.pc.GetTransceivers() {
 		if t.Kind() == kind && t.Direction() == webrtc.RTPTransceiverDirectionRecvonly {

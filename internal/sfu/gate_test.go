@@ -81,7 +81,8 @@ func TestOfferPublishing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recvonlyLines(offer, "audio") != 0 || recvonlyLines(offer, "video") != 1 {
+	// Camera and screen: two video m-lines to publish on.
+	if recvonlyLines(offer, "audio") != 0 || recvonlyLines(offer, "video") != 2 {
 		t.Fatalf("first offer with NoAudio:\n%s", offer)
 	}
 	answer, err := c.answer(offer)
@@ -97,7 +98,7 @@ func TestOfferPublishing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recvonlyLines(offer, "audio") != 1 || recvonlyLines(offer, "video") != 1 {
+	if recvonlyLines(offer, "audio") != 1 || recvonlyLines(offer, "video") != 2 {
 		t.Fatalf("after OfferPublishing(audio), the offer has %d audio and %d video recvonly m-lines:\n%s",
 			recvonlyLines(offer, "audio"), recvonlyLines(offer, "video"), offer)
 	}
@@ -184,7 +185,8 @@ func TestNothingToOfferYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recvonlyLines(offer, "video") != 1 || recvonlyLines(offer, "audio") != 0 {
+	// The camera's and the screen's m-lines, as at a normal join.
+	if recvonlyLines(offer, "video") != 2 || recvonlyLines(offer, "audio") != 0 {
 		t.Fatalf("offer after OfferPublishing(video):\n%s", offer)
 	}
 }

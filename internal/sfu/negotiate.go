@@ -211,25 +211,34 @@ func (p *Participant) addPublishTransceivers() error {
 		}
 	}
 	for _, src := range srcs {
-		kind := webrtc.RTPCodecTypeVideo
-		if src == SourceAudio {
-			kind = webrtc.RTPCodecTypeAudio
+		if err := p.addPublishTransceiver(src); err != nil {
+			return err
 		}
-		t, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{
-			Direction: webrtc.RTPTransceiverDirectionRecvonly,
-		})
-		if err != nil {
-			return wrapf(ErrNegotiation, "add %s transceiver: %v", src, err)
-		}
-		p.mu.Lock()
-		switch src {
-		case SourceCamera:
-			p.cameraRecv = t
-		case SourceScreen:
-			p.screenRecv = t
-		}
-		p.mu.Unlock()
 	}
+	return nil
+}
+
+// addPublishTransceiver creates the recvonly m-line for one source of the
+// participant's own media. Must hold negMu.
+func (p *Participant) addPublishTransceiver(src Source) error {
+	kind := webrtc.RTPCodecTypeVideo
+	if src == SourceAudio {
+		kind = webrtc.RTPCodecTypeAudio
+	}
+	t, err := p.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{
+		Direction: webrtc.RTPTransceiverDirectionRecvonly,
+	})
+	if err != nil {
+		return wrapf(ErrNegotiation, "add %s transceiver: %v", src, err)
+	}
+	p.mu.Lock()
+	switch src {
+	case SourceCamera:
+		p.cameraRecv = t
+	case SourceScreen:
+		p.screenRecv = t
+	}
+	p.mu.Unlock()
 	return nil
 }
 

@@ -32,6 +32,8 @@ const firefoxPrefs = {
  *   namespace (default: the test's own); Chromium is then driven over a pipe
  * @property {boolean} [insecureCerts] accept parley's self-signed or
  *   test-made certificate, for HTTPS and (Chromium) TURN over TLS; default false
+ * @property {string} [lang] the browser's language, e.g. 'fr-FR' (navigator.languages);
+ *   default the browser's own
  */
 
 /**
@@ -43,10 +45,12 @@ export async function launch(kind, opts = {}) {
   const insecure = opts.insecureCerts ? { acceptInsecureCerts: true } : {};
   if (kind === 'firefox') {
     const executablePath = opts.netns ? opts.netns.browserExecutable('firefox', FIREFOX) : FIREFOX;
-    return puppeteer.launch({ browser: 'firefox', executablePath, headless: true, extraPrefsFirefox: firefoxPrefs, protocolTimeout: 120_000, ...insecure });
+    const langPrefs = opts.lang ? { 'intl.accept_languages': `${opts.lang}, ${opts.lang.split('-')[0]}` } : {};
+    return puppeteer.launch({ browser: 'firefox', executablePath, headless: true, extraPrefsFirefox: { ...firefoxPrefs, ...langPrefs }, protocolTimeout: 120_000, ...insecure });
   }
   const executablePath = opts.netns ? opts.netns.browserExecutable('chromium', CHROMIUM) : CHROMIUM;
-  const args = opts.insecureCerts ? [...chromiumArgs, '--ignore-certificate-errors'] : chromiumArgs;
+  const args = opts.insecureCerts ? [...chromiumArgs, '--ignore-certificate-errors'] : [...chromiumArgs];
+  if (opts.lang) args.push(`--lang=${opts.lang}`, `--accept-lang=${opts.lang},${opts.lang.split('-')[0]}`);
   return puppeteer.launch({ executablePath, headless: true, args, protocolTimeout: 120_000, pipe: Boolean(opts.netns), ...insecure });
 }
 

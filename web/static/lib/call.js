@@ -47,7 +47,14 @@ import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
  *   speaks (p null for someone we do not know yet); see also Call.dominantSpeaker
  * @property {[]} screenShareEnded our screen share stopped by itself (the browser's
  *   "stop sharing" bar, or the shared window closed)
- * @property {[reason: string]} ended the call is over for us (left, kicked, gave up)
+ * @property {[reason: string, kind: EndKind]} ended the call is over for us (left, kicked, gave up)
+ * @property {[room: Room]} room the room is made, before we join it (for extensions)
+ */
+
+/**
+ * @typedef {'left'|'kicked'|'banned'|'destroyed'|'removed'|'lost'} EndKind why the call
+ *   ended: we left, a moderator removed or banned us, the room was closed, the
+ *   room dropped us for another reason, or the server could not be reached again
  */
 
 /**
@@ -57,6 +64,7 @@ import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
  * @property {string} room the room's localpart (already normalized). Required.
  * @property {string} nick the MUC nick to ask for. Required.
  * @property {string} [displayName] default the nick
+ * @property {string} [password] the room's password, if it has one; default none
  * @property {() => {audio: MediaStreamTrack|null, video: MediaStreamTrack|null}} localTracks Required.
  * @property {import('./sasl.js').Credentials|null} [credentials] default guest
  * @property {Partial<import('./xmpp.js').Config>} [xmpp] more client settings (tests)
@@ -103,7 +111,7 @@ export class Call extends Emitter {
       this.loadIceServers();
       if (again) this.setStatus({ phase: 'joining', text: 'Reconnected, rejoining the room…', bad: false });
     });
-    this.client.on('failed', (err) => this.end(`Could not log in again: ${err.message}`));
+    this.client.on('failed', (err) => this.end(`Could not log in again: ${err.message}`, 'lost'));
   }
 
   /** start connects, joins the room and waits for the focus to call. */
@@ -120,8 +128,10 @@ export class Call extends Emitter {
       room: `${this.cfg.room}@conference.${this.client.domain}`,
       nick: this.cfg.nick,
       displayName: this.cfg.displayName ?? this.cfg.nick,
+      password: this.cfg.password,
     });
     this.room = room;
+    this.emit('room', room);
     this.conference = new Conference({
       client: this.client, room, focus: `focus.${this.client.domain}`, localTracks: this.cfg.localTracks,
       rtcConfig: { iceTransportPolicy: this.cfg.icePolicy ?? 'all' },
@@ -183,10 +193,10 @@ export class Call extends Emitter {
     });
     room.on('message', (m) => this.emit('message', m));
     room.on('removed', (why) => {
-      if (!this.leaving) this.end(removedText(why));
+      if (!this.leaving) this.end(removedText(why), why.kind === 'renamed' || why.kind === 'disconnected' ? 'removed' : why.kind);
     });
     room.on('rejoined', () => this.setStatus({ phase: 'in-call', text: 'Back in the room, waiting for the media server…', bad: false }));
-    room.on('rejoinFailed', (err) => this.end(`Could not rejoin the room: ${err.message}`));
+    room.on('rejoinFailed', (err) => this.end(`Could not rejoin the room: ${err.message}`, 'lost'));
     conf.on('trackAdded', (t) => {
       const p = this.participants.get(t.nick) ?? this.upsert(t.nick || `(${t.streamId})`, t.nick || 'Someone', false);
       p.tracks.set(t.mid, t);
@@ -335,8 +345,11 @@ export class Call extends Emitter {
     this.end('You left the call.');
   }
 
-  /** @param {string} reason */
-  end(reason) {
+  /**
+   * @param {string} reason
+   * @param {EndKind} [kind] default 'left'
+   */
+  end(reason, kind = 'left') {
     if (this.status.phase === 'left') return;
     this.leaving = true;
     if (this.iceRefresh !== null) this.client.clock.clearTimeout(this.iceRefresh);
@@ -344,7 +357,7 @@ export class Call extends Emitter {
     this.conference?.closeSession(reason);
     this.client.close().catch(() => {});
     this.setStatus({ phase: 'left', text: reason, bad: false });
-    this.emit('ended', reason);
+    this.emit('ended', reason, kind);
   }
 }
 

@@ -48,6 +48,7 @@ export class JoinError extends XmppError {
  *   guest, viewer) from the room's <perm/>; '' if the room sends none
  * @property {string[]} permissions what it may do (docs/PERMISSIONS.md)
  * @property {string[]} muted media a moderator muted: audio, video, screen
+ * @property {El[]} payload the presence's other children (application extensions, see setExtras)
  */
 
 /**
@@ -124,6 +125,8 @@ export class Room extends Emitter {
     this.wanted = false; // we mean to be in the room (rejoin after drops)
     /** @type {Occupant|null} */
     this.self = null;
+    /** @type {El[]} application elements sent in each of our presences (setExtras) */
+    this.extras = [];
   }
 
   /**
@@ -158,6 +161,7 @@ export class Room extends Emitter {
     const pres = x('presence', { xmlns: XNS.client, to: `${this.jid}/${this.nick}` }, [
       x('x', { xmlns: NS.muc }, mucKids),
       x('nick', { xmlns: NS.nick }, [this.cfg.displayName]),
+      ...this.extras,
     ]);
     const self = await new Promise((resolve, reject) => {
       const timer = this.client.clock.setTimeout(() => {
@@ -257,6 +261,31 @@ export class Room extends Emitter {
   }
 
   /**
+   * setExtras replaces the application elements carried in our presence
+   * (e.g. mute state, a raised hand) and, when in the room, broadcasts
+   * them at once. Later joins and rejoins carry them too.
+   * @param {El[]} els
+   */
+  setExtras(els) {
+    this.extras = els;
+    if (this.state !== 'in') return;
+    this.client.send(x('presence', { xmlns: XNS.client, to: `${this.jid}/${this.nick}` }, [
+      x('nick', { xmlns: NS.nick }, [this.cfg.displayName]),
+      ...els,
+    ]));
+  }
+
+  /**
+   * setRole changes an occupant's role (moderator, participant, visitor,
+   * or none to kick); the room checks that we may.
+   * @param {string} nick
+   * @param {'moderator'|'participant'|'visitor'|'none'} role
+   */
+  async setRole(nick, role) {
+    await this.client.request(iq('set', this.jid, x('query', { xmlns: NS.admin }, [x('item', { nick, role })])));
+  }
+
+  /**
    * kick removes an occupant (a moderator's right).
    * @param {string} nick
    * @param {string} [reason]
@@ -329,6 +358,7 @@ export class Room extends Emitter {
       displayName: (nickEl && textOf(nickEl).trim()) || nick,
       self: isSelf,
       ...permOf(st),
+      payload: kids(st).filter((k) => ns(k) !== NS.user && ns(k) !== NS.nick && local(k) !== 'show' && local(k) !== 'status'),
     };
     const prev = this.occupants.get(nick);
     this.occupants.set(nick, o);

@@ -1,25 +1,32 @@
 // @ts-check
 /**
- * The call screen: video grid, own view, mic and camera toggles, chat,
- * participant list and connection state. It drives a Call (lib/call.js) and
+ * The call screen. CallView owns the call's UI state (callstate.js): every
+ * change goes through it, then render() brings the stage, the people panel
+ * and the controls up to date. It drives a Call (lib/call.js), publishes our
+ * mute/camera/hand/screen state and reactions through RoomExtras, and
  * exposes window.parley for tests.
  */
 import { Call } from '../lib/call.js';
+import { JoinError } from '../lib/muc.js';
+import { RoomExtras, readState } from '../lib/roomextras.js';
+import { DebugRecorder } from '../lib/debuginfo.js';
 import { byId, show, h } from './dom.js';
 import { stopAll } from './media.js';
+import { t, onLanguageChange, applyTranslations } from './i18n.js';
+import { newCallState, newMember, splitVideos } from './callstate.js';
+import { Stage } from './tiles.js';
+import { renderPeople } from './people.js';
+import { ChatPanel } from './chat.js';
+import { prefs } from './prefs.js';
+import { Controls } from './controls.js';
+import { levelMeter } from './meter.js';
+import { Monitor, downloadDebug } from './monitor.js';
 
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('../lib/call.js').Participant} Participant */
+/** @typedef {import('../lib/call.js').EndKind} EndKind */
 /** @typedef {import('../lib/conference.js').RemoteTrack} RemoteTrack */
-
-/**
- * @typedef {object} Tile
- * @property {HTMLElement} el
- * @property {HTMLVideoElement} video
- * @property {HTMLAudioElement} audio
- * @property {HTMLElement} name
- * @property {HTMLElement} avatar
- */
+/** @typedef {import('./callstate.js').Member} Member */
 
 /**
  * @typedef {object} TestHook what browser tests read (window.parley)
@@ -28,154 +35,260 @@ import { stopAll } from './media.js';
  *   remote participants by nick, with their live tracks
  * @property {{phase: string, media: string, text: string}} status
  * @property {Call} call
+ * @property {import('./callstate.js').CallState} state the UI state
+ * @property {RoomExtras|null} extras
  * @property {{t: number, type: string, nick: string, kind?: string}[]} events track and people events, in order
  * @property {string[]} statusLog every status text shown, in order (the last 100)
  */
 
 /**
- * startCall shows the call screen and joins.
- * @param {{room: string, name: string, media: LocalMedia}} opts
+ * @typedef {object} CallOptions
+ * @property {string} room
+ * @property {string} name
+ * @property {string} [password]
+ * @property {LocalMedia} media
+ * @property {string} [speaker] audio output deviceId
+ * @property {(why: string, media: LocalMedia) => void} onRefused the room wants a (right) password
  */
-export function startCall({ room, name, media }) {
+
+/**
+ * startCall shows the call screen and joins.
+ * @param {CallOptions} opts
+ */
+export function startCall(opts) {
   show('call');
-  byId('call-room').textContent = room;
-  const view = new CallView(room, name, media);
+  byId('call-room').textContent = opts.room;
+  prefs.addRecent(opts.room);
+  const view = new CallView(opts);
   view.start();
 }
 
 class CallView {
-  /**
-   * @param {string} room
-   * @param {string} name
-   * @param {LocalMedia} media
-   */
-  constructor(room, name, media) {
-    this.room = room; // immutable
-    this.media = media; // local tracks; owned by this view
-    /** @type {Map<string, Tile>} tiles by nick; '' is our own */
-    this.tiles = new Map();
-    this.grid = byId('grid');
-    this.people = byId('people');
-    this.chatLog = byId('chat-log');
-    this.state = byId('call-state');
+  /** @param {CallOptions} opts */
+  constructor(opts) {
+    this.opts = opts; // immutable
+    this.media = opts.media; // local tracks; owned by this view
+    this.state = newCallState();
+    this.speaker = opts.speaker ?? prefs.devices().speaker ?? '';
+    /** @type {RoomExtras|null} set when the call makes its room */
+    this.extras = null;
+    this.recorder = new DebugRecorder();
+    this.renderQueued = false;
+    this.active = true; // false once the call screen is gone
+    this.abort = new AbortController(); // ends the listeners on page elements this view added
+    /** @type {Map<string, HTMLAudioElement>} remote audio by track id; outside tiles so paging never silences anyone */
+    this.audio = new Map();
+    this.audioSink = h('div', { hidden: '' });
+    document.body.append(this.audioSink);
+    this.stage = new Stage(byId('grid'), { onPin: (key) => this.togglePin(key), onPage: () => this.renderPager() });
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const params = new URLSearchParams(location.search);
     // ?ice=relay forces media through TURN; ?turn=tcp,tls keeps only those
     // TURN transports. Both are for debugging a network (and for tests).
     const turn = params.get('turn');
-    const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((t) => ['udp', 'tcp', 'tls'].includes(t))) : null;
+    const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((x) => ['udp', 'tcp', 'tls'].includes(x))) : null;
     this.call = new Call({
       url: `${scheme}//${location.host}/xmpp-websocket`,
       domain: location.hostname,
-      room,
-      nick: name,
-      displayName: name,
-      localTracks: () => ({ audio: media.stream.getAudioTracks()[0] ?? null, video: media.stream.getVideoTracks()[0] ?? null }),
+      room: opts.room,
+      nick: opts.name,
+      displayName: opts.name,
+      password: opts.password || undefined,
+      localTracks: () => ({ audio: this.media.stream.getAudioTracks()[0] ?? null, video: this.media.stream.getVideoTracks()[0] ?? null }),
       icePolicy: params.get('ice') === 'relay' ? 'relay' : 'all',
       turnTransports,
     });
+    this.call.client.on('traffic', (dir, xml) => {
+      this.recorder.addTrace(dir, xml);
+      if (params.get('debug') === '1') console.debug(`xmpp ${dir}: ${xml}`);
+    });
     // A new network (Wi-Fi to mobile, a VPN coming up) needs new ICE candidates.
-    window.addEventListener('online', () => this.call.restartIce('the network changed'));
-    if (params.get('debug') === '1') {
-      this.call.client.on('traffic', (dir, xml) => console.debug(`xmpp ${dir}: ${xml}`));
-    }
+    window.addEventListener('online', () => this.call.restartIce('the network changed'), { signal: this.abort.signal });
     /** @type {TestHook} */
-    this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, events: [], statusLog: [] };
+    this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, state: this.state, extras: null, events: [], statusLog: [] };
     /** @type {any} */ (window).parley = this.hook;
+    this.chat = new ChatPanel({
+      sayAll: (body) => this.need().say(body),
+      sayPrivate: (nick, body) => this.need().sendPrivate(nick, body),
+      nameOf: (nick) => this.state.members.get(nick)?.displayName ?? nick,
+      isOpen: () => this.state.panel === 'chat',
+      onUnread: (n) => this.controls.setUnread(n),
+    }, this.abort.signal);
+    this.controls = new Controls(this);
+    this.monitor = new Monitor(this);
+    /** @type {ReturnType<typeof levelMeter>|null} */
+    this.selfMeter = null;
+  }
+
+  /** need returns the room extensions, or throws when not in a room yet. */
+  need() {
+    if (!this.extras) throw new Error('not in the room');
+    return this.extras;
   }
 
   start() {
-    this.addSelfTile();
-    this.wireControls();
     this.wireCall();
-    for (const p of this.media.problems) this.systemLine(p);
-    this.call.start().catch(() => {
-      // the status line already says what went wrong
+    this.controls.wire();
+    for (const p of this.media.problems) this.chat.system(p, true);
+    const off = onLanguageChange(() => {
+      this.showStatus();
+      this.render();
     });
+    this.abort.signal.addEventListener('abort', off);
+    this.call.start().then(() => {
+      this.monitor.start();
+    }, (err) => this.failed(err));
   }
 
-  addSelfTile() {
-    const tile = this.makeTile('', 'You');
-    tile.el.classList.add('self');
-    tile.video.srcObject = this.media.stream;
-    tile.avatar.hidden = this.media.stream.getVideoTracks().length > 0;
-    this.play(tile.video);
+  /** @param {unknown} err */
+  failed(err) {
+    if (err instanceof JoinError && err.condition === 'not-authorized') {
+      this.close();
+      stopAll(this.media.stream);
+      this.opts.onRefused(t(this.opts.password ? 'prejoin.passwordWrong' : 'prejoin.passwordNeeded'), this.media);
+      return;
+    }
+    /** @type {Record<string, string>} */
+    const words = { forbidden: 'status.banned', 'registration-required': 'status.membersOnly', 'service-unavailable': 'status.full', conflict: 'status.nameTaken' };
+    const key = err instanceof JoinError ? (words[err.condition] ?? 'status.joinFailed') : 'status.connectFailed';
+    this.ended(t(key, { detail: err instanceof Error ? err.message : String(err) }), 'lost', true);
   }
 
   wireCall() {
     const c = this.call;
+    c.on('room', (room) => {
+      this.extras?.dispose();
+      const extras = new RoomExtras({ client: c.client, room });
+      this.extras = extras;
+      this.hook.extras = extras;
+      extras.publish(this.controls.ownState());
+      extras.on('reaction', (nick, emoji) => {
+        const m = this.state.members.get(nick);
+        this.stage.react(m?.self ? '' : nick, emoji);
+        this.log('reaction', nick, emoji);
+      });
+      extras.on('private', (m) => this.chat.add({ from: m.nick, body: m.body, self: false, private: true }));
+      extras.on('sendFailed', (id, cond) => this.chat.failed(id, cond));
+      extras.on('request', (from, action) => this.controls.onRequest(from, action));
+    });
     c.on('status', (s) => {
       this.hook.status = s;
       if (this.hook.statusLog.at(-1) !== s.text) this.hook.statusLog.push(s.text);
       if (this.hook.statusLog.length > 100) this.hook.statusLog.shift();
-      this.state.textContent = s.text;
-      this.state.classList.toggle('bad', s.bad);
+      this.showStatus();
     });
     c.on('participant', (p) => {
-      if (p.self) return;
-      this.tileFor(p).name.textContent = p.displayName;
-      this.hookEntry(p);
-      this.renderPeople();
+      this.upsert(p);
       this.log('joined', p.nick);
     });
     c.on('participantLeft', (p) => {
-      this.tiles.get(p.nick)?.el.remove();
-      this.tiles.delete(p.nick);
+      this.state.members.delete(p.nick);
       this.hook.participants.delete(p.nick);
-      this.layout();
-      this.renderPeople();
+      if (this.state.pinned === p.nick) this.state.pinned = null;
+      this.render();
       this.log('left', p.nick);
     });
-    c.on('trackAdded', (p, t) => this.onTrackAdded(p, t));
-    c.on('trackRemoved', (p, t) => this.onTrackRemoved(p, t));
+    c.on('trackAdded', (p, tr) => this.onTrackAdded(p, tr));
+    c.on('trackRemoved', (p, tr) => this.onTrackRemoved(p, tr));
     c.on('peerConnection', (pc) => {
       this.hook.pc = pc;
     });
-    c.on('message', (m) => {
-      const from = this.call.participants.get(m.nick)?.displayName ?? m.nick;
-      const li = h('li', {}, [h('span', { class: 'from' }, [m.self ? 'You' : from || 'Room']), m.body]);
-      if (m.delayed) li.title = `sent ${m.delayed.toLocaleString()}`;
-      this.chatLog.append(li);
-      li.scrollIntoView({ block: 'end' });
+    c.on('message', (m) => this.chat.add({ from: m.nick, body: m.body, self: m.self, when: m.delayed, id: m.id }));
+    c.on('ended', (reason, kind) => this.ended(reason, kind));
+    c.on('screenShareEnded', () => this.controls.stopShare());
+    c.on('dominantSpeaker', (_p, nick) => {
+      const m = this.state.members.get(nick);
+      if (!m) return;
+      m.lastSpoke = Date.now();
+      this.state.dominant = nick;
+      this.log('dominant', nick);
+      this.render();
     });
-    c.on('ended', (reason) => this.ended(reason));
+  }
+
+  /**
+   * upsert brings a member up to date from the call and the room's presence.
+   * @param {Participant} p
+   */
+  upsert(p) {
+    let m = this.state.members.get(p.nick);
+    if (!m) {
+      m = newMember(p.nick, p.displayName, p.self);
+      this.state.members.set(p.nick, m);
+    }
+    m.displayName = p.displayName;
+    const o = this.call.room?.occupants.get(p.nick);
+    if (o) {
+      m.role = o.role;
+      m.affiliation = o.affiliation;
+    }
+    if (p.self) {
+      // Our own state is what we publish, not what the room last echoed.
+      m.state = this.controls.ownState();
+      m.camera = this.controls.selfCamera();
+      m.screen = this.controls.screenStream();
+      if (!this.selfMeter && this.media.stream.getAudioTracks()[0]) this.selfMeter = levelMeter(this.media.stream.getAudioTracks()[0]);
+    } else {
+      if (o) m.state = readState(o.payload);
+      this.splitVideos(m);
+      this.hookEntry(p);
+    }
+    this.render();
+  }
+
+  /** @param {Member} m */
+  splitVideos(m) {
+    const { camera, screen } = splitVideos(m.videos);
+    const same = (/** @type {MediaStream|null} */ s, /** @type {RemoteTrack|null} */ tr) => (s?.getVideoTracks()[0] ?? null) === (tr?.track ?? null);
+    if (!same(m.camera, camera)) m.camera = camera ? new MediaStream([camera.track]) : null;
+    if (!same(m.screen, screen)) {
+      // A share that starts is shown large, as everyone expects; the user may switch back.
+      if (screen && !m.screen) this.state.layout = 'speaker';
+      m.screen = screen ? new MediaStream([screen.track]) : null;
+    }
   }
 
   /**
    * @param {Participant} p
-   * @param {RemoteTrack} t
+   * @param {RemoteTrack} tr
    */
-  onTrackAdded(p, t) {
-    const tile = this.tileFor(p);
-    const stream = new MediaStream([t.track]);
-    if (t.kind === 'video') {
-      tile.video.srcObject = stream;
-      tile.avatar.hidden = true;
-      this.play(tile.video);
+  onTrackAdded(p, tr) {
+    if (tr.kind === 'video') {
+      const m = this.state.members.get(p.nick);
+      if (m && !m.videos.includes(tr)) m.videos.push(tr);
+      if (m) this.splitVideos(m);
+      this.render();
     } else {
-      tile.audio.srcObject = stream;
-      this.play(tile.audio);
+      const el = h('audio', { autoplay: '' });
+      el.srcObject = new MediaStream([tr.track]);
+      if (this.speaker && 'setSinkId' in el) /** @type {any} */ (el).setSinkId(this.speaker).catch(() => {});
+      this.audioSink.append(el);
+      this.audio.set(tr.track.id, el);
+      this.play(el);
     }
     this.hookEntry(p);
-    this.log('track-added', p.nick, t.kind);
+    this.log('track-added', p.nick, tr.kind);
   }
 
   /**
    * @param {Participant} p
-   * @param {RemoteTrack} t
+   * @param {RemoteTrack} tr
    */
-  onTrackRemoved(p, t) {
-    const tile = this.tiles.get(p.nick);
-    if (tile) {
-      const el = t.kind === 'video' ? tile.video : tile.audio;
-      const s = el.srcObject;
-      if (s instanceof MediaStream && s.getTracks().includes(t.track)) {
-        el.srcObject = null;
-        if (t.kind === 'video') tile.avatar.hidden = false;
-      }
+  onTrackRemoved(p, tr) {
+    const el = this.audio.get(tr.track.id);
+    if (el) {
+      el.srcObject = null;
+      el.remove();
+      this.audio.delete(tr.track.id);
+    }
+    const m = this.state.members.get(p.nick);
+    if (m) {
+      m.videos = m.videos.filter((v) => v !== tr);
+      this.splitVideos(m);
+      this.render();
     }
     if (this.call.participants.has(p.nick)) this.hookEntry(p);
-    this.log('track-removed', p.nick, t.kind);
+    this.log('track-removed', p.nick, tr.kind);
   }
 
   /** @param {Participant} p */
@@ -183,8 +296,8 @@ class CallView {
     const tracks = [...p.tracks.values()];
     this.hook.participants.set(p.nick, {
       displayName: p.displayName,
-      tracks: tracks.map((t) => t.track),
-      receivers: tracks.map((t) => t.receiver),
+      tracks: tracks.map((x) => x.track),
+      receivers: tracks.map((x) => x.receiver),
     });
   }
 
@@ -198,36 +311,58 @@ class CallView {
     if (this.hook.events.length > 500) this.hook.events.splice(0, 100);
   }
 
-  /** @param {Participant} p */
-  tileFor(p) {
-    return this.tiles.get(p.nick) ?? this.makeTile(p.nick, p.displayName);
+  /** render schedules one redraw of everything state-driven. */
+  render() {
+    if (this.renderQueued || !this.active) return;
+    this.renderQueued = true;
+    queueMicrotask(() => {
+      this.renderQueued = false;
+      if (!this.active) return;
+      this.stage.render(this.state);
+      renderPeople(byId('people'), byId('people-title'), this.state, (a, m) => this.controls.moderate(a, m));
+      const others = [...this.state.members.values()].filter((m) => !m.self).map((m) => ({ nick: m.nick, name: m.displayName }));
+      this.chat.setRecipients(others);
+      byId('call-count').textContent = t('call.count', { count: this.state.members.size });
+      this.controls.render();
+    });
   }
 
-  /**
-   * @param {string} nick
-   * @param {string} label
-   * @returns {Tile}
-   */
-  makeTile(nick, label) {
-    const video = h('video', { autoplay: '', playsinline: '' });
-    video.muted = true; // sound plays through the audio element, which may need a click
-    const audio = h('audio', { autoplay: '' });
-    const name = h('span', { class: 'name' }, [label]);
-    const avatar = h('div', { class: 'avatar', 'aria-hidden': 'true' }, [(label.trim()[0] ?? '?').toUpperCase()]);
-    const el = h('div', { class: 'tile', 'data-nick': nick }, [avatar, video, audio, name]);
-    const tile = { el, video, audio, name, avatar };
-    this.tiles.set(nick, tile);
-    this.grid.append(el);
-    this.layout();
-    return tile;
+  renderPager() {
+    const pager = byId('pager');
+    pager.hidden = this.stage.pages <= 1;
+    byId('page-label').textContent = t('call.page', { page: this.stage.page + 1, pages: this.stage.pages });
+    byId('page-prev', HTMLButtonElement).disabled = this.stage.page === 0;
+    byId('page-next', HTMLButtonElement).disabled = this.stage.page >= this.stage.pages - 1;
   }
 
-  /** layout picks the number of grid columns for the number of tiles. */
-  layout() {
-    const n = Math.max(1, this.tiles.size);
-    const wide = this.grid.clientWidth >= this.grid.clientHeight;
-    const cols = wide ? Math.ceil(Math.sqrt(n)) : Math.ceil(n / Math.ceil(Math.sqrt(n)));
-    this.grid.style.setProperty('--cols', String(cols));
+  /** @param {number} delta */
+  turnPage(delta) {
+    this.stage.page = Math.max(0, Math.min(this.stage.pages - 1, this.stage.page + delta));
+    this.stage.layout(this.state);
+  }
+
+  /** @param {string} key */
+  togglePin(key) {
+    this.state.pinned = this.state.pinned === key ? null : key;
+    if (this.state.pinned) this.state.layout = 'speaker';
+    this.render();
+  }
+
+  /** showStatus puts the call's phase in words, and the banner up while the connection is lost. */
+  showStatus() {
+    const s = this.call.status;
+    /** @type {Record<string, string>} */
+    const media = { idle: 'status.waiting', negotiating: 'status.negotiating', connecting: 'status.mediaConnecting', connected: 'status.connected', disconnected: 'status.interrupted', failed: 'status.mediaFailed', ended: 'status.ended' };
+    /** @type {Record<string, string>} */
+    const phase = { connecting: 'status.connecting', joining: 'status.joining', reconnecting: 'status.reconnecting', failed: 'status.failed', left: 'status.ended' };
+    const key = s.phase === 'in-call' ? media[s.media] : phase[s.phase];
+    const el = byId('call-state');
+    el.textContent = t(key ?? 'status.connecting');
+    el.classList.toggle('bad', s.bad);
+    const lost = s.phase === 'reconnecting' || (s.phase === 'in-call' && (s.media === 'disconnected' || s.media === 'failed'));
+    const banner = byId('banner');
+    banner.hidden = !lost;
+    banner.textContent = lost ? t(s.phase === 'reconnecting' ? 'banner.reconnecting' : 'banner.media') : '';
   }
 
   /**
@@ -243,86 +378,67 @@ class CallView {
 
   askForSound() {
     if (document.getElementById('enable-sound')) return;
-    const btn = h('button', { id: 'enable-sound', type: 'button' }, ['Turn on sound']);
+    const btn = h('button', { id: 'enable-sound', type: 'button', 'data-i18n': 'call.enableSound', 'aria-label': t('call.enableSound') }, [t('call.enableSound')]);
     btn.addEventListener('click', () => {
-      for (const t of this.tiles.values()) t.audio.play().catch(() => {});
+      for (const a of this.audio.values()) a.play().catch(() => {});
       btn.remove();
     });
     byId('call-state').after(btn);
   }
 
-  renderPeople() {
-    const list = [...this.call.participants.values()].sort((a, b) => Number(b.self) - Number(a.self) || a.displayName.localeCompare(b.displayName));
-    this.people.replaceChildren(...list.map((p) => h('li', { 'data-nick': p.nick }, [p.self ? `${p.displayName} (you)` : p.displayName])));
-    byId('people-count').textContent = `(${list.length})`;
+  /** @param {string} id */
+  setSpeaker(id) {
+    this.speaker = id;
+    prefs.setDevices({ speaker: id });
+    for (const a of this.audio.values()) if ('setSinkId' in a) /** @type {any} */ (a).setSinkId(id).catch(() => {});
   }
 
-  wireControls() {
-    const mic = byId('toggle-mic', HTMLButtonElement);
-    const cam = byId('toggle-camera', HTMLButtonElement);
-    const side = byId('toggle-side', HTMLButtonElement);
-    const audio = this.media.stream.getAudioTracks()[0];
-    const video = this.media.stream.getVideoTracks()[0];
-    mic.disabled = !audio;
-    cam.disabled = !video;
-    if (!audio) mic.textContent = 'No microphone';
-    if (!video) cam.textContent = 'No camera';
-    mic.addEventListener('click', () => {
-      if (!audio) return;
-      audio.enabled = !audio.enabled;
-      mic.setAttribute('aria-pressed', String(!audio.enabled));
-      mic.classList.toggle('off', !audio.enabled);
-      mic.textContent = audio.enabled ? 'Mute mic' : 'Unmute mic';
-    });
-    cam.addEventListener('click', () => {
-      if (!video) return;
-      video.enabled = !video.enabled;
-      cam.setAttribute('aria-pressed', String(!video.enabled));
-      cam.classList.toggle('off', !video.enabled);
-      cam.textContent = video.enabled ? 'Stop camera' : 'Start camera';
-      const self = this.tiles.get('');
-      if (self) self.avatar.hidden = video.enabled;
-    });
-    side.addEventListener('click', () => {
-      const aside = byId('side');
-      aside.hidden = !aside.hidden;
-      side.setAttribute('aria-pressed', String(!aside.hidden));
-    });
-    byId('leave', HTMLButtonElement).addEventListener('click', () => this.call.leave());
-    const form = byId('chat-form', HTMLFormElement);
-    const input = byId('chat-input', HTMLInputElement);
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const text = input.value.trim();
-      if (!text) return;
-      try {
-        this.call.say(text);
-        input.value = '';
-      } catch {
-        this.systemLine('The message could not be sent: not connected.');
-      }
-    });
-    window.addEventListener('pagehide', () => {
-      this.call.leave();
-    });
-    window.addEventListener('resize', () => this.layout());
+  download() {
+    downloadDebug(this);
   }
 
-  /** @param {string} text */
-  systemLine(text) {
-    this.chatLog.append(h('li', { class: 'system' }, [text]));
+  /** close stops what the view runs, leaving the page to another screen. */
+  close() {
+    this.active = false;
+    this.abort.abort();
+    this.monitor.stop();
+    this.controls.unwire();
+    this.selfMeter?.stop();
+    this.extras?.dispose();
+    for (const a of this.audio.values()) a.srcObject = null;
+    this.audioSink.remove();
+    for (const key of [...this.stage.tiles.keys()]) this.stage.remove(key);
   }
 
-  /** @param {string} reason */
-  ended(reason) {
+  /**
+   * ended shows the screen for why the call is over, with a rejoin button.
+   * @param {string} reason the library's words (kept for the debug file)
+   * @param {EndKind} kind
+   * @param {boolean} [explained] reason is already in the user's language
+   */
+  ended(reason, kind, explained = false) {
+    if (!this.active) return;
+    this.close();
+    this.controls.stopShare();
     stopAll(this.media.stream);
-    for (const t of this.tiles.values()) {
-      t.video.srcObject = null;
-      t.audio.srcObject = null;
-    }
     this.hook.pc = null;
     show('left');
-    byId('left-reason').textContent = reason;
-    byId('rejoin-link', HTMLAnchorElement).href = location.pathname;
+    /** @type {Record<EndKind, [string, string]>} */
+    const words = {
+      left: ['left.leftTitle', 'left.leftText'],
+      kicked: ['left.kickedTitle', 'left.kickedText'],
+      banned: ['left.bannedTitle', 'left.bannedText'],
+      destroyed: ['left.endedTitle', 'left.endedText'],
+      removed: ['left.removedTitle', 'left.removedText'],
+      lost: ['left.lostTitle', 'left.lostText'],
+    };
+    const [title, text] = words[kind];
+    byId('left-title').textContent = t(title);
+    byId('left-reason').textContent = explained ? reason : t(text);
+    byId('left').dataset.kind = kind;
+    const rejoin = byId('rejoin', HTMLButtonElement);
+    rejoin.onclick = () => location.reload();
+    applyTranslations(byId('left'));
+    rejoin.focus();
   }
 }

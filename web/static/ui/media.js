@@ -18,6 +18,8 @@
  * @property {string[]} problems plain-words explanations of what is missing
  */
 
+import { t } from './i18n.js';
+
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } };
 
 /**
@@ -29,7 +31,7 @@ const VIDEO = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { idea
 export async function openMedia(choice = {}) {
   const md = navigator.mediaDevices;
   if (!md || !md.getUserMedia) {
-    return { stream: new MediaStream(), problems: ['This page cannot use a camera or microphone here (it needs HTTPS or localhost).'] };
+    return { stream: new MediaStream(), problems: [t('media.insecure')] };
   }
   const wantCam = choice.camera !== false;
   const wantMic = choice.mic !== false;
@@ -61,35 +63,51 @@ export async function openMedia(choice = {}) {
  */
 export function explain(err, what) {
   const name = err instanceof Error || (err && typeof err === 'object' && 'name' in err) ? /** @type {any} */ (err).name : '';
-  const What = what === 'camera' ? 'Camera' : 'Microphone';
+  const cam = what === 'camera';
   switch (name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return `${What} access was refused. Allow it in the browser's site settings to be ${what === 'camera' ? 'seen' : 'heard'}.`;
+      return t(cam ? 'media.cameraRefused' : 'media.micRefused');
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return `No ${what} was found.`;
+      return t(cam ? 'media.cameraMissing' : 'media.micMissing');
     case 'NotReadableError':
     case 'AbortError':
-      return `The ${what} is in use by another program or could not start.`;
+      return t(cam ? 'media.cameraBusy' : 'media.micBusy');
     default:
-      return `The ${what} could not be opened${err instanceof Error && err.message ? ` (${err.message})` : ''}.`;
+      return t(cam ? 'media.cameraFailed' : 'media.micFailed', { detail: err instanceof Error ? err.message : String(err) });
   }
 }
 
 /**
  * listDevices returns the cameras and microphones. Labels are empty until
  * the page has been granted access once.
- * @returns {Promise<{cameras: MediaDeviceInfo[], mics: MediaDeviceInfo[]}>}
+ * @returns {Promise<{cameras: MediaDeviceInfo[], mics: MediaDeviceInfo[], speakers: MediaDeviceInfo[]}>}
  */
 export async function listDevices() {
   const md = navigator.mediaDevices;
-  if (!md || !md.enumerateDevices) return { cameras: [], mics: [] };
+  if (!md || !md.enumerateDevices) return { cameras: [], mics: [], speakers: [] };
   const all = await md.enumerateDevices();
   return {
-    cameras: all.filter((d) => d.kind === 'videoinput'),
-    mics: all.filter((d) => d.kind === 'audioinput'),
+    cameras: all.filter((d) => d.kind === 'videoinput' && d.deviceId),
+    mics: all.filter((d) => d.kind === 'audioinput' && d.deviceId),
+    speakers: all.filter((d) => d.kind === 'audiooutput' && d.deviceId),
   };
+}
+
+/**
+ * openTrack opens one new camera or microphone track on a chosen device,
+ * for switching during a call.
+ * @param {'camera'|'mic'} kind
+ * @param {string} deviceId
+ * @returns {Promise<MediaStreamTrack>}
+ */
+export async function openTrack(kind, deviceId) {
+  const id = deviceId ? { deviceId: { exact: deviceId } } : {};
+  const s = await navigator.mediaDevices.getUserMedia(kind === 'camera' ? { video: { ...VIDEO, ...id } } : { audio: deviceId ? id : true });
+  const track = s.getTracks()[0];
+  if (!track) throw new Error(`no ${kind} track`);
+  return track;
 }
 
 /** stopAll ends every track of a stream. @param {MediaStream|null} stream */

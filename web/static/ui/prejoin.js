@@ -1,40 +1,112 @@
 // @ts-check
 /**
- * The pre-join screen: display name, camera preview, device choice. The
- * media opened here is handed to the call, so the browser asks only once.
+ * The pre-join screen: name, password when the room asks, camera preview,
+ * microphone meter, speaker test, device choice, joining with camera or
+ * microphone off. The media opened here is handed to the call, so the
+ * browser asks only once.
  */
-import { byId, show, setError, h } from './dom.js';
+import { byId, show, setError } from './dom.js';
 import { openMedia, listDevices, stopAll } from './media.js';
+import { t, onLanguageChange } from './i18n.js';
+import { prefs } from './prefs.js';
+import { fillDevices, canPickSpeaker } from './settings.js';
+import { levelMeter, testSound } from './meter.js';
+import { setIcon } from './icons.js';
+import { initials } from './tiles.js';
 
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 
-const NAME_KEY = 'parley.name';
+/**
+ * @typedef {object} JoinChoice
+ * @property {string} name
+ * @property {string} password
+ * @property {LocalMedia} media
+ * @property {string} speaker the audio output deviceId ('' default)
+ */
 
 /**
  * @typedef {object} PrejoinOptions
  * @property {string} room
  * @property {string} name a name from the address, if any
+ * @property {string} password a password from the address or typed before
+ * @property {string} [problem] why we are here again (e.g. the password was wrong)
+ * @property {boolean} [needPassword] the room asked for a password
  * @property {number} maxName
- * @property {(choice: {name: string, media: LocalMedia}) => void} onJoin
+ * @property {(choice: JoinChoice) => void} onJoin
  */
+
+/** The elements of the screen; listeners are added once per page. */
+let wired = /** @type {null | ((o: PrejoinOptions) => void)} */ (null);
 
 /** @param {PrejoinOptions} opts */
 export function showPrejoin(opts) {
   show('prejoin');
-  byId('prejoin-room').textContent = opts.room;
+  if (!wired) wired = wire();
+  wired(opts);
+}
+
+function wire() {
   const nameInput = byId('prejoin-name', HTMLInputElement);
+  const pwBox = byId('prejoin-password-box');
+  const pwInput = byId('prejoin-password', HTMLInputElement);
   const camSelect = byId('prejoin-camera', HTMLSelectElement);
   const micSelect = byId('prejoin-mic', HTMLSelectElement);
+  const spkSelect = byId('prejoin-speaker', HTMLSelectElement);
+  const camToggle = byId('prejoin-cam-toggle', HTMLButtonElement);
+  const micToggle = byId('prejoin-mic-toggle', HTMLButtonElement);
   const video = byId('preview-video', HTMLVideoElement);
   const empty = byId('preview-empty');
+  const avatar = byId('preview-avatar');
+  const meterBar = byId('prejoin-meter-bar');
+  const meterEl = byId('prejoin-meter');
   const error = byId('prejoin-error');
   const form = byId('prejoin-form', HTMLFormElement);
-  nameInput.maxLength = opts.maxName;
-  nameInput.value = opts.name || safeGet(NAME_KEY);
+  byId('prejoin-speaker-box').hidden = !canPickSpeaker();
 
+  /** @type {PrejoinOptions} */
+  let opts;
   /** @type {LocalMedia} */
   let media = { stream: new MediaStream(), problems: [] };
   let generation = 0; // the latest openMedia call wins
+  let camOff = false;
+  let micOff = false;
+  /** @type {ReturnType<typeof levelMeter>|null} */
+  let meter = null;
+  let meterTimer = 0;
+  let problem = '';
+
+  const refreshToggles = () => {
+    micToggle.setAttribute('aria-pressed', String(micOff));
+    camToggle.setAttribute('aria-pressed', String(camOff));
+    const micLabel = t(micOff ? 'controls.micOn' : 'controls.micOff');
+    const camLabel = t(camOff ? 'controls.cameraOn' : 'controls.cameraOff');
+    micToggle.setAttribute('aria-label', micLabel);
+    micToggle.title = micLabel;
+    camToggle.setAttribute('aria-label', camLabel);
+    camToggle.title = camLabel;
+    setIcon(micToggle, micOff ? 'micOff' : 'mic');
+    setIcon(camToggle, camOff ? 'cameraOff' : 'camera');
+    for (const tr of media.stream.getAudioTracks()) tr.enabled = !micOff;
+    for (const tr of media.stream.getVideoTracks()) tr.enabled = !camOff;
+    const hasVideo = media.stream.getVideoTracks().length > 0 && !camOff;
+    empty.hidden = hasVideo;
+    video.hidden = !hasVideo;
+    avatar.textContent = initials(nameInput.value || '?');
+  };
+
+  const startMeter = () => {
+    meter?.stop();
+    clearInterval(meterTimer);
+    const track = media.stream.getAudioTracks()[0];
+    if (!track) return;
+    meter = levelMeter(track);
+    meterTimer = window.setInterval(() => {
+      const v = micOff ? 0 : (meter?.level() ?? 0);
+      const pct = Math.round(v * 100);
+      meterBar.style.width = `${pct}%`;
+      meterEl.setAttribute('aria-valuenow', String(pct));
+    }, 100);
+  };
 
   async function open() {
     const mine = ++generation;
@@ -45,72 +117,59 @@ export function showPrejoin(opts) {
       return;
     }
     media = next;
-    const hasVideo = media.stream.getVideoTracks().length > 0;
-    video.srcObject = hasVideo ? media.stream : null;
-    empty.hidden = hasVideo;
-    setError(error, media.problems.join(' '));
-    await fillDevices();
+    video.srcObject = media.stream.getVideoTracks().length ? media.stream : null;
+    setError(error, [problem, ...media.problems].filter(Boolean).join(' '));
+    refreshToggles();
+    startMeter();
+    await fillAll();
   }
 
-  async function fillDevices() {
-    const { cameras, mics } = await listDevices();
-    const current = {
-      cam: media.stream.getVideoTracks()[0]?.getSettings().deviceId ?? camSelect.value,
-      mic: media.stream.getAudioTracks()[0]?.getSettings().deviceId ?? micSelect.value,
-    };
-    fill(camSelect, cameras, current.cam, 'Camera');
-    fill(micSelect, mics, current.mic, 'Microphone');
+  async function fillAll() {
+    const { cameras, mics, speakers } = await listDevices();
+    const cam = media.stream.getVideoTracks()[0]?.getSettings().deviceId ?? camSelect.value;
+    const mic = media.stream.getAudioTracks()[0]?.getSettings().deviceId ?? micSelect.value;
+    fillDevices(camSelect, cameras, cam, (i) => t('devices.cameraN', { n: i }), t('devices.noCamera'));
+    fillDevices(micSelect, mics, mic, (i) => t('devices.micN', { n: i }), t('devices.noMic'));
+    fillDevices(spkSelect, speakers, spkSelect.value || prefs.devices().speaker || '', (i) => t('devices.speakerN', { n: i }), t('devices.noSpeaker'));
   }
 
-  camSelect.addEventListener('change', open);
-  micSelect.addEventListener('change', open);
+  camSelect.addEventListener('change', () => { prefs.setDevices({ camera: camSelect.value }); open(); });
+  micSelect.addEventListener('change', () => { prefs.setDevices({ mic: micSelect.value }); open(); });
+  spkSelect.addEventListener('change', () => prefs.setDevices({ speaker: spkSelect.value }));
+  byId('prejoin-test-sound').addEventListener('click', () => testSound(spkSelect.value));
+  camToggle.addEventListener('click', () => { camOff = !camOff; refreshToggles(); });
+  micToggle.addEventListener('click', () => { micOff = !micOff; refreshToggles(); });
+  nameInput.addEventListener('input', () => { avatar.textContent = initials(nameInput.value || '?'); });
+  onLanguageChange(() => { refreshToggles(); fillAll(); });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const name = nameInput.value.trim();
     if (!name) {
-      setError(error, 'Please enter your name.');
+      setError(error, t('prejoin.needName'));
       return;
     }
-    safeSet(NAME_KEY, name);
+    if (!pwBox.hidden && !pwInput.value) {
+      setError(error, t('prejoin.needPassword'));
+      return;
+    }
+    prefs.setName(name);
     generation++; // no late preview may replace what we hand over
     video.srcObject = null;
-    opts.onJoin({ name, media });
+    meter?.stop();
+    clearInterval(meterTimer);
+    opts.onJoin({ name, password: pwBox.hidden ? opts.password : pwInput.value, media, speaker: spkSelect.value });
   });
-  open();
-}
 
-/**
- * @param {HTMLSelectElement} select
- * @param {MediaDeviceInfo[]} devices
- * @param {string} selected
- * @param {string} noun
- */
-function fill(select, devices, selected, noun) {
-  select.replaceChildren(
-    ...devices.map((d, i) => {
-      const o = h('option', { value: d.deviceId }, [d.label || `${noun} ${i + 1}`]);
-      o.selected = d.deviceId === selected;
-      return o;
-    }),
-  );
-  if (devices.length === 0) select.append(h('option', { value: '' }, [`No ${noun.toLowerCase()} found`]));
-  select.disabled = devices.length === 0;
-}
-
-/** @param {string} key */
-function safeGet(key) {
-  try {
-    return localStorage.getItem(key) ?? '';
-  } catch {
-    return '';
-  }
-}
-
-/** @param {string} key @param {string} value */
-function safeSet(key, value) {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    // private mode: the name is just not remembered
-  }
+  return (/** @type {PrejoinOptions} */ o) => {
+    opts = o;
+    problem = o.problem ?? '';
+    byId('prejoin-room').textContent = o.room;
+    nameInput.maxLength = o.maxName;
+    nameInput.value = o.name || prefs.name();
+    pwBox.hidden = !(o.needPassword || o.password);
+    pwInput.value = o.password;
+    setError(error, problem);
+    if (!pwBox.hidden && o.needPassword) pwInput.focus();
+    open();
+  };
 }

@@ -1,0 +1,89 @@
+// @ts-check
+/**
+ * The call screen's state, in one object that only CallView changes (then
+ * it re-renders): the members with their media and room state, and the
+ * user's view choices. No DOM access.
+ */
+
+/** @typedef {import('../lib/roomextras.js').MemberState} MemberState */
+/** @typedef {import('../lib/conference.js').RemoteTrack} RemoteTrack */
+
+/**
+ * @typedef {object} Member
+ * @property {string} nick the MUC nick
+ * @property {string} displayName
+ * @property {boolean} self
+ * @property {string} role moderator, participant, visitor
+ * @property {string} affiliation owner, admin, member, none
+ * @property {MemberState} state what the member's presence says
+ * @property {MediaStream|null} camera the camera picture (own: the local stream)
+ * @property {MediaStream|null} screen a shared screen, when there is one
+ * @property {RemoteTrack[]} videos remote video tracks, in arrival order
+ * @property {boolean} speaking
+ * @property {number} lastSpoke when the member last spoke (ms), 0 if never
+ * @property {'good'|'fair'|'poor'|null} quality the connection quality we see
+ */
+
+/**
+ * @typedef {object} CallState
+ * @property {Map<string, Member>} members by nick
+ * @property {'tile'|'speaker'} layout
+ * @property {string|null} pinned the tile key pinned in speaker view
+ * @property {boolean} fill crop videos to fill tiles (the user's choice)
+ * @property {'people'|'chat'|null} panel the side panel open
+ * @property {number} unread chat messages since the chat was last open
+ * @property {string} dominant the nick the server last named as the dominant speaker, '' before
+ */
+
+/** @returns {CallState} */
+export function newCallState() {
+  return { members: new Map(), layout: 'tile', pinned: null, fill: false, panel: null, unread: 0, dominant: '' };
+}
+
+/**
+ * newMember makes a member with nothing known yet.
+ * @param {string} nick
+ * @param {string} displayName
+ * @param {boolean} self
+ * @returns {Member}
+ */
+export function newMember(nick, displayName, self) {
+  return {
+    nick, displayName, self, role: 'participant', affiliation: 'none',
+    state: { audio: 'on', video: 'on', hand: null, screen: false },
+    camera: null, screen: null, videos: [], speaking: false, lastSpoke: 0, quality: null,
+  };
+}
+
+/**
+ * splitVideos tells a member's camera from a shared screen, by the source
+ * the library read from the stream (the latest of each wins).
+ * @param {RemoteTrack[]} videos
+ * @returns {{camera: RemoteTrack|null, screen: RemoteTrack|null}}
+ */
+export function splitVideos(videos) {
+  const last = (/** @type {string} */ source) => videos.filter((v) => v.source === source).at(-1) ?? null;
+  return { camera: last('camera'), screen: last('screen') };
+}
+
+/**
+ * canModerate says which moderator actions the room grants us over a
+ * member (XEP-0045 §5.2: a moderator changes roles of non-admins; making
+ * someone a moderator needs admin or owner affiliation). The server checks
+ * again; this only decides which controls to show.
+ * @param {Member|undefined} me
+ * @param {Member} target
+ */
+export function canModerate(me, target) {
+  const none = { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false };
+  if (!me || target.self || me.role !== 'moderator') return none;
+  const admin = me.affiliation === 'owner' || me.affiliation === 'admin';
+  const targetAdmin = target.affiliation === 'owner' || target.affiliation === 'admin';
+  return {
+    mute: target.state.audio === 'on',
+    askUnmute: target.state.audio === 'muted',
+    kick: !targetAdmin && (admin || target.role !== 'moderator'),
+    promote: admin && target.role !== 'moderator',
+    lowerHand: target.state.hand !== null,
+  };
+}
