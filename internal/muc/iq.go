@@ -111,6 +111,10 @@ func (r *room) handleIQ(st *xmlstream.Element, from, to jid.JID) {
 		r.handleAdmin(st, q, from, typ)
 	case q.Is(NSMUCOwner, "query"):
 		r.handleOwner(st, q, from, typ)
+	case q.Space == NSLobby:
+		r.handleLobbyIQ(st, q, from)
+	case q.Is(NSRoom, "end"):
+		r.handleEndIQ(st, q, from)
 	case q.Space == NSDiscoInfo || q.Space == NSDiscoItems:
 		r.reply(st, stanza.NewError(stanza.BadRequest, "disco queries are get requests"))
 	default:

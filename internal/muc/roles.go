@@ -1,6 +1,10 @@
 package muc
 
-import "parley.dev/parley/internal/jid"
+import (
+	"time"
+
+	"parley.dev/parley/internal/jid"
+)
 
 // Affiliation is a long-lived relation between a bare JID and a room
 // (XEP-0045 §5.2). The zero value is AffNone.
@@ -130,6 +134,8 @@ type OccupantInfo struct {
 	RealJID     jid.JID
 	Role        Role
 	Affiliation Affiliation
+	Identity    Identity  // how the occupant's session authenticated
+	Joined      time.Time // when it entered
 }
 
 // RoomInfo is a read-only snapshot of one room.
@@ -140,4 +146,6 @@ type RoomInfo struct {
 	Subject      string
 	Occupants    []OccupantInfo // sorted by nick
 	Affiliations map[jid.JID]Affiliation
+	Declared     *Declaration // nil for rooms made on the fly
+	Lobby        []KnockInfo  // who waits in the lobby, first come first
 }

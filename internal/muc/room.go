@@ -33,6 +33,13 @@ type room struct {
 	subjectNick  string         // who set the subject; "" for the room itself
 	history      []historyEntry // oldest first, at most svc.historySize
 	pending      pendingIQs     // IQs forwarded between occupants, awaiting answers
+	// declared is set for rooms declared by configuration, the admin API or
+	// parley room: they exist with nobody in them (declared.go).
+	declared *Declaration
+	// tokenAff is the affiliation tokens grant their users while present
+	// (bare JID → affiliation), never stored (identity.go).
+	tokenAff map[jid.JID]Affiliation
+	lobby    lobby // newcomers waiting to be admitted (lobby.go)
 }
 
 // occupant is one session present in a room. Fields other than real are
@@ -41,6 +48,11 @@ type occupant struct {
 	nick string
 	real jid.JID // immutable; the session's full JID
 	role Role
+	// ident is how the occupant's session authenticated; set at join.
+	ident Identity
+	// joined is when the occupant entered: the owner handover picks the
+	// longest present.
+	joined time.Time
 	// payload is the last available presence's children minus MUC
 	// elements, repeated in every presence the room sends for this occupant.
 	payload []*xmlstream.Element
@@ -76,10 +88,14 @@ func (r *room) affiliationOf(bare jid.JID) Affiliation {
 	if r.svc.isAdmin(bare) {
 		return AffOwner
 	}
-	if a, ok := r.affiliations[bare]; ok {
-		return a
+	a, ok := r.affiliations[bare]
+	if !ok {
+		a = AffNone
 	}
-	return AffNone
+	if t, ok := r.tokenAff[bare]; ok && t.rank() > a.rank() && a != AffOutcast {
+		return t
+	}
+	return a
 }
 
 func (r *room) event(kind EventKind, o *occupant, prevNick string) {
@@ -110,7 +126,7 @@ func (r *room) handle(st *xmlstream.Element, kind string, from, to jid.JID) {
 // removeIfDead retires a room nobody needs any more: a temporary room whose
 // last occupant left, or a room whose creation failed.
 func (r *room) removeIfDead() {
-	if r.gone || len(r.occupants) > 0 {
+	if r.gone || len(r.occupants) > 0 || len(r.lobby.byID) > 0 {
 		return
 	}
 	if r.isNew || !r.config.Persistent {
@@ -165,12 +181,15 @@ func (r *room) info() RoomInfo {
 	for _, o := range r.occupants {
 		ri.Occupants = append(ri.Occupants, OccupantInfo{
 			Nick: o.nick, RealJID: o.real, Role: o.role, Affiliation: r.affiliationOf(o.real),
+			Identity: o.ident, Joined: o.joined,
 		})
 	}
 	sort.Slice(ri.Occupants, func(i, j int) bool { return ri.Occupants[i].Nick < ri.Occupants[j].Nick })
 	for j, a := range r.affiliations {
 		ri.Affiliations[j] = a
 	}
+	ri.Declared = r.declared.clone()
+	ri.Lobby = r.knockInfos()
 	return ri
 }
 
