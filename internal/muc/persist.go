@@ -71,21 +71,14 @@ func parseStoredRoom(data []byte) (storedRoom, error) {
 
 // stored renders the room's durable state as JSON.
 func (r *room) stored() []byte {
-	sr := storedRoom{
-		Name: r.jid.Local, Config: r.config, Locked: r.locked,
-		Subject: r.subject, SubjectNick: r.subjectNick,
-		Affiliations: make(map[string]string, len(r.affiliations)),
-		Declared:     r.declared.clone(),
-	}
-	for j, a := range r.affiliations {
-		sr.Affiliations[j.String()] = string(a)
-	}
-	data, err := json.MarshalIndent(sr, "", "  ")
+	data, err := jsonRoom(storedRoomOf(r))
 	if err != nil {
-		panic("muc: cannot marshal a room: " + err.Error()) // plain strings and bools: cannot happen
+		panic("muc: cannot marshal a room: " + err.Error()) // plain strings, bools and maps: cannot happen
 	}
 	return data
 }
+
+func jsonRoom(sr storedRoom) ([]byte, error) { return json.MarshalIndent(sr, "", "  ") }
 
 // roomFile names a room's file: the localpart hex-encoded, since localparts
 // may hold characters that file systems treat specially.
