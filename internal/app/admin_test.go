@@ -128,7 +128,9 @@ func TestAdminAPIRoomsAndParticipants(t *testing.T) {
 	if code := call(t, "POST", api+"/ops/participants/gil/kick", adminToken, map[string]string{"reason": "bye"}, nil); code != 204 {
 		t.Fatalf("kick: %d", code)
 	}
-	guest.wait("gil kicked", func(el *xmlstream.Element) bool { return el.Attr("type") == "unavailable" && el.Attr("from") == room+"/gil" })
+	guest.wait("gil kicked", func(el *xmlstream.Element) bool {
+		return el.Attr("type") == "unavailable" && el.Attr("from") == room+"/gil"
+	})
 	if code := call(t, "POST", api+"/ops/participants/gil/kick", adminToken, nil, nil); code != 404 {
 		t.Fatalf("kick again: %d", code)
 	}

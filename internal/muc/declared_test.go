@@ -130,12 +130,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestTokenIdentityInRooms(t *testing.T) {
 	ids := identities{
-		"tok-a@example.test/1":  {Kind: IdentityToken, Token: &token.Identity{UserID: "a", Name: "Ada", Room: "standup", Moderator: true}},
-		"tok-b@example.test/1":  {Kind: IdentityToken, Token: &token.Identity{UserID: "b", Name: "Bob", Room: "standup"}},
+		"tok-a@example.test/1":   {Kind: IdentityToken, Token: &token.Identity{UserID: "a", Name: "Ada", Room: "standup", Moderator: true}},
+		"tok-b@example.test/1":   {Kind: IdentityToken, Token: &token.Identity{UserID: "b", Name: "Bob", Room: "standup"}},
 		"guest-1@example.test/g": {Kind: IdentityGuest},
 	}
 	var refused []error
-	h := newHarness(t, func(c *Config) { c.Identify = ids.identify; c.OnTokenRefused = func(err error) { refused = append(refused, err) } })
+	h := newHarness(t, func(c *Config) {
+		c.Identify = ids.identify
+		c.OnTokenRefused = func(err error) { refused = append(refused, err) }
+	})
 	if _, err := h.svc.DeclareRoom("standup", RoomSettings{Guests: ptr(false)}); err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestHS256AcceptsJitsiLayout(t *testing.T) {
 func TestParleyClaim(t *testing.T) {
 	v, _ := New(Config{Secret: secret, Clock: clock})
 	raw := sign(t, jwt.SigningMethodHS256, secret, base(map[string]any{
-		"parley": map[string]any{"role": "guest", "perms": []string{"join", "chat"}, "overrides": map[string]bool{"publish_audio": true}},
+		"parley":    map[string]any{"role": "guest", "perms": []string{"join", "chat"}, "overrides": map[string]bool{"publish_audio": true}},
 		"moderator": true,
 	}))
 	id, err := v.Verify(raw)
