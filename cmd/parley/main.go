@@ -3,6 +3,7 @@
 //
 //	parley [serve] [flags]   run the server (the default)
 //	parley user ...          manage accounts
+//	parley room ...          manage declared rooms
 //	parley load ...          run R rooms of P headless participants against a server
 //	parley version           print the version
 package main
@@ -37,6 +38,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runLoad(args, stdout, stderr)
 	case "user":
 		return runUser(args, stdin, stdout, stderr)
+	case "room":
+		return runRoom(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 		return 0
@@ -55,6 +58,9 @@ func usage(w io.Writer) {
   parley [serve] [--listen ADDR] [--c2s ADDR] [--domain D] [--data DIR] [--public-ip IP] ...
   parley user add|passwd|delete NAME [--data DIR] [--domain D]   (password on stdin)
   parley user list [--data DIR] [--domain D]
+  parley room add|set NAME [--data DIR] [--domain D] [--title T] [--lobby] [--members-only]
+              [--password-file F] [--max N] [--owner NAME] ...
+  parley room list|show|delete [NAME] [--data DIR] [--domain D]
   parley load --server ws://HOST:PORT/xmpp-websocket --domain D --rooms R --participants P
               [--duration 30s] [--media=false] [--json] [--server-pid PID]
   parley version

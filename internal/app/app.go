@@ -60,6 +60,10 @@ type Config struct {
 	// Admin is the admin API's TCP address (docs/API.md); "" turns it off.
 	// The parley command defaults it to 127.0.0.1:8081.
 	Admin string
+	// AdminOptional makes a failure to listen on Admin a warning rather
+	// than an error: the parley command sets it when --admin was left at
+	// its default, so that two servers on one host still start.
+	AdminOptional bool
 	// AdminTokenFile holds the admin API's bearer token. Default "": the
 	// API refuses every request with 401 and says so in the log.
 	AdminTokenFile string

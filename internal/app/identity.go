@@ -117,6 +117,10 @@ func (p *parley) openAdmin() error {
 	if ln == nil {
 		var err error
 		if ln, err = net.Listen("tcp", cfg.Admin); err != nil {
+			if cfg.AdminOptional {
+				p.log.Warn("admin API off: cannot listen on the default --admin address", "addr", cfg.Admin, "err", err)
+				return nil
+			}
 			return fmt.Errorf("--admin: %w", err)
 		}
 	}
