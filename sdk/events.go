@@ -27,6 +27,10 @@ const (
 	// banned, the room was destroyed, or the connection ended. Reason says
 	// which.
 	EventRemoved
+	// EventUnmuteAsked: a moderator (Actor) asks us to unmute the media
+	// in Text ("audio", "video", "screen", separated by spaces); Unmute
+	// accepts.
+	EventUnmuteAsked
 )
 
 func (k EventKind) String() string { return mediapeer.EventKind(k).String() }

@@ -35,6 +35,10 @@ type Media struct {
 	// that track. pkt and its payload are valid only during the call; copy
 	// what you keep. Default: packets are only counted (see Track.Stats).
 	OnRTP func(t Track, pkt *rtp.Packet)
+	// ScreenShare declares Video a screen share: the room then needs
+	// publish_screen rather than publish_video to forward it. Default
+	// false: a camera.
+	ScreenShare bool
 }
 
 // Room is the client's presence in one room.
@@ -98,6 +102,9 @@ func roomConfig(cfg RoomConfig, name jid.JID) (mediapeer.RoomConfig, error) {
 	if rc.Video, err = m.Video.stream(mediaVideo); err != nil {
 		closeSources(rc)
 		return rc, err
+	}
+	if m.ScreenShare {
+		rc.VideoType = "desktop"
 	}
 	if m.OnRTP != nil {
 		onRTP := m.OnRTP
@@ -267,8 +274,16 @@ type Occupant struct {
 	Role        Role
 	Affiliation Affiliation
 	Self        bool // this is us
+	// PermissionRole is parley's role (owner, moderator, participant,
+	// guest, viewer), Permissions what the occupant may do (names, see
+	// docs/PERMISSIONS.md), Muted the media a moderator muted ("audio",
+	// "video", "screen"), as the room last said.
+	PermissionRole string
+	Permissions    []string
+	Muted          []string
 }
 
 func occupant(o mediapeer.Occupant) Occupant {
-	return Occupant{Nick: o.Nick, JID: o.JID, Role: Role(o.Role), Affiliation: Affiliation(o.Affiliation), Self: o.Self}
+	return Occupant{Nick: o.Nick, JID: o.JID, Role: Role(o.Role), Affiliation: Affiliation(o.Affiliation), Self: o.Self,
+		PermissionRole: o.PermRole, Permissions: o.Permissions.Names(), Muted: strings.Fields(o.Muted)}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/perm"
 )
 
 const roomUsage = `usage:
@@ -183,19 +184,26 @@ func (f roomFlags) settings() (muc.RoomSettings, error) {
 		s.Password = &empty
 	}
 	for _, rd := range f.roleDefaults {
-		role, rest, ok1 := strings.Cut(rd, ":")
-		perm, val, ok2 := strings.Cut(rest, "=")
+		roleName, rest, ok1 := strings.Cut(rd, ":")
+		permName, val, ok2 := strings.Cut(rest, "=")
 		allowed, err := strconv.ParseBool(val)
-		if !ok1 || !ok2 || err != nil || role == "" || perm == "" {
+		if !ok1 || !ok2 || err != nil {
 			return s, &muc.SettingsError{Field: "role-default", Reason: fmt.Sprintf("%q is not ROLE:PERM=true|false", rd)}
 		}
+		role, err := perm.ParseRole(roleName)
+		if err != nil {
+			return s, &muc.SettingsError{Field: "role-default", Reason: err.Error()}
+		}
+		p, err := perm.ParsePermission(permName)
+		if err != nil {
+			return s, &muc.SettingsError{Field: "role-default", Reason: err.Error()}
+		}
 		if s.RoleDefaults == nil {
-			s.RoleDefaults = map[string]map[string]bool{}
+			s.RoleDefaults = perm.Defaults{}
 		}
-		if s.RoleDefaults[role] == nil {
-			s.RoleDefaults[role] = map[string]bool{}
-		}
-		s.RoleDefaults[role][perm] = allowed
+		o := s.RoleDefaults[role]
+		o.Set(p, allowed)
+		s.RoleDefaults[role] = o
 	}
 	return s, nil
 }
@@ -236,8 +244,8 @@ func printRoom(w io.Writer, r muc.StoredRoom) error {
 		"max_users": c.MaxUsers, "guests": !c.NoGuests, "public": c.Public, "handover": c.Handover,
 		"owners": owners,
 	}
-	if r.Declared != nil && r.Declared.RoleDefaults != nil {
-		v["role_defaults"] = r.Declared.RoleDefaults
+	if len(c.RoleDefaults) > 0 {
+		v["role_defaults"] = c.RoleDefaults
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/token"
 )
 
@@ -32,6 +33,8 @@ type Rooms interface {
 	EndMeeting(name, reason string) error
 	KickOccupant(room, nick, reason string) error
 	SetOccupantRole(room, nick string, role muc.Role, reason string) error
+	MuteOccupant(room, nick string, media perm.Set, mute bool) error
+	GrantOccupant(room, nick string, o perm.Overrides) error
 	DecideKnock(room, id string, admit bool, reason string) error
 }
 
@@ -83,6 +86,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /api/rooms/{room}/participants/{nick}/mute", a.mute)
 	h("POST /api/rooms/{room}/participants/{nick}/unmute", a.unmute)
 	h("PUT /api/rooms/{room}/participants/{nick}/role", a.setRole)
+	h("PATCH /api/rooms/{room}/participants/{nick}/permissions", a.setPermissions)
 	h("GET /api/rooms/{room}/lobby", a.listLobby)
 	h("POST /api/rooms/{room}/lobby/{id}/admit", a.admit)
 	h("POST /api/rooms/{room}/lobby/{id}/deny", a.deny)

@@ -2,31 +2,33 @@ package admin
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/token"
 )
 
 // RoomView is a room as the API shows it.
 type RoomView struct {
-	Name         string                     `json:"name"`
-	JID          string                     `json:"jid"`
-	Title        string                     `json:"title,omitempty"`
-	Description  string                     `json:"description,omitempty"`
-	Declared     bool                       `json:"declared"`
-	Password     bool                       `json:"password"` // whether one is set; never the secret
-	MembersOnly  bool                       `json:"members_only"`
-	Lobby        bool                       `json:"lobby"`
-	MaxUsers     int                        `json:"max_users"`
-	Guests       bool                       `json:"guests"`
-	Public       bool                       `json:"public"`
-	Moderated    bool                       `json:"moderated"`
-	Handover     string                     `json:"handover"`
-	Owners       []string                   `json:"owners"`
-	RoleDefaults map[string]map[string]bool `json:"role_defaults,omitempty"`
-	Participants []ParticipantView          `json:"participants"`
-	Waiting      []muc.KnockInfo            `json:"waiting"`
+	Name         string            `json:"name"`
+	JID          string            `json:"jid"`
+	Title        string            `json:"title,omitempty"`
+	Description  string            `json:"description,omitempty"`
+	Declared     bool              `json:"declared"`
+	Password     bool              `json:"password"` // whether one is set; never the secret
+	MembersOnly  bool              `json:"members_only"`
+	Lobby        bool              `json:"lobby"`
+	MaxUsers     int               `json:"max_users"`
+	Guests       bool              `json:"guests"`
+	Public       bool              `json:"public"`
+	Moderated    bool              `json:"moderated"`
+	Handover     string            `json:"handover"`
+	Owners       []string          `json:"owners"`
+	RoleDefaults perm.Defaults     `json:"role_defaults,omitempty"`
+	Participants []ParticipantView `json:"participants"`
+	Waiting      []muc.KnockInfo   `json:"waiting"`
 }
 
 // ParticipantView is one occupant.
@@ -38,6 +40,8 @@ type ParticipantView struct {
 	Kind        string    `json:"kind"`           // account, guest, token
 	Name        string    `json:"name,omitempty"` // a token's context.user.name
 	Joined      time.Time `json:"joined"`
+	Permissions perm.Set  `json:"permissions"` // what it may do, mutes aside
+	Muted       perm.Set  `json:"muted"`       // publish permissions muted
 }
 
 func roomView(ri muc.RoomInfo) RoomView {
@@ -55,9 +59,7 @@ func roomView(ri muc.RoomInfo) RoomView {
 	if v.Waiting == nil {
 		v.Waiting = []muc.KnockInfo{}
 	}
-	if ri.Declared != nil {
-		v.RoleDefaults = ri.Declared.RoleDefaults
-	}
+	v.RoleDefaults = ri.Config.RoleDefaults
 	for j, a := range ri.Affiliations {
 		if a == muc.AffOwner {
 			v.Owners = append(v.Owners, j.String())
@@ -71,7 +73,8 @@ func participantViews(ri muc.RoomInfo) []ParticipantView {
 	out := make([]ParticipantView, 0, len(ri.Occupants))
 	for _, o := range ri.Occupants {
 		p := ParticipantView{Nick: o.Nick, JID: o.RealJID.String(), Role: string(o.Role),
-			Affiliation: string(o.Affiliation), Kind: o.Identity.Kind.String(), Joined: o.Joined.UTC()}
+			Affiliation: string(o.Affiliation), Kind: o.Identity.Kind.String(), Joined: o.Joined.UTC(),
+			Permissions: o.Permissions, Muted: o.Muted}
 		if t := o.Identity.Token; t != nil {
 			p.Name = t.Name
 		}
@@ -184,22 +187,57 @@ func (a *API) kick(w http.ResponseWriter, r *http.Request) error {
 	return a.noContent(w, a.cfg.Rooms.KickOccupant(r.PathValue("room"), r.PathValue("nick"), b.Reason))
 }
 
-// mute revokes the participant's voice (role visitor): the server stops
-// forwarding its media until it is given voice again (unmute).
-func (a *API) mute(w http.ResponseWriter, r *http.Request) error {
-	var b reasonBody
-	if err := readJSON(r, &b); err != nil {
-		return err
-	}
-	return a.noContent(w, a.cfg.Rooms.SetOccupantRole(r.PathValue("room"), r.PathValue("nick"), muc.RoleVisitor, b.Reason))
+// muteBody names the media of a mute: "audio", "video", "screen",
+// several separated by spaces; empty: all three.
+type muteBody struct {
+	Media string `json:"media,omitempty"`
 }
 
-func (a *API) unmute(w http.ResponseWriter, r *http.Request) error {
-	var b reasonBody
+func (b muteBody) set() (perm.Set, error) {
+	var s perm.Set
+	for _, m := range strings.Fields(b.Media) {
+		switch m {
+		case "audio":
+			s = s.With(perm.PublishAudio)
+		case "video":
+			s = s.With(perm.PublishVideo)
+		case "screen":
+			s = s.With(perm.PublishScreen)
+		default:
+			return 0, &httpError{http.StatusBadRequest, "media: audio, video or screen, not " + m}
+		}
+	}
+	return s, nil
+}
+
+// mute stops the forwarding of the participant's media server-side until
+// it is unmuted; unmute lets it again.
+func (a *API) mute(w http.ResponseWriter, r *http.Request) error   { return a.muteAs(w, r, true) }
+func (a *API) unmute(w http.ResponseWriter, r *http.Request) error { return a.muteAs(w, r, false) }
+
+func (a *API) muteAs(w http.ResponseWriter, r *http.Request, mute bool) error {
+	var b muteBody
 	if err := readJSON(r, &b); err != nil {
 		return err
 	}
-	return a.noContent(w, a.cfg.Rooms.SetOccupantRole(r.PathValue("room"), r.PathValue("nick"), muc.RoleParticipant, b.Reason))
+	media, err := b.set()
+	if err != nil {
+		return err
+	}
+	return a.noContent(w, a.cfg.Rooms.MuteOccupant(r.PathValue("room"), r.PathValue("nick"), media, mute))
+}
+
+// setPermissions changes one participant's permissions for its visit:
+// {"publish_video": false, "record": true}.
+func (a *API) setPermissions(w http.ResponseWriter, r *http.Request) error {
+	var o perm.Overrides
+	if err := readJSON(r, &o); err != nil {
+		return err
+	}
+	if o.IsZero() {
+		return &httpError{http.StatusBadRequest, "no permission to change"}
+	}
+	return a.noContent(w, a.cfg.Rooms.GrantOccupant(r.PathValue("room"), r.PathValue("nick"), o))
 }
 
 type roleBody struct {

@@ -8,6 +8,7 @@ import (
 
 	"parley.dev/parley/internal/admin"
 	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmppclient"
 )
@@ -107,17 +108,38 @@ func TestAdminAPIRoomsAndParticipants(t *testing.T) {
 	if parts[1].Nick != "moe" || parts[1].Name != "Moe" || parts[1].Kind != "token" || parts[1].Role != "moderator" || parts[0].Kind != "guest" {
 		t.Fatalf("participants %+v", parts)
 	}
-	// Mute (voice revoked), role change, kick: the guest is told each time.
+	// Mute (forwarding stopped server-side), permissions, role change,
+	// kick: the guest is told each time.
 	isGil := func(role string) func(*xmlstream.Element) bool {
 		return func(el *xmlstream.Element) bool {
 			x := el.Child(muc.NSMUCUser, "x")
 			return el.Name == "presence" && el.Attr("from") == room+"/gil" && x != nil && x.Child(muc.NSMUCUser, "item").Attr("role") == role
 		}
 	}
-	if code := call(t, "POST", api+"/ops/participants/gil/mute", adminToken, nil, nil); code != 204 {
+	if code := call(t, "POST", api+"/ops/participants/gil/mute", adminToken, map[string]string{"media": "audio"}, nil); code != 204 {
 		t.Fatalf("mute: %d", code)
 	}
-	guest.wait("gil muted", isGil("visitor"))
+	call(t, "GET", api+"/ops/participants", adminToken, nil, &parts)
+	if !parts[0].Muted.Has(perm.PublishAudio) || parts[0].Muted.Has(perm.PublishVideo) {
+		t.Fatalf("gil after mute: %+v", parts[0])
+	}
+	if code := call(t, "POST", api+"/ops/participants/gil/mute", adminToken, map[string]string{"media": "smell"}, nil); code != 400 {
+		t.Fatalf("bad media: %d", code)
+	}
+	if code := call(t, "PATCH", api+"/ops/participants/gil/permissions", adminToken, map[string]bool{"publish_video": false}, nil); code != 204 {
+		t.Fatalf("permissions: %d", code)
+	}
+	call(t, "GET", api+"/ops/participants", adminToken, nil, &parts)
+	if parts[0].Permissions.Has(perm.PublishVideo) || !parts[0].Permissions.Has(perm.Chat) {
+		t.Fatalf("gil after permissions: %+v", parts[0])
+	}
+	if code := call(t, "POST", api+"/ops/participants/gil/unmute", adminToken, nil, nil); code != 204 {
+		t.Fatalf("unmute: %d", code)
+	}
+	call(t, "GET", api+"/ops/participants", adminToken, nil, &parts)
+	if parts[0].Muted != 0 {
+		t.Fatalf("gil after unmute: %+v", parts[0])
+	}
 	if code := call(t, "PUT", api+"/ops/participants/gil/role", adminToken, map[string]string{"role": "moderator"}, nil); code != 204 {
 		t.Fatalf("role: %d", code)
 	}

@@ -232,13 +232,14 @@ func (p *parley) startConferences() error {
 func (p *parley) roomEvent(ev muc.Event) {
 	switch ev.Kind {
 	case muc.OccupantJoined:
-		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID)
+		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID, focus.Rights{Permissions: ev.Permissions, Muted: ev.Muted})
 	case muc.OccupantLeft:
 		p.focus.Left(ev.Room, ev.Nick)
 	case muc.OccupantChanged:
 		if ev.PrevNick != "" && ev.PrevNick != ev.Nick {
 			p.focus.Renamed(ev.Room, ev.PrevNick, ev.Nick)
 		}
+		p.focus.SetRights(ev.Room, ev.Nick, focus.Rights{Permissions: ev.Permissions, Muted: ev.Muted})
 	case muc.NickConflict:
 		// Often the joiner's own ghost: its old connection died unnoticed.
 		p.xmpp.CheckAlive(ev.RealJID)

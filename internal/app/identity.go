@@ -13,6 +13,7 @@ import (
 	"parley.dev/parley/internal/admin"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/token"
 	"parley.dev/parley/internal/xmpp"
 )
@@ -85,11 +86,43 @@ func (p *parley) identify(real jid.JID) muc.Identity {
 	case xmpp.IdentityAccount:
 		return muc.Identity{Kind: muc.IdentityAccount}
 	case xmpp.IdentityGuest:
-		return muc.Identity{Kind: muc.IdentityGuest}
+		return muc.Identity{Kind: muc.IdentityGuest, Anonymous: true}
 	case xmpp.IdentityToken:
-		return muc.Identity{Kind: muc.IdentityToken, Token: id.Token}
+		o, err := tokenOverrides(id.Token)
+		if err != nil {
+			// Verified at login (claims are checked there too): cannot
+			// happen, but never grant on a claim that does not parse.
+			p.log.Warn("token permissions unreadable; none granted", "user", id.Token.UserID, "err", err)
+			o = perm.Overrides{Revoke: perm.Full}
+		}
+		return muc.Identity{Kind: muc.IdentityToken, Token: id.Token, Overrides: o}
 	}
 	return muc.Identity{}
+}
+
+// tokenOverrides turns the parley claim's permissions into overrides: a
+// whole set ("perms") grants those and revokes the rest; "overrides" then
+// change one permission at a time; role viewer withholds publishing.
+func tokenOverrides(t *token.Identity) (perm.Overrides, error) {
+	var o perm.Overrides
+	if t.Role == string(perm.Viewer) {
+		o = perm.Overrides{Revoke: perm.Of(perm.PublishAudio, perm.PublishVideo, perm.PublishScreen)}
+	}
+	if t.Perms != nil {
+		set, err := perm.ParseNames(t.Perms)
+		if err != nil {
+			return o, err
+		}
+		o = perm.Overrides{Grant: set, Revoke: perm.Full &^ set}
+	}
+	if t.Overrides != nil {
+		more, err := perm.OverridesFromMap(t.Overrides)
+		if err != nil {
+			return o, err
+		}
+		o = o.Then(more)
+	}
+	return o, nil
 }
 
 // tokenRefused counts a join refused for a token's room claim with the

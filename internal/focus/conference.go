@@ -85,16 +85,17 @@ func (c *conference) shutdown() {
 
 // joined starts calling a new occupant: first find out whether it speaks
 // Jingle.
-func (c *conference) joined(nick string, real jid.JID) {
+func (c *conference) joined(nick string, real jid.JID, r Rights) {
 	if old := c.byNick[nick]; old != nil {
 		if old.real == real {
+			old.setRights(r)
 			return // a presence update
 		}
 		c.drop(old, "success", "replaced", true)
 	}
 	c.nextID++
 	p := &participant{c: c, nick: nick, real: real, id: "p" + strconv.Itoa(c.nextID) + randomSuffix(),
-		sid: randomSID(), state: stateProbing}
+		sid: randomSID(), state: stateProbing, rights: r}
 	c.byNick[nick] = p
 	c.byID[p.id] = p
 	c.log.Debug("occupant joined", "nick", nick, "jid", real.String())

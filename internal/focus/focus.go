@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
@@ -63,10 +64,11 @@ type Focus struct {
 	pending     map[string]chan *xmlstream.Element // IQ id -> waiter; guarded by mu
 	closed      bool                               // guarded by mu
 
-	nextID atomic.Uint64
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // conference actors
+	nextID  atomic.Uint64
+	refused perm.Refusals   // Jingle requests refused for lack of a permission
+	ctx     context.Context // cancelled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // conference actors
 }
 
 // ConfigError reports an invalid Config.
@@ -102,9 +104,10 @@ func New(cfg Config) (*Focus, error) {
 	}, nil
 }
 
-// Joined tells the focus that an occupant entered a room. It never blocks.
-func (f *Focus) Joined(room jid.JID, nick string, real jid.JID) {
-	f.postTo(room, true, func(c *conference) { c.joined(nick, real) })
+// Joined tells the focus that an occupant entered a room, with what it may
+// publish. It never blocks.
+func (f *Focus) Joined(room jid.JID, nick string, real jid.JID, r Rights) {
+	f.postTo(room, true, func(c *conference) { c.joined(nick, real, r) })
 }
 
 // Left tells the focus that an occupant left a room. It never blocks.

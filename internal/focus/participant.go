@@ -33,8 +33,10 @@ type participant struct {
 	id   string // the SFU participant id, and the stream id of its tracks
 	sid  string // the Jingle session id
 
-	state sessionState
-	sp    *sfu.Participant
+	state  sessionState
+	sp     *sfu.Participant
+	rights Rights // what it may publish, from the room (perm.go)
+	screen bool   // its video is declared a screen share
 
 	offer        []jingle.Content // the contents of the SFU's current offer, in m-line order
 	group        *jingle.Group    // the current offer's BUNDLE group
@@ -52,13 +54,14 @@ func (p *participant) probed(ok bool) {
 		p.state = stateChatOnly
 		return
 	}
-	sp, err := p.c.sfuConference().Join(p.id, sfu.JoinOptions{})
+	sp, err := p.c.sfuConference().Join(p.id, p.joinOptions())
 	if err != nil {
 		p.c.log.Warn("SFU refused a participant", "nick", p.nick, "err", err)
 		p.state = stateChatOnly
 		return
 	}
 	p.sp = sp
+	p.applyGates()
 	p.c.bySID[p.sid] = p
 	p.c.f.bindSession(p.sid, p.c)
 	go p.forwardEvents(sp)
@@ -136,10 +139,20 @@ func (p *participant) handle(iq, payload *xmlstream.Element) {
 		return
 	}
 	switch j.Action {
-	case "session-accept":
-		p.accept(iq, j, stateOffered)
-	case "content-accept":
-		p.accept(iq, j, stateRenegotiating)
+	case "session-accept", "content-accept":
+		want := stateOffered
+		if j.Action == "content-accept" {
+			want = stateRenegotiating
+		}
+		screen := screenDeclared(payload)
+		if p.state == want && p.refusePublishing(iq, j, screen) {
+			return
+		}
+		p.accept(iq, j, want)
+		if p.screen != screen && p.state == stateActive {
+			p.screen = screen
+			p.applyGates()
+		}
 	case "transport-info":
 		p.transportInfo(iq, j)
 	case "session-terminate":
@@ -159,6 +172,11 @@ func (p *participant) handle(iq, payload *xmlstream.Element) {
 		}
 	case "description-info":
 		p.c.f.reply(stanza.IQResult(iq)) // mute hints and the like: nothing to do
+	case "source-add", "content-add":
+		if p.refusePublishing(iq, j, screenDeclared(payload)) {
+			return
+		}
+		p.c.f.reply(jingleError(iq, stanza.FeatureNotImplemented, "unsupported-info", "action "+j.Action+" is not supported"))
 	default:
 		p.c.f.reply(jingleError(iq, stanza.FeatureNotImplemented, "unsupported-info", "action "+j.Action+" is not supported"))
 	}

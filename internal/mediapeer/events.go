@@ -1,5 +1,7 @@
 package mediapeer
 
+import "parley.dev/parley/internal/perm"
+
 // EventKind says what happened in an Event.
 type EventKind int
 
@@ -23,6 +25,9 @@ const (
 	// EventRemoved: we are out of the room: kicked, banned, the room was
 	// destroyed, or the connection ended. Reason says which.
 	EventRemoved
+	// EventUnmuteAsked: a moderator (Actor) asks us to unmute the media
+	// in Text ("audio", "video", "screen", separated by spaces).
+	EventUnmuteAsked
 )
 
 func (k EventKind) String() string {
@@ -43,6 +48,8 @@ func (k EventKind) String() string {
 		return "track-ended"
 	case EventRemoved:
 		return "removed"
+	case EventUnmuteAsked:
+		return "unmute-asked"
 	}
 	return "unknown"
 }
@@ -67,6 +74,13 @@ type Occupant struct {
 	Role        string // moderator, participant, visitor
 	Affiliation string // owner, admin, member, none
 	Self        bool   // this is us
+	// PermRole is parley's role (owner, moderator, participant, guest,
+	// viewer), Permissions what it may do, Muted the media a moderator
+	// muted ("audio video"), from the room's <perm/>; empty from a server
+	// that does not send it.
+	PermRole    string
+	Permissions perm.Set
+	Muted       string
 }
 
 // Event is something that happened in a room.

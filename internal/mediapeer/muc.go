@@ -27,6 +27,7 @@ func (p *Peer) presence(st *xmlstream.Element, from jid.JID) {
 	item := x.Child(nsMUCUser, "item")
 	occ := Occupant{Nick: from.Resource, JID: attr(item, "jid"), Role: attr(item, "role"),
 		Affiliation: attr(item, "affiliation")}
+	readPerm(st, &occ)
 	p.mu.Lock()
 	occ.Self = codes[110] || (p.isJoined && from.Resource == p.cfg.Nick)
 	p.mu.Unlock()
@@ -49,7 +50,8 @@ func (p *Peer) available(occ Occupant, codes map[int]bool, item *xmlstream.Eleme
 	switch {
 	case !known:
 		p.emit(Event{Kind: EventJoined, Occupant: occ, Existing: existing && !occ.Self})
-	case prev.Role != occ.Role || prev.Affiliation != occ.Affiliation:
+	case prev.Role != occ.Role || prev.Affiliation != occ.Affiliation || prev.PermRole != occ.PermRole ||
+		prev.Permissions != occ.Permissions || prev.Muted != occ.Muted:
 		p.emit(Event{Kind: EventChanged, Occupant: occ, Text: item.ChildText(nsMUCUser, "reason"),
 			Actor: attr(item.Child(nsMUCUser, "actor"), "nick")})
 	}
@@ -102,7 +104,7 @@ func (p *Peer) unavailable(st *xmlstream.Element, occ Occupant, codes map[int]bo
 // message raises chat, private messages and subject changes.
 func (p *Peer) message(st *xmlstream.Element, from jid.JID) {
 	typ := st.Attr("type")
-	if typ == "error" {
+	if typ == "error" || (from.Resource == "" && p.unmuteAsked(st)) {
 		return
 	}
 	p.mu.Lock()

@@ -43,6 +43,10 @@ type RoomConfig struct {
 	// Default true (a nil pointer); set it to false to configure the room
 	// yourself with an owner IQ before others can enter.
 	InstantRoom *bool
+	// VideoType "desktop" declares our video a screen share (Jitsi's
+	// videoType on the Jingle source): it then needs publish_screen
+	// rather than publish_video. Default "": a camera.
+	VideoType string
 }
 
 // Peer is our presence in one room.

@@ -83,7 +83,9 @@ func (p *Peer) declineJingle(st *xmlstream.Element) {
 func (p *Peer) sendJingle(to string, j *jingle.Jingle) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", to).Add(j.Element())
+	el := j.Element()
+	markScreen(el, p.cfg.VideoType)
+	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", to).Add(el)
 	_, err := p.conn.request(ctx, iq)
 	return err
 }

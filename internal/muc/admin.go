@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -35,7 +36,7 @@ func (r *room) handleAdmin(st, q *xmlstream.Element, from jid.JID, typ string) {
 	}
 	changes := make([]change, 0, len(items))
 	for _, it := range items {
-		c, err := r.planChange(it, actor, actorAff)
+		c, err := r.planChange(it, from, actor, actorAff)
 		if err != nil {
 			r.reply(st, err)
 			return
@@ -61,7 +62,7 @@ func (r *room) handleAdmin(st, q *xmlstream.Element, from jid.JID, typ string) {
 }
 
 // planChange validates one item against the XEP-0045 §8–§10 business rules.
-func (r *room) planChange(it *xmlstream.Element, actor *occupant, actorAff Affiliation) (change, error) {
+func (r *room) planChange(it *xmlstream.Element, actorJID jid.JID, actor *occupant, actorAff Affiliation) (change, error) {
 	roleAttr, affAttr := it.Attr("role"), it.Attr("affiliation")
 	c := change{reason: it.ChildText(NSMUCAdmin, "reason")}
 	switch {
@@ -86,6 +87,13 @@ func (r *room) planChange(it *xmlstream.Element, actor *occupant, actorAff Affil
 			return c, err
 		}
 		c.bare, c.aff, c.prevAff = bare, aff, r.affiliationOf(bare)
+		need, what := perm.GrantRoles, "you may not change affiliations"
+		if aff == AffOutcast {
+			need, what = perm.Ban, "you may not ban"
+		}
+		if err := r.require(r.permsOfJID(actorJID, actor), need, what); err != nil {
+			return c, err
+		}
 		return c, r.checkAffiliationChange(actorAff, bare, aff)
 	}
 	return c, stanza.NewError(stanza.BadRequest, "an item changes either a role or an affiliation")
@@ -107,8 +115,18 @@ func (r *room) itemBareJID(it *xmlstream.Element) (jid.JID, error) {
 }
 
 func (r *room) checkRoleChange(actor *occupant, actorAff Affiliation, target *occupant, role Role) error {
-	if actor == nil || actor.role != RoleModerator {
-		return stanza.NewError(stanza.Forbidden, "only moderators may change roles")
+	if actor == nil {
+		return stanza.NewError(stanza.Forbidden, "only occupants change roles")
+	}
+	need, what := perm.GrantRoles, "you may not change roles"
+	switch role {
+	case RoleNone:
+		need, what = perm.Kick, "you may not kick"
+	case RoleVisitor:
+		need, what = perm.MuteOthers, "you may not revoke voice"
+	}
+	if err := r.require(r.permsOf(actor), need, what); err != nil {
+		return err
 	}
 	targetAff := r.affiliationOf(target.real)
 	if role == RoleNone && target == actor {

@@ -1,10 +1,14 @@
 package muc
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"parley.dev/parley/internal/perm"
 
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
@@ -56,6 +60,18 @@ type RoomConfig struct {
 	// Handover is what happens when the last moderator leaves: HandoverLongest
 	// or HandoverNone ("" means HandoverNone).
 	Handover Handover `json:"handover,omitempty"`
+	// RoleDefaults change what each parley role may do in this room, one
+	// permission at a time (docs/PERMISSIONS.md). Not in the XEP-0045
+	// form: set by whoever declares the room.
+	RoleDefaults perm.Defaults `json:"role_defaults,omitempty"`
+}
+
+// configEqual compares two configurations through their stored form
+// (RoleDefaults is a map, and fields will be added).
+func configEqual(a, b RoomConfig) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // Handover is a room's rule for when its last moderator leaves.

@@ -49,7 +49,7 @@ func TestConfigFormRoundTrip(t *testing.T) {
 	}
 	ri, _ := h.svc.Room("cfg")
 	want := RoomConfig{Name: "Cfg Room", Description: "about", MaxUsers: 30, WhoIs: WhoIsAnyone, Persistent: true, ChangeSubject: true}
-	if ri.Config != want {
+	if !configEqual(ri.Config, want) {
 		t.Errorf("config = %+v\nwant %+v", ri.Config, want)
 	}
 	out = h.send("<iq type='get' id='f' from='owner@example.test/o' to='%s'><query xmlns='%s'/></iq>", room, NSMUCOwner)
@@ -78,7 +78,7 @@ func TestConfigFormRejectsBadValues(t *testing.T) {
 	expectError(t, out, "owner@example.test/o", stanza.BadRequest)
 	out = h.send("<iq type='set' id='x' from='owner@example.test/o' to='%s'><query xmlns='%s'/></iq>", room, NSMUCOwner)
 	expectError(t, out, "owner@example.test/o", stanza.BadRequest)
-	if ri, _ := h.svc.Room("badcfg"); ri.Config != DefaultRoomConfig() {
+	if ri, _ := h.svc.Room("badcfg"); !configEqual(ri.Config, DefaultRoomConfig()) {
 		t.Errorf("a refused form changed the config: %+v", ri.Config)
 	}
 }

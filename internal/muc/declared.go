@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/token"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -24,24 +25,13 @@ type Declaration struct {
 	// Owners as declared: "alice" (an account), "alice@example.test", or
 	// "token:u-42". Each is an owner affiliation of the room.
 	Owners []string `json:"owners,omitempty"`
-	// RoleDefaults overrides the permission defaults of named roles in this
-	// room, one permission at a time: role → permission name → allowed
-	// (the names of internal/perm).
-	RoleDefaults map[string]map[string]bool `json:"role_defaults,omitempty"`
 }
 
 func (d *Declaration) clone() *Declaration {
 	if d == nil {
 		return nil
 	}
-	c := &Declaration{Owners: slices.Clone(d.Owners)}
-	if d.RoleDefaults != nil {
-		c.RoleDefaults = make(map[string]map[string]bool, len(d.RoleDefaults))
-		for k, v := range d.RoleDefaults {
-			c.RoleDefaults[k] = maps.Clone(v)
-		}
-	}
-	return c
+	return &Declaration{Owners: slices.Clone(d.Owners)}
 }
 
 // RoomSettings declare or change a room. A nil field is left as it is (or
@@ -50,16 +40,18 @@ type RoomSettings struct {
 	Title       *string `json:"title,omitempty"`
 	Description *string `json:"description,omitempty"`
 	// Password is stored hashed; "" removes it.
-	Password     *string                    `json:"password,omitempty"`
-	MembersOnly  *bool                      `json:"members_only,omitempty"`
-	Lobby        *bool                      `json:"lobby,omitempty"`
-	MaxUsers     *int                       `json:"max_users,omitempty"` // 0: no limit
-	Guests       *bool                      `json:"guests,omitempty"`    // default true
-	Public       *bool                      `json:"public,omitempty"`    // listed in disco; default true
-	Moderated    *bool                      `json:"moderated,omitempty"`
-	Owners       *[]string                  `json:"owners,omitempty"`
-	RoleDefaults map[string]map[string]bool `json:"role_defaults,omitempty"`
-	Handover     *Handover                  `json:"handover,omitempty"` // default longest
+	Password    *string   `json:"password,omitempty"`
+	MembersOnly *bool     `json:"members_only,omitempty"`
+	Lobby       *bool     `json:"lobby,omitempty"`
+	MaxUsers    *int      `json:"max_users,omitempty"` // 0: no limit
+	Guests      *bool     `json:"guests,omitempty"`    // default true
+	Public      *bool     `json:"public,omitempty"`    // listed in disco; default true
+	Moderated   *bool     `json:"moderated,omitempty"`
+	Owners      *[]string `json:"owners,omitempty"`
+	// RoleDefaults change the roles' permission sets in this room, one
+	// permission at a time (docs/PERMISSIONS.md); nil leaves them.
+	RoleDefaults perm.Defaults `json:"role_defaults,omitempty"`
+	Handover     *Handover     `json:"handover,omitempty"` // default longest
 }
 
 // Errors of room management.
@@ -144,7 +136,7 @@ func applySettings(sr *storedRoom, s RoomSettings, userDomain string) error {
 		}
 	}
 	if s.RoleDefaults != nil {
-		sr.Declared.RoleDefaults = (&Declaration{RoleDefaults: s.RoleDefaults}).clone().RoleDefaults
+		c.RoleDefaults = maps.Clone(s.RoleDefaults)
 	}
 	if s.Owners != nil {
 		return setOwners(sr, *s.Owners, userDomain)
@@ -363,4 +355,41 @@ func (s *Service) withRoom(name string, fn func(*room) error) error {
 	err := fn(r)
 	r.removeIfDead()
 	return err
+}
+
+// MuteOccupant stops (mute) or lets again (!mute) the forwarding of the
+// occupant's media (publish permissions; 0 means audio, video and screen),
+// as a moderator's mute does: server-side, whatever its client does.
+func (s *Service) MuteOccupant(name, nick string, media perm.Set, mute bool) error {
+	if media == 0 {
+		media = mediaSet
+	}
+	return s.withRoom(name, func(r *room) error {
+		o := r.occupants[nick]
+		if o == nil {
+			return ErrNoOccupant
+		}
+		if mute {
+			o.muted |= media & mediaSet
+		} else {
+			o.muted &^= media
+		}
+		r.changed(o, "")
+		return nil
+	})
+}
+
+// GrantOccupant changes the occupant's permissions for its visit, one
+// permission at a time (later changes win).
+func (s *Service) GrantOccupant(name, nick string, o perm.Overrides) error {
+	return s.withRoom(name, func(r *room) error {
+		t := r.occupants[nick]
+		if t == nil {
+			return ErrNoOccupant
+		}
+		t.granted = t.granted.Then(o)
+		t.muted &^= o.Grant
+		r.changed(t, "")
+		return nil
+	})
 }

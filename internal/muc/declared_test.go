@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/token"
 	"parley.dev/parley/internal/xmlstream"
@@ -22,12 +23,14 @@ type identities map[string]Identity
 func (ids identities) identify(real jid.JID) Identity { return ids[real.String()] }
 
 func TestDeclaredRoomExistsEmptyAndSurvivesRestart(t *testing.T) {
+	var guestNoVideo perm.Overrides
+	guestNoVideo.Set(perm.PublishVideo, false)
 	dir := t.TempDir()
 	withDir := func(c *Config) { c.DataDir = dir; c.ReloadInterval = -1 }
 	h := newHarness(t, withDir)
 	ri, err := h.svc.DeclareRoom("lounge", RoomSettings{Title: ptr("Game lounge"), Lobby: ptr(true), MaxUsers: ptr(12),
 		Owners: ptr([]string{"host", "token:u-9"}), Password: ptr("hunter2"),
-		RoleDefaults: map[string]map[string]bool{"guest": {"publish_video": false}}})
+		RoleDefaults: perm.Defaults{perm.Guest: guestNoVideo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +53,7 @@ func TestDeclaredRoomExistsEmptyAndSurvivesRestart(t *testing.T) {
 	}
 	h2 := newHarness(t, withDir)
 	ri, ok := h2.svc.Room("lounge")
-	if !ok || ri.Declared == nil || !ri.Config.Lobby || ri.Config.MaxUsers != 12 || ri.Declared.RoleDefaults["guest"]["publish_video"] {
+	if !ok || ri.Declared == nil || !ri.Config.Lobby || ri.Config.MaxUsers != 12 || ri.Config.RoleDefaults[perm.Guest].Revoke != perm.Of(perm.PublishVideo) {
 		t.Fatalf("after restart: %+v %v", ri, ok)
 	}
 	// The owner enters with the password it does not need; others need it.

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/token"
 	"parley.dev/parley/internal/xmlstream"
@@ -37,18 +38,18 @@ func (k IdentityKind) String() string {
 	return "unknown"
 }
 
-// Identity is who an occupant's session is, as the server authenticated it.
+// Identity is who an occupant's session is, as the server authenticated
+// it, and what that means for its permissions. The zero value is a
+// logged-in user with no overrides.
 type Identity struct {
 	Kind  IdentityKind
 	Token *token.Identity // for IdentityToken; read-only
-}
-
-// identify asks the server who real is.
-func (s *Service) identify(real jid.JID) Identity {
-	if s.identifyFn == nil {
-		return Identity{}
-	}
-	return s.identifyFn(real)
+	// Anonymous: a guest (SASL ANONYMOUS, no token); it gets the guest
+	// role where a logged-in user gets participant.
+	Anonymous bool
+	// Overrides change the session's set one permission at a time (from a
+	// token's claims); they apply after the room's role defaults.
+	Overrides perm.Overrides
 }
 
 // checkIdentity refuses a join the identity does not allow: a token for

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -115,6 +116,8 @@ func (r *room) handleIQ(st *xmlstream.Element, from, to jid.JID) {
 		r.handleLobbyIQ(st, q, from)
 	case q.Is(NSRoom, "end"):
 		r.handleEndIQ(st, q, from)
+	case q.Space == NSPerm:
+		r.handlePermIQ(st, q, from, typ)
 	case q.Space == NSDiscoInfo || q.Space == NSDiscoItems:
 		r.reply(st, stanza.NewError(stanza.BadRequest, "disco queries are get requests"))
 	default:
@@ -145,6 +148,12 @@ func (r *room) forwardIQRequest(st *xmlstream.Element, from jid.JID, nick string
 	if target == nil {
 		r.reply(st, stanza.NewError(stanza.ItemNotFound, "no such occupant"))
 		return
+	}
+	if target != o {
+		if err := r.require(r.permsOf(o), perm.PrivateChat, "you may not send requests to other occupants"); err != nil {
+			r.reply(st, err)
+			return
+		}
 	}
 	id, ok := r.pending.add(&pendingIQ{origID: st.Attr("id"), requester: o, target: target},
 		r.svc.clock(), func() { r.svc.counters.expiredIQ.Add(1) })

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -53,7 +54,7 @@ func (r *room) mustKnock(from jid.JID, aff Affiliation) bool {
 }
 
 // mayAdmit says whether o decides on knocks.
-func (r *room) mayAdmit(o *occupant) bool { return o.role == RoleModerator }
+func (r *room) mayAdmit(o *occupant) bool { return r.permsOf(o).Has(perm.AdmitLobby) }
 
 // knock parks a join and tells the moderators.
 func (r *room) knock(st *xmlstream.Element, from jid.JID, nick string, id Identity) {
@@ -134,7 +135,7 @@ func (r *room) handleLobbyIQ(st, q *xmlstream.Element, from jid.JID) {
 	}
 	if o == nil || !r.mayAdmit(o) {
 		r.svc.counters.lobbyRefused.Add(1)
-		r.reply(st, stanza.NewError(stanza.Forbidden, "only moderators admit from the lobby"))
+		r.reply(st, r.deny(perm.AdmitLobby, "only moderators admit from the lobby"))
 		return
 	}
 	k := r.lobby.byID[q.Attr("id")]

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -37,9 +38,7 @@ func (r *room) handover() {
 }
 
 // mayEnd says whether o may end the meeting for everyone.
-func (r *room) mayEnd(o *occupant) bool {
-	return o != nil && o.role == RoleModerator && r.affiliationOf(o.real).rank() >= AffAdmin.rank()
-}
+func (r *room) mayEnd(o *occupant) bool { return o != nil && r.permsOf(o).Has(perm.EndMeeting) }
 
 // handleEndIQ serves <end xmlns='urn:parley:room:0'><reason/></end>.
 func (r *room) handleEndIQ(st, q *xmlstream.Element, from jid.JID) {
@@ -49,7 +48,7 @@ func (r *room) handleEndIQ(st, q *xmlstream.Element, from jid.JID) {
 		return
 	}
 	if !r.mayEnd(o) {
-		r.reply(st, stanza.NewError(stanza.Forbidden, "only the room's owners and admins end the meeting"))
+		r.reply(st, r.deny(perm.EndMeeting, "you may not end the meeting"))
 		return
 	}
 	r.route(stanza.IQResult(st))

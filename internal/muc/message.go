@@ -2,6 +2,7 @@ package muc
 
 import (
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -48,8 +49,8 @@ func (r *room) handleMessage(st *xmlstream.Element, from, to jid.JID) {
 		r.reply(st, stanza.NewError(stanza.BadRequest, "messages to the room must be of type groupchat"))
 		return
 	}
-	if o.role != RoleModerator && o.role != RoleParticipant {
-		r.reply(st, stanza.NewError(stanza.Forbidden, "visitors may not speak in a moderated room"))
+	if err := r.require(r.permsOf(o), perm.Chat, "you may not send messages in this room"); err != nil {
+		r.reply(st, err)
 		return
 	}
 	if clientChild(st, "subject") != nil && clientChild(st, "body") == nil {
@@ -99,6 +100,10 @@ func (r *room) privateMessage(st *xmlstream.Element, o *occupant, nick string) {
 	target := r.occupants[nick]
 	if target == nil {
 		r.reply(st, stanza.NewError(stanza.ItemNotFound, "no such occupant"))
+		return
+	}
+	if err := r.require(r.permsOf(o), perm.PrivateChat, "you may not send private messages"); err != nil {
+		r.reply(st, err)
 		return
 	}
 	out := st.ShallowCopy()

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -54,10 +55,11 @@ type Config struct {
 	// Admins are server-wide administrators, compared by bare JID: they are
 	// owners of every room. Default none.
 	Admins []jid.JID
-	// Identify tells rooms how an occupant's session authenticated (an
-	// account, a guest, a token and what it grants). It is called under a
-	// room's lock and must be quick. Default nil: every occupant is
-	// IdentityUnknown, treated like an account.
+	// Identify tells rooms how a joining session authenticated (an
+	// account, a guest, a token and what it grants: its permission
+	// overrides). Called under the room's lock: it must return quickly and
+	// not call into the Service. Default nil: every session is a logged-in
+	// user (IdentityUnknown) without overrides.
 	Identify func(real jid.JID) Identity
 	// OnTokenRefused, if set, is told of each join refused because the
 	// token is for another room (to count it with the token's other
@@ -104,7 +106,8 @@ type Service struct {
 	roomDefault    RoomConfig                     // immutable
 	admins         map[jid.JID]struct{}           // immutable; bare JIDs
 	onEvent        func(Event)                    // immutable; may be nil
-	identifyFn     func(jid.JID) Identity         // immutable; may be nil
+	identify       func(jid.JID) Identity         // immutable; may be nil
+	refused        perm.Refusals                  // atomic; refusals for lack of a permission
 	onTokenRefused func(error)                    // immutable; may be nil
 	declaredOnly   bool                           // immutable
 	userDomain     string                         // immutable
@@ -152,6 +155,9 @@ type Stats struct {
 	Undeclared       uint64 // joins refused: on-the-fly rooms are off
 	Knocks           uint64 // newcomers who knocked at a lobby
 	LobbyRefused     uint64 // admit/deny refused: not a moderator
+	// Refused counts stanzas refused for lack of a permission, by
+	// permission name (only those with refusals).
+	Refused map[string]uint64
 }
 
 // New returns a running service. With a DataDir it loads the persistent
@@ -173,7 +179,7 @@ func New(cfg Config) (*Service, error) {
 		roomDefault:    DefaultRoomConfig(),
 		admins:         make(map[jid.JID]struct{}, len(cfg.Admins)),
 		onEvent:        cfg.OnEvent,
-		identifyFn:     cfg.Identify,
+		identify:       cfg.Identify,
 		onTokenRefused: cfg.OnTokenRefused,
 		declaredOnly:   cfg.DeclaredOnly,
 		userDomain:     cfg.UserDomain,
@@ -267,6 +273,7 @@ func (s *Service) Stats() Stats {
 		Undeclared:       s.counters.undeclared.Load(),
 		Knocks:           s.counters.knocks.Load(),
 		LobbyRefused:     s.counters.lobbyRefused.Load(),
+		Refused:          s.refused.Snapshot(),
 	}
 	s.mu.Lock()
 	st.Rooms = len(s.rooms)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -110,11 +111,19 @@ func (r *room) admit(st *xmlstream.Element, from jid.JID, nick string, aff Affil
 	return nil
 }
 
+// identify asks the server what it knows of a joining session.
+func (r *room) identify(real jid.JID) Identity {
+	if r.svc.identify == nil {
+		return Identity{}
+	}
+	return r.svc.identify(real)
+}
+
 // join admits a newcomer, creating the room if it is new.
 func (r *room) join(st *xmlstream.Element, from jid.JID, nick string) {
 	joinX := st.Child(NSMUC, "x")
 	creating := r.isNew
-	ident := r.svc.identify(from)
+	ident := r.identify(from)
 	if err := r.checkIdentity(ident); err != nil {
 		r.reply(st, err)
 		return
@@ -132,14 +141,21 @@ func (r *room) join(st *xmlstream.Element, from jid.JID, nick string) {
 		r.knock(st, from, nick, ident)
 		return
 	}
+	o := &occupant{nick: nick, real: from, role: defaultRole(aff, r.config.Moderated), payload: presencePayload(st),
+		ident: ident, joined: r.svc.clock()}
 	if t := identityAffiliation(ident); t != AffNone {
 		if r.tokenAff == nil {
 			r.tokenAff = make(map[jid.JID]Affiliation)
 		}
 		r.tokenAff[from.Bare()] = t
 	}
-	o := &occupant{nick: nick, real: from, role: defaultRole(aff, r.config.Moderated), payload: presencePayload(st),
-		ident: ident, joined: r.svc.clock()}
+	if !creating {
+		if err := r.require(r.permsOf(o), perm.Join, "you may not join this room"); err != nil {
+			r.forgetTokenAffiliation(from)
+			r.reply(st, err)
+			return
+		}
+	}
 	if creating {
 		r.isNew = false
 		r.locked = joinX != nil
@@ -272,6 +288,9 @@ func (r *room) presenceFor(o, receiver *occupant, typ string, mu mucUser) *xmlst
 		item.Add(xmlstream.New(NSMUCUser, "reason").SetText(mu.reason))
 	}
 	x := xmlstream.New(NSMUCUser, "x").Add(item, mu.destroy)
+	if typ == "" {
+		p.Add(r.permElement(o))
+	}
 	codes := mu.codes
 	if receiver == o {
 		codes = append(append([]int{statusSelf}, mu.selfCodes...), codes...)
@@ -289,7 +308,7 @@ func (r *room) presenceFor(o, receiver *occupant, typ string, mu mucUser) *xmlst
 func presencePayload(st *xmlstream.Element) []*xmlstream.Element {
 	var out []*xmlstream.Element
 	for _, c := range st.Children {
-		if c.Space == NSMUC || c.Space == NSMUCUser || c.Space == NSIdentity || c.Name == "error" {
+		if c.Space == NSMUC || c.Space == NSMUCUser || c.Space == NSIdentity || c.Space == NSPerm || c.Name == "error" {
 			continue
 		}
 		out = append(out, c)

@@ -4,14 +4,19 @@ import (
 	"strconv"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
 
 // handleOwner serves muc#owner: the configuration form and destruction.
 func (r *room) handleOwner(st, q *xmlstream.Element, from jid.JID, typ string) {
-	if r.affiliationOf(from) != AffOwner {
-		r.reply(st, stanza.NewError(stanza.Forbidden, "only owners configure the room"))
+	// Owners configure the room (XEP-0045 §10); whoever may lock the room
+	// may also change its locks (password, members-only, moderation).
+	isOwner := r.affiliationOf(from) == AffOwner
+	have := r.permsOfJID(from, r.byJID[from])
+	if !isOwner && !have.Has(perm.LockRoom) {
+		r.reply(st, r.deny(perm.LockRoom, "only owners configure the room"))
 		return
 	}
 	if typ == "get" {
@@ -19,6 +24,10 @@ func (r *room) handleOwner(st, q *xmlstream.Element, from jid.JID, typ string) {
 		return
 	}
 	if d := q.Child(NSMUCOwner, "destroy"); d != nil {
+		if !isOwner {
+			r.reply(st, stanza.NewError(stanza.Forbidden, "only owners destroy the room"))
+			return
+		}
 		r.route(stanza.IQResult(st))
 		r.destroy(d)
 		return
@@ -30,7 +39,7 @@ func (r *room) handleOwner(st, q *xmlstream.Element, from jid.JID, typ string) {
 	}
 	switch form.Attr("type") {
 	case "submit":
-		r.submitConfig(st, form)
+		r.submitConfig(st, form, isOwner, have)
 	case "cancel":
 		r.route(stanza.IQResult(st))
 		if r.locked {
@@ -43,11 +52,19 @@ func (r *room) handleOwner(st, q *xmlstream.Element, from jid.JID, typ string) {
 }
 
 // submitConfig applies a submitted configuration form and unlocks the room.
-func (r *room) submitConfig(st, form *xmlstream.Element) {
+func (r *room) submitConfig(st, form *xmlstream.Element, isOwner bool, have perm.Set) {
 	old := r.config
 	cfg, err := applyConfigForm(old, form)
 	if err != nil {
 		r.reply(st, err)
+		return
+	}
+	if configLocks(old, cfg) && !have.Has(perm.LockRoom) {
+		r.reply(st, r.deny(perm.LockRoom, "you may not lock or unlock the room"))
+		return
+	}
+	if !isOwner && !onlyLocks(old, cfg) {
+		r.reply(st, stanza.NewError(stanza.Forbidden, "only owners change more than the room's locks"))
 		return
 	}
 	wasLocked := r.locked
@@ -69,6 +86,7 @@ func (r *room) submitConfig(st, form *xmlstream.Element) {
 		}
 		r.reflect(xmlstream.New(xmlstream.NSClient, "message", "type", "groupchat", "from", r.jid.String()).Add(x))
 	}
+	r.refreshAll()
 	if cfg.MembersOnly && !old.MembersOnly {
 		for _, o := range r.sortedOccupants() {
 			if r.affiliationOf(o.real).rank() < AffMember.rank() {

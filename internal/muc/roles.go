@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 )
 
 // Affiliation is a long-lived relation between a bare JID and a room
@@ -126,6 +127,11 @@ type Event struct {
 	RealJID     jid.JID // occupant's full real JID
 	Role        Role
 	Affiliation Affiliation
+	// Permissions is what the occupant may do now, mutes aside; Muted the
+	// publish permissions a moderator muted (forward media of a kind only
+	// if Permissions has it and Muted does not). Unset for OccupantLeft.
+	Permissions perm.Set
+	Muted       perm.Set
 }
 
 // OccupantInfo is a read-only snapshot of one occupant.
@@ -136,6 +142,8 @@ type OccupantInfo struct {
 	Affiliation Affiliation
 	Identity    Identity  // how the occupant's session authenticated
 	Joined      time.Time // when it entered
+	Permissions perm.Set  // what it may do, mutes aside
+	Muted       perm.Set  // publish permissions muted
 }
 
 // RoomInfo is a read-only snapshot of one room.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/jid"
+	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -48,8 +49,13 @@ type occupant struct {
 	nick string
 	real jid.JID // immutable; the session's full JID
 	role Role
-	// ident is how the occupant's session authenticated; set at join.
-	ident Identity
+	// ident is what the server told of the session at its join: guest or
+	// not, a token's overrides.
+	ident   Identity
+	granted perm.Overrides // changes moderators made during the visit
+	muted   perm.Set       // publish permissions a moderator (or o) muted
+	// announced and announcedMuted are what the last event said.
+	announced, announcedMuted perm.Set
 	// joined is when the occupant entered: the owner handover picks the
 	// longest present.
 	joined time.Time
@@ -103,6 +109,10 @@ func (r *room) event(kind EventKind, o *occupant, prevNick string) {
 	if o != nil {
 		ev.Nick, ev.PrevNick, ev.RealJID = o.nick, prevNick, o.real
 		ev.Role, ev.Affiliation = o.role, r.affiliationOf(o.real)
+		if kind != OccupantLeft {
+			ev.Permissions, ev.Muted = r.permsOf(o), o.muted
+			o.announced, o.announcedMuted = ev.Permissions, ev.Muted
+		}
 	}
 	r.svc.emit(ev)
 }
@@ -182,6 +192,7 @@ func (r *room) info() RoomInfo {
 		ri.Occupants = append(ri.Occupants, OccupantInfo{
 			Nick: o.nick, RealJID: o.real, Role: o.role, Affiliation: r.affiliationOf(o.real),
 			Identity: o.ident, Joined: o.joined,
+			Permissions: r.permsOf(o), Muted: o.muted,
 		})
 	}
 	sort.Slice(ri.Occupants, func(i, j int) bool { return ri.Occupants[i].Nick < ri.Occupants[j].Nick })

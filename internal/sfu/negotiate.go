@@ -120,6 +120,9 @@ func (p *Participant) makeOffer(ctx context.Context, first bool, adds, removes [
 			return "", err
 		}
 	}
+	if err := p.addWantedPublishTransceivers(); err != nil {
+		return "", err
+	}
 	for _, d := range removes {
 		if d.sender == nil {
 			continue // its transceiver was never created

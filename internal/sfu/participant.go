@@ -17,6 +17,7 @@ type Participant struct {
 	opts JoinOptions            // read-only
 	pc   *webrtc.PeerConnection // read-only pointer; Pion locks inside
 	done chan struct{}          // closed by Close
+	gate gate                   // what of its media is forwarded; atomic (gate.go)
 
 	// events is buffered (Config.EventBuffer). It is sent to only under mu
 	// and closed under mu after EventClosed, so a send never races a close.
@@ -40,6 +41,7 @@ type Participant struct {
 	candidates     []string                // remote candidates held until the first answer
 	state          ConnectionState         // last connection state seen
 	stats          ParticipantStats        // drop counters (event and candidate parts)
+	publishWanted  [2]bool                 // recvonly m-lines to add at the next offer (gate.go)
 }
 
 // ParticipantStats counts what one participant dropped, by reason. The
@@ -53,6 +55,7 @@ type ParticipantStats struct {
 	MalformedReceived uint64 // packets from this participant that did not parse
 	CodecMismatches   uint64 // tracks this participant gets no packets of: no common codec
 	ICERestarts       uint64 // ICE-restart offers made (RestartOffer)
+	Withheld          uint64 // packets from this participant not forwarded: SetForwarding off
 }
 
 func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, error) {
@@ -107,6 +110,7 @@ func (p *Participant) Stats() ParticipantStats {
 			st.MalformedReceived += pub.malformed.Load()
 		}
 	}
+	st.Withheld = p.gate.withheld[0].Load() + p.gate.withheld[1].Load()
 	p.mu.Unlock()
 	return st
 }

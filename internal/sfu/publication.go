@@ -137,6 +137,9 @@ func (pub *publication) run(track *webrtc.TrackRemote) {
 			pub.requestKeyframe()
 		}
 		last = now
+		if !pub.pass() {
+			continue
+		}
 		if !pub.fwd.forward(pub.fwd.buf[:n], now, pub.subscribers()) {
 			pub.malformed.Add(1)
 		}

@@ -29,7 +29,7 @@ type session struct {
 
 	// Owned by the read loop.
 	user      string // authenticated username (localpart), "" before SASL
-	anonymous bool
+	anonymous bool   // written before the session is registered; read-only afterwards (IsAnonymous)
 	saslFails int
 	urlToken  string // the WebSocket URL's token, "" if none (tokenauth.go)
 	// identity is how the session authenticated: written by the read loop
