@@ -62,23 +62,38 @@ func TestSeed003DeclaredRoomHostsAndGuests(t *testing.T) {
 		t.Fatalf("guest's item: %s", gself)
 	}
 
-	// The guest may not kick, mute, lock or end.
-	attempts := map[string]string{
-		"kick": "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Host' role='none'/></query>",
-		"mute": "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Host' role='visitor'/></query>",
-		"lock": "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_membersonly'><value>1</value></field></x></query>",
-		"end":  "<end xmlns='" + muc.NSRoom + "'/>",
-		// parley's server-side mute (internal/perm's enforcement).
-		"mute media": "<mute xmlns='" + muc.NSPerm + "' nick='Host'/>",
+	// A second guest knocks; the platform admits it through the admin API.
+	guest2 := mustLogin(t, srv.ws, nil)
+	guest2.send(joinPresence(room, "Gamer43", ""))
+	guest2.wait("the second guest waits", hasChild(muc.NSLobby, "waiting"))
+	k2 := host.wait("the second knock", hasChild(muc.NSLobby, "knock")).Child(muc.NSLobby, "knock")
+	if code := call(t, "POST", srv.admin+"/api/rooms/arena/lobby/"+k2.Attr("id")+"/admit", adminToken, nil, nil); code != 204 {
+		t.Fatalf("admit through the API: %d", code)
 	}
+	guest2.wait("the second guest's self-presence", selfPresence(room, "Gamer43"))
+
+	// A guest may not kick, mute, lock or end: neither the host nor a
+	// fellow guest, through XEP-0045 or parley's own requests.
+	attempts := map[string]string{}
+	for _, target := range []string{"Host", "Gamer43"} {
+		attempts["kick "+target] = "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='" + target + "' role='none'/></query>"
+		attempts["revoke voice of "+target] = "<query xmlns='http://jabber.org/protocol/muc#admin'><item nick='" + target + "' role='visitor'/></query>"
+		attempts["mute "+target] = "<mute xmlns='" + muc.NSPerm + "' nick='" + target + "'/>"
+	}
+	attempts["lock"] = "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_membersonly'><value>1</value></field></x></query>"
+	attempts["end"] = "<end xmlns='" + muc.NSRoom + "'/>"
+	attempts["admit"] = "<admit xmlns='" + muc.NSLobby + "' id='k1'/>"
 	for what, payload := range attempts {
-		if res := guest.iq("set", room, payload); res.Attr("type") != "error" || errorCondition(res) != "forbidden" {
+		res := guest.iq("set", room, payload)
+		// Acting on an owner is refused by XEP-0045's own rule first.
+		cond := errorCondition(res)
+		if res.Attr("type") != "error" || cond != "forbidden" && !(cond == "not-allowed" && strings.HasSuffix(what, "Host")) {
 			t.Errorf("guest %s: %s", what, res)
 		}
 	}
 	var ri admin.RoomView
 	call(t, "GET", srv.admin+"/api/rooms/arena", adminToken, nil, &ri)
-	if len(ri.Participants) != 2 || ri.MembersOnly {
+	if len(ri.Participants) != 3 || ri.MembersOnly || ri.Participants[0].Muted != 0 || ri.Participants[1].Muted != 0 || ri.Participants[2].Role != "moderator" {
 		t.Fatalf("after the guest's attempts: %+v", ri)
 	}
 
