@@ -140,8 +140,13 @@ func start(cfg Config) (*parley, error) {
 	if p.tokens, err = loadTokens(cfg.Tokens); err != nil {
 		return nil, err
 	}
+	resume, err := loadResume(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	p.xmpp, err = xmpp.New(xmpp.Config{
 		Tokens:         p.tokens,
+		Resume:         resume,
 		Domain:         cfg.Domain,
 		Accounts:       acc,
 		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -61,6 +62,16 @@ func loadTokens(tc TokenConfig) (*token.Verifier, error) {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	return v, nil
+}
+
+// loadResume builds the signer of guests' resumption tokens, with a secret
+// kept in DATA/resume-secret (made on first start): tokens survive restarts.
+func loadResume(dataDir string) (*token.Verifier, error) {
+	secret, err := loadOrCreateSecret(filepath.Join(dataDir, "resume-secret"))
+	if err != nil {
+		return nil, fmt.Errorf("resume secret: %w", err)
+	}
+	return token.New(token.Config{Secret: []byte(secret), Audience: "parley-resume"})
 }
 
 // readSecretFile reads a secret kept in a file, without its line ending.

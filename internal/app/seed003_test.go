@@ -185,3 +185,29 @@ func TestJitsiTokenLogin(t *testing.T) {
 		t.Fatalf("refusals %v", srv.p.tokens.Refusals())
 	}
 }
+
+// A guest who created a room reconnects with its resumption token: same
+// JID, and still the room's owner.
+func TestGuestResumesOwnership(t *testing.T) {
+	srv := startRoomsServer(t, t.TempDir(), nil)
+	room := "pickup@conference." + testDomain
+	g := mustLogin(t, srv.ws, nil)
+	g.send("<presence xmlns='jabber:client' to='" + room + "/Gus'/>") // an instant room: Gus owns it
+	g.wait("Gus's self-presence", selfPresence(room, "Gus"))
+	res := g.iq("get", "", "<resume xmlns='urn:parley:resume:0'/>")
+	raw := res.Child("urn:parley:resume:0", "resume").Attr("token")
+	first := g.c.JID()
+	other := mustLogin(t, srv.ws, nil)
+	other.send(joinPresence(room, "Ola", ""))
+	other.wait("Ola's self-presence", selfPresence(room, "Ola"))
+	g.c.Close()
+	back := mustLogin(t, srv.ws, func(c *xmppclient.Config) { c.Address += "?resume=" + raw })
+	if back.c.JID().Bare() != first.Bare() {
+		t.Fatalf("resumed as %s, was %s", back.c.JID(), first)
+	}
+	back.send(joinPresence(room, "Gus", ""))
+	self := back.wait("Gus back", selfPresence(room, "Gus"))
+	if it := self.Child(muc.NSMUCUser, "x").Child(muc.NSMUCUser, "item"); it.Attr("affiliation") != "owner" {
+		t.Fatalf("the returning guest lost ownership: %s", self)
+	}
+}

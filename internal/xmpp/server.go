@@ -74,6 +74,9 @@ type Config struct {
 	// Tokens verifies JWT logins (tokenauth.go). Default nil: tokens are
 	// refused, and a WebSocket URL carrying one fails SASL.
 	Tokens *token.Verifier
+	// Resume signs and checks guests' resumption tokens (resume.go); its
+	// secret must be the server's own. Default nil: guests are not resumed.
+	Resume *token.Verifier
 	// Rosters persists rosters. Default: in memory only.
 	Rosters RosterStore
 	// ExternalServices lists the STUN and TURN services offered to a

@@ -32,6 +32,7 @@ type session struct {
 	anonymous bool   // written before the session is registered; read-only afterwards (IsAnonymous)
 	saslFails int
 	urlToken  string // the WebSocket URL's token, "" if none (tokenauth.go)
+	urlResume string // the WebSocket URL's guest resumption token (resume.go)
 	// identity is how the session authenticated: written by the read loop
 	// before the session is registered, read-only afterwards.
 	identity Identity
@@ -87,7 +88,8 @@ func (s *Server) serve(ctx context.Context, t stream.Transport) {
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.StanzaRate), s.cfg.StanzaBurst),
 		done:    make(chan struct{}),
 
-		urlToken: urlTokenFrom(ctx),
+		urlToken:  urlTokenFrom(ctx),
+		urlResume: urlResumeFrom(ctx),
 	}
 	ss.lastRead.Store(s.cfg.Clock().UnixNano())
 	ss.timer = time.AfterFunc(s.cfg.AuthTimeout, ss.authTimeout)

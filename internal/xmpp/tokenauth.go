@@ -60,15 +60,23 @@ type Identity struct {
 // the session.
 type urlTokenKey struct{}
 
-func withURLToken(ctx context.Context, raw string) context.Context {
-	if raw == "" {
-		return ctx
+func withURLToken(ctx context.Context, raw, resume string) context.Context {
+	if raw != "" {
+		ctx = context.WithValue(ctx, urlTokenKey{}, raw)
 	}
-	return context.WithValue(ctx, urlTokenKey{}, raw)
+	if resume != "" {
+		ctx = context.WithValue(ctx, urlResumeKey{}, resume)
+	}
+	return ctx
 }
 
 func urlTokenFrom(ctx context.Context) string {
 	s, _ := ctx.Value(urlTokenKey{}).(string)
+	return s
+}
+
+func urlResumeFrom(ctx context.Context) string {
+	s, _ := ctx.Value(urlResumeKey{}).(string)
 	return s
 }
 
@@ -87,7 +95,7 @@ func (ss *session) tokenMechanisms(m []string) []string {
 	if ss.srv.cfg.Tokens != nil {
 		m = append(m, MechOAuthBearer)
 	}
-	if ss.urlToken != "" && !ss.srv.cfg.AllowAnonymous {
+	if (ss.urlToken != "" || ss.urlResume != "") && !ss.srv.cfg.AllowAnonymous {
 		m = append(m, sasl.MechAnonymous)
 	}
 	return m
@@ -97,6 +105,11 @@ func (ss *session) tokenMechanisms(m []string) []string {
 // URL carried a token, and OAUTHBEARER. handled is false for every other
 // exchange.
 func (ss *session) tokenAuth(auth *xmlstream.Element) (handled, ok bool, err error) {
+	if ss.urlToken == "" { // a token, when given too, wins
+		if handled, ok, err := ss.resumeAuth(auth); handled {
+			return handled, ok, err
+		}
+	}
 	mech := auth.Attr("mechanism")
 	var raw string
 	switch {

@@ -9,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"parley.dev/parley/internal/token"
+	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
 	"parley.dev/parley/internal/xmppclient"
 )
@@ -115,5 +116,43 @@ func TestNoAnonymousWithoutToken(t *testing.T) {
 	var xe *xmppclient.Error
 	if !errors.As(err, &xe) || xe.Condition != "no-usable-mechanism" {
 		t.Fatalf("a guest without a token on a --no-anonymous server: %v", err)
+	}
+}
+
+func TestGuestResumption(t *testing.T) {
+	resume, err := token.New(token.Config{Secret: []byte("the server's own resumption secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *xmpp.Config) { c.Resume = resume })
+	g := h.dial("", true, nil)
+	res, err := iq(ctx5(t), t, g, "get", "", xmlstream.New(xmpp.NSResume, "resume"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := res.Child(xmpp.NSResume, "resume").Attr("token")
+	if raw == "" {
+		t.Fatalf("no token: %s", res)
+	}
+	g.Close()
+	back := h.dial("", true, func(c *xmppclient.Config) { c.Address += "?resume=" + raw })
+	if back.JID().Bare() != g.JID().Bare() {
+		t.Fatalf("resumed as %s, was %s", back.JID(), g.JID())
+	}
+	if id, _ := h.srv.IdentityOf(back.JID()); id.Kind != xmpp.IdentityGuest {
+		t.Fatalf("kind %v", id.Kind)
+	}
+	// A forged or foreign token is refused, not a new guest.
+	other, _ := token.New(token.Config{Secret: []byte("somebody else's secret, 32 bytes")})
+	forged, _, _ := other.Mint(token.MintRequest{User: g.JID().Local})
+	_, err = h.tryDial("", true, func(c *xmppclient.Config) { c.Address += "?resume=" + forged })
+	var xe *xmppclient.Error
+	if !errors.As(err, &xe) || xe.Condition != "not-authorized" {
+		t.Fatalf("forged resumption: %v", err)
+	}
+	// Accounts get no resumption token: they log in again as themselves.
+	a := h.dial("alice", true, nil)
+	if _, err := iq(ctx5(t), t, a, "get", "", xmlstream.New(xmpp.NSResume, "resume")); err == nil {
+		t.Fatal("an account got a resumption token")
 	}
 }
