@@ -71,8 +71,15 @@ func (c *claims) identity() (*Identity, error) {
 	if c.Context != nil && c.Context.User != nil {
 		u := c.Context.User
 		id.Name, id.Avatar, id.Email = u.Name, u.Avatar, u.Email
-		if u.ID != "" {
+		// Jitsi's sub is the tenant, shared by all its users: without an
+		// id, tell users apart by e-mail, else by name.
+		switch {
+		case u.ID != "":
 			id.UserID = u.ID
+		case u.Email != "":
+			id.UserID = "email:" + u.Email
+		case u.Name != "":
+			id.UserID = c.Subject + "/name:" + u.Name
 		}
 		um, err := flexBool(u.Moderator)
 		if err != nil {

@@ -320,7 +320,7 @@ func contains(list []string, s string) bool {
 type Identity struct {
 	Issuer  string
 	Subject string // sub; in Jitsi's layout the tenant, not the user
-	UserID  string // context.user.id, else sub
+	UserID  string // context.user.id, else "email:"+email, else sub+"/name:"+name, else sub
 	Name    string // context.user.name
 	Avatar  string // context.user.avatar
 	Email   string // context.user.email

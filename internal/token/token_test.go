@@ -83,6 +83,25 @@ func TestHS256AcceptsJitsiLayout(t *testing.T) {
 	}
 }
 
+func TestJitsiUsersWithoutIDAreToldApart(t *testing.T) {
+	v, _ := New(Config{Secret: secret, Clock: clock})
+	ids := map[string]bool{}
+	for _, user := range []map[string]any{{"name": "Ann"}, {"name": "Bob"}, {"email": "c@example.com", "name": "Ann"}, {}} {
+		c := base(map[string]any{"sub": "meet.example.com"})
+		if len(user) > 0 {
+			c["context"] = map[string]any{"user": user}
+		}
+		id, err := v.Verify(sign(t, jwt.SigningMethodHS256, secret, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[id.Localpart()] = true
+	}
+	if len(ids) != 4 {
+		t.Fatalf("users of one tenant share an identity: %v", ids)
+	}
+}
+
 func TestParleyClaim(t *testing.T) {
 	v, _ := New(Config{Secret: secret, Clock: clock})
 	raw := sign(t, jwt.SigningMethodHS256, secret, base(map[string]any{
