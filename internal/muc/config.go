@@ -124,6 +124,9 @@ const (
 	fieldPublic        = "muc#roomconfig_publicroom"
 	fieldWhoIs         = "muc#roomconfig_whois"
 	fieldChangeSubject = "muc#roomconfig_changesubject"
+	// parley's own fields (docs/SIGNALLING.md §8).
+	fieldLobby  = "parley#lobby"
+	fieldGuests = "parley#guests"
 )
 
 // maxUsersLimit bounds muc#roomconfig_maxusers so that a typo cannot make a
@@ -162,6 +165,8 @@ func configForm(c RoomConfig) *xmlstream.Element {
 	}
 	x.Add(whois)
 	x.Add(formField(fieldChangeSubject, "boolean", "Participants may change the subject", formBool(c.ChangeSubject)))
+	x.Add(formField(fieldLobby, "boolean", "Newcomers wait in a lobby until a moderator admits them", formBool(c.Lobby)))
+	x.Add(formField(fieldGuests, "boolean", "Guests (no account, no token) may enter", formBool(!c.NoGuests)))
 	return x
 }
 
@@ -233,6 +238,12 @@ func applyConfigForm(c RoomConfig, form *xmlstream.Element) (RoomConfig, error) 
 			}
 		case fieldChangeSubject:
 			c.ChangeSubject, err = parseFormBool(name, value)
+		case fieldLobby:
+			c.Lobby, err = parseFormBool(name, value)
+		case fieldGuests:
+			var guests bool
+			guests, err = parseFormBool(name, value)
+			c.NoGuests = !guests
 		}
 		if err != nil {
 			return c, err

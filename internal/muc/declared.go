@@ -269,6 +269,7 @@ func (r *room) settingsChanged(old RoomConfig) {
 			r.event(OccupantChanged, o, "")
 		}
 	}
+	r.refreshAll() // new role defaults: new permissions, at once
 }
 
 // DeleteRoom ends the meeting (everyone told reason) and removes the room

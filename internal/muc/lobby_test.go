@@ -86,3 +86,31 @@ func findWith(out []*xmlstream.Element, to, ns, name string) *xmlstream.Element 
 	}
 	return nil
 }
+
+func TestLobbyThroughTheConfigForm(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Identify = identities{"guest-1@example.test/g": {Kind: IdentityGuest, Anonymous: true}}.identify
+	})
+	room := h.room("form")
+	h.configure("owner@example.test/o", room, map[string]string{fieldLobby: "1"})
+	out := h.join("guest-1@example.test/g", room+"/Gus", true)
+	if findWith(out, "guest-1@example.test/g", NSLobby, "waiting") == nil || findWith(out, "owner@example.test/o", NSLobby, "knock") == nil {
+		t.Fatalf("no knock with the lobby on:\n%s", dump(out))
+	}
+	// A participant may not turn the lobby off (lock_room).
+	out = h.join("bob@example.test/b", room+"/Bob", true) // an account without affiliation knocks too
+	id := findWith(out, "owner@example.test/o", NSLobby, "knock").Child(NSLobby, "knock").Attr("id")
+	out = h.send("<iq type='set' id='a' from='owner@example.test/o' to='%s'><admit xmlns='%s' id='%s'/></iq>", room, NSLobby, id)
+	if findSelfPresence(out, "bob@example.test/b") == nil {
+		t.Fatalf("bob not admitted:\n%s", dump(out))
+	}
+	expectError(t, h.submit("bob@example.test/b", room, map[string]string{fieldLobby: "0"}), "bob@example.test/b", stanza.Forbidden)
+	// Turning it off lets the waiting guest in.
+	out = h.submit("owner@example.test/o", room, map[string]string{fieldLobby: "0"})
+	if findSelfPresence(out, "guest-1@example.test/g") == nil {
+		t.Fatalf("the waiting guest did not come in when the lobby went off:\n%s", dump(out))
+	}
+	h.configure("owner@example.test/o", room, map[string]string{fieldGuests: "0"})
+	h.send("<presence type='unavailable' from='guest-1@example.test/g' to='%s/Gus'/>", room)
+	expectError(t, h.join("guest-1@example.test/g", room+"/Gus", true), "guest-1@example.test/g", stanza.RegistrationRequired)
+}

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { Room, JoinError, NS } from '../static/lib/muc.js';
-import { Lobby, endMeeting, parseKnock } from '../static/lib/lobby.js';
+import { Lobby, endMeeting, parseKnock, setRoomSwitches } from '../static/lib/lobby.js';
 import { parse } from '../static/lib/xml.js';
 import { kid, textOf } from '../static/lib/xmlutil.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
@@ -113,4 +113,17 @@ test('ending the meeting: the request, and everyone told why', async () => {
   assert.equal(iqs[0].children[0].name, 'end');
   assert.equal(iqs[0].children[0].attrs.xmlns ?? iqs[0].children[0].ns, NS.room);
   assert.deepEqual(await removed, { kind: 'destroyed', text: 'time is up', ended: true, by: 'me' });
+});
+
+test('setRoomSwitches submits the lobby and guest fields of the room form', async () => {
+  const { server, client } = await online();
+  const iqs = [];
+  server.onStanza = (el, ws) => {
+    iqs.push(el);
+    ws.deliver(`<iq xmlns="jabber:client" type="result" id="${el.attrs.id}" from="${ROOM}"/>`);
+  };
+  await setRoomSwitches(client, ROOM, { lobby: true, guests: false });
+  const form = kid(kid(iqs[0], 'query', NS.owner), 'x', NS.data);
+  const fields = Object.fromEntries(form.children.filter((c) => c.name === 'field').map((f) => [f.attrs.var, textOf(kid(f, 'value'))]));
+  assert.deepEqual(fields, { FORM_TYPE: 'http://jabber.org/protocol/muc#roomconfig', 'parley#lobby': '1', 'parley#guests': '0' });
 });

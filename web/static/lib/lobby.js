@@ -148,3 +148,20 @@ export async function endMeeting(client, room, reason) {
   await client.request(iq('set', room, x('end', { xmlns: NS.room }, reason ? [x('reason', {}, [reason])] : [])));
 }
 
+
+/**
+ * setRoomSwitches turns the room's lobby and guest access on or off through
+ * the XEP-0045 configuration form (parley#lobby, parley#guests); fields
+ * left undefined stay as they are. Needs the lock_room permission
+ * (forbidden otherwise). Turning the lobby off lets everyone waiting in.
+ * @param {XmppClient} client
+ * @param {string} room the room's bare JID
+ * @param {{lobby?: boolean, guests?: boolean}} switches
+ */
+export async function setRoomSwitches(client, room, switches) {
+  /** @type {El[]} */
+  const fields = [x('field', { var: 'FORM_TYPE' }, [x('value', {}, ['http://jabber.org/protocol/muc#roomconfig'])])];
+  if (switches.lobby !== undefined) fields.push(x('field', { var: 'parley#lobby' }, [x('value', {}, [switches.lobby ? '1' : '0'])]));
+  if (switches.guests !== undefined) fields.push(x('field', { var: 'parley#guests' }, [x('value', {}, [switches.guests ? '1' : '0'])]));
+  await client.request(iq('set', room, x('query', { xmlns: NS.owner }, [x('x', { xmlns: NS.data, type: 'submit' }, fields)])));
+}
