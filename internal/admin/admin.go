@@ -49,6 +49,9 @@ type Config struct {
 	// Tokens mints tokens for POST /api/tokens. Default nil: that endpoint
 	// answers 501.
 	Tokens *token.Verifier
+	// Stats returns the counters GET /api/stats shows (refusals of tokens
+	// and joins, and so on), as JSON-encodable data. Default nil: {}.
+	Stats func() any
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -91,6 +94,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /api/rooms/{room}/lobby/{id}/admit", a.admit)
 	h("POST /api/rooms/{room}/lobby/{id}/deny", a.deny)
 	h("POST /api/tokens", a.mintToken)
+	h("GET /api/stats", a.stats)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -176,6 +180,14 @@ func readJSON(r *http.Request, v any) error {
 		return &httpError{http.StatusBadRequest, "bad JSON: " + err.Error()}
 	}
 	return nil
+}
+
+func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
+	var v any = map[string]any{}
+	if a.cfg.Stats != nil {
+		v = a.cfg.Stats()
+	}
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // reasonBody is the optional body of actions that take a reason.

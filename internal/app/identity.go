@@ -170,10 +170,22 @@ func (p *parley) openAdmin() error {
 	}
 	p.adminLn = ln
 	p.adminMux = http.NewServeMux()
-	admin.New(admin.Config{Token: tok, Rooms: p.muc, Tokens: p.tokens, Logger: cfg.Logger.With("part", "admin")}).Register(p.adminMux)
+	admin.New(admin.Config{Token: tok, Rooms: p.muc, Tokens: p.tokens, Stats: p.identityStats,
+		Logger: cfg.Logger.With("part", "admin")}).Register(p.adminMux)
 	p.admin = &http.Server{Handler: p.adminMux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	return nil
+}
+
+// identityStats are the counters of logins and rooms for GET /api/stats:
+// token refusals by reason, and the MUC's counters (joins refused for a
+// token's room, guests, undeclared rooms; knocks; permission refusals).
+func (p *parley) identityStats() any {
+	out := map[string]any{"muc": p.muc.Stats()}
+	if p.tokens != nil {
+		out["tokens"] = p.tokens.Refusals()
+	}
+	return out
 }
 
 // serveAdmin serves the admin mux on its listener.

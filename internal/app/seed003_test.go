@@ -181,8 +181,13 @@ func TestJitsiTokenLogin(t *testing.T) {
 	if !errors.As(err, &xe) || xe.Condition != "not-authorized" || !strings.Contains(xe.Text, "expired") {
 		t.Fatalf("expired token: %v", err)
 	}
-	if srv.p.tokens.Refusals()["expired"] != 1 {
-		t.Fatalf("refusals %v", srv.p.tokens.Refusals())
+	var stats struct {
+		Tokens map[string]uint64
+		MUC    struct{ TokenRoomRefused uint64 }
+	}
+	if code := call(t, "GET", srv.admin+"/api/stats", adminToken, nil, &stats); code != 200 ||
+		stats.Tokens["expired"] != 1 || stats.Tokens["room"] != 1 || stats.MUC.TokenRoomRefused != 1 {
+		t.Fatalf("stats: %d %+v", code, stats)
 	}
 }
 
