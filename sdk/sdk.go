@@ -2,8 +2,9 @@
 // parley's conference rooms. A Client is one XMPP connection (WebSocket or
 // TCP; anonymous or with a password) that can be in many rooms at once. In
 // each room it follows the occupants and the chat, talks, moderates where
-// its role allows it (kick, ban, grant and revoke roles and affiliations)
-// and, if asked, takes part in the call: it publishes audio and video (a
+// its permissions allow it (kick, ban, grant and revoke roles and
+// affiliations; mute others at the server, ask them to unmute, change
+// their permissions one at a time: docs/PERMISSIONS.md) and, if asked, takes part in the call: it publishes audio and video (a
 // built-in synthetic test pattern and tone, or IVF and Ogg files) and
 // receives everyone else's tracks as RTP.
 //

@@ -18,6 +18,7 @@ type sessionState int
 const (
 	stateProbing       sessionState = iota // waiting for its disco#info
 	stateChatOnly                          // no Jingle: an occupant without media
+	stateNothingYet                        // may publish nothing, and nobody publishes: no offer to make yet
 	stateOffered                           // session-initiate sent, waiting for session-accept
 	stateActive                            // negotiated
 	stateRenegotiating                     // content-add sent, waiting for content-accept
@@ -86,6 +87,10 @@ func (p *participant) sendOffer(action string) {
 	ctx, cancel := context.WithTimeout(p.c.f.ctx, p.c.f.cfg.RequestTimeout)
 	sdp, err := p.sp.Offer(ctx)
 	cancel()
+	if errors.Is(err, sfu.ErrNothingToNegotiate) && action == "session-initiate" {
+		p.state = stateNothingYet // the SFU raises EventNeedsOffer once there is media
+		return
+	}
 	if errors.Is(err, sfu.ErrNothingToNegotiate) || errors.Is(err, sfu.ErrOfferPending) {
 		return
 	}
@@ -124,6 +129,8 @@ func (p *participant) sendOffer(action string) {
 // renegotiate runs when the SFU has new or withdrawn tracks for p.
 func (p *participant) renegotiate() {
 	switch p.state {
+	case stateNothingYet:
+		p.sendOffer("session-initiate")
 	case stateActive:
 		p.sendOffer("content-add")
 	case stateOffered, stateRenegotiating, stateRestarting:

@@ -113,3 +113,14 @@ func markScreen(el *xmlstream.Element, videoType string) {
 		}
 	}
 }
+
+// JingleSID returns the id of our current Jingle session with the focus,
+// "" without one (no Media, or not called yet).
+func (p *Peer) JingleSID() string {
+	if p.media == nil {
+		return ""
+	}
+	p.media.mu.Lock()
+	defer p.media.mu.Unlock()
+	return p.media.sid
+}

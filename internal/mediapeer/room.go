@@ -8,7 +8,7 @@ import (
 	"parley.dev/parley/internal/xmlstream"
 )
 
-// parley's room-wide requests (docs/SIGNALLING.md §8, §9).
+// parley's room-wide requests (docs/SIGNALLING.md §9, §10).
 const (
 	nsLobby = "urn:parley:lobby:0"
 	nsRoom  = "urn:parley:room:0"

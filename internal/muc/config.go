@@ -124,7 +124,7 @@ const (
 	fieldPublic        = "muc#roomconfig_publicroom"
 	fieldWhoIs         = "muc#roomconfig_whois"
 	fieldChangeSubject = "muc#roomconfig_changesubject"
-	// parley's own fields (docs/SIGNALLING.md §8).
+	// parley's own fields (docs/SIGNALLING.md §9).
 	fieldLobby  = "parley#lobby"
 	fieldGuests = "parley#guests"
 )

@@ -17,10 +17,10 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// identities is a fake server's answer to Config.Identify.
-type identities map[string]Identity
+// knownIdentities is a fake server's answer to Config.Identify.
+type knownIdentities map[string]Identity
 
-func (ids identities) identify(real jid.JID) Identity { return ids[real.String()] }
+func (ids knownIdentities) identify(real jid.JID) Identity { return ids[real.String()] }
 
 func TestDeclaredRoomExistsEmptyAndSurvivesRestart(t *testing.T) {
 	var guestNoVideo perm.Overrides
@@ -132,7 +132,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestTokenIdentityInRooms(t *testing.T) {
-	ids := identities{
+	ids := knownIdentities{
 		"tok-a@example.test/1":   {Kind: IdentityToken, Token: &token.Identity{UserID: "a", Name: "Ada", Room: "standup", Moderator: true}},
 		"tok-b@example.test/1":   {Kind: IdentityToken, Token: &token.Identity{UserID: "b", Name: "Bob", Room: "standup"}},
 		"guest-1@example.test/g": {Kind: IdentityGuest},

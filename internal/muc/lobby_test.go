@@ -9,7 +9,7 @@ import (
 )
 
 func TestLobby(t *testing.T) {
-	ids := identities{"guest-1@example.test/g": {Kind: IdentityGuest},
+	ids := knownIdentities{"guest-1@example.test/g": {Kind: IdentityGuest},
 		"tok-n@example.test/n": {Kind: IdentityToken, Token: &token.Identity{UserID: "n", Name: "Nadia K."}}}
 	h := newHarness(t, func(c *Config) { c.Identify = ids.identify })
 	if _, err := h.svc.DeclareRoom("club", RoomSettings{Lobby: ptr(true), Owners: ptr([]string{"host"})}); err != nil {
@@ -89,7 +89,7 @@ func findWith(out []*xmlstream.Element, to, ns, name string) *xmlstream.Element 
 
 func TestLobbyThroughTheConfigForm(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
-		c.Identify = identities{"guest-1@example.test/g": {Kind: IdentityGuest, Anonymous: true}}.identify
+		c.Identify = knownIdentities{"guest-1@example.test/g": {Kind: IdentityGuest, Anonymous: true}}.identify
 	})
 	room := h.room("form")
 	h.configure("owner@example.test/o", room, map[string]string{fieldLobby: "1"})

@@ -15,21 +15,23 @@ func (r *room) handleOwner(st, q *xmlstream.Element, from jid.JID, typ string) {
 	// may also change its locks (password, members-only, moderation).
 	isOwner := r.affiliationOf(from) == AffOwner
 	have := r.permsOfJID(from, r.byJID[from])
+	if d := q.Child(NSMUCOwner, "destroy"); d != nil && typ == "set" {
+		// Destroying the room ends the meeting for everyone: whoever may
+		// end the meeting may do it (moderators too, as in Jitsi).
+		if err := r.require(have, perm.EndMeeting, "you may not end the meeting"); err != nil {
+			r.reply(st, err)
+			return
+		}
+		r.route(stanza.IQResult(st))
+		r.destroy(d)
+		return
+	}
 	if !isOwner && !have.Has(perm.LockRoom) {
 		r.reply(st, r.deny(perm.LockRoom, "only owners configure the room"))
 		return
 	}
 	if typ == "get" {
 		r.route(stanza.IQResult(st, xmlstream.New(NSMUCOwner, "query").Add(configForm(r.config))))
-		return
-	}
-	if d := q.Child(NSMUCOwner, "destroy"); d != nil {
-		if !isOwner {
-			r.reply(st, stanza.NewError(stanza.Forbidden, "only owners destroy the room"))
-			return
-		}
-		r.route(stanza.IQResult(st))
-		r.destroy(d)
 		return
 	}
 	form := q.Child(NSDataForms, "x")

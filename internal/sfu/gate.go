@@ -105,3 +105,10 @@ func (pub *publication) pass() bool {
 	pub.owner.gate.withheld[slot].Add(1)
 	return false
 }
+
+// nothingToOfferLocked reports whether a first offer would have no m-line:
+// no publish m-line (JoinOptions, OfferPublishing) and no track of others.
+// Must hold mu.
+func (p *Participant) nothingToOfferLocked() bool {
+	return p.opts.NoAudio && p.opts.NoVideo && p.publishWanted == [2]bool{} && len(p.pendingAdds) == 0
+}

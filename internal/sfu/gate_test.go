@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -153,5 +154,37 @@ func BenchmarkForwardGated(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestNothingToOfferYet: a participant that may publish nothing, alone in
+// its conference, has no first offer to make; OfferPublishing (or the
+// first track of someone else) raises EventNeedsOffer, and the offer then
+// has the m-line.
+func TestNothingToOfferYet(t *testing.T) {
+	conf := newTestSFU(t, nil).Conference("room")
+	p, err := conf.Join("viewer", JoinOptions{NoAudio: true, NoVideo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	if _, err := p.Offer(context.Background()); !errors.Is(err, ErrNothingToNegotiate) {
+		t.Fatalf("empty first offer: %v, want ErrNothingToNegotiate", err)
+	}
+	p.OfferPublishing(Video)
+	waitFor(t, "EventNeedsOffer", func() error {
+		for _, k := range drainEvents(p) {
+			if k == EventNeedsOffer {
+				return nil
+			}
+		}
+		return errors.New("none yet")
+	})
+	offer, err := p.Offer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recvonlyLines(offer, "video") != 1 || recvonlyLines(offer, "audio") != 0 {
+		t.Fatalf("offer after OfferPublishing(video):\n%s", offer)
 	}
 }

@@ -18,7 +18,10 @@ import (
 //
 // Only one offer may be outstanding: until SetAnswer succeeds, Offer fails with
 // ErrOfferPending. Once negotiated, Offer with nothing new fails with
-// ErrNothingToNegotiate. Both are harmless to the caller.
+// ErrNothingToNegotiate. Both are harmless to the caller. A first offer
+// with no m-line at all (a participant that may publish nothing, alone or
+// among others who publish nothing yet) also fails with
+// ErrNothingToNegotiate, and EventNeedsOffer comes when there is one.
 func (p *Participant) Offer(ctx context.Context) (string, error) {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
@@ -100,6 +103,9 @@ func (p *Participant) beginOffer() (adds, removes []*downTrack, first bool, err 
 	case p.offerPending:
 		return nil, nil, false, ErrOfferPending
 	case p.negotiated && !p.dirty:
+		return nil, nil, false, ErrNothingToNegotiate
+	case !p.offered && p.nothingToOfferLocked():
+		p.deferred = true // EventNeedsOffer comes with the first track
 		return nil, nil, false, ErrNothingToNegotiate
 	}
 	adds, removes = p.pendingAdds, p.pendingRemoves

@@ -42,6 +42,7 @@ type Participant struct {
 	state          ConnectionState         // last connection state seen
 	stats          ParticipantStats        // drop counters (event and candidate parts)
 	publishWanted  [2]bool                 // recvonly m-lines to add at the next offer (gate.go)
+	deferred       bool                    // the first offer had nothing to offer (gate.go)
 }
 
 // ParticipantStats counts what one participant dropped, by reason. The
@@ -174,7 +175,7 @@ func (p *Participant) emitLocked(ev Event) bool {
 // the focus, unless it already knows or an offer is out. Must hold mu.
 func (p *Participant) markDirtyLocked() {
 	p.dirty = true
-	if !p.offered || p.offerPending || p.needsOfferSent || p.closed {
+	if (!p.offered && !p.deferred) || p.offerPending || p.needsOfferSent || p.closed {
 		return
 	}
 	p.needsOfferSent = p.emitLocked(Event{Kind: EventNeedsOffer, ParticipantID: p.id})

@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * The moderator's side of parley's lobby (docs/SIGNALLING.md §8), and
- * ending a meeting for all (§9). The newcomer's side is in muc.js: a Room
+ * The moderator's side of parley's lobby (docs/SIGNALLING.md §9), and
+ * ending a meeting for all (§10). The newcomer's side is in muc.js: a Room
  * whose join knocks emits 'waiting' and its join() settles when a moderator
  * decides.
  *

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * How the web client logs in (docs/SIGNALLING.md §7): as a guest (SASL
+ * How the web client logs in (docs/SIGNALLING.md §8): as a guest (SASL
  * ANONYMOUS), with an account (SCRAM, sasl.js), or with a token (JWT) that
  * rides in the WebSocket URL with ANONYMOUS, as Jitsi's links do
  * (`/<room>?jwt=TOKEN`). And a guest's resumption token, which brings the
