@@ -154,6 +154,19 @@ func (s *Service) applyStoredRoom(sr storedRoom) {
 	defer r.mu.Unlock()
 	created := r.isNew
 	old := r.config
+	if !r.saved && !created {
+		// A room that lived on the fly, without a file, is being declared:
+		// keep who it already knows (its creator's ownership) unless the
+		// file says otherwise.
+		if sr.Affiliations == nil {
+			sr.Affiliations = make(map[string]string)
+		}
+		for j, a := range r.affiliations {
+			if _, ok := sr.Affiliations[j.String()]; !ok {
+				sr.Affiliations[j.String()] = string(a)
+			}
+		}
+	}
 	r.loadStored(sr)
 	r.isNew = false
 	r.saved = true

@@ -228,6 +228,8 @@ func (v *Verifier) Verify(raw string) (*Identity, error) {
 		jwt.WithLeeway(v.cfg.Leeway),
 		jwt.WithTimeFunc(v.cfg.Clock),
 		jwt.WithIssuedAt(),
+		// A token without exp would be good forever: never accepted.
+		jwt.WithExpirationRequired(),
 	}
 	if v.cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
@@ -255,11 +257,13 @@ func (v *Verifier) classify(err error) error {
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return v.refuse(ReasonNotYetValid, "the token is not valid yet")
 	case errors.Is(err, jwt.ErrTokenInvalidAudience),
-		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "aud"):
+		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "aud claim is required"):
 		return v.refuse(ReasonAudience, "the token is not for audience %q", v.cfg.Audience)
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer),
-		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "iss"):
+		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "iss claim is required"):
 		return v.refuse(ReasonIssuer, "the token is not from issuer %q", v.cfg.Issuer)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "exp claim is required"):
+		return v.refuse(ReasonMalformed, "the token has no exp: tokens must expire")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		return v.refuse(ReasonSignature, "the signature matches no key")
 	}

@@ -153,6 +153,7 @@ func TestRefusals(t *testing.T) {
 		{"no audience", hsOnly, sign(t, jwt.SigningMethodHS256, secret, base(map[string]any{"iss": "iss"})), ReasonAudience},
 		{"wrong issuer", hsOnly, sign(t, jwt.SigningMethodHS256, secret, good(map[string]any{"iss": "mallory"})), ReasonIssuer},
 		{"garbage", hsOnly, "not.a.token", ReasonMalformed},
+		{"no exp", hsOnly, sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "a", "aud": "parley", "iss": "iss"}), ReasonMalformed},
 		{"no user", hsOnly, sign(t, jwt.SigningMethodHS256, secret, good(map[string]any{"sub": ""})), ReasonMalformed},
 	}
 	for _, c := range cases {
