@@ -219,3 +219,44 @@ func TestHandoverAndEndMeeting(t *testing.T) {
 		t.Fatalf("after the end: %+v %v", ri, ok)
 	}
 }
+
+func TestReturningUserKeepsRoleAndMutes(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.svc.DeclareRoom("club", RoomSettings{Owners: ptr([]string{"host"})}); err != nil {
+		t.Fatal(err)
+	}
+	room := "club@" + testDomain
+	h.mustJoin("host@example.test/h", room+"/Host")
+	h.mustJoin("gus@example.test/1", room+"/Gus")
+	h.mustJoin("mia@example.test/1", room+"/Mia")
+	// Gus is muted, Mia made moderator for the visit.
+	if err := h.svc.MuteOccupant("club", "Gus", 0, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.SetOccupantRole("club", "Mia", RoleModerator, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"gus@example.test/1", "mia@example.test/1"} {
+		nick := map[bool]string{true: "Gus", false: "Mia"}[strings.HasPrefix(who, "gus")]
+		h.send("<presence type='unavailable' from='%s' to='%s/%s'/>", who, room, nick)
+		// Back on another connection (a new resource), same bare JID.
+		h.mustJoin(strings.TrimSuffix(who, "/1")+"/2", room+"/"+nick)
+	}
+	ri, _ := h.svc.Room("club")
+	byNick := map[string]OccupantInfo{}
+	for _, o := range ri.Occupants {
+		byNick[o.Nick] = o
+	}
+	if byNick["Gus"].Muted == 0 {
+		t.Error("leaving and coming back lifted Gus's mute")
+	}
+	if byNick["Mia"].Role != RoleModerator {
+		t.Errorf("Mia came back as %s", byNick["Mia"].Role)
+	}
+	// After the meeting ends, a new one starts afresh.
+	h.svc.EndMeeting("club", "")
+	h.mustJoin("gus@example.test/3", room+"/Gus")
+	if ri, _ := h.svc.Room("club"); ri.Occupants[0].Muted != 0 {
+		t.Error("a mute outlived the meeting")
+	}
+}

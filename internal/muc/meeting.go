@@ -76,6 +76,7 @@ func (r *room) endMeeting(reason, by string) {
 		r.route(p.Add(ended))
 		r.forget(o)
 	}
+	r.returning = nil // the meeting is over: the next one starts afresh
 	if r.declared == nil {
 		r.retire()
 	}

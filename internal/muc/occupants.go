@@ -149,6 +149,7 @@ func (r *room) join(st *xmlstream.Element, from jid.JID, nick string) {
 		}
 		r.tokenAff[from.Bare()] = t
 	}
+	r.restoreVisit(o)
 	if !creating {
 		if err := r.require(r.permsOf(o), perm.Join, "you may not join this room"); err != nil {
 			r.forgetTokenAffiliation(from)
@@ -222,6 +223,7 @@ func (r *room) removeOccupant(o *occupant, li leaveInfo) {
 
 // forget drops o from the room's tables without telling anyone.
 func (r *room) forget(o *occupant) {
+	r.rememberVisit(o)
 	delete(r.occupants, o.nick)
 	delete(r.byJID, o.real)
 	r.forgetTokenAffiliation(o.real)

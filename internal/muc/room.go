@@ -41,6 +41,8 @@ type room struct {
 	// (bare JID → affiliation), never stored (identity.go).
 	tokenAff map[jid.JID]Affiliation
 	lobby    lobby // newcomers waiting to be admitted (lobby.go)
+	// returning remembers what past visits held, by bare JID (returning.go).
+	returning map[jid.JID]visit
 }
 
 // occupant is one session present in a room. Fields other than real are
