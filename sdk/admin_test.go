@@ -123,3 +123,42 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// An SDK client knocks at a lobby: Join waits until the admin admits it.
+func TestSDKJoinWaitsInTheLobby(t *testing.T) {
+	srv, err := testserver.Start(testserver.Config{AdminToken: "admin-secret-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, _ := sdk.NewAdmin(sdk.AdminConfig{URL: srv.Admin, Token: "admin-secret-token"})
+	if _, err := admin.CreateRoom(ctx, "door", sdk.RoomSettings{Lobby: sdk.Ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, srv)
+	joined := make(chan error, 1)
+	go func() {
+		_, err := c.Join(ctx, sdk.RoomConfig{Room: "door", Nick: "knocker"})
+		joined <- err
+	}()
+	var st sdk.RoomStatus
+	for deadline := time.Now().Add(10 * time.Second); len(st.Waiting) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("nobody waits in the lobby")
+		}
+		st, _ = admin.Room(ctx, "door")
+	}
+	select {
+	case err := <-joined:
+		t.Fatalf("Join returned before anyone decided: %v", err)
+	default:
+	}
+	if err := admin.Admit(ctx, "door", st.Waiting[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-joined; err != nil {
+		t.Fatalf("admitted, yet: %v", err)
+	}
+}
