@@ -106,7 +106,7 @@ func (p *parley) identify(real jid.JID) muc.Identity {
 			p.log.Warn("token permissions unreadable; none granted", "user", id.Token.UserID, "err", err)
 			o = perm.Overrides{Revoke: perm.Full}
 		}
-		return muc.Identity{Kind: muc.IdentityToken, Token: id.Token, Overrides: o}
+		return muc.Identity{Kind: muc.IdentityToken, Token: id.Token, Overrides: o, Moderator: id.Token.Moderator}
 	}
 	return muc.Identity{}
 }

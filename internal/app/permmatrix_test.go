@@ -367,8 +367,14 @@ func mediaMatrix(t *testing.T, ws string, role perm.Role, check func(perm.Permis
 		check(p, mediaOutcome(got[track]))
 	}
 
-	// The focus refuses a source-add of a kind the role may not publish,
-	// and answers the others as before (feature-not-implemented).
+	jingleMatrix(t, role, cam, camPeer, screen, screenPeer)
+}
+
+// jingleMatrix: the focus refuses a source-add of a kind the role may not
+// publish, and answers the others as before (feature-not-implemented).
+func jingleMatrix(t *testing.T, role perm.Role, cam *xmppclient.Client, camPeer *mediapeer.Peer,
+	screen *xmppclient.Client, screenPeer *mediapeer.Peer,
+) {
 	for _, c := range []struct {
 		p      perm.Permission
 		media  string
@@ -506,5 +512,47 @@ func TestVoiceGivesAndTakesMedia(t *testing.T) {
 		if b[k] != a[k] {
 			t.Errorf("%s still forwarded a second after voice was revoked: %d then %d", k, a[k], b[k])
 		}
+	}
+}
+
+// TestAnswerStartingForbiddenMediaIsRefused: a viewer allowed to share its
+// screen (not its camera) is offered a video m-line; its content-accept
+// sending a camera (no videoType) is refused with forbidden and counted,
+// and nothing of it is forwarded, while it still receives everyone.
+func TestAnswerStartingForbiddenMediaIsRefused(t *testing.T) {
+	server, ws := startParley(t)
+	room := jid.JID{Local: "screenonly", Domain: "conference." + testDomain}
+	boss := joinPeer(t, ws, room, "boss", true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	form := xmlstream.New("jabber:x:data", "x", "type", "submit").Add(
+		formField("FORM_TYPE", "http://jabber.org/protocol/muc#roomconfig"),
+		formField("muc#roomconfig_moderatedroom", "1"))
+	if _, err := boss.Conn().Client().IQ(ctx, xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", room.String()).Add(
+		xmlstream.New(nsMUCOwner, "query").Add(form))); err != nil {
+		t.Fatal(err)
+	}
+	cam := joinWith(t, dialClient(t, ws), mediapeer.RoomConfig{Room: room, Nick: "cam", Media: true,
+		Audio: mediapeer.SyntheticAudio(), Video: mediapeer.SyntheticVideo()})
+	waitReceives(t, cam, "boss/audio", "boss/video")
+	if err := boss.Override(ctx, "cam", perm.Overrides{Grant: perm.Of(perm.PublishScreen)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for server.focus.Stats().Refused["publish_video"] == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the camera answer was not refused: %v", server.focus.Stats().Refused)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before := received(cam)["boss/audio"]
+	for received(cam)["boss/audio"] < before+20 { // still in the call
+		if time.Now().After(deadline) {
+			t.Fatal("cam stopped receiving after the refusal")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := received(boss); got["cam/video"]+got["cam/audio"] != 0 {
+		t.Errorf("forbidden media arrived: %v", got)
 	}
 }

@@ -50,6 +50,11 @@ type Identity struct {
 	// Overrides change the session's set one permission at a time (from a
 	// token's claims); they apply after the room's role defaults.
 	Overrides perm.Overrides
+	// Moderator (a token's moderator claim) makes the occupant enter with
+	// the XEP-0045 moderator role, whatever its affiliation: the parley
+	// role moderator. (The token also makes it an owner for the visit,
+	// identityAffiliation.)
+	Moderator bool
 }
 
 // checkIdentity refuses a join the identity does not allow: a token for

@@ -150,6 +150,9 @@ func (r *room) join(st *xmlstream.Element, from jid.JID, nick string) {
 		r.tokenAff[from.Bare()] = t
 	}
 	r.restoreVisit(o)
+	if o.ident.Moderator && o.role != RoleNone {
+		o.role = RoleModerator
+	}
 	if !creating {
 		if err := r.require(r.permsOf(o), perm.Join, "you may not join this room"); err != nil {
 			r.forgetTokenAffiliation(from)

@@ -179,3 +179,41 @@ func TestLockRoom(t *testing.T) {
 		t.Errorf("refusals %v", h.svc.Stats().Refused)
 	}
 }
+
+func TestIdentityModerator(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Identify = func(real jid.JID) Identity { return Identity{Anonymous: true, Moderator: real.Local == "mod"} }
+	})
+	room := h.room("tok")
+	out := h.mustJoin("mod@example.test/m", room+"/Mod")
+	self := findSelfPresence(out, "mod@example.test/m")
+	if item(self).Attr("role") != "moderator" || permOf(self).Attr("role") != "moderator" {
+		t.Fatalf("a token's moderator claim: %s", self)
+	}
+	h.mustJoin("guest@example.test/g", room+"/G")
+	out = h.admin("mod@example.test/m", room, "<item nick='G' role='none'/>")
+	if res := findTo(out, "mod@example.test/m", "iq"); res == nil || res.Attr("type") != "result" {
+		t.Fatalf("the token moderator could not kick:\n%s", dump(out))
+	}
+}
+
+func TestRoleDefaultsPersist(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultRoomConfig()
+	cfg.Persistent = true
+	cfg.RoleDefaults = perm.Defaults{perm.Guest: {Revoke: perm.Of(perm.PublishVideo)}}
+	h := newHarness(t, func(c *Config) { c.DataDir, c.DefaultRoomConfig = dir, &cfg })
+	h.room("kept")
+	if err := h.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, func(c *Config) { c.DataDir = dir }, identities(nil))
+	ri, ok := h2.svc.Room("kept")
+	if !ok || ri.Config.RoleDefaults[perm.Guest] != cfg.RoleDefaults[perm.Guest] {
+		t.Fatalf("restored role defaults: %+v", ri.Config.RoleDefaults)
+	}
+	out := h2.mustJoin("guest1@example.test/g", "kept@"+testDomain+"/G")
+	if p := permOf(findSelfPresence(out, "guest1@example.test/g")); strings.Contains(p.Attr("allow"), "publish_video") {
+		t.Errorf("the restored defaults do not apply: %s", p)
+	}
+}

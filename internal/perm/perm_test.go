@@ -182,3 +182,18 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("snapshot %v", snap)
 	}
 }
+
+func TestDefaultsJSONRoundTrip(t *testing.T) {
+	d := Defaults{Guest: {Revoke: Of(Join)}, Viewer: {Grant: Of(PrivateChat)}}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"guest":{"join":false},"viewer":{"private_chat":true}}` {
+		t.Errorf("json %s", b)
+	}
+	var back Defaults
+	if err := json.Unmarshal(b, &back); err != nil || len(back) != 2 || back[Guest] != d[Guest] || back[Viewer] != d[Viewer] {
+		t.Errorf("back %v %v", back, err)
+	}
+}

@@ -157,3 +157,30 @@ test('a nick that stays taken after a reconnection is given up for "nick (2)"', 
   const tries = server.received.filter((s) => s.name === 'presence' && !s.attrs.type).map((s) => s.attrs.to.split('/')[1]);
   assert.deepEqual(tries, ['me', ...Array(12).fill('me'), 'me (2)']);
 });
+
+test('the room\'s <perm/>: roles, permissions and mutes; mute, unmute and requests to unmute', async () => {
+  const { room, server, seen, events } = await setup({ others: ['ann'] });
+  await room.join();
+  const unmuteAsks = [];
+  room.on('unmuteAsked', (media, by) => unmuteAsks.push([media, by]));
+  const ws = server.last;
+  ws.deliver(`<presence xmlns="jabber:client" from="${ROOM}/ann"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="participant"/></x>`
+    + '<perm xmlns="urn:parley:perm:0" role="guest" allow="join publish_audio chat" muted="audio video"/></presence>');
+  ws.deliver(`<message xmlns="jabber:client" type="normal" from="${ROOM}"><unmute xmlns="urn:parley:perm:0" media="audio" by="boss"/></message>`);
+  ws.deliver(`<message xmlns="jabber:client" type="normal" from="${ROOM}/ann"><unmute xmlns="urn:parley:perm:0" media="audio" by="ann"/></message>`);
+  await settle();
+  const ann = room.occupants.get('ann');
+  assert.equal(ann.permRole, 'guest');
+  assert.deepEqual(ann.permissions, ['join', 'publish_audio', 'chat']);
+  assert.deepEqual(ann.muted, ['audio', 'video']);
+  assert.ok(events.some((e) => e[0] === 'changed' && e[1].nick === 'ann' && e[1].muted.length === 2));
+  assert.deepEqual(room.self.permissions, [], 'a room without <perm/> gives none');
+  // Only the room itself asks, not an occupant.
+  assert.deepEqual(unmuteAsks, [[['audio'], 'boss']]);
+
+  await room.mute('ann', ['audio']);
+  await room.unmute(['audio']);
+  const reqs = seen.filter((s) => s.name === 'iq').map((s) => kids(s)[0]);
+  assert.deepEqual(reqs.slice(-2).map((q) => [q.name, q.ns, attr(q, 'nick'), attr(q, 'media')]),
+    [['mute', 'urn:parley:perm:0', 'ann', 'audio'], ['unmute', 'urn:parley:perm:0', undefined, 'audio']]);
+});

@@ -146,6 +146,10 @@ test('a moderator mutes a browser: the others\' audio from it stops within a sec
   }, 90_000, async () => `audio does not flow: ${JSON.stringify(await flowing())}\n${await diagnose([cr, ff])}`);
 
   for (const [muted, other] of [[cr, ff], [ff, cr]]) {
+    // Its audio is flowing now, to the other browser and to the bot.
+    const start = { other: (await sample(other))[muted.name].audioPackets, bot: (await bot.recv())[`${muted.name}/audio`] };
+    await waitUntil(async () => (await sample(other))[muted.name].audioPackets > start.other + 20 &&
+      (await bot.recv())[`${muted.name}/audio`] > start.bot + 20, 30_000, async () => `${muted.name}'s audio is not flowing: ${JSON.stringify(await flowing())}`);
     await bot.must(`mute ${muted.name} audio`);
     // Within a second the forwarding has stopped; then nothing grows for two more.
     await sleep(1000);

@@ -24,6 +24,7 @@ export const NS = Object.freeze({
   identity: 'urn:parley:identity:0',
   lobby: 'urn:parley:lobby:0',
   room: 'urn:parley:room:0',
+  perm: 'urn:parley:perm:0',
 });
 
 /**
@@ -93,6 +94,10 @@ export class JoinError extends XmppError {
  * @property {Identity|null} identity what the server says the occupant is (parley's
  *   urn:parley:identity:0, stamped by the room), null from other servers
  * @property {boolean} self
+ * @property {string} permRole parley's role (owner, moderator, participant,
+ *   guest, viewer) from the room's <perm/>; '' if the room sends none
+ * @property {string[]} permissions what it may do (docs/PERMISSIONS.md)
+ * @property {string[]} muted media a moderator muted: audio, video, screen
  */
 
 /**
@@ -117,7 +122,8 @@ export class JoinError extends XmppError {
  * @typedef {object} Events
  * @property {[o: Occupant]} joined an occupant entered (self included)
  * @property {[o: Occupant, why: LeaveReason]} left an occupant left
- * @property {[o: Occupant]} changed an occupant's role, show or name changed
+ * @property {[o: Occupant]} changed an occupant's role, permissions, mutes, show or name changed
+ * @property {[media: string[], by: string]} unmuteAsked a moderator asks us to unmute
  * @property {[m: ChatMessage]} message a groupchat message
  * @property {[subject: string, nick: string]} subject
  * @property {[why: LeaveReason]} removed we are no longer in the room (kicked, banned, room destroyed, or we left)
@@ -330,6 +336,28 @@ export class Room extends Emitter {
     await this.client.request(iq('set', this.jid, x('query', { xmlns: NS.admin }, [item])));
   }
 
+  /**
+   * mute stops the forwarding of an occupant's media at the server until it
+   * unmutes (mute_others; nick '' mutes ourselves).
+   * @param {string} nick
+   * @param {string[]} [media] audio, video, screen; default all
+   */
+  async mute(nick, media = []) {
+    const attrs = { xmlns: NS.perm, media: media.join(' ') };
+    await this.client.request(iq('set', this.jid, x('mute', nick ? { ...attrs, nick } : attrs)));
+  }
+
+  /**
+   * unmute lifts our own mute (we need the publish permission), or, with a
+   * nick, asks that occupant to unmute (ask_unmute).
+   * @param {string[]} [media] default all
+   * @param {string} [nick]
+   */
+  async unmute(media = [], nick = '') {
+    const attrs = { xmlns: NS.perm, media: media.join(' ') };
+    await this.client.request(iq('set', this.jid, x('unmute', nick ? { ...attrs, nick } : attrs)));
+  }
+
   /** dispose stops listening to the client. */
   dispose() {
     for (const off of this.offs) off();
@@ -372,6 +400,7 @@ export class Room extends Emitter {
       displayName: identityName(st) || (nickEl && textOf(nickEl).trim()) || nick,
       identity: parseIdentity(st),
       self: isSelf,
+      ...permOf(st),
     };
     const prev = this.occupants.get(nick);
     this.occupants.set(nick, o);
@@ -446,7 +475,13 @@ export class Room extends Emitter {
       this.emit('waiting', { id: attr(waiting, 'id') ?? '' });
       return;
     }
-    if (bare !== this.jid || attr(st, 'type') !== 'groupchat') return;
+    if (bare !== this.jid) return;
+    const ask = slash < 0 ? kid(st, 'unmute', NS.perm) : undefined;
+    if (ask && attr(st, 'type') !== 'error') {
+      this.emit('unmuteAsked', (attr(ask, 'media') ?? '').split(' ').filter(Boolean), attr(ask, 'by') ?? '');
+      return;
+    }
+    if (attr(st, 'type') !== 'groupchat') return;
     const nick = slash < 0 ? '' : from.slice(slash + 1);
     const subj = kid(st, 'subject');
     if (subj) {
@@ -465,6 +500,17 @@ export class Room extends Emitter {
       self: nick === this.nick,
     });
   }
+}
+
+/**
+ * permOf reads the room's <perm/> of a presence.
+ * @param {El} st
+ * @returns {{permRole: string, permissions: string[], muted: string[]}}
+ */
+function permOf(st) {
+  const p = kid(st, 'perm', NS.perm);
+  const words = (/** @type {string|undefined} */ s) => (s ?? '').split(' ').filter(Boolean);
+  return { permRole: (p && attr(p, 'role')) || '', permissions: words(p && attr(p, 'allow')), muted: words(p && attr(p, 'muted')) };
 }
 
 /** @param {El} st @returns {string[]} the MUC status codes of a presence */
