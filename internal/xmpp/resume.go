@@ -61,6 +61,9 @@ func (ss *session) resumeAuth(auth *xmlstream.Element) (handled, ok bool, err er
 		return false, false, nil
 	}
 	v := ss.srv.cfg.Resume
+	if !ss.srv.cfg.AllowAnonymous {
+		return false, false, nil // guests are off: ANONYMOUS is not even offered
+	}
 	if v == nil {
 		ok, err = ss.saslFail(&sasl.Failure{Condition: sasl.NotAuthorized, Text: "this server does not resume guests"}, "")
 		return true, ok, err

@@ -95,7 +95,7 @@ func (ss *session) tokenMechanisms(m []string) []string {
 	if ss.srv.cfg.Tokens != nil {
 		m = append(m, MechOAuthBearer)
 	}
-	if (ss.urlToken != "" || ss.urlResume != "") && !ss.srv.cfg.AllowAnonymous {
+	if ss.urlToken != "" && !ss.srv.cfg.AllowAnonymous {
 		m = append(m, sasl.MechAnonymous)
 	}
 	return m

@@ -150,6 +150,11 @@ func TestGuestResumption(t *testing.T) {
 	if !errors.As(err, &xe) || xe.Condition != "not-authorized" {
 		t.Fatalf("forged resumption: %v", err)
 	}
+	// With guests off, a resumption token brings no guest back.
+	off := newHarness(t, func(c *xmpp.Config) { c.Resume = resume; c.AllowAnonymous = false })
+	if _, err := off.tryDial("", true, func(c *xmppclient.Config) { c.Address += "?resume=" + raw }); !errors.As(err, &xe) || xe.Condition != "no-usable-mechanism" {
+		t.Fatalf("resumption with guests off: %v", err)
+	}
 	// Accounts get no resumption token: they log in again as themselves.
 	a := h.dial("alice", true, nil)
 	if _, err := iq(ctx5(t), t, a, "get", "", xmlstream.New(xmpp.NSResume, "resume")); err == nil {
