@@ -31,6 +31,24 @@ func TestAdminAPIAuthAndPort(t *testing.T) {
 	if code := call(t, "GET", srv.admin+"/api/rooms", adminToken, nil, &rooms); code != 200 || len(rooms) != 0 {
 		t.Fatalf("list: %d %v", code, rooms)
 	}
+	// Unknown endpoints: 401 without the token (nothing is revealed), 404 with it.
+	if code := call(t, "GET", srv.admin+"/api/nothing", "", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("unknown endpoint without a token: %d", code)
+	}
+	if code := call(t, "GET", srv.admin+"/api/nothing", adminToken, nil, nil); code != http.StatusNotFound {
+		t.Errorf("unknown endpoint: %d", code)
+	}
+	// Bad bodies lose nothing and say why.
+	if code := call(t, "POST", srv.admin+"/api/rooms", adminToken, map[string]string{"name": strings.Repeat("x", 2<<20)}, nil); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 2 MiB body: %d", code)
+	}
+	req, _ := http.NewRequest("POST", srv.admin+"/api/rooms", strings.NewReader("{not json"))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusBadRequest {
+		t.Errorf("bad JSON: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	// The public port does not serve the API, with or without the token.
 	for _, path := range []string{"/api/rooms", "/api/rooms/x", "/api/tokens"} {
 		req, _ := http.NewRequest("GET", srv.http+path, nil)
