@@ -51,7 +51,9 @@ type Room struct {
 
 // Join enters a room, creating it if it does not exist (we are then its
 // owner), and returns once the room has accepted us. The occupants already
-// there arrive as EventJoined events with Existing set.
+// there arrive as EventJoined events with Existing set. In a room with a
+// lobby, Join waits (until ctx ends) for a moderator to admit us; a denial
+// is a JoinError with condition not-allowed.
 func (c *Client) Join(ctx context.Context, cfg RoomConfig) (*Room, error) {
 	name, err := c.roomJID(cfg.Room)
 	if err != nil {

@@ -49,8 +49,13 @@ type Config struct {
 	// Domain is the XMPP domain. Default: the host name of Server.
 	Domain string
 	// Username and Password log in to an account. Default (an empty
-	// Username): an anonymous guest.
+	// Username and Token): an anonymous guest.
 	Username, Password string
+	// Token logs in with a JWT (from the admin API's POST /api/tokens, or
+	// any issuer the server trusts): over WebSocket in the URL with SASL
+	// ANONYMOUS, over TCP with SASL OAUTHBEARER. A refused token fails
+	// Connect; it is never a guest login. Default "": none.
+	Token string
 	// Resource is the XMPP resource to ask for. Default: the server picks.
 	Resource string
 	// TLS configures STARTTLS on TCP. Default: STARTTLS when offered,
@@ -91,7 +96,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	x, err := xmppclient.Dial(ctx, xmppclient.Config{Address: cfg.Server, Domain: cfg.Domain,
-		Username: cfg.Username, Password: cfg.Password, Resource: cfg.Resource, TLS: cfg.TLS,
+		Username: cfg.Username, Password: cfg.Password, Token: cfg.Token, Resource: cfg.Resource, TLS: cfg.TLS,
 		Logger: cfg.Logger})
 	if err != nil {
 		return nil, connectError(err)

@@ -3,6 +3,7 @@
 //
 //	parley [serve] [flags]   run the server (the default)
 //	parley user ...          manage accounts
+//	parley room ...          manage declared rooms
 //	parley load ...          run R rooms of P headless participants against a server
 //	parley config ...        check a config file, or print an example
 //	parley doctor            check a running deployment from outside
@@ -40,6 +41,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runConfig(args, stdout, stderr)
 	case "doctor":
 		return runDoctor(context.Background(), args, stdout, stderr)
+	case "room":
+		return runRoom(args, stdout, stderr)
 	case "version":
 		writeVersion(stdout)
 		return 0
@@ -58,6 +61,9 @@ func usage(w io.Writer) {
   parley [serve] [--listen ADDR] [--c2s ADDR] [--domain D] [--data DIR] [--public-ip IP] ...
   parley user add|passwd|delete NAME [--data DIR] [--domain D]   (password on stdin)
   parley user list [--data DIR] [--domain D]
+  parley room add|set NAME [--data DIR] [--domain D] [--title T] [--lobby] [--members-only]
+              [--password-file F] [--max N] [--owner NAME] ...
+  parley room list|show|delete [NAME] [--data DIR] [--domain D]
   parley load --server ws://HOST:PORT/xmpp-websocket --domain D --rooms R --participants P
               [--duration 30s] [--media=false] [--json] [--server-pid PID]
   parley config check [FILE]     check a config file (default ./parley.toml), print the effective settings

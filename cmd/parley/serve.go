@@ -104,6 +104,10 @@ func loadServeConfig(args []string, stderr io.Writer, lookupEnv func(string) (st
 	}
 	var err error
 	l.cfg, l.levels, err = o.finish()
+	// The default admin address may be taken (another parley on the
+	// machine): then the server runs without the API, saying so. An
+	// address the operator chose must be free.
+	l.cfg.AdminOptional = s.origins["admin"].source == ""
 	if err == nil {
 		err = l.cfg.Check()
 	}

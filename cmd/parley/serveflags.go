@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"parley.dev/parley/internal/app"
 	"parley.dev/parley/internal/logging"
@@ -40,7 +41,16 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.ACMEDirectory, "acme-directory", "", "ACME directory URL; default Let's Encrypt production")
 	fs.StringVar(&cfg.TURNSecret, "turn-secret", "", "TURN REST secret, shared with any coturn (static-auth-secret); default: random, kept in the data folder")
 	fs.StringVar(&cfg.TURNHost, "turn-host", "", "host name given to clients for STUN/TURN on the --listen port; default: --public-ip, else --domain")
-	fs.BoolVar(&o.noAnonymous, "no-anonymous", false, "refuse SASL ANONYMOUS (guests)")
+	fs.BoolVar(&o.noAnonymous, "no-anonymous", false, "refuse SASL ANONYMOUS (guests) without a token")
+	fs.StringVar(&cfg.Tokens.SecretFile, "jwt-secret-file", "", "turn on HS256 token logins with the secret in this file")
+	fs.StringVar(&cfg.Tokens.PublicKeyFile, "jwt-public-key-file", "", "turn on RS256/ES256/EdDSA token logins with the PEM public keys in this file")
+	fs.StringVar(&cfg.Tokens.JWKSFile, "jwt-jwks-file", "", "turn on RS256/ES256/EdDSA token logins with the keys of this JWKS file")
+	fs.StringVar(&cfg.Tokens.Audience, "jwt-audience", "", "tokens must name this audience (aud); default: not checked")
+	fs.StringVar(&cfg.Tokens.Issuer, "jwt-issuer", "", "tokens must come from this issuer (iss); default: not checked")
+	fs.DurationVar(&cfg.Tokens.Leeway, "jwt-leeway", 30*time.Second, "clock skew allowed on a token's exp and nbf")
+	fs.BoolVar(&cfg.DeclaredOnly, "declared-rooms-only", false, "turn on-the-fly rooms off: only rooms declared with parley room, the admin API or earlier exist")
+	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:8081", "the admin API's and /metrics' TCP address (empty: off); never put it on a public address without TLS in front")
+	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "the admin API's bearer token; without it every admin request gets 401")
 	fs.BoolVar(&cfg.RequireTLS, "require-tls", false, "require STARTTLS on XMPP TCP connections from non-loopback peers")
 	fs.IntVar(&cfg.SCRAMIterations, "scram-iterations", 4096, "PBKDF2 iterations for new SCRAM keys")
 	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")

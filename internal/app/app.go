@@ -19,10 +19,10 @@ import (
 
 	"parley.dev/parley/internal/accounts"
 	"parley.dev/parley/internal/focus"
-	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/token"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
 	"parley.dev/parley/web"
@@ -53,6 +53,23 @@ type Config struct {
 	Version         string       // reported by disco and /health
 	LastN           int          // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger          *slog.Logger
+
+	// Tokens configures JWT logins (identity.go). Default: off.
+	Tokens TokenConfig
+	// DeclaredOnly turns on-the-fly rooms off: only declared rooms exist.
+	DeclaredOnly bool
+	// Admin is the admin API's TCP address (docs/API.md); "" turns it off.
+	// The parley command defaults it to 127.0.0.1:8081.
+	Admin string
+	// AdminOptional makes a failure to listen on Admin a warning rather
+	// than an error: the parley command sets it when --admin was left at
+	// its default, so that two servers on one host still start.
+	AdminOptional bool
+	// AdminTokenFile holds the admin API's bearer token. Default "": the
+	// API refuses every request with 401 and says so in the log.
+	AdminTokenFile string
+	// AdminListener, when set, is used instead of opening Admin (tests).
+	AdminListener net.Listener
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
@@ -90,10 +107,16 @@ type parley struct {
 	focus *focus.Focus
 	http  *http.Server
 	c2s   net.Listener
-	port  *onePort // the muxes and TURN on --listen; set by openPort
-	ready atomic.Bool
-	wg    sync.WaitGroup
-	stop  context.CancelFunc
+	// admin is the admin listener's server and mux; nil without --admin.
+	// Other parts mount their handlers on adminMux before serve.
+	admin    *http.Server
+	adminMux *http.ServeMux
+	adminLn  net.Listener
+	tokens   *token.Verifier // nil when tokens are off
+	port     *onePort        // the muxes and TURN on --listen; set by openPort
+	ready    atomic.Bool
+	wg       sync.WaitGroup
+	stop     context.CancelFunc
 }
 
 func (c *Config) setDefaults() {
@@ -128,7 +151,16 @@ func start(cfg Config) (*parley, error) {
 		return nil, err
 	}
 	p := &parley{cfg: cfg, log: cfg.Logger}
+	if p.tokens, err = loadTokens(cfg.Tokens); err != nil {
+		return nil, err
+	}
+	resume, err := loadResume(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	p.xmpp, err = xmpp.New(xmpp.Config{
+		Tokens:         p.tokens,
+		Resume:         resume,
 		Domain:         cfg.Domain,
 		Accounts:       acc,
 		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),
@@ -154,6 +186,10 @@ func start(cfg Config) (*parley, error) {
 		return nil, err
 	}
 	if err := p.startConferences(); err != nil {
+		p.closeListeners()
+		return nil, err
+	}
+	if err := p.openAdmin(); err != nil {
 		p.closeListeners()
 		return nil, err
 	}
@@ -196,9 +232,11 @@ func (p *parley) startConferences() error {
 		DataDir: filepath.Join(cfg.DataDir, "rooms"),
 		Logger:  cfg.Logger.With("part", "muc"),
 		OnEvent: p.roomEvent,
-		// Guests (anonymous logins) get the guest role; tokens will add
-		// their overrides here.
-		Identify: func(real jid.JID) muc.Identity { return muc.Identity{Anonymous: p.xmpp.IsAnonymous(real)} },
+
+		Identify:       p.identify,
+		OnTokenRefused: p.tokenRefused,
+		DeclaredOnly:   cfg.DeclaredOnly,
+		UserDomain:     cfg.Domain,
 	})
 	if err != nil {
 		return fmt.Errorf("muc: %w", err)
@@ -235,6 +273,9 @@ func (p *parley) closeListeners() {
 	if p.c2s != nil {
 		p.c2s.Close()
 	}
+	if p.adminLn != nil {
+		p.adminLn.Close()
+	}
 }
 
 func (p *parley) listen() error {
@@ -260,6 +301,9 @@ func (p *parley) serve() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", p.health)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
+	// The admin API lives on its own listener only; say so here rather
+	// than let the web client's room pages answer /api/.
+	mux.Handle("/api/", http.NotFoundHandler())
 	mux.Handle("/", web.Handler())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	// HTTP and HTTPS both come through the one port's mux.
@@ -274,6 +318,7 @@ func (p *parley) serve() {
 		}()
 	}
 	p.servePort(ctx)
+	p.serveAdmin()
 	if p.c2s != nil {
 		p.wg.Add(1)
 		go func() {
@@ -315,6 +360,9 @@ func (p *parley) shutdown() error {
 		p.c2s.Close()
 	}
 	p.http.Shutdown(ctx)
+	if p.admin != nil {
+		p.admin.Shutdown(ctx)
+	}
 	p.focus.Close()
 	p.xmpp.Shutdown(ctx)
 	p.muc.Close()

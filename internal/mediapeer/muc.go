@@ -88,6 +88,14 @@ func (p *Peer) unavailable(st *xmlstream.Element, occ Occupant, codes map[int]bo
 	if reason == ReasonNickChanged {
 		ev.NewNick = attr(item, "nick")
 	}
+	if reason == ReasonRoomDestroyed && ev.Text == "" {
+		// The room's reason, or why the meeting was ended for all (parley's
+		// <ended/>, docs/SIGNALLING.md §10).
+		ev.Text = st.Child(nsMUCUser, "x").Child(nsMUCUser, "destroy").ChildText(nsMUCUser, "reason")
+		if ended := st.Child(nsRoom, "ended"); ended != nil {
+			ev.Text, ev.Actor = ended.ChildText(nsRoom, "reason"), attr(ended, "by")
+		}
+	}
 	if occ.Self && reason != ReasonNickChanged {
 		p.end(reason, &ev)
 		return

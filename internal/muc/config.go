@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"parley.dev/parley/internal/perm"
 
 	"parley.dev/parley/internal/stanza"
@@ -40,14 +42,24 @@ type RoomConfig struct {
 	Name              string `json:"name,omitempty"`        // roomname; "" shows the room's localpart
 	Description       string `json:"description,omitempty"` // roomdesc
 	PasswordProtected bool   `json:"password_protected,omitempty"`
-	Password          string `json:"password,omitempty"` // roomsecret; only checked when PasswordProtected
-	MembersOnly       bool   `json:"members_only,omitempty"`
-	Moderated         bool   `json:"moderated,omitempty"` // newcomers without affiliation enter as visitors
-	MaxUsers          int    `json:"max_users,omitempty"` // 0 = unlimited; owners and admins may always enter
-	Persistent        bool   `json:"persistent,omitempty"`
-	Public            bool   `json:"public,omitempty"` // listed in the service's disco#items
-	WhoIs             WhoIs  `json:"whois,omitempty"`  // "" means WhoIsModerators
-	ChangeSubject     bool   `json:"change_subject,omitempty"`
+	// PasswordHash is the room secret's bcrypt hash; the secret itself is
+	// never kept (files written before hashing are migrated on load).
+	PasswordHash  string `json:"password_hash,omitempty"`
+	MembersOnly   bool   `json:"members_only,omitempty"`
+	Moderated     bool   `json:"moderated,omitempty"` // newcomers without affiliation enter as visitors
+	MaxUsers      int    `json:"max_users,omitempty"` // 0 = unlimited; owners and admins may always enter
+	Persistent    bool   `json:"persistent,omitempty"`
+	Public        bool   `json:"public,omitempty"` // listed in the service's disco#items
+	WhoIs         WhoIs  `json:"whois,omitempty"`  // "" means WhoIsModerators
+	ChangeSubject bool   `json:"change_subject,omitempty"`
+	// Lobby makes newcomers below member knock and wait until a moderator
+	// admits them (lobby.go).
+	Lobby bool `json:"lobby,omitempty"`
+	// NoGuests refuses anonymous (SASL ANONYMOUS) users.
+	NoGuests bool `json:"no_guests,omitempty"`
+	// Handover is what happens when the last moderator leaves: HandoverLongest
+	// or HandoverNone ("" means HandoverNone).
+	Handover Handover `json:"handover,omitempty"`
 	// RoleDefaults change what each parley role may do in this room, one
 	// permission at a time (docs/PERMISSIONS.md). Not in the XEP-0045
 	// form: set by whoever declares the room.
@@ -62,6 +74,15 @@ func configEqual(a, b RoomConfig) bool {
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
+// Handover is a room's rule for when its last moderator leaves.
+type Handover string
+
+// Handover rules.
+const (
+	HandoverNone    Handover = "none"    // the room stays without a moderator
+	HandoverLongest Handover = "longest" // the longest-present occupant becomes moderator
+)
+
 // DefaultRoomConfig is what new rooms get when Config.DefaultRoomConfig is
 // nil: public, open, unmoderated, temporary, semi-anonymous, no size limit,
 // only moderators change the subject.
@@ -72,7 +93,22 @@ func DefaultRoomConfig() RoomConfig {
 func (c RoomConfig) nonAnonymous() bool { return c.WhoIs == WhoIsAnyone }
 
 // needsPassword reports whether joins must present the room secret.
-func (c RoomConfig) needsPassword() bool { return c.PasswordProtected && c.Password != "" }
+func (c RoomConfig) needsPassword() bool { return c.PasswordProtected && c.PasswordHash != "" }
+
+// passwordCost is bcrypt's cost for room secrets: slow enough to make a
+// stolen room file expensive to guess, fast enough for a join (~50 ms).
+const passwordCost = bcrypt.DefaultCost
+
+// HashPassword returns the stored form of a room secret.
+func HashPassword(secret string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(secret), passwordCost)
+	return string(h), err
+}
+
+// checkPassword reports whether secret is the room's.
+func (c RoomConfig) checkPassword(secret string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(c.PasswordHash), []byte(secret)) == nil
+}
 
 // Config form field names.
 const (
@@ -88,6 +124,9 @@ const (
 	fieldPublic        = "muc#roomconfig_publicroom"
 	fieldWhoIs         = "muc#roomconfig_whois"
 	fieldChangeSubject = "muc#roomconfig_changesubject"
+	// parley's own fields (docs/SIGNALLING.md §9).
+	fieldLobby  = "parley#lobby"
+	fieldGuests = "parley#guests"
 )
 
 // maxUsersLimit bounds muc#roomconfig_maxusers so that a typo cannot make a
@@ -102,7 +141,9 @@ func configForm(c RoomConfig) *xmlstream.Element {
 	x.Add(formField(fieldName, "text-single", "Room name", c.Name))
 	x.Add(formField(fieldDesc, "text-single", "Description", c.Description))
 	x.Add(formField(fieldPasswordProt, "boolean", "Password required to enter", formBool(c.PasswordProtected)))
-	x.Add(formField(fieldSecret, "text-private", "Password", c.Password))
+	// The secret is stored hashed: the form shows it empty, and an empty
+	// submission keeps it.
+	x.Add(formField(fieldSecret, "text-private", "Password (empty: unchanged)", ""))
 	x.Add(formField(fieldMembersOnly, "boolean", "Only members may enter", formBool(c.MembersOnly)))
 	x.Add(formField(fieldModerated, "boolean", "Moderated (visitors need voice)", formBool(c.Moderated)))
 	maxUsers := "none"
@@ -124,6 +165,8 @@ func configForm(c RoomConfig) *xmlstream.Element {
 	}
 	x.Add(whois)
 	x.Add(formField(fieldChangeSubject, "boolean", "Participants may change the subject", formBool(c.ChangeSubject)))
+	x.Add(formField(fieldLobby, "boolean", "Newcomers wait in a lobby until a moderator admits them", formBool(c.Lobby)))
+	x.Add(formField(fieldGuests, "boolean", "Guests (no account, no token) may enter", formBool(!c.NoGuests)))
 	return x
 }
 
@@ -173,7 +216,9 @@ func applyConfigForm(c RoomConfig, form *xmlstream.Element) (RoomConfig, error) 
 		case fieldPasswordProt:
 			c.PasswordProtected, err = parseFormBool(name, value)
 		case fieldSecret:
-			c.Password = value
+			if value != "" {
+				c.PasswordHash, err = HashPassword(value)
+			}
 		case fieldMembersOnly:
 			c.MembersOnly, err = parseFormBool(name, value)
 		case fieldModerated:
@@ -193,12 +238,21 @@ func applyConfigForm(c RoomConfig, form *xmlstream.Element) (RoomConfig, error) 
 			}
 		case fieldChangeSubject:
 			c.ChangeSubject, err = parseFormBool(name, value)
+		case fieldLobby:
+			c.Lobby, err = parseFormBool(name, value)
+		case fieldGuests:
+			var guests bool
+			guests, err = parseFormBool(name, value)
+			c.NoGuests = !guests
 		}
 		if err != nil {
 			return c, err
 		}
 	}
-	if c.PasswordProtected && c.Password == "" {
+	if !c.PasswordProtected {
+		c.PasswordHash = ""
+	}
+	if c.PasswordProtected && c.PasswordHash == "" {
 		return c, stanza.NewError(stanza.NotAcceptable, "a password-protected room needs a password")
 	}
 	return c, nil

@@ -112,6 +112,10 @@ func (r *room) handleIQ(st *xmlstream.Element, from, to jid.JID) {
 		r.handleAdmin(st, q, from, typ)
 	case q.Is(NSMUCOwner, "query"):
 		r.handleOwner(st, q, from, typ)
+	case q.Space == NSLobby:
+		r.handleLobbyIQ(st, q, from)
+	case q.Is(NSRoom, "end"):
+		r.handleEndIQ(st, q, from)
 	case q.Space == NSPerm:
 		r.handlePermIQ(st, q, from, typ)
 	case q.Space == NSDiscoInfo || q.Space == NSDiscoItems:

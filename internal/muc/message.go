@@ -142,9 +142,8 @@ func (r *room) invite(st *xmlstream.Element, o *occupant, x *xmlstream.Element) 
 			fwdInvite.Add(reason)
 		}
 		fx := xmlstream.New(NSMUCUser, "x").Add(fwdInvite)
-		if r.config.needsPassword() {
-			fx.Add(xmlstream.New(NSMUCUser, "password").SetText(r.config.Password))
-		}
+		// The room keeps only a hash of its secret: an invitation to a
+		// password-protected room cannot carry it (XEP-0045 makes it optional).
 		m := xmlstream.New(xmlstream.NSClient, "message", "from", r.jid.String(), "to", to.String())
 		if id := st.Attr("id"); id != "" {
 			m.SetAttr("id", id)

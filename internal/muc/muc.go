@@ -22,6 +22,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,16 +55,32 @@ type Config struct {
 	// Admins are server-wide administrators, compared by bare JID: they are
 	// owners of every room. Default none.
 	Admins []jid.JID
+	// Identify tells rooms how a joining session authenticated (an
+	// account, a guest, a token and what it grants: its permission
+	// overrides). Called under the room's lock: it must return quickly and
+	// not call into the Service. Default nil: every session is a logged-in
+	// user (IdentityUnknown) without overrides.
+	Identify func(real jid.JID) Identity
+	// OnTokenRefused, if set, is told of each join refused because the
+	// token is for another room (to count it with the token's other
+	// refusals). Called under a room's lock. Default nil.
+	OnTokenRefused func(error)
+	// DeclaredOnly turns on-the-fly rooms off: a join to a room nobody
+	// declared (declared.go) is refused with item-not-found. Default false.
+	DeclaredOnly bool
+	// UserDomain is the domain of local users, used to resolve a declared
+	// room's owners given as account names. Default: Domain without its
+	// first label (conference.example.test → example.test).
+	UserDomain string
+	// ReloadInterval is how often DataDir is checked for rooms another
+	// process (parley room ...) added, changed or deleted. Default 1 s; a
+	// negative value turns the check off.
+	ReloadInterval time.Duration
 	// OnEvent, if set, is told of room and occupant life-cycle events. It is
 	// called synchronously, in order, while the room's lock is held: it must
 	// return quickly and must not call back into the Service (hand the
 	// event to your own goroutine or queue). Default nil.
 	OnEvent func(Event)
-	// Identify, if set, tells the room about a joining session: whether it
-	// is a guest, and its token's permission overrides. Called under the
-	// room's lock: it must return quickly and not call into the Service.
-	// Default nil: every session is a logged-in user without overrides.
-	Identify func(real jid.JID) Identity
 }
 
 // ConfigError reports an unusable Config.
@@ -81,22 +98,27 @@ const defaultHistorySize = 20
 
 // Service is the MUC service. It implements stanza.Handler.
 type Service struct {
-	domain      jid.JID                        // immutable
-	router      stanza.Router                  // immutable
-	clock       func() time.Time               // immutable
-	log         *slog.Logger                   // immutable
-	historySize int                            // immutable; 0 = none
-	roomDefault RoomConfig                     // immutable
-	admins      map[jid.JID]struct{}           // immutable; bare JIDs
-	onEvent     func(Event)                    // immutable; may be nil
-	identify    func(jid.JID) Identity         // immutable; may be nil
-	refused     perm.Refusals                  // atomic; refusals for lack of a permission
-	saver       *saver                         // immutable; nil without DataDir
-	counters    counters                       // atomic
-	mu          sync.Mutex                     // guards the fields below
-	rooms       map[string]*room               // guarded by mu; by room localpart
-	occupantOf  map[jid.JID]map[*room]struct{} // guarded by mu; real full JID → rooms it is in
-	closed      bool                           // guarded by mu
+	domain         jid.JID                        // immutable
+	router         stanza.Router                  // immutable
+	clock          func() time.Time               // immutable
+	log            *slog.Logger                   // immutable
+	historySize    int                            // immutable; 0 = none
+	roomDefault    RoomConfig                     // immutable
+	admins         map[jid.JID]struct{}           // immutable; bare JIDs
+	onEvent        func(Event)                    // immutable; may be nil
+	identify       func(jid.JID) Identity         // immutable; may be nil
+	refused        perm.Refusals                  // atomic; refusals for lack of a permission
+	onTokenRefused func(error)                    // immutable; may be nil
+	declaredOnly   bool                           // immutable
+	userDomain     string                         // immutable
+	dataDir        string                         // immutable; "" without persistence
+	reload         *reloader                      // immutable; nil without DataDir or with reloads off
+	saver          *saver                         // immutable; nil without DataDir
+	counters       counters                       // atomic
+	mu             sync.Mutex                     // guards the fields below
+	rooms          map[string]*room               // guarded by mu; by room localpart
+	occupantOf     map[jid.JID]map[*room]struct{} // guarded by mu; real full JID → rooms it is in
+	closed         bool                           // guarded by mu
 }
 
 // counters are the service's drop and event counts.
@@ -108,6 +130,12 @@ type counters struct {
 	ghostsRemoved atomic.Uint64 // occupants removed because their session bounced stanzas
 	saveErrors    atomic.Uint64 // persistent room writes that failed
 	afterClose    atomic.Uint64 // stanzas refused because the service was closed
+
+	tokenRoomRefused atomic.Uint64 // joins refused: the token is for another room
+	guestsRefused    atomic.Uint64 // joins refused: a guest in a room without guests
+	undeclared       atomic.Uint64 // joins refused: on-the-fly rooms are off
+	knocks           atomic.Uint64 // newcomers who knocked at a lobby
+	lobbyRefused     atomic.Uint64 // lobby decisions refused: not a moderator
 }
 
 // Stats are counters for monitoring.
@@ -121,6 +149,12 @@ type Stats struct {
 	GhostsRemoved uint64 // occupants removed after their session bounced stanzas
 	SaveErrors    uint64 // failed persistent-room writes
 	AfterClose    uint64 // stanzas refused after Close
+
+	TokenRoomRefused uint64 // joins refused: the token is for another room
+	GuestsRefused    uint64 // joins refused: guests not allowed in the room
+	Undeclared       uint64 // joins refused: on-the-fly rooms are off
+	Knocks           uint64 // newcomers who knocked at a lobby
+	LobbyRefused     uint64 // admit/deny refused: not a moderator
 	// Refused counts stanzas refused for lack of a permission, by
 	// permission name (only those with refusals).
 	Refused map[string]uint64
@@ -137,17 +171,21 @@ func New(cfg Config) (*Service, error) {
 		return nil, &ConfigError{"Router", "is required"}
 	}
 	s := &Service{
-		domain:      domain,
-		router:      cfg.Router,
-		clock:       cfg.Clock,
-		log:         cfg.Logger,
-		historySize: cfg.HistorySize,
-		roomDefault: DefaultRoomConfig(),
-		admins:      make(map[jid.JID]struct{}, len(cfg.Admins)),
-		onEvent:     cfg.OnEvent,
-		identify:    cfg.Identify,
-		rooms:       make(map[string]*room),
-		occupantOf:  make(map[jid.JID]map[*room]struct{}),
+		domain:         domain,
+		router:         cfg.Router,
+		clock:          cfg.Clock,
+		log:            cfg.Logger,
+		historySize:    cfg.HistorySize,
+		roomDefault:    DefaultRoomConfig(),
+		admins:         make(map[jid.JID]struct{}, len(cfg.Admins)),
+		onEvent:        cfg.OnEvent,
+		identify:       cfg.Identify,
+		onTokenRefused: cfg.OnTokenRefused,
+		declaredOnly:   cfg.DeclaredOnly,
+		userDomain:     cfg.UserDomain,
+		dataDir:        cfg.DataDir,
+		rooms:          make(map[string]*room),
+		occupantOf:     make(map[jid.JID]map[*room]struct{}),
 	}
 	if s.clock == nil {
 		s.clock = time.Now
@@ -168,18 +206,33 @@ func New(cfg Config) (*Service, error) {
 	for _, a := range cfg.Admins {
 		s.admins[a.Bare()] = struct{}{}
 	}
+	if s.userDomain == "" {
+		if _, rest, ok := strings.Cut(domain.Domain, "."); ok {
+			s.userDomain = rest
+		}
+	}
 	if cfg.DataDir != "" {
 		stored, err := loadRooms(cfg.DataDir, s.log)
 		if err != nil {
 			return nil, err
 		}
+		var migrated []*room
 		for _, sr := range stored {
 			r := s.restoreRoom(sr)
 			if r != nil {
 				s.rooms[r.jid.Local] = r
+				if sr.migrated {
+					migrated = append(migrated, r)
+				}
 			}
 		}
 		s.saver = startSaver(cfg.DataDir, s.log, &s.counters.saveErrors)
+		for _, r := range migrated {
+			r.mu.Lock()
+			r.persist() // rewrite files that held a clear-text password
+			r.mu.Unlock()
+		}
+		s.reload = startReloader(s, cfg.ReloadInterval, stored)
 	}
 	return s, nil
 }
@@ -195,6 +248,9 @@ func (s *Service) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	if s.reload != nil {
+		s.reload.close()
+	}
 	if s.saver != nil {
 		s.saver.close()
 	}
@@ -211,7 +267,13 @@ func (s *Service) Stats() Stats {
 		GhostsRemoved: s.counters.ghostsRemoved.Load(),
 		SaveErrors:    s.counters.saveErrors.Load(),
 		AfterClose:    s.counters.afterClose.Load(),
-		Refused:       s.refused.Snapshot(),
+
+		TokenRoomRefused: s.counters.tokenRoomRefused.Load(),
+		GuestsRefused:    s.counters.guestsRefused.Load(),
+		Undeclared:       s.counters.undeclared.Load(),
+		Knocks:           s.counters.knocks.Load(),
+		LobbyRefused:     s.counters.lobbyRefused.Load(),
+		Refused:          s.refused.Snapshot(),
 	}
 	s.mu.Lock()
 	st.Rooms = len(s.rooms)
@@ -281,8 +343,13 @@ func (s *Service) handleServiceStanza(st *xmlstream.Element, kind string, from, 
 // handleRoomStanza finds (or, for a join, creates) the room and hands the
 // stanza to it under the room's lock.
 func (s *Service) handleRoomStanza(st *xmlstream.Element, kind string, from, to jid.JID) {
-	create := kind == "presence" && st.Attr("type") == "" && to.Resource != ""
-	r := s.lockRoom(to.Local, create)
+	join := kind == "presence" && st.Attr("type") == "" && to.Resource != ""
+	r := s.lockRoom(to.Local, join && !s.declaredOnly)
+	if r == nil && join {
+		s.counters.undeclared.Add(1)
+		s.reply(st, stanza.NewError(stanza.ItemNotFound, "no such room: this server only has declared rooms"))
+		return
+	}
 	if r == nil {
 		if kind == "presence" {
 			if st.Attr("type") == "" {
@@ -369,6 +436,7 @@ func (s *Service) RemoveOccupantsOf(full jid.JID) {
 			if o := r.byJID[full]; o != nil {
 				r.removeOccupant(o, leaveInfo{})
 			}
+			r.leaveLobby(full)
 			r.removeIfDead()
 		}
 		r.mu.Unlock()

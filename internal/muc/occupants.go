@@ -55,8 +55,12 @@ func (r *room) handlePresence(st *xmlstream.Element, from, to jid.JID) {
 		if o != nil {
 			r.removeGhost(o)
 		}
+		r.leaveLobby(from)
 		return
 	case "unavailable":
+		if o == nil {
+			r.leaveLobby(from)
+		}
 		if o != nil {
 			r.removeOccupant(o, leaveInfo{mucUser: mucUser{payload: statusPayload(st)}, notifySelf: true})
 		}
@@ -93,7 +97,7 @@ func (r *room) admit(st *xmlstream.Element, from jid.JID, nick string, aff Affil
 	}
 	if r.config.needsPassword() && aff != AffOwner {
 		join := st.Child(NSMUC, "x")
-		if join == nil || join.ChildText(NSMUC, "password") != r.config.Password {
+		if join == nil || !r.config.checkPassword(join.ChildText(NSMUC, "password")) {
 			return stanza.NewError(stanza.NotAuthorized, "a valid password is required")
 		}
 	}
@@ -119,20 +123,39 @@ func (r *room) identify(real jid.JID) Identity {
 func (r *room) join(st *xmlstream.Element, from jid.JID, nick string) {
 	joinX := st.Child(NSMUC, "x")
 	creating := r.isNew
+	ident := r.identify(from)
+	if err := r.checkIdentity(ident); err != nil {
+		r.reply(st, err)
+		return
+	}
 	aff := r.affiliationOf(from)
+	if t := identityAffiliation(ident); t.rank() > aff.rank() && aff != AffOutcast {
+		aff = t
+	}
 	if creating {
 		aff = AffOwner
 	} else if err := r.admit(st, from, nick, aff); err != nil {
 		r.reply(st, err)
 		return
+	} else if r.mustKnock(from, aff) {
+		r.knock(st, from, nick, ident)
+		return
 	}
 	o := &occupant{nick: nick, real: from, role: defaultRole(aff, r.config.Moderated), payload: presencePayload(st),
-		ident: r.identify(from)}
+		ident: ident, joined: r.svc.clock()}
+	if t := identityAffiliation(ident); t != AffNone {
+		if r.tokenAff == nil {
+			r.tokenAff = make(map[jid.JID]Affiliation)
+		}
+		r.tokenAff[from.Bare()] = t
+	}
+	r.restoreVisit(o)
 	if o.ident.Moderator && o.role != RoleNone {
 		o.role = RoleModerator
 	}
 	if !creating {
 		if err := r.require(r.permsOf(o), perm.Join, "you may not join this room"); err != nil {
+			r.forgetTokenAffiliation(from)
 			r.reply(st, err)
 			return
 		}
@@ -160,6 +183,7 @@ func (r *room) join(st *xmlstream.Element, from jid.JID, nick string) {
 	r.broadcastPresence(o, "", mucUser{selfCodes: self})
 	r.sendHistory(o, joinX)
 	r.sendSubject(o)
+	r.sendKnocks(o)
 	r.event(OccupantJoined, o, "")
 }
 
@@ -182,6 +206,12 @@ func (r *room) changeNick(st *xmlstream.Element, o *occupant, nick string) {
 // removeOccupant takes o out of the room and tells the others (and o
 // itself if li.notifySelf).
 func (r *room) removeOccupant(o *occupant, li leaveInfo) {
+	wasModerator := o.role == RoleModerator
+	defer func() {
+		if wasModerator {
+			r.handover()
+		}
+	}()
 	if li.notifySelf {
 		r.broadcastPresence(o, "unavailable", li.mucUser)
 	} else {
@@ -196,8 +226,10 @@ func (r *room) removeOccupant(o *occupant, li leaveInfo) {
 
 // forget drops o from the room's tables without telling anyone.
 func (r *room) forget(o *occupant) {
+	r.rememberVisit(o)
 	delete(r.occupants, o.nick)
 	delete(r.byJID, o.real)
+	r.forgetTokenAffiliation(o.real)
 	r.svc.trackOccupant(o.real, r, false)
 	r.dropPendingOf(o)
 	o.role = RoleNone
@@ -238,6 +270,7 @@ func (r *room) presenceFor(o, receiver *occupant, typ string, mu mucUser) *xmlst
 		p.Children = append(p.Children, mu.payload...)
 	case typ == "":
 		p.Children = append(p.Children, o.payload...)
+		p.Add(o.identityElement())
 	}
 	aff, role := r.affiliationOf(o.real), o.role
 	if typ == "unavailable" {
@@ -280,7 +313,7 @@ func (r *room) presenceFor(o, receiver *occupant, typ string, mu mucUser) *xmlst
 func presencePayload(st *xmlstream.Element) []*xmlstream.Element {
 	var out []*xmlstream.Element
 	for _, c := range st.Children {
-		if c.Space == NSMUC || c.Space == NSMUCUser || c.Space == NSPerm || c.Name == "error" {
+		if c.Space == NSMUC || c.Space == NSMUCUser || c.Space == NSIdentity || c.Space == NSPerm || c.Name == "error" {
 			continue
 		}
 		out = append(out, c)

@@ -89,6 +89,11 @@ func (r *room) submitConfig(st, form *xmlstream.Element, isOwner bool, have perm
 		r.reflect(xmlstream.New(xmlstream.NSClient, "message", "type", "groupchat", "from", r.jid.String()).Add(x))
 	}
 	r.refreshAll()
+	if old.Lobby && !cfg.Lobby {
+		for _, k := range r.sortedKnocks() { // no lobby any more: everyone waiting comes in
+			r.decide(k, true, "", "")
+		}
+	}
 	if cfg.MembersOnly && !old.MembersOnly {
 		for _, o := range r.sortedOccupants() {
 			if r.affiliationOf(o.real).rank() < AffMember.rank() {

@@ -14,21 +14,6 @@ import (
 // requests (docs/SIGNALLING.md, docs/PERMISSIONS.md).
 const NSPerm = "urn:parley:perm:0"
 
-// Identity is what the server knows of a session that matters to its
-// permissions. The zero value is a logged-in user with no overrides.
-type Identity struct {
-	// Anonymous: a guest (SASL ANONYMOUS, no token); it gets the guest
-	// role where a logged-in user gets participant.
-	Anonymous bool
-	// Overrides change the session's set one permission at a time (from a
-	// token's claims); they apply after the room's role defaults.
-	Overrides perm.Overrides
-	// Moderator (a token's moderator claim) makes the occupant enter with
-	// the XEP-0045 moderator role, whatever its affiliation: the parley
-	// role moderator.
-	Moderator bool
-}
-
 // Media names in mute requests and the <perm/> element, and the permission
 // each one needs.
 var mediaPermissions = []struct {
@@ -319,15 +304,17 @@ func (r *room) override(actor *occupant, q *xmlstream.Element) error {
 }
 
 // configLocks reports whether going from old to cfg changes how the room
-// is locked: its password, members-only or moderation.
+// is locked: its password, members-only, moderation, lobby or guests.
 func configLocks(old, cfg RoomConfig) bool {
-	return old.PasswordProtected != cfg.PasswordProtected || old.Password != cfg.Password ||
-		old.MembersOnly != cfg.MembersOnly || old.Moderated != cfg.Moderated
+	return old.PasswordProtected != cfg.PasswordProtected || old.PasswordHash != cfg.PasswordHash ||
+		old.MembersOnly != cfg.MembersOnly || old.Moderated != cfg.Moderated ||
+		old.Lobby != cfg.Lobby || old.NoGuests != cfg.NoGuests
 }
 
 // onlyLocks reports whether cfg differs from old in lock settings only.
 func onlyLocks(old, cfg RoomConfig) bool {
-	cfg.PasswordProtected, cfg.Password = old.PasswordProtected, old.Password
+	cfg.PasswordProtected, cfg.PasswordHash = old.PasswordProtected, old.PasswordHash
 	cfg.MembersOnly, cfg.Moderated = old.MembersOnly, old.Moderated
+	cfg.Lobby, cfg.NoGuests = old.Lobby, old.NoGuests
 	return configEqual(old, cfg)
 }

@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,24 +34,51 @@ type storedRoom struct {
 	Affiliations map[string]string `json:"affiliations,omitempty"` // bare JID → affiliation
 	Subject      string            `json:"subject,omitempty"`
 	SubjectNick  string            `json:"subject_nick,omitempty"`
+	Declared     *Declaration      `json:"declared,omitempty"`
+
+	migrated bool     // a clear-text password was hashed on load: rewrite the file
+	sum      [32]byte // SHA-256 of the file as read
+}
+
+// legacyConfig is what files written before passwords were hashed held.
+type legacyConfig struct {
+	Config struct {
+		Password string `json:"password"`
+	} `json:"config"`
+}
+
+// parseStoredRoom reads a room file, hashing a clear-text password left by
+// an older parley (the caller rewrites the file).
+func parseStoredRoom(data []byte) (storedRoom, error) {
+	var sr storedRoom
+	if err := json.Unmarshal(data, &sr); err != nil {
+		return sr, err
+	}
+	var old legacyConfig
+	if json.Unmarshal(data, &old) == nil && old.Config.Password != "" {
+		if sr.Config.PasswordHash == "" {
+			h, err := HashPassword(old.Config.Password)
+			if err != nil {
+				return sr, err
+			}
+			sr.Config.PasswordHash = h
+		}
+		sr.migrated = true
+	}
+	sr.sum = sha256.Sum256(data)
+	return sr, nil
 }
 
 // stored renders the room's durable state as JSON.
 func (r *room) stored() []byte {
-	sr := storedRoom{
-		Name: r.jid.Local, Config: r.config, Locked: r.locked,
-		Subject: r.subject, SubjectNick: r.subjectNick,
-		Affiliations: make(map[string]string, len(r.affiliations)),
-	}
-	for j, a := range r.affiliations {
-		sr.Affiliations[j.String()] = string(a)
-	}
-	data, err := json.MarshalIndent(sr, "", "  ")
+	data, err := jsonRoom(storedRoomOf(r))
 	if err != nil {
-		panic("muc: cannot marshal a room: " + err.Error()) // plain strings and bools: cannot happen
+		panic("muc: cannot marshal a room: " + err.Error()) // plain strings, bools and maps: cannot happen
 	}
 	return data
 }
+
+func jsonRoom(sr storedRoom) ([]byte, error) { return json.MarshalIndent(sr, "", "  ") }
 
 // roomFile names a room's file: the localpart hex-encoded, since localparts
 // may hold characters that file systems treat specially.
@@ -84,8 +112,8 @@ func loadRooms(dir string, log *slog.Logger) ([]storedRoom, error) {
 			log.Warn("skipping unreadable room file", "path", path, "err", err)
 			continue
 		}
-		var sr storedRoom
-		if err := json.Unmarshal(data, &sr); err != nil {
+		sr, err := parseStoredRoom(data)
+		if err != nil {
 			log.Warn("skipping corrupt room file", "path", path, "err", err)
 			continue
 		}
@@ -111,8 +139,21 @@ func (s *Service) restoreRoom(sr storedRoom) *room {
 	r := s.newRoom(sr.Name)
 	r.isNew = false
 	r.saved = true
-	r.config, r.locked = c, sr.Locked
+	sr.Config = c
+	r.loadStored(sr)
+	return r
+}
+
+// loadStored sets the room's durable state from its file.
+func (r *room) loadStored(sr storedRoom) {
+	r.config, r.locked = sr.Config, sr.Locked
 	r.subject, r.subjectNick = sr.Subject, sr.SubjectNick
+	r.declared = sr.Declared.clone()
+	if r.declared != nil {
+		r.config.Persistent = true
+	}
+	r.affiliations = make(map[jid.JID]Affiliation, len(sr.Affiliations))
+	s := r.svc
 	for js, as := range sr.Affiliations {
 		bare, err := jid.Parse(js)
 		aff, ok := parseAffiliation(as)
@@ -122,7 +163,6 @@ func (s *Service) restoreRoom(sr storedRoom) *room {
 		}
 		r.affiliations[bare.Bare()] = aff
 	}
-	return r
 }
 
 // saver writes room files on its own goroutine, so that disk latency never
@@ -138,11 +178,18 @@ type saver struct {
 	mu      sync.Mutex
 	pending map[string][]byte // guarded by mu; room localpart → JSON, nil = delete the file
 	closing bool              // guarded by mu
+
+	// fileMu serializes the saver's writes with the reloader's reads, so
+	// that the reloader knows which file contents are the service's own.
+	fileMu sync.Mutex
+	// written is the SHA-256 of what the service last wrote per room
+	// ("" removed); guarded by fileMu.
+	written map[string][32]byte
 }
 
 func startSaver(dir string, log *slog.Logger, errs *atomic.Uint64) *saver {
 	sv := &saver{dir: dir, log: log, errors: errs, wake: make(chan struct{}, 1),
-		done: make(chan struct{}), pending: make(map[string][]byte)}
+		done: make(chan struct{}), pending: make(map[string][]byte), written: make(map[string][32]byte)}
 	go sv.loop()
 	return sv
 }
@@ -201,14 +248,34 @@ func (sv *saver) loop() {
 // write replaces (or removes) a room file atomically: a temporary file is
 // synced and renamed over the old one.
 func (sv *saver) write(name string, data []byte) error {
-	path := roomFile(sv.dir, name)
+	sv.fileMu.Lock()
+	defer sv.fileMu.Unlock()
+	if data == nil {
+		delete(sv.written, name)
+	} else {
+		sv.written[name] = sha256.Sum256(data)
+	}
+	return writeRoomFile(sv.dir, name, data)
+}
+
+// isPending says whether a write of name waits in the queue.
+func (sv *saver) isPending(name string) bool {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	_, ok := sv.pending[name]
+	return ok
+}
+
+// writeRoomFile replaces (or, data nil, removes) a room file atomically.
+func writeRoomFile(dir, name string, data []byte) error {
+	path := roomFile(dir, name)
 	if data == nil {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		return nil
 	}
-	f, err := os.CreateTemp(sv.dir, ".tmp-*")
+	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return err
 	}
@@ -226,7 +293,7 @@ func (sv *saver) write(name string, data []byte) error {
 		os.Remove(f.Name())
 		return err
 	}
-	if d, err := os.Open(sv.dir); err == nil {
+	if d, err := os.Open(dir); err == nil {
 		d.Sync() // make the rename itself durable; best effort
 		d.Close()
 	}

@@ -1,6 +1,8 @@
 package muc
 
 import (
+	"time"
+
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/perm"
 )
@@ -138,8 +140,10 @@ type OccupantInfo struct {
 	RealJID     jid.JID
 	Role        Role
 	Affiliation Affiliation
-	Permissions perm.Set // what it may do, mutes aside
-	Muted       perm.Set // publish permissions muted
+	Identity    Identity  // how the occupant's session authenticated
+	Joined      time.Time // when it entered
+	Permissions perm.Set  // what it may do, mutes aside
+	Muted       perm.Set  // publish permissions muted
 }
 
 // RoomInfo is a read-only snapshot of one room.
@@ -150,4 +154,6 @@ type RoomInfo struct {
 	Subject      string
 	Occupants    []OccupantInfo // sorted by nick
 	Affiliations map[jid.JID]Affiliation
+	Declared     *Declaration // nil for rooms made on the fly
+	Lobby        []KnockInfo  // who waits in the lobby, first come first
 }

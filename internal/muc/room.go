@@ -34,6 +34,15 @@ type room struct {
 	subjectNick  string         // who set the subject; "" for the room itself
 	history      []historyEntry // oldest first, at most svc.historySize
 	pending      pendingIQs     // IQs forwarded between occupants, awaiting answers
+	// declared is set for rooms declared by configuration, the admin API or
+	// parley room: they exist with nobody in them (declared.go).
+	declared *Declaration
+	// tokenAff is the affiliation tokens grant their users while present
+	// (bare JID → affiliation), never stored (identity.go).
+	tokenAff map[jid.JID]Affiliation
+	lobby    lobby // newcomers waiting to be admitted (lobby.go)
+	// returning remembers what past visits held, by bare JID (returning.go).
+	returning map[jid.JID]visit
 }
 
 // occupant is one session present in a room. Fields other than real are
@@ -49,6 +58,9 @@ type occupant struct {
 	muted   perm.Set       // publish permissions a moderator (or o) muted
 	// announced and announcedMuted are what the last event said.
 	announced, announcedMuted perm.Set
+	// joined is when the occupant entered: the owner handover picks the
+	// longest present.
+	joined time.Time
 	// payload is the last available presence's children minus MUC
 	// elements, repeated in every presence the room sends for this occupant.
 	payload []*xmlstream.Element
@@ -84,10 +96,14 @@ func (r *room) affiliationOf(bare jid.JID) Affiliation {
 	if r.svc.isAdmin(bare) {
 		return AffOwner
 	}
-	if a, ok := r.affiliations[bare]; ok {
-		return a
+	a, ok := r.affiliations[bare]
+	if !ok {
+		a = AffNone
 	}
-	return AffNone
+	if t, ok := r.tokenAff[bare]; ok && t.rank() > a.rank() && a != AffOutcast {
+		return t
+	}
+	return a
 }
 
 func (r *room) event(kind EventKind, o *occupant, prevNick string) {
@@ -122,7 +138,7 @@ func (r *room) handle(st *xmlstream.Element, kind string, from, to jid.JID) {
 // removeIfDead retires a room nobody needs any more: a temporary room whose
 // last occupant left, or a room whose creation failed.
 func (r *room) removeIfDead() {
-	if r.gone || len(r.occupants) > 0 {
+	if r.gone || len(r.occupants) > 0 || len(r.lobby.byID) > 0 {
 		return
 	}
 	if r.isNew || !r.config.Persistent {
@@ -177,6 +193,7 @@ func (r *room) info() RoomInfo {
 	for _, o := range r.occupants {
 		ri.Occupants = append(ri.Occupants, OccupantInfo{
 			Nick: o.nick, RealJID: o.real, Role: o.role, Affiliation: r.affiliationOf(o.real),
+			Identity: o.ident, Joined: o.joined,
 			Permissions: r.permsOf(o), Muted: o.muted,
 		})
 	}
@@ -184,6 +201,8 @@ func (r *room) info() RoomInfo {
 	for j, a := range r.affiliations {
 		ri.Affiliations[j] = a
 	}
+	ri.Declared = r.declared.clone()
+	ri.Lobby = r.knockInfos()
 	return ri
 }
 

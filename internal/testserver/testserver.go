@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -32,6 +33,15 @@ type Config struct {
 	SCRAMIterations int
 	// Logger receives the server's logs. Default: discarded.
 	Logger *slog.Logger
+	// JWTSecret turns on HS256 token logins with this secret. Default "": off.
+	JWTSecret string
+	// AdminToken turns on the admin API on a loopback port with this
+	// bearer token. Default "": no admin listener.
+	AdminToken string
+	// NoAnonymous refuses guests without a token. Default false.
+	NoAnonymous bool
+	// DeclaredOnly turns on-the-fly rooms off. Default false.
+	DeclaredOnly bool
 }
 
 // Server is a running parley.
@@ -44,12 +54,16 @@ type Server struct {
 	HTTP string
 	// Domain is the XMPP domain.
 	Domain string
+	// Admin is the admin API's base URL, http://127.0.0.1:PORT; "" without
+	// Config.AdminToken.
+	Admin string
 
-	stop     context.CancelFunc // ends app.Run
-	done     chan error         // app.Run's result
-	tempDir  string             // removed by Close; "" if the caller gave DataDir
-	once     sync.Once          // Close runs once
-	closeErr error              // app.Run's result, set by the first Close
+	stop      context.CancelFunc // ends app.Run
+	done      chan error         // app.Run's result
+	tempDir   string             // removed by Close; "" if the caller gave DataDir
+	secretDir string             // token files; removed by Close
+	once      sync.Once          // Close runs once
+	closeErr  error              // app.Run's result, set by the first Close
 }
 
 // Start runs parley and returns once it serves.
@@ -97,14 +111,20 @@ func (s *Server) start(cfg Config) error {
 		return err
 	}
 	ready := make(chan struct{})
+	acfg := app.Config{
+		Domain: cfg.Domain, DataDir: cfg.DataDir, PublicIP: "127.0.0.1", AllowAnonymous: !cfg.NoAnonymous,
+		SCRAMIterations: cfg.SCRAMIterations, HTTPListener: httpLn, C2SListener: c2sLn,
+		Logger: cfg.Logger, Ready: ready, Version: "test", DeclaredOnly: cfg.DeclaredOnly,
+	}
+	if err := s.secrets(cfg, &acfg); err != nil {
+		httpLn.Close()
+		c2sLn.Close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	go func() {
-		s.done <- app.Run(ctx, app.Config{
-			Domain: cfg.Domain, DataDir: cfg.DataDir, PublicIP: "127.0.0.1", AllowAnonymous: true,
-			SCRAMIterations: cfg.SCRAMIterations, HTTPListener: httpLn, C2SListener: c2sLn,
-			Logger: cfg.Logger, Ready: ready, Version: "test",
-		})
+		s.done <- app.Run(ctx, acfg)
 	}()
 	select {
 	case <-ready:
@@ -123,6 +143,35 @@ func (s *Server) start(cfg Config) error {
 	s.HTTP = "http://" + httpLn.Addr().String()
 	s.WebSocket = "ws://" + httpLn.Addr().String() + "/xmpp-websocket"
 	s.TCP = c2sLn.Addr().String()
+	if acfg.AdminListener != nil {
+		s.Admin = "http://" + acfg.AdminListener.Addr().String()
+	}
+	return nil
+}
+
+// secrets writes the token secret and admin token to files, as an
+// operator would, and opens the admin listener.
+func (s *Server) secrets(cfg Config, acfg *app.Config) error {
+	dir, err := os.MkdirTemp("", "parley-testserver-secrets-")
+	if err != nil {
+		return err
+	}
+	s.secretDir = dir
+	if cfg.JWTSecret != "" {
+		acfg.Tokens.SecretFile = filepath.Join(dir, "jwt-secret")
+		if err := os.WriteFile(acfg.Tokens.SecretFile, []byte(cfg.JWTSecret+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	if cfg.AdminToken != "" {
+		acfg.AdminTokenFile = filepath.Join(dir, "admin-token")
+		if err := os.WriteFile(acfg.AdminTokenFile, []byte(cfg.AdminToken+"\n"), 0o600); err != nil {
+			return err
+		}
+		if acfg.AdminListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -139,5 +188,8 @@ func (s *Server) Close() error {
 func (s *Server) removeTemp() {
 	if s.tempDir != "" {
 		os.RemoveAll(s.tempDir)
+	}
+	if s.secretDir != "" {
+		os.RemoveAll(s.secretDir)
 	}
 }

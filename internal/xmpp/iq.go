@@ -30,6 +30,9 @@ func (s *Server) handleOwnIQ(ss *session, iq *xmlstream.Element) {
 		return // answers to our pings and roster pushes
 	}
 	payload := iq.FirstChild()
+	if s.handleResumeIQ(ss, iq) {
+		return
+	}
 	switch {
 	case payload.Is(nsRoster, "query"):
 		s.handleRosterIQ(ss, iq, payload)

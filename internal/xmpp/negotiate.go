@@ -110,7 +110,7 @@ func (ss *session) mechanisms() []string {
 	if ss.srv.cfg.AllowAnonymous {
 		m = append(m, "ANONYMOUS")
 	}
-	return m
+	return ss.tokenMechanisms(m)
 }
 
 func (ss *session) mechanismOffered(name string) bool {
@@ -172,6 +172,9 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 			return ss.saslFail(&sasl.Failure{Condition: "temporary-auth-failure", Text: "too many failed attempts, try again later"}, "")
 		}
 	}
+	if handled, ok, err := ss.tokenAuth(auth); handled {
+		return ok, err
+	}
 	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf})
 	if err != nil {
 		return ss.saslFail(err, "")
@@ -223,9 +226,11 @@ func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr strin
 		}
 		th.Succeeded(user, addr)
 	}
+	ss.identity = Identity{Kind: IdentityAccount}
 	if srv.Anonymous() {
 		user = randomLocalpart()
 		ss.anonymous = true
+		ss.identity = Identity{Kind: IdentityGuest}
 	}
 	ss.user = user
 	success := xmlstream.New(nsSASL, "success")

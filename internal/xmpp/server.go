@@ -19,6 +19,7 @@ import (
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/sasl"
 	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/token"
 	"parley.dev/parley/internal/xmlstream"
 )
 
@@ -70,6 +71,12 @@ type Config struct {
 	// ProbeTimeout is how long a session has to answer the ping of
 	// CheckAlive before it is closed. Default 5 s.
 	ProbeTimeout time.Duration
+	// Tokens verifies JWT logins (tokenauth.go). Default nil: tokens are
+	// refused, and a WebSocket URL carrying one fails SASL.
+	Tokens *token.Verifier
+	// Resume signs and checks guests' resumption tokens (resume.go); its
+	// secret must be the server's own. Default nil: guests are not resumed.
+	Resume *token.Verifier
 	// Rosters persists rosters. Default: in memory only.
 	Rosters RosterStore
 	// ExternalServices lists the STUN and TURN services offered to a

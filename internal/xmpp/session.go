@@ -31,7 +31,12 @@ type session struct {
 	user      string // authenticated username (localpart), "" before SASL
 	anonymous bool   // written before the session is registered; read-only afterwards (IsAnonymous)
 	saslFails int
-	limiter   *rate.Limiter
+	urlToken  string // the WebSocket URL's token, "" if none (tokenauth.go)
+	urlResume string // the WebSocket URL's guest resumption token (resume.go)
+	// identity is how the session authenticated: written by the read loop
+	// before the session is registered, read-only afterwards.
+	identity Identity
+	limiter  *rate.Limiter
 
 	// full is the bound JID. Written once by the read loop before the session
 	// is registered with the router; read-only afterwards.
@@ -82,6 +87,9 @@ func (s *Server) serve(ctx context.Context, t stream.Transport) {
 		log:     s.cfg.Logger.With("remote", t.RemoteAddr().String()),
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.StanzaRate), s.cfg.StanzaBurst),
 		done:    make(chan struct{}),
+
+		urlToken:  urlTokenFrom(ctx),
+		urlResume: urlResumeFrom(ctx),
 	}
 	ss.lastRead.Store(s.cfg.Clock().UnixNano())
 	ss.timer = time.AfterFunc(s.cfg.AuthTimeout, ss.authTimeout)

@@ -34,7 +34,7 @@ func (s *Server) WebSocketHandler() http.Handler {
 			Secure:     r.TLS != nil || isLoopback(remote),
 			RemoteAddr: remote,
 		})
-		s.ServeTransport(r.Context(), t)
+		s.ServeTransport(withURLToken(r.Context(), r.URL.Query().Get("token"), r.URL.Query().Get("resume")), t)
 	})
 }
 

@@ -35,6 +35,10 @@ type Config struct {
 	// Username and Password authenticate; an empty Username logs in
 	// anonymously.
 	Username, Password string
+	// Token logs in with a JWT instead of a password: over WebSocket it is
+	// sent as the URL's token parameter with SASL ANONYMOUS (as Jitsi's
+	// clients do), over TCP with SASL OAUTHBEARER. Default "": none.
+	Token string
 	// Mechanism forces a SASL mechanism. Default: the best the server offers
 	// (SCRAM-SHA-256, SCRAM-SHA-1, then PLAIN; ANONYMOUS without a username).
 	Mechanism string
@@ -116,7 +120,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 
 func dialTransport(ctx context.Context, cfg Config) (stream.Transport, error) {
 	if strings.HasPrefix(cfg.Address, "ws://") || strings.HasPrefix(cfg.Address, "wss://") {
-		c, _, err := websocket.Dial(ctx, cfg.Address, &websocket.DialOptions{Subprotocols: []string{"xmpp"}})
+		c, _, err := websocket.Dial(ctx, withTokenParam(cfg.Address, cfg.Token), &websocket.DialOptions{Subprotocols: []string{"xmpp"}})
 		if err != nil {
 			return nil, fmt.Errorf("xmppclient: websocket dial: %w", err)
 		}

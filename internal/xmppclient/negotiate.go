@@ -98,7 +98,12 @@ func (c *Client) chooseMechanism(features *xmlstream.Element) (string, error) {
 		return c.cfg.Mechanism, nil
 	}
 	prefs := []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"}
-	if c.cfg.Username == "" {
+	switch {
+	case c.cfg.Token != "" && c.isWebSocket():
+		prefs = []string{"ANONYMOUS"}
+	case c.cfg.Token != "":
+		prefs = []string{mechOAuthBearer}
+	case c.cfg.Username == "":
 		prefs = []string{"ANONYMOUS"}
 	}
 	for _, p := range prefs {
@@ -113,6 +118,9 @@ func (c *Client) authenticate(features *xmlstream.Element) error {
 	mech, err := c.chooseMechanism(features)
 	if err != nil {
 		return err
+	}
+	if mech == mechOAuthBearer {
+		return c.authenticateBearer()
 	}
 	cs, err := sasl.NewClient(mech, sasl.ClientConfig{Username: c.cfg.Username, Password: c.cfg.Password})
 	if err != nil {

@@ -55,6 +55,9 @@ export class FakeServer {
     this.onStanza = null; // (el, socket) => void
     this.refuseConnections = false; // close new sockets at once
     this.failAuth = false;
+    this.failAuthText = ''; // a <text/> in the failure
+    this.mechanisms = ['PLAIN', 'ANONYMOUS']; // offered
+    this.auths = []; // the <auth/> elements received
     this.binds = 0;
   }
 
@@ -89,12 +92,14 @@ export class FakeServer {
       ws.deliver(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" from="${this.domain}" id="s${this.sockets.length}" version="1.0"/>`);
       ws.deliver(ws.authed
         ? '<stream:features xmlns:stream="http://etherx.jabber.org/streams"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></stream:features>'
-        : '<stream:features xmlns:stream="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>PLAIN</mechanism><mechanism>ANONYMOUS</mechanism></mechanisms></stream:features>');
+        : `<stream:features xmlns:stream="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl">${this.mechanisms.map((m) => `<mechanism>${m}</mechanism>`).join('')}</mechanisms></stream:features>`);
       return;
     }
     if (el.name === 'auth') {
+      this.auths.push(el);
       if (this.failAuth) {
-        ws.deliver('<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized/></failure>');
+        const text = this.failAuthText ? `<text xml:lang="en">${this.failAuthText}</text>` : '';
+        ws.deliver(`<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized/>${text}</failure>`);
         return;
       }
       ws.authed = true;

@@ -21,8 +21,55 @@ export const NS = Object.freeze({
   data: 'jabber:x:data',
   delay: 'urn:xmpp:delay',
   nick: 'http://jabber.org/protocol/nick',
+  identity: 'urn:parley:identity:0',
+  lobby: 'urn:parley:lobby:0',
+  room: 'urn:parley:room:0',
   perm: 'urn:parley:perm:0',
 });
+
+/**
+ * parseIdentity reads the server-stamped identity of an occupant's presence.
+ * @param {El} st
+ * @returns {Identity|null}
+ */
+export function parseIdentity(st) {
+  const el = kid(st, 'identity', NS.identity);
+  if (!el) return null;
+  const kind = attr(el, 'kind');
+  return {
+    kind: kind === 'account' || kind === 'guest' || kind === 'token' ? kind : 'unknown',
+    id: attr(el, 'id') ?? '',
+    name: attr(el, 'name') ?? '',
+    avatar: attr(el, 'avatar') ?? '',
+    moderator: attr(el, 'moderator') === 'true',
+  };
+}
+
+/** @param {El} st @returns {string} a token's verified name, or '' */
+function identityName(st) {
+  return parseIdentity(st)?.name.trim() ?? '';
+}
+
+/**
+ * destroyedReason reads why the room went away, or why the meeting ended
+ * (parley's <ended/>, next to the XEP-0045 <destroy/>).
+ * @param {El} destroy
+ * @param {El|null} presence the unavailable presence
+ * @returns {LeaveReason}
+ */
+function destroyedReason(destroy, presence) {
+  const reasonEl = kid(destroy, 'reason', NS.user);
+  const ended = presence ? kid(presence, 'ended', NS.room) : undefined;
+  /** @type {LeaveReason} */
+  const why = { kind: 'destroyed', text: reasonEl ? textOf(reasonEl) : '' };
+  if (ended) {
+    why.ended = true;
+    why.by = attr(ended, 'by') ?? '';
+    const r = kid(ended, 'reason', NS.room);
+    if (r) why.text = textOf(r);
+  }
+  return why;
+}
 
 /** JoinError is a join the room refused, with the XMPP condition. */
 export class JoinError extends XmppError {
@@ -42,13 +89,25 @@ export class JoinError extends XmppError {
  * @property {string} role moderator, participant, visitor
  * @property {string} affiliation owner, admin, member, none
  * @property {string} show '' (available), away, dnd, xa, chat
- * @property {string} displayName the XEP-0172 nickname if given, else the nick
+ * @property {string} displayName a token's verified name (identity.name) if any, else the
+ *   XEP-0172 nickname if given, else the nick
+ * @property {Identity|null} identity what the server says the occupant is (parley's
+ *   urn:parley:identity:0, stamped by the room), null from other servers
  * @property {boolean} self
  * @property {string} permRole parley's role (owner, moderator, participant,
  *   guest, viewer) from the room's <perm/>; '' if the room sends none
  * @property {string[]} permissions what it may do (docs/PERMISSIONS.md)
  * @property {string[]} muted media a moderator muted: audio, video, screen
  * @property {El[]} payload the presence's other children (application extensions, see setExtras)
+ */
+
+/**
+ * @typedef {object} Identity
+ * @property {'account'|'guest'|'token'|'unknown'} kind how the occupant logged in
+ * @property {string} id a token's user id ('' otherwise)
+ * @property {string} name a token's context.user.name ('' otherwise)
+ * @property {string} avatar a token's context.user.avatar ('' otherwise)
+ * @property {boolean} moderator the token said moderator: true
  */
 
 /**
@@ -69,6 +128,9 @@ export class JoinError extends XmppError {
  * @property {[m: ChatMessage]} message a groupchat message
  * @property {[subject: string, nick: string]} subject
  * @property {[why: LeaveReason]} removed we are no longer in the room (kicked, banned, room destroyed, or we left)
+ * @property {[info: {id: string}]} waiting the room has a lobby and we knock: join() waits
+ *   (without its timeout) until a moderator admits us (join resolves) or denies us (join
+ *   rejects with JoinError 'not-allowed', its text the moderator's reason)
  * @property {[]} rejoined we are back in the room after a reconnection
  * @property {[err: Error]} rejoinFailed rejoining after a reconnection failed
  */
@@ -78,6 +140,9 @@ export class JoinError extends XmppError {
  * @property {'left'|'kicked'|'banned'|'destroyed'|'renamed'|'disconnected'|'removed'} kind
  * @property {string} text the reason given, if any
  * @property {string} [newNick] for renamed
+ * @property {boolean} [ended] for destroyed: someone ended the meeting for all (the room
+ *   may stay, declared)
+ * @property {string} [by] for ended: the nick of who ended it ('' for the server's admin)
  */
 
 /**
@@ -114,6 +179,8 @@ export class Room extends Emitter {
     this.state = 'out';
     /** @type {((st: El) => void)|null} receives our own presence while joining */
     this.joinWaiter = null;
+    /** @type {any} the join's timeout; cleared while we wait in a lobby */
+    this.joinTimer = null;
     this.offs = [
       this.client.on('presence', (st) => this.onPresence(st)),
       this.client.on('message', (st) => this.onMessage(st)),
@@ -127,6 +194,8 @@ export class Room extends Emitter {
     this.self = null;
     /** @type {El[]} application elements sent in each of our presences (setExtras) */
     this.extras = [];
+    /** @type {El|null} the unavailable presence being handled */
+    this.lastUnavailable = null;
   }
 
   /**
@@ -168,6 +237,7 @@ export class Room extends Emitter {
         this.joinWaiter = null;
         reject(new JoinError('remote-server-timeout', 'the room did not answer'));
       }, this.client.cfg.timeoutMs);
+      this.joinTimer = timer;
       this.joinWaiter = (st) => {
         this.client.clock.clearTimeout(timer);
         this.joinWaiter = null;
@@ -340,6 +410,7 @@ export class Room extends Emitter {
     const codes = statusCodes(st);
     const isSelf = codes.includes('110') || (nick === this.nick && this.state === 'joining');
     if (type === 'unavailable') {
+      this.lastUnavailable = st;
       this.onUnavailable(nick, xu, codes, isSelf);
       return;
     }
@@ -355,7 +426,8 @@ export class Room extends Emitter {
       role: (item && attr(item, 'role')) || 'participant',
       affiliation: (item && attr(item, 'affiliation')) || 'none',
       show: showEl ? textOf(showEl) : '',
-      displayName: (nickEl && textOf(nickEl).trim()) || nick,
+      displayName: identityName(st) || (nickEl && textOf(nickEl).trim()) || nick,
+      identity: parseIdentity(st),
       self: isSelf,
       ...permOf(st),
       payload: kids(st).filter((k) => ns(k) !== NS.user && ns(k) !== NS.nick && local(k) !== 'show' && local(k) !== 'status'),
@@ -387,7 +459,7 @@ export class Room extends Emitter {
     if (codes.includes('303')) why = { kind: 'renamed', text, newNick: (item && attr(item, 'nick')) || '' };
     else if (codes.includes('307')) why = { kind: 'kicked', text };
     else if (codes.includes('301')) why = { kind: 'banned', text };
-    else if (xu && kid(xu, 'destroy', NS.user)) why = { kind: 'destroyed', text };
+    else if (xu && kid(xu, 'destroy', NS.user)) why = destroyedReason(/** @type {El} */ (kid(xu, 'destroy', NS.user)), this.lastUnavailable);
     else if (codes.includes('321') || codes.includes('322') || codes.includes('332')) why = { kind: 'removed', text };
     if (isSelf && why.kind === 'renamed' && why.newNick) {
       this.nick = why.newNick;
@@ -426,6 +498,13 @@ export class Room extends Emitter {
     const from = attr(st, 'from') ?? '';
     const slash = from.indexOf('/');
     const bare = (slash < 0 ? from : from.slice(0, slash)).toLowerCase();
+    const waiting = bare === this.jid && slash < 0 ? kid(st, 'waiting', NS.lobby) : undefined;
+    if (waiting && this.state === 'joining' && this.joinWaiter) {
+      // A lobby: no timeout while a moderator decides.
+      this.client.clock.clearTimeout(this.joinTimer);
+      this.emit('waiting', { id: attr(waiting, 'id') ?? '' });
+      return;
+    }
     if (bare !== this.jid) return;
     const ask = slash < 0 ? kid(st, 'unmute', NS.perm) : undefined;
     if (ask && attr(st, 'type') !== 'error') {

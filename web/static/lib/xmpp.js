@@ -102,10 +102,12 @@ export class DisconnectedError extends XmppError {
 
 /** AuthError is a login the server refused; retrying will not help. */
 export class AuthError extends XmppError {
-  constructor(/** @type {string} */ condition) {
-    super(`login refused: ${condition}`);
+  /** @param {string} condition @param {string} [text] the server's explanation, if any */
+  constructor(condition, text = '') {
+    super(text ? `login refused: ${condition} (${text})` : `login refused: ${condition}`);
     this.name = 'AuthError';
     this.condition = condition;
+    this.text = text;
   }
 }
 
@@ -490,7 +492,8 @@ export class XmppClient extends Emitter {
           return;
         case 'failure': {
           const cond = kids(el).find((c) => local(c) !== 'text');
-          throw new AuthError(cond ? local(cond) : 'not-authorized');
+          const text = kids(el).find((c) => local(c) === 'text');
+          throw new AuthError(cond ? local(cond) : 'not-authorized', text ? textOf(text) : '');
         }
         default:
           throw new XmppError(`unexpected <${local(el)}/> during login`);

@@ -1,0 +1,197 @@
+// Package admin is parley's HTTP admin API: rooms (declare, list, show,
+// change, delete, end the meeting), their participants (list, kick, mute,
+// change role), their lobby (admit, deny), and minting tokens. JSON in and
+// out, a bearer token on every request. docs/API.md documents it.
+//
+// The API mounts itself on a ServeMux the application owns and serves on
+// its own listener (--admin, loopback by default), never on the public
+// port; other parts (metrics) can share that mux.
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"parley.dev/parley/internal/muc"
+	"parley.dev/parley/internal/perm"
+	"parley.dev/parley/internal/token"
+)
+
+// Rooms is what the API needs from the MUC service (*muc.Service).
+type Rooms interface {
+	Rooms() []muc.RoomInfo
+	Room(name string) (muc.RoomInfo, bool)
+	DeclareRoom(name string, set muc.RoomSettings) (muc.RoomInfo, error)
+	ChangeRoom(name string, set muc.RoomSettings) (muc.RoomInfo, error)
+	DeleteRoom(name, reason string) error
+	EndMeeting(name, reason string) error
+	KickOccupant(room, nick, reason string) error
+	SetOccupantRole(room, nick string, role muc.Role, reason string) error
+	MuteOccupant(room, nick string, media perm.Set, mute bool) error
+	GrantOccupant(room, nick string, o perm.Overrides) error
+	DecideKnock(room, id string, admit bool, reason string) error
+}
+
+// Config configures the API.
+type Config struct {
+	// Token is the bearer token every request must carry. Default "":
+	// every request is refused with 401 (the API is off until a token is
+	// configured), and New logs why.
+	Token string
+	// Rooms is the MUC service. Required.
+	Rooms Rooms
+	// Tokens mints tokens for POST /api/tokens. Default nil: that endpoint
+	// answers 501.
+	Tokens *token.Verifier
+	// Stats returns the counters GET /api/stats shows (refusals of tokens
+	// and joins, and so on), as JSON-encodable data. Default nil: {}.
+	Stats func() any
+	// Logger receives the API's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// API serves /api/. It is safe for concurrent use.
+type API struct {
+	cfg       Config   // immutable
+	tokenHash [32]byte // immutable; SHA-256 of Token, compared in constant time
+}
+
+// New returns the API.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Token == "" {
+		cfg.Logger.Warn("admin API: no token configured (--admin-token-file): every request is refused with 401")
+	}
+	return &API{cfg: cfg, tokenHash: sha256.Sum256([]byte(cfg.Token))}
+}
+
+// Register mounts the API's routes on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	h := func(pattern string, fn func(http.ResponseWriter, *http.Request) error) {
+		mux.Handle(pattern, a.authorized(fn))
+	}
+	h("GET /api/rooms", a.listRooms)
+	h("POST /api/rooms", a.createRoom)
+	h("GET /api/rooms/{room}", a.showRoom)
+	h("PATCH /api/rooms/{room}", a.changeRoom)
+	h("DELETE /api/rooms/{room}", a.deleteRoom)
+	h("POST /api/rooms/{room}/end", a.endMeeting)
+	h("GET /api/rooms/{room}/participants", a.listParticipants)
+	h("POST /api/rooms/{room}/participants/{nick}/kick", a.kick)
+	h("POST /api/rooms/{room}/participants/{nick}/mute", a.mute)
+	h("POST /api/rooms/{room}/participants/{nick}/unmute", a.unmute)
+	h("PUT /api/rooms/{room}/participants/{nick}/role", a.setRole)
+	h("PATCH /api/rooms/{room}/participants/{nick}/permissions", a.setPermissions)
+	h("GET /api/rooms/{room}/lobby", a.listLobby)
+	h("POST /api/rooms/{room}/lobby/{id}/admit", a.admit)
+	h("POST /api/rooms/{room}/lobby/{id}/deny", a.deny)
+	h("POST /api/tokens", a.mintToken)
+	h("GET /api/stats", a.stats)
+	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
+		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
+	}))
+}
+
+// httpError is an error with its HTTP status.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// authorized checks the bearer token, runs fn and writes its error.
+func (a *API) authorized(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.check(r); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="parley admin"`)
+			writeError(w, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		if err := fn(w, r); err != nil {
+			writeError(w, err)
+		}
+	})
+}
+
+func (a *API) check(r *http.Request) error {
+	if a.cfg.Token == "" {
+		return &httpError{http.StatusUnauthorized, "the admin API has no token configured (parley serve --admin-token-file FILE)"}
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	if !ok || subtle.ConstantTimeCompare(sum[:], a.tokenHash[:]) != 1 {
+		// Debug: a guesser must not flood the log.
+		a.cfg.Logger.Debug("admin API: refused a request without the right token", "remote", r.RemoteAddr, "path", r.URL.Path)
+		return &httpError{http.StatusUnauthorized, "a valid bearer token is required"}
+	}
+	return nil
+}
+
+// writeError maps an error to a status and a JSON body.
+func writeError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	var he *httpError
+	var se *muc.SettingsError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		status = he.status
+	case errors.Is(err, muc.ErrNoRoom), errors.Is(err, muc.ErrNoOccupant), errors.Is(err, muc.ErrNoKnock):
+		status = http.StatusNotFound
+	case errors.Is(err, muc.ErrRoomExists):
+		status = http.StatusConflict
+	case errors.As(err, &se):
+		status = http.StatusBadRequest
+	case errors.As(err, &mbe):
+		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, token.ErrCannotMint):
+		status = http.StatusNotImplemented
+	}
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// readJSON decodes the body into v, refusing unknown fields; an empty
+// body leaves v as it is.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return &httpError{http.StatusBadRequest, "bad JSON: " + err.Error()}
+	}
+	return nil
+}
+
+func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
+	var v any = map[string]any{}
+	if a.cfg.Stats != nil {
+		v = a.cfg.Stats()
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+// reasonBody is the optional body of actions that take a reason.
+type reasonBody struct {
+	Reason string `json:"reason,omitempty"`
+}
