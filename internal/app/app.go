@@ -193,6 +193,7 @@ func start(cfg Config) (*parley, error) {
 		p.closeListeners()
 		return nil, err
 	}
+	p.mountMetrics()
 	p.serve()
 	p.ready.Store(true)
 	if cfg.Ready != nil {

@@ -44,6 +44,7 @@ type downTrack struct {
 	codecMismatch atomic.Bool // bound without the publisher's codec: never written
 
 	sent         atomic.Uint64 // packets written
+	sentBytes    atomic.Uint64 // their payload bytes
 	dropUnbound  atomic.Uint64 // packets dropped: not bound, or bound without the codec
 	dropWriteErr atomic.Uint64 // packets dropped: the writer failed
 }
@@ -225,6 +226,7 @@ func (d *downTrack) writeLocked(b *binding, src *rtp.Header, payload []byte, now
 		return
 	}
 	d.sent.Add(1)
+	d.sentBytes.Add(uint64(len(payload)))
 }
 
 // readRTCP consumes the subscriber's RTCP for this track until the sender
@@ -248,6 +250,8 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 			switch p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.requestKeyframe()
+			case *rtcp.TransportLayerNack:
+				d.sub.sfu.totals.nacks.Add(1)
 			}
 		}
 	}

@@ -66,6 +66,7 @@ type ParticipantStats struct {
 	EventsDropped     uint64 // events not delivered because Events was full
 	CandidatesDropped uint64 // remote candidates over Config.CandidateBuffer before the first answer
 	PacketsSent       uint64 // packets forwarded to this participant
+	BytesSent         uint64 // their payload bytes
 	DroppedUnbound    uint64 // packets for tracks not negotiated yet, or without a common codec
 	DroppedWriteError uint64 // packets the transport refused
 	MalformedReceived uint64 // packets from this participant that did not parse
@@ -126,6 +127,7 @@ func (p *Participant) Stats() ParticipantStats {
 	st := p.stats
 	for d := range p.receiving {
 		st.PacketsSent += d.sent.Load()
+		st.BytesSent += d.sentBytes.Load()
 		st.DroppedUnbound += d.dropUnbound.Load()
 		st.DroppedWriteError += d.dropWriteErr.Load()
 		if d.codecMismatch.Load() {
@@ -163,6 +165,7 @@ func (p *Participant) Close() {
 	close(p.done)
 
 	p.conf.leave(p)
+	p.sfu.retire(p.Stats())
 	p.mu.Lock()
 	own := p.published
 	p.mu.Unlock()
@@ -253,6 +256,9 @@ func (p *Participant) queueRemove(d *downTrack) {
 		return
 	}
 	delete(p.receiving, d)
+	// What d carried stays in the participant's counts (and the SFU's).
+	p.stats.PacketsSent += d.sent.Load()
+	p.stats.BytesSent += d.sentBytes.Load()
 	p.emitLocked(Event{Kind: EventTrackUnpublished, ParticipantID: d.pub.owner.id, Track: d.pub.info})
 	for i, a := range p.pendingAdds {
 		if a == d { // never offered: just forget it

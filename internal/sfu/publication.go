@@ -220,7 +220,9 @@ func (pub *publication) sendPLI(l *layer) {
 	}
 	if err := pub.pli(ssrc); err != nil {
 		pub.log.Debug("sending PLI failed", "err", err)
+		return
 	}
+	pub.owner.sfu.totals.keyframes.Add(1)
 }
 
 // activeLayers reports which layers sent a packet within the last

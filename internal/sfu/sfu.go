@@ -77,6 +77,8 @@ type SFU struct {
 
 	estMu      sync.Mutex                       // guards estimators
 	estimators map[string]cc.BandwidthEstimator // by peer connection id, until its participant takes it
+
+	totals totals // safe for concurrent use (stats.go)
 }
 
 // New builds an SFU on cfg.UDPConn (and cfg.TCPListener).

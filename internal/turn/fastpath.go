@@ -178,6 +178,7 @@ func (f *fastPath) toPeer(conn *fastConn, b []byte, from netip.AddrPort) bool {
 		return false
 	}
 	f.stats.toPeer.Add(1)
+	f.stats.bytes.Add(uint64(length))
 	if err := ch.relay.sendTo(b[4:4+length], ch.peer); err != nil {
 		f.stats.drop(dropSendToPeer)
 	}

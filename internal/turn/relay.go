@@ -159,6 +159,7 @@ func (s *relaySocket) fromPeer(buf []byte, n int, from netip.AddrPort) *channel 
 		binary.BigEndian.PutUint16(buf[0:], ch.number)
 		binary.BigEndian.PutUint16(buf[2:], uint16(n))
 		s.stats.toClient.Add(1)
+		s.stats.bytes.Add(uint64(n))
 		return ch
 	}
 	if !s.policy.allowedAddrPort(from) {

@@ -64,6 +64,7 @@ type counters struct {
 	created  atomic.Uint64 // allocations created since start
 	toPeer   atomic.Uint64 // ChannelData relayed to peers by the fast path
 	toClient atomic.Uint64 // datagrams relayed to clients as ChannelData by the fast path
+	bytes    atomic.Uint64 // payload bytes the fast path relayed, both ways
 	refused  [numRefusedReasons]atomic.Uint64
 	dropped  [numDropReasons]atomic.Uint64
 }
@@ -81,6 +82,8 @@ type Stats struct {
 	// ChannelToPeer and ChannelToClient count datagrams relayed on
 	// channels of UDP clients (the common case), each way.
 	ChannelToPeer, ChannelToClient uint64
+	// ChannelBytes counts the payload bytes of those datagrams, both ways.
+	ChannelBytes uint64
 	// Refused counts refusals by reason: auth_malformed, auth_expired,
 	// auth_bad_password, peer_forbidden (permission, channel binding or
 	// TCP connection to a forbidden peer), peer_packet_forbidden (relayed

@@ -188,6 +188,7 @@ func (s *Server) Stats() Stats {
 		AllocationsCreated: s.stats.created.Load(),
 		ChannelToPeer:      s.stats.toPeer.Load(),
 		ChannelToClient:    s.stats.toClient.Load(),
+		ChannelBytes:       s.stats.bytes.Load(),
 		Refused:            make(map[string]uint64, numRefusedReasons),
 		Dropped:            make(map[string]uint64, numDropReasons),
 	}

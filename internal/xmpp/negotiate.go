@@ -164,6 +164,7 @@ func (ss *session) startTLS() error {
 func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 	addr := ss.throttleAddr()
 	mech := auth.Attr("mechanism")
+	ss.mech = mech
 	if !ss.mechanismOffered(mech) {
 		return ss.saslFail(sasl.ErrInvalidMechanism, "")
 	}
@@ -260,7 +261,7 @@ func (ss *session) saslFail(err error, user string) (bool, error) {
 		failure.Add(xmlstream.New(nsSASL, "text", "xml:lang", "en").SetText(text))
 	}
 	if cond == "not-authorized" {
-		ss.srv.stats.authFailures.Add(1)
+		ss.srv.stats.authFailure(ss.mech)
 		if th := ss.srv.cfg.Throttle; th != nil {
 			th.Failed(user, ss.throttleAddr())
 		}

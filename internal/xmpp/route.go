@@ -24,7 +24,7 @@ func (ss *session) handleStanza(st *xmlstream.Element) error {
 	}
 	st.Space = xmlstream.NSClient
 	st.SetAttr("from", ss.full.String())
-	ss.srv.stats.received.Add(1)
+	ss.srv.stats.receive(st.Name)
 
 	toAttr := st.Attr("to")
 	var to jid.JID

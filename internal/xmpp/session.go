@@ -31,6 +31,7 @@ type session struct {
 	user      string // authenticated username (localpart), "" before SASL
 	anonymous bool   // written before the session is registered; read-only afterwards (IsAnonymous)
 	saslFails int
+	mech      string // the SASL mechanism last asked for, for the failure counters
 	urlToken  string // the WebSocket URL's token, "" if none (tokenauth.go)
 	urlResume string // the WebSocket URL's guest resumption token (resume.go)
 	// identity is how the session authenticated: written by the read loop

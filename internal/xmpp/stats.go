@@ -20,11 +20,45 @@ type counters struct {
 	routed       atomic.Uint64 // stanzas routed
 	delivered    atomic.Uint64 // stanzas written to clients
 	authFailures atomic.Uint64
-	probeClosed  atomic.Uint64 // sessions closed for not answering CheckAlive
+	authByMech   [numMechanisms]atomic.Uint64 // failures by mechanism (mechanismNames)
+	byKind       [numKinds]atomic.Uint64      // stanzas received, by kind (kindNames)
+	probeClosed  atomic.Uint64                // sessions closed for not answering CheckAlive
 	drops        [numDropReasons]atomic.Uint64
 }
 
 func (c *counters) drop(reason int) { c.drops[reason].Add(1) }
+
+// The mechanisms failures are counted by; any other name counts as "other"
+// (a client may send any string).
+var mechanismNames = [...]string{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "ANONYMOUS", "OAUTHBEARER", "other"}
+
+const numMechanisms = len(mechanismNames)
+
+func (c *counters) authFailure(mech string) {
+	c.authFailures.Add(1)
+	i := numMechanisms - 1
+	for j, m := range mechanismNames[:numMechanisms-1] {
+		if m == mech {
+			i = j
+		}
+	}
+	c.authByMech[i].Add(1)
+}
+
+// The kinds of stanza counted as received.
+var kindNames = [...]string{"message", "presence", "iq"}
+
+const numKinds = len(kindNames)
+
+func (c *counters) receive(name string) {
+	c.received.Add(1)
+	for i, k := range kindNames {
+		if k == name {
+			c.byKind[i].Add(1)
+			return
+		}
+	}
+}
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
@@ -32,6 +66,8 @@ type Stats struct {
 	Received, Routed      uint64
 	Delivered             uint64
 	AuthFailures          uint64
+	AuthFailuresByMech    map[string]uint64 // by SASL mechanism; "other" for unknown names
+	ReceivedByKind        map[string]uint64 // message, presence, iq
 	ProbeClosed           uint64            // sessions closed for not answering CheckAlive
 	Drops                 map[string]uint64 // by reason
 }
@@ -39,14 +75,22 @@ type Stats struct {
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Connections:  s.stats.connections.Load(),
-		Sessions:     s.stats.sessions.Load(),
-		Received:     s.stats.received.Load(),
-		Routed:       s.stats.routed.Load(),
-		Delivered:    s.stats.delivered.Load(),
-		AuthFailures: s.stats.authFailures.Load(),
-		ProbeClosed:  s.stats.probeClosed.Load(),
-		Drops:        make(map[string]uint64, numDropReasons),
+		Connections:        s.stats.connections.Load(),
+		Sessions:           s.stats.sessions.Load(),
+		Received:           s.stats.received.Load(),
+		Routed:             s.stats.routed.Load(),
+		Delivered:          s.stats.delivered.Load(),
+		AuthFailures:       s.stats.authFailures.Load(),
+		ProbeClosed:        s.stats.probeClosed.Load(),
+		Drops:              make(map[string]uint64, numDropReasons),
+		AuthFailuresByMech: make(map[string]uint64, numMechanisms),
+		ReceivedByKind:     make(map[string]uint64, numKinds),
+	}
+	for i, m := range mechanismNames {
+		st.AuthFailuresByMech[m] = s.stats.authByMech[i].Load()
+	}
+	for i, k := range kindNames {
+		st.ReceivedByKind[k] = s.stats.byKind[i].Load()
 	}
 	for i := range s.stats.drops {
 		st.Drops[dropReasonNames[i]] = s.stats.drops[i].Load()

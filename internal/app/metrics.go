@@ -1,0 +1,65 @@
+package app
+
+import (
+	"parley.dev/parley/internal/metrics"
+)
+
+// mountMetrics serves /metrics on the admin listener, never on the public
+// port. It needs no bearer token: it holds counts, not secrets, and the
+// listener is on loopback unless the operator chose otherwise; the admin
+// API's actions keep their token.
+func (p *parley) mountMetrics() {
+	if p.adminMux == nil {
+		return
+	}
+	p.adminMux.Handle("GET /metrics", metrics.Handler(p.metricsSnapshot))
+}
+
+// metricsSnapshot reads every part's counters.
+func (p *parley) metricsSnapshot() metrics.Snapshot {
+	sfu := p.sfu.Stats()
+	xs := p.xmpp.Stats()
+	ts := p.port.turn.Stats()
+	s := metrics.Snapshot{
+		Conferences:         sfu.Conferences,
+		Participants:        sfu.Participants,
+		XMPPSessions:        int(xs.Sessions),
+		XMPPConnections:     int(xs.Connections),
+		SFUPacketsForwarded: sfu.PacketsForwarded,
+		SFUBytesForwarded:   sfu.BytesForwarded,
+		SFUNACKs:            sfu.NACKs,
+		SFUKeyframeRequests: sfu.KeyframeRequests,
+		TURNAllocations:     ts.Allocations,
+		TURNRelayedBytes:    ts.ChannelBytes,
+		PortmuxDropped:      map[metrics.Label2]uint64{},
+		AuthFailures:        xs.AuthFailuresByMech,
+		Stanzas:             xs.ReceivedByKind,
+		XMPPDropped:         xs.Drops,
+	}
+	for reason, n := range p.port.tcp.Stats().Refused {
+		s.PortmuxDropped[metrics.Label2{A: "tcp", B: reason}] = n
+	}
+	for reason, n := range p.port.udp.Stats().Dropped {
+		s.PortmuxDropped[metrics.Label2{A: "udp", B: reason}] = n
+	}
+	refusal := func(layer string, m map[string]uint64) {
+		for perm, n := range m {
+			s.Extra = append(s.Extra, metrics.Sample{Name: "parley_permission_refusals_total",
+				Help: "Actions refused for lack of a permission, by layer (muc, focus) and permission.", Counter: true,
+				Labels: map[string]string{"layer": layer, "permission": perm}, Value: float64(n)})
+		}
+	}
+	refusal("muc", p.muc.Stats().Refused)
+	refusal("focus", p.focus.Stats().Refused)
+	for reason, n := range ts.Refused {
+		s.Extra = append(s.Extra, metrics.Sample{Name: "parley_turn_refused_total", Help: "TURN requests refused, by reason.",
+			Counter: true, Labels: map[string]string{"reason": reason}, Value: float64(n)})
+	}
+	if p.tokens != nil {
+		for reason, n := range p.tokens.Refusals() {
+			s.Extra = append(s.Extra, metrics.Sample{Name: "parley_tokens_total", Help: "Tokens checked, by outcome (accepted, or the refusal's reason).",
+				Counter: true, Labels: map[string]string{"outcome": reason}, Value: float64(n)})
+		}
+	}
+	return s
+}
