@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"flag"
 	"os"
 	"path/filepath"
@@ -187,5 +189,29 @@ func TestSIGHUPReadsTheConfigAgain(t *testing.T) {
 	}
 	if !strings.Contains(logBuf.String(), "reload refused") {
 		t.Fatalf("no error logged for a broken config:\n%s", logBuf.String())
+	}
+}
+
+func TestFirstSIGTERMDrainsSecondStops(t *testing.T) {
+	term := make(chan os.Signal, 2)
+	drain := make(chan struct{})
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	log, _, _ := logging.New(io.Discard, "text", logging.Levels{})
+	go drainOnTERM(ctx, term, drain, stop, log)
+	term <- syscall.SIGTERM
+	select {
+	case <-drain:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first SIGTERM did not start a drain")
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the first SIGTERM stopped at once")
+	}
+	term <- syscall.SIGTERM
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second SIGTERM did not stop")
 	}
 }

@@ -32,6 +32,14 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go reloadOnHUP(ctx, hup, args, cfg.Logger, logs, reloads)
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	drain := make(chan struct{})
+	cfg.Drain = drain
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go drainOnTERM(ctx, term, drain, stop, cfg.Logger)
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)
 		return 1
@@ -62,6 +70,22 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, args []string, log *
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// drainOnTERM drains at the first SIGTERM and stops at once at the second.
+func drainOnTERM(ctx context.Context, term <-chan os.Signal, drain chan<- struct{}, stop context.CancelFunc, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-term:
+		close(drain)
+	}
+	select {
+	case <-ctx.Done():
+	case <-term:
+		log.Warn("second SIGTERM: stopping now")
+		stop()
 	}
 }
 

@@ -55,6 +55,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&cfg.SCRAMIterations, "scram-iterations", 4096, "PBKDF2 iterations for new SCRAM keys")
 	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
 	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM (or POST /admin/drain), how long to wait for calls to end before stopping; a second SIGTERM stops at once")
 	fs.IntVar(&cfg.LastN, "last-n", 0, "each participant receives the camera of only the N most recent speakers (plus the ones it pins); audio and screens always; 0: everyone's")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error, then per component: \"info,sfu=debug,pion=warn\" (components: xmpp, muc, focus, sfu, turn, udpmux, tcpmux, acme; pion for Pion's libraries)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")

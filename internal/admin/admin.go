@@ -52,6 +52,9 @@ type Config struct {
 	// Stats returns the counters GET /api/stats shows (refusals of tokens
 	// and joins, and so on), as JSON-encodable data. Default nil: {}.
 	Stats func() any
+	// Drain starts a graceful stop (POST /admin/drain) and returns its
+	// state, as JSON-encodable data. Default nil: that endpoint answers 501.
+	Drain func() any
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -95,9 +98,18 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /api/rooms/{room}/lobby/{id}/deny", a.deny)
 	h("POST /api/tokens", a.mintToken)
 	h("GET /api/stats", a.stats)
+	h("POST /admin/drain", a.drain)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
+}
+
+// drain is POST /admin/drain: no new meetings, then stop when the calls end.
+func (a *API) drain(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Drain == nil {
+		return &httpError{http.StatusNotImplemented, "drain is not available here"}
+	}
+	return writeJSON(w, http.StatusAccepted, a.cfg.Drain())
 }
 
 // httpError is an error with its HTTP status.

@@ -76,6 +76,14 @@ type Config struct {
 	HTTPListener, C2SListener net.Listener
 	// Ready, if set, is closed once every part is serving.
 	Ready chan<- struct{}
+	// Drain, if set, asks for a graceful stop (parley serve sends on it at
+	// SIGTERM): no new meeting starts, everyone is told, and Run returns
+	// once the calls have ended or DrainTimeout has passed (drain.go).
+	// Cancelling Run's context still stops at once.
+	Drain <-chan struct{}
+	// DrainTimeout bounds how long a drain waits for calls to end.
+	// Default 5 minutes.
+	DrainTimeout time.Duration
 	// Reloads, if set, brings new settings (parley serve sends them on
 	// SIGHUP): what can change safely is applied, the rest is logged as
 	// needing a restart (reload.go).
@@ -94,6 +102,10 @@ func Run(ctx context.Context, cfg Config) error {
 			return p.shutdown()
 		case next := <-cfg.Reloads:
 			p.reload(next)
+		case <-cfg.Drain:
+			p.startDrain()
+		case <-p.drained:
+			return p.shutdown()
 		}
 	}
 }
@@ -115,8 +127,13 @@ type parley struct {
 	tokens   *token.Verifier // nil when tokens are off
 	port     *onePort        // the muxes and TURN on --listen; set by openPort
 	ready    atomic.Bool
-	wg       sync.WaitGroup
-	stop     context.CancelFunc
+	// drain is started once (startDrain); drained is closed when it is
+	// over: Run then shuts down.
+	drainOnce sync.Once
+	draining  atomic.Bool
+	drained   chan struct{}
+	wg        sync.WaitGroup
+	stop      context.CancelFunc
 }
 
 func (c *Config) setDefaults() {
@@ -131,6 +148,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 5 * time.Minute
 	}
 }
 
@@ -150,7 +170,7 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parley{cfg: cfg, log: cfg.Logger}
+	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{})}
 	if p.tokens, err = loadTokens(cfg.Tokens); err != nil {
 		return nil, err
 	}
@@ -301,6 +321,7 @@ func (p *parley) serve() {
 	p.stop = cancel
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", p.health)
+	mux.HandleFunc("GET /health/live", p.live)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
 	// The admin API lives on its own listener only; say so here rather
 	// than let the web client's room pages answer /api/.
@@ -344,14 +365,6 @@ func (p *parley) acceptC2S(ctx context.Context) {
 	}
 }
 
-func (p *parley) health(w http.ResponseWriter, r *http.Request) {
-	if !p.ready.Load() {
-		http.Error(w, "starting", http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, "{\"status\":\"ok\",\"version\":%q}\n", p.cfg.Version)
-}
 
 func (p *parley) shutdown() error {
 	p.ready.Store(false)

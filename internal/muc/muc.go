@@ -110,6 +110,7 @@ type Service struct {
 	refused        perm.Refusals                  // atomic; refusals for lack of a permission
 	onTokenRefused func(error)                    // immutable; may be nil
 	declaredOnly   bool                           // immutable
+	draining       atomic.Bool                    // Drain was called (drain.go)
 	userDomain     string                         // immutable
 	dataDir        string                         // immutable; "" without persistence
 	reload         *reloader                      // immutable; nil without DataDir or with reloads off
@@ -134,6 +135,7 @@ type counters struct {
 	tokenRoomRefused atomic.Uint64 // joins refused: the token is for another room
 	guestsRefused    atomic.Uint64 // joins refused: a guest in a room without guests
 	undeclared       atomic.Uint64 // joins refused: on-the-fly rooms are off
+	drainRefused     atomic.Uint64 // joins refused: a new meeting while draining
 	knocks           atomic.Uint64 // newcomers who knocked at a lobby
 	lobbyRefused     atomic.Uint64 // lobby decisions refused: not a moderator
 }
@@ -153,6 +155,7 @@ type Stats struct {
 	TokenRoomRefused uint64 // joins refused: the token is for another room
 	GuestsRefused    uint64 // joins refused: guests not allowed in the room
 	Undeclared       uint64 // joins refused: on-the-fly rooms are off
+	DrainRefused     uint64 // joins refused: a new meeting while draining
 	Knocks           uint64 // newcomers who knocked at a lobby
 	LobbyRefused     uint64 // admit/deny refused: not a moderator
 	// Refused counts stanzas refused for lack of a permission, by
@@ -271,6 +274,7 @@ func (s *Service) Stats() Stats {
 		TokenRoomRefused: s.counters.tokenRoomRefused.Load(),
 		GuestsRefused:    s.counters.guestsRefused.Load(),
 		Undeclared:       s.counters.undeclared.Load(),
+		DrainRefused:     s.counters.drainRefused.Load(),
 		Knocks:           s.counters.knocks.Load(),
 		LobbyRefused:     s.counters.lobbyRefused.Load(),
 		Refused:          s.refused.Snapshot(),
@@ -361,6 +365,10 @@ func (s *Service) handleRoomStanza(st *xmlstream.Element, kind string, from, to 
 		return
 	}
 	defer r.mu.Unlock()
+	if join && r.refuseWhileDraining(st) {
+		r.removeIfDead()
+		return
+	}
 	r.handle(st, kind, from, to)
 	r.removeIfDead()
 }

@@ -1,0 +1,72 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// drainPoll is how often a drain looks whether the calls have ended.
+const drainPoll = 250 * time.Millisecond
+
+// startDrain begins a graceful stop, once: /health turns 503, the MUC
+// refuses new meetings and tells everyone, and drained closes when no one
+// has a media session any more, or DrainTimeout after the start.
+func (p *parley) startDrain() {
+	p.drainOnce.Do(func() {
+		until := time.Now().Add(p.cfg.DrainTimeout)
+		p.draining.Store(true)
+		p.muc.Drain(until)
+		p.log.Info("draining: no new meetings; stopping when the calls end", "calls", p.sfu.Stats().Conferences, "until", until.Format(time.RFC3339))
+		go p.waitCallsEnd(until)
+	})
+}
+
+// waitCallsEnd closes drained when the SFU has no participant left or
+// when until passes.
+func (p *parley) waitCallsEnd(until time.Time) {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for range t.C {
+		st := p.sfu.Stats()
+		if st.Participants == 0 {
+			p.log.Info("drained: the calls have ended")
+			break
+		}
+		if time.Now().After(until) {
+			p.log.Warn("drain timeout: stopping with calls in progress", "participants", st.Participants)
+			break
+		}
+	}
+	close(p.drained)
+}
+
+// drainHandler is POST /admin/drain on the admin listener: it starts the
+// drain and answers what is left.
+func (p *parley) drainStatus() any {
+	p.startDrain()
+	st := p.sfu.Stats()
+	return map[string]any{"draining": true, "conferences": st.Conferences, "participants": st.Participants,
+		"timeout_seconds": int(p.cfg.DrainTimeout / time.Second)}
+}
+
+// health is GET /health: readiness (200 when serving, 503 while starting
+// or draining), as JSON. GET /health/live is liveness: 200 while the
+// process answers at all.
+func (p *parley) health(w http.ResponseWriter, r *http.Request) {
+	status, code := "ok", http.StatusOK
+	switch {
+	case p.draining.Load():
+		status, code = "draining", http.StatusServiceUnavailable
+	case !p.ready.Load():
+		status, code = "starting", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"status": status, "version": p.cfg.Version})
+}
+
+func (p *parley) live(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte("{\"status\":\"alive\"}\n"))
+}
