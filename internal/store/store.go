@@ -31,6 +31,8 @@ type KV interface {
 	Scan(bucket string, prefix, from []byte, reverse bool, fn func(key, value []byte) bool) error
 	// DeletePrefix removes every key with the prefix and reports how many.
 	DeletePrefix(bucket string, prefix []byte) (int, error)
+	// DeleteRange removes every key k with start <= k < end and reports how many.
+	DeleteRange(bucket string, start, end []byte) (int, error)
 	// Close releases the store.
 	Close() error
 }
@@ -158,6 +160,11 @@ func prefixEnd(prefix []byte) []byte {
 
 // DeletePrefix implements KV.
 func (b *Bolt) DeletePrefix(bucket string, prefix []byte) (int, error) {
+	return b.DeleteRange(bucket, prefix, prefixEnd(prefix))
+}
+
+// DeleteRange implements KV; a nil end means no upper bound.
+func (b *Bolt) DeleteRange(bucket string, start, end []byte) (int, error) {
 	n := 0
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(bucket))
@@ -165,7 +172,7 @@ func (b *Bolt) DeletePrefix(bucket string, prefix []byte) (int, error) {
 			return nil
 		}
 		c := bk.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		for k, _ := c.Seek(start); k != nil && (end == nil || bytes.Compare(k, end) < 0); k, _ = c.Seek(start) {
 			if err := c.Delete(); err != nil {
 				return err
 			}
@@ -294,6 +301,11 @@ func (m *Memory) Scan(bucket string, prefix, from []byte, reverse bool, fn func(
 
 // DeletePrefix implements KV.
 func (m *Memory) DeletePrefix(bucket string, prefix []byte) (int, error) {
+	return m.DeleteRange(bucket, prefix, prefixEnd(prefix))
+}
+
+// DeleteRange implements KV; a nil end means no upper bound.
+func (m *Memory) DeleteRange(bucket string, start, end []byte) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -303,9 +315,9 @@ func (m *Memory) DeletePrefix(bucket string, prefix []byte) (int, error) {
 	if bk == nil {
 		return 0, nil
 	}
-	i, _ := slices.BinarySearchFunc(bk.keys, prefix, bytes.Compare)
+	i, _ := slices.BinarySearchFunc(bk.keys, start, bytes.Compare)
 	j := i
-	for j < len(bk.keys) && bytes.HasPrefix(bk.keys[j], prefix) {
+	for j < len(bk.keys) && (end == nil || bytes.Compare(bk.keys[j], end) < 0) {
 		delete(bk.vals, string(bk.keys[j]))
 		j++
 	}

@@ -77,7 +77,10 @@ func TestKV(t *testing.T) {
 			if err := kv.Delete("b", []byte("a/2")); err != nil {
 				t.Fatal(err)
 			}
-			if n, err := kv.DeletePrefix("b", []byte("a/")); err != nil || n != 3 {
+			if n, err := kv.DeleteRange("b", []byte("a/"), []byte("a/3")); err != nil || n != 1 {
+				t.Fatalf("delete range: %d %v", n, err)
+			}
+			if n, err := kv.DeletePrefix("b", []byte("a/")); err != nil || n != 2 {
 				t.Fatalf("delete prefix: %d %v", n, err)
 			}
 			if got := scan(t, kv, "", "", false, 10); !slices.Equal(got, []string{"b/1", "c"}) {

@@ -78,6 +78,8 @@ func (ss *session) features() *xmlstream.Element {
 		f.Add(xmlstream.New(nsBind, "bind"))
 		f.Add(xmlstream.New(nsSession, "session").Add(xmlstream.New(nsSession, "optional")))
 		f.Add(xmlstream.New(nsRosterVer, "ver"))
+		f.Add(xmlstream.New(nsSM, "sm"))
+		f.Add(xmlstream.New(nsCSI, "csi"))
 		return f
 	}
 	canTLS := ss.srv.cfg.TLS != nil && ss.t.CanStartTLS()
@@ -300,6 +302,18 @@ func (ss *session) negotiateBind() error {
 			return err
 		}
 		ss.touch()
+		if el.Is(nsSM, "resume") {
+			if ok, err := ss.resume(el); ok || err != nil {
+				return err
+			}
+			continue
+		}
+		if el.Is(nsSM, "enable") {
+			if err := ss.t.Write(smFailed("unexpected-request")); err != nil {
+				return err
+			}
+			continue
+		}
 		if el.Name != "iq" {
 			return &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "bind a resource first"}
 		}
@@ -318,6 +332,8 @@ func (ss *session) negotiateBind() error {
 		}
 		ss.full = full
 		ss.out = make(chan *xmlstream.Element, ss.srv.cfg.SendQueue)
+		ss.writerDone = make(chan struct{})
+		ss.csiActive.Store(true)
 		ss.bound.Store(true)
 		ss.log = ss.log.With("jid", full.String())
 		ss.srv.register(ss)

@@ -19,6 +19,7 @@ import (
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/sasl"
 	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/store"
 	"parley.dev/parley/internal/xmlstream"
 )
 
@@ -78,6 +79,18 @@ type Config struct {
 	// each request and must be safe for concurrent use. Default nil: the
 	// feature is neither advertised nor answered.
 	ExternalServices func(user jid.JID) []ExternalService
+	// Store keeps offline messages, message archives and block lists.
+	// Default: in memory (store.NewMemory), nothing survives a restart.
+	Store store.KV
+	// OfflineLimit is how many messages are kept for an account with no
+	// available resource (XEP-0160); beyond, messages bounce. Default 1000.
+	OfflineLimit int
+	// ArchiveRetention is how long archived messages are kept (XEP-0313).
+	// Default 0: forever.
+	ArchiveRetention time.Duration
+	// ResumeTimeout is how long a stream-management session whose
+	// connection died waits for a resumption (XEP-0198). Default 5 min.
+	ResumeTimeout time.Duration
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Clock returns the time. Default time.Now.
@@ -112,6 +125,15 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Store == nil {
+		c.Store = store.NewMemory()
+	}
+	if c.OfflineLimit == 0 {
+		c.OfflineLimit = 1000
+	}
+	if c.ResumeTimeout == 0 {
+		c.ResumeTimeout = 5 * time.Minute
+	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -126,6 +148,15 @@ type Server struct {
 	users    map[string]*userSessions // bare JID string -> sessions; guarded by mu
 	services map[string]serviceEntry  // domain -> service; guarded by mu
 	closed   bool                     // guarded by mu
+	// smSessions are the resumable stream-management states by id; guarded by mu.
+	smSessions map[string]*smState
+
+	lastStamp atomic.Uint64 // last id nextStamp gave
+
+	pruneMu   sync.Mutex
+	lastPrune map[string]time.Time // account -> last archive pruning; guarded by pruneMu
+
+	pep *pepService // safe for concurrent use
 
 	rosters *rosterCache // safe for concurrent use
 
@@ -168,7 +199,11 @@ func New(cfg Config) (*Server, error) {
 		domain:   d,
 		users:    make(map[string]*userSessions),
 		services: make(map[string]serviceEntry),
+
+		smSessions: make(map[string]*smState),
+		lastPrune:  make(map[string]time.Time),
 	}
+	s.pep = newPEP(s)
 	s.rosters = newRosterCache(cfg.Rosters)
 	return s, nil
 }

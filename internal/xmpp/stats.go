@@ -8,20 +8,25 @@ const (
 	dropSessionClosed        // the recipient was going away
 	dropUndeliverable        // nobody to deliver to, and no error is due
 	dropBadAddress           // unparseable address on an internal stanza
+	dropBlocked              // the recipient blocks the sender (XEP-0191)
+	dropOfflineFull          // the recipient's offline storage is full (bounced)
 	numDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{"queue_full", "session_closed", "undeliverable", "bad_address"}
+var dropReasonNames = [numDropReasons]string{"queue_full", "session_closed", "undeliverable", "bad_address", "blocked", "offline_full"}
 
 type counters struct {
-	connections  atomic.Int64  // open connections, negotiating or bound
-	sessions     atomic.Int64  // bound sessions
-	received     atomic.Uint64 // stanzas received from clients
-	routed       atomic.Uint64 // stanzas routed
-	delivered    atomic.Uint64 // stanzas written to clients
-	authFailures atomic.Uint64
-	probeClosed  atomic.Uint64 // sessions closed for not answering CheckAlive
-	drops        [numDropReasons]atomic.Uint64
+	connections   atomic.Int64  // open connections, negotiating or bound
+	sessions      atomic.Int64  // bound sessions
+	received      atomic.Uint64 // stanzas received from clients
+	routed        atomic.Uint64 // stanzas routed
+	delivered     atomic.Uint64 // stanzas written to clients
+	authFailures  atomic.Uint64
+	probeClosed   atomic.Uint64 // sessions closed for not answering CheckAlive
+	offlineStored atomic.Uint64 // messages kept for offline accounts
+	archived      atomic.Uint64 // messages written to archives
+	resumed       atomic.Uint64 // stream-management resumptions
+	drops         [numDropReasons]atomic.Uint64
 }
 
 func (c *counters) drop(reason int) { c.drops[reason].Add(1) }
@@ -33,20 +38,26 @@ type Stats struct {
 	Delivered             uint64
 	AuthFailures          uint64
 	ProbeClosed           uint64            // sessions closed for not answering CheckAlive
+	OfflineStored         uint64            // messages kept for offline accounts (XEP-0160)
+	Archived              uint64            // messages written to archives (XEP-0313)
+	Resumed               uint64            // sessions resumed (XEP-0198)
 	Drops                 map[string]uint64 // by reason
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Connections:  s.stats.connections.Load(),
-		Sessions:     s.stats.sessions.Load(),
-		Received:     s.stats.received.Load(),
-		Routed:       s.stats.routed.Load(),
-		Delivered:    s.stats.delivered.Load(),
-		AuthFailures: s.stats.authFailures.Load(),
-		ProbeClosed:  s.stats.probeClosed.Load(),
-		Drops:        make(map[string]uint64, numDropReasons),
+		Connections:   s.stats.connections.Load(),
+		Sessions:      s.stats.sessions.Load(),
+		Received:      s.stats.received.Load(),
+		Routed:        s.stats.routed.Load(),
+		Delivered:     s.stats.delivered.Load(),
+		AuthFailures:  s.stats.authFailures.Load(),
+		ProbeClosed:   s.stats.probeClosed.Load(),
+		OfflineStored: s.stats.offlineStored.Load(),
+		Archived:      s.stats.archived.Load(),
+		Resumed:       s.stats.resumed.Load(),
+		Drops:         make(map[string]uint64, numDropReasons),
 	}
 	for i := range s.stats.drops {
 		st.Drops[dropReasonNames[i]] = s.stats.drops[i].Load()
