@@ -144,8 +144,10 @@ func (ss *session) finish(err error) {
 	hibernate := managed && ss.smShouldHibernate(err)
 	ss.closeOnce.Do(func() { close(ss.done) })
 	if ss.bound.Load() {
-		if managed {
+		if hibernate {
 			ss.t.Close() // unblocks a write loop stuck on a dead peer
+		}
+		if managed {
 			<-ss.writerDone
 		}
 		if !hibernate {
