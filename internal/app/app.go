@@ -22,6 +22,7 @@ import (
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/store"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
 	"parley.dev/parley/web"
@@ -49,8 +50,11 @@ type Config struct {
 	SCRAMIterations int          // default 4096
 	MaxStanzaBytes  int          // default 256 KiB
 	StanzaRate      int          // per connection, stanzas/s; default 200
-	Version         string       // reported by disco and /health
-	Logger          *slog.Logger
+	// ArchiveRetention is how long the message archive (XEP-0313) keeps a
+	// message. Default 0: forever.
+	ArchiveRetention time.Duration
+	Version          string // reported by disco and /health
+	Logger           *slog.Logger
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
@@ -73,6 +77,7 @@ type parley struct {
 	cfg   Config
 	log   *slog.Logger
 	xmpp  *xmpp.Server
+	store *store.Bolt // the XMPP server's durable state; closed after it
 	muc   *muc.Service
 	sfu   *sfu.SFU
 	focus *focus.Focus
@@ -116,18 +121,31 @@ func start(cfg Config) (*parley, error) {
 		return nil, err
 	}
 	p := &parley{cfg: cfg, log: cfg.Logger}
+	// Offline messages, archives, PEP, block lists and vCards.
+	p.store, err = store.Open(filepath.Join(cfg.DataDir, "xmpp.db"))
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			p.store.Close() // a failed start must not keep the file locked
+		}
+	}()
 	p.xmpp, err = xmpp.New(xmpp.Config{
-		Domain:         cfg.Domain,
-		Accounts:       acc,
-		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),
-		TLS:            portTLS.config,
-		AllowAnonymous: cfg.AllowAnonymous,
-		RequireTLS:     cfg.RequireTLS,
-		Limits:         xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
-		StanzaRate:     cfg.StanzaRate,
-		StanzaBurst:    5 * max(cfg.StanzaRate, 200),
-		Rosters:        xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
-		Logger:         cfg.Logger.With("part", "xmpp"),
+		Store:            p.store,
+		ArchiveRetention: cfg.ArchiveRetention,
+		Domain:           cfg.Domain,
+		Accounts:         acc,
+		Throttle:         accounts.NewThrottle(accounts.ThrottleConfig{}),
+		TLS:              portTLS.config,
+		AllowAnonymous:   cfg.AllowAnonymous,
+		RequireTLS:       cfg.RequireTLS,
+		Limits:           xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
+		StanzaRate:       cfg.StanzaRate,
+		StanzaBurst:      5 * max(cfg.StanzaRate, 200),
+		Rosters:          xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
+		Logger:           cfg.Logger.With("part", "xmpp"),
 		// STUN and TURN on the one port, for browsers and XMPP clients.
 		ExternalServices: p.externalServices,
 	})
@@ -150,6 +168,7 @@ func start(cfg Config) (*parley, error) {
 	if cfg.Ready != nil {
 		close(cfg.Ready)
 	}
+	started = true
 	p.log.Info("parley is ready", "http", p.cfg.HTTPListener.Addr().String(), "domain", cfg.Domain, "version", cfg.Version)
 	return p, nil
 }
@@ -301,6 +320,7 @@ func (p *parley) shutdown() error {
 	p.http.Shutdown(ctx)
 	p.focus.Close()
 	p.xmpp.Shutdown(ctx)
+	p.store.Close()
 	p.muc.Close()
 	p.sfu.Close()
 	p.port.close()

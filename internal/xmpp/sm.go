@@ -239,8 +239,9 @@ func (ss *session) smAfterClose(hibernate bool) {
 	sm.held = append(unsent, sm.held...)
 	if hibernate {
 		sm.timer = time.AfterFunc(ss.srv.cfg.ResumeTimeout, func() { ss.srv.smExpire(sm, ss) })
+		unacked, held := len(sm.unacked), len(sm.held)
 		sm.mu.Unlock()
-		ss.log.Debug("session hibernates", "unacked", len(sm.unacked), "held", len(sm.held))
+		ss.log.Debug("session hibernates", "unacked", unacked, "held", held)
 		return
 	}
 	sm.mu.Unlock()
@@ -255,17 +256,21 @@ func (s *Server) smExpire(sm *smState, ss *session) {
 		return
 	}
 	sm.mu.Unlock()
+	// End first: the presence broadcast below must not be held.
+	if !s.smEnd(sm, ss) {
+		return // resumed meanwhile
+	}
 	s.unregister(ss)
 	s.endPresence(ss)
-	s.smEnd(sm, ss)
 }
 
-// smEnd makes sm unresumable and rescues its stanzas.
-func (s *Server) smEnd(sm *smState, ss *session) {
+// smEnd makes sm unresumable and rescues its stanzas; false when another
+// session carries sm now.
+func (s *Server) smEnd(sm *smState, ss *session) bool {
 	sm.mu.Lock()
-	if sm.owner != ss {
+	if sm.owner != ss || sm.ended {
 		sm.mu.Unlock()
-		return
+		return false
 	}
 	sm.ended, sm.hibernating = true, false
 	pending := append(sm.unacked, sm.held...)
@@ -279,6 +284,7 @@ func (s *Server) smEnd(sm *smState, ss *session) {
 	for _, st := range pending {
 		s.rescue(sm.user, st)
 	}
+	return true
 }
 
 // rescue delivers a message a session will never acknowledge to the
