@@ -142,6 +142,9 @@ func (ss *session) finish(err error) {
 	}
 	managed := ss.bound.Load() && ss.sm.Load() != nil
 	hibernate := managed && ss.smShouldHibernate(err)
+	if managed {
+		ss.log.Debug("managed session closing", "err", err, "hibernate", hibernate)
+	}
 	ss.closeOnce.Do(func() { close(ss.done) })
 	if ss.bound.Load() {
 		if hibernate {
@@ -236,8 +239,15 @@ func (ss *session) writeLoop() {
 					break drain
 				}
 			}
+			counted := batch
+			for i, st := range batch {
+				if st.Is(nsSM, "enabled") {
+					// Counting starts right after <enabled/>, in this batch too.
+					counting, counted = ss.sm.Load(), batch[i+1:]
+				}
+			}
 			if counting != nil {
-				requestAck, ok := counting.writeCounted(batch)
+				requestAck, ok := counting.writeCounted(counted)
 				if !ok {
 					ss.closeErr.CompareAndSwap(nil, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "too many unacknowledged stanzas"})
 					ss.closeOnce.Do(func() { close(ss.done) })
@@ -245,11 +255,6 @@ func (ss *session) writeLoop() {
 				}
 				if requestAck {
 					batch = append(batch, xmlstream.New(nsSM, "r"))
-				}
-			}
-			for _, st := range batch {
-				if st.Is(nsSM, "enabled") {
-					counting = ss.sm.Load()
 				}
 			}
 			if err := ss.t.Write(batch...); err != nil {
