@@ -263,7 +263,10 @@ func TestMAMPaging(t *testing.T) {
 func TestMAMRetention(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
-	h := newHarness(t, func(c *xmpp.Config) { c.ArchiveRetention = 24 * time.Hour; c.Clock = func() time.Time { return clock() } })
+	h := newHarness(t, func(c *xmpp.Config) {
+		c.ArchiveRetention = 24 * time.Hour
+		c.Clock = func() time.Time { return clock() }
+	})
 	alice := online(t, h, "alice", "a")
 	bob := online(t, h, "bob", "b")
 	bob.Send(chat("alice@"+testDomain, "old"))

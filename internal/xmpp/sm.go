@@ -34,8 +34,6 @@ const nsSM = "urn:xmpp:sm:3"
 // it the stream is closed (the client is not acking).
 const maxUnacked = 5000
 
-
-
 // smState is the stream-management state of one session; it survives the
 // connection when the session is resumed.
 type smState struct {

@@ -133,7 +133,9 @@ func TestStreamManagementResume(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		bob.Send(chat("alice@"+testDomain+"/phone", "m"+strconv.Itoa(i)))
 	}
-	got := alice.readUntil("m3", func(el *xmlstream.Element) bool { return len(bodies([]*xmlstream.Element{el})) == 1 && bodies([]*xmlstream.Element{el})[0] == "m3" })
+	got := alice.readUntil("m3", func(el *xmlstream.Element) bool {
+		return len(bodies([]*xmlstream.Element{el})) == 1 && bodies([]*xmlstream.Element{el})[0] == "m3"
+	})
 	if b := bodies(got); len(b) != 3 {
 		t.Fatalf("before the cut: %v", b)
 	}
@@ -157,13 +159,19 @@ func TestStreamManagementResume(t *testing.T) {
 	if resumed.Attr("h") != "1" { // alice sent one stanza: her presence
 		t.Fatalf("server's h = %s, want 1", resumed.Attr("h"))
 	}
-	got = alice2.readUntil("m5", func(el *xmlstream.Element) bool { b := bodies([]*xmlstream.Element{el}); return len(b) == 1 && b[0] == "m5" })
+	got = alice2.readUntil("m5", func(el *xmlstream.Element) bool {
+		b := bodies([]*xmlstream.Element{el})
+		return len(b) == 1 && b[0] == "m5"
+	})
 	if b := bodies(got); len(b) != 4 || b[0] != "m2" || b[1] != "m3" || b[2] != "m4" || b[3] != "m5" {
 		t.Fatalf("after resume: %v", b)
 	}
 	// The resumed session is routable under the same full JID.
 	bob.Send(chat("alice@"+testDomain+"/phone", "m6"))
-	alice2.readUntil("m6", func(el *xmlstream.Element) bool { b := bodies([]*xmlstream.Element{el}); return len(b) == 1 && b[0] == "m6" })
+	alice2.readUntil("m6", func(el *xmlstream.Element) bool {
+		b := bodies([]*xmlstream.Element{el})
+		return len(b) == 1 && b[0] == "m6"
+	})
 	if st := h.srv.Stats(); st.Resumed != 1 || st.Sessions != 2 {
 		t.Fatalf("stats: %+v", st)
 	}
