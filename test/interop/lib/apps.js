@@ -59,3 +59,12 @@ export async function subscribeBoth(a, b) {
   }
 }
 
+
+/** forget removes b from a's roster and a from b's (undoing subscribeBoth,
+ * so that later files start from empty rosters). */
+export async function forget(a, b) {
+  for (const [x, y] of [[a, b], [b, a]]) {
+    await x.iq(xml("iq", { type: "set" }, xml("query", { xmlns: "jabber:iq:roster" },
+      xml("item", { jid: bare(y.jid), subscription: "remove" }))));
+  }
+}

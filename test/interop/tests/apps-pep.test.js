@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { login } from "../lib/clients.js";
 import { env } from "../lib/env.js";
 import { bare, uniqueName, xml } from "../lib/stanza.js";
-import { available, carbon, chat, hasBody, jidOf, slix, subscribeBoth, xep, NS_CARBONS, NS_DELAY, NS_EVENT, NS_FORWARD, NS_JMI, NS_PUBSUB } from "../lib/apps.js";
+import { available, carbon, chat, hasBody, jidOf, slix, subscribeBoth, forget, xep, NS_CARBONS, NS_DELAY, NS_EVENT, NS_FORWARD, NS_JMI, NS_PUBSUB } from "../lib/apps.js";
 
 const OMEMO = "eu.siacs.conversations.axolotl";
 
@@ -65,6 +65,7 @@ describe("user avatar (XEP-0084) notification through caps +notify (XEP-0115)", 
       return items?.attrs.node === "urn:xmpp:avatar:metadata" && items.getChild("item")?.attrs.id === id;
     }, "the avatar metadata notification", { since });
     assert.equal(bare(ev.attrs.from), jidOf("alice"));
+    await forget(alice, bob);
   });
 });
 
