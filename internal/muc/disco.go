@@ -57,6 +57,7 @@ func (r *room) discoInfo(st, q *xmlstream.Element) {
 	res.Add(xmlstream.New(NSDiscoInfo, "identity", "category", "conference", "type", "text",
 		"name", roomName(r.jid.Local, c)))
 	features := []string{NSMUC, NSDiscoInfo, NSDiscoItems,
+		"http://jabber.org/protocol/muc#self-ping-optimization",
 		pick(c.needsPassword(), "muc_passwordprotected", "muc_unsecured"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),

@@ -142,6 +142,11 @@ func (r *room) forwardIQRequest(st *xmlstream.Element, from jid.JID, nick string
 		r.reply(st, stanza.NewError(stanza.ItemNotFound, "no such occupant"))
 		return
 	}
+	if target == o && st.Attr("type") == "get" && st.FirstChild().Is("urn:xmpp:ping", "ping") {
+		// XEP-0410 self-ping: the room answers for a joined occupant.
+		r.route(stanza.IQResult(st))
+		return
+	}
 	id, ok := r.pending.add(&pendingIQ{origID: st.Attr("id"), requester: o, target: target},
 		r.svc.clock(), func() { r.svc.counters.expiredIQ.Add(1) })
 	if !ok {
