@@ -25,6 +25,8 @@ const (
 	// mamDefaultMax and mamMaxMax bound one page.
 	mamDefaultMax = 50
 	mamMaxMax     = 250
+	// mamCountLimit bounds the entries read to count a query's results.
+	mamCountLimit = 2000
 )
 
 // archivedMessage is one archive entry: the other party and the stanza.
@@ -243,38 +245,13 @@ type mamHit struct {
 // runMAMQuery sends the page's messages, then the <fin/>.
 func (s *Server) runMAMQuery(ss *session, iq *xmlstream.Element, q *mamQuery) {
 	user := ss.user
-	prefix := userPrefix(user)
 	if q.afterGiven != 0 {
 		if v, _ := s.cfg.Store.Get(bucketMAM, userKey(user, q.afterGiven)); v == nil {
 			ss.send(stanza.ErrorReply(iq, stanza.NewError(stanza.ItemNotFound, "no such archive id")))
 			return
 		}
 	}
-	var hits []mamHit
-	more := false
-	collect := func(k, v []byte) bool {
-		id := keyID(k)
-		if id < q.lo || id > q.hi {
-			return false
-		}
-		with, xml := decodeArchived(v)
-		if !q.matches(with) {
-			return true
-		}
-		if len(hits) == q.max {
-			more = true
-			return false
-		}
-		hits = append(hits, mamHit{id: id, xml: xml, with: with})
-		return true
-	}
-	var err error
-	if q.backward {
-		err = s.cfg.Store.Scan(bucketMAM, prefix, userKey(user, q.hi), true, collect)
-		slices.Reverse(hits)
-	} else {
-		err = s.cfg.Store.Scan(bucketMAM, prefix, userKey(user, q.lo), false, collect)
-	}
+	hits, more, err := s.mamPage(user, q)
 	if err != nil {
 		ss.send(stanza.ErrorReply(iq, stanza.NewError(stanza.InternalServerError, "archive unreadable")))
 		return
@@ -300,6 +277,34 @@ func (s *Server) runMAMQuery(ss *session, iq *xmlstream.Element, q *mamQuery) {
 	ss.send(stanza.IQResult(iq, s.mamFin(q, hits, more, user)))
 }
 
+// mamPage reads one page of user's archive, oldest first.
+func (s *Server) mamPage(user string, q *mamQuery) (hits []mamHit, more bool, err error) {
+	prefix := userPrefix(user)
+	collect := func(k, v []byte) bool {
+		id := keyID(k)
+		if id < q.lo || id > q.hi {
+			return false
+		}
+		with, xml := decodeArchived(v)
+		if !q.matches(with) {
+			return true
+		}
+		if len(hits) == q.max {
+			more = true
+			return false
+		}
+		hits = append(hits, mamHit{id: id, xml: xml, with: with})
+		return true
+	}
+	if q.backward {
+		err = s.cfg.Store.Scan(bucketMAM, prefix, userKey(user, q.hi), true, collect)
+		slices.Reverse(hits)
+	} else {
+		err = s.cfg.Store.Scan(bucketMAM, prefix, userKey(user, q.lo), false, collect)
+	}
+	return hits, more, err
+}
+
 // mamFin is the closing <fin/> with its RSM set: complete when the page
 // reaches the end of the archive in the direction of paging.
 func (s *Server) mamFin(q *mamQuery, hits []mamHit, more bool, user string) *xmlstream.Element {
@@ -316,14 +321,20 @@ func (s *Server) mamFin(q *mamQuery, hits []mamHit, more bool, user string) *xml
 		set.Add(xmlstream.New(nsRSM, "first").SetText(strconv.FormatUint(first.id, 10)))
 		set.Add(xmlstream.New(nsRSM, "last").SetText(strconv.FormatUint(last.id, 10)))
 	}
-	count := 0
+	// The count is optional (XEP-0059 §2.6): it is given when it costs at
+	// most mamCountLimit entries read, so a big archive pages as fast as a
+	// small one.
+	count, scanned := 0, 0
 	s.cfg.Store.Scan(bucketMAM, userPrefix(user), nil, false, func(k, v []byte) bool {
+		scanned++
 		with, _ := decodeArchived(v)
 		if q.matches(with) {
 			count++
 		}
-		return true
+		return scanned <= mamCountLimit
 	})
-	set.Add(xmlstream.New(nsRSM, "count").SetText(strconv.Itoa(count)))
+	if scanned <= mamCountLimit {
+		set.Add(xmlstream.New(nsRSM, "count").SetText(strconv.Itoa(count)))
+	}
 	return fin.Add(set)
 }
