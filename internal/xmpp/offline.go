@@ -79,6 +79,10 @@ func (s *Server) deliverOffline(ss *session) {
 	prefix := userPrefix(ss.user)
 	var msgs []*xmlstream.Element
 	var lastKey []byte
+	// Two resources coming online at once must not both get a message:
+	// read and remove under one lock, then send.
+	s.offlineMu.Lock()
+	defer s.offlineMu.Unlock()
 	s.cfg.Store.Scan(bucketOffline, prefix, nil, false, func(k, v []byte) bool {
 		lastKey = k
 		el, err := xmlstream.ParseElementIn(v, xmlstream.Limits{}, xmlstream.NSClient)
@@ -92,12 +96,15 @@ func (s *Server) deliverOffline(ss *session) {
 	if lastKey == nil {
 		return
 	}
+	end := append(lastKey, 0) // just past the last key delivered
+	if _, err := s.cfg.Store.DeleteRange(bucketOffline, prefix, end); err != nil {
+		s.cfg.Logger.Error("offline store", "user", ss.user, "err", err)
+		return // kept for the next login rather than delivered twice
+	}
 	for _, m := range msgs {
 		m.SetAttr("to", ss.full.String())
 		ss.send(m)
 	}
-	end := append(lastKey, 0) // just past the last key delivered
-	s.cfg.Store.DeleteRange(bucketOffline, prefix, end)
 	if len(msgs) == s.cfg.SendQueue/2 {
 		// More than one queue's worth: the rest follows once these are out.
 		time.AfterFunc(100*time.Millisecond, func() {

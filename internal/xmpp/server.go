@@ -153,6 +153,8 @@ type Server struct {
 
 	lastStamp atomic.Uint64 // last id nextStamp gave
 
+	offlineMu sync.Mutex // serializes taking messages out of offline storage
+
 	pruneMu   sync.Mutex
 	lastPrune map[string]time.Time // account -> last archive pruning; guarded by pruneMu
 
