@@ -62,9 +62,9 @@ func BenchmarkArchiveWrite(b *testing.B) {
 
 // BenchmarkArchiveQuery: one MAM page of 50 messages (RSM after a random
 // id) out of an archive of 20,000, parsed back into stanzas, with the
-// RSM count.
+// RSM count; and the file size per message of that archive.
 func BenchmarkArchiveQuery(b *testing.B) {
-	s, _ := benchServer(b)
+	s, path := benchServer(b)
 	from := jid.JID{Local: "bob", Domain: "example.test", Resource: "phone"}
 	const n = 20000
 	ids := make([]uint64, 0, n)
@@ -72,6 +72,10 @@ func BenchmarkArchiveQuery(b *testing.B) {
 		c := s.archive("alice", from, benchMessage(i))
 		id, _ := strconv.ParseUint(c.Child(nsStanzaID, "stanza-id").Attr("id"), 10, 64)
 		ids = append(ids, id)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
 	}
 	b.ResetTimer()
 	msgs := 0
@@ -91,4 +95,5 @@ func BenchmarkArchiveQuery(b *testing.B) {
 		msgs += len(hits)
 	}
 	b.ReportMetric(float64(msgs)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64(fi.Size())/n, "disk-B/msg")
 }
