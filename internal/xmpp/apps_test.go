@@ -397,3 +397,60 @@ func TestVCard(t *testing.T) {
 		t.Fatal("bob set alice's vCard")
 	}
 }
+
+// A 1:1 Jingle session between two users goes from one to the other and
+// nowhere else: the focus (a service at focus.<domain>) never sees it.
+func TestOneToOneJinglePassesThrough(t *testing.T) {
+	var focusSaw []*xmlstream.Element
+	h := newHarness(t, nil)
+	h.srv.AddService("focus."+testDomain, stanzaFunc(func(el *xmlstream.Element) { focusSaw = append(focusSaw, el) }), xmpp.DiscoIdentity{})
+	alice := online(t, h, "alice", "a")
+	bob := online(t, h, "bob", "b")
+	init := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "id", "j1", "to", alice.JID().String()).Add(
+		xmlstream.New("urn:xmpp:jingle:1", "jingle", "action", "session-initiate", "sid", "s1"))
+	bob.Send(init)
+	got := expect(t, alice, "session-initiate", func(el *xmlstream.Element) bool { return el.Attr("id") == "j1" })
+	if got.Attr("from") != bob.JID().String() {
+		t.Fatalf("from: %s", got)
+	}
+	if len(focusSaw) != 0 {
+		t.Fatalf("the focus saw %v", focusSaw)
+	}
+}
+
+type stanzaFunc func(*xmlstream.Element)
+
+func (f stanzaFunc) HandleStanza(el *xmlstream.Element) { f(el) }
+
+// Bookmarks (XEP-0402): many items, whitelist access: the owner's other
+// resource with +notify gets each, another account cannot read them.
+func TestBookmarksNode(t *testing.T) {
+	h := newHarness(t, nil)
+	alice := online(t, h, "alice", "a")
+	bob := online(t, h, "bob", "b")
+	const node = "urn:xmpp:bookmarks:1"
+	publish := func(room string) {
+		pub := xmlstream.New(nsPubSub, "pubsub").Add(
+			xmlstream.New(nsPubSub, "publish", "node", node).Add(
+				xmlstream.New(nsPubSub, "item", "id", room).Add(xmlstream.New(node, "conference", "autojoin", "true"))),
+			xmlstream.New(nsPubSub, "publish-options").Add(xmlstream.New("jabber:x:data", "x", "type", "submit").Add(
+				xmlstream.New("jabber:x:data", "field", "var", "FORM_TYPE").Add(xmlstream.New("jabber:x:data", "value").SetText(nsPubSub+"#publish-options")),
+				xmlstream.New("jabber:x:data", "field", "var", "pubsub#max_items").Add(xmlstream.New("jabber:x:data", "value").SetText("max")),
+				xmlstream.New("jabber:x:data", "field", "var", "pubsub#access_model").Add(xmlstream.New("jabber:x:data", "value").SetText("whitelist")))))
+		if res, err := iq(ctx5(t), t, alice, "set", "", pub); err != nil || res.Attr("type") != "result" {
+			t.Fatalf("publish: %v %v", res, err)
+		}
+	}
+	publish("a@conference." + testDomain)
+	publish("b@conference." + testDomain)
+	res, err := iq(ctx5(t), t, alice, "get", "", xmlstream.New(nsPubSub, "pubsub").Add(xmlstream.New(nsPubSub, "items", "node", node)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items := res.Child(nsPubSub, "pubsub").Child(nsPubSub, "items").ChildrenNamed(nsPubSub, "item"); len(items) != 2 {
+		t.Fatalf("bookmarks: %s", res)
+	}
+	if _, err := iq(ctx5(t), t, bob, "get", "alice@"+testDomain, xmlstream.New(nsPubSub, "pubsub").Add(xmlstream.New(nsPubSub, "items", "node", node))); err == nil {
+		t.Fatal("bob read alice's bookmarks")
+	}
+}

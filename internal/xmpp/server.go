@@ -236,6 +236,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ss.closeWithError(&stanza.StreamError{Condition: stanza.StreamSystemShutdown})
 	}
 	done := make(chan struct{})
+	defer s.endHibernating()
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:

@@ -221,7 +221,11 @@ func (ss *session) smShouldHibernate(err error) bool {
 // hibernation timer starts or the session ends and its stanzas are rescued.
 func (ss *session) smAfterClose(hibernate bool) {
 	sm := ss.sm.Load()
-	var unsent []*xmlstream.Element
+	// What CSI held back was routed before what is still queued.
+	ss.csi.mu.Lock()
+	unsent := ss.csi.held
+	ss.csi.held = nil
+	ss.csi.mu.Unlock()
 	for {
 		select {
 		case st := <-ss.out:
@@ -260,6 +264,28 @@ func (s *Server) smExpire(sm *smState, ss *session) {
 	}
 	s.unregister(ss)
 	s.endPresence(ss)
+}
+
+// endHibernating ends every session waiting for a resumption, at shutdown,
+// so that their stanzas reach offline storage while the store is open.
+func (s *Server) endHibernating() {
+	s.mu.RLock()
+	var waiting []*smState
+	for _, sm := range s.smSessions {
+		waiting = append(waiting, sm)
+	}
+	s.mu.RUnlock()
+	for _, sm := range waiting {
+		sm.mu.Lock()
+		owner, hibernating := sm.owner, sm.hibernating
+		if hibernating && sm.timer != nil {
+			sm.timer.Stop()
+		}
+		sm.mu.Unlock()
+		if hibernating {
+			s.smExpire(sm, owner)
+		}
+	}
 }
 
 // smEnd makes sm unresumable and rescues its stanzas; false when another

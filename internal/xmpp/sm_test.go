@@ -1,12 +1,14 @@
 package xmpp_test
 
 import (
+	"context"
 	"encoding/base64"
 	"net"
 	"strconv"
 	"testing"
 	"time"
 
+	"parley.dev/parley/internal/store"
 	"parley.dev/parley/internal/stream"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
@@ -256,4 +258,30 @@ func waitFor(t *testing.T, what string, fn func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A server shutting down while a session waits for its resumption keeps
+// that session's unacked messages in offline storage.
+func TestStreamManagementShutdownKeepsMessages(t *testing.T) {
+	kv := store.NewMemory()
+	h := newHarness(t, func(c *xmpp.Config) { c.Store = kv; c.ResumeTimeout = time.Hour })
+	alice, _ := smLogin(t, h, "alice")
+	alice.bind("phone")
+	alice.write(xmlstream.New(nsSM, "enable", "resume", "true"))
+	alice.read()
+	alice.write(xmlstream.New(xmlstream.NSClient, "presence"))
+	alice.readUntil("own presence", func(el *xmlstream.Element) bool { return el.Name == "presence" })
+	bob := h.dial("bob", false, nil)
+	bob.Send(chat("alice@"+testDomain, "keep me"))
+	alice.readUntil("message", func(el *xmlstream.Element) bool { return el.Name == "message" })
+	alice.conn.Close()
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	h.srv.Shutdown(ctx)
+
+	h2 := newHarness(t, func(c *xmpp.Config) { c.Store = kv })
+	a := h2.dial("alice", false, nil)
+	a.Send(xmlstream.New(xmlstream.NSClient, "presence"))
+	expect(t, a, "the message kept at shutdown", hasBody("keep me"))
 }
