@@ -2,6 +2,7 @@ package xmpp_test
 
 import (
 	"path/filepath"
+	"strings"
 	"strconv"
 	"testing"
 	"time"
@@ -452,5 +453,32 @@ func TestBookmarksNode(t *testing.T) {
 	}
 	if _, err := iq(ctx5(t), t, bob, "get", "alice@"+testDomain, xmlstream.New(nsPubSub, "pubsub").Add(xmlstream.New(nsPubSub, "items", "node", node))); err == nil {
 		t.Fatal("bob read alice's bookmarks")
+	}
+}
+
+// One account cannot fill the server's disk through PEP.
+func TestPEPQuota(t *testing.T) {
+	h := newHarness(t, nil)
+	alice := online(t, h, "alice", "a")
+	big := strings.Repeat("A", 200<<10)
+	refused := false
+	for i := 0; i < 60 && !refused; i++ {
+		pub := xmlstream.New(nsPubSub, "pubsub").Add(xmlstream.New(nsPubSub, "publish", "node", "urn:xmpp:avatar:data:"+strconv.Itoa(i)).Add(
+			xmlstream.New(nsPubSub, "item", "id", "x").Add(xmlstream.New("urn:xmpp:avatar:data", "data").SetText(big))))
+		res, err := iq(ctx5(t), t, alice, "set", "", pub)
+		if err != nil {
+			if !strings.Contains(err.Error(), "resource-constraint") {
+				t.Fatalf("publish %d: %v", i, err)
+			}
+			refused = true
+			if i < 30 {
+				t.Fatalf("refused after %d items of 200 KiB", i)
+			}
+		} else if res.Attr("type") != "result" {
+			t.Fatalf("publish %d: %s", i, res)
+		}
+	}
+	if !refused {
+		t.Fatal("12 MB of PEP items accepted")
 	}
 }

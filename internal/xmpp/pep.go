@@ -30,6 +30,9 @@ const (
 	pepMaxItems = 1000
 	// pepMaxNodes bounds the nodes of one account.
 	pepMaxNodes = 200
+	// pepMaxBytes bounds what one account keeps in PEP, all nodes together
+	// (avatars are the big items).
+	pepMaxBytes = 8 << 20
 	// capsCacheMax bounds the caps cache.
 	capsCacheMax = 4096
 )
@@ -182,6 +185,9 @@ func (p *pepService) publish(iq *xmlstream.Element, owner jid.JID, ps *xmlstream
 	}
 	item = item.ShallowCopy()
 	item.SetAttr("id", id)
+	if p.accountBytes(owner.Local)+len(item.Append(nil, "")) > pepMaxBytes {
+		return stanza.ErrorReply(iq, stanza.NewError(stanza.ResourceConstraint, "the account's PEP storage is full"))
+	}
 	p.removeItem(owner.Local, node, id)
 	p.s.cfg.Store.Put(bucketPEPItem, userKeyIn(nodeKey(owner.Local, node), p.s.nextStamp()),
 		append(append([]byte(id), 0), item.Append(nil, "")...))
@@ -234,6 +240,16 @@ func (p *pepService) trim(owner, node string, maxItems int) {
 	for i := 0; i < len(items)-max(maxItems, 1); i++ {
 		p.s.cfg.Store.Delete(bucketPEPItem, items[i].key)
 	}
+}
+
+// accountBytes is the size of everything owner keeps in PEP.
+func (p *pepService) accountBytes(owner string) int {
+	n := 0
+	p.s.cfg.Store.Scan(bucketPEPItem, userPrefix(owner), nil, false, func(_, v []byte) bool {
+		n += len(v)
+		return true
+	})
+	return n
 }
 
 func (p *pepService) countNodes(owner string) int {
@@ -338,7 +354,10 @@ func (p *pepService) presenceCaps(ss *session, st *xmlstream.Element) {
 	ss.pres.mu.Unlock()
 	p.mu.Lock()
 	_, known := p.caps[ver]
-	if !known && len(p.asked) < capsCacheMax {
+	if len(p.asked) >= capsCacheMax {
+		clear(p.asked) // clients that never answered
+	}
+	if !known {
 		id := p.s.newID("caps")
 		p.asked[id] = capsRequest{ss: ss, ver: ver}
 		p.mu.Unlock()
