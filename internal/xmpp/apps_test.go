@@ -2,8 +2,8 @@ package xmpp_test
 
 import (
 	"path/filepath"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
