@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/store"
+	"parley.dev/parley/internal/upload"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
 	"parley.dev/parley/web"
@@ -53,8 +55,12 @@ type Config struct {
 	// ArchiveRetention is how long the message archive (XEP-0313) keeps a
 	// message. Default 0: forever.
 	ArchiveRetention time.Duration
-	Version          string // reported by disco and /health
-	Logger           *slog.Logger
+	// UploadURL is the public URL of HTTP File Upload's /upload/ path
+	// (XEP-0363 at upload.<Domain>). Default https://<Domain>[:port]/upload/
+	// with the port of Listen (none for 443).
+	UploadURL string
+	Version   string // reported by disco and /health
+	Logger    *slog.Logger
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
@@ -74,19 +80,20 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 type parley struct {
-	cfg   Config
-	log   *slog.Logger
-	xmpp  *xmpp.Server
-	store *store.Bolt // the XMPP server's durable state; closed after it
-	muc   *muc.Service
-	sfu   *sfu.SFU
-	focus *focus.Focus
-	http  *http.Server
-	c2s   net.Listener
-	port  *onePort // the muxes and TURN on --listen; set by openPort
-	ready atomic.Bool
-	wg    sync.WaitGroup
-	stop  context.CancelFunc
+	cfg    Config
+	log    *slog.Logger
+	xmpp   *xmpp.Server
+	upload *upload.Service // XEP-0363; its files in DataDir/uploads
+	store  *store.Bolt     // the XMPP server's durable state; closed after it
+	muc    *muc.Service
+	sfu    *sfu.SFU
+	focus  *focus.Focus
+	http   *http.Server
+	c2s    net.Listener
+	port   *onePort // the muxes and TURN on --listen; set by openPort
+	ready  atomic.Bool
+	wg     sync.WaitGroup
+	stop   context.CancelFunc
 }
 
 func (c *Config) setDefaults() {
@@ -153,6 +160,10 @@ func start(cfg Config) (*parley, error) {
 		return nil, err
 	}
 	if err := p.listen(); err != nil {
+		return nil, err
+	}
+	if err := p.startUpload(acc); err != nil {
+		p.closeListeners()
 		return nil, err
 	}
 	if err := p.openPort(portTLS); err != nil {
@@ -263,6 +274,7 @@ func (p *parley) serve() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", p.health)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
+	mux.Handle("/upload/", p.upload)
 	mux.Handle("/", web.Handler())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	// HTTP and HTTPS both come through the one port's mux.
@@ -326,5 +338,33 @@ func (p *parley) shutdown() error {
 	p.port.close()
 	p.stop()
 	p.wg.Wait()
+	return nil
+}
+
+// startUpload makes HTTP File Upload (XEP-0363) at upload.<domain>, its
+// files served at /upload/ on the one port.
+func (p *parley) startUpload(acc upload.Accounts) error {
+	base := p.cfg.UploadURL
+	if base == "" {
+		_, port, _ := net.SplitHostPort(p.cfg.HTTPListener.Addr().String())
+		host := p.cfg.Domain
+		if port != "443" && port != "" {
+			host = net.JoinHostPort(host, port)
+		}
+		base = "https://" + host + "/upload/"
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	svc, err := upload.New(upload.Config{
+		Domain: "upload." + p.cfg.Domain, UserDomain: p.cfg.Domain, Accounts: acc,
+		BaseURL: base, Dir: filepath.Join(p.cfg.DataDir, "uploads"), Router: p.xmpp,
+		Logger: p.cfg.Logger.With("part", "upload"),
+	})
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	p.upload = svc
+	p.xmpp.AddService("upload."+p.cfg.Domain, svc, xmpp.DiscoIdentity{Name: "File upload"})
 	return nil
 }
