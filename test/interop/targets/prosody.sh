@@ -55,6 +55,8 @@ component_ports = {}
 http_ports = { $HTTP_PORT }
 https_ports = {}
 http_default_host = "example.test"
+-- Upload URLs (XEP-0363) the test clients can reach.
+http_external_url = "http://127.0.0.1:$HTTP_PORT/"
 
 -- What XMPP apps need (tests/apps-*.test.js), all shipped with Debian's
 -- prosody 0.12: offline storage, carbons, MAM, stream management, CSI,
@@ -87,6 +89,9 @@ VirtualHost "sha256.example.test"
 VirtualHost "guest.example.test"
 	authentication = "anonymous"
 Component "conference.example.test" "muc"
+Component "upload.example.test" "http_file_share"
+	http_file_share_size_limit = 10485760
+	http_host = "127.0.0.1"
 LUA
 }
 
