@@ -214,6 +214,7 @@ func (p *parley) startConferences() error {
 		DataDir: filepath.Join(cfg.DataDir, "rooms"),
 		Logger:  cfg.Logger.With("part", "muc"),
 		OnEvent: p.roomEvent,
+		Archive: p.xmpp.RoomArchive(), // MAM for rooms (XEP-0313)
 	})
 	if err != nil {
 		return fmt.Errorf("muc: %w", err)

@@ -65,6 +65,9 @@ func (r *room) discoInfo(st, q *xmlstream.Element) {
 		pick(c.nonAnonymous(), "muc_nonanonymous", "muc_semianonymous"),
 		pick(c.Public, "muc_public", "muc_hidden"),
 	}
+	if r.svc.archive != nil {
+		features = append(features, nsMAM)
+	}
 	for _, f := range features {
 		res.Add(xmlstream.New(NSDiscoInfo, "feature", "var", f))
 	}

@@ -9,6 +9,9 @@ import (
 	"parley.dev/parley/internal/xmlstream"
 )
 
+// nsMAM is Message Archive Management, answered by Config.Archive.
+const nsMAM = "urn:xmpp:mam:2"
+
 // Limits of IQ forwarding between occupants.
 const (
 	// maxPendingIQs bounds a room's table of forwarded requests; further
@@ -111,6 +114,13 @@ func (r *room) handleIQ(st *xmlstream.Element, from, to jid.JID) {
 		r.handleAdmin(st, q, from, typ)
 	case q.Is(NSMUCOwner, "query"):
 		r.handleOwner(st, q, from, typ)
+	case q.Space == nsMAM && r.svc.archive != nil:
+		// XEP-0313 §6: occupants and members read the room's archive.
+		if r.byJID[from] == nil && r.affiliationOf(from).rank() < AffMember.rank() {
+			r.reply(st, stanza.NewError(stanza.Forbidden, "only occupants and members may read the archive"))
+			return
+		}
+		r.svc.archive.Query(r.jid, st)
 	case q.Space == NSDiscoInfo || q.Space == NSDiscoItems:
 		r.reply(st, stanza.NewError(stanza.BadRequest, "disco queries are get requests"))
 	default:

@@ -58,6 +58,19 @@ type Config struct {
 	// return quickly and must not call back into the Service (hand the
 	// event to your own goroutine or queue). Default nil.
 	OnEvent func(Event)
+	// Archive, if set, keeps rooms' groupchat messages for MAM (XEP-0313)
+	// and answers MAM queries to rooms from their occupants and members.
+	// It is called with the room's lock held. Default nil: no room archive.
+	Archive RoomArchive
+}
+
+// RoomArchive is a message archive for rooms (the XMPP server's).
+type RoomArchive interface {
+	// Append archives a message the room reflects; it returns the copy to
+	// reflect (carrying the archive's stanza-id).
+	Append(room jid.JID, msg *xmlstream.Element) *xmlstream.Element
+	// Query answers a MAM query to the room.
+	Query(room jid.JID, iq *xmlstream.Element)
 }
 
 // ConfigError reports an unusable Config.
@@ -83,6 +96,7 @@ type Service struct {
 	roomDefault RoomConfig                     // immutable
 	admins      map[jid.JID]struct{}           // immutable; bare JIDs
 	onEvent     func(Event)                    // immutable; may be nil
+	archive     RoomArchive                    // immutable; may be nil
 	saver       *saver                         // immutable; nil without DataDir
 	counters    counters                       // atomic
 	mu          sync.Mutex                     // guards the fields below
@@ -134,6 +148,7 @@ func New(cfg Config) (*Service, error) {
 		roomDefault: DefaultRoomConfig(),
 		admins:      make(map[jid.JID]struct{}, len(cfg.Admins)),
 		onEvent:     cfg.OnEvent,
+		archive:     cfg.Archive,
 		rooms:       make(map[string]*room),
 		occupantOf:  make(map[jid.JID]map[*room]struct{}),
 	}

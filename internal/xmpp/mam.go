@@ -129,7 +129,7 @@ func (s *Server) handleMAMIQ(ss *session, iq, payload *xmlstream.Element) {
 			ss.send(stanza.ErrorReply(iq, err))
 			return
 		}
-		s.runMAMQuery(ss, iq, q)
+		s.runMAMQuery(ss.user, ss.full.Bare(), iq, q, func(st *xmlstream.Element) { ss.send(st) })
 	default:
 		ss.send(stanza.ErrorReply(iq, stanza.NewError(stanza.FeatureNotImplemented, "")))
 	}
@@ -242,24 +242,26 @@ type mamHit struct {
 	with string
 }
 
-// runMAMQuery sends the page's messages, then the <fin/>.
-func (s *Server) runMAMQuery(ss *session, iq *xmlstream.Element, q *mamQuery) {
-	user := ss.user
+// runMAMQuery sends the page's messages, then the <fin/>, through send.
+// user is the archive's key (an account's localpart, or a room's JID);
+// archive is the JID results come from.
+func (s *Server) runMAMQuery(user string, archive jid.JID, iq *xmlstream.Element, q *mamQuery, send func(*xmlstream.Element)) {
 	if q.afterGiven != 0 {
 		if v, _ := s.cfg.Store.Get(bucketMAM, userKey(user, q.afterGiven)); v == nil {
-			ss.send(stanza.ErrorReply(iq, stanza.NewError(stanza.ItemNotFound, "no such archive id")))
+			send(stanza.ErrorReply(iq, stanza.NewError(stanza.ItemNotFound, "no such archive id")))
 			return
 		}
 	}
 	hits, more, err := s.mamPage(user, q)
 	if err != nil {
-		ss.send(stanza.ErrorReply(iq, stanza.NewError(stanza.InternalServerError, "archive unreadable")))
+		send(stanza.ErrorReply(iq, stanza.NewError(stanza.InternalServerError, "archive unreadable")))
 		return
 	}
 	if q.flipPage {
 		slices.Reverse(hits)
 	}
-	bare := ss.full.Bare().String()
+	bare := archive.String()
+	to := iq.Attr("from")
 	for _, h := range hits {
 		st, perr := xmlstream.ParseElementIn(h.xml, xmlstream.Limits{}, xmlstream.NSClient)
 		if perr != nil {
@@ -272,9 +274,9 @@ func (s *Server) runMAMQuery(ss *session, iq *xmlstream.Element, q *mamQuery) {
 		res.Add(xmlstream.New(nsForward, "forwarded").Add(
 			xmlstream.New(nsDelay, "delay", "stamp", time.Unix(0, int64(h.id)).UTC().Format(time.RFC3339Nano)),
 			st))
-		ss.send(xmlstream.New(xmlstream.NSClient, "message", "from", bare, "to", ss.full.String()).Add(res))
+		send(xmlstream.New(xmlstream.NSClient, "message", "from", bare, "to", to).Add(res))
 	}
-	ss.send(stanza.IQResult(iq, s.mamFin(q, hits, more, user)))
+	send(stanza.IQResult(iq, s.mamFin(q, hits, more, user)))
 }
 
 // mamPage reads one page of user's archive, oldest first.
