@@ -175,6 +175,7 @@ async def plugin_call(agent, call, a):
         start = datetime.datetime.fromisoformat(a["start"]) if a.get("start") else None
         bodies, ids, pages = [], [], set()
         async for msg in agent["xep_0313"].iterate(
+                jid=slixmpp.JID(a["jid"]) if a.get("jid") else None,
                 with_jid=slixmpp.JID(a["with"]) if a.get("with") else None,
                 start=start, rsm={"max": a.get("max", 100)}):
             fwd = msg["mam_result"]["forwarded"]

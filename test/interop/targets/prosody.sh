@@ -89,6 +89,8 @@ VirtualHost "sha256.example.test"
 VirtualHost "guest.example.test"
 	authentication = "anonymous"
 Component "conference.example.test" "muc"
+	modules_enabled = { "muc_mam" }
+	muc_log_by_default = true
 Component "upload.example.test" "http_file_share"
 	http_file_share_size_limit = 10485760
 	http_host = "127.0.0.1"
