@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,8 +60,11 @@ type Config struct {
 	// (XEP-0363 at upload.<Domain>). Default https://<Domain>[:port]/upload/
 	// with the port of Listen (none for 443).
 	UploadURL string
-	Version   string // reported by disco and /health
-	Logger    *slog.Logger
+	// Registration is in-band registration (XEP-0077): "" (off, the
+	// default), "invite" (with a token from parley invite) or "open".
+	Registration string
+	Version      string // reported by disco and /health
+	Logger       *slog.Logger
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
@@ -139,7 +143,16 @@ func start(cfg Config) (*parley, error) {
 			p.store.Close() // a failed start must not keep the file locked
 		}
 	}()
+	var inviteSecret []byte
+	if cfg.Registration == xmpp.RegistrationInvite {
+		if inviteSecret, err = InviteSecret(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("invitations: %w", err)
+		}
+	}
 	p.xmpp, err = xmpp.New(xmpp.Config{
+		Registration:     cfg.Registration,
+		Register:         acc.Add,
+		InviteSecret:     inviteSecret,
 		Store:            p.store,
 		ArchiveRetention: cfg.ArchiveRetention,
 		Domain:           cfg.Domain,
@@ -368,4 +381,31 @@ func (p *parley) startUpload(acc upload.Accounts) error {
 	p.upload = svc
 	p.xmpp.AddService("upload."+p.cfg.Domain, svc, xmpp.DiscoIdentity{Name: "File upload"})
 	return nil
+}
+
+// InviteSecret returns the key that signs invitations, DATA/invite-secret,
+// making it on first use (parley invite and the server share it).
+func InviteSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "invite-secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if os.IsExist(err) { // made meanwhile by the other side
+			return os.ReadFile(path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return nil, err
+	}
+	return b, f.Sync()
 }

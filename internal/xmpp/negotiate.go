@@ -91,6 +91,9 @@ func (ss *session) features() *xmlstream.Element {
 		}
 		f.Add(st)
 	}
+	if ss.registrationOffered() {
+		f.Add(xmlstream.New(nsRegisterFeature, "register"))
+	}
 	mechs := xmlstream.New(nsSASL, "mechanisms")
 	for _, m := range ss.mechanisms() {
 		mechs.Add(xmlstream.New(nsSASL, "mechanism").SetText(m))
@@ -144,6 +147,14 @@ func (ss *session) negotiatePreAuth() (restart bool, err error) {
 			if err != nil || ok {
 				return ok, err
 			}
+		case el.Name == "iq":
+			if handled, err := ss.handlePreAuthIQ(el); handled || err != nil {
+				if err != nil {
+					return false, err
+				}
+				continue
+			}
+			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
 		default:
 			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
 		}

@@ -91,6 +91,15 @@ type Config struct {
 	// ResumeTimeout is how long a stream-management session whose
 	// connection died waits for a resumption (XEP-0198). Default 5 min.
 	ResumeTimeout time.Duration
+	// Registration is in-band registration (XEP-0077): RegistrationOff
+	// (default), RegistrationInvite or RegistrationOpen. Offered only where
+	// the password cannot be sniffed (TLS or loopback).
+	Registration string
+	// Register creates an account; required unless Registration is off.
+	Register func(username, password string) error
+	// InviteSecret signs invitations (NewInvite); required for
+	// RegistrationInvite.
+	InviteSecret []byte
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Clock returns the time. Default time.Now.
@@ -195,6 +204,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Accounts == nil {
 		return nil, &ConfigError{Field: "Accounts", Reason: "required"}
+	}
+	switch cfg.Registration {
+	case RegistrationOff:
+	case RegistrationOpen, RegistrationInvite:
+		if cfg.Register == nil {
+			return nil, &ConfigError{Field: "Register", Reason: "required for in-band registration"}
+		}
+		if cfg.Registration == RegistrationInvite && len(cfg.InviteSecret) < 16 {
+			return nil, &ConfigError{Field: "InviteSecret", Reason: "at least 16 bytes for invitations"}
+		}
+	default:
+		return nil, &ConfigError{Field: "Registration", Reason: "off, invite or open"}
 	}
 	s := &Server{
 		cfg:      cfg,

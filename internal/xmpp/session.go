@@ -31,6 +31,8 @@ type session struct {
 	user      string // authenticated username (localpart), "" before SASL
 	anonymous bool
 	saslFails int
+	invite     string // XEP-0401 token a preauth IQ presented
+	registered bool   // an account was registered on this stream
 	limiter   *rate.Limiter
 
 	// full is the bound JID. Written once by the read loop before the session
