@@ -63,8 +63,11 @@ type Config struct {
 	// Registration is in-band registration (XEP-0077): "" (off, the
 	// default), "invite" (with a token from parley invite) or "open".
 	Registration string
-	Version      string // reported by disco and /health
-	Logger       *slog.Logger
+	// SCRAMPlus offers SCRAM-*-PLUS with tls-exporter on TLS 1.3 (see
+	// xmpp.Config.ChannelBinding for why it is off by default).
+	SCRAMPlus bool
+	Version   string // reported by disco and /health
+	Logger    *slog.Logger
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
@@ -151,6 +154,7 @@ func start(cfg Config) (*parley, error) {
 	}
 	p.xmpp, err = xmpp.New(xmpp.Config{
 		Registration:     cfg.Registration,
+		ChannelBinding:   cfg.SCRAMPlus,
 		Register:         acc.Add,
 		InviteSecret:     inviteSecret,
 		Store:            p.store,

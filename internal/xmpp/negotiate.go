@@ -94,6 +94,11 @@ func (ss *session) features() *xmlstream.Element {
 	if ss.registrationOffered() {
 		f.Add(xmlstream.New(nsRegisterFeature, "register"))
 	}
+	if ss.plusOffered() {
+		// XEP-0440: which channel binding types the -PLUS mechanisms take.
+		f.Add(xmlstream.New(nsSASLCB, "sasl-channel-binding").Add(
+			xmlstream.New(nsSASLCB, "channel-binding", "type", sasl.CBTLSExporter)))
+	}
 	mechs := xmlstream.New(nsSASL, "mechanisms")
 	for _, m := range ss.mechanisms() {
 		mechs.Add(xmlstream.New(nsSASL, "mechanism").SetText(m))
@@ -109,6 +114,9 @@ func (ss *session) tlsRequired() bool {
 // mechanisms offered now. PLAIN only where the password cannot be sniffed.
 func (ss *session) mechanisms() []string {
 	m := []string{"SCRAM-SHA-256", "SCRAM-SHA-1"}
+	if ss.plusOffered() {
+		m = append([]string{sasl.MechSCRAMSHA256Plus, sasl.MechSCRAMSHA1Plus}, m...)
+	}
 	if ss.t.Secure() || isLoopback(ss.t.RemoteAddr()) {
 		m = append(m, "PLAIN")
 	}
@@ -185,7 +193,8 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 			return ss.saslFail(&sasl.Failure{Condition: "temporary-auth-failure", Text: "too many failed attempts, try again later"}, "")
 		}
 	}
-	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf})
+	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf,
+		ChannelBinding: ss.channelBinding, PlusOffered: ss.plusOffered()})
 	if err != nil {
 		return ss.saslFail(err, "")
 	}
@@ -391,4 +400,18 @@ func hostOf(a net.Addr) string {
 func isLoopback(a net.Addr) bool {
 	ip := net.ParseIP(hostOf(a))
 	return ip != nil && ip.IsLoopback()
+}
+
+// nsSASLCB advertises channel binding types (XEP-0440).
+const nsSASLCB = "urn:xmpp:sasl-cb:0"
+
+// channelBinding gives SCRAM-PLUS the TLS channel's binding data.
+func (ss *session) channelBinding(cbType string) []byte {
+	return stream.ChannelBinding(ss.t, cbType)
+}
+
+// plusOffered: -PLUS mechanisms, when configured, need a TLS 1.3 channel
+// (tls-exporter).
+func (ss *session) plusOffered() bool {
+	return ss.srv.cfg.ChannelBinding && ss.channelBinding(sasl.CBTLSExporter) != nil
 }

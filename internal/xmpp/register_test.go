@@ -104,3 +104,25 @@ func TestInBandRegistrationOffByDefault(t *testing.T) {
 	c.write(registerIQ("mallory", "long-password", ""))
 	c.readUntil("stream error", func(el *xmlstream.Element) bool { return el.Name == "error" && el.Space == xmlstream.NSStream })
 }
+
+// SCRAM-*-PLUS over STARTTLS (TLS 1.3, tls-exporter): off by default; when
+// on, a login with it works, and it is never offered on a plain stream.
+func TestSCRAMPlusLogin(t *testing.T) {
+	if _, err := newHarness(t, nil).tryDial("alice", false, func(cfg *xmppclient.Config) { cfg.Mechanism = "SCRAM-SHA-256-PLUS" }); err == nil {
+		t.Fatal("-PLUS offered while Config.ChannelBinding is off")
+	}
+	h := newHarness(t, func(c *xmpp.Config) { c.ChannelBinding = true })
+	for _, mech := range []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"} {
+		c, err := h.tryDial("alice", false, func(cfg *xmppclient.Config) { cfg.Mechanism = mech })
+		if err != nil {
+			t.Fatalf("%s: %v", mech, err)
+		}
+		c.Close()
+	}
+	_, features := preAuthClient(t, h)
+	for _, m := range features.Child("urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms").ChildrenNamed("urn:ietf:params:xml:ns:xmpp-sasl", "mechanism") {
+		if m.Text == "SCRAM-SHA-256-PLUS" {
+			t.Fatalf("-PLUS offered without TLS: %s", features)
+		}
+	}
+}

@@ -31,7 +31,7 @@ func TestRoomArchive(t *testing.T) {
 	}
 	for i := range 30 {
 		alice.Send(xmlstream.New(xmlstream.NSClient, "message", "to", room, "type", "groupchat").Add(
-			xmlstream.New(xmlstream.NSClient, "body").SetText("r"+strconv.Itoa(i))))
+			xmlstream.New(xmlstream.NSClient, "body").SetText("r" + strconv.Itoa(i))))
 	}
 	last := expect(t, alice, "reflection", hasBody("r29"))
 	if sid := last.Child("urn:xmpp:sid:0", "stanza-id"); sid == nil || sid.Attr("by") != room {

@@ -91,6 +91,12 @@ type Config struct {
 	// ResumeTimeout is how long a stream-management session whose
 	// connection died waits for a resumption (XEP-0198). Default 5 min.
 	ResumeTimeout time.Duration
+	// ChannelBinding offers SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS with
+	// tls-exporter (RFC 9266, advertised per XEP-0440) on TLS 1.3 streams.
+	// Default false: clients such as slixmpp 1.8 pick a -PLUS mechanism
+	// whenever it is offered and bind with tls-unique, which TLS 1.3 does
+	// not have, so they would fail to log in.
+	ChannelBinding bool
 	// Registration is in-band registration (XEP-0077): RegistrationOff
 	// (default), RegistrationInvite or RegistrationOpen. Offered only where
 	// the password cannot be sniffed (TLS or loopback).

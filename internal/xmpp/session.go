@@ -28,12 +28,12 @@ type session struct {
 	log *slog.Logger
 
 	// Owned by the read loop.
-	user      string // authenticated username (localpart), "" before SASL
-	anonymous bool
-	saslFails int
+	user       string // authenticated username (localpart), "" before SASL
+	anonymous  bool
+	saslFails  int
 	invite     string // XEP-0401 token a preauth IQ presented
 	registered bool   // an account was registered on this stream
-	limiter   *rate.Limiter
+	limiter    *rate.Limiter
 
 	// full is the bound JID. Written once by the read loop before the session
 	// is registered with the router; read-only afterwards.
