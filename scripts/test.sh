@@ -29,6 +29,8 @@ for d in "${deps[@]}"; do
   command -v "${d%%:*}" >/dev/null 2>&1 || need+=("${d#*:}")
 done
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
+# slixmpp's XEP-0363 plugin uploads with aiohttp (test/interop apps-upload).
+/usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 || need+=(python3-aiohttp)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"

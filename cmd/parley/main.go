@@ -37,6 +37,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runLoad(args, stdout, stderr)
 	case "user":
 		return runUser(args, stdin, stdout, stderr)
+	case "invite":
+		return runInvite(args, stdout, stderr)
 	case "config":
 		return runConfig(args, stdout, stderr)
 	case "doctor":
@@ -64,6 +66,7 @@ func usage(w io.Writer) {
   parley room add|set NAME [--data DIR] [--domain D] [--title T] [--lobby] [--members-only]
               [--password-file F] [--max N] [--owner NAME] ...
   parley room list|show|delete [NAME] [--data DIR] [--domain D]
+  parley invite [--data DIR] [--domain D] [--ttl 168h]   (for --registration invite)
   parley load --server ws://HOST:PORT/xmpp-websocket --domain D --rooms R --participants P
               [--duration 30s] [--media=false] [--json] [--server-pid PID]
   parley config check [FILE]     check a config file (default ./parley.toml), print the effective settings

@@ -57,6 +57,10 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM (or POST /admin/drain), how long to wait for calls to end before stopping; a second SIGTERM stops at once")
 	fs.IntVar(&cfg.LastN, "last-n", 0, "each participant receives the camera of only the N most recent speakers (plus the ones it pins); audio and screens always; 0: everyone's")
+	fs.DurationVar(&cfg.ArchiveRetention, "archive-retention", 0, "how long the message archive (XEP-0313) keeps a message, e.g. 2160h; 0: forever")
+	fs.StringVar(&cfg.UploadURL, "upload-url", "", "public URL of HTTP File Upload's /upload/ path (XEP-0363 at upload.<domain>); default https://<domain>[:port of --listen]/upload/")
+	fs.StringVar(&cfg.Registration, "registration", "", "in-band registration (XEP-0077): empty (off), invite (tokens from parley invite) or open")
+	fs.BoolVar(&cfg.SCRAMPlus, "scram-plus", false, "offer SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (tls-exporter channel binding, TLS 1.3); off by default because some clients (slixmpp 1.8) then fail to log in")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error, then per component: \"info,sfu=debug,pion=warn\" (components: xmpp, muc, focus, sfu, turn, udpmux, tcpmux, acme; pion for Pion's libraries)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return fs, o

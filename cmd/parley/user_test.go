@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"parley.dev/parley/internal/accounts"
+	"parley.dev/parley/internal/app"
 	"parley.dev/parley/internal/sasl"
 )
 
@@ -110,5 +111,24 @@ func TestUserCommandErrors(t *testing.T) {
 	}
 	if code, out, _ := userCmd("", "help"); code != 0 || !strings.Contains(out, "parley user add") {
 		t.Fatalf("help: %d %q", code, out)
+	}
+}
+
+func TestInvitePrintsAVerifiableToken(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := runInvite([]string{"--data", dir, "--domain", "example.test", "--ttl", "1h"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "xmpp:example.test?register;preauth=") {
+		t.Fatalf("output: %q", out.String())
+	}
+	secret, err := app.InviteSecret(dir)
+	if err != nil || len(secret) != 32 {
+		t.Fatalf("secret: %v", err)
+	}
+	if code := runInvite([]string{"--ttl", "-1h", "--data", dir}, &out, &errb); code != 2 {
+		t.Fatalf("negative ttl: exit %d", code)
 	}
 }

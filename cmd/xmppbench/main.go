@@ -33,6 +33,7 @@ type options struct {
 	pairs              int
 	occupants, senders int
 	sessions           int
+	accounts           int
 	window             int
 	duration           time.Duration
 	pid                int
@@ -58,7 +59,8 @@ func main() {
 	flag.StringVar(&o.domain, "domain", "example.test", "XMPP domain")
 	flag.StringVar(&o.muc, "muc", "", "MUC service (default conference.<domain>)")
 	flag.StringVar(&o.anonDomain, "anon-domain", "", "idle: log in anonymously to this domain (default: accounts benchN)")
-	flag.StringVar(&o.mode, "mode", "direct", "direct, muc or idle")
+	flag.StringVar(&o.mode, "mode", "direct", "direct, muc, idle or mobile (idle with stream management resumable and CSI inactive)")
+	flag.IntVar(&o.accounts, "accounts", 100, "mobile: accounts benchN the sessions share (one resource each)")
 	flag.IntVar(&o.pairs, "pairs", 50, "direct: sender/receiver pairs")
 	flag.IntVar(&o.occupants, "occupants", 50, "muc: occupants of the room")
 	flag.IntVar(&o.senders, "senders", 5, "muc: occupants that send")
@@ -85,7 +87,7 @@ func main() {
 		r, err = runDirect(o)
 	case "muc":
 		r, err = runMUC(o)
-	case "idle":
+	case "idle", "mobile":
 		r, err = runIdle(o)
 	default:
 		err = fmt.Errorf("unknown mode %q", o.mode)
@@ -103,6 +105,9 @@ func dial(o options, i int) (*xmppclient.Client, error) {
 	cfg := xmppclient.Config{
 		Address: o.addr, Domain: o.domain, NoStartTLS: true, Mechanism: "PLAIN",
 		Username: "bench" + strconv.Itoa(i), Password: "bench", Resource: "r", Incoming: 4096,
+	}
+	if o.mode == "mobile" {
+		cfg.Username, cfg.Resource = "bench"+strconv.Itoa(i%o.accounts), "m"+strconv.Itoa(i)
 	}
 	if o.mode == "idle" && o.anonDomain != "" {
 		cfg.Domain, cfg.Mechanism, cfg.Username, cfg.Password = o.anonDomain, "ANONYMOUS", "", ""
@@ -126,6 +131,12 @@ func dialAll(o options, n int) ([]*xmppclient.Client, error) {
 			if err != nil {
 				errs <- fmt.Errorf("client %d: %w", i, err)
 				return
+			}
+			if o.mode == "mobile" {
+				// What a phone does: resumable stream management, then
+				// inactive once the screen is off.
+				c.Send(xmlstream.New("urn:xmpp:sm:3", "enable", "resume", "true"))
+				c.Send(xmlstream.New("urn:xmpp:csi:0", "inactive"))
 			}
 			c.Send(xmlstream.New(xmlstream.NSClient, "presence"))
 			cs[i] = c
@@ -314,7 +325,7 @@ func runIdle(o options) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	return result{Mode: "idle", Connections: len(cs), RSSBeforeKB: before, RSSAfterKB: after,
+	return result{Mode: o.mode, Connections: len(cs), RSSBeforeKB: before, RSSAfterKB: after,
 		PerSessionKB: float64(after-before) / float64(len(cs))}, nil
 }
 

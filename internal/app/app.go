@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +24,9 @@ import (
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/store"
 	"parley.dev/parley/internal/token"
+	"parley.dev/parley/internal/upload"
 	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmpp"
 	"parley.dev/parley/web"
@@ -50,9 +54,22 @@ type Config struct {
 	SCRAMIterations int          // default 4096
 	MaxStanzaBytes  int          // default 256 KiB
 	StanzaRate      int          // per connection, stanzas/s; default 200
-	Version         string       // reported by disco and /health
-	LastN           int          // every room's participants get the camera of only the N most recent speakers; default 0: all
-	Logger          *slog.Logger
+	// ArchiveRetention is how long the message archive (XEP-0313) keeps a
+	// message. Default 0: forever.
+	ArchiveRetention time.Duration
+	// UploadURL is the public URL of HTTP File Upload's /upload/ path
+	// (XEP-0363 at upload.<Domain>). Default https://<Domain>[:port]/upload/
+	// with the port of Listen (none for 443).
+	UploadURL string
+	// Registration is in-band registration (XEP-0077): "" (off, the
+	// default), "invite" (with a token from parley invite) or "open".
+	Registration string
+	// SCRAMPlus offers SCRAM-*-PLUS with tls-exporter on TLS 1.3 (see
+	// xmpp.Config.ChannelBinding for why it is off by default).
+	SCRAMPlus bool
+	Version   string // reported by disco and /health
+	LastN     int    // every room's participants get the camera of only the N most recent speakers; default 0: all
+	Logger    *slog.Logger
 
 	// Tokens configures JWT logins (identity.go). Default: off.
 	Tokens TokenConfig
@@ -111,14 +128,16 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 type parley struct {
-	cfg   Config
-	log   *slog.Logger
-	xmpp  *xmpp.Server
-	muc   *muc.Service
-	sfu   *sfu.SFU
-	focus *focus.Focus
-	http  *http.Server
-	c2s   net.Listener
+	cfg    Config
+	log    *slog.Logger
+	xmpp   *xmpp.Server
+	upload *upload.Service // XEP-0363; its files in DataDir/uploads
+	store  *store.Bolt     // the XMPP server's durable state; closed after it
+	muc    *muc.Service
+	sfu    *sfu.SFU
+	focus  *focus.Focus
+	http   *http.Server
+	c2s    net.Listener
 	// admin is the admin listener's server and mux; nil without --admin.
 	// Other parts mount their handlers on adminMux before serve.
 	admin    *http.Server
@@ -178,20 +197,43 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Offline messages, archives, PEP, block lists and vCards.
+	p.store, err = store.Open(filepath.Join(cfg.DataDir, "xmpp.db"))
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			p.store.Close() // a failed start must not keep the file locked
+		}
+	}()
+	var inviteSecret []byte
+	if cfg.Registration == xmpp.RegistrationInvite {
+		if inviteSecret, err = InviteSecret(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("invitations: %w", err)
+		}
+	}
 	p.xmpp, err = xmpp.New(xmpp.Config{
-		Tokens:         p.tokens,
-		Resume:         resume,
-		Domain:         cfg.Domain,
-		Accounts:       acc,
-		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),
-		TLS:            portTLS.config,
-		AllowAnonymous: cfg.AllowAnonymous,
-		RequireTLS:     cfg.RequireTLS,
-		Limits:         xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
-		StanzaRate:     cfg.StanzaRate,
-		StanzaBurst:    5 * max(cfg.StanzaRate, 200),
-		Rosters:        xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
-		Logger:         cfg.Logger.With("part", "xmpp"),
+		Tokens:           p.tokens,
+		Resume:           resume,
+		Registration:     cfg.Registration,
+		ChannelBinding:   cfg.SCRAMPlus,
+		Register:         acc.Add,
+		InviteSecret:     inviteSecret,
+		Store:            p.store,
+		ArchiveRetention: cfg.ArchiveRetention,
+		Domain:           cfg.Domain,
+		Accounts:         acc,
+		Throttle:         accounts.NewThrottle(accounts.ThrottleConfig{}),
+		TLS:              portTLS.config,
+		AllowAnonymous:   cfg.AllowAnonymous,
+		RequireTLS:       cfg.RequireTLS,
+		Limits:           xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
+		StanzaRate:       cfg.StanzaRate,
+		StanzaBurst:      5 * max(cfg.StanzaRate, 200),
+		Rosters:          xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
+		Logger:           cfg.Logger.With("part", "xmpp"),
 		// STUN and TURN on the one port, for browsers and XMPP clients.
 		ExternalServices: p.externalServices,
 	})
@@ -199,6 +241,10 @@ func start(cfg Config) (*parley, error) {
 		return nil, err
 	}
 	if err := p.listen(); err != nil {
+		return nil, err
+	}
+	if err := p.startUpload(acc); err != nil {
+		p.closeListeners()
 		return nil, err
 	}
 	if err := p.openPort(portTLS); err != nil {
@@ -219,6 +265,7 @@ func start(cfg Config) (*parley, error) {
 	if cfg.Ready != nil {
 		close(cfg.Ready)
 	}
+	started = true
 	p.log.Info("parley is ready", "http", p.cfg.HTTPListener.Addr().String(), "domain", cfg.Domain, "version", cfg.Version)
 	return p, nil
 }
@@ -253,6 +300,7 @@ func (p *parley) startConferences() error {
 		DataDir: filepath.Join(cfg.DataDir, "rooms"),
 		Logger:  cfg.Logger.With("part", "muc"),
 		OnEvent: p.roomEvent,
+		Archive: p.xmpp.RoomArchive(), // MAM for rooms (XEP-0313)
 
 		Identify:       p.identify,
 		OnTokenRefused: p.tokenRefused,
@@ -326,6 +374,7 @@ func (p *parley) serve() {
 	// The admin API lives on its own listener only; say so here rather
 	// than let the web client's room pages answer /api/.
 	mux.Handle("/api/", http.NotFoundHandler())
+	mux.Handle("/upload/", p.upload)
 	mux.Handle("/", web.Handler())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	// HTTP and HTTPS both come through the one port's mux.
@@ -365,7 +414,6 @@ func (p *parley) acceptC2S(ctx context.Context) {
 	}
 }
 
-
 func (p *parley) shutdown() error {
 	p.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -379,10 +427,66 @@ func (p *parley) shutdown() error {
 	}
 	p.focus.Close()
 	p.xmpp.Shutdown(ctx)
+	p.store.Close()
 	p.muc.Close()
 	p.sfu.Close()
 	p.port.close()
 	p.stop()
 	p.wg.Wait()
 	return nil
+}
+
+// startUpload makes HTTP File Upload (XEP-0363) at upload.<domain>, its
+// files served at /upload/ on the one port.
+func (p *parley) startUpload(acc upload.Accounts) error {
+	base := p.cfg.UploadURL
+	if base == "" {
+		_, port, _ := net.SplitHostPort(p.cfg.HTTPListener.Addr().String())
+		host := p.cfg.Domain
+		if port != "443" && port != "" {
+			host = net.JoinHostPort(host, port)
+		}
+		base = "https://" + host + "/upload/"
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	svc, err := upload.New(upload.Config{
+		Domain: "upload." + p.cfg.Domain, UserDomain: p.cfg.Domain, Accounts: acc,
+		BaseURL: base, Dir: filepath.Join(p.cfg.DataDir, "uploads"), Router: p.xmpp,
+		Logger: p.cfg.Logger.With("part", "upload"),
+	})
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	p.upload = svc
+	p.xmpp.AddService("upload."+p.cfg.Domain, svc, xmpp.DiscoIdentity{Name: "File upload"})
+	return nil
+}
+
+// InviteSecret returns the key that signs invitations, DATA/invite-secret,
+// making it on first use (parley invite and the server share it).
+func InviteSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "invite-secret")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if os.IsExist(err) { // made meanwhile by the other side
+			return os.ReadFile(path)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		return nil, err
+	}
+	return b, f.Sync()
 }

@@ -32,11 +32,11 @@ type Config struct {
 	// SelfSigned says the deployment uses parley's own self-signed
 	// certificate: the certificate check then only checks the name and dates.
 	SelfSigned bool
-	RootCAs    *x509.CertPool                                            // trusted roots; default the system's
+	RootCAs    *x509.CertPool                                           // trusted roots; default the system's
 	Resolver   func(ctx context.Context, host string) ([]string, error) // default net.DefaultResolver.LookupHost
-	Now        func() time.Time                                          // default time.Now
-	Timeout    time.Duration                                             // per network check; default 5 s
-	MinFree    uint64                                                    // free bytes wanted on the data folder's disk; default 1 GiB
+	Now        func() time.Time                                         // default time.Now
+	Timeout    time.Duration                                            // per network check; default 5 s
+	MinFree    uint64                                                   // free bytes wanted on the data folder's disk; default 1 GiB
 }
 
 // Result is one check's outcome.

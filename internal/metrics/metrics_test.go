@@ -3,9 +3,9 @@ package metrics
 import (
 	"encoding/json"
 	"io"
+	"net/http/httptest"
 	"os"
 	"regexp"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )

@@ -57,12 +57,16 @@ func (r *room) discoInfo(st, q *xmlstream.Element) {
 	res.Add(xmlstream.New(NSDiscoInfo, "identity", "category", "conference", "type", "text",
 		"name", roomName(r.jid.Local, c)))
 	features := []string{NSMUC, NSDiscoInfo, NSDiscoItems,
+		"http://jabber.org/protocol/muc#self-ping-optimization",
 		pick(c.needsPassword(), "muc_passwordprotected", "muc_unsecured"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),
 		pick(c.Moderated, "muc_moderated", "muc_unmoderated"),
 		pick(c.nonAnonymous(), "muc_nonanonymous", "muc_semianonymous"),
 		pick(c.Public, "muc_public", "muc_hidden"),
+	}
+	if r.svc.archive != nil {
+		features = append(features, nsMAM)
 	}
 	for _, f := range features {
 		res.Add(xmlstream.New(NSDiscoInfo, "feature", "var", f))

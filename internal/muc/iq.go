@@ -10,6 +10,9 @@ import (
 	"parley.dev/parley/internal/xmlstream"
 )
 
+// nsMAM is Message Archive Management, answered by Config.Archive.
+const nsMAM = "urn:xmpp:mam:2"
+
 // Limits of IQ forwarding between occupants.
 const (
 	// maxPendingIQs bounds a room's table of forwarded requests; further
@@ -118,6 +121,13 @@ func (r *room) handleIQ(st *xmlstream.Element, from, to jid.JID) {
 		r.handleEndIQ(st, q, from)
 	case q.Space == NSPerm:
 		r.handlePermIQ(st, q, from, typ)
+	case q.Space == nsMAM && r.svc.archive != nil:
+		// XEP-0313 §6: occupants and members read the room's archive.
+		if r.byJID[from] == nil && r.affiliationOf(from).rank() < AffMember.rank() {
+			r.reply(st, stanza.NewError(stanza.Forbidden, "only occupants and members may read the archive"))
+			return
+		}
+		r.svc.archive.Query(r.jid, st)
 	case q.Space == NSDiscoInfo || q.Space == NSDiscoItems:
 		r.reply(st, stanza.NewError(stanza.BadRequest, "disco queries are get requests"))
 	default:
@@ -147,6 +157,11 @@ func (r *room) forwardIQRequest(st *xmlstream.Element, from jid.JID, nick string
 	target := r.occupants[nick]
 	if target == nil {
 		r.reply(st, stanza.NewError(stanza.ItemNotFound, "no such occupant"))
+		return
+	}
+	if target == o && st.Attr("type") == "get" && st.FirstChild().Is("urn:xmpp:ping", "ping") {
+		// XEP-0410 self-ping: the room answers for a joined occupant.
+		r.route(stanza.IQResult(st))
 		return
 	}
 	if target != o {

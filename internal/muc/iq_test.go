@@ -198,3 +198,16 @@ func TestPendingOrderStaysBounded(t *testing.T) {
 		t.Errorf("open request lost (expired %d)", expired)
 	}
 }
+
+// XEP-0410: a joined occupant's ping to its own nick is answered by the
+// room; a non-occupant's is refused (it then knows to rejoin).
+func TestSelfPing(t *testing.T) {
+	h := newHarness(t)
+	room := h.room("selfping")
+	out := h.send("<iq type='get' id='sp' from='owner@example.test/o' to='%s/owner'><ping xmlns='urn:xmpp:ping'/></iq>", room)
+	if len(out) != 1 || out[0].Attr("type") != "result" || out[0].Attr("to") != "owner@example.test/o" ||
+		out[0].Attr("from") != room+"/owner" || out[0].Attr("id") != "sp" {
+		t.Fatalf("self-ping: %v", out)
+	}
+	expectError(t, h.send("<iq type='get' id='sp2' from='eve@example.test/e' to='%s/eve'><ping xmlns='urn:xmpp:ping'/></iq>", room), "eve@example.test/e", stanza.NotAcceptable)
+}

@@ -61,6 +61,9 @@ func (r *room) handleMessage(st *xmlstream.Element, from, to jid.JID) {
 	out.SetAttr("from", r.occupantJID(o.nick).String())
 	out.SetAttr("to", "")
 	if clientChild(st, "body") != nil {
+		if r.svc.archive != nil {
+			out = r.svc.archive.Append(r.jid, out)
+		}
 		r.addHistory(out)
 	}
 	r.reflect(out)

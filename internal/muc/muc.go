@@ -81,6 +81,19 @@ type Config struct {
 	// return quickly and must not call back into the Service (hand the
 	// event to your own goroutine or queue). Default nil.
 	OnEvent func(Event)
+	// Archive, if set, keeps rooms' groupchat messages for MAM (XEP-0313)
+	// and answers MAM queries to rooms from their occupants and members.
+	// It is called with the room's lock held. Default nil: no room archive.
+	Archive RoomArchive
+}
+
+// RoomArchive is a message archive for rooms (the XMPP server's).
+type RoomArchive interface {
+	// Append archives a message the room reflects; it returns the copy to
+	// reflect (carrying the archive's stanza-id).
+	Append(room jid.JID, msg *xmlstream.Element) *xmlstream.Element
+	// Query answers a MAM query to the room.
+	Query(room jid.JID, iq *xmlstream.Element)
 }
 
 // ConfigError reports an unusable Config.
@@ -114,6 +127,7 @@ type Service struct {
 	userDomain     string                         // immutable
 	dataDir        string                         // immutable; "" without persistence
 	reload         *reloader                      // immutable; nil without DataDir or with reloads off
+	archive        RoomArchive                    // immutable; may be nil
 	saver          *saver                         // immutable; nil without DataDir
 	counters       counters                       // atomic
 	mu             sync.Mutex                     // guards the fields below
@@ -185,6 +199,7 @@ func New(cfg Config) (*Service, error) {
 		identify:       cfg.Identify,
 		onTokenRefused: cfg.OnTokenRefused,
 		declaredOnly:   cfg.DeclaredOnly,
+		archive:        cfg.Archive,
 		userDomain:     cfg.UserDomain,
 		dataDir:        cfg.DataDir,
 		rooms:          make(map[string]*room),

@@ -24,6 +24,11 @@ type ClientConfig struct {
 	// MinIterations is the smallest SCRAM iteration count accepted; values
 	// below DefaultIterations are raised to it. Default: DefaultIterations.
 	MinIterations int
+	// ChannelBindingType and ChannelBindingData bind a -PLUS mechanism to
+	// the TLS channel (for example CBTLSExporter and the exporter's 32
+	// bytes). Required for -PLUS.
+	ChannelBindingType string
+	ChannelBindingData []byte
 }
 
 // clientState is where a ClientSession is in its exchange.
@@ -65,6 +70,10 @@ func NewClient(mechanism string, cfg ClientConfig) (*ClientSession, error) {
 		if cfg.Password == "" || len(cfg.Password) > maxNameSize || strings.IndexByte(cfg.Password, 0) >= 0 {
 			return nil, ErrInvalidPassword
 		}
+	}
+	if IsPlus(mechanism) && (cfg.ChannelBindingType == "" || len(cfg.ChannelBindingData) == 0 ||
+		strings.ContainsAny(cfg.ChannelBindingType, ",=")) {
+		return nil, fmt.Errorf("%w: %s needs a channel binding type and data", ErrInvalidMechanism, mechanism)
 	}
 	if len(cfg.Authzid) > maxNameSize || !utf8.ValidString(cfg.Authzid) || strings.IndexByte(cfg.Authzid, 0) >= 0 {
 		return nil, ErrInvalidUsername
@@ -124,12 +133,17 @@ func (c *ClientSession) start() ([]byte, bool, error) {
 	return []byte(c.gs2Header() + c.first), false, nil
 }
 
-// gs2Header says "no channel binding", with the authzid if there is one.
+// gs2Header says "no channel binding" or, for -PLUS, its type; with the
+// authzid if there is one.
 func (c *ClientSession) gs2Header() string {
-	if c.cfg.Authzid == "" {
-		return "n,,"
+	flag := "n"
+	if IsPlus(c.mech) {
+		flag = "p=" + c.cfg.ChannelBindingType
 	}
-	return "n,a=" + encodeSASLName(c.cfg.Authzid) + ","
+	if c.cfg.Authzid == "" {
+		return flag + ",,"
+	}
+	return flag + ",a=" + encodeSASLName(c.cfg.Authzid) + ","
 }
 
 // scramFinal checks server-first and computes the proof.
@@ -153,7 +167,7 @@ func (c *ClientSession) scramFinal(challenge []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, c.failf(err, "")
 	}
-	withoutProof := "c=" + base64.StdEncoding.EncodeToString([]byte(c.gs2Header())) + ",r=" + sf.nonce
+	withoutProof := "c=" + base64.StdEncoding.EncodeToString(append([]byte(c.gs2Header()), c.cfg.ChannelBindingData...)) + ",r=" + sf.nonce
 	authMessage := c.first + "," + msg + "," + withoutProof
 	clientKey := hmacSum(c.hash, salted, "Client Key")
 	proof := xorBytes(clientKey, hmacSum(c.hash, hashSum(c.hash, clientKey), authMessage))

@@ -30,8 +30,12 @@ import (
 const (
 	MechSCRAMSHA256 = "SCRAM-SHA-256"
 	MechSCRAMSHA1   = "SCRAM-SHA-1"
-	MechPlain       = "PLAIN"
-	MechAnonymous   = "ANONYMOUS"
+	// The -PLUS variants bind the exchange to the TLS channel (RFC 5802 §6,
+	// RFC 9266 tls-exporter, RFC 5929 tls-server-end-point).
+	MechSCRAMSHA256Plus = "SCRAM-SHA-256-PLUS"
+	MechSCRAMSHA1Plus   = "SCRAM-SHA-1-PLUS"
+	MechPlain           = "PLAIN"
+	MechAnonymous       = "ANONYMOUS"
 )
 
 // DefaultIterations is the PBKDF2 iteration count for new credentials, and
@@ -94,13 +98,22 @@ func (h Hash) newFunc() func() hash.Hash {
 // hashForMechanism maps a SCRAM mechanism name to its Hash; 0 if none.
 func hashForMechanism(mech string) Hash {
 	switch mech {
-	case MechSCRAMSHA1:
+	case MechSCRAMSHA1, MechSCRAMSHA1Plus:
 		return SHA1
-	case MechSCRAMSHA256:
+	case MechSCRAMSHA256, MechSCRAMSHA256Plus:
 		return SHA256
 	}
 	return 0
 }
+
+// IsPlus reports whether mech is a channel-binding (-PLUS) mechanism.
+func IsPlus(mech string) bool { return strings.HasSuffix(mech, "-PLUS") }
+
+// Channel binding types (RFC 9266, RFC 5929).
+const (
+	CBTLSExporter       = "tls-exporter"
+	CBTLSServerEndPoint = "tls-server-end-point"
+)
 
 // Condition is a SASL failure condition (RFC 6120 §6.5).
 type Condition string

@@ -111,6 +111,8 @@ func xorBytes(a, b []byte) []byte {
 // gs2Header is the parsed start of a client-first-message.
 type clientFirst struct {
 	gs2Header string // "n,," / "y,," / "n,a=...," exactly as sent
+	cbFlag    byte   // 'n', 'y' or 'p'
+	cbType    string // the channel binding type after "p=", "" otherwise
 	bare      string // client-first-message-bare
 	username  string // decoded
 	authzid   string // decoded, "" if none
@@ -134,8 +136,9 @@ func parseClientFirst(msg string) (clientFirst, *parseError) {
 	}
 	switch {
 	case flag == "n" || flag == "y":
-	case strings.HasPrefix(flag, "p="):
-		return cf, &parseError{NotAuthorized, "channel binding is not supported"}
+		cf.cbFlag = flag[0]
+	case strings.HasPrefix(flag, "p=") && len(flag) > 2:
+		cf.cbFlag, cf.cbType = 'p', flag[2:]
 	default:
 		return cf, malformed("bad gs2 channel binding flag")
 	}

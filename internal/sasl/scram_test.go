@@ -515,3 +515,57 @@ func TestDecoyNeverAuthenticates(t *testing.T) {
 		}
 	}
 }
+
+// SCRAM-*-PLUS (RFC 5802 §6): the exchange binds to the channel's data;
+// other data, no binding, "p=" with a plain mechanism, or "y" while -PLUS
+// was offered all fail.
+func TestSCRAMPlus(t *testing.T) {
+	look := newLookup(t, 4096, "alice", "s3cret")
+	channel := []byte("thirty-two bytes of exporter....")
+	server := func(mech string, offered bool) *ServerSession {
+		s, _ := NewServer(mech, ServerConfig{Lookup: look, PlusOffered: offered, ChannelBinding: func(typ string) []byte {
+			if typ == CBTLSExporter {
+				return channel
+			}
+			return nil
+		}})
+		return s
+	}
+	for _, mech := range []string{MechSCRAMSHA1Plus, MechSCRAMSHA256Plus} {
+		c, err := NewClient(mech, ClientConfig{Username: "alice", Password: "s3cret", ChannelBindingType: CBTLSExporter, ChannelBindingData: channel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if serr, cerr := exchange(t, c, server(mech, true)); serr != nil || cerr != nil {
+			t.Fatalf("%s: server %v, client %v", mech, serr, cerr)
+		}
+		// A man in the middle has another channel.
+		c, _ = NewClient(mech, ClientConfig{Username: "alice", Password: "s3cret", ChannelBindingType: CBTLSExporter, ChannelBindingData: []byte("another channel")})
+		if serr, _ := exchange(t, c, server(mech, true)); failureCondition(t, serr) != NotAuthorized {
+			t.Fatalf("%s with other channel data: %v", mech, serr)
+		}
+		// A type the server has no data for.
+		c, _ = NewClient(mech, ClientConfig{Username: "alice", Password: "s3cret", ChannelBindingType: "tls-unique", ChannelBindingData: channel})
+		if serr, _ := exchange(t, c, server(mech, true)); failureCondition(t, serr) != NotAuthorized {
+			t.Fatalf("%s with tls-unique: %v", mech, serr)
+		}
+	}
+	if _, err := NewClient(MechSCRAMSHA256Plus, ClientConfig{Username: "alice", Password: "s3cret"}); err == nil {
+		t.Fatal("a -PLUS client without binding data")
+	}
+	// "y,," to a server that offered -PLUS: a downgrade.
+	s := server(MechSCRAMSHA256, true)
+	if _, _, err := s.Step([]byte("y,,n=alice,r=C")); failureCondition(t, err) != NotAuthorized {
+		t.Fatalf("y with PLUS offered: %v", err)
+	}
+	// "p=" with a plain mechanism.
+	s = server(MechSCRAMSHA256, true)
+	if _, _, err := s.Step([]byte("p=tls-exporter,,n=alice,r=C")); failureCondition(t, err) != NotAuthorized {
+		t.Fatalf("p= with SCRAM-SHA-256: %v", err)
+	}
+	// A -PLUS mechanism without "p=".
+	s = server(MechSCRAMSHA256Plus, true)
+	if _, _, err := s.Step([]byte("n,,n=alice,r=C")); failureCondition(t, err) != NotAuthorized {
+		t.Fatalf("PLUS without binding: %v", err)
+	}
+}

@@ -29,6 +29,14 @@ type ServerConfig struct {
 	// which still gives stable salts but lets anyone who reads this code
 	// predict them (and so tell unknown users apart).
 	DecoyKey []byte
+	// ChannelBinding returns the TLS channel's binding data for a type
+	// (CBTLSExporter, CBTLSServerEndPoint), nil when it has none. Default
+	// nil: the -PLUS mechanisms fail.
+	ChannelBinding func(cbType string) []byte
+	// PlusOffered says the -PLUS mechanisms were offered: a client that
+	// answers "y" is then refused (RFC 5802 §6 downgrade protection).
+	// Default false.
+	PlusOffered bool
 }
 
 // serverState is where a ServerSession is in its exchange.
@@ -56,6 +64,7 @@ type ServerSession struct {
 	trace     string           // ANONYMOUS trace information
 	anonymous bool             // ANONYMOUS succeeded
 	gs2Header string           // SCRAM: gs2 header of client-first
+	cbData    []byte           // SCRAM-PLUS: the channel's binding data
 	first     string           // SCRAM: client-first-message-bare
 	server1st string           // SCRAM: server-first-message
 	nonce     string           // SCRAM: combined nonce
@@ -70,6 +79,9 @@ func NewServer(mechanism string, cfg ServerConfig) (*ServerSession, error) {
 	h := hashForMechanism(mechanism)
 	if h == 0 && mechanism != MechPlain && mechanism != MechAnonymous {
 		return nil, ErrInvalidMechanism
+	}
+	if IsPlus(mechanism) && cfg.ChannelBinding == nil {
+		return nil, ErrInvalidMechanism // no channel to bind to
 	}
 	if cfg.Lookup == nil && mechanism != MechAnonymous {
 		return nil, errors.New("sasl: ServerConfig.Lookup is required for " + mechanism)
@@ -153,6 +165,9 @@ func (s *ServerSession) scramFirst(msg []byte) ([]byte, bool, error) {
 		return nil, false, s.fail(perr.cond, perr.text, nil)
 	}
 	s.gs2Header, s.first, s.username, s.authzid = cf.gs2Header, cf.bare, s.canonical(cf.username), cf.authzid
+	if f := s.checkBinding(cf); f != nil {
+		return nil, false, f
+	}
 	if err := s.lookup(s.hash); err != nil {
 		return nil, false, err
 	}
@@ -168,6 +183,29 @@ func (s *ServerSession) scramFirst(msg []byte) ([]byte, bool, error) {
 		",i=" + strconv.Itoa(s.creds.Iterations)
 	s.state = serverAwaitFinal
 	return []byte(s.server1st), false, nil
+}
+
+// checkBinding applies RFC 5802 §6: a -PLUS mechanism needs a channel
+// binding type the server has data for; other mechanisms take none, and a
+// client saying "y" (it could bind but thinks the server cannot) while
+// -PLUS was offered is being downgraded.
+func (s *ServerSession) checkBinding(cf clientFirst) *Failure {
+	switch plus := IsPlus(s.mech); {
+	case plus && cf.cbFlag != 'p':
+		return s.fail(NotAuthorized, s.mech+" needs channel binding", nil)
+	case plus:
+		if s.cfg.ChannelBinding != nil {
+			s.cbData = s.cfg.ChannelBinding(cf.cbType)
+		}
+		if s.cbData == nil {
+			return s.fail(NotAuthorized, "channel binding type "+cf.cbType+" is not available", nil)
+		}
+	case cf.cbFlag == 'p':
+		return s.fail(NotAuthorized, "channel binding needs a -PLUS mechanism", nil)
+	case cf.cbFlag == 'y' && s.cfg.PlusOffered:
+		return s.fail(NotAuthorized, "channel binding was offered: possible downgrade", nil)
+	}
+	return nil
 }
 
 // canonical normalizes name if the lookup knows how.
@@ -216,7 +254,7 @@ func (s *ServerSession) scramFinal(msg []byte) ([]byte, bool, error) {
 	if perr != nil {
 		return nil, false, s.fail(perr.cond, perr.text, nil)
 	}
-	if !bytes.Equal(cf.binding, []byte(s.gs2Header)) {
+	if !bytes.Equal(cf.binding, append([]byte(s.gs2Header), s.cbData...)) {
 		return nil, false, s.fail(NotAuthorized, "channel binding data does not match", nil)
 	}
 	if cf.nonce != s.nonce {

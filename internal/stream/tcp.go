@@ -141,6 +141,35 @@ func (t *TCP) StartTLS(cfg *tls.Config, server bool) error {
 // Secure reports whether TLS is on.
 func (t *TCP) Secure() bool { return t.secure }
 
+// TLSState returns the TLS connection's state, for channel binding; false
+// while the connection is plain.
+func (t *TCP) TLSState() (tls.ConnectionState, bool) {
+	if c, ok := t.conn.(interface{ ConnectionState() tls.ConnectionState }); ok && t.secure {
+		return c.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
+
+// ChannelBinding returns the RFC 9266 tls-exporter binding of the TLS
+// connection (TLS 1.3 only), nil when there is none.
+func ChannelBinding(t Transport, cbType string) []byte {
+	st, ok := t.(interface {
+		TLSState() (tls.ConnectionState, bool)
+	})
+	if !ok || cbType != "tls-exporter" {
+		return nil
+	}
+	cs, ok := st.TLSState()
+	if !ok || cs.Version != tls.VersionTLS13 {
+		return nil
+	}
+	b, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 // RemoteAddr is the peer's address.
 func (t *TCP) RemoteAddr() net.Addr { return t.raw.RemoteAddr() }
 

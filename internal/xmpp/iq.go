@@ -20,7 +20,21 @@ const (
 var serverFeatures = []string{
 	nsDiscoInfo, nsDiscoItems, nsPing, nsRoster, nsRosterVer, nsVersion,
 	"urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:rtp:1",
+	nsCarbons, nsBlocking, "msgoffline", nsVCard,
 }
+
+// accountFeatures are advertised in an account's disco#info (XEP-0313 §7,
+// XEP-0163 §9).
+var accountFeatures = []string{
+	nsDiscoInfo, nsMAM, nsStanzaID, nsPubSub, nsPubSub + "#publish", nsPubSub + "#publish-options",
+	nsPubSub + "#access-open", nsPubSub + "#access-presence", nsPubSub + "#access-whitelist",
+	nsPubSub + "#auto-create", nsPubSub + "#retrieve-items", nsPubSub + "#retract-items",
+	nsPubSub + "#delete-nodes", nsPubSub + "#last-published", nsPubSub + "#presence-notifications",
+	nsPubSub + "#config-node-max",
+}
+
+// jidOf is user@domain.
+func jidOf(user, domain string) jid.JID { return jid.JID{Local: user, Domain: domain} }
 
 // handleOwnIQ answers an IQ a user sends to the server on its own behalf
 // (no "to", or its own bare JID).
@@ -38,9 +52,20 @@ func (s *Server) handleOwnIQ(ss *session, iq *xmlstream.Element) {
 		s.handleRosterIQ(ss, iq, payload)
 	case payload.Is(nsSession, "session") && typ == "set":
 		ss.send(stanza.IQResult(iq))
+	case payload.Space == nsCarbons && (payload.Name == "enable" || payload.Name == "disable"):
+		s.handleCarbonsIQ(ss, iq, payload)
+	case payload.Space == nsMAM:
+		s.handleMAMIQ(ss, iq, payload)
+	case payload.Space == nsBlocking && !ss.anonymous:
+		s.handleBlockingIQ(ss, iq, payload)
 	default:
-		if iq.Attr("to") == "" {
+		own := payload.Space == nsPubSub || payload.Space == nsPubSubOwner || payload.Space == nsVCard
+		if iq.Attr("to") == "" && !own {
 			s.handleServerStanza(iq)
+			return
+		}
+		if ss.anonymous && own {
+			ss.send(stanza.ErrorReply(iq, stanza.NewError(stanza.ServiceUnavailable, "guests have no PEP or vCard")))
 			return
 		}
 		s.handleBareIQ(iq, ss.full.Bare())
@@ -54,6 +79,7 @@ func (s *Server) handleServerStanza(st *xmlstream.Element) {
 	}
 	typ := st.Attr("type")
 	if typ == "result" || typ == "error" {
+		s.pep.capsReply(st)
 		return
 	}
 	payload := st.FirstChild()
@@ -146,8 +172,15 @@ func (s *Server) handleBareIQ(iq *xmlstream.Element, bare jid.JID) {
 	case payload.Is(nsDiscoInfo, "query") && typ == "get":
 		res := xmlstream.New(nsDiscoInfo, "query").Add(
 			xmlstream.New(nsDiscoInfo, "identity", "category", "account", "type", "registered"),
-			xmlstream.New(nsDiscoInfo, "feature", "var", nsDiscoInfo))
+			xmlstream.New(nsDiscoInfo, "identity", "category", "pubsub", "type", "pep"))
+		for _, f := range accountFeatures {
+			res.Add(xmlstream.New(nsDiscoInfo, "feature", "var", f))
+		}
 		s.replyFromServer(iq, stanza.IQResult(iq, res))
+	case payload.Space == nsPubSub || payload.Space == nsPubSubOwner:
+		s.handlePubSubIQ(iq, bare)
+	case payload.Is(nsVCard, "vCard"):
+		s.handleVCardIQ(iq, bare)
 	case payload.Is(nsPing, "ping") && typ == "get":
 		s.replyFromServer(iq, stanza.IQResult(iq))
 	default:

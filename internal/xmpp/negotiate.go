@@ -78,6 +78,8 @@ func (ss *session) features() *xmlstream.Element {
 		f.Add(xmlstream.New(nsBind, "bind"))
 		f.Add(xmlstream.New(nsSession, "session").Add(xmlstream.New(nsSession, "optional")))
 		f.Add(xmlstream.New(nsRosterVer, "ver"))
+		f.Add(xmlstream.New(nsSM, "sm"))
+		f.Add(xmlstream.New(nsCSI, "csi"))
 		return f
 	}
 	canTLS := ss.srv.cfg.TLS != nil && ss.t.CanStartTLS()
@@ -88,6 +90,14 @@ func (ss *session) features() *xmlstream.Element {
 			return f.Add(st)
 		}
 		f.Add(st)
+	}
+	if ss.registrationOffered() {
+		f.Add(xmlstream.New(nsRegisterFeature, "register"))
+	}
+	if ss.plusOffered() {
+		// XEP-0440: which channel binding types the -PLUS mechanisms take.
+		f.Add(xmlstream.New(nsSASLCB, "sasl-channel-binding").Add(
+			xmlstream.New(nsSASLCB, "channel-binding", "type", sasl.CBTLSExporter)))
 	}
 	mechs := xmlstream.New(nsSASL, "mechanisms")
 	for _, m := range ss.mechanisms() {
@@ -104,6 +114,9 @@ func (ss *session) tlsRequired() bool {
 // mechanisms offered now. PLAIN only where the password cannot be sniffed.
 func (ss *session) mechanisms() []string {
 	m := []string{"SCRAM-SHA-256", "SCRAM-SHA-1"}
+	if ss.plusOffered() {
+		m = append([]string{sasl.MechSCRAMSHA256Plus, sasl.MechSCRAMSHA1Plus}, m...)
+	}
 	if ss.t.Secure() || isLoopback(ss.t.RemoteAddr()) {
 		m = append(m, "PLAIN")
 	}
@@ -142,6 +155,14 @@ func (ss *session) negotiatePreAuth() (restart bool, err error) {
 			if err != nil || ok {
 				return ok, err
 			}
+		case el.Name == "iq":
+			if handled, err := ss.handlePreAuthIQ(el); handled || err != nil {
+				if err != nil {
+					return false, err
+				}
+				continue
+			}
+			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
 		default:
 			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "authenticate first"}
 		}
@@ -176,7 +197,8 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 	if handled, ok, err := ss.tokenAuth(auth); handled {
 		return ok, err
 	}
-	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf})
+	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf,
+		ChannelBinding: ss.channelBinding, PlusOffered: ss.plusOffered()})
 	if err != nil {
 		return ss.saslFail(err, "")
 	}
@@ -306,6 +328,18 @@ func (ss *session) negotiateBind() error {
 			return err
 		}
 		ss.touch()
+		if el.Is(nsSM, "resume") {
+			if ok, err := ss.resume(el); ok || err != nil {
+				return err
+			}
+			continue
+		}
+		if el.Is(nsSM, "enable") {
+			if err := ss.t.Write(smFailed("unexpected-request")); err != nil {
+				return err
+			}
+			continue
+		}
 		if el.Name != "iq" {
 			return &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "bind a resource first"}
 		}
@@ -324,6 +358,8 @@ func (ss *session) negotiateBind() error {
 		}
 		ss.full = full
 		ss.out = make(chan *xmlstream.Element, ss.srv.cfg.SendQueue)
+		ss.writerDone = make(chan struct{})
+		ss.csiActive.Store(true)
 		ss.bound.Store(true)
 		ss.log = ss.log.With("jid", full.String())
 		ss.srv.register(ss)
@@ -370,4 +406,18 @@ func hostOf(a net.Addr) string {
 func isLoopback(a net.Addr) bool {
 	ip := net.ParseIP(hostOf(a))
 	return ip != nil && ip.IsLoopback()
+}
+
+// nsSASLCB advertises channel binding types (XEP-0440).
+const nsSASLCB = "urn:xmpp:sasl-cb:0"
+
+// channelBinding gives SCRAM-PLUS the TLS channel's binding data.
+func (ss *session) channelBinding(cbType string) []byte {
+	return stream.ChannelBinding(ss.t, cbType)
+}
+
+// plusOffered: -PLUS mechanisms, when configured, need a TLS 1.3 channel
+// (tls-exporter).
+func (ss *session) plusOffered() bool {
+	return ss.srv.cfg.ChannelBinding && ss.channelBinding(sasl.CBTLSExporter) != nil
 }

@@ -17,6 +17,30 @@ type presenceState struct {
 	last      *xmlstream.Element   // last broadcast presence; guarded by mu
 	directed  map[jid.JID]struct{} // entities sent directed available presence; guarded by mu
 	interest  bool                 // the client asked for its roster; guarded by mu
+	blocks    bool                 // the client asked for its block list; guarded by mu
+	caps      string               // XEP-0115 node#ver of the last presence; guarded by mu
+}
+
+func (p *presenceState) setBlockInterest() {
+	p.mu.Lock()
+	p.blocks = true
+	p.mu.Unlock()
+}
+
+func (p *presenceState) blockInterested() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.blocks
+}
+
+// takeOver copies a resumed session's presence state.
+func (p *presenceState) takeOver(old *presenceState) {
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.available, p.priority, p.last = old.available, old.priority, old.last
+	p.directed, p.interest, p.blocks, p.caps = old.directed, old.interest, old.blocks, old.caps
 }
 
 func (p *presenceState) availability() (bool, int) {
@@ -111,6 +135,12 @@ func (s *Server) handleOwnPresence(ss *session, st *xmlstream.Element) {
 	if typ == "" && !wasAvailable {
 		s.probeContacts(ss)
 		s.redeliverPendingSubscriptions(ss)
+	}
+	if typ == "" {
+		s.pep.presenceCaps(ss, st)
+	}
+	if typ == "" && !wasAvailable && parsePriority(st.ChildText("", "priority")) >= 0 {
+		s.deliverOffline(ss)
 	}
 }
 

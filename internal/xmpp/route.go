@@ -11,6 +11,13 @@ import (
 func (ss *session) handleStanza(st *xmlstream.Element) error {
 	kind := stanza.Kind(st)
 	if kind == "" {
+		switch st.Space {
+		case nsSM:
+			return ss.handleSMElement(st)
+		case nsCSI:
+			ss.handleCSI(st)
+			return nil
+		}
 		if st.Space == xmlstream.NSStream || st.Space == xmlstream.NSFraming {
 			return &stanza.StreamError{Condition: stanza.StreamUnsupportedStanza}
 		}
@@ -56,6 +63,8 @@ func (ss *session) handleStanza(st *xmlstream.Element) error {
 			return nil
 		}
 		ss.trackDirected(st, to)
+	case "message":
+		st = ss.srv.outboundMessage(ss, st, to)
 	}
 	ss.srv.route(st, to)
 	return nil
@@ -152,6 +161,18 @@ func (s *Server) sessionFor(full jid.JID) *session {
 
 // routeLocal delivers to an account of this domain (RFC 6121 §8.5).
 func (s *Server) routeLocal(st *xmlstream.Element, to jid.JID) {
+	if st.Name == "message" {
+		s.deliverMessage(st, to)
+		return
+	}
+	if from, err := jid.Parse(st.Attr("from")); err == nil && from.Bare() != to.Bare() && s.isBlocked(to.Local, from) {
+		if st.Name == "iq" {
+			s.bounce(st, stanza.NewError(stanza.ServiceUnavailable, ""))
+		} else {
+			s.stats.drop(dropBlocked)
+		}
+		return
+	}
 	if !to.IsBare() {
 		if ss := s.sessionFor(to); ss != nil {
 			ss.send(st)
@@ -169,50 +190,12 @@ func (s *Server) routeLocal(st *xmlstream.Element, to jid.JID) {
 			s.stats.drop(dropUndeliverable)
 			return
 		}
-		// A message to an absent resource is treated as sent to the bare JID.
 	}
 	switch st.Name {
-	case "message":
-		s.messageToBare(st, to.Bare())
 	case "presence":
 		s.inboundPresenceToBare(st, to.Bare())
 	case "iq":
 		s.handleBareIQ(st, to.Bare())
-	}
-}
-
-// messageToBare: RFC 6121 §8.5.2.1 for a bare JID.
-func (s *Server) messageToBare(st *xmlstream.Element, bare jid.JID) {
-	typ := st.Attr("type")
-	if typ == "error" {
-		s.stats.drop(dropUndeliverable)
-		return
-	}
-	var best []*session
-	bestPrio := 0
-	for _, ss := range s.sessionsOf(bare) {
-		avail, prio := ss.pres.availability()
-		if !avail || prio < 0 {
-			continue
-		}
-		if typ != "headline" && len(best) > 0 && prio != bestPrio {
-			if prio < bestPrio {
-				continue
-			}
-			best = best[:0]
-		}
-		best, bestPrio = append(best, ss), prio
-	}
-	if len(best) == 0 || typ == "groupchat" {
-		if typ == "headline" {
-			s.stats.drop(dropUndeliverable)
-			return
-		}
-		s.bounce(st, stanza.NewError(stanza.ServiceUnavailable, "the recipient is not available"))
-		return
-	}
-	for _, ss := range best {
-		ss.send(st)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/sasl"
 	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/store"
 	"parley.dev/parley/internal/token"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -85,6 +86,33 @@ type Config struct {
 	// each request and must be safe for concurrent use. Default nil: the
 	// feature is neither advertised nor answered.
 	ExternalServices func(user jid.JID) []ExternalService
+	// Store keeps offline messages, message archives and block lists.
+	// Default: in memory (store.NewMemory), nothing survives a restart.
+	Store store.KV
+	// OfflineLimit is how many messages are kept for an account with no
+	// available resource (XEP-0160); beyond, messages bounce. Default 1000.
+	OfflineLimit int
+	// ArchiveRetention is how long archived messages are kept (XEP-0313).
+	// Default 0: forever.
+	ArchiveRetention time.Duration
+	// ResumeTimeout is how long a stream-management session whose
+	// connection died waits for a resumption (XEP-0198). Default 5 min.
+	ResumeTimeout time.Duration
+	// ChannelBinding offers SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS with
+	// tls-exporter (RFC 9266, advertised per XEP-0440) on TLS 1.3 streams.
+	// Default false: clients such as slixmpp 1.8 pick a -PLUS mechanism
+	// whenever it is offered and bind with tls-unique, which TLS 1.3 does
+	// not have, so they would fail to log in.
+	ChannelBinding bool
+	// Registration is in-band registration (XEP-0077): RegistrationOff
+	// (default), RegistrationInvite or RegistrationOpen. Offered only where
+	// the password cannot be sniffed (TLS or loopback).
+	Registration string
+	// Register creates an account; required unless Registration is off.
+	Register func(username, password string) error
+	// InviteSecret signs invitations (NewInvite); required for
+	// RegistrationInvite.
+	InviteSecret []byte
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Clock returns the time. Default time.Now.
@@ -119,6 +147,15 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Store == nil {
+		c.Store = store.NewMemory()
+	}
+	if c.OfflineLimit == 0 {
+		c.OfflineLimit = 1000
+	}
+	if c.ResumeTimeout == 0 {
+		c.ResumeTimeout = 5 * time.Minute
+	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -133,6 +170,17 @@ type Server struct {
 	users    map[string]*userSessions // bare JID string -> sessions; guarded by mu
 	services map[string]serviceEntry  // domain -> service; guarded by mu
 	closed   bool                     // guarded by mu
+	// smSessions are the resumable stream-management states by id; guarded by mu.
+	smSessions map[string]*smState
+
+	lastStamp atomic.Uint64 // last id nextStamp gave
+
+	offlineMu sync.Mutex // serializes taking messages out of offline storage
+
+	pruneMu   sync.Mutex
+	lastPrune map[string]time.Time // account -> last archive pruning; guarded by pruneMu
+
+	pep *pepService // safe for concurrent use
 
 	rosters *rosterCache // safe for concurrent use
 
@@ -170,12 +218,28 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Accounts == nil {
 		return nil, &ConfigError{Field: "Accounts", Reason: "required"}
 	}
+	switch cfg.Registration {
+	case RegistrationOff:
+	case RegistrationOpen, RegistrationInvite:
+		if cfg.Register == nil {
+			return nil, &ConfigError{Field: "Register", Reason: "required for in-band registration"}
+		}
+		if cfg.Registration == RegistrationInvite && len(cfg.InviteSecret) < 16 {
+			return nil, &ConfigError{Field: "InviteSecret", Reason: "at least 16 bytes for invitations"}
+		}
+	default:
+		return nil, &ConfigError{Field: "Registration", Reason: "off, invite or open"}
+	}
 	s := &Server{
 		cfg:      cfg,
 		domain:   d,
 		users:    make(map[string]*userSessions),
 		services: make(map[string]serviceEntry),
+
+		smSessions: make(map[string]*smState),
+		lastPrune:  make(map[string]time.Time),
 	}
+	s.pep = newPEP(s)
 	s.rosters = newRosterCache(cfg.Rosters)
 	return s, nil
 }
@@ -206,6 +270,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ss.closeWithError(&stanza.StreamError{Condition: stanza.StreamSystemShutdown})
 	}
 	done := make(chan struct{})
+	defer s.endHibernating()
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:

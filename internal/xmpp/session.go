@@ -36,8 +36,10 @@ type session struct {
 	urlResume string // the WebSocket URL's guest resumption token (resume.go)
 	// identity is how the session authenticated: written by the read loop
 	// before the session is registered, read-only afterwards.
-	identity Identity
-	limiter  *rate.Limiter
+	identity   Identity
+	invite     string // XEP-0401 token a preauth IQ presented
+	registered bool   // an account was registered on this stream
+	limiter    *rate.Limiter
 
 	// full is the bound JID. Written once by the read loop before the session
 	// is registered with the router; read-only afterwards.
@@ -55,6 +57,12 @@ type session struct {
 	timer    *time.Timer  // idle / auth timer
 
 	pres presenceState // guarded by pres.mu
+
+	carbons    atomic.Bool             // XEP-0280 enabled
+	csiActive  atomic.Bool             // XEP-0352: false while the client says it is inactive
+	sm         atomic.Pointer[smState] // XEP-0198 state once enabled (or resumed)
+	writerDone chan struct{}           // closed when writeLoop returns; made at bind
+	csi        csiBuffer               // what waits for the client to become active
 }
 
 // ServeTCP runs an XMPP client session over an accepted TCP connection until
@@ -118,6 +126,9 @@ func (ss *session) run(ctx context.Context) error {
 		if err := ss.handleStanza(el); err != nil {
 			return err
 		}
+		if stanza.Kind(el) != "" {
+			ss.countInbound()
+		}
 	}
 }
 
@@ -140,10 +151,26 @@ func (ss *session) finish(err error) {
 	default:
 		ss.log.Debug("session ended", "err", err)
 	}
+	managed := ss.bound.Load() && ss.sm.Load() != nil
+	hibernate := managed && ss.smShouldHibernate(err)
+	if managed {
+		ss.log.Debug("managed session closing", "err", err, "hibernate", hibernate)
+	}
 	ss.closeOnce.Do(func() { close(ss.done) })
 	if ss.bound.Load() {
-		ss.srv.unregister(ss)
-		ss.srv.endPresence(ss)
+		if hibernate {
+			ss.t.Close() // unblocks a write loop stuck on a dead peer
+		}
+		if managed {
+			<-ss.writerDone
+		}
+		if !hibernate {
+			ss.srv.unregister(ss)
+			ss.srv.endPresence(ss)
+		}
+		if managed {
+			ss.smAfterClose(hibernate)
+		}
 	} else {
 		// No write loop was started: say goodbye from here.
 		ss.writeGoodbye()
@@ -172,6 +199,17 @@ func (ss *session) writeGoodbye() {
 // send queues a stanza for the client without blocking. It reports whether
 // the stanza was queued; a full queue drops it and counts the drop.
 func (ss *session) send(st *xmlstream.Element) bool {
+	if handled, ok := ss.smHold(st); handled {
+		return ok
+	}
+	if !ss.csiActive.Load() && ss.csiHold(st) {
+		return true
+	}
+	return ss.sendNow(st)
+}
+
+// sendNow queues st, past stream management and CSI.
+func (ss *session) sendNow(st *xmlstream.Element) bool {
 	select {
 	case <-ss.done:
 		ss.srv.stats.drop(dropSessionClosed)
@@ -190,10 +228,12 @@ func (ss *session) send(st *xmlstream.Element) bool {
 // writeLoop owns the transport's write side after bind: it drains the queue
 // in batches, and on the end of the session says goodbye and closes.
 func (ss *session) writeLoop() {
-	batch := make([]*xmlstream.Element, 0, 16)
+	batch := make([]*xmlstream.Element, 0, 17)
+	counting := ss.sm.Load() // set when resumed; else once <enabled/> is written
 	defer func() {
 		ss.writeGoodbye()
 		ss.t.Close()
+		close(ss.writerDone)
 	}()
 	for {
 		select {
@@ -202,12 +242,30 @@ func (ss *session) writeLoop() {
 		case st := <-ss.out:
 			batch = append(batch[:0], st)
 		drain:
-			for len(batch) < cap(batch) {
+			for len(batch) < cap(batch)-1 {
 				select {
 				case st := <-ss.out:
 					batch = append(batch, st)
 				default:
 					break drain
+				}
+			}
+			counted := batch
+			for i, st := range batch {
+				if st.Is(nsSM, "enabled") {
+					// Counting starts right after <enabled/>, in this batch too.
+					counting, counted = ss.sm.Load(), batch[i+1:]
+				}
+			}
+			if counting != nil {
+				requestAck, ok := counting.writeCounted(counted)
+				if !ok {
+					ss.closeErr.CompareAndSwap(nil, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "too many unacknowledged stanzas"})
+					ss.closeOnce.Do(func() { close(ss.done) })
+					return
+				}
+				if requestAck {
+					batch = append(batch, xmlstream.New(nsSM, "r"))
 				}
 			}
 			if err := ss.t.Write(batch...); err != nil {

@@ -8,22 +8,27 @@ const (
 	dropSessionClosed        // the recipient was going away
 	dropUndeliverable        // nobody to deliver to, and no error is due
 	dropBadAddress           // unparseable address on an internal stanza
+	dropBlocked              // the recipient blocks the sender (XEP-0191)
+	dropOfflineFull          // the recipient's offline storage is full (bounced)
 	numDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{"queue_full", "session_closed", "undeliverable", "bad_address"}
+var dropReasonNames = [numDropReasons]string{"queue_full", "session_closed", "undeliverable", "bad_address", "blocked", "offline_full"}
 
 type counters struct {
-	connections  atomic.Int64  // open connections, negotiating or bound
-	sessions     atomic.Int64  // bound sessions
-	received     atomic.Uint64 // stanzas received from clients
-	routed       atomic.Uint64 // stanzas routed
-	delivered    atomic.Uint64 // stanzas written to clients
-	authFailures atomic.Uint64
-	authByMech   [numMechanisms]atomic.Uint64 // failures by mechanism (mechanismNames)
-	byKind       [numKinds]atomic.Uint64      // stanzas received, by kind (kindNames)
-	probeClosed  atomic.Uint64                // sessions closed for not answering CheckAlive
-	drops        [numDropReasons]atomic.Uint64
+	connections   atomic.Int64  // open connections, negotiating or bound
+	sessions      atomic.Int64  // bound sessions
+	received      atomic.Uint64 // stanzas received from clients
+	routed        atomic.Uint64 // stanzas routed
+	delivered     atomic.Uint64 // stanzas written to clients
+	authFailures  atomic.Uint64
+	authByMech    [numMechanisms]atomic.Uint64 // failures by mechanism (mechanismNames)
+	byKind        [numKinds]atomic.Uint64      // stanzas received, by kind (kindNames)
+	probeClosed   atomic.Uint64                // sessions closed for not answering CheckAlive
+	offlineStored atomic.Uint64                // messages kept for offline accounts
+	archived      atomic.Uint64                // messages written to archives
+	resumed       atomic.Uint64                // stream-management resumptions
+	drops         [numDropReasons]atomic.Uint64
 }
 
 func (c *counters) drop(reason int) { c.drops[reason].Add(1) }
@@ -69,6 +74,9 @@ type Stats struct {
 	AuthFailuresByMech    map[string]uint64 // by SASL mechanism; "other" for unknown names
 	ReceivedByKind        map[string]uint64 // message, presence, iq
 	ProbeClosed           uint64            // sessions closed for not answering CheckAlive
+	OfflineStored         uint64            // messages kept for offline accounts (XEP-0160)
+	Archived              uint64            // messages written to archives (XEP-0313)
+	Resumed               uint64            // sessions resumed (XEP-0198)
 	Drops                 map[string]uint64 // by reason
 }
 
@@ -82,6 +90,9 @@ func (s *Server) Stats() Stats {
 		Delivered:          s.stats.delivered.Load(),
 		AuthFailures:       s.stats.authFailures.Load(),
 		ProbeClosed:        s.stats.probeClosed.Load(),
+		OfflineStored:      s.stats.offlineStored.Load(),
+		Archived:           s.stats.archived.Load(),
+		Resumed:            s.stats.resumed.Load(),
 		Drops:              make(map[string]uint64, numDropReasons),
 		AuthFailuresByMech: make(map[string]uint64, numMechanisms),
 		ReceivedByKind:     make(map[string]uint64, numKinds),

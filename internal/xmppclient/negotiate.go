@@ -122,7 +122,12 @@ func (c *Client) authenticate(features *xmlstream.Element) error {
 	if mech == mechOAuthBearer {
 		return c.authenticateBearer()
 	}
-	cs, err := sasl.NewClient(mech, sasl.ClientConfig{Username: c.cfg.Username, Password: c.cfg.Password})
+	sc := sasl.ClientConfig{Username: c.cfg.Username, Password: c.cfg.Password}
+	if sasl.IsPlus(mech) {
+		sc.ChannelBindingType = sasl.CBTLSExporter
+		sc.ChannelBindingData = stream.ChannelBinding(c.t, sasl.CBTLSExporter)
+	}
+	cs, err := sasl.NewClient(mech, sc)
 	if err != nil {
 		return err
 	}

@@ -106,13 +106,13 @@ ensure_node_deps() {
 }
 
 ensure_slixmpp() {
-	"$PYTHON" -c 'import slixmpp' 2>/dev/null && return 0
-	log "slixmpp missing for $PYTHON; installing python3-slixmpp"
+	"$PYTHON" -c 'import slixmpp, aiohttp' 2>/dev/null && return 0
+	log "slixmpp or aiohttp missing for $PYTHON; installing python3-slixmpp python3-aiohttp"
 	if [ "$(id -u)" = 0 ]; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y python3-slixmpp >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y python3-slixmpp python3-aiohttp >/dev/null
 	else
-		sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-slixmpp >/dev/null
-	fi || fail "could not install python3-slixmpp"
+		sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-slixmpp python3-aiohttp >/dev/null
+	fi || fail "could not install python3-slixmpp python3-aiohttp"
 	"$PYTHON" -c 'import slixmpp' || fail "slixmpp still not importable by $PYTHON"
 }
 

@@ -45,6 +45,15 @@ class SlixmppSession extends Session {
     return withTimeout(reply, `slixmpp ${op} ${jid}`).finally(() => this.replies.delete(tag));
   }
 
+  /** xep runs one of the agent's XEP plugin calls (py/agent.py plugin_call). */
+  xep(call, args = {}, timeout = env.stepMs) {
+    this.nextTag += 1;
+    const tag = this.nextTag;
+    const reply = new Promise((resolve) => this.replies.set(tag, resolve));
+    this.command({ op: "plugin", call, args, tag });
+    return withTimeout(reply, `slixmpp ${call}`, timeout).finally(() => this.replies.delete(tag));
+  }
+
   async closeStream() {
     if (this.child.exitCode === null) this.command({ op: "close" });
     await this.exited;
@@ -59,11 +68,14 @@ class SlixmppSession extends Session {
  * loginSlixmpp starts an agent that logs in over TCP+STARTTLS with exactly
  * `mechanism`; resolves with a Session once slixmpp reports session_start.
  */
-export async function loginSlixmpp({ mechanism, user, password, domain = env.domain }) {
-  const jid = mechanism === "ANONYMOUS" ? domain : `${user}@${domain}/slixmpp-${process.pid}`;
+export async function loginSlixmpp({ mechanism, user, password, domain = env.domain,
+  resource = `slixmpp-${process.pid}`, port = env.tcpPort, plugins = [], reconnect = false }) {
+  const jid = mechanism === "ANONYMOUS" ? domain : `${user}@${domain}/${resource}`;
   const args = [AGENT, "--jid", jid, "--mechanism", mechanism, "--host", env.tcpHost,
-    "--port", String(env.tcpPort), "--timeout", String(env.stepMs / 1000)];
+    "--port", String(port), "--timeout", String(env.stepMs / 1000)];
   if (password) args.push("--password", password);
+  if (plugins.length) args.push("--plugins", plugins.join(","));
+  if (reconnect) args.push("--reconnect");
   const child = spawn(env.python, args, { stdio: ["pipe", "pipe", "pipe"] });
   const session = new SlixmppSession(child);
   child.stderr.on("data", (d) => {
@@ -83,6 +95,7 @@ export async function loginSlixmpp({ mechanism, user, password, domain = env.dom
         case "stanza": {
           const el = parse(ev.xml);
           if (STANZAS.has(el.name)) session.deliver(el);
+          else if (el.name === "enabled") session.smEnabled = true;
           break;
         }
         case "features":
@@ -99,8 +112,14 @@ export async function loginSlixmpp({ mechanism, user, password, domain = env.dom
         case "reply":
           session.replies.get(ev.tag)?.(ev);
           break;
-        case "error":
+        case "resumed":
+          session.resumed = (session.resumed ?? 0) + 1;
+          break;
         case "disconnected":
+          session.disconnects = (session.disconnects ?? 0) + 1;
+          reject(new LoginError(`slixmpp: disconnected ${ev.reason}`));
+          break;
+        case "error":
           reject(new LoginError(`slixmpp: ${ev.message ?? `disconnected ${ev.reason}`}`));
           break;
         default:

@@ -35,7 +35,8 @@ target_setup() {
 
 target_start() {
 	"$PARLEY_BIN" serve --listen "127.0.0.1:$HTTP_PORT" --c2s "127.0.0.1:$C2S_PORT" \
-		--domain example.test --data "$WORK/data" --public-ip 127.0.0.1 >"$SERVER_LOG" 2>&1 &
+		--domain example.test --data "$WORK/data" --public-ip 127.0.0.1 \
+		--upload-url "http://127.0.0.1:$HTTP_PORT/upload/" >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	wait_http_ok "http://127.0.0.1:$HTTP_PORT/health"
 }

@@ -41,7 +41,7 @@ daemonize = false
 pidfile = "$WORK/prosody.pid"
 data_path = "$WORK/data"
 plugin_paths = {}
-log = { { levels = { min = "info" }, to = "file", filename = "$SERVER_LOG" } }
+log = { { levels = { min = os.getenv("PROSODY_LOG_MIN") or "info" }, to = "file", filename = "$SERVER_LOG" } }
 
 -- Loopback only, and only the listeners the suite uses.
 interfaces = { "127.0.0.1" }
@@ -55,9 +55,18 @@ component_ports = {}
 http_ports = { $HTTP_PORT }
 https_ports = {}
 http_default_host = "example.test"
+-- Upload URLs (XEP-0363) the test clients can reach.
+http_external_url = "http://127.0.0.1:$HTTP_PORT/"
 
-modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "websocket" }
-modules_disabled = { "s2s", "s2s_auth_certs", "offline" }
+-- What XMPP apps need (tests/apps-*.test.js), all shipped with Debian's
+-- prosody 0.12: offline storage, carbons, MAM, stream management, CSI,
+-- blocking, PEP (with bookmarks and vcard-temp on top).
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "websocket",
+	"offline", "carbons", "mam", "smacks", "csi_simple", "blocklist", "pep", "vcard_legacy", "bookmarks" }
+modules_disabled = { "s2s", "s2s_auth_certs" }
+archive_expires_after = "1w"
+default_archive_policy = true
+max_archive_query_results = 250
 
 authentication = "internal_hashed"
 storage = "internal"
@@ -80,6 +89,11 @@ VirtualHost "sha256.example.test"
 VirtualHost "guest.example.test"
 	authentication = "anonymous"
 Component "conference.example.test" "muc"
+	modules_enabled = { "muc_mam" }
+	muc_log_by_default = true
+Component "upload.example.test" "http_file_share"
+	http_file_share_size_limit = 10485760
+	http_host = "127.0.0.1"
 LUA
 }
 
