@@ -190,54 +190,13 @@ func start(cfg Config) (*parley, error) {
 		return nil, err
 	}
 	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{})}
-	if p.tokens, err = loadTokens(cfg.Tokens); err != nil {
-		return nil, err
-	}
-	resume, err := loadResume(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	// Offline messages, archives, PEP, block lists and vCards.
-	p.store, err = store.Open(filepath.Join(cfg.DataDir, "xmpp.db"))
-	if err != nil {
-		return nil, err
-	}
 	started := false
 	defer func() {
-		if !started {
+		if !started && p.store != nil {
 			p.store.Close() // a failed start must not keep the file locked
 		}
 	}()
-	var inviteSecret []byte
-	if cfg.Registration == xmpp.RegistrationInvite {
-		if inviteSecret, err = InviteSecret(cfg.DataDir); err != nil {
-			return nil, fmt.Errorf("invitations: %w", err)
-		}
-	}
-	p.xmpp, err = xmpp.New(xmpp.Config{
-		Tokens:           p.tokens,
-		Resume:           resume,
-		Registration:     cfg.Registration,
-		ChannelBinding:   cfg.SCRAMPlus,
-		Register:         acc.Add,
-		InviteSecret:     inviteSecret,
-		Store:            p.store,
-		ArchiveRetention: cfg.ArchiveRetention,
-		Domain:           cfg.Domain,
-		Accounts:         acc,
-		Throttle:         accounts.NewThrottle(accounts.ThrottleConfig{}),
-		TLS:              portTLS.config,
-		AllowAnonymous:   cfg.AllowAnonymous,
-		RequireTLS:       cfg.RequireTLS,
-		Limits:           xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
-		StanzaRate:       cfg.StanzaRate,
-		StanzaBurst:      5 * max(cfg.StanzaRate, 200),
-		Rosters:          xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
-		Logger:           cfg.Logger.With("part", "xmpp"),
-		// STUN and TURN on the one port, for browsers and XMPP clients.
-		ExternalServices: p.externalServices,
-	})
-	if err != nil {
+	if err := p.startXMPP(acc, portTLS); err != nil {
 		return nil, err
 	}
 	if err := p.listen(); err != nil {
@@ -268,6 +227,59 @@ func start(cfg Config) (*parley, error) {
 	started = true
 	p.log.Info("parley is ready", "http", p.cfg.HTTPListener.Addr().String(), "domain", cfg.Domain, "version", cfg.Version)
 	return p, nil
+}
+
+// startXMPP builds the XMPP server: tokens, guest resumption, the durable
+// store (offline messages, archives, PEP, block lists, vCards) and
+// registration invitations.
+func (p *parley) startXMPP(acc *accounts.Store, portTLS portTLS) error {
+	cfg := p.cfg
+	var err error
+	if p.tokens, err = loadTokens(cfg.Tokens); err != nil {
+		return err
+	}
+	resume, err := loadResume(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	// Offline messages, archives, PEP, block lists and vCards.
+	p.store, err = store.Open(filepath.Join(cfg.DataDir, "xmpp.db"))
+	if err != nil {
+		return err
+	}
+	var inviteSecret []byte
+	if cfg.Registration == xmpp.RegistrationInvite {
+		if inviteSecret, err = InviteSecret(cfg.DataDir); err != nil {
+			return fmt.Errorf("invitations: %w", err)
+		}
+	}
+	p.xmpp, err = xmpp.New(xmpp.Config{
+		Tokens:           p.tokens,
+		Resume:           resume,
+		Registration:     cfg.Registration,
+		ChannelBinding:   cfg.SCRAMPlus,
+		Register:         acc.Add,
+		InviteSecret:     inviteSecret,
+		Store:            p.store,
+		ArchiveRetention: cfg.ArchiveRetention,
+		Domain:           cfg.Domain,
+		Accounts:         acc,
+		Throttle:         accounts.NewThrottle(accounts.ThrottleConfig{}),
+		TLS:              portTLS.config,
+		AllowAnonymous:   cfg.AllowAnonymous,
+		RequireTLS:       cfg.RequireTLS,
+		Limits:           xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
+		StanzaRate:       cfg.StanzaRate,
+		StanzaBurst:      5 * max(cfg.StanzaRate, 200),
+		Rosters:          xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
+		Logger:           cfg.Logger.With("part", "xmpp"),
+		// STUN and TURN on the one port, for browsers and XMPP clients.
+		ExternalServices: p.externalServices,
+	})
+	if err != nil {
+		return err
+	}
+	return nil
 }
 
 // startConferences builds the SFU on the UDP port of --listen, the focus,
