@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/perm"
@@ -52,6 +53,12 @@ type Config struct {
 	// Stats returns the counters GET /api/stats shows (refusals of tokens
 	// and joins, and so on), as JSON-encodable data. Default nil: {}.
 	Stats func() any
+	// StartTrace records a room's signalling (to and from the focus) for a
+	// while; Trace returns what was recorded, as JSON-encodable data, or
+	// an error if the room was never traced. Default nil: those endpoints
+	// answer 501.
+	StartTrace func(room string, d time.Duration) error
+	Trace      func(room string) (any, error)
 	// Drain starts a graceful stop (POST /admin/drain) and returns its
 	// state, as JSON-encodable data. Default nil: that endpoint answers 501.
 	Drain func() any
@@ -99,6 +106,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /api/tokens", a.mintToken)
 	h("GET /api/stats", a.stats)
 	h("POST /admin/drain", a.drain)
+	h("POST /api/rooms/{room}/trace", a.startTrace)
+	h("GET /api/rooms/{room}/trace", a.getTrace)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -110,6 +119,42 @@ func (a *API) drain(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotImplemented, "drain is not available here"}
 	}
 	return writeJSON(w, http.StatusAccepted, a.cfg.Drain())
+}
+
+// startTrace is POST /api/rooms/{room}/trace {"seconds": N}: record the
+// room's signalling for N seconds (default 60, at most 1800).
+func (a *API) startTrace(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.StartTrace == nil {
+		return &httpError{http.StatusNotImplemented, "traces are not available here"}
+	}
+	var body struct {
+		Seconds int `json:"seconds"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	if body.Seconds <= 0 {
+		body.Seconds = 60
+	}
+	if err := a.cfg.StartTrace(r.PathValue("room"), time.Duration(body.Seconds)*time.Second); err != nil {
+		return &httpError{http.StatusBadRequest, err.Error()}
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]any{"room": r.PathValue("room"), "seconds": min(body.Seconds, 1800)})
+}
+
+// getTrace is GET /api/rooms/{room}/trace: the recorded signalling, redacted.
+func (a *API) getTrace(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Trace == nil {
+		return &httpError{http.StatusNotImplemented, "traces are not available here"}
+	}
+	t, err := a.cfg.Trace(r.PathValue("room"))
+	if err != nil {
+		return &httpError{http.StatusNotFound, err.Error()}
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="parley-trace.json"`)
+	return writeJSON(w, http.StatusOK, t)
 }
 
 // httpError is an error with its HTTP status.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"parley.dev/parley/internal/jid"
 )
 
 // drainPoll is how often a drain looks whether the calls have ended.
@@ -69,4 +71,27 @@ func (p *parley) health(w http.ResponseWriter, r *http.Request) {
 func (p *parley) live(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write([]byte("{\"status\":\"alive\"}\n"))
+}
+
+// roomJID is the MUC address of a room name given to the admin API.
+func (p *parley) roomJID(name string) (jid.JID, error) {
+	return jid.Parse(name + "@conference." + p.cfg.Domain)
+}
+
+// startTrace and traceOf serve the admin API's signalling traces.
+func (p *parley) startTrace(room string, d time.Duration) error {
+	j, err := p.roomJID(room)
+	if err != nil {
+		return err
+	}
+	p.focus.StartTrace(j, d)
+	return nil
+}
+
+func (p *parley) traceOf(room string) (any, error) {
+	j, err := p.roomJID(room)
+	if err != nil {
+		return nil, err
+	}
+	return p.focus.TraceOf(j)
 }

@@ -71,6 +71,7 @@ type Focus struct {
 
 	nextID  atomic.Uint64
 	refused perm.Refusals   // Jingle requests refused for lack of a permission
+	trace   tracer          // signalling traces (trace.go); safe for concurrent use
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // conference actors
@@ -105,6 +106,7 @@ func New(cfg Config) (*Focus, error) {
 		conferences: make(map[jid.JID]*conference),
 		sessions:    make(map[string]*conference),
 		pending:     make(map[string]chan *xmlstream.Element),
+		trace:       tracer{traces: make(map[jid.JID]*Trace), ids: make(map[string]jid.JID)},
 		ctx:         ctx, cancel: cancel,
 	}, nil
 }
@@ -190,6 +192,7 @@ func (f *Focus) HandleStanza(st *xmlstream.Element) {
 	if st.Name != "iq" {
 		return
 	}
+	f.record("in", st)
 	switch st.Attr("type") {
 	case "result", "error":
 		f.mu.Lock()
@@ -207,6 +210,8 @@ func (f *Focus) HandleStanza(st *xmlstream.Element) {
 		f.cfg.Router.Route(stanza.IQResult(st, f.discoInfo()))
 	case payload.Is(NSJingle, "jingle") && st.Attr("type") == "set":
 		f.handleJingle(st, payload)
+	case payload.Is(nsParleyRoom, "trace"):
+		f.handleTraceIQ(st, payload)
 	default:
 		f.reply(stanza.ErrorReply(st, stanza.NewError(stanza.ServiceUnavailable, "")))
 	}
@@ -237,6 +242,7 @@ func (f *Focus) handleJingle(iq, payload *xmlstream.Element) {
 
 func (f *Focus) reply(st *xmlstream.Element) {
 	if st != nil {
+		f.record("out", st)
 		f.cfg.Router.Route(st)
 	}
 }
@@ -254,7 +260,9 @@ func (f *Focus) request(to jid.JID, typ string, payload *xmlstream.Element) (*xm
 		delete(f.pending, id)
 		f.mu.Unlock()
 	}()
-	f.cfg.Router.Route(stanza.IQ(typ, id, f.domain, to, payload))
+	req := stanza.IQ(typ, id, f.domain, to, payload)
+	f.record("out", req)
+	f.cfg.Router.Route(req)
 	timer := time.NewTimer(f.cfg.RequestTimeout)
 	defer timer.Stop()
 	select {
