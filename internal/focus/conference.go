@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"time"
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/sfu"
@@ -27,11 +28,12 @@ type conference struct {
 	inbox chan func()
 	done  chan struct{} // closed when run returns
 
-	sfu    *sfu.Conference         // owned by run
-	byNick map[string]*participant // owned by run
-	bySID  map[string]*participant // owned by run
-	byID   map[string]*participant // SFU participant id -> participant; owned by run
-	nextID int                     // owned by run
+	sfu     *sfu.Conference         // owned by run
+	byNick  map[string]*participant // owned by run
+	bySID   map[string]*participant // owned by run
+	byID    map[string]*participant // SFU participant id -> participant; owned by run
+	nextID  int                     // owned by run
+	started time.Time               // when the media conference started; owned by run
 	// speaker is the SFU participant id of the dominant speaker last
 	// announced; "" before anyone. Owned by run.
 	speaker string
@@ -70,7 +72,9 @@ func (c *conference) run() {
 		}
 		if len(c.byNick) == 0 && c.f.tryEnd(c) {
 			c.shutdown()
-			c.log.Debug("conference ended")
+			if c.sfu != nil {
+				c.log.Info("conference ended", "lasted", time.Since(c.started).Round(time.Second))
+			}
 			return
 		}
 	}
@@ -103,8 +107,8 @@ func (c *conference) joined(nick string, real jid.JID, r Rights) {
 	c.byID[p.id] = p
 	c.log.Debug("occupant joined", "nick", nick, "jid", real.String())
 	go func() {
-		ok := c.f.speaksJingle(real)
-		c.post(func() { p.probed(ok) })
+		ok, client := c.f.speaksJingle(real)
+		c.post(func() { p.probed(ok, client) })
 	}()
 }
 
@@ -134,6 +138,7 @@ func (c *conference) drop(p *participant, reason, text string, notify bool) {
 	c.f.unbindSession(p.sid)
 	if p.sp != nil {
 		p.sp.Close()
+		c.log.Info("participant left", "nick", p.nick, "why", text, "stayed", time.Since(p.since).Round(time.Second))
 	}
 	if notify && p.state >= stateOffered && p.state != stateEnded {
 		j := xmlstream.New(NSJingle, "jingle", "action", "session-terminate", "sid", p.sid).Add(
@@ -181,6 +186,8 @@ func (c *conference) ownerOf(streamID string) string {
 func (c *conference) sfuConference() *sfu.Conference {
 	if c.sfu == nil {
 		c.sfu = c.f.cfg.SFU.Conference(c.room.String())
+		c.started = time.Now()
+		c.log.Info("conference started")
 		c.sfu.SetLastN(c.f.cfg.LastN)
 		go c.forwardConferenceEvents(c.sfu)
 	}
@@ -224,10 +231,13 @@ func (c *conference) announceSpeaker(q *participant) {
 }
 
 // speaksJingle asks an occupant's disco#info for the Jingle features.
-func (f *Focus) speaksJingle(real jid.JID) bool {
+func (f *Focus) speaksJingle(real jid.JID) (ok bool, client string) {
 	res, err := f.request(real, "get", xmlstream.New(nsDiscoInfo, "query"))
 	if err != nil {
-		return false
+		return false, ""
+	}
+	if id := res.FirstChild().Child(nsDiscoInfo, "identity"); id != nil {
+		client = id.Attr("name")
 	}
 	var have []string
 	for _, feat := range res.FirstChild().ChildrenNamed(nsDiscoInfo, "feature") {
@@ -235,10 +245,10 @@ func (f *Focus) speaksJingle(real jid.JID) bool {
 	}
 	for _, want := range requiredFeatures {
 		if !slices.Contains(have, want) {
-			return false
+			return false, client
 		}
 	}
-	return true
+	return true, client
 }
 
 func randomSID() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/jingle"
@@ -46,13 +47,17 @@ type participant struct {
 	answer       map[string]jingle.Content
 	wantsOffer   bool // the SFU asked to renegotiate while an offer was out
 	wantsRestart bool // an ICE restart was asked for while an offer was out
+
+	client string    // its disco#info identity name (the web client says its browser)
+	since  time.Time // when its media session started; zero before
 }
 
 // probed continues after disco#info: call the occupant if it speaks Jingle.
-func (p *participant) probed(ok bool) {
+func (p *participant) probed(ok bool, client string) {
 	if p.state != stateProbing {
 		return // it left meanwhile
 	}
+	p.client = client
 	p.c.announceSpeaker(p) // a newcomer learns who is speaking
 	if !ok {
 		p.state = stateChatOnly
@@ -68,6 +73,8 @@ func (p *participant) probed(ok bool) {
 	p.applyGates()
 	p.c.bySID[p.sid] = p
 	p.c.f.bindSession(p.sid, p.c)
+	p.since = time.Now()
+	p.c.log.Info("participant joined", "nick", p.nick, "client", p.client)
 	go p.forwardEvents(sp)
 	p.sendOffer("session-initiate")
 }
@@ -80,6 +87,10 @@ func (p *participant) forwardEvents(sp *sfu.Participant) {
 		}
 		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateFailed {
 			p.c.post(func() { p.restartICE("the connection failed") })
+		}
+		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateConnected {
+			r := sp.Route()
+			p.c.log.Info("media connected", "nick", p.nick, "local", r.Local, "remote", r.Remote, "addr", r.RemoteAddr)
 		}
 		if ev.Kind == sfu.EventSendLayers {
 			src, rids := ev.Track.Source, ev.Layers

@@ -35,3 +35,13 @@ func TestSFUStatsOnlyGrow(t *testing.T) {
 		t.Fatalf("totals went down when carol left: before %+v, after %+v", before, after)
 	}
 }
+
+func TestRouteNamesTheCandidatePair(t *testing.T) {
+	conf := newTestSFU(t, nil).Conference("room")
+	alice, bob := join(t, conf, "alice"), join(t, conf, "bob")
+	allReceive(t, 5, alice, bob)
+	r := alice.p.Route()
+	if r.Local != "host/udp" || r.Remote == "" || r.RemoteAddr == "" {
+		t.Fatalf("route %+v", r)
+	}
+}

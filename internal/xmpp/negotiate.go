@@ -283,6 +283,8 @@ func (ss *session) saslFail(err error, user string) (bool, error) {
 		failure.Add(xmlstream.New(nsSASL, "text", "xml:lang", "en").SetText(text))
 	}
 	if cond == "not-authorized" {
+		// The throttle bounds how often one address can get here.
+		ss.log.Info("login failed", "mechanism", ss.mech, "user", user, "addr", ss.throttleAddr())
 		ss.srv.stats.authFailure(ss.mech)
 		if th := ss.srv.cfg.Throttle; th != nil {
 			th.Failed(user, ss.throttleAddr())

@@ -1,7 +1,7 @@
 // Tests of web/static/lib/xmpp.js against a scripted server (fakes.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { XmppClient, StanzaError, TimeoutError, DisconnectedError, AuthError, JINGLE_FEATURES, iq } from '../static/lib/xmpp.js';
+import { XmppClient, StanzaError, TimeoutError, DisconnectedError, AuthError, JINGLE_FEATURES, iq, browserName } from '../static/lib/xmpp.js';
 import { x, kids, attr } from '../static/lib/xmlutil.js';
 import { parse } from '../static/lib/xml.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
@@ -157,4 +157,12 @@ test('a quiet connection is pinged and dropped when the server stops answering',
   assert.equal(kids(pings[0])[0].name, 'ping');
   await clock.advance(3000);
   assert.deepEqual(events.filter((e) => e[0] === 'offline').map((e) => e[1]), ['the server stopped answering']);
+});
+
+test('browserName names the browser for the server logs', () => {
+  assert.equal(browserName('Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0'), 'Firefox 140');
+  assert.equal(browserName('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36'), 'Chrome 156');
+  assert.equal(browserName('Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0'), 'Edge 130');
+  assert.equal(browserName('Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15'), 'Safari 18');
+  assert.equal(browserName(''), '');
 });

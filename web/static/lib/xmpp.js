@@ -182,7 +182,7 @@ export class XmppClient extends Emitter {
       backoffInitialMs: 1000,
       backoffMaxMs: 30000,
       features: [...JINGLE_FEATURES],
-      identity: { category: 'client', type: 'web', name: 'parley' },
+      identity: { category: 'client', type: 'web', name: `parley ${browserName()}`.trim() },
       WebSocket: globalThis.WebSocket,
       ...cfg,
     };
@@ -787,4 +787,25 @@ export function iq(type, to, payload) {
   const attrs = { xmlns: NS.client, type };
   if (to) attrs.to = to;
   return x('iq', attrs, [payload]);
+}
+
+/**
+ * browserName names the browser from its user agent, for the server's logs
+ * (the disco identity): "Firefox 140", "Chrome 156", "Edge 130",
+ * "Safari 18", or '' outside a browser.
+ * @param {string} [ua]
+ * @returns {string}
+ */
+export function browserName(ua = globalThis.navigator?.userAgent ?? '') {
+  for (const [re, name] of /** @type {[RegExp, string][]} */ ([
+    [/Edg\/(\d+)/, 'Edge'],
+    [/OPR\/(\d+)/, 'Opera'],
+    [/Firefox\/(\d+)/, 'Firefox'],
+    [/Chrom(?:e|ium)\/(\d+)/, 'Chrome'],
+    [/Version\/(\d+)[.\d]* .*Safari/, 'Safari'],
+  ])) {
+    const m = re.exec(ua);
+    if (m) return `${name} ${m[1]}`;
+  }
+  return '';
 }
