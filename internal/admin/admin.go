@@ -9,6 +9,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -59,6 +60,10 @@ type Config struct {
 	// answer 501.
 	StartTrace func(room string, d time.Duration) error
 	Trace      func(room string) (any, error)
+	// Conferences describes the running conferences (GET /stats and GET
+	// /stats/conferences/{room}), as JSON-encodable data; room "" is all.
+	// ok is false for a room with no conference. Default nil: 501.
+	Conferences func(ctx context.Context, room string) (v any, ok bool)
 	// Drain starts a graceful stop (POST /admin/drain) and returns its
 	// state, as JSON-encodable data. Default nil: that endpoint answers 501.
 	Drain func() any
@@ -106,6 +111,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /api/tokens", a.mintToken)
 	h("GET /api/stats", a.stats)
 	h("POST /admin/drain", a.drain)
+	h("GET /stats", a.conferenceStats)
+	h("GET /stats/conferences/{room}", a.conferenceStats)
 	h("POST /api/rooms/{room}/trace", a.startTrace)
 	h("GET /api/rooms/{room}/trace", a.getTrace)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
@@ -119,6 +126,22 @@ func (a *API) drain(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotImplemented, "drain is not available here"}
 	}
 	return writeJSON(w, http.StatusAccepted, a.cfg.Drain())
+}
+
+// conferenceStats is GET /stats (every conference) and GET
+// /stats/conferences/{room}: participants, their browsers, paths (candidate
+// types), round-trip times, codecs, packets and losses.
+func (a *API) conferenceStats(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Conferences == nil {
+		return &httpError{http.StatusNotImplemented, "statistics are not available here"}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	v, ok := a.cfg.Conferences(ctx, r.PathValue("room"))
+	if !ok {
+		return &httpError{http.StatusNotFound, "no conference in room " + r.PathValue("room")}
+	}
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // startTrace is POST /api/rooms/{room}/trace {"seconds": N}: record the

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+
 	"parley.dev/parley/internal/metrics"
 )
 
@@ -62,4 +64,23 @@ func (p *parley) metricsSnapshot() metrics.Snapshot {
 		}
 	}
 	return s
+}
+
+// conferenceStats serves GET /stats (room "") and GET
+// /stats/conferences/{room} on the admin listener.
+func (p *parley) conferenceStats(ctx context.Context, room string) (any, bool) {
+	confs := p.focus.Conferences(ctx)
+	if room == "" {
+		return map[string]any{"server": p.sfu.Stats(), "xmpp_sessions": p.xmpp.Stats().Sessions, "conferences": confs}, true
+	}
+	want, err := p.roomJID(room)
+	if err != nil {
+		return nil, false
+	}
+	for _, c := range confs {
+		if c.Room == want.String() {
+			return c, true
+		}
+	}
+	return nil, false
 }

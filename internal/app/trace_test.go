@@ -103,3 +103,50 @@ func TestSignallingTraceByAModerator(t *testing.T) {
 		t.Fatalf("trace answer %s: %v", res, err)
 	}
 }
+
+// TestConferenceStats: GET /stats/conferences/ROOM on the admin listener
+// describes each participant's path, codecs and packets.
+func TestConferenceStats(t *testing.T) {
+	srv := startRoomsServer(t, t.TempDir(), nil)
+	room := jid.MustParse("statsroom@conference." + testDomain)
+	peers := map[string]*mediapeer.Peer{"ann": joinPeer(t, srv.ws, room, "ann", true), "ben": joinPeer(t, srv.ws, room, "ben", true)}
+	waitFlowing(t, peers)
+	resp, err := http.Get(srv.admin + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/stats without the admin token: %s", resp.Status)
+	}
+	if code, _ := adminCall(t, "GET", srv.admin+"/stats/conferences/nosuchroom", ""); code != http.StatusNotFound {
+		t.Fatalf("a room without a conference: %d", code)
+	}
+	code, b := adminCall(t, "GET", srv.admin+"/stats/conferences/statsroom", "")
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, b)
+	}
+	var c focus.ConferenceInfo
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Room != room.String() || len(c.Participants) != 2 || c.Started.IsZero() {
+		t.Fatalf("conference %s", b)
+	}
+	for _, p := range c.Participants {
+		m := p.Media
+		if p.State != "active" || m == nil || m.Route.Local != "host/udp" || m.Received.Packets == 0 {
+			t.Fatalf("participant %s: %s", p.Nick, b)
+		}
+		codecs := map[string]uint64{}
+		for _, s := range m.Published {
+			codecs[s.Codec] += s.Packets
+		}
+		if codecs["audio/opus"] == 0 || codecs["video/VP8"] == 0 {
+			t.Fatalf("%s publishes %v: %s", p.Nick, codecs, b)
+		}
+	}
+	if code, b := adminCall(t, "GET", srv.admin+"/stats", ""); code != http.StatusOK || !strings.Contains(string(b), `"statsroom@conference.`) {
+		t.Fatalf("/stats: %d %.300s", code, b)
+	}
+}

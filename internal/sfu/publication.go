@@ -54,6 +54,7 @@ type layer struct {
 	keyframes *keyframeLimiter // read-only pointer
 	lastAt    atomic.Int64     // arrival of the latest packet, Unix ns; 0 before
 	bytes     atomic.Uint64    // payload bytes received
+	packets   atomic.Uint64    // packets received and forwarded (report.go)
 	height    atomic.Uint32    // picture height of the latest VP8 keyframe; 0 unknown
 }
 
@@ -183,6 +184,7 @@ func (pub *publication) handle(li int, pkt []byte, now time.Time) {
 	}
 	l.lastAt.Store(now.UnixNano())
 	l.bytes.Add(uint64(len(l.fwd.payload)))
+	l.packets.Add(1)
 	if pub.codecKind == codecVP8 && l.fwd.keyframe {
 		if _, h, ok := vp8Size(l.fwd.payload); ok {
 			l.height.Store(uint32(h))

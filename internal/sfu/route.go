@@ -11,8 +11,9 @@ import (
 // pair in use, by type and protocol ("host/udp", "relay/udp", "host/tcp"
 // for ICE-TCP, "srflx/udp", "prflx/udp").
 type Route struct {
-	Local, Remote string // candidate type/protocol; "" before a pair is chosen
-	RemoteAddr    string // the participant's address as the SFU sees it
+	Local      string `json:"local"`       // candidate type/protocol; "" before a pair is chosen
+	Remote     string `json:"remote"`      // the participant's candidate, likewise
+	RemoteAddr string `json:"remote_addr"` // the participant's address as the SFU sees it
 }
 
 // Route returns the candidate pair the participant's connection uses now.
