@@ -32,36 +32,50 @@ type TokenConfig struct {
 
 // loadTokens builds the verifier; nil when tokens are off.
 func loadTokens(tc TokenConfig) (*token.Verifier, error) {
-	if tc.SecretFile == "" && tc.PublicKeyFile == "" && tc.JWKSFile == "" {
+	if !tc.on() {
 		return nil, nil
 	}
-	cfg := token.Config{Audience: tc.Audience, Issuer: tc.Issuer, Leeway: tc.Leeway}
-	if tc.SecretFile != "" {
-		secret, err := readSecretFile(tc.SecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
-		}
-		cfg.Secret = []byte(secret)
-	}
-	if tc.PublicKeyFile != "" {
-		keys, err := token.LoadPublicKeys(tc.PublicKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--jwt-public-key-file: %w", err)
-		}
-		cfg.PublicKeys = keys
-	}
-	if tc.JWKSFile != "" {
-		data, err := os.ReadFile(tc.JWKSFile)
-		if err != nil {
-			return nil, fmt.Errorf("--jwt-jwks-file: %w", err)
-		}
-		cfg.JWKS = data
+	cfg, err := tc.read()
+	if err != nil {
+		return nil, err
 	}
 	v, err := token.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
 	return v, nil
+}
+
+// on says whether token logins are configured.
+func (tc TokenConfig) on() bool {
+	return tc.SecretFile != "" || tc.PublicKeyFile != "" || tc.JWKSFile != ""
+}
+
+// read reads the key files into a verifier's configuration.
+func (tc TokenConfig) read() (token.Config, error) {
+	cfg := token.Config{Audience: tc.Audience, Issuer: tc.Issuer, Leeway: tc.Leeway}
+	if tc.SecretFile != "" {
+		secret, err := readSecretFile(tc.SecretFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--jwt-secret-file: %w", err)
+		}
+		cfg.Secret = []byte(secret)
+	}
+	if tc.PublicKeyFile != "" {
+		keys, err := token.LoadPublicKeys(tc.PublicKeyFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--jwt-public-key-file: %w", err)
+		}
+		cfg.PublicKeys = keys
+	}
+	if tc.JWKSFile != "" {
+		data, err := os.ReadFile(tc.JWKSFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--jwt-jwks-file: %w", err)
+		}
+		cfg.JWKS = data
+	}
+	return cfg, nil
 }
 
 // loadResume builds the signer of guests' resumption tokens, with a secret

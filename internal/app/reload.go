@@ -8,7 +8,7 @@ import (
 // reloadable lists the settings that reload applies; every other field of
 // Config that differs is reported as needing a restart.
 var reloadable = map[string]bool{
-	"TURNSecret": true,
+	"TURNSecret": true, "Tokens": true,
 	// Set by the caller for each Run, not settings.
 	"Logger": true, "Reloads": true, "Ready": true, "HTTPListener": true, "C2SListener": true, "ACMEHTTPClient": true,
 }
@@ -24,6 +24,7 @@ func (p *parley) reload(next Config) {
 		return
 	}
 	p.rotateTURNSecret(next)
+	p.reloadTokens(next.Tokens)
 	var restart []string
 	old, nv := reflect.ValueOf(p.cfg), reflect.ValueOf(next)
 	for i := 0; i < old.NumField(); i++ {
@@ -57,4 +58,27 @@ func (p *parley) rotateTURNSecret(next Config) {
 		return
 	}
 	p.cfg.TURNSecret = next.TURNSecret
+}
+
+// reloadTokens reads the token keys again (files the operator rotated).
+// Turning tokens on or off needs a restart: the login paths are built at
+// start.
+func (p *parley) reloadTokens(tc TokenConfig) {
+	switch {
+	case p.tokens == nil && !tc.on():
+		return
+	case p.tokens == nil || !tc.on():
+		p.log.Warn("reload: turning token logins on or off needs a restart")
+		return
+	}
+	cfg, err := tc.read()
+	if err == nil {
+		err = p.tokens.Reload(cfg)
+	}
+	if err != nil {
+		p.log.Error("reload: token keys kept as they were", "err", err)
+		return
+	}
+	p.cfg.Tokens = tc
+	p.log.Info("token keys reloaded", "methods", p.tokens.Methods())
 }

@@ -5,15 +5,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
 	"parley.dev/parley/internal/turn"
+	"parley.dev/parley/internal/xmppclient"
 )
 
 // syncBuffer is a log sink the test reads while parley writes.
@@ -95,4 +99,39 @@ func signedWith(svc turnService, secret string) bool {
 	}
 	c, err := turn.NewCredential(secret, user, time.Unix(sec, 0))
 	return err == nil && c.Username == svc.username && c.Password == svc.password
+}
+
+// TestReloadRotatesTheTokenSecret: after the operator replaces the JWT
+// secret file, a reload accepts tokens signed with the new secret only.
+func TestReloadRotatesTheTokenSecret(t *testing.T) {
+	srv := startRoomsServer(t, t.TempDir(), nil)
+	const newSecret = "a-new-jwt-secret-after-rotation-42"
+	sign := func(secret string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "x", "room": "*", "exp": time.Now().Add(time.Hour).Unix(),
+			"context": map[string]any{"user": map[string]any{"id": "u-9"}}}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tokenLogin := func(tok string) error {
+		u, err := login(t, srv.ws, func(c *xmppclient.Config) { c.Token = tok })
+		if err == nil {
+			u.c.Close()
+		}
+		return err
+	}
+	if err := tokenLogin(sign(jwtSecret)); err != nil {
+		t.Fatalf("the configured secret: %v", err)
+	}
+	if err := os.WriteFile(srv.p.cfg.Tokens.SecretFile, []byte(newSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.p.reload(srv.p.cfg)
+	if err := tokenLogin(sign(newSecret)); err != nil {
+		t.Fatalf("the new secret after the reload: %v", err)
+	}
+	if err := tokenLogin(sign(jwtSecret)); err == nil {
+		t.Fatal("the old secret still logs in after the reload")
+	}
 }

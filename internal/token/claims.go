@@ -120,7 +120,8 @@ var ErrCannotMint = errors.New("token: minting needs the HS256 secret (--jwt-sec
 // Mint signs a token with the shared secret (HS256). The Verifier's own
 // Audience and Issuer are used when the request names none.
 func (v *Verifier) Mint(req MintRequest) (string, time.Time, error) {
-	if len(v.cfg.Secret) == 0 {
+	kr := v.ring.Load()
+	if len(kr.cfg.Secret) == 0 {
 		return "", time.Time{}, ErrCannotMint
 	}
 	if req.User == "" {
@@ -130,12 +131,12 @@ func (v *Verifier) Mint(req MintRequest) (string, time.Time, error) {
 		req.TTL = time.Hour
 	}
 	if req.Audience == "" {
-		req.Audience = v.cfg.Audience
+		req.Audience = kr.cfg.Audience
 	}
 	if req.Issuer == "" {
-		req.Issuer = v.cfg.Issuer
+		req.Issuer = kr.cfg.Issuer
 	}
-	now := v.cfg.Clock()
+	now := kr.cfg.Clock()
 	exp := now.Add(req.TTL).Truncate(time.Second)
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -155,6 +156,6 @@ func (v *Verifier) Mint(req MintRequest) (string, time.Time, error) {
 	if req.Moderator {
 		c.Moderator = json.RawMessage("true")
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(v.cfg.Secret)
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(kr.cfg.Secret)
 	return s, exp, err
 }

@@ -116,11 +116,16 @@ func (e *ConfigError) Error() string { return "token: config " + e.Field + ": " 
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
-	cfg     Config                    // immutable after New
-	keys    []namedKey                // immutable; public keys
-	methods []string                  // immutable; the algorithms a key exists for
+	ring    atomic.Pointer[keyring]   // swapped whole by Reload
 	refused [numReasons]atomic.Uint64 // refusals by reason
 	ok      atomic.Uint64             // tokens accepted
+}
+
+// keyring is a Verifier's configuration and keys. Immutable.
+type keyring struct {
+	cfg     Config
+	keys    []namedKey // public keys
+	methods []string   // the algorithms a key exists for
 }
 
 type namedKey struct {
@@ -130,6 +135,27 @@ type namedKey struct {
 
 // New returns a Verifier.
 func New(cfg Config) (*Verifier, error) {
+	kr, err := newKeyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{}
+	v.ring.Store(kr)
+	return v, nil
+}
+
+// Reload replaces the keys and checks (a SIGHUP after a key rotation): the
+// tokens checked from now on use cfg. A bad cfg changes nothing.
+func (v *Verifier) Reload(cfg Config) error {
+	kr, err := newKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	v.ring.Store(kr)
+	return nil
+}
+
+func newKeyring(cfg Config) (*keyring, error) {
 	if cfg.Leeway == 0 {
 		cfg.Leeway = 30 * time.Second
 	} else if cfg.Leeway < 0 {
@@ -138,7 +164,7 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	v := &Verifier{cfg: cfg}
+	v := &keyring{cfg: cfg}
 	for _, k := range cfg.PublicKeys {
 		v.keys = append(v.keys, namedKey{key: k})
 	}
@@ -184,7 +210,7 @@ func keyFits(alg string, key any) bool {
 }
 
 // Methods returns the algorithms accepted.
-func (v *Verifier) Methods() []string { return append([]string(nil), v.methods...) }
+func (v *Verifier) Methods() []string { return append([]string(nil), v.ring.Load().methods...) }
 
 // Refusals returns how many tokens were refused, by reason name, and how
 // many were accepted under "accepted".
@@ -212,6 +238,7 @@ func (v *Verifier) refuse(r Reason, format string, args ...any) error {
 // Verify checks raw's signature and times (and aud, iss when configured)
 // and returns who it names. Errors are *RefusedError.
 func (v *Verifier) Verify(raw string) (*Identity, error) {
+	kr := v.ring.Load()
 	alg, err := headerAlg(raw)
 	if err != nil {
 		return nil, v.refuse(ReasonMalformed, "%v", err)
@@ -219,27 +246,27 @@ func (v *Verifier) Verify(raw string) (*Identity, error) {
 	if strings.EqualFold(alg, "none") {
 		return nil, v.refuse(ReasonAlgNone, "unsigned tokens (alg none) are never accepted")
 	}
-	if !contains(v.methods, alg) {
-		return nil, v.refuse(ReasonAlgorithm, "algorithm %q is not accepted here (accepted: %s)", alg, strings.Join(v.methods, ", "))
+	if !contains(kr.methods, alg) {
+		return nil, v.refuse(ReasonAlgorithm, "algorithm %q is not accepted here (accepted: %s)", alg, strings.Join(kr.methods, ", "))
 	}
 	var c claims
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods([]string{alg}),
-		jwt.WithLeeway(v.cfg.Leeway),
-		jwt.WithTimeFunc(v.cfg.Clock),
+		jwt.WithLeeway(kr.cfg.Leeway),
+		jwt.WithTimeFunc(kr.cfg.Clock),
 		jwt.WithIssuedAt(),
 		// A token without exp would be good forever: never accepted.
 		jwt.WithExpirationRequired(),
 	}
-	if v.cfg.Audience != "" {
-		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
+	if kr.cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(kr.cfg.Audience))
 	}
-	if v.cfg.Issuer != "" {
-		opts = append(opts, jwt.WithIssuer(v.cfg.Issuer))
+	if kr.cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(kr.cfg.Issuer))
 	}
-	_, err = jwt.ParseWithClaims(raw, &c, v.keyFunc, opts...)
+	_, err = jwt.ParseWithClaims(raw, &c, kr.keyFunc, opts...)
 	if err != nil {
-		return nil, v.classify(err)
+		return nil, v.classify(kr, err)
 	}
 	id, err := c.identity()
 	if err != nil {
@@ -250,7 +277,7 @@ func (v *Verifier) Verify(raw string) (*Identity, error) {
 }
 
 // classify maps the library's error to a Reason.
-func (v *Verifier) classify(err error) error {
+func (v *Verifier) classify(kr *keyring, err error) error {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return v.refuse(ReasonExpired, "the token has expired")
@@ -258,10 +285,10 @@ func (v *Verifier) classify(err error) error {
 		return v.refuse(ReasonNotYetValid, "the token is not valid yet")
 	case errors.Is(err, jwt.ErrTokenInvalidAudience),
 		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "aud claim is required"):
-		return v.refuse(ReasonAudience, "the token is not for audience %q", v.cfg.Audience)
+		return v.refuse(ReasonAudience, "the token is not for audience %q", kr.cfg.Audience)
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer),
 		errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "iss claim is required"):
-		return v.refuse(ReasonIssuer, "the token is not from issuer %q", v.cfg.Issuer)
+		return v.refuse(ReasonIssuer, "the token is not from issuer %q", kr.cfg.Issuer)
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "exp claim is required"):
 		return v.refuse(ReasonMalformed, "the token has no exp: tokens must expire")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
@@ -274,14 +301,14 @@ func (v *Verifier) classify(err error) error {
 var errNoKey = errors.New("no key for this token")
 
 // keyFunc returns the key(s) for the token's algorithm (and kid).
-func (v *Verifier) keyFunc(t *jwt.Token) (any, error) {
+func (kr *keyring) keyFunc(t *jwt.Token) (any, error) {
 	alg := t.Method.Alg()
 	if alg == "HS256" {
-		return v.cfg.Secret, nil
+		return kr.cfg.Secret, nil
 	}
 	kid, _ := t.Header["kid"].(string)
 	var set jwt.VerificationKeySet
-	for _, k := range v.keys {
+	for _, k := range kr.keys {
 		if keyFits(alg, k.key) && (kid == "" || k.kid == "" || k.kid == kid) {
 			set.Keys = append(set.Keys, k.key)
 		}
