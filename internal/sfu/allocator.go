@@ -200,6 +200,7 @@ func (c *Conference) dynacast(pub *publication, r *layerRates, watched uint8, no
 		return
 	}
 	r.paused = next
+	pub.log.Debug("dynacast", "sent", sent, "watched", watched, "paused", next, "bps", r.bps)
 	var keep []string
 	for l, rid := range ridsFor(pub.info.Source) {
 		if next&(1<<l) == 0 {
@@ -284,6 +285,9 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		big.layer = big.lower()
 		cost += big.cost()
 		congested[big.d] = true
+	}
+	if len(congested) > 0 {
+		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost)
 	}
 	for i := range choices {
 		ch := &choices[i]
