@@ -32,6 +32,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.SCRAMIterations, "scram-iterations", 4096, "PBKDF2 iterations for new SCRAM keys")
 	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
 	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
+	fs.BoolVar(&cfg.Dynacast, "dynacast", false, "tell publishers to stop sending simulcast layers nobody receives (experimental: Chromium was seen not to resume a paused layer)")
 	fs.IntVar(&cfg.LastN, "last-n", 0, "each participant receives the camera of only the N most recent speakers (plus the ones it pins); audio and screens always; 0: everyone's")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -51,6 +51,7 @@ type Config struct {
 	StanzaRate      int          // per connection, stanzas/s; default 200
 	Version         string       // reported by disco and /health
 	LastN           int          // every room's participants get the camera of only the N most recent speakers; default 0: all
+	Dynacast        bool         // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
 	Logger          *slog.Logger
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
@@ -165,6 +166,7 @@ func (p *parley) startConferences() error {
 		UDPConn:     p.port.udp.Media(),
 		TCPListener: p.port.tcp.Listener(portmux.ICETCP),
 		PublicIPs:   public,
+		Dynacast:    cfg.Dynacast,
 		Logger:      cfg.Logger.With("part", "sfu"),
 	})
 	if err != nil {

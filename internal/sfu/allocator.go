@@ -165,7 +165,7 @@ func (c *Conference) allocateLayers(pubs []*publication, ps []*Participant, orde
 	}
 	paused := 0
 	for pub := range live {
-		if pub.simulcast.Load() {
+		if pub.simulcast.Load() && c.sfu.cfg.Dynacast {
 			c.dynacast(pub, c.rates[pub], watched[pub], now)
 			paused += countBits(c.rates[pub].paused)
 		}
