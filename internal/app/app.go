@@ -68,6 +68,7 @@ type Config struct {
 	// xmpp.Config.ChannelBinding for why it is off by default).
 	SCRAMPlus bool
 	Version   string // reported by disco and /health
+	Dynacast  bool   // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
 	LastN     int    // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger    *slog.Logger
 
@@ -295,6 +296,7 @@ func (p *parley) startConferences() error {
 		UDPConn:     p.port.udp.Media(),
 		TCPListener: p.port.tcp.Listener(portmux.ICETCP),
 		PublicIPs:   public,
+		Dynacast:    cfg.Dynacast,
 		Logger:      cfg.Logger.With("part", "sfu"),
 	})
 	if err != nil {

@@ -37,6 +37,7 @@ type downTrack struct {
 	target   atomic.Int32                    // the layer to forward, set by the layer allocator
 	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
 	switches [numSwitchReasons]atomic.Uint64 // layer switches by reason
+	lost     atomic.Uint32                   // fraction lost (of 256) in the subscriber's last receiver report
 
 	bound  atomic.Pointer[binding] // nil until Bind and after Unbind
 	sender *webrtc.RTPSender       // guarded by sub.negMu; nil until offered
@@ -247,12 +248,27 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 			continue
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.requestKeyframe()
 			case *rtcp.TransportLayerNack:
 				d.sub.sfu.totals.nacks.Add(1)
+			case *rtcp.ReceiverReport:
+				d.noteLoss(p.Reports)
 			}
+		}
+	}
+}
+
+// noteLoss keeps the loss the subscriber reports for this track.
+func (d *downTrack) noteLoss(reports []rtcp.ReceptionReport) {
+	b := d.bound.Load()
+	if b == nil {
+		return
+	}
+	for _, r := range reports {
+		if r.SSRC == b.ssrc {
+			d.lost.Store(uint32(r.FractionLost))
 		}
 	}
 }

@@ -57,6 +57,11 @@ type Config struct {
 	// ParticipantStats); EventNeedsOffer is raised again at the next
 	// change. Default 64.
 	EventBuffer int
+	// Dynacast tells publishers to stop sending the simulcast layers nobody
+	// receives (EventSendLayers). Default false: seen in the browser tests,
+	// Chromium did not resume a layer it had been told to pause, so it is
+	// off until that is understood.
+	Dynacast bool
 	// CandidateBuffer bounds the remote ICE candidates kept per participant
 	// while its first answer has not arrived; extra ones are dropped and
 	// counted. Default 32.

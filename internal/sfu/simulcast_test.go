@@ -356,7 +356,7 @@ func (m *member) lastSendLayers() (string, bool) {
 // send one again when someone wants it; its uplink carries only what is
 // watched.
 func TestDynacastPausesUnwatchedLayers(t *testing.T) {
-	s := newTestSFU(t, nil)
+	s := newTestSFU(t, func(c *Config) { c.Dynacast = true })
 	conf := s.Conference("room")
 	alice := joinSimulcast(t, conf, "alice")
 	bob := join(t, conf, "bob")

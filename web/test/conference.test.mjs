@@ -428,7 +428,7 @@ test('our camera and screen layers get their sizes, bitrates and frame rates by 
   }
   await conf.tuneEncodings(pc);
   assert.deepEqual(applied.get('1').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxBitrate]),
-    [['q', 4, 150000], ['h', 2, 500000], ['f', 1, 1500000]]);
+    [['q', 4, 100000], ['h', 2, 300000], ['f', 1, 1200000]]);
   assert.deepEqual(applied.get('s').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxFramerate]), [['h', 2, 5], ['f', 1, 5]]);
 });
 

@@ -81,9 +81,9 @@ export const NS = Object.freeze({
  */
 const ENCODINGS = {
   camera: {
-    q: { scaleResolutionDownBy: 4, maxBitrate: 150_000 },
-    h: { scaleResolutionDownBy: 2, maxBitrate: 500_000 },
-    f: { scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+    q: { scaleResolutionDownBy: 4, maxBitrate: 100_000 },
+    h: { scaleResolutionDownBy: 2, maxBitrate: 300_000 },
+    f: { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
   },
   screen: {
     h: { scaleResolutionDownBy: 2, maxBitrate: 500_000, maxFramerate: 5 },
