@@ -29,7 +29,7 @@ async function layersSent(p) {
     if (!pc) return out;
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) {
-        out[s.rid] = { frames: s.framesEncoded ?? 0, width: s.frameWidth ?? 0, height: s.frameHeight ?? 0 };
+        out[s.rid] = { frames: s.framesEncoded ?? 0, width: s.frameWidth ?? 0, height: s.frameHeight ?? 0, limit: s.qualityLimitationReason, target: s.targetBitrate };
       }
     });
     return out;
