@@ -68,6 +68,7 @@ type Config struct {
 	// xmpp.Config.ChannelBinding for why it is off by default).
 	SCRAMPlus bool
 	Version   string // reported by disco and /health
+	Simulcast bool   // ask publishers for simulcast layers; default off (focus.Config.Simulcast)
 	Dynacast  bool   // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
 	LastN     int    // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger    *slog.Logger
@@ -303,7 +304,7 @@ func (p *parley) startConferences() error {
 		return fmt.Errorf("sfu: %w", err)
 	}
 	focusDomain := "focus." + cfg.Domain
-	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, SFU: p.sfu, LastN: cfg.LastN, Logger: cfg.Logger.With("part", "focus")})
+	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, SFU: p.sfu, LastN: cfg.LastN, Simulcast: cfg.Simulcast, Logger: cfg.Logger.With("part", "focus")})
 	if err != nil {
 		return err
 	}

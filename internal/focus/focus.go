@@ -55,6 +55,11 @@ type Config struct {
 	// pin); audio and screens always. A participant may ask for fewer.
 	// Default 0: everybody's camera.
 	LastN int
+	// Simulcast makes the SFU's offers ask publishers for simulcast layers
+	// of their camera and screen. Default off: one layer each (see
+	// test/browser/acceptance: browsers' estimates rarely let a second
+	// layer through, and decoders stalled on layer switches under load).
+	Simulcast bool
 }
 
 // Focus runs the conferences. Its methods are safe for concurrent use.

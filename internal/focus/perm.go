@@ -55,8 +55,9 @@ func (p *participant) videoPermission() perm.Permission {
 // may not publish on, so that a client never starts sending them.
 func (p *participant) joinOptions() sfu.JoinOptions {
 	return sfu.JoinOptions{
-		NoAudio: !p.rights.may(perm.PublishAudio),
-		NoVideo: !p.rights.may(perm.PublishVideo) && !p.rights.may(perm.PublishScreen),
+		NoAudio:     !p.rights.may(perm.PublishAudio),
+		NoVideo:     !p.rights.may(perm.PublishVideo) && !p.rights.may(perm.PublishScreen),
+		NoSimulcast: !p.c.f.cfg.Simulcast,
 	}
 }
 

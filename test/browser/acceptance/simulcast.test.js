@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startParley, sleep } from '../lib/parley.js';
 import { join, mesh, waitForMedia, closeAll, diagnose, stalledOver } from '../lib/browsers.js';
 
-const parley = await startParley();
+const parley = await startParley({ args: ['--simulcast'] });
 const people = [];
 after(async () => {
   await closeAll(people);
