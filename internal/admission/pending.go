@@ -16,6 +16,7 @@ type Pending struct {
 	mu       sync.Mutex
 	deadline time.Time // the read deadline set; guarded by mu
 	done     bool      // classified or given up: deadlines are no longer ours; guarded by mu
+	shed     bool      // the gate shed it; guarded by mu
 }
 
 // Admit enters conn into the gate (see Enter) and sets its read deadline.
@@ -57,6 +58,7 @@ func (p *Pending) Shed() {
 	p.mu.Lock()
 	done := p.done
 	p.done = true
+	p.shed = !done
 	p.mu.Unlock()
 	if !done {
 		p.conn.Close()
@@ -76,6 +78,13 @@ func (p *Pending) Classified() bool {
 	p.mu.Unlock()
 	p.ticket.Leave()
 	return !shed
+}
+
+// WasShed reports whether the gate shed the connection (and closed it).
+func (p *Pending) WasShed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.shed
 }
 
 // Leave gives the place back without clearing the deadline: the
