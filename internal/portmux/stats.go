@@ -4,14 +4,14 @@ import "sync/atomic"
 
 // Reasons a TCP connection was refused.
 const (
-	refusedUnknown        = iota + 1 // first bytes of no protocol parley serves
-	refusedPeekTimeout               // nothing decisive within PeekTimeout
-	refusedEOF                       // closed or failed before its first bytes decided
-	refusedTLSHandshake              // the TLS handshake failed
-	refusedUnrouted                  // no listener for its protocol (or no TLS configured)
-	refusedBacklogFull               // its protocol's Backlog was full
-	refusedPerSource                 // its source held the gate's per-source cap of unclassified connections
-	refusedShed                      // shed while unclassified: the gate's budget was full and its source held the most
+	refusedUnknown      = iota + 1 // first bytes of no protocol parley serves
+	refusedPeekTimeout             // nothing decisive within PeekTimeout
+	refusedEOF                     // closed or failed before its first bytes decided
+	refusedTLSHandshake            // the TLS handshake failed
+	refusedUnrouted                // no listener for its protocol (or no TLS configured)
+	refusedBacklogFull             // its protocol's Backlog was full
+	refusedPerSource               // its source held the gate's per-source cap of unclassified connections
+	refusedShed                    // shed while unclassified: the gate's budget was full and its source held the most
 	numRefusedReasons
 )
 
