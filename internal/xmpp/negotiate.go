@@ -228,6 +228,7 @@ func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr strin
 		ss.anonymous = true
 	}
 	ss.user = user
+	ss.leaveAdmission()
 	success := xmlstream.New(nsSASL, "success")
 	if len(final) > 0 {
 		success.SetText(base64.StdEncoding.EncodeToString(final))

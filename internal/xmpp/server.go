@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"parley.dev/parley/internal/admission"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/sasl"
 	"parley.dev/parley/internal/stanza"
@@ -70,6 +71,12 @@ type Config struct {
 	// ProbeTimeout is how long a session has to answer the ping of
 	// CheckAlive before it is closed. Default 5 s.
 	ProbeTimeout time.Duration
+	// Unauthenticated caps the sessions that have not logged in yet, per
+	// source and in all (see package admission): beyond its per-source cap
+	// a new connection is closed at once, and when its budget is full the
+	// oldest unauthenticated session of the largest holder is closed.
+	// Sessions leave it on SASL success. Default nil: no cap.
+	Unauthenticated *admission.Gate
 	// Rosters persists rosters. Default: in memory only.
 	Rosters RosterStore
 	// ExternalServices lists the STUN and TURN services offered to a

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"parley.dev/parley/internal/admission"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/stream"
@@ -32,6 +33,7 @@ type session struct {
 	anonymous bool
 	saslFails int
 	limiter   *rate.Limiter
+	admission *admission.Ticket // the place in Config.Unauthenticated until login; nil without
 
 	// full is the bound JID. Written once by the read loop before the session
 	// is registered with the router; read-only afterwards.
@@ -83,6 +85,11 @@ func (s *Server) serve(ctx context.Context, t stream.Transport) {
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.StanzaRate), s.cfg.StanzaBurst),
 		done:    make(chan struct{}),
 	}
+	if !ss.admit() {
+		t.Close()
+		return
+	}
+	defer ss.leaveAdmission()
 	ss.lastRead.Store(s.cfg.Clock().UnixNano())
 	ss.timer = time.AfterFunc(s.cfg.AuthTimeout, ss.authTimeout)
 	err := ss.run(ctx)
