@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"parley.dev/parley/internal/app"
 )
@@ -33,6 +34,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
 	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	admissionFlags(fs, &cfg.Admission)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,4 +55,22 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// admissionFlags are the front door's limits (docs/ONEPORT.md, "Admission").
+// A source is an IPv4 address or an IPv6 /64.
+func admissionFlags(fs *flag.FlagSet, a *app.AdmissionConfig) {
+	fs.IntVar(&a.PendingPerSource, "admission-pending-per-source", 128, "TCP connections (--listen and --c2s) one source may hold before their first bytes")
+	fs.IntVar(&a.PendingBudget, "admission-pending-budget", 1024, "TCP connections all sources may hold before their first bytes; when full, the largest holder's oldest is closed")
+	fs.DurationVar(&a.FirstBytesTimeout, "admission-first-bytes-timeout", 10*time.Second, "how long a TCP connection has for its first bytes and TLS handshake")
+	fs.DurationVar(&a.PressureTimeout, "admission-pressure-timeout", 2*time.Second, "the same, once half the pending budget is used")
+	fs.IntVar(&a.HTTPPerSource, "admission-http-per-source", 128, "open HTTP(S) connections of one source (WebSockets excluded)")
+	fs.IntVar(&a.HTTPBudget, "admission-http-budget", 2048, "open HTTP(S) connections in all")
+	fs.IntVar(&a.TURNPerSource, "admission-turn-per-source", 64, "open TURN over TCP/TLS connections of one source")
+	fs.IntVar(&a.TURNBudget, "admission-turn-budget", 1024, "open TURN over TCP/TLS connections in all")
+	fs.IntVar(&a.UnauthPerSource, "admission-unauth-per-source", 64, "XMPP sessions of one source that have not logged in")
+	fs.IntVar(&a.UnauthBudget, "admission-unauth-budget", 1024, "XMPP sessions that have not logged in, in all; logged-in sessions are never shed for them")
+	fs.Float64Var(&a.BindingRate, "admission-stun-rate", 100, "STUN Binding requests per second per source on the UDP port (negative: no limit)")
+	fs.Float64Var(&a.DTLSHelloRate, "admission-dtls-rate", 10, "DTLS ClientHellos per second per source (negative: no limit)")
+	fs.Float64Var(&a.AllocateRate, "admission-allocate-rate", 10, "TURN Allocate requests per second per source over UDP (negative: no limit)")
 }

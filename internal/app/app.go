@@ -51,6 +51,9 @@ type Config struct {
 	StanzaRate      int          // per connection, stanzas/s; default 200
 	Version         string       // reported by disco and /health
 	Logger          *slog.Logger
+	// Admission caps what one source may make parley hold before it has
+	// proved anything; see AdmissionConfig for each limit's default.
+	Admission AdmissionConfig
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
@@ -78,7 +81,8 @@ type parley struct {
 	focus *focus.Focus
 	http  *http.Server
 	c2s   net.Listener
-	port  *onePort // the muxes and TURN on --listen; set by openPort
+	port  *onePort   // the muxes and TURN on --listen; set by openPort
+	door  *frontDoor // the admission gates of every listener; read-only after start
 	ready atomic.Bool
 	wg    sync.WaitGroup
 	stop  context.CancelFunc
@@ -112,19 +116,20 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parley{cfg: cfg, log: cfg.Logger}
+	p := &parley{cfg: cfg, log: cfg.Logger, door: newFrontDoor(cfg)}
 	p.xmpp, err = xmpp.New(xmpp.Config{
-		Domain:         cfg.Domain,
-		Accounts:       acc,
-		Throttle:       accounts.NewThrottle(accounts.ThrottleConfig{}),
-		TLS:            portTLS.config,
-		AllowAnonymous: cfg.AllowAnonymous,
-		RequireTLS:     cfg.RequireTLS,
-		Limits:         xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
-		StanzaRate:     cfg.StanzaRate,
-		StanzaBurst:    5 * max(cfg.StanzaRate, 200),
-		Rosters:        xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
-		Logger:         cfg.Logger.With("part", "xmpp"),
+		Unauthenticated: p.door.unauth,
+		Domain:          cfg.Domain,
+		Accounts:        acc,
+		Throttle:        accounts.NewThrottle(accounts.ThrottleConfig{}),
+		TLS:             portTLS.config,
+		AllowAnonymous:  cfg.AllowAnonymous,
+		RequireTLS:      cfg.RequireTLS,
+		Limits:          xmlstream.Limits{MaxElementBytes: cfg.MaxStanzaBytes},
+		StanzaRate:      cfg.StanzaRate,
+		StanzaBurst:     5 * max(cfg.StanzaRate, 200),
+		Rosters:         xmpp.FileRosters{Dir: filepath.Join(cfg.DataDir, "rosters")},
+		Logger:          cfg.Logger.With("part", "xmpp"),
 		// STUN and TURN on the one port, for browsers and XMPP clients.
 		ExternalServices: p.externalServices,
 	})
@@ -242,7 +247,7 @@ func (p *parley) serve() {
 	mux.HandleFunc("GET /health", p.health)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
 	mux.Handle("/", web.Handler())
-	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
+	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: p.door.httpConnState, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	// HTTP and HTTPS both come through the one port's mux.
 	for _, proto := range []portmux.Protocol{portmux.HTTP, portmux.HTTPS} {
 		ln := p.port.tcp.Listener(proto)
@@ -261,21 +266,6 @@ func (p *parley) serve() {
 			defer p.wg.Done()
 			p.acceptC2S(ctx)
 		}()
-	}
-}
-
-func (p *parley) acceptC2S(ctx context.Context) {
-	for {
-		conn, err := p.c2s.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			p.log.Warn("c2s accept", "err", err)
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		go p.xmpp.ServeTCP(ctx, conn)
 	}
 }
 

@@ -127,12 +127,12 @@ func (p *parley) openPort(pt portTLS) error {
 	udpConn.SetReadBuffer(4 << 20)
 	udpConn.SetWriteBuffer(4 << 20)
 	op := &onePort{port: tcpAddr.Port, turnsOK: pt.verifiable, acme: pt.acme, serveErrs: make(chan error, 1)}
-	op.udp, err = portmux.NewUDP(portmux.UDPConfig{Conn: udpConn, Logger: cfg.Logger.With("part", "udpmux")})
+	op.udp, err = portmux.NewUDP(portmux.UDPConfig{Conn: udpConn, Limits: p.door.udp, Logger: cfg.Logger.With("part", "udpmux")})
 	if err != nil {
 		udpConn.Close()
 		return err
 	}
-	op.tcp, err = portmux.NewTCP(portmux.TCPConfig{Listener: cfg.HTTPListener, TLS: pt.config, Logger: cfg.Logger.With("part", "tcpmux")})
+	op.tcp, err = portmux.NewTCP(portmux.TCPConfig{Listener: cfg.HTTPListener, TLS: pt.config, Admission: p.door.pending, Logger: cfg.Logger.With("part", "tcpmux")})
 	if err != nil {
 		op.udp.Close()
 		return err
@@ -179,8 +179,12 @@ func (p *parley) startTURN(op *onePort, tcpAddr *net.TCPAddr) error {
 		op.turnsHost = cfg.Domain
 	}
 	op.turn, err = turn.New(turn.Config{
-		PacketConns:   []net.PacketConn{op.udp.TURN()},
-		Listeners:     []net.Listener{op.tcp.Listener(portmux.TURN), op.tcp.Listener(portmux.TURNTLS)},
+		PacketConns: []net.PacketConn{op.udp.TURN()},
+		// Each TURN connection holds a place in the TURN gate while open.
+		Listeners: []net.Listener{
+			p.door.turn.Listener(op.tcp.Listener(portmux.TURN)),
+			p.door.turn.Listener(op.tcp.Listener(portmux.TURNTLS)),
+		},
 		Secret:        secret,
 		Realm:         cfg.Domain,
 		RelayIP:       bind,
