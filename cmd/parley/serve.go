@@ -35,6 +35,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	admissionFlags(fs, &cfg.Admission)
+	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")
+	fs.DurationVar(&cfg.Memory.ReturnInterval, "memory-return-interval", 30*time.Second, "how often to return memory a finished load left behind (negative: leave it to the Go runtime)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -54,6 +54,9 @@ type Config struct {
 	// Admission caps what one source may make parley hold before it has
 	// proved anything; see AdmissionConfig for each limit's default.
 	Admission AdmissionConfig
+	// Memory sets a soft memory limit and how memory goes back to the
+	// system after a load; see MemoryConfig for the defaults.
+	Memory MemoryConfig
 
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
@@ -243,6 +246,7 @@ func (p *parley) listen() error {
 func (p *parley) serve() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
+	startMemory(ctx, p.cfg.Memory, p.log.With("part", "memory"))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", p.health)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())

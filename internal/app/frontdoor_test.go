@@ -282,4 +282,3 @@ func checkAdmissionCounted(t *testing.T, p *parley) {
 		t.Errorf("the pending gate holds %d connections, 127.0.0.1 may hold %d", pending.Held, pending.PerSource)
 	}
 }
-
