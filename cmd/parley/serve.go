@@ -72,7 +72,7 @@ func admissionFlags(fs *flag.FlagSet, a *app.AdmissionConfig) {
 	fs.IntVar(&a.TURNBudget, "admission-turn-budget", 1024, "open TURN over TCP/TLS connections in all")
 	fs.IntVar(&a.UnauthPerSource, "admission-unauth-per-source", 64, "XMPP sessions of one source that have not logged in")
 	fs.IntVar(&a.UnauthBudget, "admission-unauth-budget", 1024, "XMPP sessions that have not logged in, in all; logged-in sessions are never shed for them")
-	fs.Float64Var(&a.BindingRate, "admission-stun-rate", 100, "STUN Binding requests per second per source on the UDP port (negative: no limit)")
-	fs.Float64Var(&a.DTLSHelloRate, "admission-dtls-rate", 10, "DTLS ClientHellos per second per source (negative: no limit)")
-	fs.Float64Var(&a.AllocateRate, "admission-allocate-rate", 10, "TURN Allocate requests per second per source over UDP (negative: no limit)")
+	fs.Float64Var(&a.BindingRate, "admission-stun-rate", 250, "STUN Binding requests per second per source on the UDP port (negative: no limit)")
+	fs.Float64Var(&a.DTLSHelloRate, "admission-dtls-rate", 50, "DTLS ClientHellos per second per source (negative: no limit)")
+	fs.Float64Var(&a.AllocateRate, "admission-allocate-rate", 50, "TURN Allocate requests per second per source over UDP (negative: no limit)")
 }

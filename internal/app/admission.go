@@ -36,7 +36,7 @@ type AdmissionConfig struct {
 	// BindingRate, DTLSHelloRate and AllocateRate are the per-source rates,
 	// per second, of STUN Binding requests, DTLS ClientHellos and TURN
 	// Allocate requests on the UDP port (bursts twice as many); negative
-	// turns one off. Defaults 100, 10 and 10 (portmux.DefaultUDPLimits).
+	// turns one off. Defaults 250, 50 and 50 (portmux.DefaultUDPLimits).
 	BindingRate, DTLSHelloRate, AllocateRate float64
 }
 

@@ -48,16 +48,17 @@ type UDPLimits struct {
 	Allocate admission.RateConfig
 }
 
-// DefaultUDPLimits suit a server of a few hundred participants, some
-// behind one NAT: a browser joining sends some tens of ICE checks a
-// second for a moment, one or two ClientHellos and two Allocates per
-// transport. The global bounds keep a flood from spoofed sources from
-// filling the SFU's queue.
+// DefaultUDPLimits suit a server of a few hundred participants, dozens
+// of them possibly behind one NAT and joining at once: a browser joining
+// sends some tens of ICE checks a second for a moment, then a consent
+// check every few seconds, one to three ClientHellos (retransmits, the
+// cookie exchange) and two Allocates per TURN transport. The global
+// bounds keep a flood from spoofed sources from filling the SFU's queue.
 func DefaultUDPLimits() UDPLimits {
 	return UDPLimits{
-		Binding:   admission.RateConfig{PerSecond: 100, Burst: 200, GlobalPerSecond: 5000, GlobalBurst: 10000},
-		DTLSHello: admission.RateConfig{PerSecond: 10, Burst: 20, GlobalPerSecond: 500, GlobalBurst: 1000},
-		Allocate:  admission.RateConfig{PerSecond: 10, Burst: 20, GlobalPerSecond: 500, GlobalBurst: 1000},
+		Binding:   admission.RateConfig{PerSecond: 250, Burst: 500, GlobalPerSecond: 5000, GlobalBurst: 10000},
+		DTLSHello: admission.RateConfig{PerSecond: 50, Burst: 100, GlobalPerSecond: 1000, GlobalBurst: 2000},
+		Allocate:  admission.RateConfig{PerSecond: 50, Burst: 100, GlobalPerSecond: 1000, GlobalBurst: 2000},
 	}
 }
 
