@@ -123,8 +123,14 @@ func (p *parley) openPort(pt portTLS) error {
 		return fmt.Errorf("media UDP port: %w", err)
 	}
 	// Media bursts (a keyframe for every subscriber) must not overflow the
-	// kernel's default buffer; the kernel caps this at rmem_max.
+	// kernel's default buffer; the kernel caps this at rmem_max. Where
+	// parley may go past it, 16 MiB lets the read loop fall behind for
+	// longer (a busy machine, a flood it has to read to drop) before the
+	// kernel drops media with the flood.
 	udpConn.SetReadBuffer(4 << 20)
+	if err := forceReadBuffer(udpConn, 16<<20); err != nil {
+		cfg.Logger.Debug("UDP receive buffer left at rmem_max at most", "err", err)
+	}
 	udpConn.SetWriteBuffer(4 << 20)
 	op := &onePort{port: tcpAddr.Port, turnsOK: pt.verifiable, acme: pt.acme, serveErrs: make(chan error, 1)}
 	op.udp, err = portmux.NewUDP(portmux.UDPConfig{Conn: udpConn, Limits: p.door.udp, Logger: cfg.Logger.With("part", "udpmux")})
