@@ -1,0 +1,95 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"parley.dev/parley/internal/xmppclient"
+)
+
+// startParleyWith is startParley with the configuration changed by mod.
+func startParleyWith(t *testing.T, mod func(*Config)) (*parley, string) {
+	t.Helper()
+	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Domain: testDomain, DataDir: t.TempDir(), PublicIP: "127.0.0.1", AllowAnonymous: true,
+		HTTPListener: httpLn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	mod(&cfg)
+	p, err := start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.shutdown() })
+	return p, "ws://" + httpLn.Addr().String() + "/xmpp-websocket"
+}
+
+// keepAlive opens an HTTP/1.1 connection from ip, makes one request on it
+// and keeps it open; ok is false if the server closed it instead.
+func keepAlive(t *testing.T, addr string, ip net.IP) (net.Conn, bool) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
+	c, err := d.Dial("tcp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return c, false
+	}
+	res.Body.Close()
+	return c, res.StatusCode == 200
+}
+
+// Open HTTP connections are capped per source; WebSockets leave the HTTP
+// gate when they are taken over, and once logged in hold no place at all.
+func TestHTTPConnectionsCappedPerSourceAndWebSocketsFree(t *testing.T) {
+	p, ws := startParleyWith(t, func(c *Config) {
+		c.Admission.HTTPPerSource = 4
+		c.Admission.UnauthPerSource = 4
+	})
+	addr := p.cfg.HTTPListener.Addr().String()
+	one, two := net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2)
+	for i := range 4 {
+		if _, ok := keepAlive(t, addr, one); !ok {
+			t.Fatalf("keep-alive connection %d refused", i)
+		}
+	}
+	if _, ok := keepAlive(t, addr, one); ok {
+		t.Error("a fifth open HTTP connection from one address was served")
+	}
+	if _, ok := keepAlive(t, addr, two); !ok {
+		t.Error("another address was refused")
+	}
+	// Ten logged-in WebSocket sessions held open from one address (past
+	// both caps of 4): each one
+	// leaves the HTTP gate when upgraded and the unauthenticated one on login.
+	for i := range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := xmppclient.Dial(ctx, xmppclient.Config{Address: ws, Domain: testDomain, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}})
+		cancel()
+		if err != nil {
+			t.Fatalf("WebSocket login %d: %v", i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if st := p.door.http.Stats(); st.Held != 5 || st.Refused["per_source"] != 1 {
+		t.Errorf("http gate %+v, want 5 held (4 + 1) and 1 refusal", st)
+	}
+	if st := p.door.unauth.Stats(); st.Held != 0 || st.Admitted != 10 {
+		t.Errorf("unauthenticated gate %+v, want none held after 10 logins", st)
+	}
+}
