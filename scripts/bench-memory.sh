@@ -19,7 +19,7 @@ rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$pid/status; }
 echo "flags: $* ; rss before load: $(rss) MB"
 "$bin" load --server ws://127.0.0.1:$port/xmpp-websocket --domain localhost \
   --rooms "$rooms" --participants 5 --settle 10s --duration 30s --json --server-pid $pid |
-  python3 -c 'import json,sys; s=json.load(sys.stdin); v=s.get("server") or {}; print("load: loss %.3f %%, server CPU %.1f s in the window, peak RSS %.0f MB, errors %d" % (s["loss_pct"], v.get("cpu_seconds",0), v.get("peak_rss_mb",0), s["errors"]))'
+  python3 -c 'import json,sys; s=json.load(sys.stdin); v=s.get("server") or {}; print("load: loss %.3f %%, server CPU %.1f s in the window, peak RSS %.0f MB, errors %d" % (s["loss_pct"], v.get("cpu_seconds",0), v.get("peak_rss_mb",0), s["errors"]))' || true
 for t in 0 10 20 30 40 50 60 70 80 90 100 110 120 130 140 150 160 170 180; do
   echo "t+$t $(rss)"
   [ $t = 180 ] || sleep 10
