@@ -220,11 +220,12 @@ func (g *Gate) Enter(addr net.Addr, m Member) (*Ticket, error) {
 }
 
 // oldestOfLargestLocked is the member to shed: the oldest of the source
-// holding the most (the first found among equals). mu held, count > 0.
+// holding the most; between sources holding as many, the oldest of all.
+// mu held, count > 0.
 func (g *Gate) oldestOfLargestLocked() *Ticket {
 	var most []*Ticket
 	for _, ts := range g.sources {
-		if len(ts) > len(most) {
+		if len(ts) > len(most) || (len(ts) == len(most) && ts[0].since.Before(most[0].since)) {
 			most = ts
 		}
 	}

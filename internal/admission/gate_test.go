@@ -130,7 +130,8 @@ func TestFullBudgetShedsOldestOfLargestHolder(t *testing.T) {
 			t.Errorf("member %d shed", i)
 		}
 	}
-	// Shedding keeps going at the largest holder while it is largest.
+	// Shedding keeps going at the largest holder while it is largest, and
+	// between equals (2 and 2 after the next shed) at the oldest member.
 	for range 2 {
 		if _, err := g.Enter(addr("203.0.113.6:1"), &member{}); err != nil {
 			t.Fatal(err)
