@@ -17,6 +17,7 @@ import (
 type udpLimiters struct {
 	binding, dtlsHello, allocate *admission.RateLimiter
 	logs                         *admission.LogLimiter // safe for concurrent use
+	drops                        uint64                // datagrams dropped over their rate
 }
 
 func newUDPLimiters(l UDPLimits, clock func() time.Time) udpLimiters {
