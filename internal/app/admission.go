@@ -64,12 +64,14 @@ func (c *AdmissionConfig) setDefaults() {
 
 // frontDoor is parley's admission: one gate per kind of connection that
 // has not yet proved anything, shared by every listener.
+// The gates are safe for concurrent use; the fields are read-only after
+// newFrontDoor.
 type frontDoor struct {
-	pending *admission.Gate // TCP connections of the port and --c2s before their first bytes
-	http    *admission.Gate // HTTP connections until hijacked or closed
-	turn    *admission.Gate // TURN over TCP and TLS connections
-	unauth  *admission.Gate // XMPP sessions before login (xmpp.Config.Unauthenticated)
-	udp     portmux.UDPLimits
+	pending *admission.Gate   // TCP connections of the port and --c2s before their first bytes
+	http    *admission.Gate   // HTTP connections until hijacked or closed
+	turn    *admission.Gate   // TURN over TCP and TLS connections
+	unauth  *admission.Gate   // XMPP sessions before login (xmpp.Config.Unauthenticated)
+	udp     portmux.UDPLimits // the UDP mux's rates
 
 	mu        sync.Mutex
 	httpConns map[net.Conn]*admission.Ticket // guarded by mu
