@@ -62,11 +62,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 // admissionFlags are the front door's limits (docs/ONEPORT.md, "Admission").
 // A source is an IPv4 address or an IPv6 /64.
 func admissionFlags(fs *flag.FlagSet, a *app.AdmissionConfig) {
-	fs.IntVar(&a.PendingPerSource, "admission-pending-per-source", 128, "TCP connections (--listen and --c2s) one source may hold before their first bytes")
+	fs.IntVar(&a.PendingPerSource, "admission-pending-per-source", 256, "TCP connections (--listen and --c2s) one source may hold before their first bytes")
 	fs.IntVar(&a.PendingBudget, "admission-pending-budget", 1024, "TCP connections all sources may hold before their first bytes; when full, the largest holder's oldest is closed")
 	fs.DurationVar(&a.FirstBytesTimeout, "admission-first-bytes-timeout", 10*time.Second, "how long a TCP connection has for its first bytes and TLS handshake")
 	fs.DurationVar(&a.PressureTimeout, "admission-pressure-timeout", 2*time.Second, "the same, once half the pending budget is used")
-	fs.IntVar(&a.HTTPPerSource, "admission-http-per-source", 128, "open HTTP(S) connections of one source (WebSockets excluded)")
+	fs.IntVar(&a.HTTPPerSource, "admission-http-per-source", 256, "open HTTP(S) connections of one source (WebSockets excluded)")
 	fs.IntVar(&a.HTTPBudget, "admission-http-budget", 2048, "open HTTP(S) connections in all")
 	fs.IntVar(&a.TURNPerSource, "admission-turn-per-source", 64, "open TURN over TCP/TLS connections of one source")
 	fs.IntVar(&a.TURNBudget, "admission-turn-budget", 1024, "open TURN over TCP/TLS connections in all")

@@ -19,13 +19,14 @@ import (
 type AdmissionConfig struct {
 	// PendingPerSource and PendingBudget cap the TCP connections of the
 	// --listen port and --c2s whose first bytes (and TLS handshake) have
-	// not arrived. Defaults 128 and 1024.
+	// not arrived. Defaults 256 and 1024: a test or a NAT opening 140
+	// TLS connections at once from one address stays under the cap.
 	PendingPerSource, PendingBudget int
 	// FirstBytesTimeout is how long such a connection has; PressureTimeout
 	// how long once half the budget is used. Defaults 10 s and 2 s.
 	FirstBytesTimeout, PressureTimeout time.Duration
 	// HTTPPerSource and HTTPBudget cap open HTTP(S) connections (until a
-	// WebSocket takes one over). Defaults 128 and 2048.
+	// WebSocket takes one over). Defaults 256 and 2048.
 	HTTPPerSource, HTTPBudget int
 	// TURNPerSource and TURNBudget cap open TURN over TCP and TLS
 	// connections. Defaults 64 and 1024.
@@ -46,9 +47,9 @@ func (c *AdmissionConfig) setDefaults() {
 			*v = d
 		}
 	}
-	def(&c.PendingPerSource, 128)
+	def(&c.PendingPerSource, 256)
 	def(&c.PendingBudget, 1024)
-	def(&c.HTTPPerSource, 128)
+	def(&c.HTTPPerSource, 256)
 	def(&c.HTTPBudget, 2048)
 	def(&c.TURNPerSource, 64)
 	def(&c.TURNBudget, 1024)
