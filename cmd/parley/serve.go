@@ -72,6 +72,8 @@ func admissionFlags(fs *flag.FlagSet, a *app.AdmissionConfig) {
 	fs.IntVar(&a.TURNBudget, "admission-turn-budget", 1024, "open TURN over TCP/TLS connections in all")
 	fs.IntVar(&a.UnauthPerSource, "admission-unauth-per-source", 64, "XMPP sessions of one source that have not logged in")
 	fs.IntVar(&a.UnauthBudget, "admission-unauth-budget", 1024, "XMPP sessions that have not logged in, in all; logged-in sessions are never shed for them")
+	fs.IntVar(&a.GuestPerSource, "admission-guest-per-source", 256, "guest (SASL ANONYMOUS) sessions of one source")
+	fs.IntVar(&a.GuestBudget, "admission-guest-budget", 2048, "guest sessions in all; when full, the largest holder's oldest guest is closed")
 	fs.Float64Var(&a.BindingRate, "admission-stun-rate", 250, "STUN Binding requests per second per source on the UDP port (negative: no limit)")
 	fs.Float64Var(&a.DTLSHelloRate, "admission-dtls-rate", 50, "DTLS ClientHellos per second per source (negative: no limit)")
 	fs.Float64Var(&a.AllocateRate, "admission-allocate-rate", 50, "TURN Allocate requests per second per source over UDP (negative: no limit)")

@@ -34,6 +34,11 @@ type AdmissionConfig struct {
 	// UnauthPerSource and UnauthBudget cap XMPP sessions (TCP and
 	// WebSocket) that have not logged in. Defaults 64 and 1024.
 	UnauthPerSource, UnauthBudget int
+	// GuestPerSource and GuestBudget cap sessions logged in as guests
+	// (SASL ANONYMOUS, the web client's default) while they last: anyone
+	// can become one. Defaults 256 and 2048; `parley load` from one
+	// address with more participants needs a higher GuestPerSource.
+	GuestPerSource, GuestBudget int
 	// BindingRate, DTLSHelloRate and AllocateRate are the per-source rates,
 	// per second, of STUN Binding requests, DTLS ClientHellos and TURN
 	// Allocate requests on the UDP port (bursts twice as many); negative
@@ -55,6 +60,8 @@ func (c *AdmissionConfig) setDefaults() {
 	def(&c.TURNBudget, 1024)
 	def(&c.UnauthPerSource, 64)
 	def(&c.UnauthBudget, 1024)
+	def(&c.GuestPerSource, 256)
+	def(&c.GuestBudget, 2048)
 	if c.FirstBytesTimeout <= 0 {
 		c.FirstBytesTimeout = 10 * time.Second
 	}
@@ -72,6 +79,7 @@ type frontDoor struct {
 	http    *admission.Gate   // HTTP connections until hijacked or closed
 	turn    *admission.Gate   // TURN over TCP and TLS connections
 	unauth  *admission.Gate   // XMPP sessions before login (xmpp.Config.Unauthenticated)
+	guests  *admission.Gate   // XMPP guest sessions (xmpp.Config.Guests)
 	udp     portmux.UDPLimits // the UDP mux's rates
 
 	mu        sync.Mutex
@@ -91,6 +99,7 @@ func newFrontDoor(cfg Config) *frontDoor {
 		http:      gate("http", a.HTTPPerSource, a.HTTPBudget, 0, 0),
 		turn:      gate("turn", a.TURNPerSource, a.TURNBudget, 0, 0),
 		unauth:    gate("unauthenticated", a.UnauthPerSource, a.UnauthBudget, 0, 0),
+		guests:    gate("guests", a.GuestPerSource, a.GuestBudget, 0, 0),
 		httpConns: make(map[net.Conn]*admission.Ticket),
 	}
 	rate := func(perSecond float64) admission.RateConfig {

@@ -122,6 +122,7 @@ func start(cfg Config) (*parley, error) {
 	p := &parley{cfg: cfg, log: cfg.Logger, door: newFrontDoor(cfg)}
 	p.xmpp, err = xmpp.New(xmpp.Config{
 		Unauthenticated: p.door.unauth,
+		Guests:          p.door.guests,
 		Domain:          cfg.Domain,
 		Accounts:        acc,
 		Throttle:        accounts.NewThrottle(accounts.ThrottleConfig{}),

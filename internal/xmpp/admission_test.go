@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,5 +96,51 @@ func waitGate(t *testing.T, g *admission.Gate, held int) {
 			t.Fatalf("gate holds %d, want %d", g.Stats().Held, held)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Guests (SASL ANONYMOUS) are logged in, but anyone can be one: they hold
+// a place in the guests gate while they stay. Past the per-source cap a
+// guest login fails and may be retried; a full budget sheds the oldest
+// guest of the largest holder, never a user with an account.
+func TestGuestsCappedPerSourceAndShedOnlyForGuests(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	unauth := admission.New(admission.Config{Name: "unauthenticated", PerSource: 8, Budget: 16, Logger: quiet})
+	guests := admission.New(admission.Config{Name: "guests", PerSource: 3, Budget: 4, Logger: quiet})
+	h := newHarness(t, func(c *xmpp.Config) { c.Unauthenticated, c.Guests = unauth, guests })
+	from := func(ip string) func(*xmppclient.Config) {
+		return func(c *xmppclient.Config) { c.LocalAddr = &net.TCPAddr{IP: net.ParseIP(ip)} }
+	}
+	alice := h.dial("alice", false, from("127.0.0.1"))
+	var first []*xmppclient.Client
+	for range 3 {
+		first = append(first, h.dial("", false, from("127.0.0.1")))
+	}
+	if _, err := h.tryDial("", false, from("127.0.0.1")); err == nil || !strings.Contains(err.Error(), "temporary-auth-failure") {
+		t.Fatalf("a fourth guest from one address: %v, want temporary-auth-failure", err)
+	}
+	waitGate(t, unauth, 0) // the refused guest's connection ended and left
+	// 127.0.0.2's first guest fills the budget, its second sheds the oldest
+	// guest of 127.0.0.1.
+	h.dial("", false, from("127.0.0.2"))
+	h.dial("", false, from("127.0.0.2"))
+	shed := 0
+	for _, c := range first {
+		select {
+		case <-c.Done():
+			shed++
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if shed != 1 {
+		t.Errorf("%d guests of the largest holder shed, want 1", shed)
+	}
+	select {
+	case <-alice.Done():
+		t.Fatal("a user with an account was shed for guests")
+	default:
+	}
+	if st := guests.Stats(); st.Held != 4 || st.Shed["budget"] != 1 || st.Refused["per_source"] != 1 {
+		t.Errorf("guests gate %+v", st)
 	}
 }

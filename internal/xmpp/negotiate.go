@@ -223,12 +223,14 @@ func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr strin
 		}
 		th.Succeeded(user, addr)
 	}
+	if err := ss.loggedIn(srv.Anonymous()); err != nil {
+		return ss.admissionRefused(err)
+	}
 	if srv.Anonymous() {
 		user = randomLocalpart()
 		ss.anonymous = true
 	}
 	ss.user = user
-	ss.leaveAdmission()
 	success := xmlstream.New(nsSASL, "success")
 	if len(final) > 0 {
 		success.SetText(base64.StdEncoding.EncodeToString(final))

@@ -77,6 +77,11 @@ type Config struct {
 	// oldest unauthenticated session of the largest holder is closed.
 	// Sessions leave it on SASL success. Default nil: no cap.
 	Unauthenticated *admission.Gate
+	// Guests caps the sessions logged in with SASL ANONYMOUS, for as long
+	// as they last, in the same way: past the per-source cap a guest login
+	// fails (temporary-auth-failure), and a full budget sheds the oldest
+	// guest of the source holding the most. Default nil: no cap.
+	Guests *admission.Gate
 	// Rosters persists rosters. Default: in memory only.
 	Rosters RosterStore
 	// ExternalServices lists the STUN and TURN services offered to a

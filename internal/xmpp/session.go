@@ -33,7 +33,8 @@ type session struct {
 	anonymous bool
 	saslFails int
 	limiter   *rate.Limiter
-	admission *admission.Ticket // the place in Config.Unauthenticated until login; nil without
+	admission *admission.Ticket // the place in Config.Unauthenticated until login, then Guests for a guest; nil without
+	member    *sessionMember    // what admission's gate holds
 
 	// full is the bound JID. Written once by the read loop before the session
 	// is registered with the router; read-only afterwards.
