@@ -252,7 +252,7 @@ func (p *parley) serve() {
 	mux.HandleFunc("GET /health", p.health)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
 	mux.Handle("/", web.Handler())
-	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: p.door.httpConnState, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
+	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: p.door.httpConnState, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	// HTTP and HTTPS both come through the one port's mux.
 	for _, proto := range []portmux.Protocol{portmux.HTTP, portmux.HTTPS} {
 		ln := p.port.tcp.Listener(proto)
