@@ -70,6 +70,8 @@ func admissionFlags(fs *flag.FlagSet, a *app.AdmissionConfig) {
 	fs.IntVar(&a.HTTPBudget, "admission-http-budget", 2048, "open HTTP(S) connections in all")
 	fs.IntVar(&a.TURNPerSource, "admission-turn-per-source", 64, "open TURN over TCP/TLS connections of one source")
 	fs.IntVar(&a.TURNBudget, "admission-turn-budget", 1024, "open TURN over TCP/TLS connections in all")
+	fs.IntVar(&a.ICETCPPerSource, "admission-ice-tcp-per-source", 128, "open ICE-TCP connections of one source")
+	fs.IntVar(&a.ICETCPBudget, "admission-ice-tcp-budget", 2048, "open ICE-TCP connections in all")
 	fs.IntVar(&a.UnauthPerSource, "admission-unauth-per-source", 64, "XMPP sessions of one source that have not logged in")
 	fs.IntVar(&a.UnauthBudget, "admission-unauth-budget", 1024, "XMPP sessions that have not logged in, in all; logged-in sessions are never shed for them")
 	fs.IntVar(&a.GuestPerSource, "admission-guest-per-source", 256, "guest (SASL ANONYMOUS) sessions of one source")

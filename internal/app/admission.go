@@ -31,6 +31,10 @@ type AdmissionConfig struct {
 	// TURNPerSource and TURNBudget cap open TURN over TCP and TLS
 	// connections. Defaults 64 and 1024.
 	TURNPerSource, TURNBudget int
+	// ICETCPPerSource and ICETCPBudget cap open passive ICE-TCP
+	// connections: Pion keeps one for a while even when its ufrag names no
+	// session. Defaults 128 and 2048.
+	ICETCPPerSource, ICETCPBudget int
 	// UnauthPerSource and UnauthBudget cap XMPP sessions (TCP and
 	// WebSocket) that have not logged in. Defaults 64 and 1024.
 	UnauthPerSource, UnauthBudget int
@@ -58,6 +62,8 @@ func (c *AdmissionConfig) setDefaults() {
 	def(&c.HTTPBudget, 2048)
 	def(&c.TURNPerSource, 64)
 	def(&c.TURNBudget, 1024)
+	def(&c.ICETCPPerSource, 128)
+	def(&c.ICETCPBudget, 2048)
 	def(&c.UnauthPerSource, 64)
 	def(&c.UnauthBudget, 1024)
 	def(&c.GuestPerSource, 256)
@@ -78,6 +84,7 @@ type frontDoor struct {
 	pending *admission.Gate   // TCP connections of the port and --c2s before their first bytes
 	http    *admission.Gate   // HTTP connections until hijacked or closed
 	turn    *admission.Gate   // TURN over TCP and TLS connections
+	iceTCP  *admission.Gate   // passive ICE-TCP connections
 	unauth  *admission.Gate   // XMPP sessions before login (xmpp.Config.Unauthenticated)
 	guests  *admission.Gate   // XMPP guest sessions (xmpp.Config.Guests)
 	udp     portmux.UDPLimits // the UDP mux's rates
@@ -98,6 +105,7 @@ func newFrontDoor(cfg Config) *frontDoor {
 		pending:   gate("pending", a.PendingPerSource, a.PendingBudget, a.FirstBytesTimeout, a.PressureTimeout),
 		http:      gate("http", a.HTTPPerSource, a.HTTPBudget, 0, 0),
 		turn:      gate("turn", a.TURNPerSource, a.TURNBudget, 0, 0),
+		iceTCP:    gate("ice-tcp", a.ICETCPPerSource, a.ICETCPBudget, 0, 0),
 		unauth:    gate("unauthenticated", a.UnauthPerSource, a.UnauthBudget, 0, 0),
 		guests:    gate("guests", a.GuestPerSource, a.GuestBudget, 0, 0),
 		httpConns: make(map[net.Conn]*admission.Ticket),

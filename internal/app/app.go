@@ -171,7 +171,7 @@ func (p *parley) startConferences() error {
 	var err error
 	p.sfu, err = sfu.New(sfu.Config{
 		UDPConn:     p.port.udp.Media(),
-		TCPListener: p.port.tcp.Listener(portmux.ICETCP),
+		TCPListener: p.door.iceTCP.Listener(p.port.tcp.Listener(portmux.ICETCP)),
 		PublicIPs:   public,
 		Logger:      cfg.Logger.With("part", "sfu"),
 	})
