@@ -3,13 +3,18 @@ package app
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pion/stun/v4"
 
 	"parley.dev/parley/internal/xmppclient"
 )
@@ -91,5 +96,61 @@ func TestHTTPConnectionsCappedPerSourceAndWebSocketsFree(t *testing.T) {
 	}
 	if st := p.door.unauth.Stats(); st.Held != 0 || st.Admitted != 10 {
 		t.Errorf("unauthenticated gate %+v, want none held after 10 logins", st)
+	}
+}
+
+// TURN over TCP and passive ICE-TCP connections hold a place while open:
+// past the per-source cap, one address's next connection is closed as
+// soon as it is classified.
+func TestTURNAndICETCPConnectionsCappedPerSource(t *testing.T) {
+	p, _ := startParleyWith(t, func(c *Config) {
+		c.Admission.TURNPerSource = 3
+		c.Admission.ICETCPPerSource = 3
+	})
+	addr := p.cfg.HTTPListener.Addr().String()
+	binding, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername("nosuchufrag:peer"), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	framed := binary.BigEndian.AppendUint16(nil, uint16(len(binding.Raw)))
+	framed = append(framed, binding.Raw...)
+	for _, c := range []struct {
+		name  string
+		first []byte
+		gate  func() int
+	}{
+		{"turn", binding.Raw, func() int { return p.door.turn.Stats().Held }},
+		{"ice-tcp", framed, func() int { return p.door.iceTCP.Stats().Held }},
+	} {
+		open := func() net.Conn {
+			conn, err := net.Dial("tcp4", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			if _, err := conn.Write(c.first); err != nil {
+				t.Fatal(err)
+			}
+			return conn
+		}
+		for range 3 {
+			open()
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for c.gate() != 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the gate holds %d, want 3", c.name, c.gate())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		fourth := open()
+		fourth.SetReadDeadline(time.Now().Add(5 * time.Second))
+		// Closed: EOF, or a reset since the server did not read its bytes.
+		if _, err := io.Copy(io.Discard, fourth); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%s: a fourth connection from one address was not closed: %v", c.name, err)
+		}
+		if c.gate() != 3 {
+			t.Errorf("%s: the gate holds %d after the refusal", c.name, c.gate())
+		}
 	}
 }
