@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -152,5 +153,40 @@ func TestTURNAndICETCPConnectionsCappedPerSource(t *testing.T) {
 		if c.gate() != 3 {
 			t.Errorf("%s: the gate holds %d after the refusal", c.name, c.gate())
 		}
+	}
+}
+
+// --c2s connections wait for their first bytes in the pending gate, which
+// are then given back: a login with STARTTLS works as before, and an idle
+// connection is closed at the first-bytes deadline.
+func TestC2SThroughThePendingGate(t *testing.T) {
+	c2s, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := startParleyWith(t, func(c *Config) {
+		c.C2SListener = c2s
+		c.Admission.FirstBytesTimeout = 300 * time.Millisecond
+	})
+	idle, err := net.Dial("tcp4", c2s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Address: c2s.Addr().String(), Domain: testDomain,
+		TLS: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatalf("login over --c2s: %v", err)
+	}
+	defer c.Close()
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	if _, err := io.Copy(io.Discard, idle); err != nil {
+		t.Errorf("the idle --c2s connection was not closed: %v", err)
+	}
+	if st := p.door.pending.Stats(); st.Held != 0 || st.Admitted != 2 {
+		t.Errorf("pending gate after %v: %+v", time.Since(start), st)
 	}
 }
