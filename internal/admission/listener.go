@@ -69,8 +69,9 @@ func (c *gatedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// Shed implements Member.
-func (c *gatedConn) Shed() { c.Close() }
+// Shed implements Member: it closes the connection on a goroutine of its
+// own (a TLS close_notify may wait for the peer; the newcomer must not).
+func (c *gatedConn) Shed() { go c.Close() }
 
 // Hurry implements Member: the protocol's own timeouts apply.
 func (c *gatedConn) Hurry(time.Time) {}

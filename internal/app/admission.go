@@ -155,10 +155,11 @@ func (fd *frontDoor) httpConnState(c net.Conn, state http.ConnState) {
 	}
 }
 
-// httpMember is an HTTP connection in its gate; a shed closes it.
+// httpMember is an HTTP connection in its gate; a shed closes it, on a
+// goroutine of its own (a TLS close_notify may wait for the peer).
 type httpMember struct{ c net.Conn }
 
-func (m httpMember) Shed()         { m.c.Close() }
+func (m httpMember) Shed()         { go m.c.Close() }
 func (httpMember) Hurry(time.Time) {}
 
 // acceptC2S serves --c2s: each connection waits for its first bytes in

@@ -104,10 +104,12 @@ func newSessionMember(ss *session, why string) *sessionMember {
 	return &sessionMember{ss: ss, why: why}
 }
 
-// Shed ends the session, unless it left the gate meanwhile.
+// Shed ends the session, unless it left the gate meanwhile. The closing
+// runs on its own goroutine: a WebSocket's close handshake may wait for
+// the peer, and the newcomer that caused the shed must not.
 func (m *sessionMember) Shed() {
 	if m.state.CompareAndSwap(memberIn, memberShed) {
-		m.ss.closeWithError(&stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: m.why})
+		go m.ss.closeWithError(&stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: m.why})
 	}
 }
 
