@@ -190,3 +190,38 @@ func TestC2SThroughThePendingGate(t *testing.T) {
 		t.Errorf("pending gate after %v: %+v", time.Since(start), st)
 	}
 }
+
+// With half the pending budget used, connections waiting for their first
+// bytes get the pressure deadline (counted from their arrival) instead
+// of the idle one: here 300 ms instead of 10 s.
+func TestFirstBytesDeadlineShortensUnderPressure(t *testing.T) {
+	p, _ := startParleyWith(t, func(c *Config) {
+		c.Admission.PendingBudget = 8
+		c.Admission.PressureTimeout = 300 * time.Millisecond
+	})
+	addr := p.cfg.HTTPListener.Addr().String()
+	var idle []net.Conn
+	for i := range 4 { // half the budget, from four addresses
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(i+1))}}
+		c, err := d.Dial("tcp4", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	start := time.Now()
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("an idle connection under pressure was not closed: %v", err)
+		}
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("idle connections under pressure closed after %v; the idle deadline is 10 s, the pressure one 300 ms", took)
+	}
+	st := p.door.pending.Stats()
+	if st.Hurried == 0 || p.port.tcp.Stats().Refused["peek_timeout"] != 4 {
+		t.Errorf("pending gate %+v, mux refusals %v", st, p.port.tcp.Stats().Refused)
+	}
+}
