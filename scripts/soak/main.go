@@ -46,6 +46,7 @@ type options struct {
 	settle       time.Duration
 	window       time.Duration
 	returnEvery  time.Duration
+	idle         time.Duration
 }
 
 // sample is one minute's figures.
@@ -69,6 +70,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "each run's wait for media to flow")
 	flag.DurationVar(&o.window, "window", 20*time.Second, "each run's measured window")
 	flag.DurationVar(&o.returnEvery, "memory-return-interval", 30*time.Second, "the server's --memory-return-interval")
+	flag.DurationVar(&o.idle, "idle", 3*time.Minute, "how long to keep sampling, idle, after the churn")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -157,12 +159,19 @@ loop:
 			break loop
 		}
 	}
-	// After the churn: one more minute idle, to see what stays.
-	select {
-	case <-time.After(o.sample):
-	case <-ctx.Done():
+	// After the churn: idle, to see what stays.
+	idleEnd := time.After(o.idle)
+idle:
+	for {
+		select {
+		case <-tick.C:
+			take()
+		case <-idleEnd:
+			break idle
+		case <-ctx.Done():
+			break idle
+		}
 	}
-	take()
 	stopServer()
 	<-srvDone
 	printTable(samples)
