@@ -63,6 +63,9 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.UploadURL, "upload-url", "", "public URL of HTTP File Upload's /upload/ path (XEP-0363 at upload.<domain>); default https://<domain>[:port of --listen]/upload/")
 	fs.StringVar(&cfg.Registration, "registration", "", "in-band registration (XEP-0077): empty (off), invite (tokens from parley invite) or open")
 	fs.BoolVar(&cfg.SCRAMPlus, "scram-plus", false, "offer SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (tls-exporter channel binding, TLS 1.3); off by default because some clients (slixmpp 1.8) then fail to log in")
+	admissionFlags(fs, &cfg.Admission)
+	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")
+	fs.DurationVar(&cfg.Memory.ReturnInterval, "memory-return-interval", 30*time.Second, "how often to return memory a finished load left behind (negative: leave it to the Go runtime)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error, then per component: \"info,sfu=debug,pion=warn\" (components: xmpp, muc, focus, sfu, turn, udpmux, tcpmux, acme; pion for Pion's libraries)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return fs, o
@@ -82,4 +85,26 @@ func (o *serveOptions) finish() (app.Config, logging.Levels, error) {
 		return cfg, levels, &app.ConfigError{Keys: []string{"log-format"}, Err: fmt.Errorf("bad --log-format %q: want text or json", o.logFormat)}
 	}
 	return cfg, levels, nil
+}
+
+// admissionFlags are the front door's limits (docs/ONEPORT.md, "Admission").
+// A source is an IPv4 address or an IPv6 /64.
+func admissionFlags(fs *flag.FlagSet, a *app.AdmissionConfig) {
+	fs.IntVar(&a.PendingPerSource, "admission-pending-per-source", 256, "TCP connections (--listen and --c2s) one source may hold before their first bytes")
+	fs.IntVar(&a.PendingBudget, "admission-pending-budget", 1024, "TCP connections all sources may hold before their first bytes; when full, the largest holder's oldest is closed")
+	fs.DurationVar(&a.FirstBytesTimeout, "admission-first-bytes-timeout", 10*time.Second, "how long a TCP connection has for its first bytes and TLS handshake")
+	fs.DurationVar(&a.PressureTimeout, "admission-pressure-timeout", 2*time.Second, "the same, once half the pending budget is used")
+	fs.IntVar(&a.HTTPPerSource, "admission-http-per-source", 256, "open HTTP(S) connections of one source (WebSockets excluded)")
+	fs.IntVar(&a.HTTPBudget, "admission-http-budget", 2048, "open HTTP(S) connections in all")
+	fs.IntVar(&a.TURNPerSource, "admission-turn-per-source", 64, "open TURN over TCP/TLS connections of one source")
+	fs.IntVar(&a.TURNBudget, "admission-turn-budget", 1024, "open TURN over TCP/TLS connections in all")
+	fs.IntVar(&a.ICETCPPerSource, "admission-ice-tcp-per-source", 128, "open ICE-TCP connections of one source")
+	fs.IntVar(&a.ICETCPBudget, "admission-ice-tcp-budget", 2048, "open ICE-TCP connections in all")
+	fs.IntVar(&a.UnauthPerSource, "admission-unauth-per-source", 64, "XMPP sessions of one source that have not logged in")
+	fs.IntVar(&a.UnauthBudget, "admission-unauth-budget", 1024, "XMPP sessions that have not logged in, in all; logged-in sessions are never shed for them")
+	fs.IntVar(&a.GuestPerSource, "admission-guest-per-source", 256, "guest (SASL ANONYMOUS) sessions of one source")
+	fs.IntVar(&a.GuestBudget, "admission-guest-budget", 2048, "guest sessions in all; when full, the largest holder's oldest guest is closed")
+	fs.Float64Var(&a.BindingRate, "admission-stun-rate", 250, "STUN Binding requests per second per source on the UDP port (negative: no limit)")
+	fs.Float64Var(&a.DTLSHelloRate, "admission-dtls-rate", 50, "DTLS ClientHellos per second per source (negative: no limit)")
+	fs.Float64Var(&a.AllocateRate, "admission-allocate-rate", 50, "TURN Allocate requests per second per source over UDP (negative: no limit)")
 }

@@ -72,6 +72,12 @@ type Config struct {
 	Dynacast  bool   // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
 	LastN     int    // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger    *slog.Logger
+	// Admission caps what one source may make parley hold before it has
+	// proved anything; see AdmissionConfig for each limit's default.
+	Admission AdmissionConfig
+	// Memory sets a soft memory limit and how memory goes back to the
+	// system after a load; see MemoryConfig for the defaults.
+	Memory MemoryConfig
 
 	// Tokens configures JWT logins (identity.go). Default: off.
 	Tokens TokenConfig
@@ -147,6 +153,7 @@ type parley struct {
 	adminLn  net.Listener
 	tokens   *token.Verifier // nil when tokens are off
 	port     *onePort        // the muxes and TURN on --listen; set by openPort
+	door     *frontDoor      // the admission gates of every listener; read-only after start
 	ready    atomic.Bool
 	// drain is started once (startDrain); drained is closed when it is
 	// over: Run then shuts down.
@@ -191,7 +198,7 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{})}
+	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{}), door: newFrontDoor(cfg)}
 	started := false
 	defer func() {
 		if !started && p.store != nil {
@@ -256,6 +263,8 @@ func (p *parley) startXMPP(acc *accounts.Store, portTLS portTLS) error {
 		}
 	}
 	p.xmpp, err = xmpp.New(xmpp.Config{
+		Unauthenticated:  p.door.unauth,
+		Guests:           p.door.guests,
 		Tokens:           p.tokens,
 		Resume:           resume,
 		Registration:     cfg.Registration,
@@ -295,7 +304,7 @@ func (p *parley) startConferences() error {
 	var err error
 	p.sfu, err = sfu.New(sfu.Config{
 		UDPConn:     p.port.udp.Media(),
-		TCPListener: p.port.tcp.Listener(portmux.ICETCP),
+		TCPListener: p.door.iceTCP.Listener(p.port.tcp.Listener(portmux.ICETCP)),
 		PublicIPs:   public,
 		Dynacast:    cfg.Dynacast,
 		Logger:      cfg.Logger.With("part", "sfu"),
@@ -382,6 +391,7 @@ func (p *parley) listen() error {
 func (p *parley) serve() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
+	startMemory(ctx, p.cfg.Memory, p.log.With("part", "memory"))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", p.health)
 	mux.HandleFunc("GET /health/live", p.live)
@@ -391,7 +401,7 @@ func (p *parley) serve() {
 	mux.Handle("/api/", http.NotFoundHandler())
 	mux.Handle("/upload/", p.upload)
 	mux.Handle("/", web.Handler())
-	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
+	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: p.door.httpConnState, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	// HTTP and HTTPS both come through the one port's mux.
 	for _, proto := range []portmux.Protocol{portmux.HTTP, portmux.HTTPS} {
 		ln := p.port.tcp.Listener(proto)
@@ -411,21 +421,6 @@ func (p *parley) serve() {
 			defer p.wg.Done()
 			p.acceptC2S(ctx)
 		}()
-	}
-}
-
-func (p *parley) acceptC2S(ctx context.Context) {
-	for {
-		conn, err := p.c2s.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			p.log.Warn("c2s accept", "err", err)
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		go p.xmpp.ServeTCP(ctx, conn)
 	}
 }
 

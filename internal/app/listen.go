@@ -117,16 +117,22 @@ func (p *parley) openPort(pt portTLS) error {
 		return fmt.Errorf("media UDP port: %w", err)
 	}
 	// Media bursts (a keyframe for every subscriber) must not overflow the
-	// kernel's default buffer; the kernel caps this at rmem_max.
+	// kernel's default buffer; the kernel caps this at rmem_max. Where
+	// parley may go past it, 16 MiB lets the read loop fall behind for
+	// longer (a busy machine, a flood it has to read to drop) before the
+	// kernel drops media with the flood.
 	udpConn.SetReadBuffer(4 << 20)
+	if err := forceReadBuffer(udpConn, 16<<20); err != nil {
+		cfg.Logger.Debug("UDP receive buffer left at rmem_max at most", "err", err)
+	}
 	udpConn.SetWriteBuffer(4 << 20)
 	op := &onePort{port: tcpAddr.Port, turnsOK: pt.verifiable, acme: pt.acme, serveErrs: make(chan error, 1)}
-	op.udp, err = portmux.NewUDP(portmux.UDPConfig{Conn: udpConn, Logger: cfg.Logger.With("part", "udpmux")})
+	op.udp, err = portmux.NewUDP(portmux.UDPConfig{Conn: udpConn, Limits: p.door.udp, Logger: cfg.Logger.With("part", "udpmux")})
 	if err != nil {
 		udpConn.Close()
 		return err
 	}
-	op.tcp, err = portmux.NewTCP(portmux.TCPConfig{Listener: cfg.HTTPListener, TLS: pt.config, Logger: cfg.Logger.With("part", "tcpmux")})
+	op.tcp, err = portmux.NewTCP(portmux.TCPConfig{Listener: cfg.HTTPListener, TLS: pt.config, Admission: p.door.pending, Logger: cfg.Logger.With("part", "tcpmux")})
 	if err != nil {
 		op.udp.Close()
 		return err
@@ -173,8 +179,12 @@ func (p *parley) startTURN(op *onePort, tcpAddr *net.TCPAddr) error {
 		op.turnsHost = cfg.Domain
 	}
 	op.turn, err = turn.New(turn.Config{
-		PacketConns:   []net.PacketConn{op.udp.TURN()},
-		Listeners:     []net.Listener{op.tcp.Listener(portmux.TURN), op.tcp.Listener(portmux.TURNTLS)},
+		PacketConns: []net.PacketConn{op.udp.TURN()},
+		// Each TURN connection holds a place in the TURN gate while open.
+		Listeners: []net.Listener{
+			p.door.turn.Listener(op.tcp.Listener(portmux.TURN)),
+			p.door.turn.Listener(op.tcp.Listener(portmux.TURNTLS)),
+		},
 		Secret:        secret,
 		Realm:         cfg.Domain,
 		RelayIP:       bind,

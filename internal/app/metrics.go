@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"parley.dev/parley/internal/admission"
 	"parley.dev/parley/internal/metrics"
 )
 
@@ -57,6 +58,7 @@ func (p *parley) metricsSnapshot() metrics.Snapshot {
 		s.Extra = append(s.Extra, metrics.Sample{Name: "parley_turn_refused_total", Help: "TURN requests refused, by reason.",
 			Counter: true, Labels: map[string]string{"reason": reason}, Value: float64(n)})
 	}
+	s.Extra = append(s.Extra, p.door.samples()...)
 	if p.tokens != nil {
 		for reason, n := range p.tokens.Refusals() {
 			s.Extra = append(s.Extra, metrics.Sample{Name: "parley_tokens_total", Help: "Tokens checked, by outcome (accepted, or the refusal's reason).",
@@ -83,4 +85,27 @@ func (p *parley) conferenceStats(ctx context.Context, room string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// samples are the front door's gates as metrics: members held, and
+// refusals and sheds by reason (docs/ONEPORT.md, "Admission").
+func (d *frontDoor) samples() []metrics.Sample {
+	var out []metrics.Sample
+	for name, g := range map[string]*admission.Gate{"pending": d.pending, "http": d.http, "turn": d.turn, "ice_tcp": d.iceTCP, "unauth": d.unauth, "guests": d.guests} {
+		if g == nil {
+			continue
+		}
+		st := g.Stats()
+		out = append(out, metrics.Sample{Name: "parley_admission_held", Help: "Connections or sessions each admission gate holds now.",
+			Labels: map[string]string{"gate": name}, Value: float64(st.Held)})
+		for reason, n := range st.Refused {
+			out = append(out, metrics.Sample{Name: "parley_admission_refused_total", Help: "Connections or logins an admission gate refused or shed, by reason.",
+				Counter: true, Labels: map[string]string{"gate": name, "reason": reason}, Value: float64(n)})
+		}
+		for reason, n := range st.Shed {
+			out = append(out, metrics.Sample{Name: "parley_admission_refused_total", Help: "Connections or logins an admission gate refused or shed, by reason.",
+				Counter: true, Labels: map[string]string{"gate": name, "reason": "shed_" + reason}, Value: float64(n)})
+		}
+	}
+	return out
 }

@@ -71,7 +71,7 @@ func TestMetricsDuringACall(t *testing.T) {
 			t.Errorf("%s is missing", name)
 		}
 	}
-	for _, labelled := range []string{`parley_portmux_dropped_total{proto="udp",reason="malformed_rtp"}`, `parley_stanzas_total{kind="presence"}`, `parley_xmpp_dropped_total{reason="queue_full"}`} {
+	for _, labelled := range []string{`parley_portmux_dropped_total{proto="udp",reason="malformed_rtp"}`, `parley_stanzas_total{kind="presence"}`, `parley_xmpp_dropped_total{reason="queue_full"}`, `parley_admission_refused_total{gate="pending",reason="per_source"}`, `parley_admission_held{gate="http"}`} {
 		if !strings.Contains(text, labelled) {
 			t.Errorf("missing %s", labelled)
 		}

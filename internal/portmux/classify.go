@@ -120,14 +120,17 @@ const (
 
 // Reasons a UDP packet is dropped.
 const (
-	dropUnknown     = iota // first byte in no RFC 7983 range parley serves
-	dropSTUN               // malformed STUN header or attributes
-	dropChannelData        // malformed TURN ChannelData
-	dropDTLS               // shorter than a DTLS record header
-	dropRTP                // shorter than an RTP or RTCP header
-	dropOversize           // larger than UDPConfig.MaxPacket
-	dropQueueFull          // the destination's queue was full
-	dropClosed             // the destination was closed
+	dropUnknown       = iota // first byte in no RFC 7983 range parley serves
+	dropSTUN                 // malformed STUN header or attributes
+	dropChannelData          // malformed TURN ChannelData
+	dropDTLS                 // shorter than a DTLS record header
+	dropRTP                  // shorter than an RTP or RTCP header
+	dropOversize             // larger than UDPConfig.MaxPacket
+	dropQueueFull            // the destination's queue was full
+	dropClosed               // the destination was closed
+	dropRateBinding          // a STUN Binding request beyond its source's rate
+	dropRateDTLSHello        // a DTLS ClientHello beyond its source's rate
+	dropRateAllocate         // a TURN Allocate request beyond its source's rate
 	numDropReasons
 )
 
@@ -149,15 +152,22 @@ func dropReasonName(r int) string {
 		return "queue_full"
 	case dropClosed:
 		return "closed"
+	case dropRateBinding:
+		return "rate_binding"
+	case dropRateDTLSHello:
+		return "rate_dtls_hello"
+	case dropRateAllocate:
+		return "rate_allocate"
 	}
 	return "other"
 }
 
 // STUN methods and classes parley routes on.
 const (
-	stunMethodBinding = 0x001
-	stunClassRequest  = 0
-	stunAttrUsername  = 0x0006
+	stunMethodBinding  = 0x001
+	stunMethodAllocate = 0x003
+	stunClassRequest   = 0
+	stunAttrUsername   = 0x0006
 )
 
 // classifyPacket routes one datagram by its first byte (RFC 7983 §7):
@@ -245,4 +255,38 @@ func findSTUNAttr(attrs []byte, want uint16) (found, ok bool) {
 		attrs = attrs[4+padded:]
 	}
 	return false, true
+}
+
+// What a datagram costs before any session exists: the kinds the UDP mux
+// rate-limits per source.
+type packetCost int
+
+const (
+	costNone      packetCost = iota // media, responses, indications, the rest of TURN
+	costBinding                     // a STUN Binding request: an ICE check or a reflexive-address query
+	costDTLSHello                   // a DTLS ClientHello: a handshake started
+	costAllocate                    // a TURN Allocate request, answered or not
+)
+
+// costOf tells the datagrams that start work (and that a flood would be
+// made of) from the rest. b has passed classifyPacket.
+func costOf(b []byte) packetCost {
+	switch c := b[0]; {
+	case c <= 3:
+		t := binary.BigEndian.Uint16(b[0:2])
+		method := (t & 0x000F) | (t&0x00E0)>>1 | (t&0x3E00)>>2
+		class := (t>>4)&1 | (t>>7)&2
+		switch {
+		case class != stunClassRequest:
+		case method == stunMethodBinding:
+			return costBinding
+		case method == stunMethodAllocate:
+			return costAllocate
+		}
+	case c == 22 && len(b) > 13 && b[13] == 1:
+		// A DTLS handshake record (content type 22) whose first message is
+		// a ClientHello (handshake type 1, after the 13-byte record header).
+		return costDTLSHello
+	}
+	return costNone
 }

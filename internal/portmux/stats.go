@@ -4,13 +4,14 @@ import "sync/atomic"
 
 // Reasons a TCP connection was refused.
 const (
-	refusedUnknown        = iota + 1 // first bytes of no protocol parley serves
-	refusedPeekTimeout               // nothing decisive within PeekTimeout
-	refusedEOF                       // closed or failed before its first bytes decided
-	refusedTLSHandshake              // the TLS handshake failed
-	refusedUnrouted                  // no listener for its protocol (or no TLS configured)
-	refusedBacklogFull               // its protocol's Backlog was full
-	refusedTooManyPending            // MaxPending connections were being classified
+	refusedUnknown      = iota + 1 // first bytes of no protocol parley serves
+	refusedPeekTimeout             // nothing decisive within PeekTimeout
+	refusedEOF                     // closed or failed before its first bytes decided
+	refusedTLSHandshake            // the TLS handshake failed
+	refusedUnrouted                // no listener for its protocol (or no TLS configured)
+	refusedBacklogFull             // its protocol's Backlog was full
+	refusedPerSource               // its source held the gate's per-source cap of unclassified connections
+	refusedShed                    // shed while unclassified: the gate's budget was full and its source held the most
 	numRefusedReasons
 )
 
@@ -28,8 +29,10 @@ func refusedReasonName(r int) string {
 		return "unrouted"
 	case refusedBacklogFull:
 		return "backlog_full"
-	case refusedTooManyPending:
-		return "too_many_pending"
+	case refusedPerSource:
+		return "per_source"
+	case refusedShed:
+		return "shed"
 	}
 	return "other"
 }
@@ -48,7 +51,8 @@ type TCPStats struct {
 	Routed map[string]uint64
 	// Refused counts connections closed instead, by reason:
 	// unknown_protocol, peek_timeout, eof, tls_handshake, unrouted,
-	// backlog_full, too_many_pending.
+	// backlog_full, per_source (refused by the admission gate), shed (by
+	// the gate, to make room).
 	Refused map[string]uint64
 }
 

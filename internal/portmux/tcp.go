@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"parley.dev/parley/internal/admission"
 )
 
 // TCPConfig configures NewTCP.
@@ -31,15 +33,19 @@ type TCPConfig struct {
 	// GetCertificate); the mux sets NextProtos itself, from the protocols
 	// that have a listener. Default nil: TLS connections are refused.
 	TLS *tls.Config
-	// PeekTimeout bounds both the wait for a connection's first bytes and
-	// its TLS handshake. Default 10 s.
+	// Admission holds the connections being classified (waiting for their
+	// first bytes and their TLS handshake): it caps them per source and in
+	// all, sheds the oldest of the largest holder when full, and sets their
+	// read deadline, shortened under pressure. It may be shared with other
+	// listeners. Default: a gate of its own with admission's defaults (128
+	// per source, 1024 in all) and PeekTimeout as its idle deadline.
+	Admission *admission.Gate
+	// PeekTimeout bounds the wait for a connection's first bytes and its
+	// TLS handshake when the gate sets no shorter deadline. Default 10 s.
 	PeekTimeout time.Duration
 	// Backlog is the number of connections of one protocol waiting for
 	// Accept; beyond it new ones are closed and counted. Default 128.
 	Backlog int
-	// MaxPending bounds the connections being classified at once; beyond
-	// it new ones are closed and counted. Default 1024.
-	MaxPending int
 	// Logger receives the mux's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -57,6 +63,10 @@ type TCPMux struct {
 	closed    bool                    // guarded by mu
 }
 
+// defaultPeekTimeout is how long a connection has for its first bytes
+// (and its TLS handshake) when the gate is not under pressure.
+const defaultPeekTimeout = 10 * time.Second
+
 // NewTCP returns a mux over cfg.Listener; call Listener for each protocol
 // to serve, then Serve.
 func NewTCP(cfg TCPConfig) (*TCPMux, error) {
@@ -64,16 +74,16 @@ func NewTCP(cfg TCPConfig) (*TCPMux, error) {
 		return nil, errors.New("portmux: TCPConfig.Listener is required")
 	}
 	if cfg.PeekTimeout <= 0 {
-		cfg.PeekTimeout = 10 * time.Second
+		cfg.PeekTimeout = defaultPeekTimeout
 	}
 	if cfg.Backlog <= 0 {
 		cfg.Backlog = 128
 	}
-	if cfg.MaxPending <= 0 {
-		cfg.MaxPending = 1024
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Admission == nil {
+		cfg.Admission = admission.New(admission.Config{Name: "pending", IdleDeadline: cfg.PeekTimeout, Logger: cfg.Logger})
 	}
 	return &TCPMux{cfg: cfg, log: cfg.Logger, pending: make(map[net.Conn]struct{})}, nil
 }
@@ -148,27 +158,30 @@ func (m *TCPMux) Serve() error {
 			}
 			return err
 		}
-		if !m.track(conn) {
+		pc, ok := m.admit(conn)
+		if !ok {
 			conn.Close()
 			continue
 		}
-		go m.route(conn)
+		go m.route(conn, pc)
 	}
 }
 
-// track registers a connection being classified, within MaxPending.
-func (m *TCPMux) track(conn net.Conn) bool {
+// admit registers a connection being classified, if the gate takes it.
+func (m *TCPMux) admit(conn net.Conn) (*admission.Pending, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return false
+		return nil, false
 	}
-	if len(m.pending) >= m.cfg.MaxPending {
-		m.stat.refuse(refusedTooManyPending)
-		return false
+	// Under mu, so that Close finds every admitted connection.
+	pc, err := m.cfg.Admission.Admit(conn)
+	if err != nil {
+		m.stat.refuse(refusedPerSource)
+		return nil, false
 	}
 	m.pending[conn] = struct{}{}
-	return true
+	return pc, true
 }
 
 func (m *TCPMux) untrack(conn net.Conn) {
@@ -183,26 +196,42 @@ func (m *TCPMux) isClosed() bool {
 	return m.closed
 }
 
-// route classifies one connection and delivers it.
-func (m *TCPMux) route(conn net.Conn) {
+// route classifies one connection and delivers it. The gate's read
+// deadline (or PeekTimeout) bounds the classification.
+func (m *TCPMux) route(conn net.Conn, pc *admission.Pending) {
 	defer m.untrack(conn)
-	conn.SetReadDeadline(time.Now().Add(m.cfg.PeekTimeout))
+	if pc.Deadline().IsZero() {
+		pc.Hurry(time.Now().Add(m.cfg.PeekTimeout))
+	}
+	fail := func(reason int) {
+		pc.Leave()
+		if pc.WasShed() {
+			reason = refusedShed
+		}
+		if reason != 0 {
+			m.stat.refuse(reason)
+		}
+		conn.Close()
+	}
 	head, kind, proto, reason := peekStream(conn)
 	if kind == streamUnknown {
-		m.stat.refuse(reason)
-		conn.Close()
+		fail(reason)
 		return
 	}
 	replay := &replayConn{Conn: conn, head: head}
 	var out net.Conn = replay
 	if kind == streamTLS {
-		var ok bool
-		if out, proto, ok = m.terminateTLS(replay); !ok {
-			conn.Close()
+		var reason int
+		if out, proto, reason = m.terminateTLS(replay); reason != 0 {
+			fail(reason)
 			return
 		}
 	}
-	conn.SetReadDeadline(time.Time{})
+	if !pc.Classified() {
+		m.stat.refuse(refusedShed)
+		conn.Close()
+		return
+	}
 	m.deliver(proto, out)
 }
 
@@ -234,35 +263,33 @@ func readFailure(err error) int {
 }
 
 // terminateTLS runs the handshake and decides what the connection carries:
-// by ALPN, or without ALPN by its first plaintext bytes.
-func (m *TCPMux) terminateTLS(conn net.Conn) (net.Conn, Protocol, bool) {
+// by ALPN, or without ALPN by its first plaintext bytes. A non-zero reason
+// says why it failed.
+func (m *TCPMux) terminateTLS(conn net.Conn) (net.Conn, Protocol, int) {
 	cfg := m.tls.Load()
 	if cfg == nil || len(cfg.NextProtos) == 0 {
-		m.stat.refuse(refusedUnrouted)
-		return nil, 0, false
+		return nil, 0, refusedUnrouted
 	}
 	tc := tls.Server(conn, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.PeekTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		m.stat.refuse(refusedTLSHandshake)
 		m.log.Debug("tls handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
-		return nil, 0, false
+		return nil, 0, refusedTLSHandshake
 	}
 	if p, ok := alpnProtocol(tc.ConnectionState().NegotiatedProtocol); ok {
 		// The *tls.Conn itself, so that an HTTP server sees TLS.
-		return tc, p, true
+		return tc, p, 0
 	}
 	buf := make([]byte, 0, 8)
 	for {
 		if p, ok := classifyInsideTLS(buf); ok {
-			return &tlsReplayConn{replayConn: replayConn{Conn: tc, head: buf}, tls: tc}, p, true
+			return &tlsReplayConn{replayConn: replayConn{Conn: tc, head: buf}, tls: tc}, p, 0
 		}
 		n, err := tc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err != nil && n == 0 {
-			m.stat.refuse(readFailure(err))
-			return nil, 0, false
+			return nil, 0, readFailure(err)
 		}
 	}
 }

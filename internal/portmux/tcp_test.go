@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/stun/v4"
 
+	"parley.dev/parley/internal/admission"
 	"parley.dev/parley/internal/certs"
 )
 
@@ -348,5 +349,62 @@ func TestBacklogAndClosedListener(t *testing.T) {
 	c.Write([]byte("<y>"))
 	if b := readN(t, acceptOne(t, l2), 3); string(b) != "<y>" {
 		t.Fatalf("read %q", b)
+	}
+}
+
+// Idle connections of one address fill only that address's share of the
+// gate: another address is still routed at once, and once the budget is
+// full the idle address's oldest connections make room.
+func TestIdleConnectionsOfOneAddressShutNobodyOut(t *testing.T) {
+	gate := admission.New(admission.Config{PerSource: 8, Budget: 12, IdleDeadline: time.Minute, Logger: slog.New(slog.DiscardHandler)})
+	f := newTCPFixture(t, func(c *TCPConfig) { c.Admission = gate })
+	httpLn := f.mux.Listener(HTTP)
+	var idle []net.Conn
+	for range 40 {
+		c, err := net.Dial("tcp4", f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+		t.Cleanup(func() { c.Close() })
+	}
+	waitFor(t, func() bool { return f.mux.Stats().Refused["per_source"] == 32 }, "32 refusals of 127.0.0.1")
+	// 127.0.0.2 fills the rest of the budget, then one more sheds one of
+	// 127.0.0.1's (the largest holder), not its own.
+	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	var others []net.Conn
+	for range 5 {
+		c, err := dialer.Dial("tcp4", f.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		others = append(others, c)
+		t.Cleanup(func() { c.Close() })
+	}
+	waitFor(t, func() bool { return f.mux.Stats().Refused["shed"] == 1 }, "one shed")
+	for _, c := range others {
+		fmt.Fprintf(c, "GET / HTTP/1.0\r\n\r\n")
+	}
+	for range others {
+		acceptOne(t, httpLn)
+	}
+	if st := gate.Stats(); st.Held > 12 || st.Shed["budget"] != 1 {
+		t.Errorf("gate %+v", st)
+	}
+	// Which of 127.0.0.1's went: the oldest.
+	idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("the oldest idle connection read %v, want EOF (shed)", err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"parley.dev/parley/internal/admission"
 )
 
 // UDPConfig configures NewUDP.
@@ -23,8 +25,53 @@ type UDPConfig struct {
 	// MaxPacket is the largest datagram accepted; larger ones are dropped
 	// and counted. Default 8192, as Pion's ICE mux reads.
 	MaxPacket int
+	// Limits bound, per source (an IPv4 address, an IPv6 /64), the
+	// datagrams that start work before any session exists; media and
+	// everything else established sessions send are never limited. Zero
+	// fields take DefaultUDPLimits' values.
+	Limits UDPLimits
 	// Logger receives the mux's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Clock returns the time, for the rate limits. Default time.Now.
+	Clock func() time.Time
+}
+
+// UDPLimits are the UDP mux's rate limits. A PerSecond of zero takes the
+// default; a negative one turns that limit off.
+type UDPLimits struct {
+	// Binding: STUN Binding requests (ICE checks, consent checks and
+	// reflexive-address queries).
+	Binding admission.RateConfig
+	// DTLSHello: DTLS ClientHellos, each a handshake started.
+	DTLSHello admission.RateConfig
+	// Allocate: TURN Allocate requests, authenticated or not.
+	Allocate admission.RateConfig
+}
+
+// DefaultUDPLimits suit a server of a few hundred participants, dozens
+// of them possibly behind one NAT and joining at once: a browser joining
+// sends some tens of ICE checks a second for a moment, then a consent
+// check every few seconds, one to three ClientHellos (retransmits, the
+// cookie exchange) and two Allocates per TURN transport. The global
+// bounds keep a flood from spoofed sources from filling the SFU's queue.
+func DefaultUDPLimits() UDPLimits {
+	return UDPLimits{
+		Binding:   admission.RateConfig{PerSecond: 250, Burst: 500, GlobalPerSecond: 5000, GlobalBurst: 10000},
+		DTLSHello: admission.RateConfig{PerSecond: 50, Burst: 100, GlobalPerSecond: 1000, GlobalBurst: 2000},
+		Allocate:  admission.RateConfig{PerSecond: 50, Burst: 100, GlobalPerSecond: 1000, GlobalBurst: 2000},
+	}
+}
+
+func (l *UDPLimits) setDefaults(clock func() time.Time) {
+	d := DefaultUDPLimits()
+	for _, p := range []struct{ got, def *admission.RateConfig }{
+		{&l.Binding, &d.Binding}, {&l.DTLSHello, &d.DTLSHello}, {&l.Allocate, &d.Allocate},
+	} {
+		if p.got.PerSecond == 0 {
+			*p.got = *p.def
+		}
+		p.got.Clock = clock
+	}
 }
 
 // UDPMux splits one UDP socket between the SFU and the TURN server.
@@ -39,6 +86,7 @@ type UDPMux struct {
 	// channelData, if set, takes TURN ChannelData in the read loop (see
 	// SetChannelDataHandler).
 	channelData atomic.Pointer[func([]byte, netip.AddrPort) bool]
+	limits      udpLimiters // owned by the read loop
 
 	closeOnce sync.Once
 }
@@ -67,7 +115,11 @@ func NewUDP(cfg UDPConfig) (*UDPMux, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &UDPMux{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	cfg.Limits.setDefaults(cfg.Clock)
+	m := &UDPMux{cfg: cfg, log: cfg.Logger, done: make(chan struct{}), limits: newUDPLimiters(cfg.Limits, cfg.Clock)}
 	m.pool.New = func() any { b := make([]byte, poolBuf); return &b }
 	m.media = newSidePacketConn(m, cfg.QueueLen)
 	m.turn = newSidePacketConn(m, cfg.QueueLen)
@@ -146,6 +198,17 @@ func (m *UDPMux) handle(b []byte, from netip.AddrPort) {
 		return
 	}
 	dest, reason := classifyPacket(b)
+	if dest != dropped {
+		if reason = m.limits.check(b, from); reason != 0 {
+			m.stat.dropped[reason].Add(1)
+			// The log limiter (a lock, a clock reading) is asked about one
+			// drop in 256: a flood is still seen, at little cost per datagram.
+			if m.limits.drops++; m.limits.drops&0xff == 1 && m.limits.logs.Allow(admission.SourceOfAddr(from.Addr())) {
+				m.log.Warn("udp datagrams over their source's rate dropped", "source", from.Addr().String(), "reason", dropReasonName(reason))
+			}
+			return
+		}
+	}
 	switch dest {
 	case toMedia:
 		m.dispatch(m.media, b, from)

@@ -249,6 +249,9 @@ func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr strin
 		}
 		th.Succeeded(user, addr)
 	}
+	if err := ss.loggedIn(srv.Anonymous()); err != nil {
+		return ss.admissionRefused(err)
+	}
 	ss.identity = Identity{Kind: IdentityAccount}
 	if srv.Anonymous() {
 		user = randomLocalpart()

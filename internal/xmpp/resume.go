@@ -78,6 +78,10 @@ func (ss *session) resumeAuth(auth *xmlstream.Element) (handled, ok bool, err er
 		ok, err = ss.saslFail(&sasl.Failure{Condition: sasl.NotAuthorized, Text: text}, "")
 		return true, ok, err
 	}
+	if err := ss.loggedIn(true); err != nil { // a resumed guest is a guest
+		ok, err = ss.admissionRefused(err)
+		return true, ok, err
+	}
 	ss.user = id.UserID
 	ss.anonymous = true
 	ss.identity = Identity{Kind: IdentityGuest}

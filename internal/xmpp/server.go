@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"parley.dev/parley/internal/admission"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/sasl"
 	"parley.dev/parley/internal/stanza"
@@ -78,6 +79,17 @@ type Config struct {
 	// Resume signs and checks guests' resumption tokens (resume.go); its
 	// secret must be the server's own. Default nil: guests are not resumed.
 	Resume *token.Verifier
+	// Unauthenticated caps the sessions that have not logged in yet, per
+	// source and in all (see package admission): beyond its per-source cap
+	// a new connection is closed at once, and when its budget is full the
+	// oldest unauthenticated session of the largest holder is closed.
+	// Sessions leave it on SASL success. Default nil: no cap.
+	Unauthenticated *admission.Gate
+	// Guests caps the sessions logged in with SASL ANONYMOUS, for as long
+	// as they last, in the same way: past the per-source cap a guest login
+	// fails (temporary-auth-failure), and a full budget sheds the oldest
+	// guest of the source holding the most. Default nil: no cap.
+	Guests *admission.Gate
 	// Rosters persists rosters. Default: in memory only.
 	Rosters RosterStore
 	// ExternalServices lists the STUN and TURN services offered to a

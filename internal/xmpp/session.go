@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"parley.dev/parley/internal/admission"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/stream"
@@ -40,6 +41,8 @@ type session struct {
 	invite     string // XEP-0401 token a preauth IQ presented
 	registered bool   // an account was registered on this stream
 	limiter    *rate.Limiter
+	admission  *admission.Ticket // the place in Config.Unauthenticated until login, then Guests for a guest; nil without
+	member     *sessionMember    // what admission's gate holds
 
 	// full is the bound JID. Written once by the read loop before the session
 	// is registered with the router; read-only afterwards.
@@ -100,6 +103,11 @@ func (s *Server) serve(ctx context.Context, t stream.Transport) {
 		urlToken:  urlTokenFrom(ctx),
 		urlResume: urlResumeFrom(ctx),
 	}
+	if !ss.admit() {
+		t.Close()
+		return
+	}
+	defer ss.leaveAdmission()
 	ss.lastRead.Store(s.cfg.Clock().UnixNano())
 	ss.timer = time.AfterFunc(s.cfg.AuthTimeout, ss.authTimeout)
 	err := ss.run(ctx)

@@ -139,6 +139,10 @@ func (ss *session) tokenAuth(auth *xmlstream.Element) (handled, ok bool, err err
 		ok, err = ss.saslFail(&sasl.Failure{Condition: sasl.NotAuthorized, Text: verr.Error()}, "")
 		return true, ok, err
 	}
+	if err := ss.loggedIn(false); err != nil { // a token names someone: no guest cap
+		ok, err = ss.admissionRefused(err)
+		return true, ok, err
+	}
 	ss.user = id.Localpart()
 	ss.anonymous = true // no stored roster: the token is the account
 	ss.identity = Identity{Kind: IdentityToken, Token: id}

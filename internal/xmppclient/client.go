@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,8 +48,12 @@ type Config struct {
 	// TLS is used for STARTTLS on TCP. Default: STARTTLS is used if offered,
 	// verifying the server name; set InsecureSkipVerify for self-signed
 	// local servers. NoStartTLS skips it.
+	// With wss://, TLS (when set) also verifies the WebSocket's server.
 	TLS        *tls.Config
 	NoStartTLS bool
+	// LocalAddr is the address to connect from, TCP and WebSocket alike
+	// (tests speak from 127.0.0.2). Default: the system's choice.
+	LocalAddr *net.TCPAddr
 	// Limits bound incoming elements. Default xmlstream defaults.
 	Limits xmlstream.Limits
 	// Incoming is the capacity of the channel of incoming stanzas. Default 256.
@@ -120,7 +125,15 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 
 func dialTransport(ctx context.Context, cfg Config) (stream.Transport, error) {
 	if strings.HasPrefix(cfg.Address, "ws://") || strings.HasPrefix(cfg.Address, "wss://") {
-		c, _, err := websocket.Dial(ctx, withTokenParam(cfg.Address, cfg.Token), &websocket.DialOptions{Subprotocols: []string{"xmpp"}})
+		opts := &websocket.DialOptions{Subprotocols: []string{"xmpp"}}
+		if cfg.LocalAddr != nil || cfg.TLS != nil {
+			d := &net.Dialer{}
+			if cfg.LocalAddr != nil {
+				d.LocalAddr = cfg.LocalAddr
+			}
+			opts.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, TLSClientConfig: cfg.TLS}}
+		}
+		c, _, err := websocket.Dial(ctx, withTokenParam(cfg.Address, cfg.Token), opts)
 		if err != nil {
 			return nil, fmt.Errorf("xmppclient: websocket dial: %w", err)
 		}
@@ -130,7 +143,10 @@ func dialTransport(ctx context.Context, cfg Config) (stream.Transport, error) {
 		}
 		return stream.NewWS(c, stream.WSConfig{Limits: cfg.Limits, Secure: strings.HasPrefix(cfg.Address, "wss://")}), nil
 	}
-	var d net.Dialer
+	d := net.Dialer{}
+	if cfg.LocalAddr != nil {
+		d.LocalAddr = cfg.LocalAddr
+	}
 	conn, err := d.DialContext(ctx, "tcp", cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("xmppclient: %w", err)
