@@ -78,6 +78,8 @@ export class JoinError extends XmppError {
     super(text ? `cannot join the room: ${condition} (${text})` : `cannot join the room: ${condition}`);
     this.name = 'JoinError';
     this.condition = condition;
+    /** the room's explanation, e.g. a lobby's denial reason; '' if none */
+    this.text = text;
   }
 }
 

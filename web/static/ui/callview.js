@@ -8,6 +8,8 @@
  */
 import { Call } from '../lib/call.js';
 import { JoinError } from '../lib/muc.js';
+import { clientConfig, needsLogin, tokenRefused } from '../lib/login.js';
+import { keepResumption, forgetResumption } from './session.js';
 import { RoomExtras, readState } from '../lib/roomextras.js';
 import { DebugRecorder } from '../lib/debuginfo.js';
 import { byId, show, h } from './dom.js';
@@ -48,7 +50,11 @@ import { Monitor, downloadDebug } from './monitor.js';
  * @property {string} [password]
  * @property {LocalMedia} media
  * @property {string} [speaker] audio output deviceId
- * @property {(why: string, media: LocalMedia) => void} onRefused the room wants a (right) password
+ * @property {import('../lib/login.js').Login} login how to log in
+ * @property {(why: string, media: LocalMedia, need: 'password'|'account') => void} onRefused the room
+ *   wants a (right) password, or the server an account (it takes no guests, or refused the password)
+ * @property {(login: import('../lib/login.js').Login) => void} onRetry start again with another
+ *   login (a guest whose resumption token the server refused logs in afresh)
  */
 
 /**
@@ -87,9 +93,14 @@ class CallView {
     // TURN transports. Both are for debugging a network (and for tests).
     const turn = params.get('turn');
     const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((x) => ['udp', 'tcp', 'tls'].includes(x))) : null;
+    /** the client's config without a login, for the resumption URL */
+    this.base = { url: `${scheme}//${location.host}/xmpp-websocket`, domain: location.hostname };
+    const login = clientConfig(this.base, opts.login);
     this.call = new Call({
-      url: `${scheme}//${location.host}/xmpp-websocket`,
+      url: login.url,
       domain: location.hostname,
+      credentials: login.credentials,
+      xmpp: { mechanisms: login.mechanisms },
       room: opts.room,
       nick: opts.name,
       displayName: opts.name,
@@ -137,6 +148,7 @@ class CallView {
     this.abort.signal.addEventListener('abort', off);
     this.call.start().then(() => {
       this.monitor.start();
+      if (this.opts.login.kind === 'guest') keepResumption(this.call.client, this.base);
     }, (err) => this.failed(err));
   }
 
@@ -145,13 +157,41 @@ class CallView {
     if (err instanceof JoinError && err.condition === 'not-authorized') {
       this.close();
       stopAll(this.media.stream);
-      this.opts.onRefused(t(this.opts.password ? 'prejoin.passwordWrong' : 'prejoin.passwordNeeded'), this.media);
+      this.opts.onRefused(t(this.opts.password ? 'prejoin.passwordWrong' : 'prejoin.passwordNeeded'), this.media, 'password');
       return;
     }
+    if (this.loginFailed(err)) return;
     /** @type {Record<string, string>} */
     const words = { forbidden: 'status.banned', 'registration-required': 'status.membersOnly', 'service-unavailable': 'status.full', conflict: 'status.nameTaken' };
     const key = err instanceof JoinError ? (words[err.condition] ?? 'status.joinFailed') : 'status.connectFailed';
     this.ended(t(key, { detail: err instanceof Error ? err.message : String(err) }), 'lost', true);
+  }
+
+  /**
+   * loginFailed handles a login the server refused: no guests here (ask
+   * for an account), a wrong account password (ask again), a stale
+   * resumption token (log in afresh), a refused token (say why; never a
+   * guest instead). False for other failures.
+   * @param {unknown} err
+   */
+  loginFailed(err) {
+    const login = this.opts.login;
+    const refused = tokenRefused(err);
+    if (!needsLogin(err) && refused === null) return false;
+    if (login.kind === 'guest' && login.resume && refused !== null) {
+      forgetResumption();
+      this.close();
+      this.opts.onRetry({ kind: 'guest' });
+      return true;
+    }
+    if (login.kind === 'token' && refused !== null) {
+      this.ended(t('login.tokenRefused', { detail: refused }), 'lost', true, 'login.tokenRefusedTitle');
+      return true;
+    }
+    this.close();
+    stopAll(this.media.stream);
+    this.opts.onRefused(t(login.kind === 'account' ? 'login.wrong' : 'login.needed'), this.media, 'account');
+    return true;
   }
 
   wireCall() {
@@ -415,8 +455,9 @@ class CallView {
    * @param {string} reason the library's words (kept for the debug file)
    * @param {EndKind} kind
    * @param {boolean} [explained] reason is already in the user's language
+   * @param {string} [titleKey] a title other than the kind's
    */
-  ended(reason, kind, explained = false) {
+  ended(reason, kind, explained = false, titleKey = '') {
     if (!this.active) return;
     this.close();
     this.controls.stopShare();
@@ -433,7 +474,7 @@ class CallView {
       lost: ['left.lostTitle', 'left.lostText'],
     };
     const [title, text] = words[kind];
-    byId('left-title').textContent = t(title);
+    byId('left-title').textContent = t(titleKey || title);
     byId('left-reason').textContent = explained ? reason : t(text);
     byId('left').dataset.kind = kind;
     const rejoin = byId('rejoin', HTMLButtonElement);
