@@ -65,8 +65,10 @@ function destroyedReason(destroy, presence) {
   if (ended) {
     why.ended = true;
     why.by = attr(ended, 'by') ?? '';
+    // Only <ended/> carries the moderator's reason; the <destroy/> reason
+    // without it is the server's generic words for plain clients.
     const r = kid(ended, 'reason', NS.room);
-    if (r) why.text = textOf(r);
+    why.text = r ? textOf(r) : '';
   }
   return why;
 }
@@ -100,6 +102,8 @@ export class JoinError extends XmppError {
  *   guest, viewer) from the room's <perm/>; '' if the room sends none
  * @property {string[]} permissions what it may do (docs/PERMISSIONS.md)
  * @property {string[]} muted media a moderator muted: audio, video, screen
+ * @property {string} actor the nick of the moderator whose action this presence reports
+ *   (muc#user <actor nick/>: a mute, a role change), '' if none
  * @property {El[]} payload the presence's other children (application extensions, see setExtras)
  */
 
@@ -420,6 +424,7 @@ export class Room extends Emitter {
     const item = xu ? kid(xu, 'item', NS.user) : undefined;
     const nickEl = kid(st, 'nick', NS.nick);
     const showEl = kid(st, 'show');
+    const actorEl = item ? kid(item, 'actor', NS.user) : undefined;
     /** @type {Occupant} */
     const o = {
       nick,
@@ -432,6 +437,7 @@ export class Room extends Emitter {
       identity: parseIdentity(st),
       self: isSelf,
       ...permOf(st),
+      actor: (actorEl && attr(actorEl, 'nick')) || '',
       payload: kids(st).filter((k) => ns(k) !== NS.user && ns(k) !== NS.nick && local(k) !== 'show' && local(k) !== 'status'),
     };
     const prev = this.occupants.get(nick);

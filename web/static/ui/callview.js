@@ -9,6 +9,7 @@
 import { Call } from '../lib/call.js';
 import { JoinError } from '../lib/muc.js';
 import { clientConfig, needsLogin, tokenRefused } from '../lib/login.js';
+import { endMeeting } from '../lib/lobby.js';
 import { keepResumption, forgetResumption } from './session.js';
 import { RoomExtras, readState } from '../lib/roomextras.js';
 import { DebugRecorder } from '../lib/debuginfo.js';
@@ -23,6 +24,7 @@ import { prefs } from './prefs.js';
 import { Controls } from './controls.js';
 import { levelMeter } from './meter.js';
 import { Monitor, downloadDebug } from './monitor.js';
+import { LobbyPanel, showWaiting } from './lobbyview.js';
 
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('../lib/call.js').Participant} Participant */
@@ -78,6 +80,13 @@ class CallView {
     this.speaker = opts.speaker ?? prefs.devices().speaker ?? '';
     /** @type {RoomExtras|null} set when the call makes its room */
     this.extras = null;
+    /** @type {LobbyPanel|null} who knocks, for moderators; set with the room */
+    this.lobby = null;
+    this.waiting = false; // we knocked and wait in the lobby
+    /** @type {import('../lib/muc.js').LeaveReason|null} why the room removed us, once it did */
+    this.removedWhy = null;
+    /** @type {Map<string, string>} every display name seen, by nick (to name who ended the meeting) */
+    this.seenNames = new Map();
     this.recorder = new DebugRecorder();
     this.renderQueued = false;
     this.active = true; // false once the call screen is gone
@@ -131,6 +140,28 @@ class CallView {
     this.selfMeter = null;
   }
 
+  /**
+   * nameOf is the display name of a nick, also after it left.
+   * @param {string} nick
+   */
+  nameOf(nick) {
+    return this.state.members.get(nick)?.displayName ?? this.seenNames.get(nick) ?? nick;
+  }
+
+  /**
+   * endForAll ends the meeting for everyone (the room checks end_meeting).
+   * @param {string} reason told to everyone; '' for none
+   */
+  async endForAll(reason) {
+    const room = this.call.room;
+    if (!room) return;
+    try {
+      await endMeeting(this.call.client, room.jid, reason || undefined);
+    } catch (err) {
+      this.chat.system(t('moderation.refused', { detail: err instanceof Error ? err.message : String(err) }), true);
+    }
+  }
+
   /** need returns the room extensions, or throws when not in a room yet. */
   need() {
     if (!this.extras) throw new Error('not in the room');
@@ -147,6 +178,11 @@ class CallView {
     });
     this.abort.signal.addEventListener('abort', off);
     this.call.start().then(() => {
+      if (this.waiting) {
+        // A moderator let us in.
+        this.waiting = false;
+        show('call');
+      }
       this.monitor.start();
       if (this.opts.login.kind === 'guest') keepResumption(this.call.client, this.base);
     }, (err) => this.failed(err));
@@ -161,6 +197,11 @@ class CallView {
       return;
     }
     if (this.loginFailed(err)) return;
+    if (err instanceof JoinError && err.condition === 'not-allowed' && this.waiting) {
+      this.ended(err.text ? t('lobby.declinedBecause', { reason: err.text }) : t('lobby.declinedText'), 'removed', true, 'lobby.declinedTitle');
+      byId('left').dataset.kind = 'denied';
+      return;
+    }
     /** @type {Record<string, string>} */
     const words = { forbidden: 'status.banned', 'registration-required': 'status.membersOnly', 'service-unavailable': 'status.full', conflict: 'status.nameTaken' };
     const key = err instanceof JoinError ? (words[err.condition] ?? 'status.joinFailed') : 'status.connectFailed';
@@ -210,6 +251,19 @@ class CallView {
       extras.on('private', (m) => this.chat.add({ from: m.nick, body: m.body, self: false, private: true }));
       extras.on('sendFailed', (id, cond) => this.chat.failed(id, cond));
       extras.on('request', (from, action) => this.controls.onRequest(from, action));
+      this.lobby?.close();
+      this.lobby = new LobbyPanel({ client: c.client, room: room.jid, say: (text, bad) => this.chat.system(text, bad) });
+      room.on('removed', (why) => {
+        this.removedWhy = why;
+      });
+      room.on('unmuteAsked', (media, by) => {
+        if (media.length === 0 || media.includes('audio')) this.controls.onUnmuteAsked(this.nameOf(by));
+      });
+      room.on('waiting', () => {
+        this.waiting = true;
+        show('lobby');
+        showWaiting(this.opts.room, () => this.call.leave());
+      });
     });
     c.on('status', (s) => {
       this.hook.status = s;
@@ -257,10 +311,14 @@ class CallView {
       this.state.members.set(p.nick, m);
     }
     m.displayName = p.displayName;
+    this.seenNames.set(p.nick, p.displayName);
     const o = this.call.room?.occupants.get(p.nick);
     if (o) {
       m.role = o.role;
       m.affiliation = o.affiliation;
+      m.permissions = o.permissions;
+      m.muted = o.muted;
+      if (p.self) this.controls.onServerMute(o.muted, o.actor ? this.nameOf(o.actor) : '');
     }
     if (p.self) {
       // Our own state is what we publish, not what the room last echoed.
@@ -445,6 +503,7 @@ class CallView {
     this.controls.unwire();
     this.selfMeter?.stop();
     this.extras?.dispose();
+    this.lobby?.close();
     for (const a of this.audio.values()) a.srcObject = null;
     this.audioSink.remove();
     for (const key of [...this.stage.tiles.keys()]) this.stage.remove(key);
@@ -474,6 +533,13 @@ class CallView {
       lost: ['left.lostTitle', 'left.lostText'],
     };
     const [title, text] = words[kind];
+    const why = this.removedWhy;
+    if (kind === 'destroyed' && why?.ended) {
+      // Someone ended the meeting for all: say who, and why if they said.
+      const by = why.by ? t('left.endedBy', { name: this.nameOf(why.by) }) : t('left.endedByServer');
+      reason = why.text ? `${by} ${t('left.endedReason', { reason: why.text })}` : by;
+      explained = true;
+    }
     byId('left-title').textContent = t(titleKey || title);
     byId('left-reason').textContent = explained ? reason : t(text);
     byId('left').dataset.kind = kind;
