@@ -8,11 +8,24 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startParley } from '../lib/parley.js';
 import { launch, join, waitUntil, diagnose, closeAll } from '../lib/browsers.js';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+/** axe runs axe-core on the page and returns its serious and critical findings. */
+async function axe(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
 
 const freePort = () => new Promise((resolve, reject) => {
   const s = createServer();
@@ -89,6 +102,7 @@ for (const kind of ['chromium', 'firefox']) {
     await waitUntil(() => visible(mallory, 'left'), 20_000, () => diagnose([mallory]));
     assert.equal(await mallory.page.$eval('#left-title', (e) => e.textContent), 'Your meeting link was refused');
     assert.match(await mallory.page.$eval('#left-reason', (e) => e.textContent), /token refused \(signature\)/);
+    assert.deepEqual(await axe(mallory.page), [], 'the refused link\'s screen');
     assert.equal(await mallory.page.evaluate(() => window.parley.call.client.jid), null, 'a refused token became a guest');
     assert.ok(!Object.keys(await names(host)).includes('mal'), 'mal entered the room');
     await closeAll(people.splice(0, people.length));
@@ -103,6 +117,7 @@ for (const kind of ['chromium', 'firefox']) {
     await waitUntil(() => visible(maria, 'prejoin-account-box'), 20_000, () => diagnose([maria]));
     assert.match(await maria.page.$eval('#prejoin-error', (e) => e.textContent), /needs you to log in/);
     assert.equal(await maria.page.$eval('#prejoin-name', (i) => i.value), 'Maria');
+    assert.deepEqual(await axe(maria.page), [], 'the pre-join page asking for an account');
     await maria.page.type('#prejoin-user', 'maria');
     await maria.page.type('#prejoin-secret', 'wrong password');
     await maria.page.click('#prejoin-join');

@@ -12,11 +12,24 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startParley, sleep } from '../lib/parley.js';
 import { launch, waitUntil, diagnose, closeAll, sample } from '../lib/browsers.js';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+/** axe runs axe-core on the page and returns its serious and critical findings. */
+async function axe(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
 
 const freePort = () => new Promise((resolve, reject) => {
   const s = createServer();
@@ -88,6 +101,8 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
     assert.equal(await visible(ann, 'call'), false);
     assert.equal(await text(ann, '#lobby h1'), 'Waiting to be let in');
     assert.equal(await text(ann, '#lobby-room'), room);
+    assert.equal(await ann.page.$eval('#lobby-cancel', (b) => b.getAttribute('aria-label')), 'Stop waiting');
+    assert.deepEqual(await axe(ann.page), [], 'the waiting screen');
     // The moderator is told, over the call and in the people panel.
     await waitUntil(() => visible(mod, 'knock-notice'), 15_000, () => diagnose([mod]));
     assert.equal(await text(mod, '#knock-notice-text'), 'ann is waiting in the lobby.');
@@ -95,6 +110,7 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
     await mod.page.click('#toggle-people');
     assert.deepEqual(await knocks(mod), ['ann']);
     assert.equal(await text(mod, '#lobby-title'), 'Waiting in the lobby (1)');
+    assert.deepEqual(await axe(mod.page), [], 'the people panel with someone in the lobby');
     await mod.page.click('#lobby-list button[aria-label="Admit ann"]');
     await waitUntil(() => inCall(ann), 20_000, () => diagnose([ann, mod]));
     await waitUntil(async () => (await knocks(mod)).length === 0 && !(await visible(mod, 'lobby-box')), 10_000, () => diagnose([mod]));
@@ -110,6 +126,7 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
     assert.equal(await text(bo, '#left-title'), 'The moderators declined');
     assert.equal(await text(bo, '#left-reason'), 'The moderators did not let you in: the room is full today');
     assert.equal(await bo.page.$eval('#left', (e) => e.dataset.kind), 'denied');
+    assert.deepEqual(await axe(bo.page), [], 'the declined screen');
 
     const cy = await visit(guestKind, `${parley.base}/${room}?name=cy&join=1`, 'cy');
     await waitUntil(() => visible(cy, 'lobby'), 20_000, () => diagnose([cy]));
@@ -138,13 +155,16 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
       return a > 0 && (await audioFrom(mod, 'ann')) > a;
     }, 30_000, () => diagnose([mod, ann]));
 
+    const clicked = performance.now();
     await mod.page.click('#people li[data-nick="ann"] .act-mute');
     await waitUntil(() => visible(ann, 'muted-notice'), 10_000, () => diagnose([ann]));
     assert.equal(await text(ann, '#muted-notice-text'), `Mod ${modKind} muted you.`);
     assert.equal(await ann.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed')), 'true');
+    assert.deepEqual(await axe(ann.page), [], 'the call with the muted notice');
     // Whatever ann's page does, the server forwards nothing.
     await ann.page.evaluate(() => { window.parley.call.cfg.localTracks().audio.enabled = true; });
-    await sleep(1000);
+    // Within a second of the click, nothing more arrives from ann.
+    await sleep(Math.max(0, clicked + 1000 - performance.now()));
     const before = await audioFrom(mod, 'ann');
     await sleep(2000);
     const afterMute = await audioFrom(mod, 'ann');
@@ -171,6 +191,7 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
     await mod.page.click('#end-meeting');
     await waitUntil(() => mod.page.evaluate(() => document.getElementById('end-confirm').open), 5_000, () => diagnose([mod]));
     // One round gives a reason, the other none.
+    assert.deepEqual(await axe(mod.page), [], 'the end-for-all dialog');
     const reason = modKind === 'firefox' ? 'time is up' : '';
     if (reason) await mod.page.type('#end-reason', reason);
     await mod.page.click('#end-confirm-yes');

@@ -418,6 +418,7 @@ class CallView {
       if (!this.active) return;
       this.stage.render(this.state);
       renderPeople(byId('people'), byId('people-title'), this.state, (a, m) => this.controls.moderate(a, m));
+      this.lobby?.render();
       const others = [...this.state.members.values()].filter((m) => !m.self).map((m) => ({ nick: m.nick, name: m.displayName }));
       this.chat.setRecipients(others);
       byId('call-count').textContent = t('call.count', { count: this.state.members.size });
