@@ -4,7 +4,8 @@
 // refused instead of becoming a guest; on a server without guests
 // (--no-anonymous) the pre-join page asks for an account, refuses a wrong
 // password in words and logs in with the right one; a guest keeps a
-// resumption token and comes back as the same guest after a reload.
+// resumption token and comes back as the same guest after a dropped
+// connection and after a reload.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -139,6 +140,15 @@ for (const kind of ['chromium', 'firefox']) {
     const kept = await waitUntil(() => gus.page.evaluate(() => sessionStorage.getItem('parley.resume')), 10_000, () => diagnose([gus]));
     // Its reconnections use the token too.
     assert.ok(await gus.page.evaluate((t) => window.parley.call.client.url.includes(`resume=${encodeURIComponent(t)}`), kept));
+    // The WebSocket drops: the client reconnects as the same guest and is back in the call.
+    await gus.page.evaluate(() => {
+      window.__drops = 0;
+      window.parley.call.client.on('offline', () => window.__drops++);
+      window.parley.call.client.ws.close();
+    });
+    await waitUntil(() => gus.page.evaluate(() => window.__drops > 0 && window.parley.call.client.state === 'online'
+      && window.parley.status.phase === 'in-call'), 30_000, () => diagnose([gus]));
+    assert.equal(await gus.page.evaluate(() => window.parley.call.client.jid.split('/')[0]), first, 'a reconnection changed the guest');
     await gus.page.reload();
     await waitUntil(() => inCall(gus), 20_000, () => diagnose([gus]));
     assert.equal(await gus.page.evaluate(() => window.parley.call.client.jid.split('/')[0]), first);
