@@ -18,6 +18,7 @@ import { launch, join, waitUntil, diagnose, closeAll } from '../lib/browsers.js'
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const catalogue = (lang) => JSON.parse(readFileSync(new URL(`../../../web/static/i18n/${lang}.json`, import.meta.url), 'utf8'));
 /** axe runs axe-core on the page and returns its serious and critical findings. */
 async function axe(page) {
   await page.evaluate(axeSource);
@@ -65,8 +66,8 @@ async function mint(body) {
 }
 
 /** visit opens a page at url in a new browser of kind, collecting its console. */
-async function visit(kind, url, name) {
-  const browser = await launch(kind);
+async function visit(kind, url, name, lang = '') {
+  const browser = await launch(kind, lang ? { lang } : {});
   const page = await browser.newPage();
   const p = { name, kind, browser, page, openedAt: performance.now(), console: [] };
   page.on('console', (m) => p.console.push(`${m.type()}: ${m.text()}`));
@@ -160,3 +161,19 @@ for (const kind of ['chromium', 'firefox']) {
     await closeAll(people.splice(0, people.length));
   });
 }
+
+test('the account fields and a refused link read in the browser\'s language (French Chromium, Spanish Firefox)', async () => {
+  const fr = catalogue('fr');
+  const marie = await visit('chromium', `${closed.base}/membres?name=Marie&join=1`, 'marie', 'fr-FR');
+  await waitUntil(() => visible(marie, 'prejoin-account-box'), 20_000, () => diagnose([marie]));
+  assert.equal(await marie.page.$eval('#prejoin-account-box legend', (e) => e.textContent), fr['login.title']);
+  assert.equal(await marie.page.$eval('#prejoin-error', (e) => e.textContent), fr['login.needed']);
+  assert.equal(await marie.page.$eval('label[for="prejoin-user"]', (e) => e.textContent), fr['login.username']);
+  const es = catalogue('es');
+  const forged = (await mint({ user: 'eva', name: 'Eva' })).slice(0, -4) + 'AAAA';
+  const eva = await visit('firefox', `${open.base}/sala?jwt=${forged}&name=eva&join=1`, 'eva', 'es-ES');
+  await waitUntil(() => visible(eva, 'left'), 20_000, () => diagnose([eva]));
+  assert.equal(await eva.page.$eval('#left-title', (e) => e.textContent), es['login.tokenRefusedTitle']);
+  assert.ok((await eva.page.$eval('#left-reason', (e) => e.textContent)).startsWith(es['login.tokenRefused'].split('{detail}')[0]));
+  await closeAll(people.splice(0, people.length));
+});

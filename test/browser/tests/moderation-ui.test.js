@@ -21,6 +21,7 @@ import { launch, waitUntil, diagnose, closeAll, sample } from '../lib/browsers.j
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const catalogue = (lang) => JSON.parse(readFileSync(new URL(`../../../web/static/i18n/${lang}.json`, import.meta.url), 'utf8'));
 /** axe runs axe-core on the page and returns its serious and critical findings. */
 async function axe(page) {
   await page.evaluate(axeSource);
@@ -66,8 +67,8 @@ async function api(method, p, body) {
 }
 
 /** visit opens a page at url in a new browser of kind. */
-async function visit(kind, url, name) {
-  const browser = await launch(kind);
+async function visit(kind, url, name, lang = '') {
+  const browser = await launch(kind, lang ? { lang } : {});
   const page = await browser.newPage();
   const p = { name, kind, browser, page, openedAt: performance.now(), console: [] };
   page.on('console', (m) => p.console.push(`${m.type()}: ${m.text()}`));
@@ -128,8 +129,12 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
     assert.equal(await bo.page.$eval('#left', (e) => e.dataset.kind), 'denied');
     assert.deepEqual(await axe(bo.page), [], 'the declined screen');
 
-    const cy = await visit(guestKind, `${parley.base}/${room}?name=cy&join=1`, 'cy');
+    // cy's browser speaks French, or Spanish: so does the waiting screen.
+    const lang = guestKind === 'firefox' ? 'fr' : 'es';
+    const cy = await visit(guestKind, `${parley.base}/${room}?name=cy&join=1`, 'cy', `${lang}-${lang.toUpperCase()}`);
     await waitUntil(() => visible(cy, 'lobby'), 20_000, () => diagnose([cy]));
+    assert.equal(await text(cy, '#lobby h1'), catalogue(lang)['lobby.waitTitle']);
+    assert.equal(await cy.page.$eval('#lobby-cancel', (b) => b.getAttribute('aria-label')), catalogue(lang)['lobby.cancel']);
     await waitUntil(async () => (await knocks(mod)).includes('cy'), 15_000, () => diagnose([mod]));
     await cy.page.click('#lobby-cancel');
     await waitUntil(() => visible(cy, 'left'), 20_000, () => diagnose([cy]));
