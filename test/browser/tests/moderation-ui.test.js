@@ -8,7 +8,8 @@
 // it stops growing within a second even though the muted page turns its
 // microphone back on by force; the participant reads who muted it, is asked
 // to unmute and does. Then "end for all" shows everyone who ended the
-// meeting, and the declared room takes the moderator back.
+// meeting, and the declared room takes the moderator back; a room that
+// goes with its meeting offers no rejoin.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -213,3 +214,23 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
     people.splice(0, people.length);
   });
 }
+
+test('a meeting ended in a room that goes with it offers no rejoin, only home (Chromium owner, Firefox guest)', async () => {
+  const owner = await visit('chromium', `${parley.base}/pop-up?name=olga&join=1`, 'olga');
+  await waitUntil(() => inCall(owner), 20_000, () => diagnose([owner]));
+  const guest = await visit('firefox', `${parley.base}/pop-up?name=gil&join=1`, 'gil');
+  await waitUntil(() => inCall(guest), 20_000, () => diagnose([guest]));
+  // The room's creator owns it, so the room grants it end_meeting; not the guest.
+  await waitUntil(() => visible(owner, 'end-meeting'), 10_000, () => diagnose([owner]));
+  assert.equal(await visible(guest, 'end-meeting'), false);
+  await owner.page.click('#end-meeting');
+  await waitUntil(() => owner.page.evaluate(() => document.getElementById('end-confirm').open), 5_000, () => diagnose([owner]));
+  await owner.page.click('#end-confirm-yes');
+  for (const p of [owner, guest]) {
+    await waitUntil(() => visible(p, 'left'), 15_000, () => diagnose([p]));
+    assert.equal(await text(p, '#left-reason'), 'The meeting was ended by olga.');
+    assert.equal(await visible(p, 'rejoin'), false, `${p.name} is offered to rejoin a room that is gone`);
+    assert.equal(await p.page.evaluate(() => document.activeElement.id), 'left-home');
+  }
+  await closeAll(people.splice(0, people.length));
+});

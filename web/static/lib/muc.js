@@ -393,6 +393,17 @@ export class Room extends Emitter {
     await this.client.request(iq('set', this.jid, x('unmute', nick ? { ...attrs, nick } : attrs)));
   }
 
+  /**
+   * features asks the room what it is (XEP-0045 §6.4, disco#info): for
+   * instance muc_persistent, a room that stays when its meeting ends.
+   * @returns {Promise<string[]>}
+   */
+  async features() {
+    const res = await this.client.request(iq('get', this.jid, x('query', { xmlns: XNS.discoInfo })));
+    const q = kid(res, 'query', XNS.discoInfo);
+    return q ? kids(q).filter((k) => k.name === 'feature').map((k) => attr(k, 'var') ?? '') : [];
+  }
+
   /** dispose stops listening to the client. */
   dispose() {
     for (const off of this.offs) off();

@@ -85,6 +85,8 @@ class CallView {
     this.waiting = false; // we knocked and wait in the lobby
     /** @type {import('../lib/muc.js').LeaveReason|null} why the room removed us, once it did */
     this.removedWhy = null;
+    /** whether the room stays when its meeting ends (declared, persistent): rejoining then makes sense */
+    this.roomStays = true;
     /** @type {Map<string, string>} every display name seen, by nick (to name who ended the meeting) */
     this.seenNames = new Map();
     this.recorder = new DebugRecorder();
@@ -184,6 +186,9 @@ class CallView {
         show('call');
       }
       this.monitor.start();
+      this.call.room?.features().then((f) => {
+        this.roomStays = f.includes('muc_persistent');
+      }, () => {});
       if (this.opts.login.kind === 'guest') keepResumption(this.call.client, this.base);
     }, (err) => this.failed(err));
   }
@@ -541,12 +546,16 @@ class CallView {
       reason = why.text ? `${by} ${t('left.endedReason', { reason: why.text })}` : by;
       explained = true;
     }
+    // A room that went with its meeting is not there to rejoin; home starts a new one.
+    const gone = kind === 'destroyed' && Boolean(why?.ended) && !this.roomStays;
     byId('left-title').textContent = t(titleKey || title);
     byId('left-reason').textContent = explained ? reason : t(text);
     byId('left').dataset.kind = kind;
     const rejoin = byId('rejoin', HTMLButtonElement);
+    rejoin.hidden = gone;
     rejoin.onclick = () => location.reload();
     applyTranslations(byId('left'));
-    rejoin.focus();
+    if (gone) byId('left-home').focus();
+    else rejoin.focus();
   }
 }
