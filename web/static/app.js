@@ -6,6 +6,7 @@
  *   /ROOM                   pre-join screen (name, camera, microphone), then the call
  *   /ROOM?name=N&join=1     straight into the call as N
  *   ...&password=P          the room's password
+ *   ...&jwt=TOKEN           log in with a token (also ?token=); never falls back to a guest
  *
  * ROOM is already in normal form: the server redirects other spellings.
  */
@@ -15,6 +16,9 @@ import { startCall } from './ui/callview.js';
 import { openMedia } from './ui/media.js';
 import { pickLanguage, storedLanguage, loadLanguage } from './ui/i18n.js';
 import { placeIcons } from './ui/icons.js';
+import { firstLogin, tokenName } from './ui/session.js';
+
+/** @typedef {import('./lib/login.js').Login} Login */
 
 const MAX_NAME = 48;
 
@@ -28,31 +32,48 @@ async function main() {
   }
   document.title = `${room} · parley`;
   const params = new URLSearchParams(location.search);
-  const name = (params.get('name') ?? '').trim().slice(0, MAX_NAME);
+  /** @type {Login} how we log in; an account once the pre-join page asked for one */
+  let login = firstLogin(location.search);
+  const fromToken = login.kind === 'token' ? tokenName(login.token) : '';
+  const name = (params.get('name') ?? fromToken).trim().slice(0, MAX_NAME);
   const password = params.get('password') ?? '';
-  /** @param {string} [problem] a reason to show on the pre-join screen */
-  const prejoin = (problem = '', pw = password) => showPrejoin({
-    room, name, password: pw, problem, maxName: MAX_NAME,
-    onJoin: (choice) => startCall({ room, ...choice, onRefused: (why, media) => prejoinAgain(why, choice.name, choice.password, media) }),
-  });
   /**
-   * prejoinAgain comes back to the pre-join screen when the room refused
-   * us (a password), keeping the name typed.
+   * join starts the call with a choice made on the pre-join page (or read
+   * from the address); a refusal brings the pre-join page back.
+   * @param {{name: string, password: string, media: import('./ui/media.js').LocalMedia, speaker?: string, login?: Login}} choice
+   */
+  const join = (choice) => {
+    if (choice.login) login = choice.login;
+    startCall({
+      room, ...choice, login,
+      onRefused: (why, media, need) => prejoinAgain(why, choice.name, choice.password, media, need),
+      onRetry: (next) => {
+        login = next;
+        join({ ...choice, login: next });
+      },
+    });
+  };
+  /**
+   * prejoinAgain comes back to the pre-join screen when the room or the
+   * server refused us (a password; a login), keeping what was typed.
    * @param {string} why
    * @param {string} typedName
    * @param {string} pw
    * @param {import('./ui/media.js').LocalMedia} _media
+   * @param {'password'|'account'} need
    */
-  const prejoinAgain = (why, typedName, pw, _media) => showPrejoin({
-    room, name: typedName, password: pw, problem: why, needPassword: true, maxName: MAX_NAME,
-    onJoin: (choice) => startCall({ room, ...choice, onRefused: (w, m) => prejoinAgain(w, choice.name, choice.password, m) }),
+  const prejoinAgain = (why, typedName, pw, _media, need) => showPrejoin({
+    room, name: typedName, password: pw, problem: why, maxName: MAX_NAME,
+    needPassword: need === 'password' || Boolean(pw),
+    account: need === 'account' || login.kind === 'account' ? { username: login.kind === 'account' ? login.username : '' } : null,
+    onJoin: join,
   });
   if (params.get('join') === '1' && name) {
     const media = await openMedia();
-    startCall({ room, name, password, media, onRefused: (why, m) => prejoinAgain(why, name, password, m) });
+    join({ name, password, media });
     return;
   }
-  prejoin();
+  showPrejoin({ room, name, password, problem: '', maxName: MAX_NAME, account: null, onJoin: join });
 }
 
 main();

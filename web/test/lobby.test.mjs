@@ -115,6 +115,19 @@ test('ending the meeting: the request, and everyone told why', async () => {
   assert.deepEqual(await removed, { kind: 'destroyed', text: 'time is up', ended: true, by: 'me' });
 });
 
+test('a meeting ended without a reason gives none, not the <destroy/> words meant for plain clients', async () => {
+  const { server, client } = await online();
+  server.onStanza = (el, ws) => {
+    if (el.name !== 'presence') return;
+    ws.deliver(`<presence xmlns="jabber:client" from="${ROOM}/me"><x xmlns="${NS.user}"><item affiliation="none" role="participant"/><status code="110"/></x></presence>`);
+    ws.deliver(`<presence xmlns="jabber:client" type="unavailable" from="${ROOM}/me"><x xmlns="${NS.user}"><item affiliation="none" role="none"/><destroy><reason>the meeting has ended</reason></destroy><status code="110"/></x><ended xmlns="${NS.room}" by="Host"/></presence>`);
+  };
+  const room = new Room({ client, room: ROOM, nick: 'me' });
+  const removed = new Promise((resolve) => room.on('removed', resolve));
+  await room.join();
+  assert.deepEqual(await removed, { kind: 'destroyed', text: '', ended: true, by: 'Host' });
+});
+
 test('setRoomSwitches submits the lobby and guest fields of the room form', async () => {
   const { server, client } = await online();
   const iqs = [];

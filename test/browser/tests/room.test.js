@@ -1,7 +1,7 @@
 // The meeting room as its users see it, in Chromium and Firefox together:
 // everyone (oneself included) in everyone's People list through joins and
 // leaves; mute, camera off, raised hand and reactions seen by the others
-// within a second; private chat reaching only its recipient; a password
+// within a second; a moderator's mute through the room; private chat reaching only its recipient; a password
 // room joined from the pre-join page with the password and refused without
 // it; the debug file.
 import { test, after } from 'node:test';
@@ -229,10 +229,13 @@ test('a moderator removes someone, who reads that they were removed and may rejo
   const actions = (p, nick) => p.page.$$eval(`#people li[data-nick="${nick}"] .actions button`, (bs) => bs.map((b) => b.getAttribute('aria-label')));
   assert.deepEqual(await actions(ana, 'ben'), ['Mute ben', 'Make ben a moderator', 'Remove ben from the meeting']);
   assert.deepEqual(await actions(ben, 'ana'), []);
-  // Mute: ben's client follows a moderator's request and says who asked.
+  // Mute: the room mutes ben (the SFU stops forwarding him, moderation-ui.test.js
+  // measures it); his client follows and says who did it.
   await ana.page.click('#people li[data-nick="ben"] .act-mute');
   await waitUntil(() => ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed') === 'true'), 10_000, () => diagnose([ben]));
   assert.ok(await ben.page.$eval('#chat-log', (e) => e.textContent.includes('ana muted you.')));
+  assert.equal(await ben.page.$eval('#muted-notice-text', (e) => e.textContent), 'ana muted you.');
+  assert.deepEqual(await ben.page.evaluate(() => window.parley.call.room.self.muted), ['audio']);
   await waitUntil(async () => (await actions(ana, 'ben')).includes('Ask ben to unmute'), 10_000, async () => `ana offers: ${await actions(ana, 'ben')}`);
   assert.ok(!(await actions(ana, 'ben')).includes('Mute ben'));
   // Asking to unmute asks: ben stays muted until he says yes.
@@ -241,7 +244,8 @@ test('a moderator removes someone, who reads that they were removed and may rejo
   assert.equal(await ben.page.$eval('#unmute-ask-text', (e) => e.textContent), 'ana asks you to unmute.');
   assert.equal(await ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed')), 'true');
   await ben.page.click('#unmute-ask-yes');
-  assert.equal(await ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed')), 'false');
+  await waitUntil(() => ben.page.$eval('#toggle-mic', (b) => b.getAttribute('aria-pressed') === 'false'), 10_000, () => diagnose([ben]));
+  await waitUntil(() => ben.page.evaluate(() => window.parley.call.room.self.muted.length === 0), 10_000, () => diagnose([ben]));
   await waitUntil(async () => (await actions(ana, 'ben')).includes('Mute ben'), 10_000, async () => `ana offers: ${await actions(ana, 'ben')}`);
   // ben cannot do the same to ana: his client does not offer it, and ana's ignores a request from a participant.
   await ben.page.evaluate(() => {

@@ -36,7 +36,7 @@ export function redact(xml) {
     const re = new RegExp(`(\\s${name}\\s*=\\s*)(["'])[^"']*\\2`, 'gi');
     out = out.replace(re, '$1$2[redacted]$2');
   }
-  return out.replace(/([?&](?:password|token|jwt)=)[^&\s"'<]*/gi, '$1[redacted]');
+  return out.replace(/([?&](?:password|token|jwt|resume)=)[^&\s"'<]*/gi, '$1[redacted]');
 }
 
 /**

@@ -65,8 +65,10 @@ function destroyedReason(destroy, presence) {
   if (ended) {
     why.ended = true;
     why.by = attr(ended, 'by') ?? '';
+    // Only <ended/> carries the moderator's reason; the <destroy/> reason
+    // without it is the server's generic words for plain clients.
     const r = kid(ended, 'reason', NS.room);
-    if (r) why.text = textOf(r);
+    why.text = r ? textOf(r) : '';
   }
   return why;
 }
@@ -78,6 +80,8 @@ export class JoinError extends XmppError {
     super(text ? `cannot join the room: ${condition} (${text})` : `cannot join the room: ${condition}`);
     this.name = 'JoinError';
     this.condition = condition;
+    /** the room's explanation, e.g. a lobby's denial reason; '' if none */
+    this.text = text;
   }
 }
 
@@ -98,6 +102,8 @@ export class JoinError extends XmppError {
  *   guest, viewer) from the room's <perm/>; '' if the room sends none
  * @property {string[]} permissions what it may do (docs/PERMISSIONS.md)
  * @property {string[]} muted media a moderator muted: audio, video, screen
+ * @property {string} actor the nick of the moderator whose action this presence reports
+ *   (muc#user <actor nick/>: a mute, a role change), '' if none
  * @property {El[]} payload the presence's other children (application extensions, see setExtras)
  */
 
@@ -387,6 +393,17 @@ export class Room extends Emitter {
     await this.client.request(iq('set', this.jid, x('unmute', nick ? { ...attrs, nick } : attrs)));
   }
 
+  /**
+   * features asks the room what it is (XEP-0045 §6.4, disco#info): for
+   * instance muc_persistent, a room that stays when its meeting ends.
+   * @returns {Promise<string[]>}
+   */
+  async features() {
+    const res = await this.client.request(iq('get', this.jid, x('query', { xmlns: XNS.discoInfo })));
+    const q = kid(res, 'query', XNS.discoInfo);
+    return q ? kids(q).filter((k) => k.name === 'feature').map((k) => attr(k, 'var') ?? '') : [];
+  }
+
   /** dispose stops listening to the client. */
   dispose() {
     for (const off of this.offs) off();
@@ -418,6 +435,7 @@ export class Room extends Emitter {
     const item = xu ? kid(xu, 'item', NS.user) : undefined;
     const nickEl = kid(st, 'nick', NS.nick);
     const showEl = kid(st, 'show');
+    const actorEl = item ? kid(item, 'actor', NS.user) : undefined;
     /** @type {Occupant} */
     const o = {
       nick,
@@ -430,6 +448,7 @@ export class Room extends Emitter {
       identity: parseIdentity(st),
       self: isSelf,
       ...permOf(st),
+      actor: (actorEl && attr(actorEl, 'nick')) || '',
       payload: kids(st).filter((k) => ns(k) !== NS.user && ns(k) !== NS.nick && local(k) !== 'show' && local(k) !== 'status'),
     };
     const prev = this.occupants.get(nick);

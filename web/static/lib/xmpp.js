@@ -195,6 +195,8 @@ export class XmppClient extends Emitter {
     };
     /** @type {string} the XMPP domain; learned from the server with cfg.learnDomain */
     this.domain = cfg.domain;
+    /** @type {string} the WebSocket URL of the next connection; useURL changes it */
+    this.url = this.cfg.url;
     /** @type {string} the from of the server's last stream header */
     this.serverDomain = '';
     /** @type {State} written only by the connection methods */
@@ -241,6 +243,15 @@ export class XmppClient extends Emitter {
       this.state = 'offline';
       throw err;
     }
+  }
+
+  /**
+   * useURL sets the WebSocket URL of the next connections (reconnections
+   * included): a guest that got a resumption token comes back with it.
+   * @param {string} url
+   */
+  useURL(url) {
+    this.url = url;
   }
 
   /**
@@ -362,7 +373,7 @@ export class XmppClient extends Emitter {
 
   /** @returns {Promise<string>} */
   async connectSocket() {
-    const ws = new this.cfg.WebSocket(this.cfg.url, 'xmpp');
+    const ws = new this.cfg.WebSocket(this.url, 'xmpp');
     this.ws = ws;
     this.early = [];
     ws.addEventListener('message', (ev) => this.onMessage(ws, ev));

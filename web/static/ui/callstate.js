@@ -15,6 +15,8 @@
  * @property {boolean} self
  * @property {string} role moderator, participant, visitor
  * @property {string} affiliation owner, admin, member, none
+ * @property {string[]} permissions what the room lets the member do (docs/PERMISSIONS.md)
+ * @property {string[]} muted media a moderator muted at the server: audio, video, screen
  * @property {MemberState} state what the member's presence says
  * @property {MediaStream|null} camera the camera picture (own: the local stream)
  * @property {MediaStream|null} screen a shared screen, when there is one
@@ -49,7 +51,7 @@ export function newCallState() {
  */
 export function newMember(nick, displayName, self) {
   return {
-    nick, displayName, self, role: 'participant', affiliation: 'none',
+    nick, displayName, self, role: 'participant', affiliation: 'none', permissions: [], muted: [],
     state: { audio: 'on', video: 'on', hand: null, screen: false },
     camera: null, screen: null, videos: [], speaking: false, lastSpoke: 0, quality: null,
   };
@@ -68,22 +70,25 @@ export function splitVideos(videos) {
 
 /**
  * canModerate says which moderator actions the room grants us over a
- * member (XEP-0045 §5.2: a moderator changes roles of non-admins; making
- * someone a moderator needs admin or owner affiliation). The server checks
- * again; this only decides which controls to show.
+ * member, from the permissions the room says we hold (docs/PERMISSIONS.md):
+ * mute_others for a mute at the server, ask_unmute, kick, grant_roles to
+ * make a moderator. Lowering a hand is a request between clients, offered
+ * to moderators. The server checks again; this only decides which
+ * controls to show.
  * @param {Member|undefined} me
  * @param {Member} target
  */
 export function canModerate(me, target) {
   const none = { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false };
-  if (!me || target.self || me.role !== 'moderator') return none;
-  const admin = me.affiliation === 'owner' || me.affiliation === 'admin';
+  if (!me || target.self) return none;
+  const may = (/** @type {string} */ p) => me.permissions.includes(p);
   const targetAdmin = target.affiliation === 'owner' || target.affiliation === 'admin';
+  const serverMuted = target.muted.includes('audio');
   return {
-    mute: target.state.audio === 'on',
-    askUnmute: target.state.audio === 'muted',
-    kick: !targetAdmin && (admin || target.role !== 'moderator'),
-    promote: admin && target.role !== 'moderator',
-    lowerHand: target.state.hand !== null,
+    mute: may('mute_others') && !serverMuted && target.state.audio === 'on',
+    askUnmute: may('ask_unmute') && (serverMuted || target.state.audio === 'muted'),
+    kick: may('kick') && !targetAdmin,
+    promote: may('grant_roles') && target.role !== 'moderator' && !targetAdmin,
+    lowerHand: me.role === 'moderator' && target.state.hand !== null,
   };
 }

@@ -8,6 +8,9 @@
  */
 import { Call } from '../lib/call.js';
 import { JoinError } from '../lib/muc.js';
+import { clientConfig, needsLogin, tokenRefused } from '../lib/login.js';
+import { endMeeting } from '../lib/lobby.js';
+import { keepResumption, forgetResumption } from './session.js';
 import { RoomExtras, readState } from '../lib/roomextras.js';
 import { DebugRecorder } from '../lib/debuginfo.js';
 import { byId, show, h } from './dom.js';
@@ -21,6 +24,7 @@ import { prefs } from './prefs.js';
 import { Controls } from './controls.js';
 import { levelMeter } from './meter.js';
 import { Monitor, downloadDebug } from './monitor.js';
+import { LobbyPanel, showWaiting } from './lobbyview.js';
 
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('../lib/call.js').Participant} Participant */
@@ -48,7 +52,11 @@ import { Monitor, downloadDebug } from './monitor.js';
  * @property {string} [password]
  * @property {LocalMedia} media
  * @property {string} [speaker] audio output deviceId
- * @property {(why: string, media: LocalMedia) => void} onRefused the room wants a (right) password
+ * @property {import('../lib/login.js').Login} login how to log in
+ * @property {(why: string, media: LocalMedia, need: 'password'|'account') => void} onRefused the room
+ *   wants a (right) password, or the server an account (it takes no guests, or refused the password)
+ * @property {(login: import('../lib/login.js').Login) => void} onRetry start again with another
+ *   login (a guest whose resumption token the server refused logs in afresh)
  */
 
 /**
@@ -72,6 +80,15 @@ class CallView {
     this.speaker = opts.speaker ?? prefs.devices().speaker ?? '';
     /** @type {RoomExtras|null} set when the call makes its room */
     this.extras = null;
+    /** @type {LobbyPanel|null} who knocks, for moderators; set with the room */
+    this.lobby = null;
+    this.waiting = false; // we knocked and wait in the lobby
+    /** @type {import('../lib/muc.js').LeaveReason|null} why the room removed us, once it did */
+    this.removedWhy = null;
+    /** whether the room stays when its meeting ends (declared, persistent): rejoining then makes sense */
+    this.roomStays = true;
+    /** @type {Map<string, string>} every display name seen, by nick (to name who ended the meeting) */
+    this.seenNames = new Map();
     this.recorder = new DebugRecorder();
     this.renderQueued = false;
     this.active = true; // false once the call screen is gone
@@ -87,9 +104,14 @@ class CallView {
     // TURN transports. Both are for debugging a network (and for tests).
     const turn = params.get('turn');
     const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((x) => ['udp', 'tcp', 'tls'].includes(x))) : null;
+    /** the client's config without a login, for the resumption URL */
+    this.base = { url: `${scheme}//${location.host}/xmpp-websocket`, domain: location.hostname };
+    const login = clientConfig(this.base, opts.login);
     this.call = new Call({
-      url: `${scheme}//${location.host}/xmpp-websocket`,
+      url: login.url,
       domain: location.hostname,
+      credentials: login.credentials,
+      xmpp: { mechanisms: login.mechanisms },
       room: opts.room,
       nick: opts.name,
       displayName: opts.name,
@@ -120,6 +142,28 @@ class CallView {
     this.selfMeter = null;
   }
 
+  /**
+   * nameOf is the display name of a nick, also after it left.
+   * @param {string} nick
+   */
+  nameOf(nick) {
+    return this.state.members.get(nick)?.displayName ?? this.seenNames.get(nick) ?? nick;
+  }
+
+  /**
+   * endForAll ends the meeting for everyone (the room checks end_meeting).
+   * @param {string} reason told to everyone; '' for none
+   */
+  async endForAll(reason) {
+    const room = this.call.room;
+    if (!room) return;
+    try {
+      await endMeeting(this.call.client, room.jid, reason || undefined);
+    } catch (err) {
+      this.chat.system(t('moderation.refused', { detail: err instanceof Error ? err.message : String(err) }), true);
+    }
+  }
+
   /** need returns the room extensions, or throws when not in a room yet. */
   need() {
     if (!this.extras) throw new Error('not in the room');
@@ -136,7 +180,16 @@ class CallView {
     });
     this.abort.signal.addEventListener('abort', off);
     this.call.start().then(() => {
+      if (this.waiting) {
+        // A moderator let us in.
+        this.waiting = false;
+        show('call');
+      }
       this.monitor.start();
+      this.call.room?.features().then((f) => {
+        this.roomStays = f.includes('muc_persistent');
+      }, () => {});
+      if (this.opts.login.kind === 'guest') keepResumption(this.call.client, this.base);
     }, (err) => this.failed(err));
   }
 
@@ -145,13 +198,46 @@ class CallView {
     if (err instanceof JoinError && err.condition === 'not-authorized') {
       this.close();
       stopAll(this.media.stream);
-      this.opts.onRefused(t(this.opts.password ? 'prejoin.passwordWrong' : 'prejoin.passwordNeeded'), this.media);
+      this.opts.onRefused(t(this.opts.password ? 'prejoin.passwordWrong' : 'prejoin.passwordNeeded'), this.media, 'password');
+      return;
+    }
+    if (this.loginFailed(err)) return;
+    if (err instanceof JoinError && err.condition === 'not-allowed' && this.waiting) {
+      this.ended(err.text ? t('lobby.declinedBecause', { reason: err.text }) : t('lobby.declinedText'), 'removed', true, 'lobby.declinedTitle');
+      byId('left').dataset.kind = 'denied';
       return;
     }
     /** @type {Record<string, string>} */
     const words = { forbidden: 'status.banned', 'registration-required': 'status.membersOnly', 'service-unavailable': 'status.full', conflict: 'status.nameTaken' };
     const key = err instanceof JoinError ? (words[err.condition] ?? 'status.joinFailed') : 'status.connectFailed';
     this.ended(t(key, { detail: err instanceof Error ? err.message : String(err) }), 'lost', true);
+  }
+
+  /**
+   * loginFailed handles a login the server refused: no guests here (ask
+   * for an account), a wrong account password (ask again), a stale
+   * resumption token (log in afresh), a refused token (say why; never a
+   * guest instead). False for other failures.
+   * @param {unknown} err
+   */
+  loginFailed(err) {
+    const login = this.opts.login;
+    const refused = tokenRefused(err);
+    if (!needsLogin(err) && refused === null) return false;
+    if (login.kind === 'guest' && login.resume && refused !== null) {
+      forgetResumption();
+      this.close();
+      this.opts.onRetry({ kind: 'guest' });
+      return true;
+    }
+    if (login.kind === 'token' && refused !== null) {
+      this.ended(t('login.tokenRefused', { detail: refused }), 'lost', true, 'login.tokenRefusedTitle');
+      return true;
+    }
+    this.close();
+    stopAll(this.media.stream);
+    this.opts.onRefused(t(login.kind === 'account' ? 'login.wrong' : 'login.needed'), this.media, 'account');
+    return true;
   }
 
   wireCall() {
@@ -170,6 +256,19 @@ class CallView {
       extras.on('private', (m) => this.chat.add({ from: m.nick, body: m.body, self: false, private: true }));
       extras.on('sendFailed', (id, cond) => this.chat.failed(id, cond));
       extras.on('request', (from, action) => this.controls.onRequest(from, action));
+      this.lobby?.close();
+      this.lobby = new LobbyPanel({ client: c.client, room: room.jid, say: (text, bad) => this.chat.system(text, bad) });
+      room.on('removed', (why) => {
+        this.removedWhy = why;
+      });
+      room.on('unmuteAsked', (media, by) => {
+        if (media.length === 0 || media.includes('audio')) this.controls.onUnmuteAsked(this.nameOf(by));
+      });
+      room.on('waiting', () => {
+        this.waiting = true;
+        show('lobby');
+        showWaiting(this.opts.room, () => this.call.leave());
+      });
     });
     c.on('status', (s) => {
       this.hook.status = s;
@@ -217,10 +316,14 @@ class CallView {
       this.state.members.set(p.nick, m);
     }
     m.displayName = p.displayName;
+    this.seenNames.set(p.nick, p.displayName);
     const o = this.call.room?.occupants.get(p.nick);
     if (o) {
       m.role = o.role;
       m.affiliation = o.affiliation;
+      m.permissions = o.permissions;
+      m.muted = o.muted;
+      if (p.self) this.controls.onServerMute(o.muted, o.actor ? this.nameOf(o.actor) : '');
     }
     if (p.self) {
       // Our own state is what we publish, not what the room last echoed.
@@ -320,6 +423,7 @@ class CallView {
       if (!this.active) return;
       this.stage.render(this.state);
       renderPeople(byId('people'), byId('people-title'), this.state, (a, m) => this.controls.moderate(a, m));
+      this.lobby?.render();
       const others = [...this.state.members.values()].filter((m) => !m.self).map((m) => ({ nick: m.nick, name: m.displayName }));
       this.chat.setRecipients(others);
       byId('call-count').textContent = t('call.count', { count: this.state.members.size });
@@ -405,6 +509,7 @@ class CallView {
     this.controls.unwire();
     this.selfMeter?.stop();
     this.extras?.dispose();
+    this.lobby?.close();
     for (const a of this.audio.values()) a.srcObject = null;
     this.audioSink.remove();
     for (const key of [...this.stage.tiles.keys()]) this.stage.remove(key);
@@ -415,8 +520,9 @@ class CallView {
    * @param {string} reason the library's words (kept for the debug file)
    * @param {EndKind} kind
    * @param {boolean} [explained] reason is already in the user's language
+   * @param {string} [titleKey] a title other than the kind's
    */
-  ended(reason, kind, explained = false) {
+  ended(reason, kind, explained = false, titleKey = '') {
     if (!this.active) return;
     this.close();
     this.controls.stopShare();
@@ -433,12 +539,23 @@ class CallView {
       lost: ['left.lostTitle', 'left.lostText'],
     };
     const [title, text] = words[kind];
-    byId('left-title').textContent = t(title);
+    const why = this.removedWhy;
+    if (kind === 'destroyed' && why?.ended) {
+      // Someone ended the meeting for all: say who, and why if they said.
+      const by = why.by ? t('left.endedBy', { name: this.nameOf(why.by) }) : t('left.endedByServer');
+      reason = why.text ? `${by} ${t('left.endedReason', { reason: why.text })}` : by;
+      explained = true;
+    }
+    // A room that went with its meeting is not there to rejoin; home starts a new one.
+    const gone = kind === 'destroyed' && Boolean(why?.ended) && !this.roomStays;
+    byId('left-title').textContent = t(titleKey || title);
     byId('left-reason').textContent = explained ? reason : t(text);
     byId('left').dataset.kind = kind;
     const rejoin = byId('rejoin', HTMLButtonElement);
+    rejoin.hidden = gone;
     rejoin.onclick = () => location.reload();
     applyTranslations(byId('left'));
-    rejoin.focus();
+    if (gone) byId('left-home').focus();
+    else rejoin.focus();
   }
 }

@@ -27,6 +27,7 @@ import { wireSettings } from './settings.js';
  * @property {(delta: number) => void} turnPage
  * @property {(id: string) => void} setSpeaker
  * @property {() => void} download
+ * @property {(reason: string) => Promise<void>} endForAll
  */
 
 /** Keys that do something in the call, for the shortcut list and the handler. */
@@ -48,6 +49,7 @@ export class Controls {
     /** @type {MediaStream|null} the screen we share */
     this.screen = null;
     this.pushToTalk = false; // Space is held while muted
+    this.mutedAtServer = false; // a moderator muted our audio: the SFU forwards none until we unmute
     /** ends every listener wire() added: the page's elements outlive this call */
     this.abort = new AbortController();
   }
@@ -96,6 +98,19 @@ export class Controls {
     on('page-prev', () => this.view.turnPage(-1));
     on('page-next', () => this.view.turnPage(1));
     on('leave', () => this.view.call.leave());
+    const confirmEnd = byId('end-confirm', HTMLDialogElement);
+    on('end-meeting', () => {
+      confirmEnd.returnValue = '';
+      confirmEnd.showModal();
+    });
+    confirmEnd.addEventListener('close', () => {
+      const reason = byId('end-reason', HTMLInputElement);
+      if (confirmEnd.returnValue === 'end') this.view.endForAll(reason.value.trim());
+      reason.value = '';
+    }, { signal });
+    on('muted-notice-close', () => {
+      byId('muted-notice').hidden = true;
+    });
     const menu = byId('reactions-menu');
     menu.replaceChildren(...REACTIONS.map((e) => {
       const b = h('button', { type: 'button', role: 'menuitem', class: 'reaction-btn', 'data-emoji': e }, [e]);
@@ -180,12 +195,59 @@ export class Controls {
     this.setMic(this.own.audio === 'muted');
   }
 
-  /** @param {boolean} on */
-  setMic(on) {
+  /**
+   * setMic turns our microphone on or off. After a moderator's mute the
+   * room must lift it first (we need publish_audio), or the others would
+   * still hear nothing.
+   * @param {boolean} on
+   */
+  async setMic(on) {
     const track = this.view.media.stream.getAudioTracks()[0];
     if (!track) return;
+    if (on && this.mutedAtServer) {
+      try {
+        await this.view.call.room?.unmute(['audio']);
+        this.mutedAtServer = false;
+        byId('muted-notice').hidden = true;
+      } catch (err) {
+        this.view.chat.system(t('moderation.cannotUnmute', { detail: err instanceof Error ? err.message : String(err) }), true);
+        return;
+      }
+    }
     track.enabled = on;
     this.publish({ audio: on ? 'on' : 'muted' });
+  }
+
+  /**
+   * onServerMute follows the room's word on our mutes: a moderator muted
+   * our audio (the SFU already stopped forwarding it), so the microphone
+   * goes off here too and we say who did it.
+   * @param {string[]} muted what the room says is muted
+   * @param {string} by the moderator's name, '' if the room did not say
+   */
+  onServerMute(muted, by) {
+    const now = muted.includes('audio');
+    if (now === this.mutedAtServer) return;
+    this.mutedAtServer = now;
+    if (!now) {
+      byId('muted-notice').hidden = true;
+      return;
+    }
+    const track = this.view.media.stream.getAudioTracks()[0];
+    if (track) track.enabled = false;
+    if (this.own.audio === 'on') this.publish({ audio: 'muted' });
+    const text = by ? t('moderation.mutedBy', { name: by }) : t('moderation.mutedByModerator');
+    byId('muted-notice-text').textContent = text;
+    byId('muted-notice').hidden = false;
+    this.view.chat.system(text);
+  }
+
+  /**
+   * onUnmuteAsked shows a moderator's request to unmute, when we are muted.
+   * @param {string} name who asks
+   */
+  onUnmuteAsked(name) {
+    if (this.own.audio === 'muted') this.askToUnmute(name);
   }
 
   toggleCamera() {
@@ -351,15 +413,18 @@ export class Controls {
   }
 
   /**
-   * moderate runs a moderator action from the people panel.
+   * moderate runs a moderator action from the people panel; the room
+   * checks each against our permissions.
    * @param {'mute'|'askUnmute'|'kick'|'promote'|'lowerHand'} action
    * @param {Member} m
    */
   async moderate(action, m) {
     const room = this.view.call.room;
     try {
-      if (action === 'mute') this.view.extras?.ask(m.nick, 'mute');
-      if (action === 'askUnmute') this.view.extras?.ask(m.nick, 'unmute');
+      // Through the room: the SFU stops forwarding at once (mute_others),
+      // and the person is asked, never forced, to speak again (ask_unmute).
+      if (action === 'mute') await room?.mute(m.nick, ['audio']);
+      if (action === 'askUnmute') await room?.unmute(['audio'], m.nick);
       if (action === 'lowerHand') this.view.extras?.ask(m.nick, 'lower-hand');
       if (action === 'promote') await room?.setRole(m.nick, 'moderator');
       if (action === 'kick') await room?.kick(m.nick);
@@ -411,6 +476,8 @@ export class Controls {
     const layoutLabel = t(s.layout === 'tile' ? 'controls.layoutSpeaker' : 'controls.layoutTile');
     layout.setAttribute('aria-label', layoutLabel);
     layout.title = layoutLabel;
+    const me = [...s.members.values()].find((m) => m.self);
+    byId('end-meeting').hidden = !me?.permissions.includes('end_meeting');
     byId('side').hidden = s.panel === null;
     byId('people-panel').hidden = s.panel !== 'people';
     byId('chat-panel').hidden = s.panel !== 'chat';

@@ -17,10 +17,10 @@ export function byId(id, type) {
 
 /**
  * show makes one screen visible and hides the others.
- * @param {'home'|'prejoin'|'call'|'left'} screen
+ * @param {'home'|'prejoin'|'call'|'lobby'|'left'} screen
  */
 export function show(screen) {
-  for (const id of ['home', 'prejoin', 'call', 'left']) byId(id).hidden = id !== screen;
+  for (const id of ['home', 'prejoin', 'call', 'lobby', 'left']) byId(id).hidden = id !== screen;
 }
 
 /**

@@ -22,6 +22,7 @@ import { initials } from './tiles.js';
  * @property {string} password
  * @property {LocalMedia} media
  * @property {string} speaker the audio output deviceId ('' default)
+ * @property {import('../lib/login.js').Login} [login] an account typed here, when the server asked for one
  */
 
 /**
@@ -31,6 +32,8 @@ import { initials } from './tiles.js';
  * @property {string} password a password from the address or typed before
  * @property {string} [problem] why we are here again (e.g. the password was wrong)
  * @property {boolean} [needPassword] the room asked for a password
+ * @property {{username: string}|null} account ask for an account (the server takes no
+ *   guests), with this name filled in; null: no account fields
  * @property {number} maxName
  * @property {(choice: JoinChoice) => void} onJoin
  */
@@ -61,6 +64,9 @@ function wire() {
   const meterEl = byId('prejoin-meter');
   const error = byId('prejoin-error');
   const form = byId('prejoin-form', HTMLFormElement);
+  const accountBox = byId('prejoin-account-box');
+  const userInput = byId('prejoin-user', HTMLInputElement);
+  const secretInput = byId('prejoin-secret', HTMLInputElement);
   byId('prejoin-speaker-box').hidden = !canPickSpeaker();
 
   /** @type {PrejoinOptions} */
@@ -148,6 +154,10 @@ function wire() {
       setError(error, t('prejoin.needName'));
       return;
     }
+    if (!accountBox.hidden && (!userInput.value.trim() || !secretInput.value)) {
+      setError(error, t('login.needAccount'));
+      return;
+    }
     if (!pwBox.hidden && !pwInput.value) {
       setError(error, t('prejoin.needPassword'));
       return;
@@ -157,7 +167,11 @@ function wire() {
     video.srcObject = null;
     meter?.stop();
     clearInterval(meterTimer);
-    opts.onJoin({ name, password: pwBox.hidden ? opts.password : pwInput.value, media, speaker: spkSelect.value });
+    /** @type {JoinChoice} */
+    const choice = { name, password: pwBox.hidden ? opts.password : pwInput.value, media, speaker: spkSelect.value };
+    if (!accountBox.hidden) choice.login = { kind: 'account', username: userInput.value.trim(), password: secretInput.value };
+    secretInput.value = '';
+    opts.onJoin(choice);
   });
 
   return (/** @type {PrejoinOptions} */ o) => {
@@ -168,8 +182,11 @@ function wire() {
     nameInput.value = o.name || prefs.name();
     pwBox.hidden = !(o.needPassword || o.password);
     pwInput.value = o.password;
+    accountBox.hidden = !o.account;
+    if (o.account && !userInput.value) userInput.value = o.account.username;
     setError(error, problem);
-    if (!pwBox.hidden && o.needPassword) pwInput.focus();
+    if (o.account) (userInput.value ? secretInput : userInput).focus();
+    else if (!pwBox.hidden && o.needPassword) pwInput.focus();
     open();
   };
 }
