@@ -10,24 +10,20 @@ root=$PWD
 step() { printf '\n=== %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------
-# Every program a test runs, as "program:Debian package". test/deps checks
-# that each program the Go and JS tests start is listed here, so that a test
-# can never again depend on something installed by hand.
-deps=(
-  chromium:chromium
-  firefox-esr:firefox-esr
-  prosody:prosody
-  turnserver:coturn
-  openssl:openssl
-  ip:iproute2
-  getconf:libc-bin
-  systemd-analyze:systemd
-  python3:python3-slixmpp
-)
+# Every program a test runs, one line each: "command -v PROGRAM ... ||
+# need+=(DEBIAN-PACKAGE)". test/deps reads these lines and fails when a Go or
+# JS test starts a program that is not here, so that no test depends on
+# something installed by hand.
 need=()
-for d in "${deps[@]}"; do
-  command -v "${d%%:*}" >/dev/null 2>&1 || need+=("${d#*:}")
-done
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
+command -v prosody >/dev/null 2>&1 || need+=(prosody)
+command -v turnserver >/dev/null 2>&1 || need+=(coturn)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v getconf >/dev/null 2>&1 || need+=(libc-bin)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
 # slixmpp's XEP-0363 plugin uploads with aiohttp (test/interop apps-upload).
 /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 || need+=(python3-aiohttp)

@@ -28,7 +28,7 @@ var (
 		regexp.MustCompile(`(?:spawn|spawnSync|execFile|execFileSync)\(\s*['"]([^'"]+)['"]`),
 		regexp.MustCompile(`['"]/usr/s?bin/([A-Za-z0-9._+-]+)['"]`),
 	}
-	depLine = regexp.MustCompile(`^\s*([A-Za-z0-9._+-]+):([A-Za-z0-9._+-]+)\s*$`)
+	depLine = regexp.MustCompile(`^command -v ([A-Za-z0-9._+-]+) .*\|\| need\+=\(([A-Za-z0-9._+-]+)\)\s*$`)
 )
 
 // programsIn returns the programs that src starts, judged by its extension.
@@ -51,20 +51,13 @@ func programsIn(name, src string) []string {
 	return out
 }
 
-// installedBy parses the deps=( program:package ... ) table of test.sh.
+// installedBy parses test.sh's "command -v PROGRAM ... || need+=(PACKAGE)"
+// lines.
 func installedBy(script string) map[string]string {
 	m := map[string]string{}
-	in := false
 	for _, line := range strings.Split(script, "\n") {
-		switch {
-		case strings.HasPrefix(strings.TrimSpace(line), "deps=("):
-			in = true
-		case in && strings.TrimSpace(line) == ")":
-			in = false
-		case in:
-			if d := depLine.FindStringSubmatch(line); d != nil {
-				m[d[1]] = d[2]
-			}
+		if d := depLine.FindStringSubmatch(strings.TrimSpace(line)); d != nil {
+			m[d[1]] = d[2]
 		}
 	}
 	return m
@@ -93,7 +86,7 @@ func TestEveryProgramATestRunsIsInstalledByTestScript(t *testing.T) {
 	}
 	installed := installedBy(string(script))
 	if installed["turnserver"] != "coturn" || installed["chromium"] != "chromium" {
-		t.Fatalf("test.sh's deps table did not parse: %v", installed)
+		t.Fatalf("test.sh's install lines did not parse: %v", installed)
 	}
 	files := map[string]string{}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -124,12 +117,12 @@ func TestEveryProgramATestRunsIsInstalledByTestScript(t *testing.T) {
 		t.Fatalf("found only %d source files under %s", len(files), root)
 	}
 	for _, m := range missing(files, installed) {
-		t.Errorf("%s is started by a test but scripts/test.sh does not install it: add \"program:debian-package\" to its deps table", m)
+		t.Errorf(`%s is started by a test but scripts/test.sh does not install it: add a line "command -v PROGRAM ... || need+=(PACKAGE)"`, m)
 	}
 }
 
 func TestMissingProgramIsNamed(t *testing.T) {
-	installed := installedBy("deps=(\n  turnserver:coturn\n)\n")
+	installed := installedBy("command -v turnserver >/dev/null 2>&1 || need+=(coturn)\n")
 	files := map[string]string{
 		"a_test.go":  `bin, _ := exec.LookPath("turnserver"); exec.CommandContext(ctx, "sipp", "-sn")`,
 		"b.test.js":  `spawn('baresip', ['-f', dir]); const x = '/usr/bin/chromium';`,
