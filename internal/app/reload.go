@@ -10,7 +10,8 @@ import (
 var reloadable = map[string]bool{
 	"TURNSecret": true, "Tokens": true,
 	// Set by the caller for each Run, not settings.
-	"Logger": true, "Reloads": true, "Ready": true, "HTTPListener": true, "C2SListener": true, "ACMEHTTPClient": true,
+	"Logger": true, "Reloads": true, "Drain": true, "Ready": true, "HTTPListener": true, "C2SListener": true,
+	"AdminListener": true, "ACMEHTTPClient": true,
 }
 
 // reload applies new settings while calls carry on: the TURN secret

@@ -61,6 +61,7 @@ func TestReloadRotatesTheTURNSecretWhileACallCarriesOn(t *testing.T) {
 	}
 
 	next := cfg
+	next.Drain = make(chan struct{}) // each Run's own, as parley serve makes it: no setting
 	next.TURNSecret = "secret two"
 	next.StanzaRate = 7 // not reloadable
 	p.reload(next)
@@ -80,6 +81,9 @@ func TestReloadRotatesTheTURNSecretWhileACallCarriesOn(t *testing.T) {
 	requireGrowth(t, before, waitFlowing(t, peers), "after the reload")
 	if !strings.Contains(logs.String(), "need a restart") || !strings.Contains(logs.String(), "StanzaRate") {
 		t.Errorf("a changed setting that needs a restart was not reported:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "Drain") {
+		t.Errorf("the drain channel was reported as a setting:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), "secret two") {
 		t.Error("the secret was logged")
