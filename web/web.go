@@ -92,24 +92,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/favicon.ico":
 		// Browsers ask for it whatever the page says; it is not a room.
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
-	case reservedPath(p):
-		// What the admin listener serves is never a room page here: a
-		// scraper pointed at the public port must fail, not read HTML.
-		http.NotFound(w, r)
 	default:
 		h.serveRoom(w, r)
 	}
-}
-
-// reservedPath reports paths that name the admin listener's endpoints
-// (/metrics, /api/..., /admin/..., /stats...), which are no room.
-func reservedPath(p string) bool {
-	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	switch strings.ToLower(first) {
-	case "metrics", "api", "admin", "stats", "debug":
-		return true
-	}
-	return false
 }
 
 func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {

@@ -172,19 +172,3 @@ func FuzzNormalizeRoom(f *testing.F) {
 	}
 	f.Fuzz(checkRoom)
 }
-
-func TestAdminPathsAreNoRooms(t *testing.T) {
-	h := Handler()
-	for _, p := range []string{"/metrics", "/api/rooms", "/Admin/drain", "/stats"} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
-		if rec.Code != http.StatusNotFound {
-			t.Errorf("GET %s: %d, want 404", p, rec.Code)
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metricsroom", nil))
-	if rec.Code != http.StatusOK {
-		t.Errorf("GET /metricsroom: %d, want the room page", rec.Code)
-	}
-}

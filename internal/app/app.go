@@ -396,9 +396,11 @@ func (p *parley) serve() {
 	mux.HandleFunc("GET /health", p.health)
 	mux.HandleFunc("GET /health/live", p.live)
 	mux.Handle("/xmpp-websocket", p.xmpp.WebSocketHandler())
-	// The admin API lives on its own listener only; say so here rather
-	// than let the web client's room pages answer /api/.
-	mux.Handle("/api/", http.NotFoundHandler())
+	// What the admin listener serves is never served here, nor taken for a
+	// room page: a scraper or script pointed at the public port must fail.
+	for _, path := range []string{"/api/", "/admin/", "/metrics", "/stats", "/stats/"} {
+		mux.Handle(path, http.NotFoundHandler())
+	}
 	mux.Handle("/upload/", p.upload)
 	mux.Handle("/", web.Handler())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: p.door.httpConnState, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}

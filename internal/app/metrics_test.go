@@ -106,7 +106,7 @@ func TestMetricsDuringACall(t *testing.T) {
 
 func TestPublicPortServesNoMetricsNorAdmin(t *testing.T) {
 	srv := startRoomsServer(t, t.TempDir(), nil)
-	for _, path := range []string{"/metrics", "/api/rooms", "/api/stats"} {
+	for _, path := range []string{"/metrics", "/api/rooms", "/api/stats", "/stats", "/stats/conferences/x", "/admin/drain"} {
 		resp, err := http.Get(srv.http + path)
 		if err != nil {
 			t.Fatal(err)
@@ -116,6 +116,12 @@ func TestPublicPortServesNoMetricsNorAdmin(t *testing.T) {
 		if resp.StatusCode == http.StatusOK || strings.Contains(string(body), "parley_") {
 			t.Errorf("public port answered %s with %s: %.80q", path, resp.Status, body)
 		}
+	}
+	// A room whose name only starts like one of those is still a room.
+	if resp, err := http.Get(srv.http + "/metricsroom"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /metricsroom: %v %v, want the room page", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if _, text := scrape(t, srv.admin); !strings.Contains(text, "parley_conferences") {
 		t.Error("the admin listener does not serve the metrics")
