@@ -9,6 +9,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"parley.dev/parley/internal/app"
 )
 
 // A setting of `parley serve` comes from, in order of precedence: its flag,
@@ -76,7 +78,7 @@ func (s *settings) applyEnv() error {
 			if !okFile || s.fs.Lookup(f.Name+"-file") != nil {
 				return
 			}
-			if v, err = readSecret(path); err != nil {
+			if v, err = app.ReadSecretFile(path); err != nil {
 				err = fmt.Errorf("%s: %w", envName(f.Name+"-file"), err)
 				return
 			}
@@ -121,7 +123,7 @@ func (s *settings) applyEntry(path string, e configEntry) error {
 		if len(values) != 1 {
 			return located(errors.New("want one file name"))
 		}
-		secret, err := readSecret(values[0])
+		secret, err := app.ReadSecretFile(values[0])
 		if err != nil {
 			return located(err)
 		}
@@ -188,15 +190,6 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
-}
-
-// readSecret reads a setting from a file, without its trailing newline.
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // configEntry is one `key = value` of the config file.

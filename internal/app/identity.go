@@ -55,7 +55,7 @@ func (tc TokenConfig) on() bool {
 func (tc TokenConfig) read() (token.Config, error) {
 	cfg := token.Config{Audience: tc.Audience, Issuer: tc.Issuer, Leeway: tc.Leeway}
 	if tc.SecretFile != "" {
-		secret, err := readSecretFile(tc.SecretFile)
+		secret, err := ReadSecretFile(tc.SecretFile)
 		if err != nil {
 			return cfg, fmt.Errorf("--jwt-secret-file: %w", err)
 		}
@@ -88,8 +88,10 @@ func loadResume(dataDir string) (*token.Verifier, error) {
 	return token.New(token.Config{Secret: []byte(secret), Audience: "parley-resume"})
 }
 
-// readSecretFile reads a secret kept in a file, without its line ending.
-func readSecretFile(path string) (string, error) {
+// ReadSecretFile reads a secret kept in a file, without surrounding white
+// space; an empty file is an error. The parley command's X-file settings
+// use it too.
+func ReadSecretFile(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -168,7 +170,7 @@ func (p *parley) openAdmin() error {
 	tok := ""
 	if cfg.AdminTokenFile != "" {
 		var err error
-		if tok, err = readSecretFile(cfg.AdminTokenFile); err != nil {
+		if tok, err = ReadSecretFile(cfg.AdminTokenFile); err != nil {
 			return fmt.Errorf("--admin-token-file: %w", err)
 		}
 	}

@@ -135,7 +135,7 @@ func TestConferenceStats(t *testing.T) {
 	}
 	for _, p := range c.Participants {
 		m := p.Media
-		if p.State != "active" || m == nil || m.Route.Local != "host/udp" || m.Received.Packets == 0 {
+		if p.State != "active" || m == nil || m.Route.Local != "host/udp" || m.Counters.PacketsSent == 0 {
 			t.Fatalf("participant %s: %s", p.Nick, b)
 		}
 		codecs := map[string]uint64{}

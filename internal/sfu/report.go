@@ -10,8 +10,7 @@ type Report struct {
 	Route      Route            `json:"route"`
 	RTTSeconds float64          `json:"rtt_seconds"` // ICE round-trip time of the pair in use; 0 before a measure
 	Published  []StreamReport   `json:"published"`
-	Received   ReceivedReport   `json:"received"`
-	Counters   ParticipantStats `json:"counters"`
+	Counters   ParticipantStats `json:"counters"` // PacketsSent, BytesSent: what it is sent
 }
 
 // StreamReport is one RTP stream a participant publishes (a simulcast
@@ -24,18 +23,12 @@ type StreamReport struct {
 	Bytes   uint64 `json:"bytes"` // payload bytes
 }
 
-// ReceivedReport is what the SFU forwards to the participant.
-type ReceivedReport struct {
-	Packets uint64 `json:"packets"`
-	Bytes   uint64 `json:"bytes"`
-}
-
 // Report describes the participant's connection: the SFU's own counters,
 // and the round-trip time from Pion's getStats. It is for operators, not
 // the forwarding path: it takes Pion's locks.
 func (p *Participant) Report() Report {
 	st := p.Stats()
-	r := Report{ID: p.id, Route: p.Route(), Counters: st, Received: ReceivedReport{Packets: st.PacketsSent, Bytes: st.BytesSent}}
+	r := Report{ID: p.id, Route: p.Route(), Counters: st}
 	for _, st := range p.pc.GetStats() {
 		if v, ok := st.(webrtc.ICECandidatePairStats); ok && v.Nominated && v.CurrentRoundTripTime > 0 {
 			r.RTTSeconds = v.CurrentRoundTripTime

@@ -42,9 +42,9 @@ func (s *SFU) Stats() Stats {
 		c.mu.Unlock()
 		st.Participants += len(ps)
 		for _, p := range ps {
-			ps := p.Stats()
-			st.PacketsForwarded += ps.PacketsSent
-			st.BytesForwarded += ps.BytesSent
+			counts := p.Stats()
+			st.PacketsForwarded += counts.PacketsSent
+			st.BytesForwarded += counts.BytesSent
 		}
 	}
 	st.PacketsForwarded += s.totals.packets.Load()
