@@ -293,6 +293,9 @@ func (p *parley) startXMPP(acc *accounts.Store, portTLS portTLS) error {
 	return nil
 }
 
+// mucDomain is the rooms' service: conference.<domain>.
+func (p *parley) mucDomain() string { return "conference." + p.cfg.Domain }
+
 // startConferences builds the SFU on the UDP port of --listen, the focus,
 // and the MUC service whose occupants the focus calls.
 func (p *parley) startConferences() error {
@@ -317,7 +320,7 @@ func (p *parley) startConferences() error {
 	if err != nil {
 		return err
 	}
-	mucDomain := "conference." + cfg.Domain
+	mucDomain := p.mucDomain()
 	p.muc, err = muc.New(muc.Config{
 		Domain:  mucDomain,
 		Router:  p.xmpp,

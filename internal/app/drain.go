@@ -75,7 +75,7 @@ func (p *parley) live(w http.ResponseWriter, r *http.Request) {
 
 // roomJID is the MUC address of a room name given to the admin API.
 func (p *parley) roomJID(name string) (jid.JID, error) {
-	return jid.Parse(name + "@conference." + p.cfg.Domain)
+	return jid.Parse(name + "@" + p.mucDomain())
 }
 
 // startTrace and traceOf serve the admin API's signalling traces.
