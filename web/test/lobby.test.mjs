@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { Room, JoinError, NS } from '../static/lib/muc.js';
-import { Lobby, endMeeting, parseKnock, setRoomSwitches } from '../static/lib/lobby.js';
+import { Lobby, endMeeting, parseKnock, setRoomSwitches, getRoomSwitches } from '../static/lib/lobby.js';
 import { parse, child, textOf } from '../static/lib/xml.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
 
@@ -138,4 +138,25 @@ test('setRoomSwitches submits the lobby and guest fields of the room form', asyn
   const form = child(child(iqs[0], 'query', NS.owner), 'x', NS.data);
   const fields = Object.fromEntries(form.children.filter((c) => c.name === 'field').map((f) => [f.attrs.var, textOf(child(f, 'value'))]));
   assert.deepEqual(fields, { FORM_TYPE: 'http://jabber.org/protocol/muc#roomconfig', 'parley#lobby': '1', 'parley#guests': '0' });
+});
+
+test('getRoomSwitches reads the lobby and guest fields of the room form', async () => {
+  const { server, client } = await online();
+  const iqs = [];
+  const form = (lobby, guests) => `<iq xmlns="jabber:client" type="result" id="ID" from="${ROOM}"><query xmlns="${NS.owner}"><x xmlns="${NS.data}" type="form">`
+    + `<field var="FORM_TYPE" type="hidden"><value>http://jabber.org/protocol/muc#roomconfig</value></field>`
+    + `<field var="parley#lobby" type="boolean"><value>${lobby}</value></field>`
+    + `<field var="parley#guests" type="boolean"><value>${guests}</value></field></x></query></iq>`;
+  let answer = form('1', '0');
+  server.onStanza = (el, ws) => {
+    iqs.push(el);
+    ws.deliver(answer.replace('id="ID"', `id="${el.attrs.id}"`));
+  };
+  assert.deepEqual(await getRoomSwitches(client, ROOM), { lobby: true, guests: false });
+  assert.equal(iqs[0].attrs.type, 'get');
+  assert.ok(child(iqs[0], 'query', NS.owner));
+  answer = form('false', 'true');
+  assert.deepEqual(await getRoomSwitches(client, ROOM), { lobby: false, guests: true });
+  server.onStanza = (el, ws) => ws.deliver(`<iq xmlns="jabber:client" type="error" id="${el.attrs.id}" from="${ROOM}"><error type="auth"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`);
+  await assert.rejects(getRoomSwitches(client, ROOM), /forbidden/);
 });

@@ -138,24 +138,26 @@ test("moderator controls show only where the room's permissions grant them", () 
   const all = ['mute_others', 'ask_unmute', 'kick', 'grant_roles', 'end_meeting', 'admit_lobby'];
   const me = { ...newMember('me', 'Me', true), role: 'moderator', affiliation: 'owner', permissions: all };
   const ann = newMember('ann', 'Ann', false);
-  assert.deepEqual(canModerate(me, ann), { mute: true, askUnmute: false, kick: true, promote: true, lowerHand: false });
-  ann.state = { ...ann.state, hand: 3, audio: 'muted' };
-  assert.deepEqual(canModerate(me, ann), { mute: false, askUnmute: true, kick: true, promote: true, lowerHand: true });
+  assert.deepEqual(canModerate(me, ann), { mute: true, muteVideo: true, askUnmute: false, kick: true, promote: true, lowerHand: false });
+  ann.state = { ...ann.state, hand: 3, audio: 'muted', video: 'off' };
+  assert.deepEqual(canModerate(me, ann), { mute: false, muteVideo: false, askUnmute: true, kick: true, promote: true, lowerHand: true });
   // Muted at the server while its client still says on: ask, never mute again.
   const bo = { ...newMember('bo', 'Bo', false), muted: ['audio'] };
-  assert.deepEqual(canModerate(me, bo), { mute: false, askUnmute: true, kick: true, promote: true, lowerHand: false });
+  assert.deepEqual(canModerate(me, bo), { mute: false, muteVideo: true, askUnmute: true, kick: true, promote: true, lowerHand: false });
+  // A camera stopped at the server is not stopped again.
+  assert.equal(canModerate(me, { ...newMember('vi', 'Vi', false), muted: ['video'] }).muteVideo, false);
   const otherMod = { ...newMember('m2', 'M2', false), role: 'moderator' };
   assert.equal(canModerate(me, otherMod).promote, false, 'already a moderator');
   const admin = { ...newMember('ad', 'Ad', false), role: 'moderator', affiliation: 'admin' };
   assert.equal(canModerate(me, admin).kick, false, 'an admin cannot be kicked');
   // Each control follows its own permission.
   const only = (p) => canModerate({ ...me, permissions: [p] }, newMember('cy', 'Cy', false));
-  assert.deepEqual(only('mute_others'), { mute: true, askUnmute: false, kick: false, promote: false, lowerHand: false });
-  assert.deepEqual(only('kick'), { mute: false, askUnmute: false, kick: true, promote: false, lowerHand: false });
-  assert.deepEqual(only('grant_roles'), { mute: false, askUnmute: false, kick: false, promote: true, lowerHand: false });
+  assert.deepEqual(only('mute_others'), { mute: true, muteVideo: true, askUnmute: false, kick: false, promote: false, lowerHand: false });
+  assert.deepEqual(only('kick'), { mute: false, muteVideo: false, askUnmute: false, kick: true, promote: false, lowerHand: false });
+  assert.deepEqual(only('grant_roles'), { mute: false, muteVideo: false, askUnmute: false, kick: false, promote: true, lowerHand: false });
   const plain = { ...newMember('pat', 'Pat', true), permissions: ['join', 'publish_audio', 'chat'] };
-  assert.deepEqual(canModerate(plain, ann), { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false });
-  assert.deepEqual(canModerate(me, me), { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false });
+  assert.deepEqual(canModerate(plain, ann), { mute: false, muteVideo: false, askUnmute: false, kick: false, promote: false, lowerHand: false });
+  assert.deepEqual(canModerate(me, me), { mute: false, muteVideo: false, askUnmute: false, kick: false, promote: false, lowerHand: false });
 });
 
 test('camera and screen are told apart by source; quality grades loss and delay', () => {

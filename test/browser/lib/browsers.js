@@ -2,6 +2,9 @@
 // microphone (see /work/shared/browser-testing.md), opens parley pages in
 // them and reads WebRTC statistics through the page's window.parley hook.
 import puppeteer from 'puppeteer-core';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { sleep } from './parley.js';
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -34,7 +37,18 @@ const firefoxPrefs = {
  *   test-made certificate, for HTTPS and (Chromium) TURN over TLS; default false
  * @property {string} [lang] the browser's language, e.g. 'fr-FR' (navigator.languages);
  *   default the browser's own
+ * @property {boolean} [speakers] give Firefox an audio output (an ALSA null device): on a
+ *   machine without one it cannot play any sound (media elements fail with
+ *   OnMediaSinkAudioError once a microphone is open). Chromium plays without one.
  */
+
+/** nullSpeakers writes an ALSA configuration whose default output discards the sound. */
+function nullSpeakers() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'parley-alsa-'));
+  const file = path.join(dir, 'asound.conf');
+  writeFileSync(file, 'pcm.!default { type null }\n');
+  return file;
+}
 
 /**
  * launch starts one browser. A browser that cannot start fails the test.
@@ -46,7 +60,8 @@ export async function launch(kind, opts = {}) {
   if (kind === 'firefox') {
     const executablePath = opts.netns ? opts.netns.browserExecutable('firefox', FIREFOX) : FIREFOX;
     const langPrefs = opts.lang ? { 'intl.accept_languages': `${opts.lang}, ${opts.lang.split('-')[0]}` } : {};
-    return puppeteer.launch({ browser: 'firefox', executablePath, headless: true, extraPrefsFirefox: { ...firefoxPrefs, ...langPrefs }, protocolTimeout: 120_000, ...insecure });
+    const env = opts.speakers ? { env: { ...process.env, ALSA_CONFIG_PATH: nullSpeakers() } } : {};
+    return puppeteer.launch({ browser: 'firefox', executablePath, headless: true, extraPrefsFirefox: { ...firefoxPrefs, ...langPrefs }, protocolTimeout: 120_000, ...insecure, ...env });
   }
   const executablePath = opts.netns ? opts.netns.browserExecutable('chromium', CHROMIUM) : CHROMIUM;
   const args = opts.insecureCerts ? [...chromiumArgs, '--ignore-certificate-errors'] : [...chromiumArgs];

@@ -153,7 +153,7 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
     await ann.page.click('#toggle-people');
     assert.deepEqual(await actions(ann, 'mod'), []);
     assert.equal(await visible(ann, 'end-meeting'), false);
-    assert.deepEqual(await actions(mod, 'ann'), ['Mute ann', 'Make ann a moderator', 'Remove ann from the meeting']);
+    assert.deepEqual(await actions(mod, 'ann'), ['Mute ann', "Stop ann's camera", 'Make ann a moderator', 'Remove ann from the meeting']);
     // Audio from ann flows to mod.
     await waitUntil(async () => {
       const a = await audioFrom(mod, 'ann');

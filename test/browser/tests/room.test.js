@@ -227,7 +227,7 @@ test('a moderator removes someone, who reads that they were removed and may rejo
   // ana made the room: she is its owner, so the panel offers her actions on ben; ben gets none on ana.
   await ana.page.click('#toggle-people');
   const actions = (p, nick) => p.page.$$eval(`#people li[data-nick="${nick}"] .actions button`, (bs) => bs.map((b) => b.getAttribute('aria-label')));
-  assert.deepEqual(await actions(ana, 'ben'), ['Mute ben', 'Make ben a moderator', 'Remove ben from the meeting']);
+  assert.deepEqual(await actions(ana, 'ben'), ['Mute ben', "Stop ben's camera", 'Make ben a moderator', 'Remove ben from the meeting']);
   assert.deepEqual(await actions(ben, 'ana'), []);
   // Mute: the room mutes ben (the SFU stops forwarding him, moderation-ui.test.js
   // measures it); his client follows and says who did it.

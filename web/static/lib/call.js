@@ -93,6 +93,8 @@ export class Call extends Emitter {
     this.room = null;
     /** @type {Conference|null} */
     this.conference = null;
+    /** @type {Partial<import('./conference.js').ReceiveVideo>} what setReceiveVideo asked, for a conference made later */
+    this.receiveWant = {};
     /** @type {Map<string, Participant>} by nick */
     this.participants = new Map();
     /** @type {Status} */
@@ -137,6 +139,7 @@ export class Call extends Emitter {
       rtcConfig: { iceTransportPolicy: this.cfg.icePolicy ?? 'all' },
       iceServers: () => withTimeout(this.iceServers, this.client.clock, ICE_SERVERS_WAIT_MS, []),
     });
+    if (Object.keys(this.receiveWant).length > 0) this.conference.setReceiveVideo(this.receiveWant);
     this.wire(room, this.conference);
     try {
       await room.join();
@@ -318,10 +321,12 @@ export class Call extends Emitter {
    * device pixels of the largest tile showing each video (0: not shown, and
    * the server stops sending it). The server picks each video's simulcast
    * layer from it and from the bandwidth it measures. Call it whenever
-   * tiles change size or appear; changes are coalesced.
+   * tiles change size or appear; changes are coalesced. Asked before the
+   * conference exists, it is kept for it.
    * @param {Partial<import('./conference.js').ReceiveVideo>} want
    */
   setReceiveVideo(want) {
+    this.receiveWant = { ...this.receiveWant, ...want };
     this.conference?.setReceiveVideo(want);
   }
 

@@ -10,7 +10,7 @@
 import { Emitter } from './emitter.js';
 import { iq } from './xmpp.js';
 import { NS } from './muc.js';
-import { x, attr, child } from './xml.js';
+import { x, attr, child, children } from './xml.js';
 
 /** @typedef {import('./xml.js').El} El */
 /** @typedef {import('./xmpp.js').XmppClient} XmppClient */
@@ -164,4 +164,24 @@ export async function setRoomSwitches(client, room, switches) {
   if (switches.lobby !== undefined) fields.push(x('field', { var: 'parley#lobby' }, [x('value', {}, [switches.lobby ? '1' : '0'])]));
   if (switches.guests !== undefined) fields.push(x('field', { var: 'parley#guests' }, [x('value', {}, [switches.guests ? '1' : '0'])]));
   await client.request(iq('set', room, x('query', { xmlns: NS.owner }, [x('x', { xmlns: NS.data, type: 'submit' }, fields)])));
+}
+
+/**
+ * getRoomSwitches reads whether the room's lobby is on and whether guests
+ * may enter, from its XEP-0045 configuration form. Needs lock_room, as
+ * setRoomSwitches does (forbidden otherwise).
+ * @param {XmppClient} client
+ * @param {string} room the room's bare JID
+ * @returns {Promise<{lobby: boolean, guests: boolean}>}
+ */
+export async function getRoomSwitches(client, room) {
+  const res = await client.request(iq('get', room, x('query', { xmlns: NS.owner })));
+  const form = child(child(res, 'query', NS.owner), 'x', NS.data);
+  /** @param {string} name */
+  const flag = (name) => {
+    const field = form ? children(form, 'field', NS.data).find((f) => attr(f, 'var') === name) : undefined;
+    const v = field ? child(field, 'value', NS.data)?.text.trim() ?? '' : '';
+    return v === '1' || v === 'true';
+  };
+  return { lobby: flag('parley#lobby'), guests: flag('parley#guests') };
 }

@@ -71,7 +71,7 @@ export function splitVideos(videos) {
 /**
  * canModerate says which moderator actions the room grants us over a
  * member, from the permissions the room says we hold (docs/PERMISSIONS.md):
- * mute_others for a mute at the server, ask_unmute, kick, grant_roles to
+ * mute_others for a mute at the server (microphone or camera), ask_unmute, kick, grant_roles to
  * make a moderator. Lowering a hand is a request between clients, offered
  * to moderators. The server checks again; this only decides which
  * controls to show.
@@ -79,13 +79,14 @@ export function splitVideos(videos) {
  * @param {Member} target
  */
 export function canModerate(me, target) {
-  const none = { mute: false, askUnmute: false, kick: false, promote: false, lowerHand: false };
+  const none = { mute: false, muteVideo: false, askUnmute: false, kick: false, promote: false, lowerHand: false };
   if (!me || target.self) return none;
   const may = (/** @type {string} */ p) => me.permissions.includes(p);
   const targetAdmin = target.affiliation === 'owner' || target.affiliation === 'admin';
   const serverMuted = target.muted.includes('audio');
   return {
     mute: may('mute_others') && !serverMuted && target.state.audio === 'on',
+    muteVideo: may('mute_others') && !target.muted.includes('video') && target.state.video === 'on',
     askUnmute: may('ask_unmute') && (serverMuted || target.state.audio === 'muted'),
     kick: may('kick') && !targetAdmin,
     promote: may('grant_roles') && target.role !== 'moderator' && !targetAdmin,

@@ -25,6 +25,7 @@ import { Controls } from './controls.js';
 import { levelMeter } from './meter.js';
 import { Monitor, downloadDebug } from './monitor.js';
 import { LobbyPanel, showWaiting } from './lobbyview.js';
+import { RoomAccess } from './roomaccess.js';
 
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('../lib/call.js').Participant} Participant */
@@ -43,6 +44,7 @@ import { LobbyPanel, showWaiting } from './lobbyview.js';
  * @property {RoomExtras|null} extras
  * @property {{t: number, type: string, nick: string, kind?: string}[]} events track and people events, in order
  * @property {string[]} statusLog every status text shown, in order (the last 100)
+ * @property {() => {t: number, dir: string, xml: string}[]} trace the signalling so far, redacted (the debug file's)
  */
 
 /**
@@ -82,6 +84,8 @@ class CallView {
     this.extras = null;
     /** @type {LobbyPanel|null} who knocks, for moderators; set with the room */
     this.lobby = null;
+    /** @type {RoomAccess|null} the lobby and guest switches, for moderators; set with the room */
+    this.access = null;
     this.waiting = false; // we knocked and wait in the lobby
     /** @type {import('../lib/muc.js').LeaveReason|null} why the room removed us, once it did */
     this.removedWhy = null;
@@ -120,6 +124,9 @@ class CallView {
       icePolicy: params.get('ice') === 'relay' ? 'relay' : 'all',
       turnTransports,
     });
+    // The user's video quality setting reaches the SFU as the cap on the
+    // simulcast layer it forwards to us (SIGNALLING.md §3b').
+    if (prefs.quality() !== 'high') this.call.setReceiveVideo({ quality: prefs.quality() });
     this.call.client.on('traffic', (dir, xml) => {
       this.recorder.addTrace(dir, xml);
       if (params.get('debug') === '1') console.debug(`xmpp ${dir}: ${xml}`);
@@ -127,7 +134,7 @@ class CallView {
     // A new network (Wi-Fi to mobile, a VPN coming up) needs new ICE candidates.
     window.addEventListener('online', () => this.call.restartIce('the network changed'), { signal: this.abort.signal });
     /** @type {TestHook} */
-    this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, state: this.state, extras: null, events: [], statusLog: [] };
+    this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, state: this.state, extras: null, events: [], statusLog: [], trace: () => this.recorder.trace };
     /** @type {any} */ (window).parley = this.hook;
     this.chat = new ChatPanel({
       sayAll: (body) => this.need().say(body),
@@ -258,6 +265,8 @@ class CallView {
       extras.on('request', (from, action) => this.controls.onRequest(from, action));
       this.lobby?.close();
       this.lobby = new LobbyPanel({ client: c.client, room: room.jid, say: (text, bad) => this.chat.system(text, bad) });
+      this.access?.close();
+      this.access = new RoomAccess({ client: c.client, room: room.jid, say: (text, bad) => this.chat.system(text, bad) });
       room.on('removed', (why) => {
         this.removedWhy = why;
       });
@@ -424,6 +433,7 @@ class CallView {
       this.stage.render(this.state);
       renderPeople(byId('people'), byId('people-title'), this.state, (a, m) => this.controls.moderate(a, m));
       this.lobby?.render();
+      this.access?.render([...this.state.members.values()].find((m) => m.self), this.state.panel === 'people');
       const others = [...this.state.members.values()].filter((m) => !m.self).map((m) => ({ nick: m.nick, name: m.displayName }));
       this.chat.setRecipients(others);
       byId('call-count').textContent = t('call.count', { count: this.state.members.size });
@@ -510,6 +520,7 @@ class CallView {
     this.selfMeter?.stop();
     this.extras?.dispose();
     this.lobby?.close();
+    this.access?.close();
     for (const a of this.audio.values()) a.srcObject = null;
     this.audioSink.remove();
     for (const key of [...this.stage.tiles.keys()]) this.stage.remove(key);

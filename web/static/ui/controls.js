@@ -8,7 +8,7 @@ import { byId, h } from './dom.js';
 import { t } from './i18n.js';
 import { setIcon } from './icons.js';
 import { REACTIONS } from '../lib/roomextras.js';
-import { openTrack } from './media.js';
+import { openTrack, explain } from './media.js';
 import { prefs } from './prefs.js';
 import { wireSettings } from './settings.js';
 
@@ -20,7 +20,7 @@ import { wireSettings } from './settings.js';
  * @property {import('./callstate.js').CallState} state
  * @property {import('../lib/call.js').Call} call
  * @property {import('../lib/roomextras.js').RoomExtras|null} extras
- * @property {{stream: MediaStream}} media
+ * @property {{stream: MediaStream, videoOff?: boolean}} media
  * @property {import('./chat.js').ChatPanel} chat
  * @property {string} speaker
  * @property {() => void} render
@@ -40,7 +40,7 @@ export class Controls {
     /** @type {MemberState} what we publish */
     this.own = {
       audio: view.media.stream.getAudioTracks()[0] ? (view.media.stream.getAudioTracks()[0].enabled ? 'on' : 'muted') : 'none',
-      video: view.media.stream.getVideoTracks()[0] ? (view.media.stream.getVideoTracks()[0].enabled ? 'on' : 'off') : 'none',
+      video: view.media.stream.getVideoTracks()[0] ? (view.media.stream.getVideoTracks()[0].enabled ? 'on' : 'off') : view.media.videoOff ? 'off' : 'none',
       hand: null,
       screen: false,
     };
@@ -50,6 +50,8 @@ export class Controls {
     this.screen = null;
     this.pushToTalk = false; // Space is held while muted
     this.mutedAtServer = false; // a moderator muted our audio: the SFU forwards none until we unmute
+    this.videoMutedAtServer = false; // a moderator stopped our camera: the same for video
+    this.cameraTurns = 0; // setCamera calls: an opening camera that a later call overtook is closed
     /** ends every listener wire() added: the page's elements outlive this call */
     this.abort = new AbortController();
   }
@@ -122,13 +124,18 @@ export class Controls {
     }));
     this.openSettings = wireSettings({
       current: () => ({
-        camera: this.view.media.stream.getVideoTracks()[0]?.getSettings().deviceId ?? '',
+        camera: this.view.media.stream.getVideoTracks()[0]?.getSettings().deviceId ?? prefs.devices().camera ?? '',
         mic: this.view.media.stream.getAudioTracks()[0]?.getSettings().deviceId ?? '',
         speaker: this.view.speaker,
         name: this.view.call.cfg.displayName ?? '',
       }),
       onDevice: (kind, id) => this.switchDevice(kind, id),
       onName: (name) => prefs.setName(name),
+      quality: () => prefs.quality(),
+      onQuality: (q) => {
+        prefs.setQuality(q);
+        this.view.call.setReceiveVideo({ quality: q });
+      },
       fill: () => this.view.state.fill,
       onFill: (on) => {
         this.view.state.fill = on;
@@ -226,17 +233,29 @@ export class Controls {
    * @param {string} by the moderator's name, '' if the room did not say
    */
   onServerMute(muted, by) {
+    const video = muted.includes('video');
+    if (video !== this.videoMutedAtServer) {
+      this.videoMutedAtServer = video;
+      if (video) {
+        if (this.own.video === 'on') this.setCamera(false);
+        this.notice(by ? t('moderation.cameraOffBy', { name: by }) : t('moderation.cameraOffByModerator'));
+      }
+    }
     const now = muted.includes('audio');
     if (now === this.mutedAtServer) return;
     this.mutedAtServer = now;
     if (!now) {
-      byId('muted-notice').hidden = true;
+      if (!this.videoMutedAtServer) byId('muted-notice').hidden = true;
       return;
     }
     const track = this.view.media.stream.getAudioTracks()[0];
     if (track) track.enabled = false;
     if (this.own.audio === 'on') this.publish({ audio: 'muted' });
-    const text = by ? t('moderation.mutedBy', { name: by }) : t('moderation.mutedByModerator');
+    this.notice(by ? t('moderation.mutedBy', { name: by }) : t('moderation.mutedByModerator'));
+  }
+
+  /** notice shows what a moderator did to us, and puts it in the chat. @param {string} text */
+  notice(text) {
     byId('muted-notice-text').textContent = text;
     byId('muted-notice').hidden = false;
     this.view.chat.system(text);
@@ -251,10 +270,55 @@ export class Controls {
   }
 
   toggleCamera() {
-    const track = this.view.media.stream.getVideoTracks()[0];
-    if (!track) return;
-    track.enabled = !track.enabled;
-    this.publish({ video: track.enabled ? 'on' : 'off' });
+    this.setCamera(this.own.video !== 'on');
+  }
+
+  /**
+   * setCamera turns our camera on or off. Off closes it, so that its light
+   * goes off, and we send no video; on opens it again (the browser may ask).
+   * After a moderator stopped our camera the room must lift that first.
+   * @param {boolean} on
+   */
+  async setCamera(on) {
+    const stream = this.view.media.stream;
+    if (this.own.video === 'none') return;
+    const turn = ++this.cameraTurns;
+    if (!on) {
+      this.camera = null;
+      for (const tr of stream.getVideoTracks()) {
+        stream.removeTrack(tr);
+        tr.stop();
+      }
+      this.publish({ video: 'off' });
+      await this.view.call.refreshLocalTracks();
+      return;
+    }
+    if (this.own.video === 'on') return;
+    if (this.videoMutedAtServer) {
+      try {
+        await this.view.call.room?.unmute(['video']);
+        this.videoMutedAtServer = false;
+        if (!this.mutedAtServer) byId('muted-notice').hidden = true;
+      } catch (err) {
+        this.view.chat.system(t('moderation.cannotUnmute', { detail: err instanceof Error ? err.message : String(err) }), true);
+        return;
+      }
+    }
+    let track;
+    try {
+      track = await openTrack('camera', prefs.devices().camera ?? '').catch(() => openTrack('camera', ''));
+    } catch (err) {
+      if (turn === this.cameraTurns) this.view.chat.system(explain(err, 'camera'), true);
+      return;
+    }
+    if (turn !== this.cameraTurns || this.videoMutedAtServer || this.abort.signal.aborted) {
+      track.stop(); // turned off or on again meanwhile, stopped by a moderator, or the call is over
+      return;
+    }
+    stream.addTrack(track);
+    this.camera = new MediaStream([track]);
+    await this.view.call.refreshLocalTracks();
+    this.publish({ video: 'on' });
   }
 
   toggleHand() {
@@ -353,6 +417,7 @@ export class Controls {
       return;
     }
     prefs.setDevices(kind === 'camera' ? { camera: id } : { mic: id });
+    if (kind === 'camera' && this.own.video !== 'on') return; // used when the camera is turned on
     const stream = this.view.media.stream;
     let track;
     try {
@@ -415,7 +480,7 @@ export class Controls {
   /**
    * moderate runs a moderator action from the people panel; the room
    * checks each against our permissions.
-   * @param {'mute'|'askUnmute'|'kick'|'promote'|'lowerHand'} action
+   * @param {import('./people.js').Action} action
    * @param {Member} m
    */
   async moderate(action, m) {
@@ -424,6 +489,7 @@ export class Controls {
       // Through the room: the SFU stops forwarding at once (mute_others),
       // and the person is asked, never forced, to speak again (ask_unmute).
       if (action === 'mute') await room?.mute(m.nick, ['audio']);
+      if (action === 'muteVideo') await room?.mute(m.nick, ['video']);
       if (action === 'askUnmute') await room?.unmute(['audio'], m.nick);
       if (action === 'lowerHand') this.view.extras?.ask(m.nick, 'lower-hand');
       if (action === 'promote') await room?.setRole(m.nick, 'moderator');

@@ -16,6 +16,8 @@
  * @typedef {object} LocalMedia
  * @property {MediaStream} stream the tracks we got (possibly none)
  * @property {string[]} problems plain-words explanations of what is missing
+ * @property {boolean} [videoOff] the person chose to start with the camera off: no
+ *   camera was opened (its light stays off) until they turn it on
  */
 
 import { t } from './i18n.js';

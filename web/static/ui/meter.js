@@ -2,7 +2,7 @@
 /**
  * Audio levels from a microphone track through Web Audio: the prejoin
  * meter and the speaking outline on tiles (until the server sends
- * dominant-speaker events).
+ * dominant-speaker events); and the speaker test's chime.
  */
 
 /** @type {AudioContext|null} one context for the page (browsers limit them) */
@@ -51,28 +51,66 @@ export function levelMeter(track) {
 }
 
 /**
- * testSound plays a short two-note chime on the chosen speaker.
+ * chimeWav makes the test sound, two short notes, as a WAV file. A plain
+ * audio file needs no AudioContext, which a page without a running audio
+ * output (or before any click) may never start.
+ * @returns {Blob}
+ */
+export function chimeWav() {
+  const rate = 16000;
+  const note = Math.round(rate * 0.22);
+  const gap = Math.round(rate * 0.03);
+  const n = 2 * (note + gap);
+  const buf = new ArrayBuffer(44 + n * 2);
+  const v = new DataView(buf);
+  const ascii = (/** @type {number} */ at, /** @type {string} */ s) => {
+    for (let i = 0; i < s.length; i++) v.setUint8(at + i, s.charCodeAt(i));
+  };
+  ascii(0, 'RIFF');
+  v.setUint32(4, 36 + n * 2, true);
+  ascii(8, 'WAVEfmt ');
+  v.setUint32(16, 16, true); // PCM header size
+  v.setUint16(20, 1, true); // PCM
+  v.setUint16(22, 1, true); // mono
+  v.setUint32(24, rate, true);
+  v.setUint32(28, rate * 2, true);
+  v.setUint16(32, 2, true);
+  v.setUint16(34, 16, true);
+  ascii(36, 'data');
+  v.setUint32(40, n * 2, true);
+  for (const [k, f] of [660, 880].entries()) {
+    for (let i = 0; i < note; i++) {
+      const fade = Math.min(1, i / 160, (note - i) / 160); // no clicks at the edges
+      const s = Math.sin((2 * Math.PI * f * i) / rate) * fade * 0.2;
+      v.setInt16(44 + (k * (note + gap) + i) * 2, Math.round(s * 32767), true);
+    }
+  }
+  return new Blob([buf], { type: 'audio/wav' });
+}
+
+/**
+ * testSound plays the chime on the chosen speaker. It resolves once the
+ * chime has played to its end (played true), or with why it could not.
  * @param {string} speakerId '' for the default
+ * @returns {Promise<{played: boolean, seconds: number, error: string}>}
  */
 export async function testSound(speakerId) {
-  const ctx = new AudioContext();
-  const dest = ctx.createMediaStreamDestination();
-  const gain = ctx.createGain();
-  gain.gain.value = 0.2;
-  gain.connect(dest);
-  for (const [i, f] of [660, 880].entries()) {
-    const osc = ctx.createOscillator();
-    osc.frequency.value = f;
-    osc.connect(gain);
-    osc.start(ctx.currentTime + i * 0.25);
-    osc.stop(ctx.currentTime + i * 0.25 + 0.22);
+  const url = URL.createObjectURL(chimeWav());
+  const el = new Audio(url);
+  try {
+    if (speakerId && 'setSinkId' in el) await /** @type {any} */ (el).setSinkId(speakerId);
+    const ended = new Promise((resolve, reject) => {
+      el.addEventListener('ended', resolve, { once: true });
+      el.addEventListener('error', () => reject(new Error(el.error?.message || 'the browser cannot play it')), { once: true });
+      setTimeout(() => reject(new Error('it did not finish')), 3000);
+    });
+    await el.play();
+    await ended;
+    return { played: true, seconds: el.currentTime, error: '' };
+  } catch (err) {
+    el.pause();
+    return { played: false, seconds: el.currentTime, error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    URL.revokeObjectURL(url);
   }
-  const el = new Audio();
-  el.srcObject = dest.stream;
-  if (speakerId && 'setSinkId' in el) await /** @type {any} */ (el).setSinkId(speakerId).catch(() => {});
-  await el.play().catch(() => {});
-  setTimeout(() => {
-    el.srcObject = null;
-    ctx.close().catch(() => {});
-  }, 800);
 }

@@ -11,7 +11,7 @@ import { canModerate } from './callstate.js';
 
 /** @typedef {import('./callstate.js').CallState} CallState */
 /** @typedef {import('./callstate.js').Member} Member */
-/** @typedef {'mute'|'askUnmute'|'kick'|'promote'|'lowerHand'} Action */
+/** @typedef {'mute'|'muteVideo'|'askUnmute'|'kick'|'promote'|'lowerHand'} Action */
 
 /**
  * sortMembers puts ourselves first, then raised hands in the order raised,
@@ -46,7 +46,7 @@ export function renderPeople(list, title, s, act) {
     /** @type {[Action, string, string][]} */
     const actions = [
       ['lowerHand', 'people.lowerHand', 'people.lowerHandNamed'], ['mute', 'people.mute', 'people.muteNamed'],
-      ['askUnmute', 'people.askUnmute', 'people.askUnmuteNamed'],
+      ['muteVideo', 'people.muteVideo', 'people.muteVideoNamed'], ['askUnmute', 'people.askUnmute', 'people.askUnmuteNamed'],
       ['promote', 'people.promote', 'people.promoteNamed'], ['kick', 'people.kick', 'people.kickNamed'],
     ];
     const buttons = actions.filter(([a]) => can[a]).map(([a, key, named]) => {

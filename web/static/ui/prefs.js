@@ -1,11 +1,12 @@
 // @ts-check
 /**
  * What the browser remembers for the user (localStorage): display name,
- * chosen devices and recent rooms. Private browsing may refuse storage;
+ * chosen devices, recent rooms, whether to start with the camera or the
+ * microphone off, and the video quality to receive. Private browsing may refuse storage;
  * then nothing is remembered and nothing fails.
  */
 
-const KEYS = { name: 'parley.name', recent: 'parley.recent', devices: 'parley.devices' };
+const KEYS = { name: 'parley.name', recent: 'parley.recent', devices: 'parley.devices', startOff: 'parley.startOff', quality: 'parley.quality' };
 const MAX_RECENT = 8;
 
 /** @param {string} key */
@@ -59,4 +60,26 @@ export const prefs = {
   setDevices(d) {
     put(KEYS.devices, JSON.stringify({ ...prefs.devices(), ...d }));
   },
+
+  /** @returns {{camera: boolean, mic: boolean}} what the pre-join screen starts with turned off */
+  startOff() {
+    try {
+      const d = JSON.parse(get(KEYS.startOff) ?? '{}');
+      return { camera: d?.camera === true, mic: d?.mic === true };
+    } catch {
+      return { camera: false, mic: false };
+    }
+  },
+  /** @param {{camera: boolean, mic: boolean}} off */
+  setStartOff(off) {
+    put(KEYS.startOff, JSON.stringify({ camera: off.camera, mic: off.mic }));
+  },
+
+  /** @returns {'high'|'medium'|'low'} the video quality to receive */
+  quality() {
+    const q = get(KEYS.quality);
+    return q === 'medium' || q === 'low' ? q : 'high';
+  },
+  /** @param {'high'|'medium'|'low'} q */
+  setQuality: (q) => put(KEYS.quality, q),
 };

@@ -3,14 +3,16 @@
  * The pre-join screen: name, password when the room asks, camera preview,
  * microphone meter, speaker test, device choice, joining with camera or
  * microphone off. The media opened here is handed to the call, so the
- * browser asks only once.
+ * browser asks only once. A camera turned off is closed, not just
+ * disabled, so that its light goes off; the choice is remembered, and the
+ * next visit opens no camera until the person turns it on.
  */
 import { byId, show, setError } from './dom.js';
 import { openMedia, listDevices, stopAll } from './media.js';
 import { t, onLanguageChange } from './i18n.js';
 import { prefs } from './prefs.js';
-import { fillDevices, canPickSpeaker } from './settings.js';
-import { levelMeter, testSound } from './meter.js';
+import { fillDevices, canPickSpeaker, wireSoundTest } from './settings.js';
+import { levelMeter } from './meter.js';
 import { setIcon } from './icons.js';
 import { initials } from './tiles.js';
 
@@ -74,8 +76,8 @@ function wire() {
   /** @type {LocalMedia} */
   let media = { stream: new MediaStream(), problems: [] };
   let generation = 0; // the latest openMedia call wins
-  let camOff = false;
-  let micOff = false;
+  let camOff = prefs.startOff().camera;
+  let micOff = prefs.startOff().mic;
   /** @type {ReturnType<typeof levelMeter>|null} */
   let meter = null;
   let meterTimer = 0;
@@ -114,10 +116,24 @@ function wire() {
     }, 100);
   };
 
-  async function open() {
+  let busy = Promise.resolve(); // the media job running, see serial
+  /**
+   * serial runs media work one job at a time: opening devices and closing
+   * the camera must not overtake each other, or a camera could stay open
+   * (its light on) outside the stream we show and hand over.
+   * @param {() => Promise<void>} job
+   */
+  const serial = (job) => {
+    const run = busy.then(job);
+    busy = run.catch((err) => console.warn('parley: media', err));
+    return run;
+  };
+
+  /** open (re)opens the microphone, and the camera unless it is off. */
+  const open = () => serial(async () => {
     const mine = ++generation;
     stopAll(media.stream);
-    const next = await openMedia({ cameraId: camSelect.value || undefined, micId: micSelect.value || undefined });
+    const next = await openMedia({ camera: !camOff, cameraId: camSelect.value || undefined, micId: micSelect.value || undefined });
     if (mine !== generation) {
       stopAll(next.stream);
       return;
@@ -128,7 +144,8 @@ function wire() {
     refreshToggles();
     startMeter();
     await fillAll();
-  }
+    await applyCamera();
+  });
 
   async function fillAll() {
     const { cameras, mics, speakers } = await listDevices();
@@ -139,12 +156,46 @@ function wire() {
     fillDevices(spkSelect, speakers, spkSelect.value || prefs.devices().speaker || '', (i) => t('devices.speakerN', { n: i }), t('devices.noSpeaker'));
   }
 
+  /**
+   * applyCamera brings the camera to what camOff says: closed (its light
+   * goes off) or opened alone, leaving the microphone as it is.
+   */
+  async function applyCamera() {
+    const mine = generation;
+    if (camOff) {
+      for (const tr of media.stream.getVideoTracks()) {
+        media.stream.removeTrack(tr);
+        tr.stop();
+      }
+    } else if (media.stream.getVideoTracks().length === 0) {
+      const cam = await openMedia({ mic: false, cameraId: camSelect.value || undefined });
+      if (mine !== generation || camOff) {
+        stopAll(cam.stream); // handed over, reopened or turned off meanwhile
+        return;
+      }
+      for (const tr of cam.stream.getVideoTracks()) media.stream.addTrack(tr);
+      setError(error, [problem, ...cam.problems].filter(Boolean).join(' '));
+      await fillAll();
+    }
+    video.srcObject = media.stream.getVideoTracks().length ? media.stream : null;
+    refreshToggles();
+  }
+
   camSelect.addEventListener('change', () => { prefs.setDevices({ camera: camSelect.value }); open(); });
   micSelect.addEventListener('change', () => { prefs.setDevices({ mic: micSelect.value }); open(); });
   spkSelect.addEventListener('change', () => prefs.setDevices({ speaker: spkSelect.value }));
-  byId('prejoin-test-sound').addEventListener('click', () => testSound(spkSelect.value));
-  camToggle.addEventListener('click', () => { camOff = !camOff; refreshToggles(); });
-  micToggle.addEventListener('click', () => { micOff = !micOff; refreshToggles(); });
+  wireSoundTest(byId('prejoin-test-sound', HTMLButtonElement), byId('prejoin-sound-status'), () => spkSelect.value);
+  camToggle.addEventListener('click', () => {
+    camOff = !camOff;
+    prefs.setStartOff({ camera: camOff, mic: micOff });
+    refreshToggles();
+    serial(applyCamera);
+  });
+  micToggle.addEventListener('click', () => {
+    micOff = !micOff;
+    prefs.setStartOff({ camera: camOff, mic: micOff });
+    refreshToggles();
+  });
   nameInput.addEventListener('input', () => { avatar.textContent = initials(nameInput.value || '?'); });
   onLanguageChange(() => { refreshToggles(); fillAll(); });
   form.addEventListener('submit', (ev) => {
@@ -168,7 +219,7 @@ function wire() {
     meter?.stop();
     clearInterval(meterTimer);
     /** @type {JoinChoice} */
-    const choice = { name, password: pwBox.hidden ? opts.password : pwInput.value, media, speaker: spkSelect.value };
+    const choice = { name, password: pwBox.hidden ? opts.password : pwInput.value, media: { ...media, videoOff: camOff }, speaker: spkSelect.value };
     if (!accountBox.hidden) choice.login = { kind: 'account', username: userInput.value.trim(), password: secretInput.value };
     secretInput.value = '';
     opts.onJoin(choice);

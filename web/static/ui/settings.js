@@ -1,11 +1,13 @@
 // @ts-check
 /**
  * Settings: the language picker (home and call) and the call's settings
- * dialog (name, devices, language, debug info, shortcuts).
+ * dialog (name, devices, a speaker test, the video quality to receive,
+ * language, debug info, shortcuts).
  */
 import { byId, h } from './dom.js';
-import { LANGUAGES, language, setLanguage } from './i18n.js';
+import { LANGUAGES, language, setLanguage, t } from './i18n.js';
 import { listDevices } from './media.js';
+import { testSound } from './meter.js';
 
 /** Each language named in itself, so that anyone finds theirs. */
 const ENDONYMS = { en: 'English', fr: 'Français', es: 'Español' };
@@ -45,6 +47,26 @@ export function fillDevices(select, devices, selected, unnamed, none) {
   select.disabled = devices.length === 0;
 }
 
+/**
+ * wireSoundTest makes a button play the speaker test, saying in status
+ * whether the chime played to its end (data-seconds: how far it got).
+ * @param {HTMLButtonElement} button
+ * @param {HTMLElement} status a live region
+ * @param {() => string} speaker the chosen output's deviceId
+ * @param {AbortSignal} [signal] ends the listener
+ */
+export function wireSoundTest(button, status, speaker, signal) {
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    status.textContent = t('settings.soundPlaying');
+    delete status.dataset.seconds;
+    const r = await testSound(speaker());
+    button.disabled = false;
+    status.dataset.seconds = r.seconds.toFixed(2);
+    status.textContent = r.played ? t('settings.soundPlayed') : t('settings.soundFailed', { detail: r.error });
+  }, { signal });
+}
+
 /** Whether this browser can pick the speaker for a media element. */
 export const canPickSpeaker = () => typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
 
@@ -53,6 +75,8 @@ export const canPickSpeaker = () => typeof HTMLMediaElement !== 'undefined' && '
  * @property {() => {camera: string, mic: string, speaker: string, name: string}} current
  * @property {(kind: 'camera'|'mic'|'speaker', deviceId: string) => void} onDevice
  * @property {(name: string) => void} onName
+ * @property {() => 'high'|'medium'|'low'} quality the video quality we receive
+ * @property {(q: 'high'|'medium'|'low') => void} onQuality
  * @property {() => boolean} fill whether tiles are filled (cropped)
  * @property {(fill: boolean) => void} onFill
  * @property {() => void} onDebug
@@ -82,6 +106,14 @@ export function wireSettings(hooks, signal) {
     const v = name.value.trim();
     if (v) hooks.onName(v);
   }, { signal });
+  const quality = byId('settings-quality', HTMLSelectElement);
+  quality.setAttribute('aria-describedby', 'settings-quality-hint');
+  quality.addEventListener('change', () => {
+    const q = quality.value;
+    if (q === 'high' || q === 'medium' || q === 'low') hooks.onQuality(q);
+  }, { signal });
+  const soundStatus = byId('settings-sound-status');
+  wireSoundTest(byId('settings-test-sound', HTMLButtonElement), soundStatus, () => spk.value || hooks.current().speaker, signal);
   const fill = byId('settings-fill', HTMLInputElement);
   fill.addEventListener('change', () => hooks.onFill(fill.checked), { signal });
   byId('debug-download').addEventListener('click', () => hooks.onDebug(), { signal });
@@ -93,6 +125,8 @@ export function wireSettings(hooks, signal) {
     const now = hooks.current();
     name.value = now.name;
     fill.checked = hooks.fill();
+    quality.value = hooks.quality();
+    soundStatus.textContent = '';
     const d = await listDevices();
     fillDevices(cam, d.cameras, now.camera, (i) => hooks.unnamed('camera', i), hooks.none('camera'));
     fillDevices(mic, d.mics, now.mic, (i) => hooks.unnamed('mic', i), hooks.none('mic'));
