@@ -4,14 +4,15 @@ import readline from 'node:readline';
 
 /**
  * startPion joins n Pion peers (nicks PREFIX1..PREFIXn) to a room and
- * resolves once all have joined.
- * @param {{base: string, room: string, n: number, prefix?: string}} opts
+ * resolves once all have joined. With media set, only the first that many
+ * take the call's media; the others are only in the room.
+ * @param {{base: string, room: string, n: number, prefix?: string, media?: number}} opts
  */
-export async function startPion({ base, room, n, prefix = 'pion' }) {
+export async function startPion({ base, room, n, prefix = 'pion', media = n }) {
   const bin = process.env.PIONPEERS_BIN;
   if (!bin) throw new Error('PIONPEERS_BIN is not set; run the suite through test/browser/run.sh');
   const ws = `${base.replace(/^http/, 'ws')}/xmpp-websocket`;
-  const child = spawn(bin, ['-ws', ws, '-domain', 'localhost', '-room', room, '-n', String(n), '-prefix', prefix], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['-ws', ws, '-domain', 'localhost', '-room', room, '-n', String(n), '-media', String(media), '-prefix', prefix], { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderr = [];
   child.stderr.on('data', (d) => stderr.push(String(d)));
   const lines = readline.createInterface({ input: child.stdout });

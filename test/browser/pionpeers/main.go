@@ -31,12 +31,16 @@ func main() {
 	room := flag.String("room", "", "room localpart (required)")
 	n := flag.Int("n", 1, "number of peers")
 	prefix := flag.String("prefix", "pion", "nick prefix; peers are PREFIX1, PREFIX2, ...")
+	media := flag.Int("media", -1, "how many of the peers (the first ones) take the call's media, the others are only in the room (a large room at little CPU); default all")
 	flag.Parse()
 	if *ws == "" || *room == "" || *n < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*ws, *domain, *room, *n, *prefix, os.Stdin, os.Stdout); err != nil {
+	if *media < 0 || *media > *n {
+		*media = *n
+	}
+	if err := run(*ws, *domain, *room, *n, *media, *prefix, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "pionpeers:", err)
 		os.Exit(1)
 	}
@@ -48,7 +52,7 @@ type peer struct {
 	media  *mediapeer.Peer
 }
 
-func run(ws, domain, room string, n int, prefix string, in io.Reader, out io.Writer) error {
+func run(ws, domain, room string, n, media int, prefix string, in io.Reader, out io.Writer) error {
 	roomJID, err := jid.Parse(room + "@conference." + domain)
 	if err != nil {
 		return fmt.Errorf("room: %w", err)
@@ -62,7 +66,7 @@ func run(ws, domain, room string, n int, prefix string, in io.Reader, out io.Wri
 		}
 	}()
 	for i := 1; i <= n; i++ {
-		p, err := join(ws, domain, roomJID, fmt.Sprintf("%s%d", prefix, i), logger)
+		p, err := join(ws, domain, roomJID, fmt.Sprintf("%s%d", prefix, i), i <= media, logger)
 		if err != nil {
 			return err
 		}
@@ -84,14 +88,14 @@ func run(ws, domain, room string, n int, prefix string, in io.Reader, out io.Wri
 	return lines.Err()
 }
 
-func join(ws, domain string, room jid.JID, nick string, logger *slog.Logger) (*peer, error) {
+func join(ws, domain string, room jid.JID, nick string, media bool, logger *slog.Logger) (*peer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, err := xmppclient.Dial(ctx, xmppclient.Config{Address: ws, Domain: domain, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("%s: login: %w", nick, err)
 	}
-	m, err := mediapeer.Join(ctx, mediapeer.Config{Client: c, Room: room, Nick: nick, Media: true, Logger: logger})
+	m, err := mediapeer.Join(ctx, mediapeer.Config{Client: c, Room: room, Nick: nick, Media: media, Logger: logger})
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%s: join: %w", nick, err)
