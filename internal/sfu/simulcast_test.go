@@ -376,6 +376,23 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 			alice.c.sim.off[i].Store(!strings.Contains(","+rids+",", ","+rid+","))
 		}
 	}
+	alice.p.mu.Lock()
+	pub := alice.p.published[SourceCamera.slot()]
+	alice.p.mu.Unlock()
+	// uplink is the bit rate the SFU receives of alice's camera, over a
+	// second.
+	uplink := func() uint64 {
+		var a, b uint64
+		for _, l := range pub.layers {
+			a += l.bytes.Load()
+		}
+		time.Sleep(time.Second)
+		for _, l := range pub.layers {
+			b += l.bytes.Load()
+		}
+		return (b - a) * 8
+	}
+	before := uplink()
 	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 180}})
 	waitFor(t, "alice told to send the quarter layer only", func() error {
 		if rids, ok := alice.lastSendLayers(); !ok || rids != "q" {
@@ -384,9 +401,6 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 		return nil
 	})
 	obey("q")
-	alice.p.mu.Lock()
-	pub := alice.p.published[SourceCamera.slot()]
-	alice.p.mu.Unlock()
 	waitFor(t, "alice's upper layers to stop at the SFU", func() error {
 		if act := pub.activeLayers(time.Now()); act != 1 {
 			return fmt.Errorf("active layers %03b", act)
@@ -396,7 +410,14 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 	if n := conf.Stats().PausedLayers; n != 2 { // h and f
 		t.Errorf("%d paused layers, want 2", n)
 	}
-	before := bob.c.cameraOf("alice")
+	// The frames are 150, 450 and 1000 bytes every 40 ms: about 320
+	// kbit/s for the three layers, 30 for the quarter one.
+	if after := uplink(); after*4 > before {
+		t.Errorf("alice's uplink %d bit/s with two layers paused, %d with all: not down to a quarter", after, before)
+	} else {
+		t.Logf("alice's uplink: %d bit/s with every layer, %d with the quarter one alone", before, after)
+	}
+	beforeUp := bob.c.cameraOf("alice")
 	// bob's tile grows: the half layer comes back.
 	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 360}})
 	waitFor(t, "alice told to send the half layer again", func() error {
@@ -413,7 +434,7 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 		return nil
 	})
 	after := bob.c.cameraOf("alice")
-	if after.missing != before.missing || after.badSwitches != 0 {
+	if after.missing != beforeUp.missing || after.badSwitches != 0 {
 		t.Errorf("bob's stream: %d missing, %d bad switches", after.missing, after.badSwitches)
 	}
 	// Nobody watches at all: all but the lowest layer paused.
