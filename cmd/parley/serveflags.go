@@ -56,7 +56,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.IntVar(&cfg.MaxStanzaBytes, "max-stanza-bytes", 256<<10, "the largest stanza accepted")
 	fs.IntVar(&cfg.StanzaRate, "stanza-rate", 200, "stanzas per second one connection may send (burst 5x)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 5*time.Minute, "on SIGTERM (or POST /admin/drain), how long to wait for calls to end before stopping; a second SIGTERM stops at once")
-	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "ask browsers for simulcast layers of cameras and screens (experimental: see test/browser/acceptance/README.md)")
+	fs.BoolVar(&cfg.Simulcast, "simulcast", true, "ask browsers for simulcast layers of cameras and screens (--simulcast=false: one layer each)")
 	fs.BoolVar(&cfg.Dynacast, "dynacast", false, "tell publishers to stop sending simulcast layers nobody receives (experimental: Chromium was seen not to resume a paused layer)")
 	fs.IntVar(&cfg.LastN, "last-n", 0, "each participant receives the camera of only the N most recent speakers (plus the ones it pins); audio and screens always; 0: everyone's")
 	fs.DurationVar(&cfg.ArchiveRetention, "archive-retention", 0, "how long the message archive (XEP-0313) keeps a message, e.g. 2160h; 0: forever")

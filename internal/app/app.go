@@ -68,7 +68,7 @@ type Config struct {
 	// xmpp.Config.ChannelBinding for why it is off by default).
 	SCRAMPlus bool
 	Version   string // reported by disco and /health
-	Simulcast bool   // ask publishers for simulcast layers; default off (focus.Config.Simulcast)
+	Simulcast bool   // ask publishers for simulcast layers; default off (focus.Config.Simulcast), parley serve's --simulcast on
 	Dynacast  bool   // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
 	LastN     int    // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger    *slog.Logger

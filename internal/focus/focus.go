@@ -56,9 +56,8 @@ type Config struct {
 	// Default 0: everybody's camera.
 	LastN int
 	// Simulcast makes the SFU's offers ask publishers for simulcast layers
-	// of their camera and screen. Default off: one layer each (see
-	// test/browser/acceptance: browsers' estimates rarely let a second
-	// layer through, and decoders stalled on layer switches under load).
+	// of their camera and screen. Default off (the zero value): one layer
+	// each; parley serve turns it on unless --simulcast=false.
 	Simulcast bool
 }
 

@@ -11,9 +11,10 @@ import (
 //  1. the layer the subscriber wants: the smallest active layer at least as
 //     tall as the tile it shows the video in (ReceiveVideo.Heights), capped
 //     by its quality setting; a video shown nowhere (height 0) is paused;
-//  2. then, while the sum of the wanted layers' bitrates exceeds the
-//     subscriber's bandwidth estimate (send-side, from its TWCC feedback),
-//     the biggest one steps down a layer, never below the lowest.
+//  2. then, while the sum of the wanted layers' bitrates exceeds what the
+//     subscriber's link carries (congestion.go: its bandwidth estimate
+//     once it loses packets, then a ceiling until the next probe), the
+//     biggest one steps down a layer, never below the lowest.
 //
 // Going up waits for a keyframe of the higher layer, asked for with a PLI.
 // Going down for want of bandwidth is immediate: the subscriber gets
@@ -250,15 +251,11 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		}
 	}
 	p.mu.Unlock()
-	budget := uint64(0)
+	lossy := lossy(choices) || p.twccLoss() >= twccLossy
+	var estimate uint64
 	if p.bwe != nil {
-		p.bweBitrate.Store(uint64(p.bwe.GetTargetBitrate()))
-		// The estimate is acted upon only when the subscriber loses
-		// packets: measured with browsers on a busy machine, GCC's delay
-		// signal alone put Firefox at ~130 kbit/s while everything arrived.
-		if lossy(choices) {
-			budget = uint64(float64(p.bwe.GetTargetBitrate()) * bweHeadroom)
-		}
+		estimate = uint64(p.bwe.GetTargetBitrate())
+		p.bweBitrate.Store(estimate)
 	}
 	var cost uint64
 	for i := range choices {
@@ -272,6 +269,10 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 			ch.layer = -1 // not among the last N speakers
 		}
 		cost += ch.cost()
+	}
+	budget, stepDown := p.cong.budget(lossy, estimate, cost, now)
+	if stepDown && budget > 0 {
+		budget-- // at least the biggest video steps down
 	}
 	congested := make(map[*downTrack]bool)
 	for budget > 0 && cost > budget {
@@ -291,8 +292,11 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		cost += big.cost()
 		congested[big.d] = true
 	}
+	if p.cong.congested() {
+		p.cong.settle(cost)
+	}
 	if len(congested) > 0 {
-		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost)
+		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy)
 	}
 	for i := range choices {
 		ch := &choices[i]
@@ -307,14 +311,16 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 // report above which its bandwidth estimate is believed: 2 %.
 const congestionLoss = 5
 
-// lossy reports whether the subscriber reports loss on any of its videos.
+// lossy reports whether the subscriber reported loss on any of its videos
+// since the last allocation: each receiver report counts once.
 func lossy(choices []choice) bool {
+	lost := false
 	for i := range choices {
-		if choices[i].d.lost.Load() >= congestionLoss {
-			return true
+		if choices[i].d.lost.Swap(0) >= congestionLoss {
+			lost = true
 		}
 	}
-	return false
+	return lost
 }
 
 // cost is the bitrate of the chosen layer.

@@ -68,6 +68,7 @@ type recvTrack struct {
 
 	// Of VP8 from a simulcastSender (see simulcast_test.go).
 	vp8         bool
+	frames      int    // packets carrying a frame (one packet each), not padding
 	lastLayer   int    // the layer of the last frame; -1 before
 	layers      []int  // the layers received, in order of change
 	badSwitches int    // layer changes not at a keyframe

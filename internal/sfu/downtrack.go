@@ -183,6 +183,7 @@ func (d *downTrack) switchTo(li int) {
 		d.switches[switchDown].Add(1)
 	}
 	d.current = li
+	d.rw.resume()
 	d.pic.resync = true
 }
 

@@ -58,6 +58,7 @@ type Participant struct {
 	// feedback (GCC); nil if the interceptor was not set up. Read-only.
 	bwe        cc.BandwidthEstimator
 	bweBitrate atomic.Uint64 // the estimate at the last allocation, bit/s
+	cong       congestion    // owned by the conference's speaker tick (allocate)
 }
 
 // ParticipantStats counts what one participant dropped, by reason. The

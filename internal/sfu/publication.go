@@ -52,7 +52,7 @@ type layer struct {
 
 	ssrc      atomic.Uint32    // SSRC the publisher currently sends it with; 0 before
 	keyframes *keyframeLimiter // read-only pointer
-	lastAt    atomic.Int64     // arrival of the latest packet, Unix ns; 0 before
+	lastAt    atomic.Int64     // arrival of the latest packet with media (not padding alone), Unix ns; 0 before
 	bytes     atomic.Uint64    // payload bytes received
 	packets   atomic.Uint64    // packets received and forwarded (report.go)
 	height    atomic.Uint32    // picture height of the latest VP8 keyframe; 0 unknown
@@ -182,7 +182,13 @@ func (pub *publication) handle(li int, pkt []byte, now time.Time) {
 		pub.malformed.Add(1)
 		return
 	}
-	l.lastAt.Store(now.UnixNano())
+	if len(l.fwd.payload) > 0 {
+		// Padding alone is no sign of a live layer: a browser whose
+		// estimate drops a layer keeps probing for bandwidth on its SSRC
+		// with padding-only packets, and a subscriber kept on the layer
+		// would get packets and never a frame.
+		l.lastAt.Store(now.UnixNano())
+	}
 	l.bytes.Add(uint64(len(l.fwd.payload)))
 	l.packets.Add(1)
 	if pub.codecKind == codecVP8 && l.fwd.keyframe {

@@ -15,6 +15,7 @@ type rewriter struct {
 
 	started   bool      // a packet has been sent
 	srcSSRC   uint32    // SSRC of the current source
+	restart   bool      // the next packet continues the stream as a new source would
 	seqOffset uint16    // added to a source sequence number
 	tsOffset  uint32    // added to a source timestamp
 	lastSeq   uint16    // highest outgoing sequence number
@@ -42,8 +43,8 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (u
 		r.seqOffset, r.tsOffset = 0, 0
 		r.lastSeq, r.lastTS, r.lastAt = seq, ts, now
 		return seq, ts
-	case ssrc != r.srcSSRC:
-		r.srcSSRC = ssrc
+	case ssrc != r.srcSSRC || r.restart:
+		r.srcSSRC, r.restart = ssrc, false
 		r.seqOffset = r.lastSeq + 1 - seq
 		r.tsOffset = r.lastTS + r.ticksSince(now) - ts
 	}
@@ -54,6 +55,11 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (u
 	}
 	return outSeq, outTS
 }
+
+// resume makes the next packet continue the outgoing stream, even from the
+// same source: forwarding resumes after a pause, and the packets skipped
+// meanwhile must not look lost to the subscriber.
+func (r *rewriter) resume() { r.restart = true }
 
 // ticksSince converts the time since the last packet into clock ticks.
 func (r *rewriter) ticksSince(now time.Time) uint32 {

@@ -26,6 +26,10 @@ type simulcastSender struct {
 	plis   [3]atomic.Int64 // PLIs received per layer
 	wantKF [3]atomic.Bool  // a keyframe is due on the layer
 	off    [3]atomic.Bool  // the layer is not sent (its uplink gave up)
+	// padOnly: the layer sends padding-only packets instead of frames, as
+	// a browser's encoder does with a layer its bandwidth estimate no
+	// longer allows (it probes for bandwidth on the layer's SSRC).
+	padOnly [3]atomic.Bool
 }
 
 func newSimulcastSender(t *testing.T, name string) *simulcastSender {
@@ -110,11 +114,15 @@ func (s *simulcastSender) send(c *testClient, sender *webrtc.RTPSender) {
 			if s.off[i].Load() {
 				continue
 			}
-			key := s.wantKF[i].Swap(false)
-			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq[i], Timestamp: n * 3600, Marker: true},
-				Payload: vp8Frame(i, pic[i], key)}
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq[i], Timestamp: n * 3600, Marker: true}}
 			seq[i]++
-			pic[i] = (pic[i] + 1) & 0x7fff
+			if s.padOnly[i].Load() {
+				// Padding only: no payload, 200 bytes of padding.
+				pkt.Header.Padding, pkt.Header.PaddingSize, pkt.Header.Marker = true, 200, false
+			} else {
+				pkt.Payload = vp8Frame(i, pic[i], s.wantKF[i].Swap(false))
+				pic[i] = (pic[i] + 1) & 0x7fff
+			}
 			_ = pkt.Header.SetExtension(midID, []byte(mid))
 			_ = pkt.Header.SetExtension(ridID, []byte(cameraRIDs()[i]))
 			_ = tr.WriteRTP(pkt)
@@ -149,6 +157,7 @@ func (r *recvTrack) recordVP8(p []byte) {
 	if !d.parsedOK || len(p) < d.size+11 || d.picAt == 0 || !d.picWide {
 		return
 	}
+	r.frames++
 	layer := int(p[d.size+10])
 	key := p[d.size]&0x01 == 0
 	pic := uint16(p[d.picAt]&0x7f)<<8 | uint16(p[d.picAt+1])
@@ -367,6 +376,23 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 			alice.c.sim.off[i].Store(!strings.Contains(","+rids+",", ","+rid+","))
 		}
 	}
+	alice.p.mu.Lock()
+	pub := alice.p.published[SourceCamera.slot()]
+	alice.p.mu.Unlock()
+	// uplink is the bit rate the SFU receives of alice's camera, over a
+	// second.
+	uplink := func() uint64 {
+		var a, b uint64
+		for _, l := range pub.layers {
+			a += l.bytes.Load()
+		}
+		time.Sleep(time.Second)
+		for _, l := range pub.layers {
+			b += l.bytes.Load()
+		}
+		return (b - a) * 8
+	}
+	before := uplink()
 	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 180}})
 	waitFor(t, "alice told to send the quarter layer only", func() error {
 		if rids, ok := alice.lastSendLayers(); !ok || rids != "q" {
@@ -375,9 +401,6 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 		return nil
 	})
 	obey("q")
-	alice.p.mu.Lock()
-	pub := alice.p.published[SourceCamera.slot()]
-	alice.p.mu.Unlock()
 	waitFor(t, "alice's upper layers to stop at the SFU", func() error {
 		if act := pub.activeLayers(time.Now()); act != 1 {
 			return fmt.Errorf("active layers %03b", act)
@@ -387,7 +410,14 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 	if n := conf.Stats().PausedLayers; n != 2 { // h and f
 		t.Errorf("%d paused layers, want 2", n)
 	}
-	before := bob.c.cameraOf("alice")
+	// The frames are 150, 450 and 1000 bytes every 40 ms: about 320
+	// kbit/s for the three layers, 30 for the quarter one.
+	if after := uplink(); after*4 > before {
+		t.Errorf("alice's uplink %d bit/s with two layers paused, %d with all: not down to a quarter", after, before)
+	} else {
+		t.Logf("alice's uplink: %d bit/s with every layer, %d with the quarter one alone", before, after)
+	}
+	beforeUp := bob.c.cameraOf("alice")
 	// bob's tile grows: the half layer comes back.
 	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 360}})
 	waitFor(t, "alice told to send the half layer again", func() error {
@@ -404,7 +434,7 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 		return nil
 	})
 	after := bob.c.cameraOf("alice")
-	if after.missing != before.missing || after.badSwitches != 0 {
+	if after.missing != beforeUp.missing || after.badSwitches != 0 {
 		t.Errorf("bob's stream: %d missing, %d bad switches", after.missing, after.badSwitches)
 	}
 	// Nobody watches at all: all but the lowest layer paused.
@@ -415,4 +445,93 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A layer whose publisher stops encoding it but keeps its SSRC busy with
+// padding (browsers probe for bandwidth that way) is no longer a layer to
+// forward: a subscriber on it goes down to one that carries frames, at a
+// keyframe, and sees no gap. Before, padding kept the layer "active", the
+// subscriber stayed on it and got packets but never a frame, which is what
+// browsers showed as a frozen video with packets arriving.
+func TestSimulcastLayerSendingOnlyPaddingIsLeft(t *testing.T) {
+	s := newTestSFU(t, nil)
+	conf := s.Conference("room")
+	alice := joinSimulcast(t, conf, "alice")
+	bob := join(t, conf, "bob")
+	waitFor(t, "bob to get alice's full layer", func() error {
+		if r := bob.c.cameraOf("alice"); r.lastLayer != 2 || r.frames < 5 {
+			return fmt.Errorf("bob gets layer %d of alice, %d frames", r.lastLayer, r.frames)
+		}
+		return nil
+	})
+	alice.c.sim.padOnly[2].Store(true)
+	before := bob.c.cameraOf("alice")
+	waitFor(t, "bob to get frames of the half layer", func() error {
+		if r := bob.c.cameraOf("alice"); r.lastLayer != 1 || r.frames < before.frames+10 {
+			return fmt.Errorf("bob gets layer %d of alice, %d frames (%d when the full layer turned to padding), %d packets",
+				r.lastLayer, r.frames, before.frames, r.packets)
+		}
+		return nil
+	})
+	r := bob.c.cameraOf("alice")
+	if r.badSwitches != 0 || r.picJumps != 0 || r.missing != 0 || r.ssrcChange != 0 {
+		t.Errorf("bob's camera of alice: %d switches not at a keyframe, %d picture id jumps, %d missing sequence numbers, %d SSRC changes (layers %v)",
+			r.badSwitches, r.picJumps, r.missing, r.ssrcChange, r.layers)
+	}
+	alice.p.mu.Lock()
+	pub := alice.p.published[SourceCamera.slot()]
+	alice.p.mu.Unlock()
+	if act := pub.activeLayers(time.Now()); act != 0b011 {
+		t.Errorf("active layers %03b, want 011: padding is no media", act)
+	}
+	// The full layer's frames come back (with a keyframe, as browsers
+	// send when their estimate allows a layer again): bob climbs back.
+	alice.c.sim.wantKF[2].Store(true)
+	alice.c.sim.padOnly[2].Store(false)
+	waitFor(t, "bob back on the full layer", func() error {
+		if r := bob.c.cameraOf("alice"); r.lastLayer != 2 {
+			return fmt.Errorf("bob gets layer %d of alice (%v)", r.lastLayer, r.layers)
+		}
+		return nil
+	})
+}
+
+// A video paused for a subscriber (its tile hidden) and shown again on the
+// same layer resumes at a keyframe with no gap in its sequence numbers or
+// picture ids: the packets skipped meanwhile are not "lost" to the
+// subscriber, who would otherwise ask for them and count them as loss.
+func TestSimulcastPauseAndResumeLeaveNoGap(t *testing.T) {
+	s := newTestSFU(t, nil)
+	conf := s.Conference("room")
+	joinSimulcast(t, conf, "alice")
+	bob := join(t, conf, "bob")
+	waitFor(t, "bob to get alice's full layer", func() error {
+		if r := bob.c.cameraOf("alice"); r.lastLayer != 2 || r.frames < 5 {
+			return fmt.Errorf("bob gets layer %d of alice, %d frames", r.lastLayer, r.frames)
+		}
+		return nil
+	})
+	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 0}})
+	waitFor(t, "alice's camera to stop for bob", func() error {
+		a := bob.c.cameraOf("alice")
+		time.Sleep(300 * time.Millisecond)
+		if b := bob.c.cameraOf("alice"); b.packets != a.packets {
+			return fmt.Errorf("bob still gets packets (%d, then %d)", a.packets, b.packets)
+		}
+		return nil
+	})
+	paused := bob.c.cameraOf("alice")
+	time.Sleep(500 * time.Millisecond) // alice sends on meanwhile
+	bob.p.SetReceiveVideo(ReceiveVideo{})
+	waitFor(t, "bob to get alice's camera again", func() error {
+		if r := bob.c.cameraOf("alice"); r.frames < paused.frames+10 {
+			return fmt.Errorf("bob got %d frames (%d when paused)", r.frames, paused.frames)
+		}
+		return nil
+	})
+	r := bob.c.cameraOf("alice")
+	if r.badSwitches != 0 || r.picJumps != 0 || r.missing != 0 || r.ssrcChange != 0 {
+		t.Errorf("bob's camera of alice: %d switches not at a keyframe, %d picture id jumps, %d missing sequence numbers, %d SSRC changes (layers %v)",
+			r.badSwitches, r.picJumps, r.missing, r.ssrcChange, r.layers)
+	}
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { Conference } from '../static/lib/conference.js';
-import { tuneEncodings } from '../static/lib/conference/publish.js';
+import { tuneEncodings, layerPlan } from '../static/lib/conference/publish.js';
 import { Emitter } from '../static/lib/emitter.js';
 import { offerToSdp, answerToContents } from '../static/lib/sdpbridge.js';
 import { parse, serialize, children, attr, ns } from '../static/lib/xml.js';
@@ -426,10 +426,28 @@ test('our camera and screen layers get their sizes, bitrates and frame rates by 
     t.sender.getParameters = () => ({ encodings: rids.map((rid) => ({ rid, active: true })) });
     t.sender.setParameters = async (p) => applied.set(mid, p.encodings);
   }
+  // No track yet: planned for 720 lines, three camera layers.
   await tuneEncodings(conf, pc);
-  assert.deepEqual(applied.get('1').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxBitrate]),
-    [['q', 4, 100000], ['h', 2, 300000], ['f', 1, 1200000]]);
+  assert.deepEqual(applied.get('1').map((e) => [e.rid, e.active, e.scaleResolutionDownBy, e.maxBitrate]),
+    [['q', true, 4, 150000], ['h', true, 2, 500000], ['f', true, 1, 1500000]]);
   assert.deepEqual(applied.get('s').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxFramerate]), [['h', 2, 5], ['f', 1, 5]]);
+  // A 640x360 camera: libwebrtc encodes two layers, the first two asked
+  // for, so they are 320x180 and 640x360 and f is off.
+  const cam = pc.transceivers.find((tr) => tr.mid === '1');
+  cam.sender.track = { kind: 'video', getSettings: () => ({ width: 640, height: 360 }) };
+  await tuneEncodings(conf, pc);
+  assert.deepEqual(applied.get('1').map((e) => [e.rid, e.active, e.scaleResolutionDownBy, e.maxBitrate]),
+    [['q', true, 2, 150000], ['h', true, 1, 500000], ['f', false, undefined, undefined]]);
+});
+
+test('layerPlan: as many layers as libwebrtc encodes for the picture, the top one full size', () => {
+  const plan = (slot, rids, h) => [...layerPlan(slot, rids, h)].map(([rid, s]) => [rid, s.active, s.scaleResolutionDownBy]);
+  assert.deepEqual(plan('camera', ['q', 'h', 'f'], 1080), [['q', true, 4], ['h', true, 2], ['f', true, 1]]);
+  assert.deepEqual(plan('camera', ['q', 'h', 'f'], 540), [['q', true, 4], ['h', true, 2], ['f', true, 1]]);
+  assert.deepEqual(plan('camera', ['q', 'h', 'f'], 480), [['q', true, 2], ['h', true, 1], ['f', false, undefined]]);
+  assert.deepEqual(plan('camera', ['q', 'h', 'f'], 240), [['q', true, 1], ['h', false, undefined], ['f', false, undefined]]);
+  assert.deepEqual(plan('screen', ['h', 'f'], 1080), [['h', true, 2], ['f', true, 1]]);
+  assert.deepEqual(plan('screen', ['h', 'f'], 200), [['h', true, 1], ['f', false, undefined]]);
 });
 
 test('send-layers from the focus turns our camera layers on and off by rid', async () => {

@@ -102,7 +102,10 @@ export async function join(base, room, name, kind, opts = {}) {
 }
 
 /**
- * @typedef {{audioPackets: number, videoFrames: number, videoPackets: number}} Counters
+ * @typedef {{audioPackets: number, videoFrames: number, videoPackets: number, videoDetail?: object}} Counters
+ *   videoDetail: the last video inbound-rtp's frames received, dropped and
+ *   keyframes decoded, packets lost, NACKs, PLIs and frame height, for
+ *   failure messages (frames that never assemble look unlike lost packets)
  * @typedef {Record<string, Counters>} Sample counters by remote nick
  */
 
@@ -127,6 +130,9 @@ export async function sample(p) {
           if (s.kind === 'video') {
             c.videoFrames += s.framesDecoded ?? 0;
             c.videoPackets += s.packetsReceived ?? 0;
+            // For failure messages: why frames did not decode.
+            c.videoDetail = { rx: s.framesReceived, drop: s.framesDropped, key: s.keyFramesDecoded, lost: s.packetsLost,
+              nack: s.nackCount, pli: s.pliCount, h: s.frameHeight };
           }
         });
       }

@@ -155,6 +155,7 @@ export class ClientNetns {
     this.dir = mkdtempSync(path.join(tmpdir(), 'parley-netns-'));
     const routerDev = `pfwr${id}`;
     const nsDev = `pfwn${id}`;
+    this.routerDev = routerDev; // the router's end of the veth: shapeDownlink's
     try {
       ip('netns', 'add', this.name);
       mkdirSync(this.etc(), { recursive: true });
@@ -189,6 +190,27 @@ export class ClientNetns {
     ip('-n', r.name, 'rule', 'add', 'from', this.ip, 'to', r.server, ...proto, 'blackhole', 'priority', prio);
     ip('-n', r.name, 'rule', 'add', 'from', r.server, 'to', this.ip, ...proto, 'blackhole', 'priority', prio);
     this.blocked = what;
+  }
+
+  /**
+   * shapeDownlink limits what reaches this namespace from the router to
+   * kbit kbit/s: a token bucket (tc's tbf) on the router's end of the veth,
+   * with a queue of at most 50 ms (what does not fit is dropped). Its
+   * uplink stays as it is.
+   * @param {number} kbit
+   */
+  shapeDownlink(kbit) {
+    execFileSync('ip', ['netns', 'exec', this.router.name, 'tc', 'qdisc', 'replace', 'dev', this.routerDev,
+      'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '6kb', 'latency', '50ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** unshape lifts shapeDownlink's limit. */
+  unshape() {
+    try {
+      execFileSync('ip', ['netns', 'exec', this.router.name, 'tc', 'qdisc', 'del', 'dev', this.routerDev, 'root'], { stdio: 'ignore' });
+    } catch {
+      // not shaped
+    }
   }
 
   /** unblock removes the blackhole rules. */

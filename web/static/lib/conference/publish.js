@@ -11,22 +11,56 @@ import { NS, mediaOf, sendsFromUs } from './contents.js';
 /** @typedef {import('../conference.js').Conference} Conference */
 
 /**
- * How our own video is sent, by source: the simulcast layers the focus asks
- * for, by rid, smallest first. A camera sends up to three; a screen two,
- * sharp and slow.
- * @type {Record<'camera'|'screen', Record<string, {scaleResolutionDownBy: number, maxBitrate: number, maxFramerate?: number}>>}
+ * @typedef {{active: boolean, scaleResolutionDownBy?: number, maxBitrate?: number, maxFramerate?: number}} LayerSetting
  */
-const ENCODINGS = {
-  camera: {
-    q: { scaleResolutionDownBy: 4, maxBitrate: 100_000 },
-    h: { scaleResolutionDownBy: 2, maxBitrate: 300_000 },
-    f: { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
-  },
-  screen: {
-    h: { scaleResolutionDownBy: 2, maxBitrate: 500_000, maxFramerate: 5 },
-    f: { scaleResolutionDownBy: 1, maxBitrate: 2_000_000, maxFramerate: 5 },
-  },
-};
+
+/**
+ * layerPlan says how our camera or screen is sent, by rid, for pictures
+ * `height` lines tall (0: unknown, planned as 720). libwebrtc (Chromium's
+ * and Firefox's engine) encodes only as many simulcast layers as the
+ * picture allows: three from 540 lines, two from 270, one below (its
+ * table of simulcast formats), and takes the first ones asked for. So the
+ * top layer used is the full picture and each one below half the one
+ * above (a 640x360 camera: q 320x180, h 640x360), and the rids past the
+ * count are turned off rather than left to a browser that would send a
+ * duplicate (Firefox does). A screen is sharp and slow: 5 frames a second.
+ * @param {'camera'|'screen'} slot
+ * @param {string[]} rids the rids of our encodings, smallest first (the focus's offer)
+ * @param {number} height
+ * @returns {Map<string, LayerSetting>}
+ */
+export function layerPlan(slot, rids, height) {
+  const h = height > 0 ? height : 720;
+  const n = Math.min(rids.length, h >= 540 ? 3 : h >= 270 ? 2 : 1);
+  /** @type {Map<string, LayerSetting>} */
+  const plan = new Map();
+  rids.forEach((rid, i) => {
+    if (i >= n) {
+      plan.set(rid, { active: false });
+      return;
+    }
+    const scale = 2 ** (n - 1 - i);
+    const lines = h / scale;
+    if (slot === 'screen') {
+      plan.set(rid, { active: true, scaleResolutionDownBy: scale, maxBitrate: i === n - 1 ? 2_000_000 : 500_000, maxFramerate: 5 });
+    } else {
+      plan.set(rid, { active: true, scaleResolutionDownBy: scale, maxBitrate: lines <= 200 ? 150_000 : lines <= 400 ? 500_000 : 1_500_000 });
+    }
+  });
+  return plan;
+}
+
+/**
+ * planFor is the layerPlan of a sender's encodings and current track.
+ * @param {'camera'|'screen'} slot
+ * @param {RTCRtpSender} sender
+ * @param {RTCRtpEncodingParameters[]} encodings
+ */
+function planFor(slot, sender, encodings) {
+  const track = sender.track;
+  const height = track && typeof track.getSettings === 'function' ? track.getSettings().height ?? 0 : 0;
+  return layerPlan(slot, encodings.map((e) => e.rid ?? ''), height);
+}
 
 /**
  * refreshLocalTracks puts the current local tracks on the senders, e.g.
@@ -43,6 +77,7 @@ export async function refreshLocalTracks(conf) {
     const track = localTrackFor(conf, slot);
     if (t.sender.track !== track) await t.sender.replaceTrack(track);
   }
+  await tuneEncodings(conf, pc); // another camera may have another size
 }
 
 /**
@@ -73,6 +108,7 @@ export async function setScreen(conf, track) {
   const t = screenTransceiver(conf, pc);
   if (!t) throw new Error('conf call has no room for a screen share');
   await t.sender.replaceTrack(track);
+  await tuneEncodings(conf, pc); // the screen's size decides its layers
   await announceScreen(conf, sid, track !== null);
 }
 
@@ -125,8 +161,8 @@ export function publishSlots(conf) {
 
 /**
  * tuneEncodings gives our camera's and screen's simulcast layers their
- * sizes, bitrates and frame rates (ENCODINGS), by rid. A browser that
- * refuses keeps its defaults: the call goes on.
+ * sizes, bitrates and frame rates for the picture they send (layerPlan),
+ * by rid. A browser that refuses keeps its defaults: the call goes on.
  * @param {Conference} conf
  * @param {RTCPeerConnection} pc
  */
@@ -136,10 +172,12 @@ export async function tuneEncodings(conf, pc) {
     const t = pc.getTransceivers().find((tr) => tr.mid === mid);
     if (!t || typeof t.sender.getParameters !== 'function') continue;
     const params = t.sender.getParameters();
-    const want = ENCODINGS[slot];
+    const encodings = params.encodings ?? [];
+    if (!encodings.some((e) => e.rid)) continue; // no simulcast
+    const plan = planFor(slot, t.sender, encodings);
     let changed = false;
-    for (const e of params.encodings ?? []) {
-      const w = e.rid ? want[e.rid] : undefined;
+    for (const e of encodings) {
+      const w = plan.get(e.rid ?? '');
       if (!w) continue;
       for (const [k, v] of Object.entries(w)) {
         if (/** @type {any} */ (e)[k] !== v) {
@@ -155,7 +193,8 @@ export async function tuneEncodings(conf, pc) {
 
 /**
  * sendLayers turns our camera's or screen's simulcast layers on and off,
- * as the focus says: it sends only the layers someone receives.
+ * as the focus says: it sends only the layers someone receives, and never
+ * one its picture is too small for (layerPlan).
  * @param {Conference} conf
  * @param {'camera'|'screen'} source
  * @param {string[]} rids the layers to send
@@ -168,9 +207,10 @@ export async function sendLayers(conf, source, rids) {
     const t = pc.getTransceivers().find((tr) => tr.mid === mid);
     if (!t || typeof t.sender.getParameters !== 'function') return;
     const params = t.sender.getParameters();
+    const plan = planFor(slot, t.sender, params.encodings ?? []);
     let changed = false;
     for (const e of params.encodings ?? []) {
-      const on = !e.rid || rids.includes(e.rid);
+      const on = !e.rid || (rids.includes(e.rid) && plan.get(e.rid)?.active !== false);
       if (e.active !== on) {
         e.active = on;
         changed = true;

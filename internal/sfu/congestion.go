@@ -1,0 +1,125 @@
+package sfu
+
+import (
+	"time"
+)
+
+// Congestion towards one subscriber. The bandwidth estimate (GCC on the
+// subscriber's TWCC feedback) is believed only when the subscriber loses
+// packets: on a busy machine its delay signal alone was seen to put
+// Firefox at a tenth of what reached it intact. When it loses, the biggest
+// videos step down until they fit the estimate (and at least one steps
+// down), and what they then cost becomes a ceiling. The ceiling holds
+// until a probe: after a wait, the wanted layers are tried again. A probe
+// that meets loss doubles the wait (up to probeWaitMax), so that a link
+// that stays narrow sees a short glitch now and then rather than constant
+// switching, and one that widens again is used within probeWaitMax plus a
+// keyframe.
+const (
+	probeWaitMin = 2 * time.Second
+	probeWaitMax = 8 * time.Second
+	// probeWindow is how long after a probe loss counts against it: a
+	// layer a little too big for the link fills its queue in seconds.
+	probeWindow = 5 * time.Second
+	// ceilingSlack lets a video's bitrate wander above what it cost when
+	// the ceiling was set without stepping it down.
+	ceilingSlack = 1.2
+	// twccLossy is the TWCC-measured loss (averaged by GCC) that counts as
+	// losing: 2 %, as for receiver reports (congestionLoss).
+	twccLossy = 0.02
+	// lossyAllocations is how many of the last lossWindow allocations
+	// must see loss.
+	lossyAllocations = 2
+	lossWindow       = 3
+)
+
+// congestion is a subscriber's bandwidth state between allocations. Owned
+// by the conference's speaker tick (allocate).
+type congestion struct {
+	lossHist uint8         // loss seen in the last allocations, the latest in bit 0
+	ceiling  uint64        // bit/s the videos may use; 0: no limit
+	probeAt  time.Time     // when the ceiling is lifted for a probe
+	wait     time.Duration // the wait before the next probe; 0: probeWaitMin
+	probedAt time.Time     // when the running probe began; zero: none
+}
+
+// budget returns the bit/s p's videos may use in this allocation (0: no
+// limit), given the cost of the wanted layers and whether p loses packets
+// now, and whether the allocation must step down even within budget.
+func (cg *congestion) budget(lossy bool, estimate, cost uint64, now time.Time) (budget uint64, stepDown bool) {
+	if cg.wait == 0 {
+		cg.wait = probeWaitMin
+	}
+	// Loss in two of the last three allocations: a link too narrow loses
+	// again and again (each report shows it once: receiver reports come
+	// every second, GCC's TWCC loss average fades within one allocation),
+	// while a machine too busy to read its socket for a moment loses in
+	// one burst, which a smaller layer would not have helped.
+	cg.lossHist <<= 1
+	if lossy {
+		cg.lossHist |= 1
+		if cg.probing(now) {
+			cg.lossHist |= 2 // a probe ends at the first loss
+		}
+	}
+	switch {
+	case cg.congested():
+		if cg.probing(now) {
+			cg.wait = min(2*cg.wait, probeWaitMax) // the probe failed
+		}
+		cg.probedAt = time.Time{}
+		cg.probeAt = now.Add(cg.wait)
+		budget = uint64(float64(estimate) * bweHeadroom)
+		if estimate == 0 || budget >= cost {
+			budget, stepDown = cost, true
+		}
+		return budget, stepDown
+	case cg.ceiling != 0 && (now.Before(cg.probeAt) || cost <= cg.ceiling):
+		// Until the probe; and while what is wanted fits anyway (a
+		// publisher's top layer gone for a while), the ceiling stays for
+		// when it comes back.
+		cg.probeHeld(now)
+		return cg.ceiling, false
+	case cg.ceiling != 0:
+		cg.probedAt = now // a probe: the wanted layers again
+		cg.ceiling = 0
+		return 0, false
+	}
+	cg.probeHeld(now)
+	return 0, false
+}
+
+// probing reports whether a probe began within probeWindow.
+func (cg *congestion) probing(now time.Time) bool {
+	return !cg.probedAt.IsZero() && now.Sub(cg.probedAt) < probeWindow
+}
+
+// probeHeld resets the wait once a probe has gone probeWindow without
+// loss.
+func (cg *congestion) probeHeld(now time.Time) {
+	if !cg.probedAt.IsZero() && now.Sub(cg.probedAt) >= probeWindow {
+		cg.probedAt, cg.wait = time.Time{}, probeWaitMin
+	}
+}
+
+// congested reports whether the last budget stepped down for loss.
+func (cg *congestion) congested() bool {
+	return cg.lossHist&1 != 0 && countBits(cg.lossHist&(1<<lossWindow-1)) >= lossyAllocations
+}
+
+// settle records what the videos cost after a loss-driven step down as
+// the ceiling until the next probe.
+func (cg *congestion) settle(cost uint64) {
+	cg.ceiling = max(uint64(float64(cost)*ceilingSlack), 1)
+}
+
+// twccLoss is GCC's averaged loss towards the subscriber, from its TWCC
+// feedback: it reacts within a few hundred milliseconds, receiver reports
+// only every second or so.
+func (p *Participant) twccLoss() float64 {
+	if p.bwe == nil {
+		return 0
+	}
+	loss, _ := p.bwe.GetStats()["averageLoss"].(float64)
+	return loss
+}

@@ -1,0 +1,130 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+)
+
+// The congestion controller: loss sets a ceiling, a probe lifts it after a
+// wait, a failed probe doubles the wait up to probeWaitMax, one that holds
+// resets it.
+func TestCongestionCeilingAndProbes(t *testing.T) {
+	var cg congestion
+	t0 := time.Unix(1000, 0)
+	// lose: two allocations in a row see loss (one is a burst, ignored).
+	lose := func(est, cost uint64, now time.Time) (uint64, bool) {
+		cg.budget(true, est, cost, now.Add(-500*time.Millisecond))
+		return cg.budget(true, est, cost, now)
+	}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	if b, down := cg.budget(false, 2_000_000, 650_000, at(0)); b != 0 || down {
+		t.Fatalf("no loss, no ceiling: budget %d, step down %v", b, down)
+	}
+	// Loss with a low estimate: the estimate (with headroom) is the budget.
+	if b, down := lose(300_000, 650_000, at(0)); b != 255_000 || down {
+		t.Fatalf("loss: budget %d, step down %v; want 255000 from the estimate", b, down)
+	}
+	cg.settle(200_000)
+	// Loss with an estimate above the cost: step down anyway.
+	if _, down := lose(5_000_000, 200_000, at(100*time.Millisecond)); !down {
+		t.Fatal("loss within the estimate did not step down")
+	}
+	cg.settle(200_000)
+	if b, _ := cg.budget(false, 300_000, 650_000, at(time.Second)); b != 240_000 {
+		t.Fatalf("before the probe: budget %d, want the ceiling 240000", b)
+	}
+	// The wait (1.5 s from the last loss) is over: a probe, no limit.
+	probe := at(100*time.Millisecond + probeWaitMin)
+	if b, _ := cg.budget(false, 300_000, 650_000, probe); b != 0 {
+		t.Fatalf("probe: budget %d, want none", b)
+	}
+	// It meets loss: the next wait is twice as long, and so on up to the cap.
+	waits := []time.Duration{}
+	now := probe
+	for range 5 {
+		now = now.Add(500 * time.Millisecond)
+		lose(300_000, 650_000, now)
+		cg.settle(200_000)
+		waits = append(waits, cg.probeAt.Sub(now))
+		if b, _ := cg.budget(false, 300_000, 650_000, cg.probeAt.Add(-time.Millisecond)); b == 0 {
+			t.Fatal("probed before the wait was over")
+		}
+		now = cg.probeAt
+		if b, _ := cg.budget(false, 300_000, 650_000, now); b != 0 {
+			t.Fatal("no probe when the wait was over")
+		}
+	}
+	want := []time.Duration{}
+	for w := probeWaitMin; len(want) < 5; {
+		w = min(2*w, probeWaitMax)
+		want = append(want, w)
+	}
+	for i := range want {
+		if waits[i] != want[i] {
+			t.Fatalf("waits after failed probes %v, want %v", waits, want)
+		}
+	}
+	// The last probe holds for probeWindow: the wait is back to the least.
+	cg.budget(false, 300_000, 650_000, now.Add(probeWindow))
+	lose(300_000, 650_000, now.Add(probeWindow+time.Second))
+	if w := cg.probeAt.Sub(now.Add(probeWindow + time.Second)); w != probeWaitMin {
+		t.Fatalf("wait after a probe that held %v, want %v", w, probeWaitMin)
+	}
+}
+
+// A single allocation with loss, a burst, changes nothing.
+func TestCongestionIgnoresALossBurst(t *testing.T) {
+	var cg congestion
+	now := time.Unix(1000, 0)
+	if b, down := cg.budget(true, 300_000, 650_000, now); b != 0 || down {
+		t.Fatalf("one lossy allocation: budget %d, step down %v", b, down)
+	}
+	if b, _ := cg.budget(false, 300_000, 650_000, now.Add(500*time.Millisecond)); b != 0 {
+		t.Fatalf("after the burst: budget %d", b)
+	}
+}
+
+// Loss every other allocation (a receiver report each second) is a narrow
+// link; loss once in three is not.
+func TestCongestionSeesLossEveryOtherAllocation(t *testing.T) {
+	var cg congestion
+	now := time.Unix(1000, 0)
+	pattern := []bool{true, false, true}
+	var down bool
+	for i, l := range pattern {
+		_, down = cg.budget(l, 300_000, 650_000, now.Add(time.Duration(i)*allocInterval))
+	}
+	if !cg.congested() {
+		t.Fatalf("loss, none, loss: not congested (step down %v)", down)
+	}
+	var cg2 congestion
+	for i, l := range []bool{true, false, false, true, false, false} {
+		if b, _ := cg2.budget(l, 300_000, 650_000, now.Add(time.Duration(i)*allocInterval)); b != 0 {
+			t.Fatalf("loss once in three allocations: budget %d at %d", b, i)
+		}
+	}
+}
+
+// While what a subscriber wants fits under its ceiling (the publisher's
+// top layer gone), the ceiling stays: when the layer comes back, taking it
+// is a probe, and loss then doubles the wait.
+func TestCongestionCeilingOutlastsAnAbsentLayer(t *testing.T) {
+	var cg congestion
+	now := time.Unix(1000, 0)
+	cg.budget(true, 300_000, 650_000, now)
+	cg.budget(true, 300_000, 650_000, now.Add(allocInterval))
+	cg.settle(200_000)
+	later := now.Add(10 * time.Second)
+	if b, _ := cg.budget(false, 300_000, 150_000, later); b != 240_000 {
+		t.Fatalf("only the lowest layer wanted, long after: budget %d, want the ceiling", b)
+	}
+	if b, _ := cg.budget(false, 300_000, 650_000, later.Add(allocInterval)); b != 0 || cg.probedAt.IsZero() {
+		t.Fatalf("the top layer back: budget %d, probing %v; want a probe", b, !cg.probedAt.IsZero())
+	}
+	cg.budget(true, 300_000, 650_000, later.Add(2*allocInterval))
+	cg.budget(true, 300_000, 650_000, later.Add(3*allocInterval))
+	if cg.wait != 2*probeWaitMin {
+		t.Fatalf("wait after the failed probe %v", cg.wait)
+	}
+}
