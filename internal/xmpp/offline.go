@@ -68,6 +68,7 @@ func (s *Server) storeOffline(user string, st *xmlstream.Element) {
 		return
 	}
 	s.stats.offlineStored.Add(1)
+	s.pushNotify(user, "", n+1)
 }
 
 // deliverOffline sends a session the messages kept for its account and

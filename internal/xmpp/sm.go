@@ -51,6 +51,7 @@ type smState struct {
 	owner       *session             // the session now carrying this state; guarded by mu
 	timer       *time.Timer          // hibernation expiry; guarded by mu
 	requested   bool                 // a <r/> is outstanding; guarded by mu
+	pushed      bool                 // a push notification went out during this hibernation; guarded by mu
 }
 
 // ackTo trims the unacked list to the client's h. Called with mu held.
@@ -147,7 +148,14 @@ func (ss *session) smHold(st *xmlstream.Element) (handled, ok bool) {
 		}
 		if len(sm.held) < ss.srv.cfg.SendQueue {
 			sm.held = append(sm.held, st)
+			// One push wakes the app; it reads the rest on resumption.
+			push := !sm.pushed && st.Name == "message" && storableOffline(st)
+			sm.pushed = sm.pushed || push
+			waiting := len(sm.held) + len(sm.unacked)
 			sm.mu.Unlock()
+			if push {
+				ss.srv.pushNotify(sm.user, ss.full.Resource, waiting)
+			}
 			return true, true
 		}
 		sm.mu.Unlock()
@@ -376,7 +384,7 @@ func (ss *session) resume(el *xmlstream.Element) (ok bool, err error) {
 		ss.out <- st
 	}
 	sm.owner = ss
-	sm.hibernating = false
+	sm.hibernating, sm.pushed = false, false
 	sm.mu.Unlock()
 
 	s.register(ss) // replaces old, already closed
