@@ -217,7 +217,7 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 		return ok, err
 	}
 	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf,
-		ChannelBinding: ss.channelBinding, PlusOffered: ss.plusOffered()})
+		ChannelBinding: ss.channelBinding, PlusOffered: ss.plusOffered(), Advertised: ss.advertised()})
 	if err != nil {
 		return ss.saslFail(err, "")
 	}
@@ -444,6 +444,19 @@ func hostOf(a net.Addr) string {
 func isLoopback(a net.Addr) bool {
 	ip := net.ParseIP(hostOf(a))
 	return ip != nil && ip.IsLoopback()
+}
+
+// advertised is what this stream advertised for the SASL profile in use,
+// for XEP-0474 downgrade protection.
+func (ss *session) advertised() *sasl.Advertised {
+	a := &sasl.Advertised{Mechanisms: ss.mechanisms()}
+	if ss.sasl2 != nil {
+		a.Mechanisms = ss.sasl2Mechanisms()
+	}
+	if ss.plusOffered() {
+		a.ChannelBindings = []string{sasl.CBTLSExporter}
+	}
+	return a
 }
 
 // nsSASLCB advertises channel binding types (XEP-0440).

@@ -4,11 +4,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"parley.dev/parley/internal/sasl"
 	"parley.dev/parley/internal/stream"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -162,4 +164,62 @@ func TestSASL2WithoutBind(t *testing.T) {
 		t.Fatalf("features after SASL2: %s", f)
 	}
 	c.bind("desk")
+}
+
+// XEP-0474: the SCRAM server-first-message of each profile carries the hash
+// of the mechanisms that profile advertised: a client checking it against
+// the features it read logs in; one shown a shortened list refuses.
+func TestDowngradeHashMatchesAdvertisement(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, profile := range []string{"sasl1", "sasl2"} {
+		for _, tamper := range []bool{false, true} {
+			c, features := rawOpen(t, h)
+			var mechs []string
+			if profile == "sasl1" {
+				for _, m := range features.Child(nsSASL1, "mechanisms").Children {
+					mechs = append(mechs, m.Text)
+				}
+			} else {
+				for _, m := range features.Child(nsSASL2, "authentication").ChildrenNamed(nsSASL2, "mechanism") {
+					mechs = append(mechs, m.Text)
+				}
+			}
+			if tamper {
+				mechs = mechs[1:] // SCRAM-SHA-256 removed in transit
+			}
+			cl, err := sasl.NewClient("SCRAM-SHA-1", sasl.ClientConfig{Username: "carol", Password: "secret-carol",
+				Advertised: &sasl.Advertised{Mechanisms: mechs}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := cl.Step(nil)
+			ns := nsSASL1
+			if profile == "sasl1" {
+				c.write(xmlstream.New(nsSASL1, "auth", "mechanism", "SCRAM-SHA-1").SetText(base64.StdEncoding.EncodeToString(first)))
+			} else {
+				ns = nsSASL2
+				c.write(authenticate2("SCRAM-SHA-1", base64.StdEncoding.EncodeToString(first), "a"))
+			}
+			chal := c.read()
+			data, _ := base64.StdEncoding.DecodeString(chal.Text)
+			if !chal.Is(ns, "challenge") || !strings.Contains(string(data), ",h=") {
+				t.Fatalf("%s challenge: %s (%q)", profile, chal, data)
+			}
+			final, _, err := cl.Step(data)
+			if tamper {
+				if !errors.Is(err, sasl.ErrDowngrade) {
+					t.Fatalf("%s with a shortened list: %v, want ErrDowngrade", profile, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", profile, err)
+			}
+			resp := xmlstream.New(ns, "response").SetText(base64.StdEncoding.EncodeToString(final))
+			c.write(resp)
+			if el := c.read(); !el.Is(ns, "success") {
+				t.Fatalf("%s: %s", profile, el)
+			}
+		}
+	}
 }
