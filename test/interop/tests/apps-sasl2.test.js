@@ -1,7 +1,8 @@
 // SASL2 (XEP-0388), Bind 2 (XEP-0386) and FAST (XEP-0484) with @xmpp/client
 // 0.14's own implementation: one round trip after the stream opens logs in,
 // binds a resource and turns stream management on; the FAST token it asked
-// for then logs the same app in without the password. Prosody 0.12 (Debian)
+// for then brings it back after a cut, resuming its session in the same
+// round trip, and logs the same app in without the password. Prosody 0.12 (Debian)
 // has none of the three: there the row checks that SASL2 is not offered.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -74,6 +75,30 @@ describe("SASL2, Bind 2 and FAST (XEP-0388, XEP-0386, XEP-0484)", () => {
     const token = first.token();
     assert.equal(token?.mechanism, "HT-SHA-256-NONE", `a token was issued: ${JSON.stringify(token)}`);
     assert.ok(new Date(token.expiry) > new Date(), "it has not expired");
+
+    // The link dies; a message comes meanwhile; the app reconnects and, in
+    // the one <authenticate/> (with its FAST token), resumes the session
+    // and gets the message.
+    const received = [];
+    first.xmpp.on("stanza", (el) => received.push(el));
+    const alice = await login("xmpp.js/websocket", "alice");
+    apps.push({ xmpp: { stop: () => alice.close() } });
+    first.xmpp.socket.socket.destroy();
+    await new Promise((r) => setTimeout(r, 300)); // the server notices: the session hibernates
+    const tag = uniqueName("resume");
+    await alice.send(xml("message", { to: jid.toString(), type: "chat" }, xml("body", {}, tag)));
+    await new Promise((r) => setTimeout(r, 200));
+    const resumed = new Promise((r) => first.xmpp.streamManagement.once("resumed", r));
+    const sentBefore = first.sent.length;
+    await withTimeout(first.xmpp.reconnect.reconnect(), "reconnection", env.loginMs);
+    await withTimeout(resumed, "the inline resumption", env.stepMs);
+    const again = first.sent.slice(sentBefore).filter((el) => el.is("authenticate", NS_SASL2));
+    assert.equal(again.length, 1, "one authentication to come back");
+    assert.equal(again[0].attrs.mechanism, "HT-SHA-256-NONE", "with the FAST token");
+    assert.ok(again[0].getChild("resume", "urn:xmpp:sm:3"), "resuming inline");
+    const deadline = Date.now() + env.stepMs;
+    while (!received.some((el) => el.getChildText("body") === tag) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(received.some((el) => el.getChildText("body") === tag), "the message sent while away arrives after the resumption");
     await first.xmpp.stop();
 
     // The same app (same user-agent id) comes back with the token only: the
