@@ -107,8 +107,11 @@ func (ss *session) features() *xmlstream.Element {
 	}
 	if ss.plusOffered() {
 		// XEP-0440: which channel binding types the -PLUS mechanisms take.
-		f.Add(xmlstream.New(nsSASLCB, "sasl-channel-binding").Add(
-			xmlstream.New(nsSASLCB, "channel-binding", "type", sasl.CBTLSExporter)))
+		cb := xmlstream.New(nsSASLCB, "sasl-channel-binding")
+		for _, typ := range ss.bindingTypes() {
+			cb.Add(xmlstream.New(nsSASLCB, "channel-binding", "type", typ))
+		}
+		f.Add(cb)
 	}
 	mechs := xmlstream.New(nsSASL, "mechanisms")
 	for _, m := range ss.mechanisms() {
@@ -454,7 +457,7 @@ func (ss *session) advertised() *sasl.Advertised {
 		a.Mechanisms = ss.sasl2Mechanisms()
 	}
 	if ss.plusOffered() {
-		a.ChannelBindings = []string{sasl.CBTLSExporter}
+		a.ChannelBindings = ss.bindingTypes()
 	}
 	return a
 }
@@ -467,8 +470,20 @@ func (ss *session) channelBinding(cbType string) []byte {
 	return stream.ChannelBinding(ss.t, cbType)
 }
 
-// plusOffered: -PLUS mechanisms, when configured, need a TLS 1.3 channel
-// (tls-exporter).
+// bindingTypes are the channel binding types this stream has data for:
+// tls-exporter on TLS 1.3, tls-server-end-point when the certificate is known.
+func (ss *session) bindingTypes() []string {
+	var types []string
+	for _, typ := range []string{sasl.CBTLSExporter, sasl.CBTLSServerEndPoint} {
+		if ss.channelBinding(typ) != nil {
+			types = append(types, typ)
+		}
+	}
+	return types
+}
+
+// plusOffered: -PLUS mechanisms, when configured, need a channel binding
+// type with data.
 func (ss *session) plusOffered() bool {
-	return ss.srv.cfg.ChannelBinding && ss.channelBinding(sasl.CBTLSExporter) != nil
+	return ss.srv.cfg.ChannelBinding && len(ss.bindingTypes()) > 0
 }

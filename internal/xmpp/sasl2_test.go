@@ -3,6 +3,7 @@ package xmpp_test
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"parley.dev/parley/internal/sasl"
 	"parley.dev/parley/internal/stream"
 	"parley.dev/parley/internal/xmlstream"
+	"parley.dev/parley/internal/xmpp"
 )
 
 const (
@@ -221,5 +223,59 @@ func TestDowngradeHashMatchesAdvertisement(t *testing.T) {
 				t.Fatalf("%s: %s", profile, el)
 			}
 		}
+	}
+}
+
+// SCRAM-SHA-256-PLUS with tls-server-end-point (RFC 5929) over STARTTLS,
+// both binding types advertised (XEP-0440), and the XEP-0474 hash covering
+// them.
+func TestSCRAMPlusServerEndPoint(t *testing.T) {
+	h := newHarness(t, func(c *xmpp.Config) { c.ChannelBinding = true })
+	c, features := rawOpen(t, h)
+	if features.Child("urn:ietf:params:xml:ns:xmpp-tls", "starttls") == nil {
+		t.Fatalf("no STARTTLS: %s", features)
+	}
+	c.write(xmlstream.New("urn:ietf:params:xml:ns:xmpp-tls", "starttls"))
+	if el := c.read(); el.Name != "proceed" {
+		t.Fatalf("starttls: %s", el)
+	}
+	if err := c.tr.StartTLS(&tls.Config{InsecureSkipVerify: true}, false); err != nil {
+		t.Fatal(err)
+	}
+	features = c.open()
+	var types []string
+	for _, cb := range features.Child("urn:xmpp:sasl-cb:0", "sasl-channel-binding").Children {
+		types = append(types, cb.Attr("type"))
+	}
+	if strings.Join(types, " ") != "tls-exporter tls-server-end-point" {
+		t.Fatalf("binding types %v: %s", types, features)
+	}
+	var mechs []string
+	for _, m := range features.Child(nsSASL1, "mechanisms").Children {
+		mechs = append(mechs, m.Text)
+	}
+	data := stream.ChannelBinding(c.tr, sasl.CBTLSServerEndPoint)
+	state, _ := c.tr.TLSState()
+	if want := sha256.Sum256(state.PeerCertificates[0].Raw); string(data) != string(want[:]) {
+		t.Fatalf("client-side tls-server-end-point %x, want %x", data, want)
+	}
+	cl, _ := sasl.NewClient(sasl.MechSCRAMSHA256Plus, sasl.ClientConfig{Username: "alice", Password: "secret-alice",
+		ChannelBindingType: sasl.CBTLSServerEndPoint, ChannelBindingData: data,
+		Advertised: &sasl.Advertised{Mechanisms: mechs, ChannelBindings: types}})
+	first, _, _ := cl.Step(nil)
+	c.write(xmlstream.New(nsSASL1, "auth", "mechanism", sasl.MechSCRAMSHA256Plus).SetText(base64.StdEncoding.EncodeToString(first)))
+	chal, _ := base64.StdEncoding.DecodeString(c.read().Text)
+	final, _, err := cl.Step(chal)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	c.write(xmlstream.New(nsSASL1, "response").SetText(base64.StdEncoding.EncodeToString(final)))
+	el := c.read()
+	if el.Name != "success" {
+		t.Fatalf("SCRAM-SHA-256-PLUS with tls-server-end-point: %s", el)
+	}
+	add, _ := base64.StdEncoding.DecodeString(el.Text)
+	if _, done, err := cl.Step(add); !done || err != nil {
+		t.Fatalf("server signature: %v", err)
 	}
 }

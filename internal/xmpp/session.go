@@ -72,7 +72,7 @@ type session struct {
 // ServeTCP runs an XMPP client session over an accepted TCP connection until
 // it ends. It closes conn.
 func (s *Server) ServeTCP(ctx context.Context, conn net.Conn) {
-	s.serve(ctx, stream.NewTCP(conn, stream.TCPConfig{Limits: s.cfg.Limits}))
+	s.serve(ctx, stream.NewTCP(conn, stream.TCPConfig{Limits: s.cfg.Limits, ServerTLS: s.cfg.TLS}))
 }
 
 // ServeTransport runs a session over any transport (WebSocket sessions come
