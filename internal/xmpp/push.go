@@ -78,10 +78,9 @@ func (s *Server) enablePush(ss *session, iq, payload *xmlstream.Element, service
 		return stanza.ErrorReply(iq, stanza.NewError(stanza.RemoteServerNotFound,
 			"parley does not federate: a push service must connect to it as a component"))
 	}
-	for _, c := range payload.Children {
-		if !c.Is(nsDataForms, "x") || c.Attr("type") != "submit" {
-			return stanza.ErrorReply(iq, stanza.NewError(stanza.BadRequest, "enable takes one submitted data form of publish options"))
-		}
+	if len(payload.Children) > 1 || len(payload.Children) == 1 &&
+		(!payload.Children[0].Is(nsDataForms, "x") || payload.Children[0].Attr("type") != "submit") {
+		return stanza.ErrorReply(iq, stanza.NewError(stanza.BadRequest, "enable takes one submitted data form of publish options"))
 	}
 	key := pushKey(ss.user, service.String(), node)
 	if old, _ := s.cfg.Store.Get(bucketPush, key); old == nil && s.countPush(ss.user) >= maxPushRegistrations {
