@@ -38,6 +38,21 @@ const (
 	pushMinInterval = time.Second
 )
 
+// nsOMEMO is the namespace of OMEMO-encrypted messages (XEP-0384, as
+// Conversations and Dino speak it): they have no body a server can see.
+const nsOMEMO = "eu.siacs.conversations.axolotl"
+
+// pushWorthy: a message a person would want to be woken for: one with a
+// body, an OMEMO payload, or a call proposal; not receipts, markers or chat
+// states (XEP-0357 leaves the choice to the server; Prosody's is the same).
+func pushWorthy(st *xmlstream.Element) bool {
+	if st.Name != "message" || !storableOffline(st) {
+		return false
+	}
+	return st.Child(xmlstream.NSClient, "body") != nil || st.Child(nsOMEMO, "encrypted") != nil ||
+		st.Child(nsJMI, "propose") != nil
+}
+
 func pushKey(user, service, node string) []byte {
 	return []byte(user + "\x00" + service + "\x00" + node)
 }

@@ -193,6 +193,12 @@ func TestPushWhileHibernating(t *testing.T) {
 	alice.conn.Close()
 	waitFor(t, "hibernation", func() bool { return h.srv.Stats().Sessions == 2 })
 	time.Sleep(100 * time.Millisecond)
+	// A receipt wakes nobody: the first push is for the message after it.
+	bob.Send(xmlstream.New(xmlstream.NSClient, "message", "to", "alice@"+testDomain, "type", "chat").Add(
+		xmlstream.New("urn:xmpp:receipts", "received", "id", "x")))
+	if el := app.next(300 * time.Millisecond); el != nil {
+		t.Fatalf("a push for a receipt: %s", el)
+	}
 	bob.Send(chat("alice@"+testDomain, "wake up"))
 	req := app.publish("alice@"+testDomain, "phone-node")
 	ps := req.Child(nsPubSub, "pubsub")

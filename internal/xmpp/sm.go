@@ -155,7 +155,7 @@ func (ss *session) smHold(st *xmlstream.Element) (handled, ok bool) {
 		if len(sm.held) < ss.srv.cfg.SendQueue {
 			sm.held = append(sm.held, st)
 			// One push wakes the app; it reads the rest on resumption.
-			push := !sm.pushed && st.Name == "message" && storableOffline(st)
+			push := !sm.pushed && pushWorthy(st)
 			sm.pushed = sm.pushed || push
 			waiting := len(sm.held) + len(sm.unacked)
 			sm.mu.Unlock()
