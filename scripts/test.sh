@@ -84,7 +84,7 @@ if [ -z "$ns" ]; then
   echo "the firewall tests need root and iproute2 (ip netns); run this script as root" >&2
   exit 1
 fi
-ip netns exec "$ns" go test -count=1 -timeout 10m -tags netns -run Netns ./internal/app/
+ip netns exec "$ns" go test -count=1 -timeout 10m -tags netns -run Netns ./internal/app/ ./test/p2pcall/
 
 # --- XMPP interop ------------------------------------------------------------
 if [ -f test/interop/run.sh ]; then

@@ -63,6 +63,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.UploadURL, "upload-url", "", "public URL of HTTP File Upload's /upload/ path (XEP-0363 at upload.<domain>); default https://<domain>[:port of --listen]/upload/")
 	fs.StringVar(&cfg.Registration, "registration", "", "in-band registration (XEP-0077): empty (off), invite (tokens from parley invite) or open")
 	fs.BoolVar(&cfg.SCRAMPlus, "scram-plus", false, "offer SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (tls-exporter channel binding, TLS 1.3); off by default because some clients (slixmpp 1.8) then fail to log in")
+	fs.StringVar(&cfg.ComponentsFile, "components-file", "", "external components (XEP-0114) such as an app's push service (XEP-0357): a file of \"domain secret\" lines; default: none")
+	fs.StringVar(&cfg.ComponentListen, "component-listen", "127.0.0.1:5347", "where the components of --components-file connect")
 	admissionFlags(fs, &cfg.Admission)
 	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")
 	fs.DurationVar(&cfg.Memory.ReturnInterval, "memory-return-interval", 30*time.Second, "how often to return memory a finished load left behind (negative: leave it to the Go runtime)")

@@ -79,6 +79,13 @@ type Config struct {
 	// system after a load; see MemoryConfig for the defaults.
 	Memory MemoryConfig
 
+	// ComponentsFile lists external components (XEP-0114), such as push
+	// services (XEP-0357): "domain secret" per line. Default "": none.
+	ComponentsFile string
+	// ComponentListen is where components connect; only with
+	// ComponentsFile. Default 127.0.0.1:5347.
+	ComponentListen string
+
 	// Tokens configures JWT logins (identity.go). Default: off.
 	Tokens TokenConfig
 	// DeclaredOnly turns on-the-fly rooms off: only declared rooms exist.
@@ -146,6 +153,8 @@ type parley struct {
 	focus  *focus.Focus
 	http   *http.Server
 	c2s    net.Listener
+	// components is --component-listen; nil without --components-file.
+	components net.Listener
 	// admin is the admin listener's server and mux; nil without --admin.
 	// Other parts mount their handlers on adminMux before serve.
 	admin    *http.Server
@@ -262,7 +271,12 @@ func (p *parley) startXMPP(acc *accounts.Store, portTLS portTLS) error {
 			return fmt.Errorf("invitations: %w", err)
 		}
 	}
+	components, err := p.openComponents()
+	if err != nil {
+		return err
+	}
 	p.xmpp, err = xmpp.New(xmpp.Config{
+		Components:       components,
 		Unauthenticated:  p.door.unauth,
 		Guests:           p.door.guests,
 		Tokens:           p.tokens,
@@ -369,6 +383,9 @@ func (p *parley) closeListeners() {
 	if p.c2s != nil {
 		p.c2s.Close()
 	}
+	if p.components != nil {
+		p.components.Close()
+	}
 	if p.adminLn != nil {
 		p.adminLn.Close()
 	}
@@ -420,6 +437,7 @@ func (p *parley) serve() {
 	}
 	p.servePort(ctx)
 	p.serveAdmin()
+	p.serveComponents(ctx)
 	if p.c2s != nil {
 		p.wg.Add(1)
 		go func() {

@@ -29,6 +29,11 @@ type ClientConfig struct {
 	// bytes). Required for -PLUS.
 	ChannelBindingType string
 	ChannelBindingData []byte
+	// Advertised, when set, is what the server advertised: a SCRAM
+	// server-first-message whose XEP-0474 hash does not match it fails the
+	// exchange with ErrDowngrade. A server that sends no hash is accepted.
+	// Default nil: the hash is not checked.
+	Advertised *Advertised
 }
 
 // clientState is where a ClientSession is in its exchange.
@@ -162,6 +167,11 @@ func (c *ClientSession) scramFinal(challenge []byte) ([]byte, bool, error) {
 		return nil, false, c.failf(ErrTooFewIterations, "%d < %d", sf.iterations, c.cfg.MinIterations)
 	case sf.iterations > MaxIterations:
 		return nil, false, c.failf(ErrTooManyIterations, "%d > %d", sf.iterations, MaxIterations)
+	}
+	if c.cfg.Advertised != nil {
+		if got, ok := downgradeAttr(msg); ok && got != DowngradeHash(c.hash, *c.cfg.Advertised) {
+			return nil, false, c.failf(ErrDowngrade, "")
+		}
 	}
 	salted, err := saltedPassword(c.hash, c.cfg.Password, sf.salt, sf.iterations)
 	if err != nil {

@@ -12,6 +12,10 @@
 // Passwords are never needed on the server: SCRAM works from stored keys and
 // PLAIN is checked by deriving those keys again (VerifyPlain).
 //
+// SCRAM exchanges can carry XEP-0474 downgrade protection (ssdp.go): the
+// server hashes what it advertised into its first message, which the
+// client's proof signs.
+//
 // The server side hides which users exist: for an unknown user it runs the
 // SCRAM exchange with decoy credentials (a salt stable per name) and fails at
 // the proof, exactly like a wrong password.

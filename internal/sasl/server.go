@@ -37,6 +37,10 @@ type ServerConfig struct {
 	// answers "y" is then refused (RFC 5802 §6 downgrade protection).
 	// Default false.
 	PlusOffered bool
+	// Advertised, when set, is what the server advertised: SCRAM's
+	// server-first-message then carries its XEP-0474 downgrade hash.
+	// Default nil: no hash.
+	Advertised *Advertised
 }
 
 // serverState is where a ServerSession is in its exchange.
@@ -181,6 +185,9 @@ func (s *ServerSession) scramFirst(msg []byte) ([]byte, bool, error) {
 	s.nonce = cf.nonce + s.snonce
 	s.server1st = "r=" + s.nonce + ",s=" + base64.StdEncoding.EncodeToString(s.creds.Salt) +
 		",i=" + strconv.Itoa(s.creds.Iterations)
+	if s.cfg.Advertised != nil {
+		s.server1st += ",h=" + DowngradeHash(s.hash, *s.cfg.Advertised)
+	}
 	s.state = serverAwaitFinal
 	return []byte(s.server1st), false, nil
 }

@@ -18,6 +18,12 @@ type TCPConfig struct {
 	// WriteTimeout bounds one batch write; a peer that does not read for
 	// that long is disconnected. Default 30 s.
 	WriteTimeout time.Duration
+	// ServerTLS is the server's TLS configuration when this is the server
+	// side of a connection that is (Direct TLS) or may become (STARTTLS)
+	// encrypted: tls-server-end-point channel binding hashes the
+	// certificate it serves. Default nil: no tls-server-end-point binding
+	// on the server side.
+	ServerTLS *tls.Config
 }
 
 // TCP is an RFC 6120 stream over a TCP (or TLS) connection.
@@ -26,6 +32,7 @@ type TCP struct {
 	raw    net.Conn           // the accepted connection; never changes, so Close and RemoteAddr need no lock
 	conn   net.Conn           // raw, or TLS over it after StartTLS; swapped by the reader before any writer exists
 	secure bool               // TLS is on; written with conn
+	client bool               // StartTLS ran as the client; written with conn
 	dec    *xmlstream.Decoder // owned by the reader
 	wbuf   []byte             // owned by the writer
 }
@@ -133,7 +140,7 @@ func (t *TCP) StartTLS(cfg *tls.Config, server bool) error {
 		return err
 	}
 	tc.SetDeadline(time.Time{})
-	t.conn, t.secure = tc, true
+	t.conn, t.secure, t.client = tc, true, !server
 	t.dec.Reset(tc)
 	return nil
 }
@@ -150,24 +157,33 @@ func (t *TCP) TLSState() (tls.ConnectionState, bool) {
 	return tls.ConnectionState{}, false
 }
 
-// ChannelBinding returns the RFC 9266 tls-exporter binding of the TLS
-// connection (TLS 1.3 only), nil when there is none.
+// ChannelBinding returns the channel binding data of the TLS connection
+// for cbType: "tls-exporter" (RFC 9266, TLS 1.3 only) or
+// "tls-server-end-point" (RFC 5929: the hash of the server's certificate;
+// on the server side only with TCPConfig.ServerTLS). nil when there is none.
 func ChannelBinding(t Transport, cbType string) []byte {
-	st, ok := t.(interface {
-		TLSState() (tls.ConnectionState, bool)
-	})
-	if !ok || cbType != "tls-exporter" {
+	tt, ok := t.(*TCP)
+	if !ok {
 		return nil
 	}
-	cs, ok := st.TLSState()
-	if !ok || cs.Version != tls.VersionTLS13 {
+	cs, ok := tt.TLSState()
+	if !ok {
 		return nil
 	}
-	b, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
-	if err != nil {
-		return nil
+	switch cbType {
+	case "tls-exporter":
+		if cs.Version != tls.VersionTLS13 {
+			return nil
+		}
+		b, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
+		if err != nil {
+			return nil
+		}
+		return b
+	case "tls-server-end-point":
+		return serverEndPoint(tt.serverCertificate(cs))
 	}
-	return b
+	return nil
 }
 
 // RemoteAddr is the peer's address.

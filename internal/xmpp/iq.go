@@ -58,6 +58,8 @@ func (s *Server) handleOwnIQ(ss *session, iq *xmlstream.Element) {
 		s.handleMAMIQ(ss, iq, payload)
 	case payload.Space == nsBlocking && !ss.anonymous:
 		s.handleBlockingIQ(ss, iq, payload)
+	case payload.Space == nsPush:
+		s.handlePushIQ(ss, iq, payload)
 	default:
 		own := payload.Space == nsPubSub || payload.Space == nsPubSubOwner || payload.Space == nsVCard
 		if iq.Attr("to") == "" && !own {
@@ -130,6 +132,10 @@ func (s *Server) serverDiscoInfo(iq, q *xmlstream.Element) *xmlstream.Element {
 	if s.cfg.ExternalServices != nil {
 		res.Add(xmlstream.New(nsDiscoInfo, "feature", "var", nsExtDisco))
 	}
+	if len(s.cfg.Components) > 0 {
+		// Push needs an app server, which only a component can be here.
+		res.Add(xmlstream.New(nsDiscoInfo, "feature", "var", nsPush))
+	}
 	return stanza.IQResult(iq, res)
 }
 
@@ -162,6 +168,7 @@ func (s *Server) serverDiscoItems(iq, q *xmlstream.Element) *xmlstream.Element {
 func (s *Server) handleBareIQ(iq *xmlstream.Element, bare jid.JID) {
 	typ := iq.Attr("type")
 	if typ == "result" || typ == "error" {
+		s.pushReply(iq)
 		return
 	}
 	exists := len(s.sessionsOf(bare)) > 0 || s.cfg.Accounts.Exists(bare.Local)
@@ -175,6 +182,9 @@ func (s *Server) handleBareIQ(iq *xmlstream.Element, bare jid.JID) {
 			xmlstream.New(nsDiscoInfo, "identity", "category", "pubsub", "type", "pep"))
 		for _, f := range accountFeatures {
 			res.Add(xmlstream.New(nsDiscoInfo, "feature", "var", f))
+		}
+		if len(s.cfg.Components) > 0 {
+			res.Add(xmlstream.New(nsDiscoInfo, "feature", "var", nsPush))
 		}
 		s.replyFromServer(iq, stanza.IQResult(iq, res))
 	case payload.Space == nsPubSub || payload.Space == nsPubSubOwner:

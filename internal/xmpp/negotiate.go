@@ -41,7 +41,18 @@ func (ss *session) negotiate() error {
 			}
 			if restart {
 				ss.t.Restart()
+				continue
 			}
+			// SASL2 (XEP-0388) succeeded: no stream restart. Bound
+			// inline (Bind 2, or a resumption), the session runs;
+			// otherwise the client gets the features and binds.
+			if ss.bound.Load() {
+				return nil
+			}
+			if err := ss.t.Write(ss.features()); err != nil {
+				return err
+			}
+			return ss.negotiateBind()
 		default:
 			return ss.negotiateBind()
 		}
@@ -96,14 +107,17 @@ func (ss *session) features() *xmlstream.Element {
 	}
 	if ss.plusOffered() {
 		// XEP-0440: which channel binding types the -PLUS mechanisms take.
-		f.Add(xmlstream.New(nsSASLCB, "sasl-channel-binding").Add(
-			xmlstream.New(nsSASLCB, "channel-binding", "type", sasl.CBTLSExporter)))
+		cb := xmlstream.New(nsSASLCB, "sasl-channel-binding")
+		for _, typ := range ss.bindingTypes() {
+			cb.Add(xmlstream.New(nsSASLCB, "channel-binding", "type", typ))
+		}
+		f.Add(cb)
 	}
 	mechs := xmlstream.New(nsSASL, "mechanisms")
 	for _, m := range ss.mechanisms() {
 		mechs.Add(xmlstream.New(nsSASL, "mechanism").SetText(m))
 	}
-	return f.Add(mechs)
+	return f.Add(mechs, ss.sasl2Feature())
 }
 
 // tlsRequired: STARTTLS is mandatory for remote TCP peers when configured.
@@ -147,6 +161,14 @@ func (ss *session) negotiatePreAuth() (restart bool, err error) {
 		switch {
 		case el.Is(nsTLS, "starttls"):
 			return true, ss.startTLS()
+		case el.Is(nsSASL2, "authenticate"):
+			if ss.tlsRequired() {
+				return false, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "STARTTLS required"}
+			}
+			ok, err := ss.authenticate2(el)
+			if err != nil || ok {
+				return false, err
+			}
 		case el.Is(nsSASL, "auth"):
 			if ss.tlsRequired() {
 				return false, &stanza.StreamError{Condition: stanza.StreamPolicyViolation, Text: "STARTTLS required"}
@@ -198,7 +220,7 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 		return ok, err
 	}
 	srv, err := sasl.NewServer(mech, sasl.ServerConfig{Lookup: ss.srv.cfg.Accounts, Authorize: ss.srv.authorizeSelf,
-		ChannelBinding: ss.channelBinding, PlusOffered: ss.plusOffered()})
+		ChannelBinding: ss.channelBinding, PlusOffered: ss.plusOffered(), Advertised: ss.advertised()})
 	if err != nil {
 		return ss.saslFail(err, "")
 	}
@@ -216,7 +238,7 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 		}
 		// An empty challenge is an empty element: RFC 6120 keeps "=" for
 		// empty initial responses and success data, and clients choke on it here.
-		if werr := ss.t.Write(xmlstream.New(nsSASL, "challenge").SetText(base64.StdEncoding.EncodeToString(challenge))); werr != nil {
+		if werr := ss.t.Write(xmlstream.New(ss.saslNS(), "challenge").SetText(base64.StdEncoding.EncodeToString(challenge))); werr != nil {
 			return false, werr
 		}
 		el, rerr := ss.t.ReadElement()
@@ -225,9 +247,9 @@ func (ss *session) authenticate(auth *xmlstream.Element) (ok bool, err error) {
 		}
 		ss.touch()
 		switch {
-		case el.Is(nsSASL, "abort"):
+		case el.Is(ss.saslNS(), "abort"):
 			return ss.saslFail(&sasl.Failure{Condition: "aborted"}, "")
-		case el.Is(nsSASL, "response"):
+		case el.Is(ss.saslNS(), "response"):
 			data, err = decodeSASL(el.Text, false)
 		default:
 			return false, &stanza.StreamError{Condition: stanza.StreamNotAuthorized, Text: "expected a SASL response"}
@@ -259,6 +281,11 @@ func (ss *session) saslSucceed(srv *sasl.ServerSession, final []byte, addr strin
 		ss.identity = Identity{Kind: IdentityGuest}
 	}
 	ss.user = user
+	if ss.sasl2 != nil {
+		ss.sasl2.final = final // the SASL2 success is written once the inline features ran
+		ss.log = ss.log.With("user", user)
+		return true, nil
+	}
 	success := xmlstream.New(nsSASL, "success")
 	if len(final) > 0 {
 		success.SetText(base64.StdEncoding.EncodeToString(final))
@@ -281,9 +308,9 @@ func (ss *session) saslFail(err error, user string) (bool, error) {
 	case errors.Is(err, errBadBase64):
 		cond = "incorrect-encoding"
 	}
-	failure := xmlstream.New(nsSASL, "failure").Add(xmlstream.New(nsSASL, cond))
+	failure := xmlstream.New(ss.saslNS(), "failure").Add(xmlstream.New(nsSASL, cond))
 	if text != "" {
-		failure.Add(xmlstream.New(nsSASL, "text", "xml:lang", "en").SetText(text))
+		failure.Add(xmlstream.New(ss.saslNS(), "text", "xml:lang", "en").SetText(text))
 	}
 	if cond == "not-authorized" {
 		// The throttle bounds how often one address can get here.
@@ -353,25 +380,34 @@ func (ss *session) negotiateBind() error {
 			ss.t.Write(stanza.ErrorReply(el, stanza.NewError(stanza.NotAuthorized, "bind a resource first")))
 			continue
 		}
-		res := bind.ChildText(nsBind, "resource")
-		full, err := jid.New(ss.user, ss.srv.domain.Domain, res)
-		if res == "" || err != nil {
-			full, err = jid.New(ss.user, ss.srv.domain.Domain, randomResource())
-		}
+		full, err := ss.bindResource(bind.ChildText(nsBind, "resource"))
 		if err != nil {
-			return &stanza.StreamError{Condition: stanza.StreamInternalServerError}
+			return err
 		}
-		ss.full = full
-		ss.out = make(chan *xmlstream.Element, ss.srv.cfg.SendQueue)
-		ss.writerDone = make(chan struct{})
-		ss.csiActive.Store(true)
-		ss.bound.Store(true)
-		ss.log = ss.log.With("jid", full.String())
-		ss.srv.register(ss)
 		reply := xmlstream.New(xmlstream.NSClient, "iq", "type", "result", "id", el.Attr("id")).
 			Add(xmlstream.New(nsBind, "bind").Add(xmlstream.New(nsBind, "jid").SetText(full.String())))
 		return ss.t.Write(reply)
 	}
+}
+
+// bindResource binds res (a random resource when empty or invalid) and
+// makes the session routable.
+func (ss *session) bindResource(res string) (jid.JID, error) {
+	full, err := jid.New(ss.user, ss.srv.domain.Domain, res)
+	if res == "" || err != nil {
+		full, err = jid.New(ss.user, ss.srv.domain.Domain, randomResource())
+	}
+	if err != nil {
+		return jid.JID{}, &stanza.StreamError{Condition: stanza.StreamInternalServerError}
+	}
+	ss.full = full
+	ss.out = make(chan *xmlstream.Element, ss.srv.cfg.SendQueue)
+	ss.writerDone = make(chan struct{})
+	ss.csiActive.Store(true)
+	ss.bound.Store(true)
+	ss.log = ss.log.With("jid", full.String())
+	ss.srv.register(ss)
+	return full, nil
 }
 
 func randomLocalpart() string {
@@ -413,6 +449,19 @@ func isLoopback(a net.Addr) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// advertised is what this stream advertised for the SASL profile in use,
+// for XEP-0474 downgrade protection.
+func (ss *session) advertised() *sasl.Advertised {
+	a := &sasl.Advertised{Mechanisms: ss.mechanisms()}
+	if ss.sasl2 != nil {
+		a.Mechanisms = ss.sasl2Mechanisms()
+	}
+	if ss.plusOffered() {
+		a.ChannelBindings = ss.bindingTypes()
+	}
+	return a
+}
+
 // nsSASLCB advertises channel binding types (XEP-0440).
 const nsSASLCB = "urn:xmpp:sasl-cb:0"
 
@@ -421,8 +470,20 @@ func (ss *session) channelBinding(cbType string) []byte {
 	return stream.ChannelBinding(ss.t, cbType)
 }
 
-// plusOffered: -PLUS mechanisms, when configured, need a TLS 1.3 channel
-// (tls-exporter).
+// bindingTypes are the channel binding types this stream has data for:
+// tls-exporter on TLS 1.3, tls-server-end-point when the certificate is known.
+func (ss *session) bindingTypes() []string {
+	var types []string
+	for _, typ := range []string{sasl.CBTLSExporter, sasl.CBTLSServerEndPoint} {
+		if ss.channelBinding(typ) != nil {
+			types = append(types, typ)
+		}
+	}
+	return types
+}
+
+// plusOffered: -PLUS mechanisms, when configured, need a channel binding
+// type with data.
 func (ss *session) plusOffered() bool {
-	return ss.srv.cfg.ChannelBinding && ss.channelBinding(sasl.CBTLSExporter) != nil
+	return ss.srv.cfg.ChannelBinding && len(ss.bindingTypes()) > 0
 }

@@ -68,6 +68,9 @@ func (s *Server) storeOffline(user string, st *xmlstream.Element) {
 		return
 	}
 	s.stats.offlineStored.Add(1)
+	if pushWorthy(st) {
+		s.pushNotify(user, "", n+1)
+	}
 }
 
 // deliverOffline sends a session the messages kept for its account and

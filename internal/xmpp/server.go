@@ -125,6 +125,10 @@ type Config struct {
 	// InviteSecret signs invitations (NewInvite); required for
 	// RegistrationInvite.
 	InviteSecret []byte
+	// Components are the external components (XEP-0114) that may connect
+	// through ServeComponent: domain -> shared secret. A push service
+	// (XEP-0357) joins this way. Default nil: none.
+	Components map[string]string
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Clock returns the time. Default time.Now.
@@ -192,6 +196,10 @@ type Server struct {
 	pruneMu   sync.Mutex
 	lastPrune map[string]time.Time // account -> last archive pruning; guarded by pruneMu
 
+	pushMu      sync.Mutex
+	pushPending map[string]string    // notification id -> registration key; guarded by pushMu
+	pushLast    map[string]time.Time // registration key -> last notification; guarded by pushMu
+
 	pep *pepService // safe for concurrent use
 
 	rosters *rosterCache // safe for concurrent use
@@ -250,6 +258,9 @@ func New(cfg Config) (*Server, error) {
 
 		smSessions: make(map[string]*smState),
 		lastPrune:  make(map[string]time.Time),
+
+		pushPending: make(map[string]string),
+		pushLast:    make(map[string]time.Time),
 	}
 	s.pep = newPEP(s)
 	s.rosters = newRosterCache(cfg.Rosters)
@@ -277,7 +288,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, us := range s.users {
 		all = append(all, us.sessions...)
 	}
+	var components []*component
+	for _, e := range s.services {
+		if c, ok := e.handler.(*component); ok {
+			components = append(components, c)
+		}
+	}
 	s.mu.Unlock()
+	for _, c := range components {
+		c.closeErr.CompareAndSwap(nil, &stanza.StreamError{Condition: stanza.StreamSystemShutdown})
+		c.close()
+	}
 	for _, ss := range all {
 		ss.closeWithError(&stanza.StreamError{Condition: stanza.StreamSystemShutdown})
 	}

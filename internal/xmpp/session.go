@@ -38,8 +38,9 @@ type session struct {
 	// identity is how the session authenticated: written by the read loop
 	// before the session is registered, read-only afterwards.
 	identity   Identity
-	invite     string // XEP-0401 token a preauth IQ presented
-	registered bool   // an account was registered on this stream
+	invite     string         // XEP-0401 token a preauth IQ presented
+	registered bool           // an account was registered on this stream
+	sasl2      *sasl2Exchange // the SASL2 (XEP-0388) exchange under way, nil for RFC 6120 SASL
 	limiter    *rate.Limiter
 	admission  *admission.Ticket // the place in Config.Unauthenticated until login, then Guests for a guest; nil without
 	member     *sessionMember    // what admission's gate holds
@@ -71,7 +72,7 @@ type session struct {
 // ServeTCP runs an XMPP client session over an accepted TCP connection until
 // it ends. It closes conn.
 func (s *Server) ServeTCP(ctx context.Context, conn net.Conn) {
-	s.serve(ctx, stream.NewTCP(conn, stream.TCPConfig{Limits: s.cfg.Limits}))
+	s.serve(ctx, stream.NewTCP(conn, stream.TCPConfig{Limits: s.cfg.Limits, ServerTLS: s.cfg.TLS}))
 }
 
 // ServeTransport runs a session over any transport (WebSocket sessions come

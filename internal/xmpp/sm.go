@@ -51,6 +51,7 @@ type smState struct {
 	owner       *session             // the session now carrying this state; guarded by mu
 	timer       *time.Timer          // hibernation expiry; guarded by mu
 	requested   bool                 // a <r/> is outstanding; guarded by mu
+	pushed      bool                 // a push notification went out during this hibernation; guarded by mu
 }
 
 // ackTo trims the unacked list to the client's h. Called with mu held.
@@ -79,22 +80,7 @@ func (ss *session) handleSMElement(el *xmlstream.Element) error {
 			ss.send(smFailed("unexpected-request"))
 			return nil
 		}
-		resume := el.Attr("resume") == "true" || el.Attr("resume") == "1"
-		sm = &smState{user: ss.user, resumable: resume && !ss.anonymous, owner: ss}
-		enabled := xmlstream.New(nsSM, "enabled")
-		if sm.resumable {
-			var b [12]byte
-			rand.Read(b[:])
-			sm.id = hex.EncodeToString(b[:])
-			ss.srv.mu.Lock()
-			ss.srv.smSessions[sm.id] = sm
-			ss.srv.mu.Unlock()
-			enabled.SetAttr("id", sm.id)
-			enabled.SetAttr("resume", "true")
-			enabled.SetAttr("max", strconv.Itoa(int(ss.srv.cfg.ResumeTimeout/time.Second)))
-		}
-		ss.sm.Store(sm)
-		ss.send(enabled)
+		ss.send(ss.smEnable(el))
 	case "r":
 		if sm == nil {
 			return &stanza.StreamError{Condition: stanza.StreamUnsupportedStanza, Text: "stream management is not enabled"}
@@ -118,6 +104,27 @@ func (ss *session) handleSMElement(el *xmlstream.Element) error {
 		return &stanza.StreamError{Condition: stanza.StreamUnsupportedStanza, Text: "unexpected <" + el.Name + "/>"}
 	}
 	return nil
+}
+
+// smEnable turns stream management on (its <enable/> is el) and returns
+// the <enabled/> to send; the write loop counts what follows it.
+func (ss *session) smEnable(el *xmlstream.Element) *xmlstream.Element {
+	resume := el.Attr("resume") == "true" || el.Attr("resume") == "1"
+	sm := &smState{user: ss.user, resumable: resume && !ss.anonymous, owner: ss}
+	enabled := xmlstream.New(nsSM, "enabled")
+	if sm.resumable {
+		var b [12]byte
+		rand.Read(b[:])
+		sm.id = hex.EncodeToString(b[:])
+		ss.srv.mu.Lock()
+		ss.srv.smSessions[sm.id] = sm
+		ss.srv.mu.Unlock()
+		enabled.SetAttr("id", sm.id)
+		enabled.SetAttr("resume", "true")
+		enabled.SetAttr("max", strconv.Itoa(int(ss.srv.cfg.ResumeTimeout/time.Second)))
+	}
+	ss.sm.Store(sm)
+	return enabled
 }
 
 // countInbound counts a stanza the client sent once it is handled.
@@ -147,7 +154,14 @@ func (ss *session) smHold(st *xmlstream.Element) (handled, ok bool) {
 		}
 		if len(sm.held) < ss.srv.cfg.SendQueue {
 			sm.held = append(sm.held, st)
+			// One push wakes the app; it reads the rest on resumption.
+			push := !sm.pushed && pushWorthy(st)
+			sm.pushed = sm.pushed || push
+			waiting := len(sm.held) + len(sm.unacked)
 			sm.mu.Unlock()
+			if push {
+				ss.srv.pushNotify(sm.user, ss.full.Resource, waiting)
+			}
 			return true, true
 		}
 		sm.mu.Unlock()
@@ -330,13 +344,20 @@ func (s *Server) rescue(user string, st *xmlstream.Element) {
 // this connection now carries it; otherwise <failed/> was sent and the
 // client may bind a new resource.
 func (ss *session) resume(el *xmlstream.Element) (ok bool, err error) {
+	ok, reply := ss.resumeReply(el)
+	return ok, ss.t.Write(reply)
+}
+
+// resumeReply takes the hibernating session over if it can and returns
+// the <resumed/> or <failed/> to send (alone, or inside a SASL2 success).
+func (ss *session) resumeReply(el *xmlstream.Element) (ok bool, reply *xmlstream.Element) {
 	h, perr := strconv.ParseUint(el.Attr("h"), 10, 32)
 	s := ss.srv
 	s.mu.RLock()
 	sm := s.smSessions[el.Attr("previd")]
 	s.mu.RUnlock()
 	if perr != nil || sm == nil || sm.user != ss.user {
-		return false, ss.t.Write(smFailed("item-not-found"))
+		return false, smFailed("item-not-found")
 	}
 	// The old connection may not have noticed it is dead yet.
 	for range 50 {
@@ -353,7 +374,7 @@ func (ss *session) resume(el *xmlstream.Element) (ok bool, err error) {
 	old := sm.owner
 	if !sm.hibernating || sm.ended {
 		sm.mu.Unlock()
-		return false, ss.t.Write(smFailed("item-not-found"))
+		return false, smFailed("item-not-found")
 	}
 	sm.ackTo(uint32(h))
 	sm.timer.Stop()
@@ -376,13 +397,13 @@ func (ss *session) resume(el *xmlstream.Element) (ok bool, err error) {
 		ss.out <- st
 	}
 	sm.owner = ss
-	sm.hibernating = false
+	sm.hibernating, sm.pushed = false, false
 	sm.mu.Unlock()
 
 	s.register(ss) // replaces old, already closed
 	s.stats.sessions.Add(-1)
 	s.stats.resumed.Add(1)
 	ss.log.Debug("session resumed", "resent", len(resend))
-	return true, ss.t.Write(xmlstream.New(nsSM, "resumed",
-		"h", strconv.FormatUint(uint64(inbound), 10), "previd", sm.id))
+	return true, xmlstream.New(nsSM, "resumed",
+		"h", strconv.FormatUint(uint64(inbound), 10), "previd", sm.id)
 }

@@ -28,6 +28,7 @@ type counters struct {
 	offlineStored atomic.Uint64                // messages kept for offline accounts
 	archived      atomic.Uint64                // messages written to archives
 	resumed       atomic.Uint64                // stream-management resumptions
+	pushes        atomic.Uint64                // push notifications sent (XEP-0357)
 	drops         [numDropReasons]atomic.Uint64
 }
 
@@ -77,6 +78,7 @@ type Stats struct {
 	OfflineStored         uint64            // messages kept for offline accounts (XEP-0160)
 	Archived              uint64            // messages written to archives (XEP-0313)
 	Resumed               uint64            // sessions resumed (XEP-0198)
+	Pushes                uint64            // push notifications sent to app servers (XEP-0357)
 	Drops                 map[string]uint64 // by reason
 }
 
@@ -93,6 +95,7 @@ func (s *Server) Stats() Stats {
 		OfflineStored:      s.stats.offlineStored.Load(),
 		Archived:           s.stats.archived.Load(),
 		Resumed:            s.stats.resumed.Load(),
+		Pushes:             s.stats.pushes.Load(),
 		Drops:              make(map[string]uint64, numDropReasons),
 		AuthFailuresByMech: make(map[string]uint64, numMechanisms),
 		ReceivedByKind:     make(map[string]uint64, numKinds),

@@ -121,7 +121,7 @@ ensure_node_deps
 ensure_slixmpp
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/parley-interop.XXXXXX")
-read -r HTTP_PORT C2S_PORT < <(free_ports 2)
+read -r HTTP_PORT C2S_PORT COMPONENT_PORT < <(free_ports 3)
 # shellcheck source=/dev/null
 source "$SUITE_DIR/targets/$TARGET.sh"
 target_env
@@ -132,6 +132,8 @@ log "server up; its log is $SERVER_LOG (kept when a test fails)"
 
 export XMPP_DOMAIN XMPP_ANON_DOMAIN XMPP_SCRAM256_DOMAIN MUC_DOMAIN XMPP_WS_URL \
 	XMPP_TCP_HOST XMPP_TCP_PORT XMPP_KNOWN_DEVIATIONS
+# Set by targets that take a push app server as a component (parley).
+export XMPP_PUSH_DOMAIN="${XMPP_PUSH_DOMAIN-}" XMPP_PUSH_SECRET="${XMPP_PUSH_SECRET-}" XMPP_COMPONENT_PORT="${XMPP_COMPONENT_PORT-}"
 mkdir -p "$WORK/state"
 export INTEROP_TARGET=$TARGET INTEROP_PYTHON=$PYTHON INTEROP_STATE_DIR=$WORK/state
 cd "$SUITE_DIR"

@@ -29,6 +29,11 @@ export const env = Object.freeze({
   },
   // A directory the test files of one run share (run.sh makes it).
   stateDir: process.env.INTEROP_STATE_DIR || "",
+  // A push app server's component domain, secret and port: set by targets
+  // that take components and publish push notifications (parley); "" else.
+  pushDomain: process.env.XMPP_PUSH_DOMAIN || "",
+  pushSecret: process.env.XMPP_PUSH_SECRET || "",
+  componentPort: Number(process.env.XMPP_COMPONENT_PORT || 0),
   deviations: new Set(
     (process.env.XMPP_KNOWN_DEVIATIONS || "").split(/[\s,]+/).filter(Boolean),
   ),

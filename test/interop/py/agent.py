@@ -47,6 +47,7 @@ class Agent(slixmpp.ClientXMPP):
         self.step_timeout = timeout
         self.done = asyncio.get_event_loop().create_future()
         self.ending = False  # a close was asked for: do not reconnect
+        self.sleeping = False  # "sleep" cut the link: stay away until "wake"
         # The scenarios decide every subscription answer themselves.
         self.auto_authorize = None
         self.auto_subscribe = False
@@ -94,6 +95,8 @@ class Agent(slixmpp.ClientXMPP):
 
     def on_disconnected(self, reason):
         emit(event="disconnected", reason=str(reason or ""))
+        if self.sleeping:
+            return
         if self.reconnect_to is not None and not self.ending:
             self.connect(self.reconnect_to, force_starttls=True, disable_starttls=False)
             return
@@ -242,6 +245,16 @@ async def plugin_call(agent, call, a):
             url = await agent["xep_0363"].upload_file(path, content_type=a.get("type"),
                                                       domain=slixmpp.JID(a["domain"]), timeout=t)
         return {"url": url}
+    if call == "sleep":
+        # A phone going to sleep: the link dies, nothing reconnects until
+        # "wake", which resumes the session (XEP-0198) as an app would.
+        agent.sleeping = True
+        agent.transport.abort()
+        return {}
+    if call == "wake":
+        agent.sleeping = False
+        agent.connect(agent.reconnect_to, force_starttls=True, disable_starttls=False)
+        return {}
     if call == "cut":
         # Drop the TCP connection without closing the stream.
         agent.transport.abort()

@@ -14,6 +14,10 @@ target_env() {
 	# parley is held to the specs: no deviation is accepted unless named.
 	XMPP_KNOWN_DEVIATIONS=${XMPP_KNOWN_DEVIATIONS-}
 	SERVER_LOG="$WORK/parley.log"
+	# A push app server (XEP-0357) joins as an external component (XEP-0114).
+	XMPP_PUSH_DOMAIN=push.example.test
+	XMPP_PUSH_SECRET=interop-push-secret-0123456789
+	XMPP_COMPONENT_PORT=$COMPONENT_PORT
 }
 
 target_setup() {
@@ -24,6 +28,7 @@ target_setup() {
 		PARLEY_BIN="$WORK/parley"
 	fi
 	mkdir -p "$WORK/data"
+	printf '%s %s\n' "$XMPP_PUSH_DOMAIN" "$XMPP_PUSH_SECRET" >"$WORK/components"
 	# Accounts are created before serve starts, so no test races the store.
 	local name
 	for name in $ACCOUNTS; do
@@ -36,7 +41,8 @@ target_setup() {
 target_start() {
 	"$PARLEY_BIN" serve --listen "127.0.0.1:$HTTP_PORT" --c2s "127.0.0.1:$C2S_PORT" \
 		--domain example.test --data "$WORK/data" --public-ip 127.0.0.1 \
-		--upload-url "http://127.0.0.1:$HTTP_PORT/upload/" >"$SERVER_LOG" 2>&1 &
+		--upload-url "http://127.0.0.1:$HTTP_PORT/upload/" \
+		--components-file "$WORK/components" --component-listen "127.0.0.1:$COMPONENT_PORT" >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	wait_http_ok "http://127.0.0.1:$HTTP_PORT/health"
 }
