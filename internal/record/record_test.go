@@ -1,14 +1,10 @@
-package record
+package record_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
+	"parley.dev/parley/internal/record"
 	"parley.dev/parley/internal/testserver"
 	"parley.dev/parley/internal/xmppclient"
 )
@@ -52,57 +49,11 @@ func publisher(t *testing.T, srv *testserver.Server, room jid.JID, nick string, 
 	return p
 }
 
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Fatalf("%s is needed (apt-get install ffmpeg): %v", p, err)
-		}
-	}
-}
-
-// probe returns the duration ffprobe reads in a file, and its streams' codecs.
-func probe(t *testing.T, path string) (time.Duration, []string) {
-	t.Helper()
-	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_name,width,height",
-		"-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	var res struct {
-		Format  struct{ Duration string }
-		Streams []struct {
-			CodecName string `json:"codec_name"`
-		}
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("ffprobe %s: %v: %s", path, err, out)
-	}
-	sec, err := strconv.ParseFloat(res.Format.Duration, 64)
-	if err != nil {
-		t.Fatalf("ffprobe %s: no duration: %s", path, out)
-	}
-	var codecs []string
-	for _, s := range res.Streams {
-		codecs = append(codecs, s.CodecName)
-	}
-	return time.Duration(sec * float64(time.Second)), codecs
-}
-
-// decodes checks that ffmpeg decodes a file end to end without an error.
-func decodes(t *testing.T, path string) {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput()
-	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
-		t.Errorf("ffmpeg decoding %s: %v: %s", path, err, out)
-	}
-}
-
 // TestRecordTracks records two Pion peers: every file is read by ffprobe,
 // decodes without error, and lasts the track's time in the call within
 // 1 s; the manifest names who sent what.
 func TestRecordTracks(t *testing.T) {
-	needFFmpeg(t)
+	record.NeedFFmpeg(t)
 	srv, err := testserver.Start(testserver.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +64,7 @@ func TestRecordTracks(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rec, err := Start(ctx, Config{Client: dial(t, srv), Room: room, ID: "r1", Dir: dir, By: "test"})
+	rec, err := record.Start(ctx, record.Config{Client: dial(t, srv), Room: room, ID: "r1", Dir: dir, By: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,19 +78,19 @@ func TestRecordTracks(t *testing.T) {
 	rec.Stop("stopped")
 	<-rec.Done()
 
-	m, err := ReadManifest(dir)
+	m, err := record.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.State != StateStopped || m.ID != "r1" || m.Room != "rec1" {
+	if m.State != record.StateStopped || m.ID != "r1" || m.Room != "rec1" {
 		t.Fatalf("manifest %+v", m)
 	}
 	seen := map[string]bool{}
 	for _, tr := range m.Tracks {
 		seen[tr.Nick+"/"+tr.Kind] = true
 		path := filepath.Join(dir, tr.File)
-		got, codecs := probe(t, path)
-		decodes(t, path)
+		got, codecs := record.Probe(t, path)
+		record.Decodes(t, path)
 		want := map[string]string{"audio": "opus", "video": "vp8"}[tr.Kind]
 		if len(codecs) != 1 || codecs[0] != want {
 			t.Errorf("%s: streams %v, want one %s", tr.File, codecs, want)

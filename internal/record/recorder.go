@@ -53,10 +53,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ErrDiskFull is the reason of a recording that ran out of disk space,
-// and the error of one that could not start for it.
-var ErrDiskFull = errors.New("record: not enough free disk space")
-
 // Recorder records one room until Stop, or until it is removed from the
 // room, or the disk fills.
 type Recorder struct {

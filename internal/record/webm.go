@@ -27,9 +27,6 @@ const (
 	sampleMaxLate = 512
 )
 
-// ErrCodec is returned for a video codec we do not record.
-var ErrCodec = errors.New("record: video codec not recorded")
-
 // videoTrack writes one video track as WebM. It waits for a keyframe
 // (asking for one through pli) to learn the picture size; after loss it
 // drops frames until the next keyframe, asking for it. It is used by one
