@@ -12,7 +12,8 @@ import (
 // Recordings is what the API needs from the recordings (*record.Manager).
 // Its errors may carry their status (HTTPStatus() int).
 type Recordings interface {
-	StartRecording(room, by string) (string, error)
+	Start(room, by, streamURL string) (string, error)            // streamURL "": no live stream
+	Composite(ctx context.Context, room, id string) (any, error) // makes the composite; the manifest
 	Stop(ctx context.Context, room, id string) error
 	Recordings(room string) (any, error)        // the manifests, as JSON-encodable data
 	Recording(room, id string) (any, error)     // one manifest
@@ -27,6 +28,7 @@ func (a *API) registerRecordings(h func(string, func(http.ResponseWriter, *http.
 	h("DELETE /api/rooms/{room}/recordings/{id}", a.stopRecording)
 	h("GET /api/rooms/{room}/recordings/{id}/files/{name}", a.downloadRecording)
 	h("DELETE /api/rooms/{room}/recordings/{id}/files", a.removeRecording)
+	h("POST /api/rooms/{room}/recordings/{id}/composite", a.compositeRecording)
 }
 
 func (a *API) recordings() (Recordings, error) {
@@ -36,18 +38,25 @@ func (a *API) recordings() (Recordings, error) {
 	return a.cfg.Recordings, nil
 }
 
-// startRecording is POST /api/rooms/{room}/recordings: the room must
+// startRecording is POST /api/rooms/{room}/recordings, with an optional
+// body {"stream_url": "rtmp://..."} to stream live too: the room must
 // exist (a recorder never creates one); answers {"id": "..."}.
 func (a *API) startRecording(w http.ResponseWriter, r *http.Request) error {
 	rec, err := a.recordings()
 	if err != nil {
 		return err
 	}
+	var body struct {
+		StreamURL string `json:"stream_url,omitempty"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
 	room := r.PathValue("room")
 	if _, ok := a.cfg.Rooms.Room(room); !ok {
 		return muc.ErrNoRoom
 	}
-	id, err := rec.StartRecording(room, "admin API")
+	id, err := rec.Start(room, "admin API", body.StreamURL)
 	if err != nil {
 		return err
 	}
@@ -132,4 +141,21 @@ func recordingError(err error, status *int) bool {
 		return true
 	}
 	return false
+}
+
+// compositeRecording is POST /api/rooms/{room}/recordings/{id}/composite:
+// it makes composite.mp4 (which can take a while) and returns the
+// manifest that names it.
+func (a *API) compositeRecording(w http.ResponseWriter, r *http.Request) error {
+	rec, err := a.recordings()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Minute)
+	defer cancel()
+	m, err := rec.Composite(ctx, r.PathValue("room"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, m)
 }

@@ -266,15 +266,17 @@ func stubRecordings(RecordingsEnv) (Recordings, error) { return stubRecorder{}, 
 
 type stubRecorder struct{}
 
-func (stubRecorder) StartRecording(room, by string) (string, error)  { return "stub", nil }
-func (stubRecorder) StopRecording(room, id string) error             { return nil }
-func (stubRecorder) Stop(ctx context.Context, room, id string) error { return nil }
-func (stubRecorder) Recordings(room string) (any, error)             { return []any{}, nil }
-func (stubRecorder) Recording(room, id string) (any, error)          { return nil, nil }
-func (stubRecorder) File(room, id, name string) (string, error)      { return "", nil }
-func (stubRecorder) Remove(room, id string) error                    { return nil }
-func (stubRecorder) IsRecorder(jid.JID) bool                         { return false }
-func (stubRecorder) Close()                                          {}
+func (stubRecorder) StartRecording(room, by string) (string, error)         { return "stub", nil }
+func (stubRecorder) Start(room, by, url string) (string, error)             { return "stub", nil }
+func (stubRecorder) Composite(context.Context, string, string) (any, error) { return nil, nil }
+func (stubRecorder) StopRecording(room, id string) error                    { return nil }
+func (stubRecorder) Stop(ctx context.Context, room, id string) error        { return nil }
+func (stubRecorder) Recordings(room string) (any, error)                    { return []any{}, nil }
+func (stubRecorder) Recording(room, id string) (any, error)                 { return nil, nil }
+func (stubRecorder) File(room, id, name string) (string, error)             { return "", nil }
+func (stubRecorder) Remove(room, id string) error                           { return nil }
+func (stubRecorder) IsRecorder(jid.JID) bool                                { return false }
+func (stubRecorder) Close()                                                 {}
 
 func outcomeOf(err error) outcome {
 	if err != nil {

@@ -12,6 +12,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
+
+	"parley.dev/parley/internal/stanza"
 )
 
 // CompositeConfig configures Composite and Stream.
@@ -65,7 +69,7 @@ func Composite(ctx context.Context, dir string, cfg CompositeConfig) (string, er
 	out := filepath.Join(dir, CompositeFile)
 	tmp := filepath.Join(dir, ".composite.tmp.mp4")
 	if err := runComposite(ctx, m, dir, cfg, []string{"-c:v", "libx264", "-preset", "veryfast", "-crf", "26",
-		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-f", "mp4", tmp}, false); err != nil {
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-f", "mp4", tmp}, nil); err != nil {
 		os.Remove(tmp)
 		return "", err
 	}
@@ -76,31 +80,86 @@ func Composite(ctx context.Context, dir string, cfg CompositeConfig) (string, er
 	return out, m.write(dir)
 }
 
-// Stream pushes the composite of a recording to url (rtmp://, rtmps://,
-// srt://) at its real pace, as a live stream would be (FLV for RTMP).
-func Stream(ctx context.Context, dir, url string, cfg CompositeConfig) error {
-	m, err := ReadManifest(dir)
-	if err != nil {
+// ErrStreamURL is returned for a stream URL that is not rtmp://,
+// rtmps:// or srt://.
+var ErrStreamURL = &Error{"the stream URL must be rtmp://, rtmps:// or srt://", stanza.BadRequest, 400}
+
+// CheckStreamURL accepts the live streaming URLs ffmpeg pushes to.
+func CheckStreamURL(url string) error {
+	for _, p := range []string{"rtmp://", "rtmps://", "srt://"} {
+		if strings.HasPrefix(url, p) && len(url) > len(p) {
+			return nil
+		}
+	}
+	return ErrStreamURL
+}
+
+// Stream pushes the composite of a running recording live to url
+// (rtmp://, rtmps://; srt:// if ffmpeg has it): ffmpeg follows the track
+// files as the recorder writes them, at their pace, and ends a few seconds
+// after the recording. The grid holds the tracks that have started when
+// the stream starts (it waits up to wait for each to have media); the
+// recording itself, and its composite, hold everyone.
+func Stream(ctx context.Context, rec *Recorder, url string, wait time.Duration, cfg CompositeConfig) error {
+	if err := CheckStreamURL(url); err != nil {
 		return err
 	}
+	deadline := time.Now().Add(wait)
+	var m Manifest
+	for {
+		m = rec.Manifest()
+		ready := len(m.Tracks) > 0
+		for _, t := range m.Tracks {
+			ready = ready && (t.Frames > 0 || t.Ended)
+		}
+		if ready || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-rec.Done():
+			return errors.New("record: the recording ended before the stream started")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	live := m.Tracks[:0]
+	for _, t := range m.Tracks {
+		if t.Frames > 0 && !t.Ended {
+			live = append(live, t)
+		}
+	}
+	m.Tracks = live
 	format := "flv"
 	if strings.HasPrefix(url, "srt://") {
 		format = "mpegts"
 	}
-	return runComposite(ctx, m, dir, cfg, []string{"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
-		"-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-f", format, url}, true)
+	// ffmpeg reads each file from its start at its pace: the stream runs
+	// this far behind the call, and is stopped this long after it.
+	lag := time.Since(rec.start)
+	return runComposite(ctx, &m, rec.cfg.Dir, cfg, []string{"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
+		"-g", "50", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-f", format, url},
+		&liveEnd{ended: rec.Done(), lag: lag + 4*time.Second})
+}
+
+// liveEnd says when a live composite ends: lag after ended is closed,
+// ffmpeg is asked to stop (SIGINT: it finishes its output cleanly).
+type liveEnd struct {
+	ended <-chan struct{}
+	lag   time.Duration
 }
 
 // runComposite runs ffmpeg with the composite's filter graph and the
-// given output arguments; realtime reads the inputs at their pace.
-func runComposite(ctx context.Context, m *Manifest, dir string, cfg CompositeConfig, output []string, realtime bool) error {
+// given output arguments; live follows files being written.
+func runComposite(ctx context.Context, m *Manifest, dir string, cfg CompositeConfig, output []string, end *liveEnd) error {
+	live := end != nil
 	cfg.defaults()
 	work, err := os.MkdirTemp("", "parley-composite-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	inputs, graph, err := compositeGraph(m, dir, work, cfg)
+	inputs, graph, err := compositeGraph(m, dir, work, cfg, live)
 	if err != nil {
 		return err
 	}
@@ -110,8 +169,13 @@ func runComposite(ctx context.Context, m *Manifest, dir string, cfg CompositeCon
 	}
 	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-y"}
 	for _, in := range inputs {
-		if realtime {
-			args = append(args, "-re")
+		if live {
+			// Files the recorder is writing: read at their pace, never
+			// seek (demuxers look for the end), wait at their end, and
+			// take 3 s without growth for the end of that track (so a
+			// camera turned off leaves the live grid).
+			args = append(args, "-re", "-thread_queue_size", "512", "-follow", "1", "-seekable", "0", "-rw_timeout", "3000000", "-i", "file:"+in)
+			continue
 		}
 		args = append(args, "-i", in)
 	}
@@ -120,8 +184,31 @@ func runComposite(ctx context.Context, m *Manifest, dir string, cfg CompositeCon
 	cmd := exec.CommandContext(ctx, cfg.FFmpeg, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	cfg.Logger.Info("composite: running ffmpeg", "room", m.Room, "recording", m.ID, "inputs", len(inputs))
-	if err := cmd.Run(); err != nil {
+	cfg.Logger.Info("composite: running ffmpeg", "room", m.Room, "recording", m.ID, "inputs", len(inputs), "live", live)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("record: ffmpeg: %w", err)
+	}
+	done := make(chan struct{})
+	var interrupted atomic.Bool
+	if live {
+		go func() {
+			select {
+			case <-end.ended:
+			case <-done:
+				return
+			}
+			select {
+			case <-time.After(end.lag):
+				interrupted.Store(true)
+				cmd.Process.Signal(os.Interrupt)
+			case <-done:
+			}
+		}()
+	}
+	err = cmd.Wait()
+	close(done)
+	cfg.Logger.Debug("composite: ffmpeg ended", "err", err, "interrupted", interrupted.Load(), "stderr", lastLines(stderr.String(), 8))
+	if err != nil && !(interrupted.Load() && ctx.Err() == nil) {
 		return fmt.Errorf("record: ffmpeg: %w: %s", err, strings.TrimSpace(lastLines(stderr.String(), 5)))
 	}
 	return nil
@@ -137,13 +224,35 @@ type tile struct {
 // canvas as long as the recording, each video track scaled into its tile
 // from its start offset, the names drawn on top; the audio tracks delayed
 // to their offsets and mixed.
-func compositeGraph(m *Manifest, dir, work string, cfg CompositeConfig) ([]string, string, error) {
+func compositeGraph(m *Manifest, dir, work string, cfg CompositeConfig, live bool) ([]string, string, error) {
 	var tiles []*tile
 	byKey := map[string]*tile{}
 	var audio []TrackInfo
 	var end int64
+	// Tiles in the order people joined, then cameras before screens.
+	joined := map[string]int{}
+	for i, p := range m.Participants {
+		if _, ok := joined[p.Nick]; !ok {
+			joined[p.Nick] = i
+		}
+	}
+	order := func(t TrackInfo) int {
+		i, ok := joined[t.Nick]
+		if !ok {
+			i = len(m.Participants)
+		}
+		if t.Source == "screen" {
+			i += len(m.Participants) + 1
+		}
+		return i
+	}
 	tracks := append([]TrackInfo(nil), m.Tracks...)
-	sort.SliceStable(tracks, func(i, j int) bool { return tracks[i].StartMS < tracks[j].StartMS })
+	sort.SliceStable(tracks, func(i, j int) bool {
+		if oi, oj := order(tracks[i]), order(tracks[j]); oi != oj {
+			return oi < oj
+		}
+		return tracks[i].StartMS < tracks[j].StartMS
+	})
 	for _, t := range tracks {
 		if t.Error != "" && t.Frames == 0 || t.DurationMS <= 0 {
 			continue
@@ -173,7 +282,11 @@ func compositeGraph(m *Manifest, dir, work string, cfg CompositeConfig) ([]strin
 	tw, th := cfg.Width/cols&^1, cfg.Height/rows&^1
 	var inputs []string
 	var g strings.Builder
-	fmt.Fprintf(&g, "color=c=black:s=%dx%d:r=%d:d=%.3f[base0];\n", cfg.Width, cfg.Height, cfg.FPS, float64(end)/1000)
+	canvas := fmt.Sprintf(":d=%.3f", float64(end)/1000)
+	if live {
+		canvas = "" // until the audio ends (-shortest)
+	}
+	fmt.Fprintf(&g, "color=c=black:s=%dx%d:r=%d%s[base0];\n", cfg.Width, cfg.Height, cfg.FPS, canvas)
 	layer := 0
 	for i, tl := range tiles {
 		x, y := (i%cols)*tw, (i/cols)*th
@@ -209,7 +322,11 @@ func compositeGraph(m *Manifest, dir, work string, cfg CompositeConfig) ([]strin
 		fmt.Fprintf(&g, "[%d:a]aresample=48000,asetpts=PTS-STARTPTS,adelay=%d:all=1[a%d];\n", n, t.StartMS, n)
 		fmt.Fprintf(&mix, "[a%d]", n)
 	}
-	fmt.Fprintf(&g, "%samix=inputs=%d:duration=longest:normalize=0,apad=whole_dur=%.3f[aout]\n", mix.String(), len(audio), float64(end)/1000)
+	pad := fmt.Sprintf(",apad=whole_dur=%.3f", float64(end)/1000)
+	if live {
+		pad = ""
+	}
+	fmt.Fprintf(&g, "%samix=inputs=%d:duration=longest:normalize=0%s[aout]\n", mix.String(), len(audio), pad)
 	return inputs, g.String(), nil
 }
 

@@ -106,7 +106,7 @@ func TestComposite(t *testing.T) {
 	if len(codecs) != 2 || codecs[0] != "h264" || codecs[1] != "aac" {
 		t.Errorf("streams %v, want h264 and aac", codecs)
 	}
-	// Alice's tile is left, Bob's right (in the order they started), 1 s
+	// Alice's tile is left, Bob's right (in the order they joined), 1 s
 	// before the end, when both were there.
 	frame := frameAt(t, out, got.Seconds()-1, 1280, 720)
 	px := func(x, y int) (int, int, int) {

@@ -87,9 +87,18 @@ func (m *Manager) dirOf(room, id string) (string, error) {
 
 // StartRecording starts recording room and returns the recording's id,
 // after checking the free space; the recorder joins on its own.
-func (m *Manager) StartRecording(room, by string) (string, error) {
+func (m *Manager) StartRecording(room, by string) (string, error) { return m.Start(room, by, "") }
+
+// Start is StartRecording that also streams the meeting live to
+// streamURL (rtmp://, rtmps://, srt://) unless it is "".
+func (m *Manager) Start(room, by, streamURL string) (string, error) {
 	if _, err := m.dirOf(room, ""); err != nil {
 		return "", err
+	}
+	if streamURL != "" {
+		if err := CheckStreamURL(streamURL); err != nil {
+			return "", err
+		}
 	}
 	if err := os.MkdirAll(m.cfg.Dir, 0o750); err != nil {
 		return "", err
@@ -110,12 +119,12 @@ func (m *Manager) StartRecording(room, by string) (string, error) {
 	m.running[room+"/"+id] = j
 	m.wg.Add(1)
 	m.mu.Unlock()
-	go m.run(j, dir, by)
+	go m.run(j, dir, by, streamURL)
 	return id, nil
 }
 
 // run is one recording's life, on its own goroutine.
-func (m *Manager) run(j *job, dir, by string) {
+func (m *Manager) run(j *job, dir, by, streamURL string) {
 	defer m.wg.Done()
 	defer close(j.done)
 	defer func() {
@@ -170,12 +179,45 @@ func (m *Manager) run(j *job, dir, by string) {
 		}
 		return
 	}
+	streamed := make(chan struct{})
+	if streamURL != "" {
+		go func() {
+			defer close(streamed)
+			if err := Stream(context.Background(), rec, streamURL, 10*time.Second, CompositeConfig{Logger: m.log}); err != nil {
+				m.log.Warn("live stream ended on an error", "room", j.room, "recording", j.id, "err", err)
+			}
+		}()
+	} else {
+		close(streamed)
+	}
 	select {
 	case <-j.stop:
 		rec.Stop("stopped")
 	case <-rec.Done():
 	}
 	<-rec.Done()
+	<-streamed
+}
+
+// Composite makes a finished recording's composite (composite.go).
+func (m *Manager) Composite(ctx context.Context, room, id string) (any, error) {
+	dir, err := m.dirOf(room, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.Manifest(room, id); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	_, running := m.running[room+"/"+id]
+	m.mu.Unlock()
+	if running {
+		return nil, ErrRunning
+	}
+	if _, err := Composite(ctx, dir, CompositeConfig{Logger: m.log}); err != nil {
+		return nil, err
+	}
+	return m.Manifest(room, id)
 }
 
 // StopRecording asks a recording of room to stop, or every recording of
