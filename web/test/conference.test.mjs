@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { Conference } from '../static/lib/conference.js';
+import { tuneEncodings } from '../static/lib/conference/publish.js';
 import { Emitter } from '../static/lib/emitter.js';
 import { offerToSdp, answerToContents } from '../static/lib/sdpbridge.js';
-import { parse, serialize } from '../static/lib/xml.js';
-import { kids, attr, ns } from '../static/lib/xmlutil.js';
+import { parse, serialize, children, attr, ns } from '../static/lib/xml.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
 
 const INITIATE = readFileSync(new URL('testdata/focus-session-initiate.xml', import.meta.url), 'utf8').trim();
@@ -97,11 +97,11 @@ async function setup(extra = {}) {
 }
 
 const sidOf = (xml) => /sid="([^"]+)"/.exec(xml)[1];
-const jingleOf = (iq) => kids(iq, 'jingle')[0];
+const jingleOf = (iq) => children(iq, 'jingle')[0];
 const reply = (sent, id) => sent.find((s) => s.name === 'iq' && s.attrs.id === id);
 
 test('offerToSdp bundles every content in order and keeps the msid of forwarded tracks', () => {
-  const contents = kids(parse(INITIATE), 'content', 'urn:xmpp:jingle:1');
+  const contents = children(parse(INITIATE), 'content', 'urn:xmpp:jingle:1');
   const sdp = offerToSdp(contents, 7);
   assert.match(sdp, /^o=\S+ \S+ 7 IN IP4/m);
   assert.match(sdp, /^a=group:BUNDLE 0 1 2 3$/m);
@@ -128,7 +128,7 @@ test('session-initiate is acknowledged, answered with session-accept, and remote
   assert.ok(sent.indexOf(ack) < sent.indexOf(accept), 'session-accept went out before the IQ result');
   const j = jingleOf(accept);
   assert.deepEqual([j.attrs.sid, j.attrs.responder], [sidOf(INITIATE), client.jid]);
-  assert.deepEqual(kids(j, 'content').map((c) => [attr(c, 'name'), attr(c, 'senders')]),
+  assert.deepEqual(children(j, 'content').map((c) => [attr(c, 'name'), attr(c, 'senders')]),
     [['0', 'responder'], ['1', 'responder'], ['2', 'initiator'], ['3', 'initiator']]);
   const pc = FakePC.made.at(-1);
   assert.deepEqual(pc.transceivers.map((t) => [t.mid, t.direction, t.sender.track]),
@@ -152,7 +152,7 @@ test('content-add upserts contents, keeps m-line order and answers with every co
   assert.match(pc.remote, /^o=\S+ \S+ 2 /m);
   const accept = sent.filter((s) => jingleOf(s)?.attrs.action === 'content-accept');
   assert.equal(accept.length, 1);
-  assert.deepEqual(kids(jingleOf(accept[0]), 'content').map((c) => attr(c, 'name')), ['0', '1', '2', '3', '4']);
+  assert.deepEqual(children(jingleOf(accept[0]), 'content').map((c) => attr(c, 'name')), ['0', '1', '2', '3', '4']);
   assert.deepEqual(events.at(-1), ['trackAdded', 'bob', 'audio', '4']);
 
   // bob's track ends: the focus marks it senders='none'.
@@ -181,7 +181,7 @@ test('bad Jingle requests get errors and leave the session alone', async () => {
   await settle();
   const cond = (id) => {
     const r = reply(sent, id);
-    return [r.attrs.type, ...kids(kids(r, 'error')[0]).map((c) => c.name)];
+    return [r.attrs.type, ...children(children(r, 'error')[0]).map((c) => c.name)];
   };
   fromFocus(INITIATE.replace('action="session-initiate"', 'action="content-add"').replace(/sid="[^"]+"/, 'sid="nosuch"'), 'e1');
   fromFocus(INITIATE, 'e2', 'mallory@localhost/x');
@@ -210,8 +210,8 @@ test('session-terminate from the focus closes the connection and drops every rem
 /** transportReplace makes the focus's ICE restart of INITIATE: transports only, new credentials. */
 function transportReplace(ufrag) {
   const j = parse(INITIATE);
-  const contents = kids(j, 'content', 'urn:xmpp:jingle:1').map((c) => {
-    const tr = kids(c, 'transport', 'urn:xmpp:jingle:transports:ice-udp:1')[0];
+  const contents = children(j, 'content', 'urn:xmpp:jingle:1').map((c) => {
+    const tr = children(c, 'transport', 'urn:xmpp:jingle:transports:ice-udp:1')[0];
     const pwd = 'N'.repeat(24);
     const t = serialize(tr).replace(/ufrag="[^"]+"/, `ufrag="${ufrag}"`).replace(/pwd="[^"]+"/, `pwd="${pwd}"`);
     return `<content creator="initiator" name="${attr(c, 'name')}" senders="${attr(c, 'senders')}">${t}</content>`;
@@ -244,7 +244,7 @@ test('transport-replace restarts ICE in the same session and is answered with tr
   const acceptAt = sent.findIndex((s) => jingleOf(s)?.attrs.action === 'transport-accept');
   assert.ok(acceptAt >= 0, 'no transport-accept');
   const accept = jingleOf(sent[acceptAt]);
-  assert.deepEqual(kids(accept, 'content').map((c) => [attr(c, 'name'), kids(c).map((k) => k.name)]),
+  assert.deepEqual(children(accept, 'content').map((c) => [attr(c, 'name'), children(c).map((k) => k.name)]),
     [['0', ['transport']], ['1', ['transport']], ['2', ['transport']], ['3', ['transport']]]);
   const infoAt = sent.findIndex((s) => jingleOf(s)?.attrs.action === 'transport-info');
   assert.ok(infoAt > acceptAt, `the new candidate went out at ${infoAt}, before transport-accept at ${acceptAt}`);
@@ -261,7 +261,7 @@ test('a transport-replace naming an unknown content is refused and changes nothi
   fromFocus(transportReplace('OtherUfrag000001').replace('name="3"', 'name="9"'), 'r2');
   await settle();
   const r = reply(sent, 'r2');
-  assert.deepEqual([r.attrs.type, ...kids(kids(r, 'error')[0]).map((c) => c.name)].slice(0, 3), ['error', 'bad-request', 'text']);
+  assert.deepEqual([r.attrs.type, ...children(children(r, 'error')[0]).map((c) => c.name)].slice(0, 3), ['error', 'bad-request', 'text']);
   assert.equal(pc.remote, before);
   assert.ok(!sent.some((s) => jingleOf(s)?.attrs.action === 'transport-accept'));
 });
@@ -271,7 +271,7 @@ test('a connection that fails or stays disconnected asks the focus for an ICE re
   fromFocus(INITIATE, 'f1');
   await settle();
   const pc = FakePC.made.at(-1);
-  const asked = () => sent.filter((s) => jingleOf(s)?.attrs.action === 'session-info' && kids(jingleOf(s), 'ice-restart', 'urn:parley:focus:0').length === 1).length;
+  const asked = () => sent.filter((s) => jingleOf(s)?.attrs.action === 'session-info' && children(jingleOf(s), 'ice-restart', 'urn:parley:focus:0').length === 1).length;
   setConnectionState(pc, 'connected');
   // A short interruption that recovers asks for nothing.
   setConnectionState(pc, 'disconnected');
@@ -310,7 +310,7 @@ test('a new connection gets the STUN/TURN servers and the transport policy', asy
  */
 function withScreen() {
   const el = parse(INITIATE);
-  const contents = kids(el, 'content', 'urn:xmpp:jingle:1');
+  const contents = children(el, 'content', 'urn:xmpp:jingle:1');
   const copy = (c, name, edit) => parse(edit(serialize(c).replace(`name="${attr(c, 'name')}"`, `name="${name}"`)));
   const screenSlot = copy(contents[1], 's', (s) => s);
   const remoteScreen = copy(contents[3], '5', (s) => s.replace(/video-p186fb8b/g, 'screen-p186fb8b').replace(/ssrc="2471371008"/g, 'ssrc="12345"'));
@@ -338,9 +338,9 @@ test('shareScreen puts the track on the second video m-line we send on and tells
   assert.equal(screenT.sender.track, screen);
   assert.equal(pc.transceivers.find((t) => t.mid === '1').sender.track, video, 'the camera stays');
   assert.equal(screen.contentHint, 'detail');
-  const infos = () => sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info').map((j) => kids(j, 'screen-share')[0]?.attrs.active);
+  const infos = () => sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info').map((j) => children(j, 'screen-share')[0]?.attrs.active);
   assert.deepEqual(infos(), ['true']);
-  assert.equal(ns(kids(sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info')[0], 'screen-share')[0]), 'urn:parley:focus:0');
+  assert.equal(ns(children(sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info')[0], 'screen-share')[0]), 'urn:parley:focus:0');
 
   // The browser's "stop sharing" ends the track: the share stops by itself.
   let ended = 0;
@@ -395,20 +395,20 @@ test('setReceiveVideo coalesces changes into one receive-video session-info', as
   assert.deepEqual(remote.map((t) => t.trackId), ['audio-p186fb8b', 'video-p186fb8b', 'screen-p186fb8b']);
   conf.setReceiveVideo({ heights: { 'video-p186fb8b': 180 } });
   conf.setReceiveVideo({ quality: 'medium', heights: { 'video-p186fb8b': 360, 'screen-p186fb8b': 0 } });
-  const requests = () => sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info').map((j) => kids(j, 'receive-video')[0]).filter(Boolean);
+  const requests = () => sent.map(jingleOf).filter((j) => j?.attrs.action === 'session-info').map((j) => children(j, 'receive-video')[0]).filter(Boolean);
   assert.equal(requests().length, 0, 'sent before the delay');
   await clock.advance(400);
   assert.equal(requests().length, 1);
   const rv = requests()[0];
   assert.equal(ns(rv), 'urn:parley:focus:0');
   assert.equal(rv.attrs.quality, 'medium');
-  assert.deepEqual(kids(rv, 'video').map((v) => [v.attrs.track, v.attrs.height]), [['video-p186fb8b', '360'], ['screen-p186fb8b', '0']]);
+  assert.deepEqual(children(rv, 'video').map((v) => [v.attrs.track, v.attrs.height]), [['video-p186fb8b', '360'], ['screen-p186fb8b', '0']]);
   conf.setReceiveVideo({ lastN: 2, pinned: ['p186fb8b'] });
   await clock.advance(400);
   assert.equal(requests().length, 2);
   assert.equal(requests()[1].attrs['last-n'], '2');
-  assert.deepEqual(kids(requests()[1], 'pin').map((p) => p.attrs.stream), ['p186fb8b']);
-  assert.equal(kids(requests()[1], 'video').length, 2, 'the heights stay');
+  assert.deepEqual(children(requests()[1], 'pin').map((p) => p.attrs.stream), ['p186fb8b']);
+  assert.equal(children(requests()[1], 'video').length, 2, 'the heights stay');
   conf.setReceiveVideo({ quality: 'medium' }); // nothing new
   await clock.advance(400);
   assert.equal(requests().length, 2);
@@ -426,7 +426,7 @@ test('our camera and screen layers get their sizes, bitrates and frame rates by 
     t.sender.getParameters = () => ({ encodings: rids.map((rid) => ({ rid, active: true })) });
     t.sender.setParameters = async (p) => applied.set(mid, p.encodings);
   }
-  await conf.tuneEncodings(pc);
+  await tuneEncodings(conf, pc);
   assert.deepEqual(applied.get('1').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxBitrate]),
     [['q', 4, 100000], ['h', 2, 300000], ['f', 1, 1200000]]);
   assert.deepEqual(applied.get('s').map((e) => [e.rid, e.scaleResolutionDownBy, e.maxFramerate]), [['h', 2, 5], ['f', 1, 5]]);

@@ -4,8 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { fetchServices, parseServices, toIceServers, refreshDelay } from '../static/lib/extdisco.js';
-import { parse } from '../static/lib/xml.js';
-import { kids } from '../static/lib/xmlutil.js';
+import { parse, children } from '../static/lib/xml.js';
 import { FakeServer, FakeClock } from './fakes.mjs';
 
 const EXPIRES = '2026-11-21T12:00:00Z';
@@ -63,7 +62,7 @@ test('fetchServices asks the domain and reads its answer; an error rejects', asy
   assert.equal(services.length, 4);
   assert.equal(asked[0].attrs.to, 'localhost');
   assert.equal(asked[0].attrs.type, 'get');
-  assert.equal(kids(asked[0], 'services', 'urn:xmpp:extdisco:2').length, 1);
+  assert.equal(children(asked[0], 'services', 'urn:xmpp:extdisco:2').length, 1);
   answer = 'error';
   await assert.rejects(fetchServices(client), /service-unavailable/);
 });

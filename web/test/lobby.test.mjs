@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { Room, JoinError, NS } from '../static/lib/muc.js';
 import { Lobby, endMeeting, parseKnock, setRoomSwitches } from '../static/lib/lobby.js';
-import { parse } from '../static/lib/xml.js';
-import { kid, textOf } from '../static/lib/xmlutil.js';
+import { parse, child, textOf } from '../static/lib/xml.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
 
 const ROOM = 'arena@conference.localhost';
@@ -85,7 +84,7 @@ test('a moderator sees knocks with names, admits and denies', async () => {
   assert.equal(admit.children[0].name, 'admit');
   assert.equal(admit.children[0].attrs.id, 'k1');
   assert.equal(deny.children[0].name, 'deny');
-  assert.equal(textOf(kid(deny.children[0], 'reason')), 'not today');
+  assert.equal(textOf(child(deny.children[0], 'reason')), 'not today');
   ws.deliver(`<message xmlns="jabber:client" type="normal" from="${ROOM}"><decided xmlns="${NS.lobby}" id="k1" nick="gus" outcome="admitted" by="Host"/></message>`);
   await settle();
   assert.deepEqual([...lobby.knocks.keys()], ['k2']);
@@ -136,7 +135,7 @@ test('setRoomSwitches submits the lobby and guest fields of the room form', asyn
     ws.deliver(`<iq xmlns="jabber:client" type="result" id="${el.attrs.id}" from="${ROOM}"/>`);
   };
   await setRoomSwitches(client, ROOM, { lobby: true, guests: false });
-  const form = kid(kid(iqs[0], 'query', NS.owner), 'x', NS.data);
-  const fields = Object.fromEntries(form.children.filter((c) => c.name === 'field').map((f) => [f.attrs.var, textOf(kid(f, 'value'))]));
+  const form = child(child(iqs[0], 'query', NS.owner), 'x', NS.data);
+  const fields = Object.fromEntries(form.children.filter((c) => c.name === 'field').map((f) => [f.attrs.var, textOf(child(f, 'value'))]));
   assert.deepEqual(fields, { FORM_TYPE: 'http://jabber.org/protocol/muc#roomconfig', 'parley#lobby': '1', 'parley#guests': '0' });
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { Room, JoinError } from '../static/lib/muc.js';
-import { kids, attr } from '../static/lib/xmlutil.js';
+import { children, attr } from '../static/lib/xml.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
 
 const ROOM = 'team@conference.localhost';
@@ -54,11 +54,11 @@ test('creating a room makes it an instant room; others and self become occupants
   assert.equal(self.role, 'moderator');
   const join = seen[0];
   assert.equal(join.attrs.to, `${ROOM}/me`);
-  assert.deepEqual(kids(join).map((k) => `${k.ns} ${k.name}`), ['http://jabber.org/protocol/muc x', 'http://jabber.org/protocol/nick nick']);
+  assert.deepEqual(children(join).map((k) => `${k.ns} ${k.name}`), ['http://jabber.org/protocol/muc x', 'http://jabber.org/protocol/nick nick']);
   const owner = seen[1];
   assert.equal(owner.attrs.type, 'set');
-  const form = kids(kids(owner)[0])[0];
-  assert.deepEqual([kids(owner)[0].ns, form.ns, attr(form, 'type')], ['http://jabber.org/protocol/muc#owner', 'jabber:x:data', 'submit']);
+  const form = children(children(owner)[0])[0];
+  assert.deepEqual([children(owner)[0].ns, form.ns, attr(form, 'type')], ['http://jabber.org/protocol/muc#owner', 'jabber:x:data', 'submit']);
   assert.deepEqual(events.map((e) => [e[0], e[1].nick]), [['joined', 'ann'], ['joined', 'me']]);
   assert.equal(room.occupants.get('ann').displayName, 'ANN');
 });
@@ -180,7 +180,7 @@ test('the room\'s <perm/>: roles, permissions and mutes; mute, unmute and reques
 
   await room.mute('ann', ['audio']);
   await room.unmute(['audio']);
-  const reqs = seen.filter((s) => s.name === 'iq').map((s) => kids(s)[0]);
+  const reqs = seen.filter((s) => s.name === 'iq').map((s) => children(s)[0]);
   assert.deepEqual(reqs.slice(-2).map((q) => [q.name, q.ns, attr(q, 'nick'), attr(q, 'media')]),
     [['mute', 'urn:parley:perm:0', 'ann', 'audio'], ['unmute', 'urn:parley:perm:0', undefined, 'audio']]);
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomExtras, stateElement, readState, NS_ROOM } from '../static/lib/roomextras.js';
 import { redact, DebugRecorder, browserName } from '../static/lib/debuginfo.js';
-import { serialize, parseXml, x } from '../static/lib/xmlutil.js';
+import { serialize, parse, x } from '../static/lib/xml.js';
 import { Emitter } from '../static/lib/emitter.js';
 import { splitLinks } from '../static/ui/links.js';
 import { generateRoomName, roomFromInput } from '../static/ui/roomname.js';
@@ -17,10 +17,10 @@ test('member state goes into presence and comes back; bad values fall back', () 
   const el = stateElement({ audio: 'muted', video: 'off', hand: 1765000000000, screen: true });
   const xml = serialize(el);
   assert.equal(xml, `<state xmlns="${NS_ROOM}" audio="muted" video="off" hand="1765000000000" screen="1"/>`);
-  assert.deepEqual(readState([parseXml(xml)]), { audio: 'muted', video: 'off', hand: 1765000000000, screen: true });
+  assert.deepEqual(readState([parse(xml)]), { audio: 'muted', video: 'off', hand: 1765000000000, screen: true });
   assert.deepEqual(readState([]), { audio: 'on', video: 'on', hand: null, screen: false });
-  assert.deepEqual(readState([parseXml(`<state xmlns="${NS_ROOM}" audio="loud" video="" hand="soon"/>`)]), { audio: 'on', video: 'on', hand: null, screen: false });
-  assert.deepEqual(readState([parseXml('<state xmlns="urn:other" audio="muted"/>')]).audio, 'on', 'another namespace counts');
+  assert.deepEqual(readState([parse(`<state xmlns="${NS_ROOM}" audio="loud" video="" hand="soon"/>`)]), { audio: 'on', video: 'on', hand: null, screen: false });
+  assert.deepEqual(readState([parse('<state xmlns="urn:other" audio="muted"/>')]).audio, 'on', 'another namespace counts');
 });
 
 class FakeClient extends Emitter {
@@ -44,7 +44,7 @@ function setup() {
   const rx = new RoomExtras({ client, room });
   const events = [];
   for (const e of ['reaction', 'private', 'request', 'sendFailed']) rx.on(e, (...a) => events.push([e, ...a]));
-  const deliver = (xml) => client.emit('message', parseXml(xml));
+  const deliver = (xml) => client.emit('message', parse(xml));
   return { client, room, rx, events, extras, deliver };
 }
 

@@ -1,7 +1,7 @@
 // Tests of web/static/lib/xml.js. Run with `npm test` in web/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parse, serialize, el, attr, hasAttr, child, children, is, XmlError, NS_XML, MAX_DEPTH } from '../static/lib/xml.js';
+import { parse, serialize, el, x, attr, hasAttr, setAttr, child, children, is, XmlError, NS_XML, MAX_DEPTH } from '../static/lib/xml.js';
 
 test('namespaces: default, prefixed and inherited', () => {
   const e = parse(`<?xml version='1.0'?>
@@ -14,7 +14,7 @@ test('namespaces: default, prefixed and inherited', () => {
   assert.equal(attr(j, 'action'), 'session-initiate');
   assert.equal(children(j, 'content', 'urn:xmpp:jingle:1').length, 1);
   assert.equal(child(j, 'group')?.ns, 'urn:g');
-  assert.equal(child(j, 'group', 'urn:xmpp:jingle:1'), null);
+  assert.equal(child(j, 'group', 'urn:xmpp:jingle:1'), undefined);
 });
 
 test('text, entities, character references and CDATA', () => {
@@ -33,7 +33,7 @@ test('xml:lang is kept, other prefixed attributes and declarations dropped', () 
   const e = parse("<a xmlns='u' xmlns:p='urn:p' xml:lang='en' p:x='1' y='2'/>");
   assert.deepEqual({ ...e.attrs }, { 'xml:lang': 'en', y: '2' });
   assert.ok(hasAttr(e, 'y') && !hasAttr(e, 'x'));
-  assert.equal(attr(e, 'missing'), '');
+  assert.equal(attr(e, 'missing'), undefined);
   assert.equal(NS_XML, 'http://www.w3.org/XML/1998/namespace');
 });
 
@@ -67,4 +67,37 @@ test('parse bounds nesting depth', () => {
   const deep = (n) => '<a>'.repeat(n) + '</a>'.repeat(n);
   assert.equal(parse(deep(MAX_DEPTH)).name, 'a');
   assert.throws(() => parse(deep(MAX_DEPTH + 1)), /nested too deeply/);
+});
+
+// ---- x, the builder with written XML's namespace inheritance ----
+
+test('children inherit the namespace of the element they are built into', () => {
+  const el = x('presence', { xmlns: 'jabber:client', to: 'r@c/n' }, [
+    x('x', { xmlns: 'http://jabber.org/protocol/muc' }, [x('history', { maxstanzas: '20' })]),
+    x('status', {}, ['away & <back>']),
+  ]);
+  assert.equal(child(child(el, 'x'), 'history').ns, 'http://jabber.org/protocol/muc');
+  assert.equal(child(el, 'status').ns, 'jabber:client');
+  const xml = serialize(el);
+  assert.equal(xml, '<presence xmlns="jabber:client" to="r@c/n"><x xmlns="http://jabber.org/protocol/muc"><history maxstanzas="20"/></x><status>away &amp; &lt;back&gt;</status></presence>');
+  assert.deepEqual(parse(xml), el);
+});
+
+test('attr tells an absent attribute from an empty one; undefined values are left out', () => {
+  const el = x('a', { xmlns: 'urn:t', empty: '', gone: undefined });
+  assert.equal(attr(el, 'empty'), '');
+  assert.equal(attr(el, 'gone'), undefined);
+  assert.equal(attr(el, 'toString'), undefined, 'prototype names are not attributes');
+  setAttr(el, 'id', 'x1');
+  assert.equal(attr(el, 'id'), 'x1');
+  setAttr(el, 'id', undefined);
+  assert.equal(attr(el, 'id'), undefined);
+});
+
+test('children filters by name and namespace', () => {
+  const el = parse('<r xmlns="a"><c/><c xmlns="b"/><d/></r>');
+  assert.equal(children(el).length, 3);
+  assert.equal(children(el, 'c').length, 2);
+  assert.equal(children(el, 'c', 'b').length, 1);
+  assert.equal(child(el, 'd', 'b'), undefined);
 });

@@ -2,8 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XmppClient, StanzaError, TimeoutError, DisconnectedError, AuthError, JINGLE_FEATURES, iq, browserName } from '../static/lib/xmpp.js';
-import { x, kids, attr } from '../static/lib/xmlutil.js';
-import { parse } from '../static/lib/xml.js';
+import { x, children, attr, parse } from '../static/lib/xml.js';
 import { FakeServer, FakeClock, settle } from './fakes.mjs';
 
 function setup(opts = {}) {
@@ -64,7 +63,7 @@ test('requests resolve with results and reject with errors, timeouts and spoofs 
   await settle();
   ws.deliver(`<iq xmlns="jabber:client" type="result" id="${el.attrs.id}" from="room@conference.localhost"><query xmlns="urn:test">yes</query></iq>`);
   const res = await ok;
-  assert.equal(kids(res)[0].text, 'yes');
+  assert.equal(children(res)[0].text, 'yes');
 
   got = nextStanza(server);
   const refused = client.request(iq('set', 'room@conference.localhost', x('query', { xmlns: 'urn:test' })));
@@ -101,10 +100,10 @@ test('incoming requests: disco#info lists the Jingle features, ping answers, unk
   const disco = byId.d1;
   assert.equal(disco.attrs.type, 'result');
   assert.equal(disco.attrs.to, 'focus.localhost');
-  const features = kids(kids(disco)[0], 'feature').map((f) => attr(f, 'var'));
+  const features = children(children(disco)[0], 'feature').map((f) => attr(f, 'var'));
   for (const f of JINGLE_FEATURES) assert.ok(features.includes(f), `missing ${f}`);
   assert.equal(byId.p1.attrs.type, 'result');
-  const cond = (r) => kids(kids(r, 'error')[0]).map((c) => c.name);
+  const cond = (r) => children(children(r, 'error')[0]).map((c) => c.name);
   assert.deepEqual([byId.u1.attrs.type, cond(byId.u1)], ['error', ['service-unavailable']]);
   assert.deepEqual([byId.d2.attrs.type, cond(byId.d2)], ['error', ['bad-request']]);
   assert.deepEqual([byId.b1.attrs.type, cond(byId.b1)], ['error', ['not-acceptable', 'text']]);
@@ -154,7 +153,7 @@ test('a quiet connection is pinged and dropped when the server stops answering',
   server.onStanza = (el) => pings.push(el);
   await clock.advance(10_000);
   assert.equal(pings.length, 1, 'no ping after 10 s of silence');
-  assert.equal(kids(pings[0])[0].name, 'ping');
+  assert.equal(children(pings[0])[0].name, 'ping');
   await clock.advance(3000);
   assert.deepEqual(events.filter((e) => e[0] === 'offline').map((e) => e[1]), ['the server stopped answering']);
 });

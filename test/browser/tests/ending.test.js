@@ -23,7 +23,7 @@ test('a room its owner closes ends the call for the others with its own words an
   await inCall(guest);
   await owner.page.evaluate(async () => {
     const { iq } = await import('/static/lib/xmpp.js');
-    const { x } = await import('/static/lib/xmlutil.js');
+    const { x } = await import('/static/lib/xml.js');
     const call = window.parley.call;
     await call.client.request(iq('set', call.room.jid, x('query', { xmlns: 'http://jabber.org/protocol/muc#owner' }, [x('destroy', {}, [x('reason', {}, ['done for today'])])])));
   });

@@ -267,7 +267,7 @@ test('a moderator removes someone, who reads that they were removed and may rejo
 /** setPassword makes the room a page is in need a password (the page's user must own it). */
 const setPassword = (p, secret) => p.page.evaluate(async (pw) => {
   const { iq } = await import('/static/lib/xmpp.js');
-  const { x } = await import('/static/lib/xmlutil.js');
+  const { x } = await import('/static/lib/xml.js');
   const call = window.parley.call;
   const field = (v, value) => x('field', { var: v }, [x('value', {}, [value])]);
   await call.client.request(iq('set', call.room.jid, x('query', { xmlns: 'http://jabber.org/protocol/muc#owner' }, [

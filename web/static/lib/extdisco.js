@@ -7,9 +7,9 @@
  * No DOM access.
  */
 import { iq } from './xmpp.js';
-import { x, attr, kid, kids } from './xmlutil.js';
+import { x, attr, child, children } from './xml.js';
 
-/** @typedef {import('./xmlutil.js').El} El */
+/** @typedef {import('./xml.js').El} El */
 /** @typedef {import('./xmpp.js').XmppClient} XmppClient */
 
 export const NS_EXTDISCO = 'urn:xmpp:extdisco:2';
@@ -36,7 +36,7 @@ export const NS_EXTDISCO = 'urn:xmpp:extdisco:2';
  */
 export async function fetchServices(client, timeoutMs = 5000) {
   const res = await client.request(iq('get', client.domain, x('services', { xmlns: NS_EXTDISCO })), timeoutMs);
-  const services = kid(res, 'services', NS_EXTDISCO);
+  const services = child(res, 'services', NS_EXTDISCO);
   return services ? parseServices(services) : [];
 }
 
@@ -49,7 +49,7 @@ export async function fetchServices(client, timeoutMs = 5000) {
 export function parseServices(services) {
   /** @type {Service[]} */
   const out = [];
-  for (const s of kids(services, 'service', NS_EXTDISCO)) {
+  for (const s of children(services, 'service', NS_EXTDISCO)) {
     const type = attr(s, 'type') ?? '';
     const host = attr(s, 'host') ?? '';
     const port = Number(attr(s, 'port') ?? (type === 'turns' ? 5349 : 3478));

@@ -10,9 +10,9 @@
 import { Emitter } from './emitter.js';
 import { iq } from './xmpp.js';
 import { NS } from './muc.js';
-import { x, attr, kid } from './xmlutil.js';
+import { x, attr, child } from './xml.js';
 
-/** @typedef {import('./xmlutil.js').El} El */
+/** @typedef {import('./xml.js').El} El */
 /** @typedef {import('./xmpp.js').XmppClient} XmppClient */
 
 /**
@@ -45,7 +45,7 @@ import { x, attr, kid } from './xmlutil.js';
  * @returns {Knock|null}
  */
 export function parseKnock(st) {
-  const k = kid(st, 'knock', NS.lobby);
+  const k = child(st, 'knock', NS.lobby);
   if (!k) return null;
   const kind = attr(k, 'kind');
   const since = new Date(attr(k, 'since') ?? '');
@@ -65,7 +65,7 @@ export function parseKnock(st) {
  * @returns {Decision|null}
  */
 export function parseDecision(st) {
-  const d = kid(st, 'decided', NS.lobby);
+  const d = child(st, 'decided', NS.lobby);
   if (!d) return null;
   const outcome = attr(d, 'outcome');
   if (outcome !== 'admitted' && outcome !== 'denied' && outcome !== 'left') return null;

@@ -10,7 +10,7 @@
  * token where they like (sessionStorage, say).
  */
 import { NS as XNS, AuthError } from './xmpp.js';
-import { x, attr, kid } from './xmlutil.js';
+import { x, attr, child } from './xml.js';
 
 /** @typedef {import('./xmpp.js').XmppClient} XmppClient */
 /** @typedef {import('./xmpp.js').Config} ClientConfig */
@@ -118,7 +118,7 @@ export function tokenRefused(err) {
  */
 export async function requestResumption(client) {
   const res = await client.request(x('iq', { xmlns: XNS.client, type: 'get' }, [x('resume', { xmlns: NS_RESUME })]));
-  const el = kid(res, 'resume', NS_RESUME);
+  const el = child(res, 'resume', NS_RESUME);
   const token = el ? attr(el, 'token') ?? '' : '';
   if (!token) throw new Error('the server sent no resumption token');
   const exp = new Date(attr(/** @type {any} */ (el), 'expires') ?? '');

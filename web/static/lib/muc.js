@@ -8,9 +8,9 @@
  */
 import { Emitter } from './emitter.js';
 import { NS as XNS, StanzaError, XmppError, iq } from './xmpp.js';
-import { x, attr, ns, local, kid, kids, textOf } from './xmlutil.js';
+import { x, attr, ns, local, child, children, textOf } from './xml.js';
 
-/** @typedef {import('./xmlutil.js').El} El */
+/** @typedef {import('./xml.js').El} El */
 /** @typedef {import('./xmpp.js').XmppClient} XmppClient */
 
 export const NS = Object.freeze({
@@ -33,7 +33,7 @@ export const NS = Object.freeze({
  * @returns {Identity|null}
  */
 export function parseIdentity(st) {
-  const el = kid(st, 'identity', NS.identity);
+  const el = child(st, 'identity', NS.identity);
   if (!el) return null;
   const kind = attr(el, 'kind');
   return {
@@ -58,8 +58,8 @@ function identityName(st) {
  * @returns {LeaveReason}
  */
 function destroyedReason(destroy, presence) {
-  const reasonEl = kid(destroy, 'reason', NS.user);
-  const ended = presence ? kid(presence, 'ended', NS.room) : undefined;
+  const reasonEl = child(destroy, 'reason', NS.user);
+  const ended = presence ? child(presence, 'ended', NS.room) : undefined;
   /** @type {LeaveReason} */
   const why = { kind: 'destroyed', text: reasonEl ? textOf(reasonEl) : '' };
   if (ended) {
@@ -67,7 +67,7 @@ function destroyedReason(destroy, presence) {
     why.by = attr(ended, 'by') ?? '';
     // Only <ended/> carries the moderator's reason; the <destroy/> reason
     // without it is the server's generic words for plain clients.
-    const r = kid(ended, 'reason', NS.room);
+    const r = child(ended, 'reason', NS.room);
     why.text = r ? textOf(r) : '';
   }
   return why;
@@ -400,8 +400,8 @@ export class Room extends Emitter {
    */
   async features() {
     const res = await this.client.request(iq('get', this.jid, x('query', { xmlns: XNS.discoInfo })));
-    const q = kid(res, 'query', XNS.discoInfo);
-    return q ? kids(q).filter((k) => k.name === 'feature').map((k) => attr(k, 'var') ?? '') : [];
+    const q = child(res, 'query', XNS.discoInfo);
+    return q ? children(q).filter((k) => k.name === 'feature').map((k) => attr(k, 'var') ?? '') : [];
   }
 
   /** dispose stops listening to the client. */
@@ -423,7 +423,7 @@ export class Room extends Emitter {
       if (this.joinWaiter) this.joinWaiter(st);
       return;
     }
-    const xu = kid(st, 'x', NS.user);
+    const xu = child(st, 'x', NS.user);
     const codes = statusCodes(st);
     const isSelf = codes.includes('110') || (nick === this.nick && this.state === 'joining');
     if (type === 'unavailable') {
@@ -432,10 +432,10 @@ export class Room extends Emitter {
       return;
     }
     if (type) return;
-    const item = xu ? kid(xu, 'item', NS.user) : undefined;
-    const nickEl = kid(st, 'nick', NS.nick);
-    const showEl = kid(st, 'show');
-    const actorEl = item ? kid(item, 'actor', NS.user) : undefined;
+    const item = xu ? child(xu, 'item', NS.user) : undefined;
+    const nickEl = child(st, 'nick', NS.nick);
+    const showEl = child(st, 'show');
+    const actorEl = item ? child(item, 'actor', NS.user) : undefined;
     /** @type {Occupant} */
     const o = {
       nick,
@@ -449,7 +449,7 @@ export class Room extends Emitter {
       self: isSelf,
       ...permOf(st),
       actor: (actorEl && attr(actorEl, 'nick')) || '',
-      payload: kids(st).filter((k) => ns(k) !== NS.user && ns(k) !== NS.nick && local(k) !== 'show' && local(k) !== 'status'),
+      payload: children(st).filter((k) => ns(k) !== NS.user && ns(k) !== NS.nick && local(k) !== 'show' && local(k) !== 'status'),
     };
     const prev = this.occupants.get(nick);
     this.occupants.set(nick, o);
@@ -470,15 +470,15 @@ export class Room extends Emitter {
    */
   onUnavailable(nick, xu, codes, isSelf) {
     const o = this.occupants.get(nick);
-    const item = xu ? kid(xu, 'item', NS.user) : undefined;
-    const reasonEl = item ? kid(item, 'reason', NS.user) : undefined;
+    const item = xu ? child(xu, 'item', NS.user) : undefined;
+    const reasonEl = item ? child(item, 'reason', NS.user) : undefined;
     const text = reasonEl ? textOf(reasonEl) : '';
     /** @type {LeaveReason} */
     let why = { kind: 'left', text };
     if (codes.includes('303')) why = { kind: 'renamed', text, newNick: (item && attr(item, 'nick')) || '' };
     else if (codes.includes('307')) why = { kind: 'kicked', text };
     else if (codes.includes('301')) why = { kind: 'banned', text };
-    else if (xu && kid(xu, 'destroy', NS.user)) why = destroyedReason(/** @type {El} */ (kid(xu, 'destroy', NS.user)), this.lastUnavailable);
+    else if (xu && child(xu, 'destroy', NS.user)) why = destroyedReason(/** @type {El} */ (child(xu, 'destroy', NS.user)), this.lastUnavailable);
     else if (codes.includes('321') || codes.includes('322') || codes.includes('332')) why = { kind: 'removed', text };
     if (isSelf && why.kind === 'renamed' && why.newNick) {
       this.nick = why.newNick;
@@ -517,7 +517,7 @@ export class Room extends Emitter {
     const from = attr(st, 'from') ?? '';
     const slash = from.indexOf('/');
     const bare = (slash < 0 ? from : from.slice(0, slash)).toLowerCase();
-    const waiting = bare === this.jid && slash < 0 ? kid(st, 'waiting', NS.lobby) : undefined;
+    const waiting = bare === this.jid && slash < 0 ? child(st, 'waiting', NS.lobby) : undefined;
     if (waiting && this.state === 'joining' && this.joinWaiter) {
       // A lobby: no timeout while a moderator decides.
       this.client.clock.clearTimeout(this.joinTimer);
@@ -525,21 +525,21 @@ export class Room extends Emitter {
       return;
     }
     if (bare !== this.jid) return;
-    const ask = slash < 0 ? kid(st, 'unmute', NS.perm) : undefined;
+    const ask = slash < 0 ? child(st, 'unmute', NS.perm) : undefined;
     if (ask && attr(st, 'type') !== 'error') {
       this.emit('unmuteAsked', (attr(ask, 'media') ?? '').split(' ').filter(Boolean), attr(ask, 'by') ?? '');
       return;
     }
     if (attr(st, 'type') !== 'groupchat') return;
     const nick = slash < 0 ? '' : from.slice(slash + 1);
-    const subj = kid(st, 'subject');
+    const subj = child(st, 'subject');
     if (subj) {
       this.emit('subject', textOf(subj), nick);
       return;
     }
-    const body = kid(st, 'body');
+    const body = child(st, 'body');
     if (!body) return;
-    const delay = kids(st, 'delay', NS.delay)[0];
+    const delay = children(st, 'delay', NS.delay)[0];
     const stamp = delay ? new Date(attr(delay, 'stamp') ?? '') : null;
     this.emit('message', {
       nick,
@@ -557,19 +557,19 @@ export class Room extends Emitter {
  * @returns {{permRole: string, permissions: string[], muted: string[]}}
  */
 function permOf(st) {
-  const p = kid(st, 'perm', NS.perm);
+  const p = child(st, 'perm', NS.perm);
   const words = (/** @type {string|undefined} */ s) => (s ?? '').split(' ').filter(Boolean);
   return { permRole: (p && attr(p, 'role')) || '', permissions: words(p && attr(p, 'allow')), muted: words(p && attr(p, 'muted')) };
 }
 
 /** @param {El} st @returns {string[]} the MUC status codes of a presence */
 function statusCodes(st) {
-  const xu = kids(st, 'x').find((k) => ns(k) === NS.user);
+  const xu = children(st, 'x').find((k) => ns(k) === NS.user);
   if (!xu) return [];
-  return kids(xu, 'status', NS.user).map((s) => attr(s, 'code') ?? '');
+  return children(xu, 'status', NS.user).map((s) => attr(s, 'code') ?? '');
 }
 
 /** @param {El} st */
 export function isMucPresence(st) {
-  return local(st) === 'presence' && kids(st, 'x').some((k) => ns(k) === NS.user);
+  return local(st) === 'presence' && children(st, 'x').some((k) => ns(k) === NS.user);
 }

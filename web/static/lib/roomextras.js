@@ -23,9 +23,9 @@
 import { Emitter } from './emitter.js';
 import { NS as XNS } from './xmpp.js';
 import { NS as MUC } from './muc.js';
-import { x, attr, ns, kid, textOf } from './xmlutil.js';
+import { x, attr, ns, child, textOf } from './xml.js';
 
-/** @typedef {import('./xmlutil.js').El} El */
+/** @typedef {import('./xml.js').El} El */
 /** @typedef {import('./xmpp.js').XmppClient} XmppClient */
 /** @typedef {import('./muc.js').Room} Room */
 
@@ -187,28 +187,28 @@ export class RoomExtras extends Emitter {
     const id = attr(st, 'id') ?? '';
     if (type === 'error') {
       if (this.sent.has(id)) {
-        const err = kid(st, 'error');
+        const err = child(st, 'error');
         const cond = err?.children.find((c) => ns(c) === 'urn:ietf:params:xml:ns:xmpp-stanzas' && c.name !== 'text');
         this.emit('sendFailed', id, cond?.name ?? 'undefined-condition');
       }
       return;
     }
     if (!nick) return;
-    const reaction = kid(st, 'reaction', NS_ROOM);
+    const reaction = child(st, 'reaction', NS_ROOM);
     if (type === 'groupchat') {
       const emoji = reaction ? textOf(reaction) : '';
       if (REACTIONS.includes(emoji)) this.emit('reaction', nick, emoji);
       return;
     }
     if (type !== 'chat' && type !== 'normal') return;
-    const request = kid(st, 'request', NS_ROOM);
+    const request = child(st, 'request', NS_ROOM);
     if (request) {
       const action = attr(request, 'action') ?? '';
       // Only a moderator may ask; the room tells us who is one.
       if (REQUESTS.includes(action) && this.room.occupants.get(nick)?.role === 'moderator') this.emit('request', nick, action);
       return;
     }
-    const body = kid(st, 'body');
+    const body = child(st, 'body');
     if (body && textOf(body)) this.emit('private', { id, nick, body: textOf(body), self: false });
   }
 

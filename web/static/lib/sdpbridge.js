@@ -6,7 +6,7 @@
  * contents, ICE candidates both ways.
  */
 import * as jingle from './jingle.js';
-import { x, attr } from './xmlutil.js';
+import { x, attr } from './xml.js';
 
 /** @typedef {import('./xml.js').El} El */
 

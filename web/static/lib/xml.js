@@ -1,8 +1,11 @@
 // @ts-check
 /**
- * A small XML element model for XMPP payloads, the same in browsers and in
+ * The one XML helper set of the web client, the same in browsers and in
  * Node (no DOMParser): elements are plain objects {name, ns, attrs,
- * children, text}, as in the Go side's internal/xmlstream.Element.
+ * children, text}, as in the Go side's internal/xmlstream.Element. Two
+ * builders (el with an explicit namespace, x with written XML's
+ * inheritance), attribute reads where absent is undefined, child lookups,
+ * serialize and parse.
  *
  * parse reads one well-formed element of the XML XMPP allows (RFC 6120 §11:
  * no DOCTYPE, comments or processing instructions; an XML declaration may
@@ -38,11 +41,12 @@ export class XmlError extends Error {
 }
 
 /**
- * el builds an element. Attributes whose value is undefined are left out.
+ * el builds an element in an explicit namespace. Attributes whose value is
+ * undefined are left out; null and undefined children are skipped.
  * @param {string} name
  * @param {string} ns
  * @param {Record<string, string|undefined>} [attrs]
- * @param {(El|null|undefined)[]} [children] null and undefined are skipped
+ * @param {(El|null|undefined)[]} [children]
  * @returns {El}
  */
 export function el(name, ns, attrs = {}, children = []) {
@@ -56,11 +60,40 @@ export function el(name, ns, attrs = {}, children = []) {
 }
 
 /**
- * attr returns the attribute's value, or '' when it is absent.
+ * x builds an element as written XML reads: an xmlns attribute sets its
+ * namespace; without one the element takes its parent's (children are given
+ * theirs when attached here). String children are text; attributes whose
+ * value is undefined are left out.
+ * @param {string} name
+ * @param {Record<string, string|undefined>} [attrs]
+ * @param {(El|string)[]} [children]
+ * @returns {El}
+ */
+export function x(name, attrs = {}, children = []) {
+  const e = el(name, attrs.xmlns ?? '', { ...attrs, xmlns: undefined });
+  for (const c of children) {
+    if (typeof c === 'string') e.text += c;
+    else e.children.push(c);
+  }
+  if (e.ns) for (const c of e.children) inherit(c, e.ns);
+  return e;
+}
+
+/** @param {El} e @param {string} parentNs */
+function inherit(e, parentNs) {
+  if (e.ns) return;
+  e.ns = parentNs;
+  for (const c of e.children) inherit(c, parentNs);
+}
+
+/**
+ * attr returns the attribute's value, or undefined when it is absent (an
+ * empty attribute is '').
  * @param {El} e @param {string} name
+ * @returns {string|undefined}
  */
 export function attr(e, name) {
-  return Object.prototype.hasOwnProperty.call(e.attrs, name) ? e.attrs[name] : '';
+  return Object.prototype.hasOwnProperty.call(e.attrs, name) ? e.attrs[name] : undefined;
 }
 
 /**
@@ -72,22 +105,38 @@ export function hasAttr(e, name) {
 }
 
 /**
- * children returns the children with that name and namespace; an undefined
- * namespace matches any.
- * @param {El} e @param {string} name @param {string} [ns]
+ * setAttr sets an attribute, or removes it for undefined.
+ * @param {El} e @param {string} name @param {string|undefined} value
+ */
+export function setAttr(e, name, value) {
+  if (value === undefined) delete e.attrs[name];
+  else e.attrs[name] = value;
+}
+
+/** ns returns the element's namespace URI. @param {El} e */
+export const ns = (e) => e.ns;
+/** local returns the element's local name. @param {El} e */
+export const local = (e) => e.name;
+/** textOf returns the character data directly inside the element. @param {El} e */
+export const textOf = (e) => e.text;
+
+/**
+ * children returns the children, or those with this name (and namespace; an
+ * undefined namespace matches any).
+ * @param {El} e @param {string} [name] @param {string} [ns]
  */
 export function children(e, name, ns) {
-  return e.children.filter((c) => c.name === name && (ns === undefined || c.ns === ns));
+  return e.children.filter((c) => (name === undefined || c.name === name) && (ns === undefined || c.ns === ns));
 }
 
 /**
- * child returns the first child with that name and namespace, or null.
+ * child returns the first child with that name (and namespace), or
+ * undefined; also for a missing parent.
  * @param {El|null|undefined} e @param {string} name @param {string} [ns]
- * @returns {El|null}
+ * @returns {El|undefined}
  */
 export function child(e, name, ns) {
-  if (!e) return null;
-  return e.children.find((c) => c.name === name && (ns === undefined || c.ns === ns)) ?? null;
+  return e?.children.find((c) => c.name === name && (ns === undefined || c.ns === ns));
 }
 
 /**

@@ -1,0 +1,192 @@
+// @ts-check
+/**
+ * What a call sends: our microphone, camera and screen share on the m-lines
+ * the focus lets us send on, and their simulcast layers.
+ */
+import { x } from '../xml.js';
+import { iq } from '../xmpp.js';
+import { NS, mediaOf, sendsFromUs } from './contents.js';
+
+/** @typedef {import('../xml.js').El} El */
+/** @typedef {import('../conference.js').Conference} Conference */
+
+/**
+ * How our own video is sent, by source: the simulcast layers the focus asks
+ * for, by rid, smallest first. A camera sends up to three; a screen two,
+ * sharp and slow.
+ * @type {Record<'camera'|'screen', Record<string, {scaleResolutionDownBy: number, maxBitrate: number, maxFramerate?: number}>>}
+ */
+const ENCODINGS = {
+  camera: {
+    q: { scaleResolutionDownBy: 4, maxBitrate: 100_000 },
+    h: { scaleResolutionDownBy: 2, maxBitrate: 300_000 },
+    f: { scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+  },
+  screen: {
+    h: { scaleResolutionDownBy: 2, maxBitrate: 500_000, maxFramerate: 5 },
+    f: { scaleResolutionDownBy: 1, maxBitrate: 2_000_000, maxFramerate: 5 },
+  },
+};
+
+/**
+ * refreshLocalTracks puts the current local tracks on the senders, e.g.
+ * after the user picked another camera.
+ * @param {Conference} conf
+ */
+export async function refreshLocalTracks(conf) {
+  const pc = conf.pc;
+  if (!pc) return;
+  const slots = publishSlots(conf);
+  for (const t of pc.getTransceivers()) {
+    const slot = t.mid === null ? undefined : slots.get(t.mid);
+    if (!slot) continue;
+    const track = localTrackFor(conf, slot);
+    if (t.sender.track !== track) await t.sender.replaceTrack(track);
+  }
+}
+
+/**
+ * setScreen runs shareScreen on the negotiation queue.
+ * @param {Conference} conf
+ * @param {MediaStreamTrack|null} track
+ */
+export async function setScreen(conf, track) {
+  const prev = conf.screenTrack;
+  if (prev === track) return;
+  if (prev && conf.onScreenEnded && typeof prev.removeEventListener === 'function') prev.removeEventListener('ended', conf.onScreenEnded);
+  conf.screenTrack = track;
+  conf.onScreenEnded = null;
+  if (track && typeof track.addEventListener === 'function') {
+    const onEnded = () => {
+      if (conf.screenTrack !== track) return;
+      conf.shareScreen(null).catch(() => {}).then(() => conf.emit('screenShareEnded'));
+    };
+    conf.onScreenEnded = onEnded;
+    track.addEventListener('ended', onEnded);
+  }
+  // Text and detail over motion: the encoder keeps the resolution and
+  // drops frames when bandwidth is short.
+  if (track && 'contentHint' in track && !track.contentHint) track.contentHint = 'detail';
+  const pc = conf.pc;
+  const sid = conf.sid;
+  if (!pc || !sid) return; // startSession shares it
+  const t = screenTransceiver(conf, pc);
+  if (!t) throw new Error('conf call has no room for a screen share');
+  await t.sender.replaceTrack(track);
+  await announceScreen(conf, sid, track !== null);
+}
+
+/**
+ * announceScreen tells the focus that our screen share started or
+ * stopped (docs/SIGNALLING.md).
+ * @param {Conference} conf
+ * @param {string} sid
+ * @param {boolean} active
+ */
+export async function announceScreen(conf, sid, active) {
+  const j = x('jingle', { xmlns: NS.jingle, action: 'session-info', sid }, [x('screen-share', { xmlns: NS.focusRoom, active: String(active) })]);
+  await conf.client.request(iq('set', conf.cfg.focus, j));
+}
+
+/**
+ * screenTransceiver returns the transceiver of the m-line for our screen.
+ * @param {Conference} conf
+ * @param {RTCPeerConnection} pc
+ */
+export function screenTransceiver(conf, pc) {
+  for (const [mid, slot] of publishSlots(conf)) {
+    if (slot === 'screen') return pc.getTransceivers().find((t) => t.mid === mid) ?? null;
+  }
+  return null;
+}
+
+/**
+ * publishSlots maps the m-lines we send on to what we send there: the
+ * first audio content the focus lets us send on takes the microphone, the
+ * first video one the camera, the second video one a screen share.
+ * @param {Conference} conf
+ * @returns {Map<string, 'audio'|'camera'|'screen'>} by mid
+ */
+export function publishSlots(conf) {
+  /** @type {Map<string, 'audio'|'camera'|'screen'>} */
+  const out = new Map();
+  let audios = 0, videos = 0;
+  for (const [mid, c] of conf.contents) {
+    if (!sendsFromUs(c)) continue;
+    const kind = mediaOf(c);
+    if (kind === 'audio' && audios++ === 0) out.set(mid, 'audio');
+    if (kind === 'video') {
+      videos++;
+      if (videos <= 2) out.set(mid, videos === 1 ? 'camera' : 'screen');
+    }
+  }
+  return out;
+}
+
+/**
+ * tuneEncodings gives our camera's and screen's simulcast layers their
+ * sizes, bitrates and frame rates (ENCODINGS), by rid. A browser that
+ * refuses keeps its defaults: the call goes on.
+ * @param {Conference} conf
+ * @param {RTCPeerConnection} pc
+ */
+export async function tuneEncodings(conf, pc) {
+  for (const [mid, slot] of publishSlots(conf)) {
+    if (slot === 'audio') continue;
+    const t = pc.getTransceivers().find((tr) => tr.mid === mid);
+    if (!t || typeof t.sender.getParameters !== 'function') continue;
+    const params = t.sender.getParameters();
+    const want = ENCODINGS[slot];
+    let changed = false;
+    for (const e of params.encodings ?? []) {
+      const w = e.rid ? want[e.rid] : undefined;
+      if (!w) continue;
+      for (const [k, v] of Object.entries(w)) {
+        if (/** @type {any} */ (e)[k] !== v) {
+          /** @type {any} */ (e)[k] = v;
+          changed = true;
+        }
+      }
+    }
+    if (!changed) continue;
+    await t.sender.setParameters(params).catch((/** @type {unknown} */ err) => console.warn(`parley: could not tune the ${slot} layers`, err));
+  }
+}
+
+/**
+ * sendLayers turns our camera's or screen's simulcast layers on and off,
+ * as the focus says: it sends only the layers someone receives.
+ * @param {Conference} conf
+ * @param {'camera'|'screen'} source
+ * @param {string[]} rids the layers to send
+ */
+export async function sendLayers(conf, source, rids) {
+  const pc = conf.pc;
+  if (!pc) return;
+  for (const [mid, slot] of publishSlots(conf)) {
+    if (slot !== source) continue;
+    const t = pc.getTransceivers().find((tr) => tr.mid === mid);
+    if (!t || typeof t.sender.getParameters !== 'function') return;
+    const params = t.sender.getParameters();
+    let changed = false;
+    for (const e of params.encodings ?? []) {
+      const on = !e.rid || rids.includes(e.rid);
+      if (e.active !== on) {
+        e.active = on;
+        changed = true;
+      }
+    }
+    if (changed) await t.sender.setParameters(params).catch((/** @type {unknown} */ err) => console.warn(`parley: could not pause ${source} layers`, err));
+  }
+}
+
+/**
+ * localTrackFor returns what we send on a slot now.
+ * @param {Conference} conf
+ * @param {'audio'|'camera'|'screen'} slot
+ */
+export function localTrackFor(conf, slot) {
+  if (slot === 'screen') return conf.screenTrack;
+  const tracks = conf.cfg.localTracks();
+  return slot === 'audio' ? tracks.audio : tracks.video;
+}
