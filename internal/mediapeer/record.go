@@ -8,7 +8,7 @@ import (
 	"parley.dev/parley/internal/xmlstream"
 )
 
-// nsRecord is recording's namespace (docs/SIGNALLING.md §11).
+// nsRecord is recording's namespace (docs/SIGNALLING.md §14).
 const nsRecord = "urn:parley:record:0"
 
 // StartRecording asks the room to record the meeting (it needs the record

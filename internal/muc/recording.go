@@ -7,7 +7,7 @@ import (
 	"parley.dev/parley/internal/xmlstream"
 )
 
-// NSRecord is the namespace of recording (docs/SIGNALLING.md §11): an
+// NSRecord is the namespace of recording (docs/SIGNALLING.md §14): an
 // occupant holding the record permission asks the room with
 // <record action="start|stop" [id]/>, and a recorder's presence carries
 // <recording id/>, which the room passes on only from occupants that hold

@@ -22,7 +22,7 @@ import (
 )
 
 // NS is the namespace of recording in presence and requests
-// (docs/SIGNALLING.md §11): a recorder's presence carries
+// (docs/SIGNALLING.md §14): a recorder's presence carries
 // <recording xmlns=NS id=ID/>, and <record xmlns=NS action="start|stop"/>
 // asks the room to start or stop one.
 const NS = "urn:parley:record:0"

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Recording (docs/SIGNALLING.md §11): a recorder is an occupant whose
+ * Recording (docs/SIGNALLING.md §14): a recorder is an occupant whose
  * presence carries <recording xmlns='urn:parley:record:0' id/>; the room
  * passes that stamp on only from an occupant holding the record
  * permission, so its presence means the meeting is being recorded. Anyone

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Recording as the call screen shows it (docs/SIGNALLING.md §11): a
+ * Recording as the call screen shows it (docs/SIGNALLING.md §14): a
  * "Recording" badge in the call bar for everyone while a recorder is in
  * the room, and a Record / Stop recording button for whoever holds the
  * record permission (the room checks it again: the button only spares a
