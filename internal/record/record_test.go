@@ -77,6 +77,7 @@ func TestRecordTracks(t *testing.T) {
 	stopped := time.Now()
 	rec.Stop("stopped")
 	<-rec.Done()
+	t.Logf("stopping took %v", time.Since(stopped).Round(time.Millisecond))
 
 	m, err := record.ReadManifest(dir)
 	if err != nil {
