@@ -25,6 +25,8 @@ command -v tc >/dev/null 2>&1 || need+=(iproute2)
 command -v getconf >/dev/null 2>&1 || need+=(libc-bin)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
 # slixmpp's XEP-0363 plugin uploads with aiohttp (test/interop apps-upload).
 /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 || need+=(python3-aiohttp)

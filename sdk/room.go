@@ -287,9 +287,13 @@ type Occupant struct {
 	PermissionRole string
 	Permissions    []string
 	Muted          []string
+	// Recording is the id of the recording this occupant makes (it is a
+	// recorder: the meeting is being recorded); "" otherwise.
+	Recording string
 }
 
 func occupant(o mediapeer.Occupant) Occupant {
 	return Occupant{Nick: o.Nick, JID: o.JID, Role: Role(o.Role), Affiliation: Affiliation(o.Affiliation), Self: o.Self,
-		PermissionRole: o.PermRole, Permissions: o.Permissions.Names(), Muted: strings.Fields(o.Muted)}
+		PermissionRole: o.PermRole, Permissions: o.Permissions.Names(), Muted: strings.Fields(o.Muted),
+		Recording: o.Recording}
 }

@@ -5,6 +5,7 @@
 //	parley user ...          manage accounts
 //	parley room ...          manage declared rooms
 //	parley load ...          run R rooms of P headless participants against a server
+//	parley recorder ...      record one room from a separate process
 //	parley config ...        check a config file, or print an example
 //	parley doctor            check a running deployment from outside
 //	parley version           print the version
@@ -35,6 +36,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runServe(ctx, args, stderr)
 	case "load":
 		return runLoad(args, stdout, stderr)
+	case "recorder":
+		return runRecorder(args, stderr)
 	case "user":
 		return runUser(args, stdin, stdout, stderr)
 	case "invite":
@@ -69,6 +72,7 @@ func usage(w io.Writer) {
   parley invite [--data DIR] [--domain D] [--ttl 168h]   (for --registration invite)
   parley load --server ws://HOST:PORT/xmpp-websocket --domain D --rooms R --participants P
               [--duration 30s] [--media=false] [--json] [--server-pid PID]
+  parley recorder --server URL --room ROOM [--token-file F | --user U --password-file F] [--dir DIR]
   parley config check [FILE]     check a config file (default ./parley.toml), print the effective settings
   parley config example          print a complete, commented config file
   parley doctor [serve's flags]  check the deployment: DNS, certificate, TCP and UDP port, clock, data folder, disk

@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	cfg := loaded.cfg
+	cfg.Recordings = newRecordings
 	var logs *logging.Control
 	cfg.Logger, logs, _ = logging.New(os.Stderr, loaded.opts.logFormat, loaded.levels) // the format is checked
 	reloads := make(chan app.Config, 1)

@@ -67,6 +67,9 @@ type Config struct {
 	// Drain starts a graceful stop (POST /admin/drain) and returns its
 	// state, as JSON-encodable data. Default nil: that endpoint answers 501.
 	Drain func() any
+	// Recordings runs recordings (/api/rooms/{room}/recordings). Default
+	// nil: those endpoints answer 501.
+	Recordings Recordings
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -115,6 +118,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("GET /stats/conferences/{room}", a.conferenceStats)
 	h("POST /api/rooms/{room}/trace", a.startTrace)
 	h("GET /api/rooms/{room}/trace", a.getTrace)
+	a.registerRecordings(h)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -226,6 +230,7 @@ func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &he):
 		status = he.status
+	case recordingError(err, &status):
 	case errors.Is(err, muc.ErrNoRoom), errors.Is(err, muc.ErrNoOccupant), errors.Is(err, muc.ErrNoKnock):
 		status = http.StatusNotFound
 	case errors.Is(err, muc.ErrRoomExists):

@@ -103,6 +103,10 @@ type Config struct {
 	// AdminListener, when set, is used instead of opening Admin (tests).
 	AdminListener net.Listener
 
+	// Recordings, if set, makes the recordings (record.NewManager, from
+	// cmd/parley; app/recording.go). Default nil: recording is off.
+	Recordings func(RecordingsEnv) (Recordings, error)
+
 	// Listeners, when set, are used instead of opening Listen and C2S:
 	// tests pass loopback listeners on port 0.
 	HTTPListener, C2SListener net.Listener
@@ -157,13 +161,14 @@ type parley struct {
 	components net.Listener
 	// admin is the admin listener's server and mux; nil without --admin.
 	// Other parts mount their handlers on adminMux before serve.
-	admin    *http.Server
-	adminMux *http.ServeMux
-	adminLn  net.Listener
-	tokens   *token.Verifier // nil when tokens are off
-	port     *onePort        // the muxes and TURN on --listen; set by openPort
-	door     *frontDoor      // the admission gates of every listener; read-only after start
-	ready    atomic.Bool
+	admin      *http.Server
+	adminMux   *http.ServeMux
+	adminLn    net.Listener
+	tokens     *token.Verifier // nil when tokens are off
+	recordings Recordings      // nil without Config.Recordings; set by startConferences
+	port       *onePort        // the muxes and TURN on --listen; set by openPort
+	door       *frontDoor      // the admission gates of every listener; read-only after start
+	ready      atomic.Bool
 	// drain is started once (startDrain); drained is closed when it is
 	// over: Run then shuts down.
 	drainOnce sync.Once
@@ -334,14 +339,18 @@ func (p *parley) startConferences() error {
 	if err != nil {
 		return err
 	}
+	if err := p.startRecordings(); err != nil {
+		return fmt.Errorf("recordings: %w", err)
+	}
 	mucDomain := p.mucDomain()
 	p.muc, err = muc.New(muc.Config{
-		Domain:  mucDomain,
-		Router:  p.xmpp,
-		DataDir: filepath.Join(cfg.DataDir, "rooms"),
-		Logger:  cfg.Logger.With("part", "muc"),
-		OnEvent: p.roomEvent,
-		Archive: p.xmpp.RoomArchive(), // MAM for rooms (XEP-0313)
+		Recordings: p.muRecordings(),
+		Domain:     mucDomain,
+		Router:     p.xmpp,
+		DataDir:    filepath.Join(cfg.DataDir, "rooms"),
+		Logger:     cfg.Logger.With("part", "muc"),
+		OnEvent:    p.roomEvent,
+		Archive:    p.xmpp.RoomArchive(), // MAM for rooms (XEP-0313)
 
 		Identify:       p.identify,
 		OnTokenRefused: p.tokenRefused,
@@ -455,6 +464,9 @@ func (p *parley) shutdown() error {
 		p.c2s.Close()
 	}
 	p.http.Shutdown(ctx)
+	if p.recordings != nil {
+		p.recordings.Close() // the recorders leave while the server still runs
+	}
 	if p.admin != nil {
 		p.admin.Shutdown(ctx)
 	}

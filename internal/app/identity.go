@@ -105,6 +105,9 @@ func ReadSecretFile(path string) (string, error) {
 
 // identify tells MUC how an occupant's session authenticated.
 func (p *parley) identify(real jid.JID) muc.Identity {
+	if p.recordings != nil && p.recordings.IsRecorder(real) {
+		return recorderIdentity()
+	}
 	id, ok := p.xmpp.IdentityOf(real)
 	if !ok {
 		return muc.Identity{}
@@ -187,7 +190,7 @@ func (p *parley) openAdmin() error {
 	p.adminLn = ln
 	p.adminMux = http.NewServeMux()
 	admin.New(admin.Config{Token: tok, Rooms: p.muc, Tokens: p.tokens, Stats: p.identityStats, Drain: p.drainStatus,
-		StartTrace: p.startTrace, Trace: p.traceOf, Conferences: p.conferenceStats,
+		StartTrace: p.startTrace, Recordings: p.adminRecordings(), Trace: p.traceOf, Conferences: p.conferenceStats,
 		Logger: cfg.Logger.With("part", "admin")}).Register(p.adminMux)
 	p.admin = &http.Server{Handler: p.adminMux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}

@@ -9,6 +9,7 @@ import (
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
+	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/perm"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
@@ -32,7 +33,6 @@ const (
 // and why; every other permission must be tried by the matrix.
 var notEnforcedHere = map[perm.Permission]string{
 	perm.AdmitLobby: "the lobby is built by the identities part of issue 12",
-	perm.Record:     "recording is a later issue",
 }
 
 // outcome is what one attempt gave: allowed, or refused with a condition.
@@ -57,7 +57,7 @@ func refusedBy(err error) outcome {
 }
 
 func TestPermissionMatrix(t *testing.T) {
-	server, ws := startParley(t)
+	server, ws := startParleyWith(t, func(c *Config) { c.Recordings = stubRecordings })
 	tested := map[perm.Permission]bool{}
 	for _, role := range perm.Roles() {
 		t.Run(string(role), func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestPermissionMatrix(t *testing.T) {
 	// Every refusal was counted, by permission, where it happened.
 	mucRefused, focusRefused := server.muc.Stats().Refused, server.focus.Stats().Refused
 	for _, p := range []perm.Permission{perm.PrivateChat, perm.MuteOthers, perm.AskUnmute,
-		perm.GrantRoles, perm.LockRoom, perm.Kick, perm.Ban, perm.EndMeeting} {
+		perm.GrantRoles, perm.LockRoom, perm.Kick, perm.Ban, perm.EndMeeting, perm.Record} {
 		if mucRefused[p.String()] == 0 {
 			t.Errorf("the MUC counted no refusal of %s: %v", p, mucRefused)
 		}
@@ -255,9 +255,28 @@ func mucMatrix(t *testing.T, ws string, role perm.Role, check func(perm.Permissi
 		xmlstream.New(nsMUCAdmin, "item", "nick", "t-kick", "role", "none"))))
 	check(perm.Ban, actor.iq(room.String(), xmlstream.New(nsMUCAdmin, "query").Add(
 		xmlstream.New(nsMUCAdmin, "item", "jid", targets["t-ban"].c.JID().Bare().String(), "affiliation", "outcast"))))
+	check(perm.Record, actor.iq(room.String(), xmlstream.New(muc.NSRecord, "record", "action", "start")))
 	check(perm.EndMeeting, actor.iq(room.String(), xmlstream.New(nsMUCOwner, "query").Add(
 		xmlstream.New(nsMUCOwner, "destroy"))))
 }
+
+// stubRecordings stands for the record package's Manager, which the
+// record package's own tests run: here only the room's check matters.
+func stubRecordings(RecordingsEnv) (Recordings, error) { return stubRecorder{}, nil }
+
+type stubRecorder struct{}
+
+func (stubRecorder) StartRecording(room, by string) (string, error)         { return "stub", nil }
+func (stubRecorder) Start(room, by, url string) (string, error)             { return "stub", nil }
+func (stubRecorder) Composite(context.Context, string, string) (any, error) { return nil, nil }
+func (stubRecorder) StopRecording(room, id string) error                    { return nil }
+func (stubRecorder) Stop(ctx context.Context, room, id string) error        { return nil }
+func (stubRecorder) Recordings(room string) (any, error)                    { return []any{}, nil }
+func (stubRecorder) Recording(room, id string) (any, error)                 { return nil, nil }
+func (stubRecorder) File(room, id, name string) (string, error)             { return "", nil }
+func (stubRecorder) Remove(room, id string) error                           { return nil }
+func (stubRecorder) IsRecorder(jid.JID) bool                                { return false }
+func (stubRecorder) Close()                                                 {}
 
 func outcomeOf(err error) outcome {
 	if err != nil {

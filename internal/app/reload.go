@@ -11,7 +11,7 @@ var reloadable = map[string]bool{
 	"TURNSecret": true, "Tokens": true,
 	// Set by the caller for each Run, not settings.
 	"Logger": true, "Reloads": true, "Drain": true, "Ready": true, "HTTPListener": true, "C2SListener": true,
-	"AdminListener": true, "ACMEHTTPClient": true,
+	"AdminListener": true, "ACMEHTTPClient": true, "Recordings": true,
 }
 
 // reload applies new settings while calls carry on: the TURN secret

@@ -86,6 +86,10 @@ type Occupant struct {
 	PermRole    string
 	Permissions perm.Set
 	Muted       string
+	// Recording is the id of the recording this occupant makes: it is a
+	// recorder, and the room is being recorded (the room passes the stamp
+	// on only from an occupant with the record permission). "" otherwise.
+	Recording string
 }
 
 // Event is something that happened in a room.

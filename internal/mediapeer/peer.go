@@ -47,6 +47,9 @@ type RoomConfig struct {
 	// videoType on the Jingle source): it then needs publish_screen
 	// rather than publish_video. Default "": a camera.
 	VideoType string
+	// Presence are extension elements sent in our presence to the room
+	// (a recorder's <recording/>, docs/SIGNALLING.md). Default none.
+	Presence []*xmlstream.Element
 }
 
 // Peer is our presence in one room.
@@ -172,6 +175,9 @@ func (p *Peer) enter(ctx context.Context) error {
 	joined := p.joined
 	p.mu.Unlock()
 	pres := xmlstream.New(xmlstream.NSClient, "presence", "to", p.occupantJID(p.cfg.Nick)).Add(x)
+	for _, el := range p.cfg.Presence {
+		pres.Add(el)
+	}
 	if err := p.conn.cfg.Client.Send(pres); err != nil {
 		return err
 	}

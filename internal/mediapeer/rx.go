@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -26,6 +27,18 @@ type Track struct {
 
 	mu sync.Mutex
 	rx rxStats // guarded by mu; written by the track's read goroutine
+
+	pli func() error // asks the publisher for a keyframe; read-only, nil for a Track made outside a session
+}
+
+// RequestKeyframe sends a Picture Loss Indication for a video track: the
+// SFU asks the publisher for a keyframe, so that a recorder or a late
+// decoder can start, or recover after loss.
+func (t *Track) RequestKeyframe() error {
+	if t.pli == nil || t.Kind != "video" {
+		return nil
+	}
+	return t.pli()
 }
 
 // OwnerNick returns the publisher's nick, or "" if unknown.
@@ -134,7 +147,7 @@ func (s *rxStats) snapshot() TrackStats {
 }
 
 // onTrack follows a remote track until it ends.
-func (s *session) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (s *session) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	// The track id is "<source>-<stream id>" (docs/SIGNALLING.md): a
 	// publisher's screen share is a second video beside its camera.
 	key := tr.ID()
@@ -142,6 +155,10 @@ func (s *session) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	codec := tr.Codec()
 	t := &Track{StreamID: tr.StreamID(), Kind: tr.Kind().String(), Source: source, MimeType: codec.MimeType, SSRC: uint32(tr.SSRC())}
 	t.rx.clockRate = int64(codec.ClockRate)
+	t.pli = func() error {
+		_, err := recv.Transport().WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+		return err
+	}
 	s.mu.Lock()
 	t.Owner = s.owners[tr.StreamID()]
 	s.tracks[key] = t

@@ -85,6 +85,10 @@ type Config struct {
 	// and answers MAM queries to rooms from their occupants and members.
 	// It is called with the room's lock held. Default nil: no room archive.
 	Archive RoomArchive
+	// Recordings starts and stops recordings asked for in the room by
+	// occupants with the record permission. Default nil: such requests
+	// answer feature-not-implemented.
+	Recordings Recordings
 }
 
 // RoomArchive is a message archive for rooms (the XMPP server's).
@@ -128,6 +132,7 @@ type Service struct {
 	dataDir        string                         // immutable; "" without persistence
 	reload         *reloader                      // immutable; nil without DataDir or with reloads off
 	archive        RoomArchive                    // immutable; may be nil
+	recordings     Recordings                     // immutable; may be nil
 	saver          *saver                         // immutable; nil without DataDir
 	counters       counters                       // atomic
 	mu             sync.Mutex                     // guards the fields below
@@ -200,6 +205,7 @@ func New(cfg Config) (*Service, error) {
 		onTokenRefused: cfg.OnTokenRefused,
 		declaredOnly:   cfg.DeclaredOnly,
 		archive:        cfg.Archive,
+		recordings:     cfg.Recordings,
 		userDomain:     cfg.UserDomain,
 		dataDir:        cfg.DataDir,
 		rooms:          make(map[string]*room),

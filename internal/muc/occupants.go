@@ -269,7 +269,7 @@ func (r *room) presenceFor(o, receiver *occupant, typ string, mu mucUser) *xmlst
 	case mu.payload != nil:
 		p.Children = append(p.Children, mu.payload...)
 	case typ == "":
-		p.Children = append(p.Children, o.payload...)
+		p.Children = append(p.Children, r.withoutRecordingClaim(o, o.payload)...)
 		p.Add(o.identityElement())
 	}
 	aff, role := r.affiliationOf(o.real), o.role

@@ -42,6 +42,9 @@ type Config struct {
 	NoAnonymous bool
 	// DeclaredOnly turns on-the-fly rooms off. Default false.
 	DeclaredOnly bool
+	// Recordings makes the recordings (app.Config.Recordings). Default
+	// nil: recording is off.
+	Recordings func(app.RecordingsEnv) (app.Recordings, error)
 }
 
 // Server is a running parley.
@@ -115,6 +118,7 @@ func (s *Server) start(cfg Config) error {
 		Domain: cfg.Domain, DataDir: cfg.DataDir, PublicIP: "127.0.0.1", AllowAnonymous: !cfg.NoAnonymous,
 		SCRAMIterations: cfg.SCRAMIterations, HTTPListener: httpLn, C2SListener: c2sLn,
 		Logger: cfg.Logger, Ready: ready, Version: "test", DeclaredOnly: cfg.DeclaredOnly,
+		Recordings: cfg.Recordings,
 	}
 	if err := s.secrets(cfg, &acfg); err != nil {
 		httpLn.Close()

@@ -26,6 +26,8 @@ import { levelMeter } from './meter.js';
 import { Monitor, downloadDebug } from './monitor.js';
 import { LobbyPanel, showWaiting } from './lobbyview.js';
 import { RoomAccess } from './roomaccess.js';
+import { RecordingControl } from './recordingview.js';
+import { recordingOf } from '../lib/recording.js';
 
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('../lib/call.js').Participant} Participant */
@@ -86,6 +88,8 @@ class CallView {
     this.lobby = null;
     /** @type {RoomAccess|null} the lobby and guest switches, for moderators; set with the room */
     this.access = null;
+    /** @type {RecordingControl|null} the recording badge and button; set with the room */
+    this.recording = null;
     this.waiting = false; // we knocked and wait in the lobby
     /** @type {import('../lib/muc.js').LeaveReason|null} why the room removed us, once it did */
     this.removedWhy = null;
@@ -267,6 +271,8 @@ class CallView {
       this.lobby = new LobbyPanel({ client: c.client, room: room.jid, say: (text, bad) => this.chat.system(text, bad) });
       this.access?.close();
       this.access = new RoomAccess({ client: c.client, room: room.jid, say: (text, bad) => this.chat.system(text, bad) });
+      this.recording?.close();
+      this.recording = new RecordingControl({ client: c.client, room, say: (text, bad) => this.chat.system(text, bad) });
       room.on('removed', (why) => {
         this.removedWhy = why;
       });
@@ -286,6 +292,8 @@ class CallView {
       this.showStatus();
     });
     c.on('participant', (p) => {
+      const o = this.call.room?.occupants.get(p.nick);
+      if (o && recordingOf(o)) return; // a recorder: the badge says it, no tile
       this.upsert(p);
       this.log('joined', p.nick);
     });

@@ -1,0 +1,65 @@
+// @ts-check
+/**
+ * Recording (docs/SIGNALLING.md §14): a recorder is an occupant whose
+ * presence carries <recording xmlns='urn:parley:record:0' id/>; the room
+ * passes that stamp on only from an occupant holding the record
+ * permission, so its presence means the meeting is being recorded. Anyone
+ * holding record asks the room to start or stop one.
+ *
+ * No DOM access.
+ */
+import { iq } from './xmpp.js';
+import { x, attr, child } from './xml.js';
+
+export const NS_RECORD = 'urn:parley:record:0';
+
+/** @typedef {import('./xmpp.js').XmppClient} XmppClient */
+/** @typedef {import('./muc.js').Occupant} Occupant */
+
+/**
+ * recordingOf returns the id of the recording an occupant makes, '' if it
+ * is no recorder.
+ * @param {Occupant} o
+ * @returns {string}
+ */
+export function recordingOf(o) {
+  const el = o.payload.find((c) => c.name === 'recording' && c.ns === NS_RECORD);
+  return el ? attr(el, 'id') || '-' : '';
+}
+
+/**
+ * recordingsIn lists the recordings running in a room.
+ * @param {Iterable<Occupant>} occupants
+ * @returns {string[]}
+ */
+export function recordingsIn(occupants) {
+  const ids = [];
+  for (const o of occupants) {
+    const id = recordingOf(o);
+    if (id) ids.push(id);
+  }
+  return ids;
+}
+
+/**
+ * startRecording asks the room to record; it resolves to the recording's
+ * id, or rejects (forbidden without the record permission).
+ * @param {XmppClient} client
+ * @param {string} room the room's bare JID
+ * @returns {Promise<string>}
+ */
+export async function startRecording(client, room) {
+  const res = await client.request(iq('set', room, x('record', { xmlns: NS_RECORD, action: 'start' })));
+  const rec = child(res, 'record', NS_RECORD);
+  return (rec && attr(rec, 'id')) || '';
+}
+
+/**
+ * stopRecording stops one recording of the room, or every one with id ''.
+ * @param {XmppClient} client
+ * @param {string} room
+ * @param {string} [id]
+ */
+export async function stopRecording(client, room, id = '') {
+  await client.request(iq('set', room, x('record', id ? { xmlns: NS_RECORD, action: 'stop', id } : { xmlns: NS_RECORD, action: 'stop' })));
+}
