@@ -40,6 +40,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go drainOnTERM(ctx, term, drain, stop, cfg.Logger)
+	if o := loaded.opts.sip; o.listen != "" {
+		scfg, err := o.config(loopbackWS(cfg.Listen), cfg.Domain, cfg.Logger)
+		if err == nil {
+			_, err = startSIP(ctx, scfg)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "parley serve: --sip: %v\n", err)
+			return 2
+		}
+	}
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)
 		return 1

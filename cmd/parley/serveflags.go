@@ -18,6 +18,7 @@ type serveOptions struct {
 	noAnonymous bool
 	logLevel    string
 	logFormat   string
+	sip         sipOptions // the SIP gateway (sip.go)
 }
 
 // serveFlags declares every setting of `parley serve`. Each flag is also a
@@ -64,6 +65,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.Registration, "registration", "", "in-band registration (XEP-0077): empty (off), invite (tokens from parley invite) or open")
 	fs.BoolVar(&cfg.SCRAMPlus, "scram-plus", false, "offer SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (tls-exporter channel binding, TLS 1.3); off by default because some clients (slixmpp 1.8) then fail to log in")
 	admissionFlags(fs, &cfg.Admission)
+	sipFlags(fs, &o.sip)
 	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")
 	fs.DurationVar(&cfg.Memory.ReturnInterval, "memory-return-interval", 30*time.Second, "how often to return memory a finished load left behind (negative: leave it to the Go runtime)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error, then per component: \"info,sfu=debug,pion=warn\" (components: xmpp, muc, focus, sfu, turn, udpmux, tcpmux, acme; pion for Pion's libraries)")

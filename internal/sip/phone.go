@@ -1,0 +1,215 @@
+package sip
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/zaf/g711"
+
+	"parley.dev/parley/sdk"
+)
+
+// phoneLeg is a call's RTP with the phone: G.711 both ways, a jitter
+// buffer on what the phone sends, DTMF (RFC 4733) read from it.
+type phoneLeg struct {
+	conn   *net.UDPConn // read by readLoop, written by sendLoop
+	pt     uint8        // read-only: PCMU or PCMA
+	dtmfPT uint8        // read-only: telephone-event's type, 0 if none
+	peerIP netip.Addr   // read-only: RTP is taken from this address only
+	digits chan byte    // DTMF digits, written by readLoop; buffered, drops when full
+
+	mu        sync.Mutex
+	remote    netip.AddrPort // guarded by mu: where we send
+	jb        jitterBuffer   // guarded by mu
+	lastEvent uint32         // guarded by mu: the timestamp of the last DTMF event reported
+
+	received atomic.Int64 // audio packets taken
+	sent     atomic.Int64 // packets sent
+	refused  atomic.Int64 // packets from elsewhere, or not RTP
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func newPhoneLeg(ip net.IP, o offer, signalling netip.Addr) (*phoneLeg, error) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	if err != nil {
+		return nil, err
+	}
+	peer := o.rtp.Addr()
+	if peer.IsUnspecified() {
+		peer = signalling
+	}
+	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIP: peer, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
+		digits: make(chan byte, 32), closed: make(chan struct{})}, nil
+}
+
+func (p *phoneLeg) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (p *phoneLeg) close() {
+	p.once.Do(func() {
+		close(p.closed)
+		_ = p.conn.Close()
+	})
+}
+
+// readLoop takes the phone's RTP until the leg closes. Symmetric RTP: the
+// first packet from the phone's address fixes the port we send to (for
+// phones behind NAT).
+func (p *phoneLeg) readLoop() {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	pcm := make([]int16, 0, 1500)
+	latched := false
+	for {
+		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if from.Addr().Unmap() != p.peerIP || pkt.Unmarshal(buf[:n]) != nil {
+			p.refused.Add(1)
+			continue
+		}
+		if !latched {
+			latched = true
+			p.mu.Lock()
+			p.remote = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			p.mu.Unlock()
+		}
+		switch pkt.PayloadType {
+		case p.pt:
+			pcm = decodeG711(p.pt, pkt.Payload, pcm[:0])
+			p.received.Add(1)
+			p.mu.Lock()
+			p.jb.push(pkt.Timestamp, pcm)
+			p.mu.Unlock()
+		case p.dtmfPT:
+			if p.dtmfPT != 0 {
+				p.readEvent(pkt.Timestamp, pkt.Payload)
+			}
+		}
+	}
+}
+
+// readEvent reports an RFC 4733 telephone-event once, at its first packet.
+func (p *phoneLeg) readEvent(ts uint32, payload []byte) {
+	if len(payload) < 4 || payload[0] > 15 {
+		return
+	}
+	p.mu.Lock()
+	seen := p.lastEvent == ts && ts != 0
+	p.lastEvent = ts
+	p.mu.Unlock()
+	if seen {
+		return
+	}
+	select {
+	case p.digits <- "0123456789*#ABCD"[payload[0]]:
+	default:
+	}
+}
+
+func decodeG711(pt uint8, in []byte, out []int16) []int16 {
+	for _, b := range in {
+		if pt == ptPCMA {
+			out = append(out, g711.DecodeAlawFrame(b))
+		} else {
+			out = append(out, g711.DecodeUlawFrame(b))
+		}
+	}
+	return out
+}
+
+func encodeG711(pt uint8, in []int16, out []byte) []byte {
+	for _, v := range in {
+		if pt == ptPCMA {
+			out = append(out, g711.EncodeAlawFrame(v))
+		} else {
+			out = append(out, g711.EncodeUlawFrame(v))
+		}
+	}
+	return out
+}
+
+// pop takes the next 20 ms the phone said.
+func (p *phoneLeg) pop(out *[frameLen]int16) {
+	p.mu.Lock()
+	p.jb.pop(out)
+	p.mu.Unlock()
+}
+
+// late counts the phone's frames that came too late to play.
+func (p *phoneLeg) late() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.jb.late
+}
+
+// sendLoop sends the phone 20 ms of next() every 20 ms until the leg
+// closes.
+func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	h := rtp.Header{Version: 2, PayloadType: p.pt, SSRC: binary.BigEndian.Uint32(b[:4]),
+		SequenceNumber: binary.BigEndian.Uint16(b[4:6]), Timestamp: binary.BigEndian.Uint32(b[4:8])}
+	var pcm [frameLen]int16
+	payload := make([]byte, 0, frameLen)
+	buf := make([]byte, 0, 12+frameLen)
+	tick := time.NewTicker(frameTime)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.closed:
+			return
+		case <-tick.C:
+		}
+		next(&pcm)
+		payload = encodeG711(p.pt, pcm[:], payload[:0])
+		pkt := rtp.Packet{Header: h, Payload: payload}
+		out, err := pkt.Header.MarshalTo(buf[:cap(buf)])
+		if err == nil {
+			p.mu.Lock()
+			to := p.remote
+			p.mu.Unlock()
+			if _, err := p.conn.WriteToUDPAddrPort(append(buf[:out], payload...), to); err == nil {
+				p.sent.Add(1)
+			}
+		}
+		h.SequenceNumber++
+		h.Timestamp += frameLen
+		h.Marker = false
+	}
+}
+
+// uplink is the phone's audio as Opus frames for the SDK to publish: it
+// is read every 20 ms by the room's publishing goroutine.
+type uplink struct {
+	leg *phoneLeg
+	enc Encoder
+	pcm [frameLen]int16
+	out [1275]byte // the largest Opus packet
+}
+
+func (u *uplink) Next() (sdk.Frame, error) {
+	select {
+	case <-u.leg.closed:
+		return sdk.Frame{}, io.EOF
+	default:
+	}
+	u.leg.pop(&u.pcm)
+	n, err := u.enc.Encode(u.pcm[:], u.out[:])
+	if err != nil {
+		return sdk.Frame{}, err
+	}
+	return sdk.Frame{Data: append([]byte(nil), u.out[:n]...), Duration: frameTime}, nil
+}
