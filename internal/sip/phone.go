@@ -20,11 +20,11 @@ import (
 // phoneLeg is a call's RTP with the phone: G.711 both ways, a jitter
 // buffer on what the phone sends, DTMF (RFC 4733) read from it.
 type phoneLeg struct {
-	conn   *net.UDPConn // read by readLoop, written by sendLoop
-	pt     uint8        // read-only: PCMU or PCMA
-	dtmfPT uint8        // read-only: telephone-event's type, 0 if none
-	peerIP netip.Addr   // read-only: RTP is taken from this address only
-	digits chan byte    // DTMF digits, written by readLoop; buffered, drops when full
+	conn    *net.UDPConn  // read by readLoop, written by sendLoop
+	pt      uint8         // read-only: PCMU or PCMA
+	dtmfPT  uint8         // read-only: telephone-event's type, 0 if none
+	peerIPs [2]netip.Addr // read-only: RTP is taken from these addresses only (the SDP's, the signalling's)
+	digits  chan byte     // DTMF digits, written by readLoop; buffered, drops when full
 
 	mu        sync.Mutex
 	remote    netip.AddrPort // guarded by mu: where we send
@@ -47,7 +47,7 @@ func newPhoneLeg(ip net.IP, o offer, signalling netip.Addr) (*phoneLeg, error) {
 	if peer.IsUnspecified() {
 		peer = signalling
 	}
-	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIP: peer, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
+	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
 		digits: make(chan byte, 32), closed: make(chan struct{})}, nil
 }
 
@@ -61,8 +61,9 @@ func (p *phoneLeg) close() {
 }
 
 // readLoop takes the phone's RTP until the leg closes. Symmetric RTP: the
-// first packet from the phone's address fixes the port we send to (for
-// phones behind NAT).
+// first packet from the phone's SDP address, or from the address its
+// INVITE came from, fixes where we send (for phones behind NAT, whose SDP
+// names an address nobody reaches).
 func (p *phoneLeg) readLoop() {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
@@ -76,7 +77,7 @@ func (p *phoneLeg) readLoop() {
 			}
 			continue
 		}
-		if from.Addr().Unmap() != p.peerIP || pkt.Unmarshal(buf[:n]) != nil {
+		if ip := from.Addr().Unmap(); ip != p.peerIPs[0] && ip != p.peerIPs[1] || pkt.Unmarshal(buf[:n]) != nil {
 			p.refused.Add(1)
 			continue
 		}
