@@ -139,6 +139,9 @@ func (h *harness) sipp(t *testing.T, scenario, room string, extra ...string) (st
 	if !strings.Contains(strings.Join(extra, " "), "-m ") {
 		args = append(args, "-m", "1")
 	}
+	if !strings.Contains(strings.Join(extra, " "), "-d ") {
+		args = append(args, "-d", "4000")
+	}
 	args = append(args, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -261,4 +264,43 @@ func TestNoAck(t *testing.T) {
 	}
 	h.idle(t)
 	eventually(t, "the phone left the room", func() bool { return !l.present("Phone ***0100") })
+}
+
+// A moderator's server-side mute of the phone stops its audio for the
+// others: the room's existing moderation path, nothing special for phones.
+func TestModeratorMutesPhone(t *testing.T) {
+	h := start(t, nil)
+	l := h.listen(t, "lab") // the first in the room: its owner
+	done := make(chan error, 1)
+	go func() {
+		out, err := h.sipp(t, "call.xml", "lab", "-d", "12000")
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, out)
+		}
+		done <- err
+	}()
+	eventually(t, "the room hears the phone", func() bool { return l.packets(phoneNick) > 50 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.room.Mute(ctx, phoneNick, "audio"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the phone is shown muted", func() bool {
+		o, ok := l.room.Occupant(phoneNick)
+		return ok && o.IsMuted("audio")
+	})
+	// The packets stop: a whole second without one, while the phone still
+	// sends (sipp plays its audio for 12 s).
+	eventually(t, "the phone's audio stops reaching the room", func() bool {
+		before := l.packets(phoneNick)
+		time.Sleep(time.Second)
+		return l.packets(phoneNick) == before
+	})
+	if !l.present(phoneNick) {
+		t.Fatal("the phone left before the check ended: the silence proves nothing")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	h.idle(t)
 }
