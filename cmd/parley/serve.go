@@ -12,6 +12,7 @@ import (
 
 	"parley.dev/parley/internal/app"
 	"parley.dev/parley/internal/logging"
+	"parley.dev/parley/internal/sip"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
@@ -42,13 +43,15 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	go drainOnTERM(ctx, term, drain, stop, cfg.Logger)
 	if o := loaded.opts.sip; o.listen != "" {
 		scfg, err := o.config(loopbackWS(cfg.Listen), cfg.Domain, cfg.Logger)
+		var g *sip.Gateway
 		if err == nil {
-			_, err = startSIP(ctx, scfg)
+			g, _, err = startSIP(ctx, scfg)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "parley serve: --sip: %v\n", err)
 			return 2
 		}
+		cfg.Dial = g.AdminDial
 	}
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)

@@ -27,6 +27,9 @@ type sipOptions struct {
 	trunkPassFile string
 	tokenFile     string // a JWT each call logs in with, for servers without guests
 	mediaIP       string
+	outProxy      string // dial-out: the outbound proxy or trunk
+	outUser       string
+	outPassFile   string
 }
 
 func sipFlags(fs *flag.FlagSet, o *sipOptions) {
@@ -35,6 +38,9 @@ func sipFlags(fs *flag.FlagSet, o *sipOptions) {
 	fs.StringVar(&o.trunkUser, "sip-trunk-user", "", "the digest user name a SIP trunk must log in with (password in --sip-trunk-password-file); with --sip-trunk-addrs, both are needed")
 	fs.StringVar(&o.trunkPassFile, "sip-trunk-password-file", "", "the file holding --sip-trunk-user's password")
 	fs.StringVar(&o.tokenFile, "sip-token-file", "", "a JWT that phone calls join rooms with (for servers that take no guests); default: calls join as guests")
+	fs.StringVar(&o.outProxy, "sip-outbound-proxy", "", "dial-out (admin API POST /api/rooms/{room}/dial): the SIP proxy or trunk, host:port, that numbers are dialled through; default: SIP URIs only, straight to their host")
+	fs.StringVar(&o.outUser, "sip-outbound-user", "", "dial-out: the digest user name the outbound proxy asks for (password in --sip-outbound-password-file)")
+	fs.StringVar(&o.outPassFile, "sip-outbound-password-file", "", "the file holding --sip-outbound-user's password")
 	fs.StringVar(&o.mediaIP, "sip-media-ip", "", "the address put in SDP answers for RTP; default: the --sip address, or the local address that routes to the caller")
 }
 
@@ -70,6 +76,14 @@ func (o *sipOptions) config(server, domain string, log *slog.Logger) (sip.Config
 	if len(t.Addrs) > 0 || t.Username != "" {
 		cfg.Trunks = []sip.Trunk{t}
 	}
+	cfg.Outbound = sip.Outbound{Proxy: o.outProxy, Username: o.outUser}
+	if o.outUser != "" {
+		pass, err := app.ReadSecretFile(o.outPassFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--sip-outbound-password-file: %w", err)
+		}
+		cfg.Outbound.Password = pass
+	}
 	if o.tokenFile != "" {
 		tok, err := app.ReadSecretFile(o.tokenFile)
 		if err != nil {
@@ -85,12 +99,12 @@ func (o *sipOptions) config(server, domain string, log *slog.Logger) (sip.Config
 	return cfg, nil
 }
 
-// startSIP opens the gateway and serves it until ctx ends; done is closed
+// startSIP opens the gateway and serves it until ctx ends; done says
 // when it has stopped.
-func startSIP(ctx context.Context, cfg sip.Config) (done <-chan error, err error) {
-	g, err := sip.New(cfg)
+func startSIP(ctx context.Context, cfg sip.Config) (g *sip.Gateway, done <-chan error, err error) {
+	g, err = sip.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log := cfg.Logger.With("part", "sip")
 	log.Info("SIP gateway listening", "addr", g.Addr(), "transports", "udp,tcp")
@@ -99,7 +113,7 @@ func startSIP(ctx context.Context, cfg sip.Config) (done <-chan error, err error
 	}
 	ch := make(chan error, 1)
 	go func() { ch <- g.Serve(ctx) }()
-	return ch, nil
+	return g, ch, nil
 }
 
 // loopbackWS is the WebSocket address of a parley listening on listen,
@@ -139,7 +153,7 @@ func runSIP(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	done, err := startSIP(ctx, cfg)
+	_, done, err := startSIP(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "parley sip: %v\n", err)
 		return 1

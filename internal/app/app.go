@@ -106,6 +106,9 @@ type Config struct {
 	// once the calls have ended or DrainTimeout has passed (drain.go).
 	// Cancelling Run's context still stops at once.
 	Drain <-chan struct{}
+	// Dial, if set, is the SIP gateway's dial-out, served as the admin
+	// API's POST /api/rooms/{room}/dial. Default nil: that answers 501.
+	Dial func(ctx context.Context, room, to string) (v any, status int)
 	// DrainTimeout bounds how long a drain waits for calls to end.
 	// Default 5 minutes.
 	DrainTimeout time.Duration

@@ -108,7 +108,12 @@ func callerNick(from *sip.FromHeader) string {
 	if from == nil {
 		return "Phone"
 	}
-	if n := strings.Join(strings.Fields(from.DisplayName), " "); n != "" && len(n) <= 40 && strings.IndexFunc(n, notNameRune) < 0 {
+	return phoneNick(from.DisplayName, from.Address.User)
+}
+
+// phoneNick is callerNick of a display name and a URI's user part.
+func phoneNick(display, user string) string {
+	if n := strings.Join(strings.Fields(display), " "); n != "" && len(n) <= 40 && strings.IndexFunc(n, notNameRune) < 0 {
 		return "Phone " + n
 	}
 	digits := strings.Map(func(r rune) rune {
@@ -116,7 +121,7 @@ func callerNick(from *sip.FromHeader) string {
 			return r
 		}
 		return -1
-	}, from.Address.User)
+	}, user)
 	if len(digits) < 4 {
 		return "Phone"
 	}
@@ -134,12 +139,12 @@ func notNameRune(r rune) bool {
 // hangs up.
 func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o offer, src netip.Addr) error {
 	_ = dlg.Respond(sip.StatusRinging, "Ringing", nil)
-	ip := g.mediaIP(src)
-	leg, err := newPhoneLeg(g.bindIP, o, src)
+	conn, err := listenRTP(g.bindIP)
 	if err != nil {
 		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)
 		return err
 	}
+	leg := newPhoneLeg(conn, o, src)
 	defer leg.close()
 	ctx, cancel := context.WithCancel(g.ctx)
 	defer cancel()
@@ -160,14 +165,22 @@ func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o o
 	defer client.Close()
 	defer r.Leave()
 	g.total.Add(1)
-	go leg.readLoop()
-	go leg.sendLoop(mix.take)
-	if err := dlg.RespondSDP(answerSDP(o, ip, leg.port(), rand.Uint64()>>1)); err != nil {
+	leg.start(mix)
+	if err := dlg.RespondSDP(answerSDP(o, g.mediaIP(src), leg.port(), rand.Uint64()>>1)); err != nil {
 		g.bye(dlg)
 		return fmt.Errorf("answering: %w", err)
 	}
+	return g.converse(ctx, dlg, dlg.Context(), r)
+}
+
+// byer is a dialog we can hang up, either side's.
+type byer interface{ Bye(context.Context) error }
+
+// converse waits for the end of a call in progress: the phone hangs up
+// (hungUp ends), the room ends the call, or the gateway stops.
+func (g *Gateway) converse(ctx context.Context, dlg byer, hungUp context.Context, r *sdk.Room) error {
 	select {
-	case <-dlg.Context().Done():
+	case <-hungUp.Done():
 		return errors.New("the phone hung up")
 	case <-r.Done():
 		g.bye(dlg)
@@ -182,7 +195,7 @@ func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o o
 const byeTimeout = 2 * time.Second
 
 // bye hangs up, waiting a little for the phone's answer.
-func (g *Gateway) bye(dlg *sipgo.DialogServerSession) {
+func (g *Gateway) bye(dlg byer) {
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
 	_ = dlg.Bye(ctx)

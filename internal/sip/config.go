@@ -31,6 +31,9 @@ type Config struct {
 	// Trunks may dial in. Default none: any source may (a local try-out;
 	// New's caller should warn).
 	Trunks []Trunk
+	// Outbound is where dial-out calls go (Gateway.Dial). Default: SIP
+	// URIs only, straight to their host, without credentials.
+	Outbound Outbound
 	// Codec makes the Opus encoders and decoders. Required.
 	Codec Codec
 	// MediaIP is the address of the calls' RTP sockets, and the one the
@@ -107,6 +110,9 @@ func (c *Config) defaults() {
 	}
 	if c.MixSpeakers <= 0 {
 		c.MixSpeakers = 3
+	}
+	if c.Outbound.RingTimeout <= 0 {
+		c.Outbound.RingTimeout = 45 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

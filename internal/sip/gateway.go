@@ -21,6 +21,7 @@ type Gateway struct {
 	srv     *sipgo.Server
 	client  *sipgo.Client                       // sends our BYEs
 	dialogs map[string]*sipgo.DialogServerCache // by transport ("UDP", "TCP"); read-only after New
+	out     *sipgo.DialogClientCache            // dial-out calls (UDP)
 	policy  *policy
 	invites *limiter // new calls per source
 	packets *limiter // SIP messages per source
@@ -120,6 +121,9 @@ func (g *Gateway) stack() error {
 			contact.Address.UriParams.Add("transport", "tcp")
 		}
 		g.dialogs[tp] = sipgo.NewDialogServerCache(g.client, contact)
+		if tp == "UDP" {
+			g.out = sipgo.NewDialogClientCache(g.client, contact)
+		}
 	}
 	g.srv.OnInvite(g.onInvite)
 	g.srv.OnAck(g.onAck)
@@ -193,7 +197,10 @@ func (g *Gateway) onAck(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (g *Gateway) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	if err := g.dialogsOf(req).ReadBye(req, tx); err != nil {
+	if err := g.dialogsOf(req).ReadBye(req, tx); err == nil {
+		return
+	}
+	if err := g.out.ReadBye(req, tx); err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 	}
 }

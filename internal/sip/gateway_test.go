@@ -129,20 +129,26 @@ func freePort(t *testing.T) int {
 // and whether it reported success.
 func (h *harness) sipp(t *testing.T, scenario, room string, extra ...string) (string, error) {
 	t.Helper()
-	path, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Fatal("sipp is not installed (Debian's sip-tester; scripts/test.sh installs it)")
-	}
-	sf, _ := filepath.Abs(filepath.Join("testdata", scenario))
-	args := []string{h.gw.Addr(), "-sf", sf, "-s", room, "-i", "127.0.0.1", "-mi", "127.0.0.1",
-		"-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(freePort(t)), "-nostdin", "-timeout", "60s", "-timeout_error"}
+	args := []string{h.gw.Addr(), "-s", room, "-p", fmt.Sprint(freePort(t))}
 	if !strings.Contains(strings.Join(extra, " "), "-m ") {
 		args = append(args, "-m", "1")
 	}
 	if !strings.Contains(strings.Join(extra, " "), "-d ") {
 		args = append(args, "-d", "4000")
 	}
-	args = append(args, extra...)
+	return runSipp(t, scenario, append(args, extra...)...)
+}
+
+// runSipp runs sipp with a scenario of testdata on loopback.
+func runSipp(t *testing.T, scenario string, args ...string) (string, error) {
+	t.Helper()
+	path, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Fatal("sipp is not installed (Debian's sip-tester; scripts/test.sh installs it)")
+	}
+	sf, _ := filepath.Abs(filepath.Join("testdata", scenario))
+	args = append([]string{"-sf", sf, "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", fmt.Sprint(freePort(t)),
+		"-nostdin", "-timeout", "60s", "-timeout_error"}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)

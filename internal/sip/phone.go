@@ -38,17 +38,20 @@ type phoneLeg struct {
 	once     sync.Once
 }
 
-func newPhoneLeg(ip net.IP, o offer, signalling netip.Addr) (*phoneLeg, error) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
-	if err != nil {
-		return nil, err
-	}
+// listenRTP opens a call's RTP socket, on a port the system picks.
+func listenRTP(ip net.IP) (*net.UDPConn, error) {
+	return net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+}
+
+// newPhoneLeg is the leg on conn with a phone whose SDP is o, and whose
+// SIP came from signalling.
+func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr) *phoneLeg {
 	peer := o.rtp.Addr()
 	if peer.IsUnspecified() {
 		peer = signalling
 	}
 	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
-		digits: make(chan byte, 32), closed: make(chan struct{})}, nil
+		digits: make(chan byte, 32), closed: make(chan struct{})}
 }
 
 func (p *phoneLeg) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -100,6 +103,12 @@ func (p *phoneLeg) readLoop() {
 			}
 		}
 	}
+}
+
+// start runs the leg's loops: the phone's RTP in, the mix out.
+func (p *phoneLeg) start(mix *mixer) {
+	go p.readLoop()
+	go p.sendLoop(mix.take)
 }
 
 // readEvent reports an RFC 4733 telephone-event once, at its first packet.
