@@ -144,7 +144,7 @@ func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o o
 		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)
 		return err
 	}
-	leg := newPhoneLeg(conn, o, src)
+	leg := newPhoneLeg(conn, o, src, &g.rtp)
 	defer leg.close()
 	ctx, cancel := context.WithCancel(g.ctx)
 	defer cancel()

@@ -104,7 +104,7 @@ func (g *Gateway) Dial(ctx context.Context, room, to string) (Dialled, error) {
 	res := Dialled{Room: room, Nick: nick, Call: dlg.InviteRequest.CallID().Value()}
 	joined := make(chan error, 1)
 	g.calls.Add(1)
-	go g.runDialled(dlg, room, nick, newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source())), joined)
+	go g.runDialled(dlg, room, nick, newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source()), &g.rtp), joined)
 	if err := <-joined; err != nil {
 		return Dialled{}, &DialError{Reason: "failed", Err: err}
 	}

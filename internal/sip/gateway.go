@@ -37,6 +37,7 @@ type Gateway struct {
 	total    atomic.Int64 // calls that reached a room
 	refusals [refusalKinds]atomic.Int64
 	dropped  atomic.Int64 // SIP messages dropped by the per-source rate
+	rtp      rtpCounts    // every call's RTP
 }
 
 // Stats are the gateway's counters.
@@ -45,6 +46,10 @@ type Stats struct {
 	Calls     int64            // calls that reached a room, since start
 	Refused   map[string]int64 // INVITEs refused, by reason
 	Dropped   int64            // SIP messages over a source's rate, unread
+	// RTP with the phones: packets received, and those too late to play;
+	// packets sent, and those sent over 20 ms after their time; packets
+	// refused (from another address, or not RTP).
+	RTPReceived, RTPLateIn, RTPSent, RTPLateOut, RTPRefused int64
 }
 
 type refusal int
@@ -165,7 +170,9 @@ func (g *Gateway) closeListeners() {
 
 // Stats returns the counters.
 func (g *Gateway) Stats() Stats {
-	s := Stats{LiveCalls: g.live.Load(), Calls: g.total.Load(), Dropped: g.dropped.Load(), Refused: map[string]int64{}}
+	s := Stats{LiveCalls: g.live.Load(), Calls: g.total.Load(), Dropped: g.dropped.Load(), Refused: map[string]int64{},
+		RTPReceived: g.rtp.received.Load(), RTPLateIn: g.rtp.lateIn.Load(), RTPSent: g.rtp.sent.Load(),
+		RTPLateOut: g.rtp.lateOut.Load(), RTPRefused: g.rtp.refused.Load()}
 	for i := range g.refusals {
 		s.Refused[refusalNames[i]] = g.refusals[i].Load()
 	}

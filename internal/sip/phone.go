@@ -31,11 +31,9 @@ type phoneLeg struct {
 	jb        jitterBuffer   // guarded by mu
 	lastEvent uint32         // guarded by mu: the timestamp of the last DTMF event reported
 
-	received atomic.Int64 // audio packets taken
-	sent     atomic.Int64 // packets sent
-	refused  atomic.Int64 // packets from elsewhere, or not RTP
-	closed   chan struct{}
-	once     sync.Once
+	counts *rtpCounts // the gateway's, shared by every leg
+	closed chan struct{}
+	once   sync.Once
 }
 
 // listenRTP opens a call's RTP socket, on a port the system picks.
@@ -45,13 +43,13 @@ func listenRTP(ip net.IP) (*net.UDPConn, error) {
 
 // newPhoneLeg is the leg on conn with a phone whose SDP is o, and whose
 // SIP came from signalling.
-func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr) *phoneLeg {
+func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr, counts *rtpCounts) *phoneLeg {
 	peer := o.rtp.Addr()
 	if peer.IsUnspecified() {
 		peer = signalling
 	}
 	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
-		digits: make(chan byte, 32), closed: make(chan struct{})}
+		digits: make(chan byte, 32), closed: make(chan struct{}), counts: counts}
 }
 
 func (p *phoneLeg) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -81,7 +79,7 @@ func (p *phoneLeg) readLoop() {
 			continue
 		}
 		if ip := from.Addr().Unmap(); ip != p.peerIPs[0] && ip != p.peerIPs[1] || pkt.Unmarshal(buf[:n]) != nil {
-			p.refused.Add(1)
+			p.counts.refused.Add(1)
 			continue
 		}
 		if !latched {
@@ -93,9 +91,11 @@ func (p *phoneLeg) readLoop() {
 		switch pkt.PayloadType {
 		case p.pt:
 			pcm = decodeG711(p.pt, pkt.Payload, pcm[:0])
-			p.received.Add(1)
+			p.counts.received.Add(1)
 			p.mu.Lock()
+			before := p.jb.late
 			p.jb.push(pkt.Timestamp, pcm)
+			p.counts.lateIn.Add(p.jb.late - before)
 			p.mu.Unlock()
 		case p.dtmfPT:
 			if p.dtmfPT != 0 {
@@ -158,15 +158,19 @@ func (p *phoneLeg) pop(out *[frameLen]int16) {
 	p.mu.Unlock()
 }
 
-// late counts the phone's frames that came too late to play.
-func (p *phoneLeg) late() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.jb.late
+// rtpCounts are the RTP counters of all calls.
+type rtpCounts struct {
+	received atomic.Int64 // audio packets from phones
+	lateIn   atomic.Int64 // of those, too late to play (the jitter buffer had moved on)
+	sent     atomic.Int64 // packets to phones
+	lateOut  atomic.Int64 // of those, sent more than a frame (20 ms) after their time: the gateway fell behind
+	refused  atomic.Int64 // packets from elsewhere, or not RTP
 }
 
 // sendLoop sends the phone 20 ms of next() every 20 ms until the leg
-// closes.
+// closes. It keeps to the wall clock: frames a slow tick missed are sent
+// at the next one (and counted late when over a frame behind), so the
+// phone's playout never drifts.
 func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -174,31 +178,49 @@ func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
 		SequenceNumber: binary.BigEndian.Uint16(b[4:6]), Timestamp: binary.BigEndian.Uint32(b[4:8])}
 	var pcm [frameLen]int16
 	payload := make([]byte, 0, frameLen)
-	buf := make([]byte, 0, 12+frameLen)
+	buf := make([]byte, 12+frameLen)
 	tick := time.NewTicker(frameTime)
 	defer tick.Stop()
+	start, frames := time.Now(), time.Duration(0)
 	for {
 		select {
 		case <-p.closed:
 			return
 		case <-tick.C:
 		}
-		next(&pcm)
-		payload = encodeG711(p.pt, pcm[:], payload[:0])
-		pkt := rtp.Packet{Header: h, Payload: payload}
-		out, err := pkt.Header.MarshalTo(buf[:cap(buf)])
-		if err == nil {
-			p.mu.Lock()
-			to := p.remote
-			p.mu.Unlock()
-			if _, err := p.conn.WriteToUDPAddrPort(append(buf[:out], payload...), to); err == nil {
-				p.sent.Add(1)
+		for {
+			due := start.Add((frames + 1) * frameTime)
+			behind := time.Since(due)
+			if behind < 0 {
+				break
 			}
+			if behind > frameTime {
+				p.counts.lateOut.Add(1)
+			}
+			if behind > 10*frameTime { // a long stall (a suspended machine): restart the clock
+				start = time.Now().Add(-frames * frameTime)
+			}
+			frames++
+			next(&pcm)
+			payload = encodeG711(p.pt, pcm[:], payload[:0])
+			p.send(&h, buf, payload)
 		}
-		h.SequenceNumber++
-		h.Timestamp += frameLen
-		h.Marker = false
 	}
+}
+
+// send writes one RTP packet and moves h on.
+func (p *phoneLeg) send(h *rtp.Header, buf, payload []byte) {
+	if n, err := h.MarshalTo(buf); err == nil {
+		p.mu.Lock()
+		to := p.remote
+		p.mu.Unlock()
+		if _, err := p.conn.WriteToUDPAddrPort(append(buf[:n], payload...), to); err == nil {
+			p.counts.sent.Add(1)
+		}
+	}
+	h.SequenceNumber++
+	h.Timestamp += frameLen
+	h.Marker = false
 }
 
 // uplink is the phone's audio as Opus frames for the SDK to publish: it
