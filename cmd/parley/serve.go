@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"parley.dev/parley/internal/app"
@@ -42,6 +43,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	defer stop()
 	go drainOnTERM(ctx, term, drain, stop, cfg.Logger)
 	if o := loaded.opts.sip; o.listen != "" {
+		if o.pinFile == "" {
+			o.pinFile = filepath.Join(cfg.DataDir, "sip-pins.json")
+		}
 		scfg, err := o.config(loopbackWS(cfg.Listen), cfg.Domain, cfg.Logger)
 		var g *sip.Gateway
 		if err == nil {
@@ -51,7 +55,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "parley serve: --sip: %v\n", err)
 			return 2
 		}
-		cfg.Dial = g.AdminDial
+		cfg.Dial, cfg.DialIn = g.AdminDial, g.DialIn
 	}
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)

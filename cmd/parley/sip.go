@@ -30,6 +30,9 @@ type sipOptions struct {
 	outProxy      string // dial-out: the outbound proxy or trunk
 	outUser       string
 	outPassFile   string
+	language      string // the IVR's prompts
+	dialIn        string // the number shown with a room's PIN
+	pinFile       string // where rooms' PINs are kept
 }
 
 func sipFlags(fs *flag.FlagSet, o *sipOptions) {
@@ -41,16 +44,25 @@ func sipFlags(fs *flag.FlagSet, o *sipOptions) {
 	fs.StringVar(&o.outProxy, "sip-outbound-proxy", "", "dial-out (admin API POST /api/rooms/{room}/dial): the SIP proxy or trunk, host:port, that numbers are dialled through; default: SIP URIs only, straight to their host")
 	fs.StringVar(&o.outUser, "sip-outbound-user", "", "dial-out: the digest user name the outbound proxy asks for (password in --sip-outbound-password-file)")
 	fs.StringVar(&o.outPassFile, "sip-outbound-password-file", "", "the file holding --sip-outbound-user's password")
+	fs.StringVar(&o.language, "sip-language", "en", "the language of the IVR's prompts (callers to sip:join@ type a room's PIN): en, fr or es")
+	fs.StringVar(&o.dialIn, "sip-dial-in-number", "", "the phone number routed to the gateway, shown with a room's PIN (admin API GET /api/rooms/{room}/dial-in)")
+	fs.StringVar(&o.pinFile, "sip-pin-file", "", "where rooms' PINs are kept; default DATA/sip-pins.json in parley serve, in memory in parley sip")
 	fs.StringVar(&o.mediaIP, "sip-media-ip", "", "the address put in SDP answers for RTP; default: the --sip address, or the local address that routes to the caller")
 }
 
 // config turns the options into the gateway's Config, for a parley at
 // server (an XMPP address the SDK takes) and domain.
 func (o *sipOptions) config(server, domain string, log *slog.Logger) (sip.Config, error) {
-	cfg := sip.Config{Listen: o.listen, Server: server, Domain: domain, Logger: log, Codec: sipCodec()}
+	cfg := sip.Config{Listen: o.listen, Server: server, Domain: domain, Logger: log, Codec: sipCodec(),
+		Language: o.language, DialInNumber: o.dialIn}
 	if cfg.Codec == nil {
 		return cfg, errors.New("this parley was built without the SIP gateway: build it with -tags sip,nolibopusfile (README)")
 	}
+	pins, err := sip.OpenPINs(o.pinFile)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.PINs = pins
 	var t sip.Trunk
 	for _, a := range strings.Split(o.trunkAddrs, ",") {
 		if a = strings.TrimSpace(a); a == "" {

@@ -70,6 +70,10 @@ type Config struct {
 	// Dial calls a phone into a room (the SIP gateway's dial-out) for POST
 	// /api/rooms/{room}/dial. Default nil: that endpoint answers 501.
 	Dial DialFunc
+	// DialIn returns a room's PIN and dial-in number for phones (GET
+	// /api/rooms/{room}/dial-in), as JSON and its HTTP status. Default nil:
+	// that endpoint answers 501.
+	DialIn func(room string) (v any, status int)
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -124,6 +128,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /api/rooms/{room}/trace", a.startTrace)
 	h("GET /api/rooms/{room}/trace", a.getTrace)
 	h("POST /api/rooms/{room}/dial", a.dial)
+	h("GET /api/rooms/{room}/dial-in", a.dialIn)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -145,6 +150,15 @@ func (a *API) dial(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusBadRequest, `"to" is required: a SIP URI or a number`}
 	}
 	v, status := a.cfg.Dial(r.Context(), r.PathValue("room"), body.To)
+	return writeJSON(w, status, v)
+}
+
+// dialIn is GET /api/rooms/{room}/dial-in: {"pin", "number", "uri"}.
+func (a *API) dialIn(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.DialIn == nil {
+		return &httpError{http.StatusNotImplemented, "no SIP gateway (parley serve --sip, built with -tags sip)"}
+	}
+	v, status := a.cfg.DialIn(r.PathValue("room"))
 	return writeJSON(w, status, v)
 }
 

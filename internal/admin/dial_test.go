@@ -44,3 +44,26 @@ func TestDial(t *testing.T) {
 		t.Errorf("Dial was called with %q", got)
 	}
 }
+
+// GET /api/rooms/{room}/dial-in answers what Config.DialIn says; 501
+// without a gateway.
+func TestDialIn(t *testing.T) {
+	for _, c := range []struct {
+		dialIn func(string) (any, int)
+		status int
+		want   string
+	}{
+		{func(room string) (any, int) { return map[string]string{"pin": "123456", "room": room}, 200 }, 200, `"room": "lab"`},
+		{nil, 501, "no SIP gateway"},
+	} {
+		mux := http.NewServeMux()
+		New(Config{Token: "t", DialIn: c.dialIn}).Register(mux)
+		req := httptest.NewRequest("GET", "/api/rooms/lab/dial-in", nil)
+		req.Header.Set("Authorization", "Bearer t")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.want) {
+			t.Errorf("%d %s, want %d and %q", rec.Code, rec.Body, c.status, c.want)
+		}
+	}
+}

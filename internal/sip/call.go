@@ -44,6 +44,9 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	room, ok := roomOf(req.Recipient.User)
+	if g.toIVR(req.Recipient.User) {
+		room, ok = "", true // the IVR asks for the room's PIN
+	}
 	if !ok {
 		g.refuse(req, tx, refusedRoom, sip.StatusNotFound, "Not Found")
 		return
@@ -76,6 +79,12 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 func (g *Gateway) refuse(req *sip.Request, tx sip.ServerTransaction, why refusal, code int, reason string) {
 	g.refusals[why].Add(1)
 	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+// toIVR says whether a Request-URI user reaches the IVR rather than a
+// room: the IVR's name, nothing, or a number (a carrier's DID).
+func (g *Gateway) toIVR(user string) bool {
+	return user == "" || strings.EqualFold(user, g.cfg.IVRUser) || strings.HasPrefix(user, "+")
 }
 
 // offerOf reads the INVITE's SDP offer.
@@ -135,8 +144,8 @@ func notNameRune(r rune) bool {
 	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == ' ' || r == '-' || r == '\'' || r == '.')
 }
 
-// runCall answers, joins the room, and carries audio until either side
-// hangs up.
+// runCall answers, joins the room (room "": the one whose PIN the caller
+// types), and carries audio until either side hangs up.
 func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o offer, src netip.Addr) error {
 	_ = dlg.Respond(sip.StatusRinging, "Ringing", nil)
 	conn, err := listenRTP(g.bindIP)
@@ -146,6 +155,8 @@ func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o o
 	}
 	leg := newPhoneLeg(conn, o, src, &g.rtp)
 	defer leg.close()
+	g.legs.Store(dlg.ID, leg)
+	defer g.legs.Delete(dlg.ID)
 	ctx, cancel := context.WithCancel(g.ctx)
 	defer cancel()
 	go func() { // the caller cancels, or hangs up
@@ -156,19 +167,44 @@ func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o o
 		}
 	}()
 	mix := newMixer(g.cfg.Codec, g.cfg.MixSpeakers)
+	answer := func() error {
+		leg.start(mix)
+		if err := dlg.RespondSDP(answerSDP(o, g.mediaIP(src), leg.port(), rand.Uint64()>>1)); err != nil {
+			g.bye(dlg)
+			return fmt.Errorf("answering: %w", err)
+		}
+		return nil
+	}
+	ivr := room == ""
+	if ivr { // answer first, then ask for the PIN
+		if err := answer(); err != nil {
+			return err
+		}
+		if room, err = g.ivr(ctx, leg, mix); err != nil {
+			g.bye(dlg)
+			return fmt.Errorf("the IVR: %w", err)
+		}
+	}
 	client, r, err := g.join(ctx, room, nick, leg, mix)
 	if err != nil {
 		g.refusals[refusedJoin].Add(1)
-		_ = dlg.Respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", nil)
+		if ivr {
+			g.bye(dlg)
+		} else {
+			_ = dlg.Respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", nil)
+		}
 		return fmt.Errorf("joining the room: %w", err)
 	}
 	defer client.Close()
 	defer r.Leave()
 	g.total.Add(1)
-	leg.start(mix)
-	if err := dlg.RespondSDP(answerSDP(o, g.mediaIP(src), leg.port(), rand.Uint64()>>1)); err != nil {
-		g.bye(dlg)
-		return fmt.Errorf("answering: %w", err)
+	if !ivr {
+		if err := answer(); err != nil {
+			return err
+		}
+	}
+	if len(r.Occupants()) <= 1 {
+		go g.say(ctx, mix, "alone")
 	}
 	return g.converse(ctx, dlg, dlg.Context(), r)
 }
@@ -265,9 +301,25 @@ func (g *Gateway) join(ctx context.Context, room, nick string, leg *phoneLeg, mi
 // onInfo takes DTMF sent as SIP INFO (application/dtmf-relay or
 // application/dtmf), for phones that do not send RFC 4733 events.
 func (g *Gateway) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	if _, err := g.dialogsOf(req).MatchDialogRequest(req); err != nil {
+	dlg, err := g.dialogsOf(req).MatchDialogRequest(req)
+	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	d, ok := infoDigit(ct, req.Body())
+	if !ok {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", nil))
+		return
+	}
+	if v, ok := g.legs.Load(dlg.ID); ok {
+		select {
+		case v.(*phoneLeg).digits <- d:
+		default:
+		}
 	}
 	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 }

@@ -34,6 +34,17 @@ type Config struct {
 	// Outbound is where dial-out calls go (Gateway.Dial). Default: SIP
 	// URIs only, straight to their host, without credentials.
 	Outbound Outbound
+	// IVRUser is the Request-URI user that reaches the IVR (a caller types
+	// a room's PIN); an empty user or a number (+...) does too. Default
+	// "join".
+	IVRUser string
+	// Language of the IVR's prompts: en, fr or es. Default en.
+	Language string
+	// PINs are the rooms' PINs. Default: in memory, lost at restart.
+	PINs *PINs
+	// DialInNumber is the phone number the operator routes to the gateway,
+	// shown with a room's PIN (DialIn). Default "": none shown.
+	DialInNumber string
 	// Codec makes the Opus encoders and decoders. Required.
 	Codec Codec
 	// MediaIP is the address of the calls' RTP sockets, and the one the
@@ -113,6 +124,15 @@ func (c *Config) defaults() {
 	}
 	if c.Outbound.RingTimeout <= 0 {
 		c.Outbound.RingTimeout = 45 * time.Second
+	}
+	if c.IVRUser == "" {
+		c.IVRUser = "join"
+	}
+	if c.Language == "" {
+		c.Language = "en"
+	}
+	if c.PINs == nil {
+		c.PINs, _ = OpenPINs("") // in memory: cannot fail
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -23,6 +24,8 @@ type Gateway struct {
 	dialogs map[string]*sipgo.DialogServerCache // by transport ("UDP", "TCP"); read-only after New
 	out     *sipgo.DialogClientCache            // dial-out calls (UDP)
 	policy  *policy
+	pins    *PINs
+	legs    sync.Map // dialog ID to *phoneLeg, for SIP INFO digits
 	invites *limiter // new calls per source
 	packets *limiter // SIP messages per source
 	udp     *net.UDPConn
@@ -62,10 +65,11 @@ const (
 	refusedRoom
 	refusedCodec
 	refusedJoin
+	refusedPIN // a wrong PIN typed at the IVR
 	refusalKinds
 )
 
-var refusalNames = [refusalKinds]string{"rate", "full", "trunk", "malformed", "room", "codec", "join"}
+var refusalNames = [refusalKinds]string{"rate", "full", "trunk", "malformed", "room", "codec", "join", "pin"}
 
 // New checks cfg and opens the listeners; Serve serves them.
 func New(cfg Config) (*Gateway, error) {
@@ -73,7 +77,10 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Listen == "" || cfg.Server == "" || cfg.Codec == nil {
 		return nil, errors.New("sip: Listen, Server and Codec are required")
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger.With("part", "sip"), policy: newPolicy(cfg.Trunks),
+	if !slices.Contains(Languages, cfg.Language) {
+		return nil, fmt.Errorf("sip: no prompts in language %q (%v)", cfg.Language, Languages)
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger.With("part", "sip"), policy: newPolicy(cfg.Trunks), pins: cfg.PINs,
 		invites: newLimiter(cfg.InvitesPerSecond, cfg.InviteBurst),
 		packets: newLimiter(cfg.PacketsPerSecond, int(2*cfg.PacketsPerSecond))}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
@@ -166,6 +173,17 @@ func (g *Gateway) Serve(ctx context.Context) error {
 func (g *Gateway) closeListeners() {
 	_ = g.udp.Close()
 	_ = g.tcp.Close()
+}
+
+// DialIn is what a room's invitation shows for phones: the PIN callers
+// type at the IVR, and the operator's dial-in number; as JSON for the
+// admin API's GET /api/rooms/{room}/dial-in.
+func (g *Gateway) DialIn(room string) (any, int) {
+	pin, err := g.pins.PIN(room)
+	if err != nil {
+		return map[string]string{"error": err.Error()}, 400
+	}
+	return map[string]string{"pin": pin, "number": g.cfg.DialInNumber, "uri": "sip:" + g.cfg.IVRUser + "@" + g.Addr()}, 200
 }
 
 // Stats returns the counters.

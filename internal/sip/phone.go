@@ -29,7 +29,7 @@ type phoneLeg struct {
 	mu        sync.Mutex
 	remote    netip.AddrPort // guarded by mu: where we send
 	jb        jitterBuffer   // guarded by mu
-	lastEvent uint32         // guarded by mu: the timestamp of the last DTMF event reported
+	lastEvent [2]uint32      // guarded by mu: the timestamp and code of the last DTMF event reported
 
 	counts *rtpCounts // the gateway's, shared by every leg
 	closed chan struct{}
@@ -116,9 +116,10 @@ func (p *phoneLeg) readEvent(ts uint32, payload []byte) {
 	if len(payload) < 4 || payload[0] > 15 {
 		return
 	}
+	event := [2]uint32{ts, uint32(payload[0])}
 	p.mu.Lock()
-	seen := p.lastEvent == ts && ts != 0
-	p.lastEvent = ts
+	seen := p.lastEvent == event
+	p.lastEvent = event
 	p.mu.Unlock()
 	if seen {
 		return

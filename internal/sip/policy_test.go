@@ -101,3 +101,49 @@ func TestJitterBufferReordersAndConceals(t *testing.T) {
 		t.Errorf("late %d, want 1", j.late)
 	}
 }
+
+// A room's PIN is stable: the same at each request and after a restart;
+// two rooms never share one.
+func TestPINsStable(t *testing.T) {
+	path := t.TempDir() + "/pins.json"
+	p, err := OpenPINs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.PIN("lab")
+	if err != nil || len(a) != pinDigits {
+		t.Fatalf("PIN %q, %v", a, err)
+	}
+	b, _ := p.PIN("weekly")
+	if again, _ := p.PIN("lab"); again != a || b == a {
+		t.Errorf("lab %s then %s, weekly %s", a, again, b)
+	}
+	q, err := OpenPINs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if room, ok := q.Room(a); !ok || room != "lab" {
+		t.Errorf("after a restart, PIN %s is room %q", a, room)
+	}
+	if _, err := q.PIN("no room!"); err == nil {
+		t.Error("a PIN for a bad room name")
+	}
+}
+
+func TestInfoDigit(t *testing.T) {
+	for _, c := range []struct {
+		ct, body string
+		want     byte
+	}{
+		{"application/dtmf-relay", "Signal=5\r\nDuration=160\r\n", '5'},
+		{"application/dtmf-relay", "Signal= #\r\n", '#'},
+		{"application/dtmf", "7", '7'},
+		{"application/dtmf-relay", "Signal=55", 0},
+		{"text/plain", "hello", 0},
+	} {
+		d, ok := infoDigit(c.ct, []byte(c.body))
+		if d != c.want || ok != (c.want != 0) {
+			t.Errorf("%s %q: %q %v", c.ct, c.body, d, ok)
+		}
+	}
+}
