@@ -30,6 +30,12 @@ command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
 # slixmpp's XEP-0363 plugin uploads with aiohttp (test/interop apps-upload).
 /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1 || need+=(python3-aiohttp)
+# The SIP gateway (-tags sip): libopus through cgo, and sipp as the phones.
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+pkg-config --exists opus >/dev/null 2>&1 || need+=(libopus-dev)
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -49,6 +55,10 @@ mkdir -p "$root/.build"
 go build -o "$root/.build/parley" ./cmd/parley
 step "go test"
 go test -count=1 -timeout 20m ./...
+step "go test -tags sip: the SIP gateway (libopus, sipp)"
+go vet -tags sip,nolibopusfile ./cmd/parley/ ./internal/sip/...
+go build -tags sip,nolibopusfile -o "$root/.build/parley-sip" ./cmd/parley
+go test -count=1 -timeout 10m -tags sip,nolibopusfile ./internal/sip/...
 
 # --- web client JS -----------------------------------------------------------
 if [ -f web/package.json ]; then

@@ -280,3 +280,21 @@ func (a *Admin) MintToken(ctx context.Context, req TokenRequest) (string, time.T
 	err := a.do(ctx, "POST", "/api/tokens", body, &out)
 	return out.Token, out.Expires, err
 }
+
+// Dialled is a phone that Dial brought into a room.
+type Dialled struct {
+	Room string `json:"room"`
+	Nick string `json:"nick"` // its name in the room
+	Call string `json:"call"` // the SIP Call-ID
+}
+
+// Dial calls a phone (a SIP URI, or a number through the gateway's
+// outbound proxy) into a room through parley's SIP gateway (parley serve
+// --sip), and returns once it is in the room. A call that does not get
+// there is an *AdminError whose Message is "busy", "no-answer",
+// "rejected", or why it failed.
+func (a *Admin) Dial(ctx context.Context, room, to string) (Dialled, error) {
+	var d Dialled
+	err := a.do(ctx, "POST", roomPath(room, "dial"), map[string]string{"to": to}, &d)
+	return d, err
+}

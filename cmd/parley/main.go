@@ -46,6 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runConfig(args, stdout, stderr)
 	case "doctor":
 		return runDoctor(context.Background(), args, stdout, stderr)
+	case "sip":
+		return runSIP(args, stderr)
 	case "room":
 		return runRoom(args, stdout, stderr)
 	case "version":
@@ -69,6 +71,7 @@ func usage(w io.Writer) {
   parley room add|set NAME [--data DIR] [--domain D] [--title T] [--lobby] [--members-only]
               [--password-file F] [--max N] [--owner NAME] ...
   parley room list|show|delete [NAME] [--data DIR] [--domain D]
+  parley sip --sip ADDR --server ws://HOST:PORT/xmpp-websocket [--domain D] [--sip-trunk-addrs A,B]
   parley invite [--data DIR] [--domain D] [--ttl 168h]   (for --registration invite)
   parley load --server ws://HOST:PORT/xmpp-websocket --domain D --rooms R --participants P
               [--duration 30s] [--media=false] [--json] [--server-pid PID]

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"parley.dev/parley/internal/app"
 	"parley.dev/parley/internal/logging"
+	"parley.dev/parley/internal/sip"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
@@ -41,6 +43,21 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go drainOnTERM(ctx, term, drain, stop, cfg.Logger)
+	if o := loaded.opts.sip; o.listen != "" {
+		if o.pinFile == "" {
+			o.pinFile = filepath.Join(cfg.DataDir, "sip-pins.json")
+		}
+		scfg, err := o.config(loopbackWS(cfg.Listen), cfg.Domain, cfg.Logger)
+		var g *sip.Gateway
+		if err == nil {
+			g, _, err = startSIP(ctx, scfg)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "parley serve: --sip: %v\n", err)
+			return 2
+		}
+		cfg.Dial, cfg.DialIn = g.AdminDial, g.DialIn
+	}
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)
 		return 1

@@ -18,6 +18,7 @@ type serveOptions struct {
 	noAnonymous bool
 	logLevel    string
 	logFormat   string
+	sip         sipOptions // the SIP gateway (sip.go)
 }
 
 // serveFlags declares every setting of `parley serve`. Each flag is also a
@@ -66,6 +67,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.ComponentsFile, "components-file", "", "external components (XEP-0114) such as an app's push service (XEP-0357): a file of \"domain secret\" lines; default: none")
 	fs.StringVar(&cfg.ComponentListen, "component-listen", "127.0.0.1:5347", "where the components of --components-file connect")
 	admissionFlags(fs, &cfg.Admission)
+	sipFlags(fs, &o.sip)
 	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")
 	fs.DurationVar(&cfg.Memory.ReturnInterval, "memory-return-interval", 30*time.Second, "how often to return memory a finished load left behind (negative: leave it to the Go runtime)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error, then per component: \"info,sfu=debug,pion=warn\" (components: xmpp, muc, focus, sfu, turn, udpmux, tcpmux, acme; pion for Pion's libraries)")

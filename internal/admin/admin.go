@@ -70,9 +70,21 @@ type Config struct {
 	// Recordings runs recordings (/api/rooms/{room}/recordings). Default
 	// nil: those endpoints answer 501.
 	Recordings Recordings
+	// Dial calls a phone into a room (the SIP gateway's dial-out) for POST
+	// /api/rooms/{room}/dial. Default nil: that endpoint answers 501.
+	Dial DialFunc
+	// DialIn returns a room's PIN and dial-in number for phones (GET
+	// /api/rooms/{room}/dial-in), as JSON and its HTTP status. Default nil:
+	// that endpoint answers 501.
+	DialIn func(room string) (v any, status int)
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// DialFunc calls to (a SIP URI or a number) into room, returning once the
+// callee is in the room or the call failed: the JSON value to answer and
+// its HTTP status.
+type DialFunc func(ctx context.Context, room, to string) (v any, status int)
 
 // API serves /api/. It is safe for concurrent use.
 type API struct {
@@ -119,9 +131,39 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("POST /api/rooms/{room}/trace", a.startTrace)
 	h("GET /api/rooms/{room}/trace", a.getTrace)
 	a.registerRecordings(h)
+	h("POST /api/rooms/{room}/dial", a.dial)
+	h("GET /api/rooms/{room}/dial-in", a.dialIn)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
+}
+
+// dial is POST /api/rooms/{room}/dial {"to": "sip:alice@pbx" or a
+// number}: it answers when the callee is in the room, or with why not.
+func (a *API) dial(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Dial == nil {
+		return &httpError{http.StatusNotImplemented, "no SIP gateway (parley serve --sip, built with -tags sip)"}
+	}
+	var body struct {
+		To string `json:"to"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
+	if body.To == "" {
+		return &httpError{http.StatusBadRequest, `"to" is required: a SIP URI or a number`}
+	}
+	v, status := a.cfg.Dial(r.Context(), r.PathValue("room"), body.To)
+	return writeJSON(w, status, v)
+}
+
+// dialIn is GET /api/rooms/{room}/dial-in: {"pin", "number", "uri"}.
+func (a *API) dialIn(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.DialIn == nil {
+		return &httpError{http.StatusNotImplemented, "no SIP gateway (parley serve --sip, built with -tags sip)"}
+	}
+	v, status := a.cfg.DialIn(r.PathValue("room"))
+	return writeJSON(w, status, v)
 }
 
 // drain is POST /admin/drain: no new meetings, then stop when the calls end.

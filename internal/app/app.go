@@ -117,6 +117,12 @@ type Config struct {
 	// once the calls have ended or DrainTimeout has passed (drain.go).
 	// Cancelling Run's context still stops at once.
 	Drain <-chan struct{}
+	// Dial, if set, is the SIP gateway's dial-out, served as the admin
+	// API's POST /api/rooms/{room}/dial. Default nil: that answers 501.
+	Dial func(ctx context.Context, room, to string) (v any, status int)
+	// DialIn, if set, is a room's PIN and dial-in number for phones, served
+	// as GET /api/rooms/{room}/dial-in. Default nil: that answers 501.
+	DialIn func(room string) (v any, status int)
 	// DrainTimeout bounds how long a drain waits for calls to end.
 	// Default 5 minutes.
 	DrainTimeout time.Duration

@@ -1,0 +1,199 @@
+//go:build sip
+
+package sip_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"parley.dev/parley/internal/sip/opus"
+	"parley.dev/parley/sdk"
+)
+
+// toneFrac is the share of a block's energy at freq (Goertzel), 1 for a
+// pure tone at that frequency, about 0 for anything else.
+func toneFrac(x []int16, rate, freq float64) float64 {
+	w := 2 * math.Pi * freq / rate
+	c := 2 * math.Cos(w)
+	var s1, s2, energy float64
+	for _, v := range x {
+		f := float64(v)
+		s1, s2 = f+c*s1-s2, s1
+		energy += f * f
+	}
+	if energy == 0 {
+		return 0
+	}
+	power := s1*s1 + s2*s2 - c*s1*s2
+	return 2 * power / (float64(len(x)) * energy)
+}
+
+// toneBlocks counts the 100 ms blocks of x (at 8 kHz) that are loud
+// enough and mostly a tone at freq.
+func toneBlocks(x []int16, freq float64) int {
+	const n = 800
+	count := 0
+	for ; len(x) >= n; x = x[n:] {
+		var energy float64
+		for _, v := range x[:n] {
+			energy += float64(v) * float64(v)
+		}
+		if math.Sqrt(energy/n) > 100 && toneFrac(x[:n], 8000, freq) > 0.5 {
+			count++
+		}
+	}
+	return count
+}
+
+// writeWAV writes seconds of a sine at freq, 8 kHz 16-bit mono.
+func writeWAV(t *testing.T, path string, freq float64, seconds int) {
+	t.Helper()
+	n := 8000 * seconds
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	b.WriteString("RIFF")
+	_ = binary.Write(&b, le, uint32(36+2*n))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
+		_ = binary.Write(&b, le, v)
+	}
+	b.WriteString("data")
+	_ = binary.Write(&b, le, uint32(2*n))
+	for i := range n {
+		_ = binary.Write(&b, le, int16(8000*math.Sin(2*math.Pi*freq*float64(i)/8000)))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readWAV returns the samples of a 16-bit mono WAV file.
+func readWAV(t *testing.T, path string) []int16 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("data"))
+	if i < 0 || len(data) < i+8 {
+		t.Fatalf("%s: no data chunk", path)
+	}
+	pcm := make([]int16, (len(data)-i-8)/2)
+	_ = binary.Read(bytes.NewReader(data[i+8:]), binary.LittleEndian, pcm)
+	return pcm
+}
+
+// baresip runs a headless baresip that calls uri for seconds, sending
+// in.wav (a 1 kHz tone) and recording what it hears; it returns the
+// recording's path.
+func baresip(t *testing.T, uri string, seconds int) (string, error) {
+	t.Helper()
+	path, err := exec.LookPath("baresip")
+	if err != nil {
+		t.Fatal("baresip is not installed (scripts/test.sh installs baresip-core)")
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.wav"), filepath.Join(dir, "out")
+	writeWAV(t, in, 1000, seconds+5)
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`poll_method epoll
+sip_listen 127.0.0.1:%d
+audio_player aubridge,nil
+audio_source aufile,%s
+audio_alert aubridge,nil
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module aubridge.so
+module sndfile.so
+module menu.so
+module_app account.so
+snd_path %s
+`, freePort(t), in, out)
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	account := "<sip:+4915112345678@127.0.0.1>;regint=0;audio_codecs=PCMU\n"
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+30)*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-f", dir, "-e", "/dial "+uri, "-t", fmt.Sprint(seconds))
+	log, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("baresip: %v\n%s", err, log)
+	}
+	recs, _ := filepath.Glob(filepath.Join(out, "*-dec.wav"))
+	if len(recs) != 1 {
+		return "", fmt.Errorf("baresip recorded %d files\n%s", len(recs), log)
+	}
+	return recs[0], nil
+}
+
+// A real SIP phone (baresip, a 1 kHz tone from a WAV file) calls in: a
+// participant sending the SDK's 440 Hz tone hears the phone's 1 kHz, and
+// the phone's recording holds the 440 Hz.
+func TestAudioBothWays(t *testing.T) {
+	h := start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := sdk.Connect(ctx, sdk.Config{Server: h.srv.WebSocket, Domain: h.srv.Domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dec, err := opus.Codec{}.NewDecoder(8000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var heard []int16 // the phone's audio, as the room receives it
+	buf := make([]int16, 960)
+	_, err = c.Join(ctx, sdk.RoomConfig{Room: "lab", Nick: "tone", Media: &sdk.Media{
+		Audio: sdk.SyntheticAudio(),
+		OnRTP: func(tr sdk.Track, pkt *rtp.Packet) {
+			if tr.Owner() != phoneNick {
+				return
+			}
+			n, err := dec.Decode(pkt.Payload, buf)
+			if err == nil {
+				mu.Lock()
+				heard = append(heard, buf[:n]...)
+				mu.Unlock()
+			}
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := baresip(t, "sip:lab@"+h.gw.Addr(), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.idle(t)
+	mu.Lock()
+	defer mu.Unlock()
+	inRoom := toneBlocks(heard, 1000)
+	atPhone := toneBlocks(readWAV(t, rec), 440)
+	t.Logf("the room heard %.1f s of the phone, %d blocks of 100 ms holding its 1 kHz tone; the phone recorded %d blocks holding the room's 440 Hz",
+		float64(len(heard))/8000, inRoom, atPhone)
+	if inRoom < 30 {
+		t.Errorf("the room heard the phone's tone in %d blocks of 100 ms, want >= 30 (3 s of 8)", inRoom)
+	}
+	if atPhone < 30 {
+		t.Errorf("the phone heard the room's tone in %d blocks of 100 ms, want >= 30 (3 s of 8)", atPhone)
+	}
+}

@@ -1,0 +1,248 @@
+package sip
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/zaf/g711"
+
+	"parley.dev/parley/sdk"
+)
+
+// phoneLeg is a call's RTP with the phone: G.711 both ways, a jitter
+// buffer on what the phone sends, DTMF (RFC 4733) read from it.
+type phoneLeg struct {
+	conn    *net.UDPConn  // read by readLoop, written by sendLoop
+	pt      uint8         // read-only: PCMU or PCMA
+	dtmfPT  uint8         // read-only: telephone-event's type, 0 if none
+	peerIPs [2]netip.Addr // read-only: RTP is taken from these addresses only (the SDP's, the signalling's)
+	digits  chan byte     // DTMF digits, written by readLoop; buffered, drops when full
+
+	mu        sync.Mutex
+	remote    netip.AddrPort // guarded by mu: where we send
+	jb        jitterBuffer   // guarded by mu
+	lastEvent [2]uint32      // guarded by mu: the timestamp and code of the last DTMF event reported
+
+	counts *rtpCounts // the gateway's, shared by every leg
+	closed chan struct{}
+	once   sync.Once
+}
+
+// listenRTP opens a call's RTP socket, on a port the system picks.
+func listenRTP(ip net.IP) (*net.UDPConn, error) {
+	return net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+}
+
+// newPhoneLeg is the leg on conn with a phone whose SDP is o, and whose
+// SIP came from signalling.
+func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr, counts *rtpCounts) *phoneLeg {
+	peer := o.rtp.Addr()
+	if peer.IsUnspecified() {
+		peer = signalling
+	}
+	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
+		digits: make(chan byte, 32), closed: make(chan struct{}), counts: counts}
+}
+
+func (p *phoneLeg) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
+
+func (p *phoneLeg) close() {
+	p.once.Do(func() {
+		close(p.closed)
+		_ = p.conn.Close()
+	})
+}
+
+// readLoop takes the phone's RTP until the leg closes. Symmetric RTP: the
+// first packet from the phone's SDP address, or from the address its
+// INVITE came from, fixes where we send (for phones behind NAT, whose SDP
+// names an address nobody reaches).
+func (p *phoneLeg) readLoop() {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	pcm := make([]int16, 0, 1500)
+	latched := false
+	for {
+		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if ip := from.Addr().Unmap(); ip != p.peerIPs[0] && ip != p.peerIPs[1] || pkt.Unmarshal(buf[:n]) != nil {
+			p.counts.refused.Add(1)
+			continue
+		}
+		if !latched {
+			latched = true
+			p.mu.Lock()
+			p.remote = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+			p.mu.Unlock()
+		}
+		switch pkt.PayloadType {
+		case p.pt:
+			pcm = decodeG711(p.pt, pkt.Payload, pcm[:0])
+			p.counts.received.Add(1)
+			p.mu.Lock()
+			before := p.jb.late
+			p.jb.push(pkt.Timestamp, pcm)
+			p.counts.lateIn.Add(p.jb.late - before)
+			p.mu.Unlock()
+		case p.dtmfPT:
+			if p.dtmfPT != 0 {
+				p.readEvent(pkt.Timestamp, pkt.Payload)
+			}
+		}
+	}
+}
+
+// start runs the leg's loops: the phone's RTP in, the mix out.
+func (p *phoneLeg) start(mix *mixer) {
+	go p.readLoop()
+	go p.sendLoop(mix.take)
+}
+
+// readEvent reports an RFC 4733 telephone-event once, at its first packet.
+func (p *phoneLeg) readEvent(ts uint32, payload []byte) {
+	if len(payload) < 4 || payload[0] > 15 {
+		return
+	}
+	event := [2]uint32{ts, uint32(payload[0])}
+	p.mu.Lock()
+	seen := p.lastEvent == event
+	p.lastEvent = event
+	p.mu.Unlock()
+	if seen {
+		return
+	}
+	select {
+	case p.digits <- "0123456789*#ABCD"[payload[0]]:
+	default:
+	}
+}
+
+func decodeG711(pt uint8, in []byte, out []int16) []int16 {
+	for _, b := range in {
+		if pt == ptPCMA {
+			out = append(out, g711.DecodeAlawFrame(b))
+		} else {
+			out = append(out, g711.DecodeUlawFrame(b))
+		}
+	}
+	return out
+}
+
+func encodeG711(pt uint8, in []int16, out []byte) []byte {
+	for _, v := range in {
+		if pt == ptPCMA {
+			out = append(out, g711.EncodeAlawFrame(v))
+		} else {
+			out = append(out, g711.EncodeUlawFrame(v))
+		}
+	}
+	return out
+}
+
+// pop takes the next 20 ms the phone said.
+func (p *phoneLeg) pop(out *[frameLen]int16) {
+	p.mu.Lock()
+	p.jb.pop(out)
+	p.mu.Unlock()
+}
+
+// rtpCounts are the RTP counters of all calls.
+type rtpCounts struct {
+	received atomic.Int64 // audio packets from phones
+	lateIn   atomic.Int64 // of those, too late to play (the jitter buffer had moved on)
+	sent     atomic.Int64 // packets to phones
+	lateOut  atomic.Int64 // of those, sent more than a frame (20 ms) after their time: the gateway fell behind
+	refused  atomic.Int64 // packets from elsewhere, or not RTP
+}
+
+// sendLoop sends the phone 20 ms of next() every 20 ms until the leg
+// closes. It keeps to the wall clock: frames a slow tick missed are sent
+// at the next one (and counted late when over a frame behind), so the
+// phone's playout never drifts.
+func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	h := rtp.Header{Version: 2, PayloadType: p.pt, SSRC: binary.BigEndian.Uint32(b[:4]),
+		SequenceNumber: binary.BigEndian.Uint16(b[4:6]), Timestamp: binary.BigEndian.Uint32(b[4:8])}
+	var pcm [frameLen]int16
+	payload := make([]byte, 0, frameLen)
+	buf := make([]byte, 12+frameLen)
+	tick := time.NewTicker(frameTime)
+	defer tick.Stop()
+	start, frames := time.Now(), time.Duration(0)
+	for {
+		select {
+		case <-p.closed:
+			return
+		case <-tick.C:
+		}
+		for {
+			due := start.Add((frames + 1) * frameTime)
+			behind := time.Since(due)
+			if behind < 0 {
+				break
+			}
+			if behind > frameTime {
+				p.counts.lateOut.Add(1)
+			}
+			if behind > 10*frameTime { // a long stall (a suspended machine): restart the clock
+				start = time.Now().Add(-frames * frameTime)
+			}
+			frames++
+			next(&pcm)
+			payload = encodeG711(p.pt, pcm[:], payload[:0])
+			p.send(&h, buf, payload)
+		}
+	}
+}
+
+// send writes one RTP packet and moves h on.
+func (p *phoneLeg) send(h *rtp.Header, buf, payload []byte) {
+	if n, err := h.MarshalTo(buf); err == nil {
+		p.mu.Lock()
+		to := p.remote
+		p.mu.Unlock()
+		if _, err := p.conn.WriteToUDPAddrPort(append(buf[:n], payload...), to); err == nil {
+			p.counts.sent.Add(1)
+		}
+	}
+	h.SequenceNumber++
+	h.Timestamp += frameLen
+	h.Marker = false
+}
+
+// uplink is the phone's audio as Opus frames for the SDK to publish: it
+// is read every 20 ms by the room's publishing goroutine.
+type uplink struct {
+	leg *phoneLeg
+	enc Encoder
+	pcm [frameLen]int16
+	out [1275]byte // the largest Opus packet
+}
+
+func (u *uplink) Next() (sdk.Frame, error) {
+	select {
+	case <-u.leg.closed:
+		return sdk.Frame{}, io.EOF
+	default:
+	}
+	u.leg.pop(&u.pcm)
+	n, err := u.enc.Encode(u.pcm[:], u.out[:])
+	if err != nil {
+		return sdk.Frame{}, err
+	}
+	return sdk.Frame{Data: append([]byte(nil), u.out[:n]...), Duration: frameTime}, nil
+}

@@ -1,0 +1,139 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pion/sdp/v3"
+)
+
+// RTP payload types and clock of G.711 (RFC 3551).
+const (
+	ptPCMU    = 0
+	ptPCMA    = 8
+	clockRate = 8000
+	frameLen  = 160 // samples in 20 ms at 8 kHz
+	frameTime = 20 * time.Millisecond
+)
+
+// maxSDP bounds the SDP body we read.
+const maxSDP = 16 << 10
+
+// offer is what we take from a phone's SDP.
+type offer struct {
+	rtp      netip.AddrPort // where to send its audio
+	pt       uint8          // the G.711 payload type chosen (0 or 8)
+	dtmfPT   uint8          // telephone-event's payload type; 0 when not offered
+	sendrecv bool           // false when the phone holds (sendonly/inactive)
+}
+
+// Errors of SDP negotiation: a malformed body is a 400, no common codec a
+// 488.
+var (
+	errBadSDP  = errors.New("sip: malformed SDP")
+	errNoCodec = errors.New("sip: no common codec (PCMU, PCMA)")
+	errNoAudio = errors.New("sip: no audio stream in the SDP")
+)
+
+// parseOffer reads an SDP offer: the first audio stream with a port, its
+// address, and the codec we answer with (PCMU preferred, then PCMA).
+func parseOffer(body []byte) (offer, error) {
+	if len(body) == 0 || len(body) > maxSDP {
+		return offer{}, errBadSDP
+	}
+	var sd sdp.SessionDescription
+	if err := sd.Unmarshal(body); err != nil {
+		return offer{}, fmt.Errorf("%w: %v", errBadSDP, err)
+	}
+	for _, m := range sd.MediaDescriptions {
+		if m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
+			continue
+		}
+		return audioOffer(&sd, m)
+	}
+	return offer{}, errNoAudio
+}
+
+func audioOffer(sd *sdp.SessionDescription, m *sdp.MediaDescription) (offer, error) {
+	conn := m.ConnectionInformation
+	if conn == nil {
+		conn = sd.ConnectionInformation
+	}
+	if conn == nil || conn.Address == nil {
+		return offer{}, fmt.Errorf("%w: no connection address", errBadSDP)
+	}
+	ip, err := netip.ParseAddr(conn.Address.Address)
+	if err != nil {
+		return offer{}, fmt.Errorf("%w: connection address %q", errBadSDP, conn.Address.Address)
+	}
+	port := m.MediaName.Port.Value
+	if port <= 0 || port > 65535 {
+		return offer{}, fmt.Errorf("%w: port %d", errBadSDP, port)
+	}
+	o := offer{rtp: netip.AddrPortFrom(ip.Unmap(), uint16(port)), sendrecv: true}
+	if !strings.Contains(strings.Join(m.MediaName.Protos, "/"), "RTP/AVP") {
+		return offer{}, fmt.Errorf("%w: transport %v", errNoCodec, m.MediaName.Protos)
+	}
+	o.pt = 255
+	for _, f := range m.MediaName.Formats {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || n > 127 {
+			continue
+		}
+		if (n == ptPCMU || n == ptPCMA) && o.pt == 255 {
+			o.pt = uint8(n)
+		}
+	}
+	for _, a := range m.Attributes {
+		switch a.Key {
+		case "rtpmap":
+			pt, codec, ok := strings.Cut(a.Value, " ")
+			n, err := strconv.Atoi(pt)
+			if ok && err == nil && n >= 96 && n <= 127 && strings.HasPrefix(strings.ToLower(codec), "telephone-event/8000") {
+				o.dtmfPT = uint8(n)
+			}
+		case "sendonly", "inactive":
+			o.sendrecv = false
+		}
+	}
+	if o.pt == 255 {
+		return offer{}, errNoCodec
+	}
+	return o, nil
+}
+
+// answerSDP is our answer: one audio stream at ip:port in the chosen codec,
+// and telephone-event if offered.
+func answerSDP(o offer, ip net.IP, port int, sessionID uint64) []byte {
+	family := "IP4"
+	if ip.To4() == nil {
+		family = "IP6"
+	}
+	name := "PCMU"
+	if o.pt == ptPCMA {
+		name = "PCMA"
+	}
+	fmts := strconv.Itoa(int(o.pt))
+	lines := []string{
+		"v=0",
+		fmt.Sprintf("o=parley %d %d IN %s %s", sessionID, sessionID, family, ip),
+		"s=parley",
+		fmt.Sprintf("c=IN %s %s", family, ip),
+		"t=0 0",
+	}
+	attrs := []string{fmt.Sprintf("a=rtpmap:%d %s/8000", o.pt, name)}
+	if o.dtmfPT != 0 {
+		fmts += " " + strconv.Itoa(int(o.dtmfPT))
+		attrs = append(attrs, fmt.Sprintf("a=rtpmap:%d telephone-event/8000", o.dtmfPT),
+			fmt.Sprintf("a=fmtp:%d 0-15", o.dtmfPT))
+	}
+	lines = append(lines, fmt.Sprintf("m=audio %d RTP/AVP %s", port, fmts))
+	lines = append(lines, attrs...)
+	lines = append(lines, "a=ptime:20", "a=sendrecv")
+	return []byte(strings.Join(lines, "\r\n") + "\r\n")
+}
