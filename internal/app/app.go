@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"parley.dev/parley/internal/accounts"
 	"parley.dev/parley/internal/focus"
+	"parley.dev/parley/internal/localbridge"
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
 	"parley.dev/parley/internal/sfu"
@@ -153,6 +155,7 @@ type parley struct {
 	adminLn  net.Listener
 	tokens   *token.Verifier // nil when tokens are off
 	port     *onePort        // the muxes and TURN on --listen; set by openPort
+	publicIP netip.Addr      // --public-ip; invalid when not set; read-only
 	door     *frontDoor      // the admission gates of every listener; read-only after start
 	ready    atomic.Bool
 	// drain is started once (startDrain); drained is closed when it is
@@ -187,6 +190,7 @@ func start(cfg Config) (*parley, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
+	publicIP, _ := cfg.publicAddr() // Check refused a bad one
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
@@ -198,7 +202,7 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{}), door: newFrontDoor(cfg)}
+	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{}), door: newFrontDoor(cfg), publicIP: publicIP}
 	started := false
 	defer func() {
 		if !started && p.store != nil {
@@ -301,8 +305,8 @@ func (p *parley) mucDomain() string { return "conference." + p.cfg.Domain }
 func (p *parley) startConferences() error {
 	cfg := p.cfg
 	var public []string
-	if cfg.PublicIP != "" {
-		public = []string{cfg.PublicIP}
+	if p.publicIP.IsValid() {
+		public = []string{p.publicIP.String()}
 	}
 	var err error
 	p.sfu, err = sfu.New(sfu.Config{
@@ -316,7 +320,7 @@ func (p *parley) startConferences() error {
 		return fmt.Errorf("sfu: %w", err)
 	}
 	focusDomain := "focus." + cfg.Domain
-	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, SFU: p.sfu, LastN: cfg.LastN, Simulcast: cfg.Simulcast, Logger: cfg.Logger.With("part", "focus")})
+	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, Bridge: localbridge.New(p.sfu, ""), LastN: cfg.LastN, Simulcast: cfg.Simulcast, Logger: cfg.Logger.With("part", "focus")})
 	if err != nil {
 		return err
 	}
