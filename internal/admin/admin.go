@@ -67,6 +67,11 @@ type Config struct {
 	// Drain starts a graceful stop (POST /admin/drain) and returns its
 	// state, as JSON-encodable data. Default nil: that endpoint answers 501.
 	Drain func() any
+	// Bridges lists the media bridges (GET /api/bridges); DrainBridge
+	// stops placing conferences on one (POST /api/bridges/{nick}/drain),
+	// an error when there is no such bridge. Default nil: 501.
+	Bridges     func() any
+	DrainBridge func(nick string) error
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -115,9 +120,30 @@ func (a *API) Register(mux *http.ServeMux) {
 	h("GET /stats/conferences/{room}", a.conferenceStats)
 	h("POST /api/rooms/{room}/trace", a.startTrace)
 	h("GET /api/rooms/{room}/trace", a.getTrace)
+	h("GET /api/bridges", a.listBridges)
+	h("POST /api/bridges/{nick}/drain", a.drainBridge)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
+}
+
+// listBridges is GET /api/bridges: the bridges in the brewery, their stats.
+func (a *API) listBridges(w http.ResponseWriter, _ *http.Request) error {
+	if a.cfg.Bridges == nil {
+		return &httpError{http.StatusNotImplemented, "no bridges here"}
+	}
+	return writeJSON(w, http.StatusOK, a.cfg.Bridges())
+}
+
+// drainBridge is POST /api/bridges/{nick}/drain: no new conference there.
+func (a *API) drainBridge(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.DrainBridge == nil {
+		return &httpError{http.StatusNotImplemented, "no bridges here"}
+	}
+	if err := a.cfg.DrainBridge(r.PathValue("nick")); err != nil {
+		return &httpError{http.StatusNotFound, err.Error()}
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]string{"drained": r.PathValue("nick")})
 }
 
 // drain is POST /admin/drain: no new meetings, then stop when the calls end.

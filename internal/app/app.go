@@ -25,6 +25,7 @@ import (
 	"parley.dev/parley/internal/localbridge"
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
+	"parley.dev/parley/internal/remotebridge"
 	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/store"
 	"parley.dev/parley/internal/token"
@@ -69,10 +70,11 @@ type Config struct {
 	// SCRAMPlus offers SCRAM-*-PLUS with tls-exporter on TLS 1.3 (see
 	// xmpp.Config.ChannelBinding for why it is off by default).
 	SCRAMPlus bool
-	Version   string // reported by disco and /health
-	Simulcast bool   // ask publishers for simulcast layers; default off (focus.Config.Simulcast)
-	Dynacast  bool   // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
-	LastN     int    // every room's participants get the camera of only the N most recent speakers; default 0: all
+	Version   string        // reported by disco and /health
+	Bridges   BridgesConfig // where media goes; default: the in-process SFU, and bridges of the brewery
+	Simulcast bool          // ask publishers for simulcast layers; default off (focus.Config.Simulcast)
+	Dynacast  bool          // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
+	LastN     int           // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger    *slog.Logger
 	// Admission caps what one source may make parley hold before it has
 	// proved anything; see AdmissionConfig for each limit's default.
@@ -146,8 +148,13 @@ type parley struct {
 	muc    *muc.Service
 	sfu    *sfu.SFU
 	focus  *focus.Focus
-	http   *http.Server
-	c2s    net.Listener
+	// bridges places conferences on the in-process SFU and on the bridges
+	// of the brewery; internalMUC is the brewery's service (nil when the
+	// brewery is elsewhere).
+	bridges     *remotebridge.Pool
+	internalMUC *muc.Service
+	http        *http.Server
+	c2s         net.Listener
 	// admin is the admin listener's server and mux; nil without --admin.
 	// Other parts mount their handlers on adminMux before serve.
 	admin    *http.Server
@@ -320,7 +327,10 @@ func (p *parley) startConferences() error {
 		return fmt.Errorf("sfu: %w", err)
 	}
 	focusDomain := "focus." + cfg.Domain
-	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, Bridge: localbridge.New(p.sfu, ""), LastN: cfg.LastN, Simulcast: cfg.Simulcast, Logger: cfg.Logger.With("part", "focus")})
+	if err := p.startBridges(focusDomain, localbridge.New(p.sfu, "")); err != nil {
+		return err
+	}
+	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, Bridge: p.bridges, LastN: cfg.LastN, Simulcast: cfg.Simulcast, Logger: cfg.Logger.With("part", "focus")})
 	if err != nil {
 		return err
 	}
@@ -342,7 +352,8 @@ func (p *parley) startConferences() error {
 		return fmt.Errorf("muc: %w", err)
 	}
 	p.xmpp.AddService(mucDomain, p.muc, xmpp.DiscoIdentity{Name: "Rooms"})
-	p.xmpp.AddService(focusDomain, p.focus, xmpp.DiscoIdentity{Name: "Conference focus"})
+	p.xmpp.AddService(focusDomain, p.focusHandler(), xmpp.DiscoIdentity{Name: "Conference focus"})
+	p.bridges.Start()
 	return nil
 }
 
@@ -444,10 +455,14 @@ func (p *parley) shutdown() error {
 	if p.admin != nil {
 		p.admin.Shutdown(ctx)
 	}
+	p.bridges.Close()
 	p.focus.Close()
 	p.xmpp.Shutdown(ctx)
 	p.store.Close()
 	p.muc.Close()
+	if p.internalMUC != nil {
+		p.internalMUC.Close()
+	}
 	p.sfu.Close()
 	p.port.close()
 	p.stop()

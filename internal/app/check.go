@@ -40,6 +40,9 @@ func (c Config) Check() error {
 	if _, err := c.publicAddr(); err != nil {
 		return configErr(err, "public-ip")
 	}
+	if _, err := c.brewery(); err != nil {
+		return configErr(err, "brewery")
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return configErr(errors.New("--tls-cert and --tls-key go together: give both or neither"), "tls-cert", "tls-key")
 	}
