@@ -16,6 +16,7 @@ type serveOptions struct {
 	app.Config
 	config      string // the config file; default parley.toml when present
 	noAnonymous bool
+	localBridge bool
 	logLevel    string
 	logFormat   string
 }
@@ -63,6 +64,9 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&cfg.UploadURL, "upload-url", "", "public URL of HTTP File Upload's /upload/ path (XEP-0363 at upload.<domain>); default https://<domain>[:port of --listen]/upload/")
 	fs.StringVar(&cfg.Registration, "registration", "", "in-band registration (XEP-0077): empty (off), invite (tokens from parley invite) or open")
 	fs.BoolVar(&cfg.SCRAMPlus, "scram-plus", false, "offer SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (tls-exporter channel binding, TLS 1.3); off by default because some clients (slixmpp 1.8) then fail to log in")
+	fs.BoolVar(&o.localBridge, "local-bridge", true, "carry media in this process too; false: only on bridges (parley bridge) in the brewery")
+	fs.StringVar(&cfg.Bridges.Brewery, "brewery", "", "the room bridges join; default jvbbrewery@internal.<domain>")
+	fs.StringVar(&cfg.Bridges.Users, "bridge-users", "jvb", "the accounts that may be bridges, comma separated")
 	admissionFlags(fs, &cfg.Admission)
 	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")
 	fs.DurationVar(&cfg.Memory.ReturnInterval, "memory-return-interval", 30*time.Second, "how often to return memory a finished load left behind (negative: leave it to the Go runtime)")
@@ -76,6 +80,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 func (o *serveOptions) finish() (app.Config, logging.Levels, error) {
 	cfg := o.Config
 	cfg.AllowAnonymous = !o.noAnonymous
+	cfg.Bridges.NoLocal = !o.localBridge
 	cfg.Version = version
 	levels, err := logging.ParseLevels(o.logLevel)
 	if err != nil {

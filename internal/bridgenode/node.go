@@ -29,7 +29,8 @@ const nsMUC = "http://jabber.org/protocol/muc"
 // Config configures New.
 type Config struct {
 	// XMPP is the account the bridge logs in with (Address, Domain,
-	// Username, Password). Required. Resource defaults to "bridge".
+	// Username, Password). Required. Resource defaults to the nick and a
+	// random suffix.
 	XMPP xmppclient.Config
 	// Brewery is the room the bridges and the focus meet in. Required.
 	Brewery jid.JID
@@ -90,11 +91,13 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Media == nil || cfg.Load == nil {
 		return nil, &ConfigError{"media", "required"}
 	}
-	if cfg.XMPP.Resource == "" {
-		cfg.XMPP.Resource = "bridge"
-	}
 	if cfg.Nick == "" {
 		cfg.Nick = cfg.XMPP.Username
+	}
+	if cfg.XMPP.Resource == "" {
+		// Unique: bridges sharing an account must not take each
+		// other's session over.
+		cfg.XMPP.Resource = fmt.Sprintf("%s-%04x", cfg.Nick, rand.N(0x10000))
 	}
 	cfg.Capacity.setDefaults()
 	if cfg.StatsInterval <= 0 {

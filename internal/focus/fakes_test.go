@@ -211,9 +211,9 @@ func (p *fakeParticipant) SetForwarding(src bridge.Source, on bool) {
 	p.forwarding[src] = on
 }
 
-func (p *fakeParticipant) SetReceiveVideo(bridge.ReceiveVideo)  {}
-func (p *fakeParticipant) OfferPublishing(bridge.MediaKind)     {}
-func (p *fakeParticipant) Events() <-chan bridge.Event          { return p.events }
+func (p *fakeParticipant) SetReceiveVideo(bridge.ReceiveVideo) {}
+func (p *fakeParticipant) OfferPublishing(bridge.MediaKind)    {}
+func (p *fakeParticipant) Events() <-chan bridge.Event         { return p.events }
 func (p *fakeParticipant) Report(context.Context) (json.RawMessage, error) {
 	return json.RawMessage(`{"fake":true}`), nil
 }
