@@ -6,13 +6,17 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"parley.dev/parley/internal/accounts"
 	"parley.dev/parley/internal/bridgenode"
+	"parley.dev/parley/internal/bridgeproto"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
+	"parley.dev/parley/internal/stanza"
+	"parley.dev/parley/internal/xmlstream"
 	"parley.dev/parley/internal/xmppclient"
 )
 
@@ -190,5 +194,64 @@ func TestBridgesPlacementFailoverDrain(t *testing.T) {
 	})
 	if b1.node.Conferences() != 3 {
 		t.Fatalf("a draining bridge took a conference: %d", b1.node.Conferences())
+	}
+}
+
+// TestBridgeTrustsOnlyItsFocus: a bridge configured with a JID that is no
+// focus stops at start with an error naming it; a bridge takes no order
+// from anyone but its focus; the focus ignores a brewery occupant that is
+// not a bridge account.
+func TestBridgeTrustsOnlyItsFocus(t *testing.T) {
+	p, ws := startParleyBridgesOnly(t)
+	port, err := bridgenode.Listen(bridgenode.PortConfig{Listen: "127.0.0.1:0", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	media, load := port.Media("x")
+	cfg := bridgenode.Config{
+		XMPP:    xmppclient.Config{Address: ws, Domain: testDomain, Username: "jvb", Password: "bridge-secret"},
+		Brewery: jid.MustParse("jvbbrewery@internal." + testDomain), Nick: "x",
+		Focus: []jid.JID{jid.MustParse("conference." + testDomain)}, Media: media, Load: load, Logger: testLogger(),
+	}
+	n, err := bridgenode.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = n.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "--focus conference."+testDomain) {
+		t.Fatalf("a bridge whose --focus is the MUC service ran: %v", err)
+	}
+	cfg.XMPP.Password = "wrong"
+	cfg.Focus = []jid.JID{jid.MustParse("focus." + testDomain)}
+	if n, _ = bridgenode.New(cfg); n.Run(ctx) == nil {
+		t.Fatal("a bridge with a wrong password ran")
+	}
+
+	// A good bridge refuses a guest's order.
+	b := startTestBridge(t, ws, "b1", bridgenode.Capacity{})
+	waitFor(t, "b1 registered", 10*time.Second, func() bool { return len(p.bridges.Bridges()) == 1 })
+	bridgeJID := jid.MustParse(p.bridges.Bridges()[0].JID)
+	guest, err := xmppclient.Dial(ctx, xmppclient.Config{Address: ws, Domain: testDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer guest.Close()
+	_, err = guest.IQ(ctx, stanza.IQ("set", "", jid.JID{}, bridgeJID,
+		bridgeproto.Order(bridgeproto.OrderAllocate, "evil@conference."+testDomain, "p1")))
+	if se := stanza.AsError(err); err == nil || se.Condition != stanza.Forbidden {
+		t.Fatalf("a guest's allocate: %v", err)
+	}
+	if b.node.Conferences() != 0 {
+		t.Fatal("the guest's order allocated a conference")
+	}
+	// A guest in the brewery claiming to be a bridge is not one.
+	guest.Send(xmlstream.New(xmlstream.NSClient, "presence", "to", "jvbbrewery@internal."+testDomain+"/fake").Add(
+		xmlstream.New("http://jabber.org/protocol/muc", "x"), bridgeproto.Stats{}.Element()))
+	time.Sleep(500 * time.Millisecond)
+	if bs := p.bridges.Bridges(); len(bs) != 1 || bs[0].Nick != "b1" {
+		t.Fatalf("bridges %+v", bs)
 	}
 }
