@@ -288,11 +288,15 @@ func TestTwoBridgeProcesses(t *testing.T) {
 		t.Fatalf("b1 hosts %d conferences after the failover, want 3", n)
 	}
 
-	// b1 drains (through the admin API): a new conference goes nowhere.
-	if code := d.api("POST", "/api/bridges/b1/drain", nil); code != http.StatusAccepted {
-		t.Fatalf("drain: %d", code)
+	// SIGTERM drains b1: it says so, the focus sees it, and it stays up
+	// while its calls go on. (The admin API drains too; an unknown name
+	// is a 404.)
+	if code := d.api("POST", "/api/bridges/nobody/drain", nil); code != http.StatusNotFound {
+		t.Fatalf("drain of an unknown bridge: %d", code)
 	}
+	d.bridges["b1"].cmd.Process.Signal(syscall.SIGTERM)
 	waitFor(t, "b1 drains", 5*time.Second, func() bool { h, err := d.bridgeHealth("b1"); return err == nil && h.Draining })
+	waitFor(t, "the focus sees b1 drain", 5*time.Second, func() bool { return d.registered()["b1"].Stats.Draining })
 	r := jid.MustParse("four@conference." + domain)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -310,4 +314,6 @@ func TestTwoBridgeProcesses(t *testing.T) {
 	if n := d.conferences("b1"); n != 3 {
 		t.Fatalf("the draining bridge took a conference: %d", n)
 	}
+	before = flowing(three)
+	waitFor(t, "calls on the draining bridge go on", 5*time.Second, func() bool { return grown(before, flowing(three)) })
 }
