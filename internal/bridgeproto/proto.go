@@ -135,14 +135,14 @@ func ErrorOf(err error) error {
 // Stats is what a bridge publishes in its brewery presence, as
 // <stats xmlns='urn:parley:bridge:0' .../>.
 type Stats struct {
-	Stress       float64 // 0..1: the highest of CPU, packet rate and bitrate against their capacities
-	Conferences  int
-	Participants int
-	Bitrate      uint64 // bit/s forwarded, over the last interval
-	PacketRate   uint64 // packets/s forwarded, over the last interval
-	Region       string
-	Version      string
-	Draining     bool // takes no new conference
+	Stress       float64 `json:"stress"` // 0..1: the highest of CPU, packet rate and bitrate against their capacities
+	Conferences  int     `json:"conferences"`
+	Participants int     `json:"participants"`
+	Bitrate      uint64  `json:"bitrate"`     // bit/s forwarded, over the last interval
+	PacketRate   uint64  `json:"packet_rate"` // packets/s forwarded, over the last interval
+	Region       string  `json:"region"`
+	Version      string  `json:"version"`
+	Draining     bool    `json:"draining"` // takes no new conference
 }
 
 // Element encodes s.

@@ -144,8 +144,8 @@ func (d *deployment) api(method, path string, out any) int {
 type bridgeInfo struct {
 	Nick  string `json:"nick"`
 	Stats struct {
-		Stress   float64 `json:"Stress"`
-		Draining bool    `json:"Draining"`
+		Stress   float64 `json:"stress"`
+		Draining bool    `json:"draining"`
 	} `json:"stats"`
 }
 
