@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -125,10 +126,25 @@ func bridgedCall(t *testing.T, ws, room string) map[string]*mediapeer.Peer {
 // no new conference.
 func TestBridgesPlacementFailoverDrain(t *testing.T) {
 	p, ws := startParleyBridgesOnly(t)
+	health := func() string {
+		resp, err := http.Get("http://" + p.cfg.HTTPListener.Addr().String() + "/health")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if h := health(); !strings.Contains(h, `"missing":["bridges: none in jvbbrewery@internal.example.test`) {
+		t.Errorf("/health without bridges: %s", h)
+	}
 	// b1 counts as full at 20 packets/s: one call stresses it.
 	b1 := startTestBridge(t, ws, "b1", bridgenode.Capacity{PacketRate: 20})
 	b2 := startTestBridge(t, ws, "b2", bridgenode.Capacity{})
 	waitFor(t, "two bridges registered", 10*time.Second, func() bool { return len(p.bridges.Bridges()) == 2 })
+	if h := health(); !strings.Contains(h, `"bridges":2`) || strings.Contains(h, "missing") {
+		t.Errorf("/health with two bridges: %s", h)
+	}
 
 	// Equal stress: the first conference goes to b1 (ties go by name).
 	bridgedCall(t, ws, "one")
