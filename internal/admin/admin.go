@@ -71,7 +71,7 @@ type Config struct {
 	// stops placing conferences on one (POST /api/bridges/{nick}/drain),
 	// an error when there is no such bridge. Default nil: 501.
 	Bridges     func() any
-	DrainBridge func(nick string) error
+	DrainBridge func(nick string, move bool) error
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -135,12 +135,13 @@ func (a *API) listBridges(w http.ResponseWriter, _ *http.Request) error {
 	return writeJSON(w, http.StatusOK, a.cfg.Bridges())
 }
 
-// drainBridge is POST /api/bridges/{nick}/drain: no new conference there.
+// drainBridge is POST /api/bridges/{nick}/drain[?move=true]: no new
+// conference there; with move, its conferences move now.
 func (a *API) drainBridge(w http.ResponseWriter, r *http.Request) error {
 	if a.cfg.DrainBridge == nil {
 		return &httpError{http.StatusNotImplemented, "no bridges here"}
 	}
-	if err := a.cfg.DrainBridge(r.PathValue("nick")); err != nil {
+	if err := a.cfg.DrainBridge(r.PathValue("nick"), r.URL.Query().Get("move") == "true"); err != nil {
 		return &httpError{http.StatusNotFound, err.Error()}
 	}
 	return writeJSON(w, http.StatusAccepted, map[string]string{"drained": r.PathValue("nick")})

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"parley.dev/parley/internal/localbridge"
@@ -19,10 +20,11 @@ import (
 // Port is a bridge's one port: media over UDP, ICE-TCP and GET /health
 // over TCP, told apart by their first bytes (internal/portmux).
 type Port struct {
-	tcp  *portmux.TCPMux
-	http *http.Server
-	sfu  *sfu.SFU
-	Addr *net.TCPAddr // the port's address (the TCP and UDP port are one number)
+	tcp  *portmux.TCPMux      // read-only
+	http *http.Server         // read-only; serves from Serve on
+	sfu  *sfu.SFU             // read-only
+	node atomic.Pointer[Node] // set by Serve
+	Addr *net.TCPAddr         // the port's address (the TCP and UDP port are one number)
 }
 
 // PortConfig configures Listen.
@@ -78,7 +80,27 @@ func Listen(cfg PortConfig) (*Port, error) {
 		udp.Close()
 		return nil, fmt.Errorf("bridge: sfu: %w", err)
 	}
-	return &Port{tcp: mux, sfu: s, Addr: addr}, nil
+	p := &Port{tcp: mux, sfu: s, Addr: addr}
+	hm := http.NewServeMux()
+	hm.HandleFunc("GET /health", p.health)
+	p.http = &http.Server{Handler: hm, ReadHeaderTimeout: 10 * time.Second}
+	return p, nil
+}
+
+// health answers GET /health with the node's Health: 200 when connected
+// to the XMPP server, 503 otherwise.
+func (p *Port) health(w http.ResponseWriter, _ *http.Request) {
+	n := p.node.Load()
+	if n == nil {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	h := n.Health()
+	w.Header().Set("Content-Type", "application/json")
+	if h.XMPP != "connected" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(h)
 }
 
 // Media returns the port's SFU as a media server, and its counters.
@@ -89,19 +111,10 @@ func (p *Port) Media(name string) (*localbridge.Server, func() Load) {
 	}
 }
 
-// Serve answers GET /health with the node's Health (200 when connected to
-// the XMPP server, 503 otherwise) until Close.
+// Serve answers GET /health with n's Health, and routes ICE-TCP to the
+// SFU, until Close.
 func (p *Port) Serve(n *Node) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-		h := n.Health()
-		w.Header().Set("Content-Type", "application/json")
-		if h.XMPP != "connected" {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		json.NewEncoder(w).Encode(h)
-	})
-	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	p.node.Store(n)
 	go p.tcp.Serve()
 	err := p.http.Serve(p.tcp.Listener(portmux.HTTP))
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
@@ -112,11 +125,9 @@ func (p *Port) Serve(n *Node) error {
 
 // Close stops the port: HTTP, the SFU and its sockets.
 func (p *Port) Close() {
-	if p.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		p.http.Shutdown(ctx)
-		cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	p.http.Shutdown(ctx)
+	cancel()
 	p.tcp.Close()
 	p.sfu.Close()
 }

@@ -22,6 +22,10 @@ type Capacity struct {
 	// Bitrate is the forwarded bits per second at stress 1. Default
 	// 500 Mbit/s.
 	Bitrate float64
+	// NoCPU leaves the process's CPU share out of the stress. Default
+	// false. For bridges sharing one process (tests), whose CPU cannot be
+	// told apart.
+	NoCPU bool
 }
 
 func (c *Capacity) setDefaults() {
@@ -74,6 +78,9 @@ func (n *Node) sample() {
 		pps := float64(load.Packets-m.packets) / secs
 		bps := 8 * float64(load.Bytes-m.bytes) / secs
 		cpuShare := (cpu - m.cpu).Seconds() / secs / float64(runtime.GOMAXPROCS(0))
+		if n.cfg.Capacity.NoCPU {
+			cpuShare = 0
+		}
 		stress := max(cpuShare, pps/n.cfg.Capacity.PacketRate, bps/n.cfg.Capacity.Bitrate)
 		n.mu.Lock()
 		n.stats.Stress = min(max(stress, 0), 1)

@@ -254,18 +254,33 @@ func (p *Pool) Bridges() []BridgeInfo {
 var ErrNoSuchBridge = errors.New("remotebridge: no such bridge")
 
 // Drain stops placing conferences on the bridge, and tells it to drain.
-func (p *Pool) Drain(nick string) error {
+// With move, its conferences are moved now (their participants get new
+// sessions elsewhere) instead of ending there.
+func (p *Pool) Drain(nick string, move bool) error {
 	p.mu.Lock()
 	b := p.bridges[nick]
+	var moving []*conference
 	if b != nil {
 		b.drained = true
+		if move {
+			for c := range b.confs {
+				moving = append(moving, c)
+				delete(b.confs, c)
+			}
+		}
 	}
 	p.mu.Unlock()
 	if b == nil {
 		return ErrNoSuchBridge
 	}
-	p.log.Info("draining a bridge", "bridge", nick)
-	_, err := p.request(p.ctx, b.real, "set", xmlstream.New(bridgeproto.NS, bridgeproto.OrderDrain))
+	p.log.Info("draining a bridge", "bridge", nick, "moving", len(moving))
+	for _, c := range moving {
+		p.send(b.real, c.order(bridgeproto.OrderExpire, ""))
+		c.failed("its bridge drains and moves its conferences")
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.RequestTimeout)
+	defer cancel()
+	_, err := p.request(ctx, b.real, "set", xmlstream.New(bridgeproto.NS, bridgeproto.OrderDrain))
 	return err
 }
 

@@ -94,8 +94,8 @@ func TestPlacement(t *testing.T) {
 	if got := placedOn(t, p); got != "calm" {
 		t.Fatalf("placed on %s, want calm (least stress in the region, not draining)", got)
 	}
-	p.Drain("calm") // nobody answers the order here; the focus's own mark is what counts
-	if err := p.Drain("nobody"); !errors.Is(err, ErrNoSuchBridge) {
+	p.Drain("calm", false) // nobody answers the order here; the focus's own mark is what counts
+	if err := p.Drain("nobody", false); !errors.Is(err, ErrNoSuchBridge) {
 		t.Fatalf("drain of nobody: %v", err)
 	}
 	if got := placedOn(t, p); got != "busy" {
@@ -156,5 +156,46 @@ func TestErrorsRoundTrip(t *testing.T) {
 		if got := bridgeproto.ErrorOf(stanza.AnswerError(el)); !errors.Is(got, want) {
 			t.Errorf("%v came back as %v", want, got)
 		}
+	}
+}
+
+// TestDrainAndMove: draining with move fails the bridge's conferences at
+// once (the focus moves them) and expires them on the bridge; the next
+// conference goes elsewhere. A newly registered bridge is told to drop
+// what it still runs for this focus.
+func TestDrainAndMove(t *testing.T) {
+	p, r := newPool(t, Config{PingInterval: time.Hour, RequestTimeout: 100 * time.Millisecond})
+	announce(p, "a", "jvb@example.test/a", bridgeproto.Stats{})
+	announce(p, "b", "jvb@example.test/b", bridgeproto.Stats{Stress: 0.5})
+	waitBridges(t, p, 2)
+	c, err := p.Conference(context.Background(), "room")
+	if err != nil || c.Bridge() != "a" {
+		t.Fatalf("placed on %v, %v", c, err)
+	}
+	p.Drain("a", true)
+	select {
+	case ev := <-c.Events():
+		if ev.Kind != bridge.EventBridgeFailed {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drained bridge's conference did not move")
+	}
+	if got := placedOn(t, p); got != "b" {
+		t.Fatalf("after draining a with move: placed on %s", got)
+	}
+	var expireAll, expire bool
+	for len(r.out) > 0 {
+		st := <-r.out
+		el := st.FirstChild()
+		switch {
+		case el.Is(bridgeproto.NS, bridgeproto.OrderExpireAllFrom) && st.Attr("to") == "jvb@example.test/a":
+			expireAll = true
+		case el.Is(bridgeproto.NS, bridgeproto.OrderExpire) && el.Attr("conference") == "room" && st.Attr("to") == "jvb@example.test/a":
+			expire = true
+		}
+	}
+	if !expireAll || !expire {
+		t.Fatalf("orders to a: expire-all %v, expire of room %v", expireAll, expire)
 	}
 }

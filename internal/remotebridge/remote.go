@@ -73,12 +73,18 @@ func (p *Pool) presence(st *xmlstream.Element) {
 		p.fail(nick, nil, "it came back as another session")
 	}
 	p.mu.Lock()
-	if p.bridges[nick] == nil {
+	fresh := p.bridges[nick] == nil
+	if fresh {
 		p.bridges[nick] = b
-		p.log.Info("bridge registered", "bridge", nick, "jid", real.String(), "region", stats.Region, "version", stats.Version)
 	}
 	b.stats = stats
 	p.mu.Unlock()
+	if fresh {
+		p.log.Info("bridge registered", "bridge", nick, "jid", real.String(), "region", stats.Region, "version", stats.Version)
+		// Whatever it still runs for this focus is from before (a focus
+		// restart, or a bridge failed for silence that came back).
+		p.send(real, xmlstream.New(bridgeproto.NS, bridgeproto.OrderExpireAllFrom))
+	}
 }
 
 // realJID reads the occupant's real JID from a non-anonymous room's
