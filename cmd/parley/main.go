@@ -2,6 +2,7 @@
 // XMPP server, conference focus, SFU, STUN/TURN and web client.
 //
 //	parley [serve] [flags]   run the server (the default)
+//	parley bridge [flags]    run a media bridge for a parley serve elsewhere
 //	parley user ...          manage accounts
 //	parley room ...          manage declared rooms
 //	parley load ...          run R rooms of P headless participants against a server
@@ -34,6 +35,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
 		return runServe(ctx, args, stderr)
+	case "bridge":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		return runBridge(ctx, args, stderr)
 	case "load":
 		return runLoad(args, stdout, stderr)
 	case "recorder":
@@ -66,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   parley [serve] [--listen ADDR] [--c2s ADDR] [--domain D] [--data DIR] [--public-ip IP] ...
+  parley bridge --server ws://HOST:PORT/xmpp-websocket --domain D --user NAME --password-file F
+                --listen ADDR --public-ip IP [--brewery ROOM] [--focus JIDS] [--region R]
   parley user add|passwd|delete NAME [--data DIR] [--domain D]   (password on stdin)
   parley user list [--data DIR] [--domain D]
   parley room add|set NAME [--data DIR] [--domain D] [--title T] [--lobby] [--members-only]

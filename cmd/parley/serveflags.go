@@ -16,6 +16,7 @@ type serveOptions struct {
 	app.Config
 	config      string // the config file; default parley.toml when present
 	noAnonymous bool
+	localBridge bool
 	logLevel    string
 	logFormat   string
 	sip         sipOptions // the SIP gateway (sip.go)
@@ -66,6 +67,9 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.BoolVar(&cfg.SCRAMPlus, "scram-plus", false, "offer SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (tls-exporter channel binding, TLS 1.3); off by default because some clients (slixmpp 1.8) then fail to log in")
 	fs.StringVar(&cfg.ComponentsFile, "components-file", "", "external components (XEP-0114) such as an app's push service (XEP-0357): a file of \"domain secret\" lines; default: none")
 	fs.StringVar(&cfg.ComponentListen, "component-listen", "127.0.0.1:5347", "where the components of --components-file connect")
+	fs.BoolVar(&o.localBridge, "local-bridge", true, "carry media in this process too; false: only on bridges (parley bridge) in the brewery")
+	fs.StringVar(&cfg.Bridges.Brewery, "brewery", "", "the room bridges join; default jvbbrewery@internal.<domain>")
+	fs.StringVar(&cfg.Bridges.Users, "bridge-users", "jvb", "the accounts that may be bridges, comma separated")
 	admissionFlags(fs, &cfg.Admission)
 	sipFlags(fs, &o.sip)
 	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")
@@ -80,6 +84,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 func (o *serveOptions) finish() (app.Config, logging.Levels, error) {
 	cfg := o.Config
 	cfg.AllowAnonymous = !o.noAnonymous
+	cfg.Bridges.NoLocal = !o.localBridge
 	cfg.Version = version
 	levels, err := logging.ParseLevels(o.logLevel)
 	if err != nil {

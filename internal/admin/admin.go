@@ -77,6 +77,11 @@ type Config struct {
 	// /api/rooms/{room}/dial-in), as JSON and its HTTP status. Default nil:
 	// that endpoint answers 501.
 	DialIn func(room string) (v any, status int)
+	// Bridges lists the media bridges (GET /api/bridges); DrainBridge
+	// stops placing conferences on one (POST /api/bridges/{nick}/drain),
+	// an error when there is no such bridge. Default nil: 501.
+	Bridges     func() any
+	DrainBridge func(nick string, move bool) error
 	// Logger receives the API's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -133,6 +138,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerRecordings(h)
 	h("POST /api/rooms/{room}/dial", a.dial)
 	h("GET /api/rooms/{room}/dial-in", a.dialIn)
+	h("GET /api/bridges", a.listBridges)
+	h("POST /api/bridges/{nick}/drain", a.drainBridge)
 	mux.Handle("/api/", a.authorized(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{http.StatusNotFound, "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -164,6 +171,26 @@ func (a *API) dialIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	v, status := a.cfg.DialIn(r.PathValue("room"))
 	return writeJSON(w, status, v)
+}
+
+// listBridges is GET /api/bridges: the bridges in the brewery, their stats.
+func (a *API) listBridges(w http.ResponseWriter, _ *http.Request) error {
+	if a.cfg.Bridges == nil {
+		return &httpError{http.StatusNotImplemented, "no bridges here"}
+	}
+	return writeJSON(w, http.StatusOK, a.cfg.Bridges())
+}
+
+// drainBridge is POST /api/bridges/{nick}/drain[?move=true]: no new
+// conference there; with move, its conferences move now.
+func (a *API) drainBridge(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.DrainBridge == nil {
+		return &httpError{http.StatusNotImplemented, "no bridges here"}
+	}
+	if err := a.cfg.DrainBridge(r.PathValue("nick"), r.URL.Query().Get("move") == "true"); err != nil {
+		return &httpError{http.StatusNotFound, err.Error()}
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]string{"drained": r.PathValue("nick")})
 }
 
 // drain is POST /admin/drain: no new meetings, then stop when the calls end.

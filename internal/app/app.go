@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +22,10 @@ import (
 
 	"parley.dev/parley/internal/accounts"
 	"parley.dev/parley/internal/focus"
+	"parley.dev/parley/internal/localbridge"
 	"parley.dev/parley/internal/muc"
 	"parley.dev/parley/internal/portmux"
+	"parley.dev/parley/internal/remotebridge"
 	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/store"
 	"parley.dev/parley/internal/token"
@@ -67,10 +70,11 @@ type Config struct {
 	// SCRAMPlus offers SCRAM-*-PLUS with tls-exporter on TLS 1.3 (see
 	// xmpp.Config.ChannelBinding for why it is off by default).
 	SCRAMPlus bool
-	Version   string // reported by disco and /health
-	Simulcast bool   // ask publishers for simulcast layers; default off (focus.Config.Simulcast), parley serve's --simulcast on
-	Dynacast  bool   // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
-	LastN     int    // every room's participants get the camera of only the N most recent speakers; default 0: all
+	Version   string        // reported by disco and /health
+	Bridges   BridgesConfig // where media goes; default: the in-process SFU, and bridges of the brewery
+	Simulcast bool          // ask publishers for simulcast layers; default off (focus.Config.Simulcast), parley serve's --simulcast on
+	Dynacast  bool          // tell publishers to stop sending simulcast layers nobody receives; default off (sfu.Config.Dynacast)
+	LastN     int           // every room's participants get the camera of only the N most recent speakers; default 0: all
 	Logger    *slog.Logger
 	// Admission caps what one source may make parley hold before it has
 	// proved anything; see AdmissionConfig for each limit's default.
@@ -161,8 +165,13 @@ type parley struct {
 	muc    *muc.Service
 	sfu    *sfu.SFU
 	focus  *focus.Focus
-	http   *http.Server
-	c2s    net.Listener
+	// bridges places conferences on the in-process SFU and on the bridges
+	// of the brewery; internalMUC is the brewery's service (nil when the
+	// brewery is elsewhere).
+	bridges     *remotebridge.Pool
+	internalMUC *muc.Service
+	http        *http.Server
+	c2s         net.Listener
 	// components is --component-listen; nil without --components-file.
 	components net.Listener
 	// admin is the admin listener's server and mux; nil without --admin.
@@ -173,6 +182,7 @@ type parley struct {
 	tokens     *token.Verifier // nil when tokens are off
 	recordings Recordings      // nil without Config.Recordings; set by startConferences
 	port       *onePort        // the muxes and TURN on --listen; set by openPort
+	publicIP   netip.Addr      // --public-ip; invalid when not set; read-only
 	door       *frontDoor      // the admission gates of every listener; read-only after start
 	ready      atomic.Bool
 	// drain is started once (startDrain); drained is closed when it is
@@ -207,6 +217,7 @@ func start(cfg Config) (*parley, error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
+	publicIP, _ := cfg.publicAddr() // Check refused a bad one
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
@@ -218,7 +229,7 @@ func start(cfg Config) (*parley, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{}), door: newFrontDoor(cfg)}
+	p := &parley{cfg: cfg, log: cfg.Logger, drained: make(chan struct{}), door: newFrontDoor(cfg), publicIP: publicIP}
 	started := false
 	defer func() {
 		if !started && p.store != nil {
@@ -326,8 +337,8 @@ func (p *parley) mucDomain() string { return "conference." + p.cfg.Domain }
 func (p *parley) startConferences() error {
 	cfg := p.cfg
 	var public []string
-	if cfg.PublicIP != "" {
-		public = []string{cfg.PublicIP}
+	if p.publicIP.IsValid() {
+		public = []string{p.publicIP.String()}
 	}
 	var err error
 	p.sfu, err = sfu.New(sfu.Config{
@@ -341,7 +352,10 @@ func (p *parley) startConferences() error {
 		return fmt.Errorf("sfu: %w", err)
 	}
 	focusDomain := "focus." + cfg.Domain
-	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, SFU: p.sfu, LastN: cfg.LastN, Simulcast: cfg.Simulcast, Logger: cfg.Logger.With("part", "focus")})
+	if err := p.startBridges(focusDomain, localbridge.New(p.sfu, "")); err != nil {
+		return err
+	}
+	p.focus, err = focus.New(focus.Config{Domain: focusDomain, Router: p.xmpp, Bridge: p.bridges, LastN: cfg.LastN, Simulcast: cfg.Simulcast, Logger: cfg.Logger.With("part", "focus")})
 	if err != nil {
 		return err
 	}
@@ -367,7 +381,8 @@ func (p *parley) startConferences() error {
 		return fmt.Errorf("muc: %w", err)
 	}
 	p.xmpp.AddService(mucDomain, p.muc, xmpp.DiscoIdentity{Name: "Rooms"})
-	p.xmpp.AddService(focusDomain, p.focus, xmpp.DiscoIdentity{Name: "Conference focus"})
+	p.xmpp.AddService(focusDomain, p.focusHandler(), xmpp.DiscoIdentity{Name: "Conference focus"})
+	p.bridges.Start()
 	return nil
 }
 
@@ -476,10 +491,14 @@ func (p *parley) shutdown() error {
 	if p.admin != nil {
 		p.admin.Shutdown(ctx)
 	}
+	p.bridges.Close()
 	p.focus.Close()
 	p.xmpp.Shutdown(ctx)
 	p.store.Close()
 	p.muc.Close()
+	if p.internalMUC != nil {
+		p.internalMUC.Close()
+	}
 	p.sfu.Close()
 	p.port.close()
 	p.stop()

@@ -37,10 +37,11 @@ func (c Config) Check() error {
 			return configErr(fmt.Errorf("--c2s %q: %w", c.C2S, err), "c2s")
 		}
 	}
-	if c.PublicIP != "" {
-		if _, err := netip.ParseAddr(c.PublicIP); err != nil {
-			return configErr(fmt.Errorf("--public-ip %q: not an IP address", c.PublicIP), "public-ip")
-		}
+	if _, err := c.publicAddr(); err != nil {
+		return configErr(err, "public-ip")
+	}
+	if _, err := c.brewery(); err != nil {
+		return configErr(err, "brewery")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return configErr(errors.New("--tls-cert and --tls-key go together: give both or neither"), "tls-cert", "tls-key")
@@ -49,6 +50,19 @@ func (c Config) Check() error {
 		return c.checkACME()
 	}
 	return nil
+}
+
+// publicAddr is --public-ip, parsed: the one place it is. The zero Addr
+// when it is not set.
+func (c Config) publicAddr() (netip.Addr, error) {
+	if c.PublicIP == "" {
+		return netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(c.PublicIP)
+	if err != nil {
+		return a, fmt.Errorf("--public-ip %q: not an IP address", c.PublicIP)
+	}
+	return a.Unmap(), nil
 }
 
 // checkACME refuses what an ACME CA cannot certify.

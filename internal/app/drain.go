@@ -63,9 +63,19 @@ func (p *parley) health(w http.ResponseWriter, r *http.Request) {
 	case !p.ready.Load():
 		status, code = "starting", http.StatusServiceUnavailable
 	}
+	body := map[string]any{"status": status, "version": p.cfg.Version}
+	if p.bridges != nil {
+		n := len(p.bridges.Bridges())
+		body["bridges"] = n
+		if n == 0 && p.cfg.Bridges.NoLocal {
+			// Start order does not matter, but say what is missing.
+			brewery, _ := p.cfg.brewery()
+			body["missing"] = []string{"bridges: none in " + brewery.String() + " (parley bridge), and --local-bridge=false: calls have no media"}
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"status": status, "version": p.cfg.Version})
+	json.NewEncoder(w).Encode(body)
 }
 
 func (p *parley) live(w http.ResponseWriter, r *http.Request) {

@@ -192,6 +192,7 @@ func (p *parley) openAdmin() error {
 	admin.New(admin.Config{Token: tok, Rooms: p.muc, Tokens: p.tokens, Stats: p.identityStats, Drain: p.drainStatus,
 		StartTrace: p.startTrace, Recordings: p.adminRecordings(), Trace: p.traceOf, Conferences: p.conferenceStats,
 		Dial: cfg.Dial, DialIn: cfg.DialIn,
+		Bridges: func() any { return p.bridges.Bridges() }, DrainBridge: p.bridges.Drain,
 		Logger: cfg.Logger.With("part", "admin")}).Register(p.adminMux)
 	p.admin = &http.Server{Handler: p.adminMux, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}

@@ -161,7 +161,7 @@ func (p *parley) startTURN(op *onePort, tcpAddr *net.TCPAddr) error {
 		}
 	}
 	listenIP, _ := netip.AddrFromSlice(tcpAddr.IP)
-	bind, public, err := relayAddresses(listenIP.Unmap(), cfg.PublicIP)
+	bind, public, err := relayAddresses(listenIP.Unmap(), p.publicIP)
 	if err != nil {
 		return err
 	}
@@ -203,13 +203,7 @@ func (p *parley) startTURN(op *onePort, tcpAddr *net.TCPAddr) error {
 // relayAddresses picks where relay sockets are opened and what address
 // clients are told: the --listen address unless it is unspecified, and
 // --public-ip when given.
-func relayAddresses(listen netip.Addr, publicIP string) (bind, public netip.Addr, err error) {
-	if publicIP != "" {
-		if public, err = netip.ParseAddr(publicIP); err != nil {
-			return bind, public, fmt.Errorf("--public-ip: %w", err)
-		}
-		public = public.Unmap()
-	}
+func relayAddresses(listen, public netip.Addr) (bind, _ netip.Addr, err error) {
 	switch {
 	case listen.IsValid() && !listen.IsUnspecified():
 		bind = listen

@@ -315,23 +315,36 @@ func TestOnePortAtOnce(t *testing.T) {
 func TestRelayAddresses(t *testing.T) {
 	a := netip.MustParseAddr
 	for _, c := range []struct {
-		listen       netip.Addr
-		public       string
-		bind, expose netip.Addr
+		listen, public netip.Addr
+		bind, expose   netip.Addr
 	}{
-		{a("127.0.0.1"), "", a("127.0.0.1"), a("127.0.0.1")},
-		{a("192.168.1.5"), "203.0.113.9", a("192.168.1.5"), a("203.0.113.9")},
-		{a("0.0.0.0"), "203.0.113.9", a("0.0.0.0"), a("203.0.113.9")},
-		{a("::"), "2001:db8::1", a("::"), a("2001:db8::1")},
-		{a("::1"), "203.0.113.9", a("0.0.0.0"), a("203.0.113.9")},
+		{a("127.0.0.1"), netip.Addr{}, a("127.0.0.1"), a("127.0.0.1")},
+		{a("192.168.1.5"), a("203.0.113.9"), a("192.168.1.5"), a("203.0.113.9")},
+		{a("0.0.0.0"), a("203.0.113.9"), a("0.0.0.0"), a("203.0.113.9")},
+		{a("::"), a("2001:db8::1"), a("::"), a("2001:db8::1")},
+		{a("::1"), a("203.0.113.9"), a("0.0.0.0"), a("203.0.113.9")},
 	} {
 		bind, expose, err := relayAddresses(c.listen, c.public)
 		if err != nil || bind != c.bind || expose != c.expose {
-			t.Errorf("relayAddresses(%v, %q) = %v, %v, %v; want %v, %v", c.listen, c.public, bind, expose, err, c.bind, c.expose)
+			t.Errorf("relayAddresses(%v, %v) = %v, %v, %v; want %v, %v", c.listen, c.public, bind, expose, err, c.bind, c.expose)
 		}
 	}
-	if _, _, err := relayAddresses(a("127.0.0.1"), "not-an-ip"); err == nil {
-		t.Error("a bad --public-ip was accepted")
+}
+
+// TestPublicIPParsedOnce: --public-ip is read by one parser, which Check
+// uses to refuse a bad one and which unmaps an IPv4-mapped address.
+func TestPublicIPParsedOnce(t *testing.T) {
+	c := Config{Listen: "127.0.0.1:0", PublicIP: "not-an-ip"}
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "--public-ip") {
+		t.Errorf("Check accepted a bad --public-ip: %v", err)
+	}
+	c.PublicIP = "::ffff:203.0.113.9"
+	if a, err := c.publicAddr(); err != nil || a != netip.MustParseAddr("203.0.113.9") {
+		t.Errorf("publicAddr = %v, %v", a, err)
+	}
+	c.PublicIP = ""
+	if a, err := c.publicAddr(); err != nil || a.IsValid() {
+		t.Errorf("publicAddr of nothing = %v, %v", a, err)
 	}
 }
 

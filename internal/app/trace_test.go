@@ -12,6 +12,7 @@ import (
 	"parley.dev/parley/internal/focus"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
+	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -134,8 +135,11 @@ func TestConferenceStats(t *testing.T) {
 		t.Fatalf("conference %s", b)
 	}
 	for _, p := range c.Participants {
-		m := p.Media
-		if p.State != "active" || m == nil || m.Route.Local != "host/udp" || m.Counters.PacketsSent == 0 {
+		var m sfu.Report // the local bridge reports the SFU's
+		if err := json.Unmarshal(p.Media, &m); err != nil {
+			t.Fatalf("participant %s: %v: %s", p.Nick, err, b)
+		}
+		if p.State != "active" || m.Route.Local != "host/udp" || m.Counters.PacketsSent == 0 {
 			t.Fatalf("participant %s: %s", p.Nick, b)
 		}
 		codecs := map[string]uint64{}

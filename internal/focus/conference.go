@@ -1,6 +1,7 @@
 package focus
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -8,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"parley.dev/parley/internal/bridge"
 	"parley.dev/parley/internal/jid"
-	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/xmlstream"
 )
 
@@ -28,13 +29,14 @@ type conference struct {
 	inbox chan func()
 	done  chan struct{} // closed when run returns
 
-	sfu     *sfu.Conference         // owned by run
-	byNick  map[string]*participant // owned by run
-	bySID   map[string]*participant // owned by run
-	byID    map[string]*participant // SFU participant id -> participant; owned by run
-	nextID  int                     // owned by run
-	started time.Time               // when the media conference started; owned by run
-	// speaker is the SFU participant id of the dominant speaker last
+	media    bridge.Conference       // the room's media on its bridge; nil before the first media participant, and after its bridge failed; owned by run
+	byNick   map[string]*participant // owned by run
+	bySID    map[string]*participant // owned by run
+	byID     map[string]*participant // media participant id -> participant; owned by run
+	nextID   int                     // owned by run
+	started  time.Time               // when the media conference started; owned by run
+	retrying bool                    // a retryMedia is scheduled; owned by run
+	// speaker is the media participant id of the dominant speaker last
 	// announced; "" before anyone. Owned by run.
 	speaker string
 }
@@ -72,7 +74,7 @@ func (c *conference) run() {
 		}
 		if len(c.byNick) == 0 && c.f.tryEnd(c) {
 			c.shutdown()
-			if c.sfu != nil {
+			if !c.started.IsZero() {
 				c.log.Info("conference ended", "lasted", time.Since(c.started).Round(time.Second))
 			}
 			return
@@ -84,9 +86,9 @@ func (c *conference) shutdown() {
 	for _, p := range c.byNick {
 		c.drop(p, "success", "the conference is closing", true)
 	}
-	if c.sfu != nil {
-		c.sfu.Close()
-		c.sfu = nil
+	if c.media != nil {
+		c.media.Close()
+		c.media = nil
 	}
 }
 
@@ -167,8 +169,8 @@ func (c *conference) jingleRequest(iq, payload *xmlstream.Element) {
 func (c *conference) trackIDs() map[string]bool {
 	out := make(map[string]bool, 3*len(c.byID))
 	for id := range c.byID {
-		for _, src := range sfu.Sources() {
-			out[sfu.TrackID(src, id)] = true
+		for _, src := range bridge.Sources() {
+			out[bridge.TrackID(src, id)] = true
 		}
 	}
 	return out
@@ -182,30 +184,83 @@ func (c *conference) ownerOf(streamID string) string {
 	return ""
 }
 
-// sfuConference returns the room's SFU conference, creating it lazily.
-func (c *conference) sfuConference() *sfu.Conference {
-	if c.sfu == nil {
-		c.sfu = c.f.cfg.SFU.Conference(c.room.String())
-		c.started = time.Now()
-		c.log.Info("conference started")
-		c.sfu.SetLastN(c.f.cfg.LastN)
-		go c.forwardConferenceEvents(c.sfu)
+// mediaConference returns the room's media conference, placing it on a
+// bridge first if it has none.
+func (c *conference) mediaConference() (bridge.Conference, error) {
+	if c.media != nil {
+		return c.media, nil
 	}
-	return c.sfu
+	ctx, cancel := context.WithTimeout(c.f.ctx, c.f.cfg.RequestTimeout)
+	defer cancel()
+	m, err := c.f.cfg.Bridge.Conference(ctx, c.room.String())
+	if err != nil {
+		return nil, err
+	}
+	c.media = m
+	if c.started.IsZero() {
+		c.started = time.Now()
+	}
+	c.log.Info("conference started", "bridge", m.Bridge())
+	m.SetLastN(c.f.cfg.LastN)
+	go c.forwardConferenceEvents(m)
+	return m, nil
 }
 
-// forwardConferenceEvents feeds the SFU conference's events to the actor
-// until the conference closes.
-func (c *conference) forwardConferenceEvents(sc *sfu.Conference) {
-	for ev := range sc.Events() {
-		if ev.Kind == sfu.ConferenceDominantSpeaker {
+// forwardConferenceEvents feeds the media conference's events to the
+// actor until the conference closes.
+func (c *conference) forwardConferenceEvents(m bridge.Conference) {
+	for ev := range m.Events() {
+		switch ev.Kind {
+		case bridge.EventDominantSpeaker:
 			id := ev.ParticipantID
 			c.post(func() { c.dominantSpeaker(id) })
+		case bridge.EventBridgeFailed:
+			why := ev.Reason
+			c.post(func() { c.bridgeFailed(m, why) })
 		}
 	}
 }
 
-// dominantSpeaker tells every occupant the SFU's new dominant speaker.
+// bridgeFailed moves the conference off a bridge that is gone: every
+// media participant gets a new session on the bridge placement picks now.
+func (c *conference) bridgeFailed(m bridge.Conference, why string) {
+	if c.media != m {
+		return // an older bridge's news
+	}
+	c.log.Warn("bridge failed: moving the conference", "bridge", m.Bridge(), "why", why)
+	c.media = nil
+	m.Close()
+	c.speaker = ""
+	for _, p := range c.byNick {
+		p.moveBridge()
+	}
+}
+
+// bridgeRetry is how often participants that no bridge could take are
+// offered to the bridges again.
+const bridgeRetry = time.Second
+
+// retryMediaLater schedules retryMedia, once.
+func (c *conference) retryMediaLater() {
+	if c.retrying {
+		return
+	}
+	c.retrying = true
+	time.AfterFunc(bridgeRetry, func() { c.post(c.retryMedia) })
+}
+
+// retryMedia offers the participants waiting for a bridge to the bridges
+// again (one came back, or registered late).
+func (c *conference) retryMedia() {
+	c.retrying = false
+	for _, p := range c.byNick {
+		if p.state == stateNoBridge {
+			p.startMedia()
+		}
+	}
+}
+
+// dominantSpeaker tells every occupant the bridge's new dominant speaker.
 func (c *conference) dominantSpeaker(id string) {
 	p := c.byID[id]
 	if p == nil || c.speaker == id {

@@ -1,9 +1,9 @@
 // Package focus is the conference focus: the Jingle peer (focus.<domain>)
 // that gives every room occupant able to do media one Jingle session with
-// the SFU. It translates between Jingle (internal/jingle) and the SFU's SDP,
+// a media bridge. It translates between Jingle (internal/jingle) and the bridge's SDP,
 // follows who joins and leaves the rooms, and renegotiates as tracks come
-// and go. It joins the XMPP side and the SFU: it imports neither the XMPP
-// server nor the MUC service, and the SFU knows nothing of it.
+// and go. It joins the XMPP side and the media (internal/bridge): it imports neither the XMPP
+// server, the MUC service nor the SFU, and the bridges know nothing of it.
 package focus
 
 import (
@@ -15,9 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"parley.dev/parley/internal/bridge"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/perm"
-	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -43,8 +43,9 @@ type Config struct {
 	Domain string
 	// Router sends the focus's stanzas. Required.
 	Router stanza.Router
-	// SFU carries the media. Required.
-	SFU *sfu.SFU
+	// Bridge carries the media: the in-process SFU (internal/localbridge)
+	// or a pool of remote bridges (internal/remotebridge). Required.
+	Bridge bridge.Server
 	// RequestTimeout bounds each IQ the focus sends (disco, Jingle).
 	// Default 10 s.
 	RequestTimeout time.Duration
@@ -95,8 +96,8 @@ func New(cfg Config) (*Focus, error) {
 	if cfg.Router == nil {
 		return nil, &ConfigError{"Router", "required"}
 	}
-	if cfg.SFU == nil {
-		return nil, &ConfigError{"SFU", "required"}
+	if cfg.Bridge == nil {
+		return nil, &ConfigError{"Bridge", "required"}
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second

@@ -2,25 +2,27 @@ package focus
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
-	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/bridge"
 )
 
 // ConferenceInfo describes a running conference, for operators.
 type ConferenceInfo struct {
 	Room         string            `json:"room"`
 	Started      time.Time         `json:"started"` // zero: no media yet
+	Bridge       string            `json:"bridge,omitempty"`
 	Participants []ParticipantInfo `json:"participants"`
 }
 
 // ParticipantInfo describes one occupant the focus follows.
 type ParticipantInfo struct {
-	Nick   string      `json:"nick"`
-	Client string      `json:"client"` // its disco identity name: the web client names its browser
-	State  string      `json:"state"`  // probing, chat-only, offered, active...
-	Since  time.Time   `json:"since"`  // start of its media session; zero before
-	Media  *sfu.Report `json:"media,omitempty"`
+	Nick   string          `json:"nick"`
+	Client string          `json:"client"`          // its disco identity name: the web client names its browser
+	State  string          `json:"state"`           // probing, chat-only, offered, active...
+	Since  time.Time       `json:"since"`           // start of its media session; zero before
+	Media  json.RawMessage `json:"media,omitempty"` // the bridge's report of its connection
 }
 
 // Conferences describes every running conference, with each media
@@ -38,11 +40,14 @@ func (f *Focus) Conferences(ctx context.Context) []ConferenceInfo {
 	for _, c := range confs {
 		type answer struct {
 			info ConferenceInfo
-			sps  []*sfu.Participant // by index in info.Participants; nil without media
+			sps  []bridge.Participant // by index in info.Participants; nil without media
 		}
 		ch := make(chan answer, 1)
 		c.post(func() {
 			a := answer{info: ConferenceInfo{Room: c.room.String(), Started: c.started}}
+			if c.media != nil {
+				a.info.Bridge = c.media.Bridge()
+			}
 			for _, p := range c.byNick {
 				a.info.Participants = append(a.info.Participants, ParticipantInfo{Nick: p.nick, Client: p.client, State: p.state.String(), Since: p.since})
 				a.sps = append(a.sps, p.sp)
@@ -53,8 +58,9 @@ func (f *Focus) Conferences(ctx context.Context) []ConferenceInfo {
 		case a := <-ch:
 			for i, sp := range a.sps {
 				if sp != nil {
-					rep := sp.Report()
-					a.info.Participants[i].Media = &rep
+					if rep, err := sp.Report(ctx); err == nil {
+						a.info.Participants[i].Media = rep
+					}
 				}
 			}
 			out = append(out, a.info)
@@ -65,7 +71,7 @@ func (f *Focus) Conferences(ctx context.Context) []ConferenceInfo {
 	return out
 }
 
-var sessionStateNames = [...]string{"probing", "chat-only", "nothing-yet", "offered", "active", "renegotiating", "restarting", "ended"}
+var sessionStateNames = [...]string{"probing", "chat-only", "no-bridge", "nothing-yet", "offered", "active", "renegotiating", "restarting", "ended"}
 
 func (s sessionState) String() string {
 	if int(s) < len(sessionStateNames) {

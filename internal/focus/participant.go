@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"parley.dev/parley/internal/bridge"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/jingle"
 	"parley.dev/parley/internal/perm"
-	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -21,6 +21,7 @@ type sessionState int
 const (
 	stateProbing       sessionState = iota // waiting for its disco#info
 	stateChatOnly                          // no Jingle: an occupant without media
+	stateNoBridge                          // no bridge could take it yet: retried every bridgeRetry
 	stateNothingYet                        // may publish nothing, and nobody publishes: no offer to make yet
 	stateOffered                           // session-initiate sent, waiting for session-accept
 	stateActive                            // negotiated
@@ -34,13 +35,13 @@ type participant struct {
 	c    *conference
 	nick string
 	real jid.JID
-	id   string // the SFU participant id, and the stream id of its tracks
+	id   string // the media participant id, and the stream id of its tracks
 	sid  string // the Jingle session id
 
 	state  sessionState
-	sp     *sfu.Participant
-	rights Rights // what it may publish, from the room (perm.go)
-	screen bool   // its video is declared a screen share
+	sp     bridge.Participant // its session on the bridge; nil without media
+	rights Rights             // what it may publish, from the room (perm.go)
+	screen bool               // its video is declared a screen share
 
 	offer        []jingle.Content // the contents of the SFU's current offer, in m-line order
 	group        *jingle.Group    // the current offer's BUNDLE group
@@ -63,38 +64,85 @@ func (p *participant) probed(ok bool, client string) {
 		p.state = stateChatOnly
 		return
 	}
-	sp, err := p.c.sfuConference().Join(p.id, p.joinOptions())
+	p.startMedia()
+}
+
+// startMedia joins the participant to the room's media conference and
+// sends its session-initiate.
+func (p *participant) startMedia() {
+	m, err := p.c.mediaConference()
+	var sp bridge.Participant
+	if err == nil {
+		ctx, cancel := p.ctx()
+		sp, err = m.Join(ctx, p.id, p.joinOptions())
+		cancel()
+	}
 	if err != nil {
-		p.c.log.Warn("SFU refused a participant", "nick", p.nick, "err", err)
-		p.state = stateChatOnly
+		p.c.log.Warn("no media for a participant yet", "nick", p.nick, "err", err)
+		p.state = stateNoBridge
+		p.c.retryMediaLater()
 		return
 	}
 	p.sp = sp
 	p.applyGates()
 	p.c.bySID[p.sid] = p
 	p.c.f.bindSession(p.sid, p.c)
-	p.since = time.Now()
-	p.c.log.Info("participant joined", "nick", p.nick, "client", p.client)
+	if p.since.IsZero() {
+		p.since = time.Now()
+	}
+	p.c.log.Info("participant joined", "nick", p.nick, "client", p.client, "bridge", m.Bridge())
 	go p.forwardEvents(sp)
 	p.sendOffer("session-initiate")
 }
 
-// forwardEvents feeds the SFU's events for this participant to the actor.
-func (p *participant) forwardEvents(sp *sfu.Participant) {
+// moveBridge gives a media participant a new session on a new bridge:
+// its old one died with its bridge. The new session-initiate (a new sid)
+// replaces the old session at the client (docs/SIGNALLING.md).
+func (p *participant) moveBridge() {
+	if p.sp == nil {
+		return // chat only, still probing, waiting for a bridge, or ended
+	}
+	if p.sp != nil {
+		p.sp.Close()
+		p.sp = nil
+	}
+	delete(p.c.bySID, p.sid)
+	p.c.f.unbindSession(p.sid)
+	p.sid = randomSID()
+	p.offer, p.group, p.answer = nil, nil, nil
+	p.wantsOffer, p.wantsRestart = false, false
+	p.state = stateProbing
+	p.startMedia()
+}
+
+// ctx bounds one request to the bridge.
+func (p *participant) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(p.c.f.ctx, p.c.f.cfg.RequestTimeout)
+}
+
+// forwardEvents feeds the bridge's events for this participant to the
+// actor. News of a session the participant has left (a moved bridge's)
+// is dropped there.
+func (p *participant) forwardEvents(sp bridge.Participant) {
+	post := func(fn func()) {
+		p.c.post(func() {
+			if p.sp == sp {
+				fn()
+			}
+		})
+	}
 	for ev := range sp.Events() {
-		if ev.Kind == sfu.EventNeedsOffer {
-			p.c.post(func() { p.renegotiate() })
-		}
-		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateFailed {
-			p.c.post(func() { p.restartICE("the connection failed") })
-		}
-		if ev.Kind == sfu.EventConnectionState && ev.State == sfu.StateConnected {
-			r := sp.Route()
-			p.c.log.Info("media connected", "nick", p.nick, "local", r.Local, "remote", r.Remote, "addr", r.RemoteAddr)
-		}
-		if ev.Kind == sfu.EventSendLayers {
-			src, rids := ev.Track.Source, ev.Layers
-			p.c.post(func() { p.sendLayers(src, rids) })
+		switch {
+		case ev.Kind == bridge.EventNeedsOffer:
+			post(p.renegotiate)
+		case ev.Kind == bridge.EventConnectionState && ev.State == bridge.StateFailed:
+			post(func() { p.restartICE("the connection failed") })
+		case ev.Kind == bridge.EventConnectionState && ev.State == bridge.StateConnected:
+			route := ev.Route
+			post(func() { p.c.log.Info("media connected", "nick", p.nick, "route", route) })
+		case ev.Kind == bridge.EventSendLayers:
+			src, rids := ev.Source, ev.Layers
+			post(func() { p.sendLayers(src, rids) })
 		}
 	}
 }
@@ -102,18 +150,18 @@ func (p *participant) forwardEvents(sp *sfu.Participant) {
 // sendOffer asks the SFU for an offer and sends it as session-initiate or,
 // for a renegotiation, as content-add with the contents that changed.
 func (p *participant) sendOffer(action string) {
-	ctx, cancel := context.WithTimeout(p.c.f.ctx, p.c.f.cfg.RequestTimeout)
+	ctx, cancel := p.ctx()
 	sdp, err := p.sp.Offer(ctx)
 	cancel()
-	if errors.Is(err, sfu.ErrNothingToNegotiate) && action == "session-initiate" {
-		p.state = stateNothingYet // the SFU raises EventNeedsOffer once there is media
+	if errors.Is(err, bridge.ErrNothingToNegotiate) && action == "session-initiate" {
+		p.state = stateNothingYet // the bridge raises EventNeedsOffer once there is media
 		return
 	}
-	if errors.Is(err, sfu.ErrNothingToNegotiate) || errors.Is(err, sfu.ErrOfferPending) {
+	if errors.Is(err, bridge.ErrNothingToNegotiate) || errors.Is(err, bridge.ErrOfferPending) {
 		return
 	}
 	if err != nil {
-		p.c.log.Warn("SFU offer failed", "nick", p.nick, "err", err)
+		p.c.log.Warn("bridge offer failed", "nick", p.nick, "err", err)
 		p.c.drop(p, "failed-application", "the media server could not make an offer", true)
 		return
 	}
@@ -147,12 +195,12 @@ func (p *participant) sendOffer(action string) {
 // sendLayers tells the participant which simulcast layers of its camera or
 // screen anyone receives (docs/SIGNALLING.md): it stops sending the others.
 // Informational: a participant that ignores it only sends more.
-func (p *participant) sendLayers(src sfu.Source, rids string) {
+func (p *participant) sendLayers(src bridge.Source, rids string) {
 	if p.state == stateEnded || p.state < stateOffered {
 		return
 	}
 	source := "camera"
-	if src == sfu.SourceScreen {
+	if src == bridge.SourceScreen {
 		source = "screen"
 	}
 	j := xmlstream.New(NSJingle, "jingle", "action", "session-info", "sid", p.sid).Add(
@@ -234,7 +282,10 @@ func (p *participant) sessionInfo(iq, payload *xmlstream.Element) {
 			p.c.f.reply(stanza.ErrorReply(iq, stanza.NewError(stanza.Forbidden, "you may not publish screen (needs publish_screen)")))
 			return
 		}
-		if err := p.sp.SetScreenShare(on); err != nil {
+		ctx, cancel := p.ctx()
+		err := p.sp.SetScreenShare(ctx, on)
+		cancel()
+		if err != nil {
 			p.c.f.reply(jingleError(iq, stanza.NotAcceptable, "", err.Error()))
 			return
 		}
@@ -262,15 +313,15 @@ const maxTracksPerRequest = 512
 // </receive-video>: the subscriber's quality setting, the height its tiles
 // show each video at, its own lastN and its pins (docs/SIGNALLING.md).
 // Tracks and streams nobody publishes are ignored.
-func receiveVideo(el *xmlstream.Element, known map[string]bool) (sfu.ReceiveVideo, error) {
-	var rv sfu.ReceiveVideo
+func receiveVideo(el *xmlstream.Element, known map[string]bool) (bridge.ReceiveVideo, error) {
+	var rv bridge.ReceiveVideo
 	switch el.Attr("quality") {
 	case "", "high":
-		rv.Quality = sfu.QualityHigh
+		rv.Quality = bridge.QualityHigh
 	case "medium":
-		rv.Quality = sfu.QualityMedium
+		rv.Quality = bridge.QualityMedium
 	case "low":
-		rv.Quality = sfu.QualityLow
+		rv.Quality = bridge.QualityLow
 	default:
 		return rv, errors.New("receive-video: quality must be high, medium or low")
 	}
@@ -287,7 +338,7 @@ func receiveVideo(el *xmlstream.Element, known map[string]bool) (sfu.ReceiveVide
 		return rv, errors.New("receive-video: too many tracks")
 	}
 	for _, pin := range pins {
-		if stream := pin.Attr("stream"); known[sfu.TrackID(sfu.SourceCamera, stream)] {
+		if stream := pin.Attr("stream"); known[bridge.TrackID(bridge.SourceCamera, stream)] {
 			rv.Pinned = append(rv.Pinned, stream)
 		}
 	}
@@ -338,7 +389,9 @@ func (p *participant) accept(iq *xmlstream.Element, j *jingle.Jingle, want sessi
 	}
 	sdp, err := jingle.ToSDP(ordered, jingle.RoleResponder)
 	if err == nil {
-		err = p.sp.SetAnswer(sdp)
+		ctx, cancel := p.ctx()
+		err = p.sp.SetAnswer(ctx, sdp)
+		cancel()
 	}
 	if err != nil {
 		p.fail(iq, err)
@@ -372,17 +425,17 @@ func (p *participant) restartICE(why string) {
 // sendRestart sends the SFU's ICE-restart offer as transport-replace: the
 // same contents with new transports (ufrag, pwd, candidates).
 func (p *participant) sendRestart() {
-	ctx, cancel := context.WithTimeout(p.c.f.ctx, p.c.f.cfg.RequestTimeout)
+	ctx, cancel := p.ctx()
 	sdp, err := p.sp.RestartOffer(ctx)
 	cancel()
 	switch {
-	case errors.Is(err, sfu.ErrOfferPending):
+	case errors.Is(err, bridge.ErrOfferPending):
 		p.wantsRestart = true
 		return
-	case errors.Is(err, sfu.ErrNotNegotiated), errors.Is(err, sfu.ErrClosed):
+	case errors.Is(err, bridge.ErrNotNegotiated), errors.Is(err, bridge.ErrClosed), errors.Is(err, bridge.ErrGone):
 		return
 	case err != nil:
-		p.c.log.Warn("SFU restart offer failed", "nick", p.nick, "err", err)
+		p.c.log.Warn("bridge restart offer failed", "nick", p.nick, "err", err)
 		p.c.drop(p, "failed-transport", "the media server could not restart the connection", true)
 		return
 	}
@@ -419,7 +472,10 @@ func (p *participant) transportInfo(iq *xmlstream.Element, j *jingle.Jingle) {
 			continue
 		}
 		for _, cand := range ct.Transport.Candidates {
-			if err := p.sp.AddRemoteCandidate(cand.SDP()); err != nil {
+			ctx, cancel := p.ctx()
+			err := p.sp.AddRemoteCandidate(ctx, cand.SDP())
+			cancel()
+			if err != nil {
 				p.c.f.reply(jingleError(iq, stanza.BadRequest, "", "bad candidate: "+err.Error()))
 				return
 			}

@@ -1,10 +1,10 @@
 package focus
 
 import (
+	"parley.dev/parley/internal/bridge"
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/jingle"
 	"parley.dev/parley/internal/perm"
-	"parley.dev/parley/internal/sfu"
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
 )
@@ -53,8 +53,8 @@ func (p *participant) videoPermission() perm.Permission {
 
 // joinOptions leaves out of the first offer the m-lines the participant
 // may not publish on, so that a client never starts sending them.
-func (p *participant) joinOptions() sfu.JoinOptions {
-	return sfu.JoinOptions{
+func (p *participant) joinOptions() bridge.JoinOptions {
+	return bridge.JoinOptions{
 		NoAudio:     !p.rights.may(perm.PublishAudio),
 		NoVideo:     !p.rights.may(perm.PublishVideo) && !p.rights.may(perm.PublishScreen),
 		NoSimulcast: !p.c.f.cfg.Simulcast,
@@ -66,9 +66,9 @@ func (p *participant) applyGates() {
 	if p.sp == nil {
 		return
 	}
-	p.sp.SetForwarding(sfu.SourceAudio, p.rights.forwards(perm.PublishAudio))
-	p.sp.SetForwarding(sfu.SourceCamera, p.rights.forwards(p.videoPermission()))
-	p.sp.SetForwarding(sfu.SourceScreen, p.rights.forwards(perm.PublishScreen))
+	p.sp.SetForwarding(bridge.SourceAudio, p.rights.forwards(perm.PublishAudio))
+	p.sp.SetForwarding(bridge.SourceCamera, p.rights.forwards(p.videoPermission()))
+	p.sp.SetForwarding(bridge.SourceScreen, p.rights.forwards(perm.PublishScreen))
 }
 
 // setRights applies new rights: gates at once, and an m-line to publish on
@@ -81,11 +81,11 @@ func (p *participant) setRights(r Rights) {
 	}
 	p.applyGates()
 	if !prev.may(perm.PublishAudio) && r.may(perm.PublishAudio) {
-		p.sp.OfferPublishing(sfu.Audio)
+		p.sp.OfferPublishing(bridge.Audio)
 	}
 	videoBefore := prev.may(perm.PublishVideo) || prev.may(perm.PublishScreen)
 	if !videoBefore && (r.may(perm.PublishVideo) || r.may(perm.PublishScreen)) {
-		p.sp.OfferPublishing(sfu.Video)
+		p.sp.OfferPublishing(bridge.Video)
 	}
 }
 

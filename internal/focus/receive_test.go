@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"parley.dev/parley/internal/sfu"
+	"parley.dev/parley/internal/bridge"
 	"parley.dev/parley/internal/xmlstream"
 )
 
@@ -20,7 +20,7 @@ func TestReceiveVideoRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rv.Quality != sfu.QualityMedium || rv.LastN != 2 || fmt.Sprint(rv.Heights) != "map[screen-p1:0 video-p1:360]" || fmt.Sprint(rv.Pinned) != "[p2]" {
+	if rv.Quality != bridge.QualityMedium || rv.LastN != 2 || fmt.Sprint(rv.Heights) != "map[screen-p1:0 video-p1:360]" || fmt.Sprint(rv.Pinned) != "[p2]" {
 		t.Errorf("receiveVideo = %+v", rv)
 	}
 	for name, bad := range map[string]*xmlstream.Element{

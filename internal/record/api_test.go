@@ -86,7 +86,7 @@ func TestRecordingPermissions(t *testing.T) {
 	srv := startServer(t)
 	room := jid.MustParse("perm1@conference." + srv.Domain)
 	olive := publisher(t, srv, room, "olive", mediapeer.SyntheticAudio(), mediapeer.SyntheticVideo()) // creator: owner
-	gus := publisher(t, srv, room, "gus", mediapeer.SyntheticAudio(), nil)                           // guest
+	gus := publisher(t, srv, room, "gus", mediapeer.SyntheticAudio(), nil)                            // guest
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
@@ -214,4 +214,3 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-

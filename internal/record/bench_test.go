@@ -31,7 +31,7 @@ import (
 func BenchmarkTracksRealtime(b *testing.B) {
 	tracks := envInt("PARLEY_BENCH_TRACKS", 200)
 	seconds := envInt("PARLEY_BENCH_SECONDS", 20)
-	audio := packetize(b, mediapeer.SyntheticAudio(), 50*2, &codecs.OpusPayloader{}, opusRate)  // 2 s, looped
+	audio := packetize(b, mediapeer.SyntheticAudio(), 50*2, &codecs.OpusPayloader{}, opusRate) // 2 s, looped
 	video := packetize(b, mediapeer.SyntheticVideo(), 30*2, &codecs.VP8Payloader{}, videoRate) // 2 s, looped
 	for range b.N {
 		dir := b.TempDir()

@@ -61,4 +61,3 @@ func decodes(t *testing.T, path string) {
 		t.Errorf("ffmpeg decoding %s: %v: %s", path, err, out)
 	}
 }
-

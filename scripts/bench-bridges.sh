@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Capacity with separate bridges (docs/BENCHMARKS.md, "Bridges"): parley
+# serve with no bridge of its own, N `parley bridge` processes each pinned
+# to one core with taskset, and `parley load` (rooms of 5) against them.
+# Prints, per run, the load's summary line and each bridge's CPU seconds
+# over the whole run.
+#
+#   scripts/bench-bridges.sh BRIDGES PARTICIPANTS [DURATION]
+set -euo pipefail
+bridges=${1:?number of bridges}
+participants=${2:?participants (a multiple of 5)}
+duration=${3:-20s}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+go build -o "$work/parley" ./cmd/parley
+printf 'bridge-secret\n' > "$work/pw"
+"$work/parley" user add jvb --data "$work/data" --domain localhost < "$work/pw" >/dev/null
+"$work/parley" serve --local-bridge=false --listen 127.0.0.1:18180 --c2s "" --admin "" --domain localhost \
+	--data "$work/data" --public-ip 127.0.0.1 --log-level warn 2>"$work/serve.log" &
+sleep 1
+pids=()
+for i in $(seq 1 "$bridges"); do
+	core=$(( (i - 1) % $(nproc) ))
+	taskset -c "$core" "$work/parley" bridge --server ws://127.0.0.1:18180/xmpp-websocket --domain localhost \
+		--user jvb --password-file "$work/pw" --listen "127.0.0.1:$((18200 + i))" --public-ip 127.0.0.1 \
+		--nick "b$i" --log-level warn 2>"$work/b$i.log" &
+	pids+=($!)
+done
+for i in $(seq 1 "$bridges"); do
+	until curl -sf "http://127.0.0.1:$((18200 + i))/health" >/dev/null; do sleep 0.2; done
+done
+sleep 1
+cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+declare -A before
+for p in "${pids[@]}"; do before[$p]=$(cpu "$p"); done
+( sleep 15; for i in $(seq 1 "$bridges"); do echo "b$i after 15 s: $(curl -s "http://127.0.0.1:$((18200 + i))/health")"; done ) > "$work/mid.txt" &
+"$work/parley" load --server ws://127.0.0.1:18180/xmpp-websocket --domain localhost \
+	--rooms $((participants / 5)) --participants 5 --duration "$duration" || true
+cat "$work/mid.txt"
+for i in $(seq 1 "$bridges"); do
+	p=${pids[$((i - 1))]}
+	echo "b$i (core $(( (i - 1) % $(nproc) ))): $(echo "$(cpu "$p") - ${before[$p]}" | bc) CPU s over the run"
+done
