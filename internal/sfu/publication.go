@@ -51,6 +51,7 @@ type layer struct {
 	fwd   forwarder  // owned by the holder of fwdMu
 
 	ssrc      atomic.Uint32    // SSRC the publisher currently sends it with; 0 before
+	cache     *packetCache     // recent packets, for NACKs; nil for audio; read-only pointer
 	keyframes *keyframeLimiter // read-only pointer
 	lastAt    atomic.Int64     // arrival of the latest packet, Unix ns; 0 before
 	bytes     atomic.Uint64    // payload bytes received
@@ -87,6 +88,9 @@ func newPublication(owner *Participant, src Source, kind webrtc.RTPCodecType, co
 	pub.subs.Store(&empty)
 	for i := range pub.layers {
 		l := &layer{fwd: newForwarder()}
+		if kind == webrtc.RTPCodecTypeVideo {
+			l.cache = &packetCache{}
+		}
 		l.keyframes = newKeyframeLimiter(owner.sfu.cfg.Clock, owner.sfu.cfg.KeyframeInterval, func() { pub.sendPLI(l) })
 		pub.layers[i] = l
 	}
@@ -181,6 +185,9 @@ func (pub *publication) handle(li int, pkt []byte, now time.Time) {
 	if !l.fwd.forward(pkt, now, pub.subscribers(), li, pub.codecKind) {
 		pub.malformed.Add(1)
 		return
+	}
+	if l.cache != nil {
+		l.cache.put(l.fwd.hdr.SSRC, l.fwd.hdr.SequenceNumber, pkt)
 	}
 	l.lastAt.Store(now.UnixNano())
 	l.bytes.Add(uint64(len(l.fwd.payload)))

@@ -24,6 +24,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"parley.dev/parley/internal/pionlog"
@@ -130,9 +131,14 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 		return fmt.Errorf("sfu: media engine: %w", err)
 	}
 	registry := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(me, registry); err != nil {
-		return fmt.Errorf("sfu: nack interceptors: %w", err)
+	// NACKs towards publishers only: the SFU answers its subscribers' NACKs
+	// itself, from one cached copy of each packet (packetcache.go), where
+	// Pion's responder would keep a copy per subscriber.
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return fmt.Errorf("sfu: nack interceptor: %w", err)
 	}
+	registry.Add(generator)
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
 		return fmt.Errorf("sfu: report interceptors: %w", err)
 	}
