@@ -152,6 +152,7 @@ func (pub *publication) run(track *webrtc.TrackRemote, li int) {
 		pub.requestLayerKeyframe(li) // subscribers may already wait for a picture
 	}
 	var last time.Time // arrival of the previous packet
+	out := pub.owner.sfu.out
 	for {
 		n, _, err := track.Read(l.fwd.buf)
 		if errors.Is(err, io.ErrShortBuffer) {
@@ -173,7 +174,10 @@ func (pub *publication) run(track *webrtc.TrackRemote, li int) {
 		if !pub.pass() {
 			continue
 		}
+		// The copies for every subscriber leave in one system call.
+		out.hold()
 		pub.handle(li, l.fwd.buf[:n], now)
+		out.release()
 	}
 }
 

@@ -75,6 +75,7 @@ type SFU struct {
 	log    *slog.Logger // never nil; read-only
 	api    *webrtc.API  // shared by all peer connections; read-only
 	udpMux ice.UDPMux   // closed in Close; read-only
+	out    *batchConn   // cfg.UDPConn, batching the forwarding goroutines' writes; read-only
 	tcpMux ice.TCPMux   // nil without TCPListener; read-only
 
 	mu          sync.Mutex             // guards the fields below
@@ -156,8 +157,9 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	// lines for twelve joins. The SFU logs what matters itself.
 	loggers := pionlog.Factory{Log: s.log, Levels: pionlog.Untrusted()}
 	se := webrtc.SettingEngine{LoggerFactory: loggers}
+	s.out = newBatchConn(s.cfg.UDPConn)
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
-		UDPConn: s.cfg.UDPConn,
+		UDPConn: s.out,
 		Logger:  loggers.NewLogger("udpmux"),
 	})
 	se.SetICEUDPMux(s.udpMux)

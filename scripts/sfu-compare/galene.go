@@ -16,20 +16,20 @@ import (
 // on a peer connection Galène offers.
 
 type galeneMsg struct {
-	Type      string                     `json:"type"`
-	Kind      string                     `json:"kind,omitempty"`
-	ID        string                     `json:"id,omitempty"`
-	Source    string                     `json:"source,omitempty"`
-	Username  string                     `json:"username,omitempty"`
-	Password  string                     `json:"password,omitempty"`
-	Group     string                     `json:"group,omitempty"`
-	Label     string                     `json:"label,omitempty"`
-	SDP       string                     `json:"sdp,omitempty"`
-	Version   []string                   `json:"version,omitempty"`
-	Request   map[string][]string        `json:"request,omitempty"`
-	Candidate *webrtc.ICECandidateInit   `json:"candidate,omitempty"`
-	Value     json.RawMessage            `json:"value,omitempty"`
-	Error     string                     `json:"error,omitempty"`
+	Type      string                   `json:"type"`
+	Kind      string                   `json:"kind,omitempty"`
+	ID        string                   `json:"id,omitempty"`
+	Source    string                   `json:"source,omitempty"`
+	Username  string                   `json:"username,omitempty"`
+	Password  string                   `json:"password,omitempty"`
+	Group     string                   `json:"group,omitempty"`
+	Label     string                   `json:"label,omitempty"`
+	SDP       string                   `json:"sdp,omitempty"`
+	Version   []string                 `json:"version,omitempty"`
+	Request   map[string][]string      `json:"request,omitempty"`
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	Value     json.RawMessage          `json:"value,omitempty"`
+	Error     string                   `json:"error,omitempty"`
 }
 
 type galeneClient struct {
@@ -214,4 +214,3 @@ func (c *galeneClient) close() {
 	c.mu.Unlock()
 	_ = c.conn.Close(websocket.StatusNormalClosure, "")
 }
-

@@ -114,9 +114,9 @@ type subscriber struct {
 	joinedAt time.Time
 	want     int // remote tracks expected (2 per other participant)
 
-	mu       sync.Mutex
-	tracks   map[string]*counter // by publisher/kind
-	allAt    time.Time           // when every expected track delivered a packet
+	mu     sync.Mutex
+	tracks map[string]*counter // by publisher/kind
+	allAt  time.Time           // when every expected track delivered a packet
 }
 
 func newSubscriber(id string, want int) *subscriber {
