@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
@@ -177,6 +178,11 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	se.SetNetworkTypes(networks)
+	// AES-128-GCM first: as DTLS server the SFU picks the first of its own
+	// profiles that the client offers, and Pion's default puts AES-256-GCM
+	// first, whose 14 rounds cost about 40 % more than AES-128's 10 on
+	// every packet encrypted and decrypted. HMAC-SHA1 stays for old clients.
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	// No mDNS: the server has a real address and must not multicast.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if udpAddr.IP.IsLoopback() {
