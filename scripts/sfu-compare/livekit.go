@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
 )
@@ -14,6 +15,10 @@ import (
 type livekitClient struct {
 	room *lksdk.Room
 }
+
+// quietLiveKit silences the SDK's logs (a line per track and state, on the
+// load's core).
+func quietLiveKit() { lksdk.SetLogger(logger.GetDiscardLogger()) }
 
 func joinLiveKit(url, room, id string, sub *subscriber, stop chan struct{}) (*livekitClient, error) {
 	cb := lksdk.NewRoomCallback()

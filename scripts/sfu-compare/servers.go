@@ -249,6 +249,7 @@ logging:
 	if err != nil {
 		return nil, nil, err
 	}
+	quietLiveKit()
 	url := fmt.Sprintf("ws://127.0.0.1:%d", livekitPort)
 	join := func(ctx context.Context, room, id string, sub *subscriber, stop chan struct{}) (func(), error) {
 		c, err := joinLiveKit(url, room, id, sub, stop)
