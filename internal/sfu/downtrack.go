@@ -29,10 +29,13 @@ type downTrack struct {
 	// mu serializes the writes of the publication's layers, each on its
 	// own forwarding goroutine; only the current layer's take it for long.
 	mu      sync.Mutex
-	current int         // layer forwarded now; -1: none yet, or paused; guarded by mu
-	rw      rewriter    // guarded by mu
-	pic     vp8Rewriter // guarded by mu
-	out     rtp.Header  // outgoing header scratch; guarded by mu
+	current int          // layer forwarded now; -1: none yet, or paused; guarded by mu
+	rw      rewriter     // guarded by mu
+	pic     vp8Rewriter  // guarded by mu
+	out     rtp.Header   // outgoing header scratch; guarded by mu
+	sentLog []sentPacket // what was sent, by outgoing seq modulo sentLogLen; nil for audio (no NACK); guarded by mu
+	rtxBuf  []byte       // a cached packet being resent; guarded by mu
+	rtxHdr  rtp.Header   // its parsed header; guarded by mu
 
 	target   atomic.Int32                    // the layer to forward, set by the layer allocator
 	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
@@ -48,6 +51,7 @@ type downTrack struct {
 	sentBytes    atomic.Uint64 // their payload bytes
 	dropUnbound  atomic.Uint64 // packets dropped: not bound, or bound without the codec
 	dropWriteErr atomic.Uint64 // packets dropped: the writer failed
+	retransmits  atomic.Uint64 // packets resent on the subscriber's NACKs
 }
 
 // binding is what Bind learned; replaced as a whole, never mutated.
@@ -64,6 +68,10 @@ type extMap struct{ from, to uint8 }
 
 func newDownTrack(pub *publication, sub *Participant) *downTrack {
 	d := &downTrack{pub: pub, sub: sub, rw: newRewriter(pub.codec.ClockRate), current: -1}
+	if pub.kind == webrtc.RTPCodecTypeVideo { // NACK is offered for video only (codecs.go)
+		d.sentLog = make([]sentPacket, sentLogLen)
+		d.rtxBuf = make([]byte, receiveMTU)
+	}
 	d.maxLayer.Store(maxLayers - 1)
 	return d
 }
@@ -155,11 +163,11 @@ func (d *downTrack) write(li int, keyframe bool, src *rtp.Header, payload []byte
 	}
 	if d.pub.codecKind == codecVP8 && d.pub.simulcast.Load() {
 		restore := d.pic.rewrite(payload)
-		d.writeLocked(b, src, payload, now)
+		d.writeLocked(li, b, src, payload, now, restore)
 		restore.undo(payload)
 		return
 	}
-	d.writeLocked(b, src, payload, now)
+	d.writeLocked(li, b, src, payload, now, vp8Patch{})
 }
 
 // mayStart reports whether a packet of layer li can start that layer for
@@ -201,9 +209,23 @@ func (d *downTrack) pause() bool {
 	return true
 }
 
-// writeLocked rewrites and sends one packet. Must hold mu.
-func (d *downTrack) writeLocked(b *binding, src *rtp.Header, payload []byte, now time.Time) {
+// writeLocked rewrites and sends one packet of layer li, whose VP8
+// picture id rewrite (if any) is patch. Must hold mu.
+func (d *downTrack) writeLocked(li int, b *binding, src *rtp.Header, payload []byte, now time.Time, patch vp8Patch) {
 	seq, ts := d.rw.rewrite(src.SSRC, src.SequenceNumber, src.Timestamp, now)
+	if !d.sendLocked(b, src, seq, ts, payload) {
+		d.dropWriteErr.Add(1)
+		return
+	}
+	d.logSent(li, src, seq, ts, payload, patch)
+	d.sent.Add(1)
+	d.sentBytes.Add(uint64(len(payload)))
+}
+
+// sendLocked sends payload with src's header made the subscriber's: its
+// SSRC, payload type, extension ids, and this sequence number and
+// timestamp. Must hold mu.
+func (d *downTrack) sendLocked(b *binding, src *rtp.Header, seq uint16, ts uint32, payload []byte) bool {
 	h := &d.out
 	h.Version = 2
 	h.Padding = src.Padding
@@ -223,17 +245,13 @@ func (d *downTrack) writeLocked(b *binding, src *rtp.Header, payload []byte, now
 			_ = h.SetExtension(b.exts[i].to, v)
 		}
 	}
-	if _, err := b.writer.WriteRTP(h, payload); err != nil {
-		d.dropWriteErr.Add(1)
-		return
-	}
-	d.sent.Add(1)
-	d.sentBytes.Add(uint64(len(payload)))
+	_, err := b.writer.WriteRTP(h, payload)
+	return err == nil
 }
 
 // readRTCP consumes the subscriber's RTCP for this track until the sender
-// stops. Reading is what lets Pion's interceptors answer NACKs from their
-// packet cache; keyframe requests (PLI, FIR) go on to the publisher.
+// stops: NACKs are answered from the publication's packet cache
+// (packetcache.go), keyframe requests (PLI, FIR) go on to the publisher.
 func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 	buf := make([]byte, receiveMTU)
 	for {
@@ -254,6 +272,7 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 				d.requestKeyframe()
 			case *rtcp.TransportLayerNack:
 				d.sub.sfu.totals.nacks.Add(1)
+				d.retransmit(p)
 			case *rtcp.ReceiverReport:
 				d.noteLoss(p.Reports)
 			}

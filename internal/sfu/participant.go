@@ -68,6 +68,7 @@ type ParticipantStats struct {
 	CandidatesDropped uint64 // remote candidates over Config.CandidateBuffer before the first answer
 	PacketsSent       uint64 // packets forwarded to this participant
 	BytesSent         uint64 // their payload bytes
+	Retransmitted     uint64 // packets resent on this participant's NACKs (packetcache.go)
 	DroppedUnbound    uint64 // packets for tracks not negotiated yet, or without a common codec
 	DroppedWriteError uint64 // packets the transport refused
 	MalformedReceived uint64 // packets from this participant that did not parse
@@ -129,6 +130,7 @@ func (p *Participant) Stats() ParticipantStats {
 	for d := range p.receiving {
 		st.PacketsSent += d.sent.Load()
 		st.BytesSent += d.sentBytes.Load()
+		st.Retransmitted += d.retransmits.Load()
 		st.DroppedUnbound += d.dropUnbound.Load()
 		st.DroppedWriteError += d.dropWriteErr.Load()
 		if d.codecMismatch.Load() {

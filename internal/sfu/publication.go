@@ -51,6 +51,7 @@ type layer struct {
 	fwd   forwarder  // owned by the holder of fwdMu
 
 	ssrc      atomic.Uint32    // SSRC the publisher currently sends it with; 0 before
+	cache     *packetCache     // recent packets, for NACKs; nil for audio; read-only pointer
 	keyframes *keyframeLimiter // read-only pointer
 	lastAt    atomic.Int64     // arrival of the latest packet with media (not padding alone), Unix ns; 0 before
 	bytes     atomic.Uint64    // payload bytes received
@@ -87,6 +88,9 @@ func newPublication(owner *Participant, src Source, kind webrtc.RTPCodecType, co
 	pub.subs.Store(&empty)
 	for i := range pub.layers {
 		l := &layer{fwd: newForwarder()}
+		if kind == webrtc.RTPCodecTypeVideo {
+			l.cache = &packetCache{}
+		}
 		l.keyframes = newKeyframeLimiter(owner.sfu.cfg.Clock, owner.sfu.cfg.KeyframeInterval, func() { pub.sendPLI(l) })
 		pub.layers[i] = l
 	}
@@ -148,6 +152,7 @@ func (pub *publication) run(track *webrtc.TrackRemote, li int) {
 		pub.requestLayerKeyframe(li) // subscribers may already wait for a picture
 	}
 	var last time.Time // arrival of the previous packet
+	out := pub.owner.sfu.out
 	for {
 		n, _, err := track.Read(l.fwd.buf)
 		if errors.Is(err, io.ErrShortBuffer) {
@@ -169,7 +174,10 @@ func (pub *publication) run(track *webrtc.TrackRemote, li int) {
 		if !pub.pass() {
 			continue
 		}
+		// The copies for every subscriber leave in one system call.
+		out.hold()
 		pub.handle(li, l.fwd.buf[:n], now)
+		out.release()
 	}
 }
 
@@ -181,6 +189,9 @@ func (pub *publication) handle(li int, pkt []byte, now time.Time) {
 	if !l.fwd.forward(pkt, now, pub.subscribers(), li, pub.codecKind) {
 		pub.malformed.Add(1)
 		return
+	}
+	if l.cache != nil {
+		l.cache.put(l.fwd.hdr.SSRC, l.fwd.hdr.SequenceNumber, pkt)
 	}
 	if len(l.fwd.payload) > 0 {
 		// Padding alone is no sign of a live layer: a browser whose

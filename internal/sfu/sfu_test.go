@@ -236,6 +236,17 @@ func TestNACKIsAnsweredFromCache(t *testing.T) {
 		}
 		return nil
 	})
+	// The SFU resent it itself (Pion's responder is not installed), and
+	// only to bob.
+	if got := bob.p.Stats().Retransmitted; got != 1 {
+		t.Errorf("bob's Retransmitted = %d, want 1", got)
+	}
+	if got := alice.p.Stats().Retransmitted; got != 0 {
+		t.Errorf("alice's Retransmitted = %d, want 0", got)
+	}
+	if got := s.Stats().Retransmitted; got != 1 {
+		t.Errorf("SFU Retransmitted = %d, want 1", got)
+	}
 }
 
 func TestPLIWhenSubscriberJoins(t *testing.T) {

@@ -9,6 +9,7 @@ type totals struct {
 	packets   atomic.Uint64 // packets forwarded to participants that left
 	bytes     atomic.Uint64 // their payload bytes
 	nacks     atomic.Uint64 // NACK packets received from subscribers
+	resent    atomic.Uint64 // packets retransmitted to participants that left
 	keyframes atomic.Uint64 // PLIs sent to publishers
 }
 
@@ -19,6 +20,7 @@ type Stats struct {
 	PacketsForwarded uint64 // RTP packets written to subscribers
 	BytesForwarded   uint64 // their payload bytes
 	NACKs            uint64 // NACK packets received from subscribers
+	Retransmitted    uint64 // packets resent from the packet cache on those NACKs
 	KeyframeRequests uint64 // PLIs sent to publishers (rate-limited per layer)
 }
 
@@ -45,10 +47,12 @@ func (s *SFU) Stats() Stats {
 			counts := p.Stats()
 			st.PacketsForwarded += counts.PacketsSent
 			st.BytesForwarded += counts.BytesSent
+			st.Retransmitted += counts.Retransmitted
 		}
 	}
 	st.PacketsForwarded += s.totals.packets.Load()
 	st.BytesForwarded += s.totals.bytes.Load()
+	st.Retransmitted += s.totals.resent.Load()
 	st.NACKs = s.totals.nacks.Load()
 	st.KeyframeRequests = s.totals.keyframes.Load()
 	return st
@@ -58,4 +62,5 @@ func (s *SFU) Stats() Stats {
 func (s *SFU) retire(ps ParticipantStats) {
 	s.totals.packets.Add(ps.PacketsSent)
 	s.totals.bytes.Add(ps.BytesSent)
+	s.totals.resent.Add(ps.Retransmitted)
 }
