@@ -159,12 +159,15 @@ type fakeParticipant struct {
 	forwarding map[bridge.Source]bool // guarded by mu
 	screen     bool                   // guarded by mu
 	closed     bool                   // guarded by mu
+	gone       bool                   // its bridge is gone: offers fail with ErrGone; guarded by mu
 }
 
 func (p *fakeParticipant) offer(restart bool) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
+	case p.gone:
+		return "", bridge.ErrGone
 	case p.closed:
 		return "", bridge.ErrClosed
 	case p.pending:

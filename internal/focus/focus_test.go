@@ -242,3 +242,24 @@ func TestNoBridgeThenOne(t *testing.T) {
 		t.Fatal(res)
 	}
 }
+
+// TestOfferToAVanishingBridge: an offer that fails because the bridge is
+// gone ends no session; the move that follows gives a new one.
+func TestOfferToAVanishingBridge(t *testing.T) {
+	a, b := &fakeBridge{name: "A"}, &fakeBridge{name: "B"}
+	h := newHarness(t, a, b)
+	init := h.join("alice")
+	if res := h.send("alice", answer("session-accept", init.SID, init.Contents)); res.Attr("type") != "result" {
+		t.Fatal(res)
+	}
+	p := firstParticipant(a)
+	p.mu.Lock()
+	p.gone = true
+	p.mu.Unlock()
+	p.needsOffer()
+	h.none("a session-terminate for a bridge's failure", jingleTo(client("alice"), "session-terminate"))
+	a.fail()
+	if moved := h.initiated("alice"); moved.SID == init.SID {
+		t.Fatal("the move kept the old sid")
+	}
+}

@@ -160,6 +160,9 @@ func (p *participant) sendOffer(action string) {
 	if errors.Is(err, bridge.ErrNothingToNegotiate) || errors.Is(err, bridge.ErrOfferPending) {
 		return
 	}
+	if errors.Is(err, bridge.ErrGone) {
+		return // its bridge failed: the conference moves (bridgeFailed)
+	}
 	if err != nil {
 		p.c.log.Warn("bridge offer failed", "nick", p.nick, "err", err)
 		p.c.drop(p, "failed-application", "the media server could not make an offer", true)
@@ -393,6 +396,11 @@ func (p *participant) accept(iq *xmlstream.Element, j *jingle.Jingle, want sessi
 		err = p.sp.SetAnswer(ctx, sdp)
 		cancel()
 	}
+	if errors.Is(err, bridge.ErrGone) {
+		// Its bridge failed: the answer is moot, a new session follows.
+		p.c.f.reply(stanza.IQResult(iq))
+		return
+	}
 	if err != nil {
 		p.fail(iq, err)
 		return
@@ -475,6 +483,9 @@ func (p *participant) transportInfo(iq *xmlstream.Element, j *jingle.Jingle) {
 			ctx, cancel := p.ctx()
 			err := p.sp.AddRemoteCandidate(ctx, cand.SDP())
 			cancel()
+			if errors.Is(err, bridge.ErrGone) {
+				break // a new session on another bridge follows
+			}
 			if err != nil {
 				p.c.f.reply(jingleError(iq, stanza.BadRequest, "", "bad candidate: "+err.Error()))
 				return

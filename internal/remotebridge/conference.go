@@ -45,7 +45,7 @@ func (c *conference) Join(ctx context.Context, id string, opts bridge.JoinOption
 	if closed {
 		return nil, bridge.ErrGone
 	}
-	_, err := c.p.request(ctx, c.b.real, "set", c.order(bridgeproto.OrderAllocate, id,
+	_, err := c.p.request(ctx, c.b, "set", c.order(bridgeproto.OrderAllocate, id,
 		"no-audio", flag(opts.NoAudio), "no-video", flag(opts.NoVideo), "no-simulcast", flag(opts.NoSimulcast)))
 	if err != nil {
 		return nil, err
@@ -213,7 +213,7 @@ func (part *participant) call(ctx context.Context, el *xmlstream.Element) (*xmls
 	if part.gone() {
 		return nil, bridge.ErrGone
 	}
-	return part.c.p.request(ctx, part.c.b.real, "set", el)
+	return part.c.p.request(ctx, part.c.b, "set", el)
 }
 
 func (part *participant) offer(ctx context.Context, restart bool) (string, error) {

@@ -192,9 +192,11 @@ func (p *Pool) HandleStanza(st *xmlstream.Element) {
 	}
 }
 
-// request sends an order and waits for its answer; errors match
-// bridge's sentinels (bridgeproto.ErrorOf).
-func (p *Pool) request(ctx context.Context, to jid.JID, typ string, payload *xmlstream.Element) (*xmlstream.Element, error) {
+// request sends an order to b and waits for its answer; errors match
+// bridge's sentinels (bridgeproto.ErrorOf). It gives up with
+// bridge.ErrGone as soon as b is failed.
+func (p *Pool) request(ctx context.Context, b *remote, typ string, payload *xmlstream.Element) (*xmlstream.Element, error) {
+	to := b.real
 	id := idPrefix + strconv.FormatUint(p.nextID.Add(1), 10)
 	ch := make(chan *xmlstream.Element, 1)
 	p.mu.Lock()
@@ -216,6 +218,8 @@ func (p *Pool) request(ctx context.Context, to jid.JID, typ string, payload *xml
 		return res, bridgeproto.ErrorOf(stanza.AnswerError(res))
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-b.gone:
+		return nil, bridge.ErrGone
 	case <-p.ctx.Done():
 		return nil, bridge.ErrClosed
 	}
@@ -280,7 +284,7 @@ func (p *Pool) Drain(nick string, move bool) error {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.RequestTimeout)
 	defer cancel()
-	_, err := p.request(ctx, b.real, "set", xmlstream.New(bridgeproto.NS, bridgeproto.OrderDrain))
+	_, err := p.request(ctx, b, "set", xmlstream.New(bridgeproto.NS, bridgeproto.OrderDrain))
 	return err
 }
 

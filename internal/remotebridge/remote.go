@@ -21,6 +21,7 @@ type remote struct {
 	failed  bool                     // gone: no more placements, its conferences moved
 	drained bool                     // by this focus's operator
 	confs   map[*conference]struct{} // placed by this pool and not closed
+	gone    chan struct{}            // closed when it is failed: its requests give up
 }
 
 // presence follows the brewery: bridges arriving, publishing stats, and
@@ -66,7 +67,7 @@ func (p *Pool) presence(st *xmlstream.Element) {
 	b := p.bridges[nick]
 	replaced := b != nil && b.real != real
 	if b == nil || replaced {
-		b = &remote{nick: nick, real: real, confs: make(map[*conference]struct{})}
+		b = &remote{nick: nick, real: real, confs: make(map[*conference]struct{}), gone: make(chan struct{})}
 	}
 	p.mu.Unlock()
 	if replaced {
@@ -116,6 +117,7 @@ func (p *Pool) fail(nick string, only *remote, why string) {
 	}
 	delete(p.bridges, nick)
 	b.failed = true
+	close(b.gone)
 	confs := make([]*conference, 0, len(b.confs))
 	for c := range b.confs {
 		confs = append(confs, c)
@@ -180,7 +182,7 @@ func (p *Pool) pinger() {
 
 func (p *Pool) ping(b *remote) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.PingInterval)
-	_, err := p.request(ctx, b.real, "get", xmlstream.New(nsPing, "ping"))
+	_, err := p.request(ctx, b, "get", xmlstream.New(nsPing, "ping"))
 	cancel()
 	if p.ctx.Err() != nil {
 		return
