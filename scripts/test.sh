@@ -111,7 +111,7 @@ if [ -f test/browser/run.sh ]; then
   step "browser tests (Chromium, Firefox)"
   (cd test/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   go build -o "$root/.build/pionpeers" ./test/browser/pionpeers
-  export BROWSER_SKIP_NPM=1 PARLEY_BIN="$root/.build/parley" PIONPEERS_BIN="$root/.build/pionpeers"
+  export BROWSER_SKIP_NPM=1 PARLEY_BIN="$root/.build/parley" PIONPEERS_BIN="$root/.build/pionpeers" PARLEY_SIP_BIN="$root/.build/parley-sip"
   ip netns exec "$ns" bash test/browser/run.sh
 fi
 

@@ -7,10 +7,12 @@
 // (lib/netns.js): a Chromium publisher, a Chromium subscriber whose
 // downlink is shaped in the router (tc tbf), and a Firefox subscriber. The
 // subscribers show only the publisher's camera, in a big tile, so the
-// shaped link carries one video and two audios. Chromium's fake camera
-// sends its 320x180 layer at about 100 kbit/s and its 640x360 one at about
-// 250 (the SFU's measures here): with the audios, the top layer does not
-// fit, the lowest one does.
+// shaped link carries one video and two audios. The publisher's camera is
+// a canvas of random 16x16-pixel blocks, new ten times a second, so that
+// its top layer needs more than 300 kbit/s: the fake camera's simple
+// picture needs about 250 at 640x360, and whether that fits 300 kbit/s
+// with the audios depends on the moment. (Finer noise made the publisher,
+// on this loaded machine, drop its top layer altogether.)
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep } from '../lib/parley.js';
@@ -70,12 +72,43 @@ async function seen(p) {
   return { frames: c?.videoFrames ?? 0, height: /** @type {any} */ (c?.videoDetail)?.h ?? 0 };
 }
 
+/**
+ * busyCamera makes p send, as its camera, a 640x360 canvas of random
+ * 16x16-pixel blocks, new 10 times a second (cheap to draw: 40x23 pixels
+ * scaled up; costly to compress).
+ * @param {import('../lib/browsers.js').Participant} p
+ */
+async function busyCamera(p) {
+  await p.page.evaluate(async () => {
+    const w = /** @type {any} */ (window);
+    const small = document.createElement('canvas');
+    small.width = 40;
+    small.height = 23;
+    const sctx = small.getContext('2d');
+    const canvas = document.createElement('canvas');
+    canvas.width = 640;
+    canvas.height = 360;
+    const ctx = canvas.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    const img = sctx.createImageData(40, 23);
+    w.__busy = setInterval(() => {
+      for (let i = 0; i < img.data.length; i++) img.data[i] = (i & 3) === 3 ? 255 : (Math.random() * 256) | 0;
+      sctx.putImageData(img, 0, 0);
+      ctx.drawImage(small, 0, 0, 640, 360);
+    }, 100);
+    const track = canvas.captureStream(10).getVideoTracks()[0];
+    const cam = w.parley.pc.getTransceivers().find((t) => t.sender.track?.kind === 'video');
+    await cam.sender.replaceTrack(track);
+  });
+}
+
 test('a subscriber shaped to 300 kbit/s decodes the lowest layer, the unshaped one the highest; unshaped, it climbs back within 10 s', async () => {
   people.push(await join(parley.base, 'narrow', 'pub', 'chromium', { netns: world.clients[1], insecureCerts: true }));
   people.push(await join(parley.base, 'narrow', 'narrow', 'chromium', { netns: narrowNs, insecureCerts: true }));
   people.push(await join(parley.base, 'narrow', 'wide', 'firefox', { netns: world.clients[2], insecureCerts: true }));
   await waitForMedia(people, mesh(['pub', 'narrow', 'wide']), 90_000);
   const [pub, narrow, wide] = ['pub', 'narrow', 'wide'].map(byName);
+  await busyCamera(pub);
   await show(pub, '', 0);
   await show(narrow, 'pub', 720);
   await show(wide, 'pub', 720);
@@ -83,7 +116,7 @@ test('a subscriber shaped to 300 kbit/s decodes the lowest layer, the unshaped o
   const both = (h) => waitUntil(async () => {
     got = await Promise.all([seen(narrow), seen(wide)]);
     return got.every((s) => s.height === h);
-  }, 30_000, async () => `narrow and wide decode pub at ${JSON.stringify(got)}, want ${h} lines\n${await diagnose(people)}`);
+  }, 60_000, async () => `narrow and wide decode pub at ${JSON.stringify(got)}, want ${h} lines\n${await diagnose(people)}`);
   await both(360);
 
   narrowNs.shapeDownlink(300);
@@ -109,7 +142,7 @@ test('a subscriber shaped to 300 kbit/s decodes the lowest layer, the unshaped o
   // (from 2 s; a failed probe doubles the wait, up to 8 s). The unshaped subscriber
   // gets the top layer whenever the publisher sends it (on a machine this
   // busy its encoder drops the layer at times: pubTop counts its frames).
-  const sent = samples.filter((s) => s.pubTop > 10);
+  const sent = samples.filter((s) => s.pubTop > 8);
   const onTop = sent.filter((s) => s.wide === 360).length;
   assert.ok(sent.length >= 2 && onTop >= sent.length - 1,
     `the unshaped subscriber was on the top layer in ${onTop} of the ${sent.length} samples the publisher sent it in: ${JSON.stringify(samples)}`);
@@ -122,7 +155,7 @@ test('a subscriber shaped to 300 kbit/s decodes the lowest layer, the unshaped o
   await waitUntil(async () => {
     await sleep(1000);
     const t = await topEncoded(pub);
-    const growing = t > top + 10;
+    const growing = t > top + 5;
     top = t;
     return growing;
   }, 60_000, () => 'the publisher never sent its top layer again');
