@@ -1,14 +1,18 @@
-// A phone in a call with Chromium and Firefox: a real SIP user agent
-// (baresip, headless, a 500 Hz tone from a WAV file) dials into parley's SIP
-// gateway (a parley built with -tags sip); both browsers' getStats show the
-// phone's audio arriving and growing, and the phone's recording holds the
-// browsers' fake microphone tone (the phone never hears itself, so a steady
-// tone in its recording comes from the browsers).
-import { test, after } from 'node:test';
+// Phones in a call with Chromium and Firefox: a real SIP user agent
+// (baresip, headless, a 500 Hz tone from a WAV file, driven over its ctrl_tcp
+// module) dials parley's SIP gateway (a parley built with -tags sip).
+//  - Through the IVR: it dials sip:join@, and only once it types the room's
+//    PIN (from the admin API's dial-in endpoint) as RFC 4733 DTMF does it
+//    appear in the room; both browsers' getStats show its audio arriving and
+//    growing, and its recording holds the browsers' fake microphone tone (the
+//    phone never hears itself, so a steady tone in its recording comes from
+//    the browsers).
+//  - Directly: a second phone dials sip:ROOM@ and the browsers hear it.
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +20,12 @@ import { startParley, sleep } from '../lib/parley.js';
 import { join, sample, closeAll, waitUntil } from '../lib/browsers.js';
 
 const ROOM = 'phones';
-const PHONE = 'Phone ***5678'; // the gateway's masked caller ID of +4915112345678
-const CALL_SECONDS = 40;
+const IVR_CALLER = '+4915112345678';
+const IVR_PHONE = 'Phone ***5678'; // the gateway's masked caller ID of IVR_CALLER
+const DIRECT_CALLER = '+4917087654321';
+const DIRECT_PHONE = 'Phone ***4321';
+const MAX_CALL_SECONDS = 90; // baresip's own cap (-t); the test hangs up long before
+const ADMIN_TOKEN = 'admin-token-for-the-sip-phone-test';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const work = mkdtempSync(path.join(tmpdir(), 'parley-sip-'));
 
@@ -61,30 +69,111 @@ function wav(file, freq, seconds) {
   writeFileSync(file, b);
 }
 
-/** startPhone runs baresip calling uri for CALL_SECONDS; done resolves with its recording's path. */
-async function startPhone(uri) {
-  const dir = path.join(work, 'baresip');
+/**
+ * ctrlClient speaks baresip's ctrl_tcp protocol (netstrings of JSON) on port:
+ * command() sends a menu command and resolves with its response (send() does
+ * not wait for one); event(type)
+ * resolves at the first event of that type (events since the connection).
+ */
+async function ctrlClient(port) {
+  let sock;
+  for (let i = 0; !sock; i++) {
+    try {
+      sock = await new Promise((resolve, reject) => {
+        const c = connect(port, '127.0.0.1');
+        c.once('connect', () => resolve(c));
+        c.once('error', reject);
+      });
+    } catch (err) {
+      if (i >= 100) throw new Error(`baresip's ctrl_tcp on ${port}: ${err.message}`);
+      await sleep(100);
+    }
+  }
+  const seen = [];
+  const waiting = [];
+  let buf = Buffer.alloc(0);
+  sock.on('error', () => {}); // baresip quitting; the exit status tells
+  sock.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    for (;;) {
+      const colon = buf.indexOf(':');
+      const n = Number(buf.subarray(0, colon));
+      if (colon < 0 || buf.length < colon + n + 2) break;
+      const msg = JSON.parse(String(buf.subarray(colon + 1, colon + 1 + n)));
+      buf = buf.subarray(colon + n + 2);
+      seen.push(msg);
+      for (const w of waiting.filter((w) => w.match(msg))) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(msg);
+      }
+    }
+  });
+  const when = (match) => {
+    const old = seen.find(match);
+    return old ? Promise.resolve(old) : new Promise((resolve) => waiting.push({ match, resolve }));
+  };
+  let tokens = 0;
+  const send = (command, params, token) => {
+    const json = JSON.stringify({ command, params, token });
+    sock.write(`${Buffer.byteLength(json)}:${json},`);
+  };
+  return {
+    send,
+    async command(command, params = '') {
+      const token = `t${++tokens}`;
+      send(command, params, token);
+      const res = await when((m) => m.response && m.token === token);
+      if (!res.ok) throw new Error(`baresip /${command} ${params}: ${res.data}`);
+      return res;
+    },
+    event: (type) => when((m) => m.event && m.type === type),
+    events: () => seen.filter((m) => m.event).map((m) => m.type),
+  };
+}
+
+/**
+ * startPhone runs baresip as the SIP phone number (sending a 500 Hz tone,
+ * recording what it hears) and dials uri through its ctrl_tcp module;
+ * established resolves when the call is up, hangUp ends it and resolves with
+ * the recording's path. The call lasts at most MAX_CALL_SECONDS.
+ */
+async function startPhone(name, number, uri) {
+  const dir = path.join(work, name);
   const out = path.join(dir, 'out');
   mkdirSync(out, { recursive: true });
-  wav(path.join(dir, 'in.wav'), 500, CALL_SECONDS + 5);
+  wav(path.join(dir, 'in.wav'), 500, MAX_CALL_SECONDS + 5);
+  const ctrlPort = await freePort();
   writeFileSync(path.join(dir, 'config'), [
     'poll_method epoll', `sip_listen 127.0.0.1:${await freePort()}`,
     'audio_player aubridge,nil', `audio_source aufile,${path.join(dir, 'in.wav')}`, 'audio_alert aubridge,nil',
     'module_path /usr/lib/baresip/modules', 'module g711.so', 'module aufile.so', 'module aubridge.so',
-    'module sndfile.so', 'module menu.so', 'module_app account.so', `snd_path ${out}`, ''].join('\n'));
-  writeFileSync(path.join(dir, 'accounts'), '<sip:+4915112345678@127.0.0.1>;regint=0;audio_codecs=PCMU\n');
-  const child = spawn('baresip', ['-f', dir, '-e', `/dial ${uri}`, '-t', String(CALL_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    'module sndfile.so', 'module menu.so', 'module_app account.so', 'module_app ctrl_tcp.so',
+    `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`, `snd_path ${out}`, ''].join('\n'));
+  writeFileSync(path.join(dir, 'accounts'), `<sip:${number}@127.0.0.1>;regint=0;audio_codecs=PCMU\n`);
+  const child = spawn('baresip', ['-f', dir, '-t', String(MAX_CALL_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs = [];
   child.stdout.on('data', (d) => logs.push(String(d)));
   child.stderr.on('data', (d) => logs.push(String(d)));
-  const done = new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const ctrl = await ctrlClient(ctrlPort);
+  const log = () => `baresip events ${ctrl.events().join(' ')}\n${logs.join('').replace(/\[\d+:\d+:\d+\] audio=[^\n]*?\(bit\/s\)\s*/g, '').slice(-1500)}`;
+  await ctrl.command('dial', uri);
+  return {
+    established: ctrl.event('CALL_ESTABLISHED'),
+    /** dtmf types digits during the call: RFC 4733 telephone-events. */
+    dtmf: (digits) => ctrl.command('sndcode', digits),
+    async hangUp() {
+      await ctrl.command('hangup');
+      await ctrl.event('CALL_CLOSED');
+      ctrl.send('quit', '', 'quit'); // baresip may exit before it answers
+      const code = await exited;
       const recs = readdirSync(out).filter((f) => f.endsWith('-dec.wav'));
-      if (code !== 0 || recs.length !== 1) reject(new Error(`baresip exited ${code} with ${recs.length} recordings: ${logs.join('').slice(-1500)}`));
-      else resolve(path.join(out, recs[0]));
-    });
-  });
-  return { done, kill: () => child.kill('SIGTERM'), log: () => logs.join('').slice(-1500) };
+      if (code !== 0 || recs.length !== 1) throw new Error(`baresip exited ${code} with ${recs.length} recordings: ${log()}`);
+      return path.join(out, recs[0]);
+    },
+    kill: () => child.kill('SIGTERM'),
+    log,
+  };
 }
 
 /** samples16 reads a 16-bit mono WAV file's samples. */
@@ -126,31 +215,69 @@ function tonalBlocks(x) {
 
 const bin = sipParley();
 const sipPort = await freePort();
-const parley = await startParley({ bin, args: ['--sip', `127.0.0.1:${sipPort}`] });
+const adminPort = await freePort();
+writeFileSync(path.join(work, 'admin-token'), `${ADMIN_TOKEN}\n`);
+const parley = await startParley({ bin, args: ['--sip', `127.0.0.1:${sipPort}`,
+  '--admin', `127.0.0.1:${adminPort}`, '--admin-token-file', path.join(work, 'admin-token')] });
 const people = [];
-let phone = null;
+const phones = [];
+before(async () => {
+  people.push(await join(parley.base, ROOM, 'cr', 'chromium'));
+  people.push(await join(parley.base, ROOM, 'ff', 'firefox'));
+});
 after(async () => {
-  phone?.kill();
+  phones.forEach((p) => p.kill());
   await closeAll(people);
   await parley.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
-test('a phone dialled in is heard by Chromium and Firefox, and hears them', async () => {
-  people.push(await join(parley.base, ROOM, 'cr', 'chromium'));
-  people.push(await join(parley.base, ROOM, 'ff', 'firefox'));
-  phone = await startPhone(`sip:${ROOM}@127.0.0.1:${sipPort}`);
-  const heard = async () => (await Promise.all(people.map(sample))).map((s) => s[PHONE]?.audioPackets ?? 0);
-  await waitUntil(async () => (await heard()).every((n) => n > 50), 60_000,
-    async () => `the browsers receive ${JSON.stringify(await heard())} packets from the phone\n${phone.log()}`);
-  const before = await heard();
-  await sleep(3000);
-  const later = await heard();
-  people.forEach((p, i) => assert.ok(later[i] > before[i] + 50, `${p.name}: the phone's audio stalled at ${before[i]} → ${later[i]}`));
+/** heardFrom is the audio packets each browser has received from nick (-1: nick is not in its room). */
+async function heardFrom(nick) {
+  return (await Promise.all(people.map(sample))).map((s) => s[nick]?.audioPackets ?? -1);
+}
 
-  const rec = await phone.done;
+/** hearsGrowing waits until both browsers receive nick's audio, then checks it keeps coming. */
+async function hearsGrowing(nick, phone) {
+  await waitUntil(async () => (await heardFrom(nick)).every((n) => n > 50), 60_000,
+    async () => `the browsers receive ${JSON.stringify(await heardFrom(nick))} packets from ${nick}\n${phone.log()}\n${parley.logTail(15)}`);
+  const before = await heardFrom(nick);
+  await sleep(3000);
+  const later = await heardFrom(nick);
+  people.forEach((p, i) => assert.ok(later[i] > before[i] + 50, `${p.name}: ${nick}'s audio stalled at ${before[i]} → ${later[i]}`));
+  return later;
+}
+
+test('a phone that dials the IVR and types the PIN with DTMF is heard by Chromium and Firefox, and hears them', async () => {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/api/rooms/${ROOM}/dial-in`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+  assert.equal(res.status, 200, `GET dial-in: ${res.status}`);
+  const dialIn = await res.json();
+  assert.match(dialIn.pin, /^\d{6}$/);
+  assert.equal(dialIn.uri, `sip:join@127.0.0.1:${sipPort}`);
+
+  const phone = await startPhone('ivr', IVR_CALLER, dialIn.uri);
+  phones.push(phone);
+  const timeout = sleep(30_000).then(() => { throw new Error(`the IVR never answered\n${phone.log()}`); });
+  timeout.catch(() => {});
+  await Promise.race([phone.established, timeout]);
+  // Answered by the IVR, not yet in the room: the PIN is what lets it in.
+  await sleep(1000);
+  assert.deepEqual(await heardFrom(IVR_PHONE), [-1, -1], 'the phone is in the room before it typed the PIN');
+  await phone.dtmf(dialIn.pin);
+  const received = await hearsGrowing(IVR_PHONE, phone);
+  await sleep(5000); // more of the browsers' tone in the phone's recording
+
+  const rec = await phone.hangUp();
   const tone = tonalBlocks(samples16(rec));
-  console.log(JSON.stringify({ measure: 'sip-phone', browsersReceived: later, phoneHeard: tone }));
+  console.log(JSON.stringify({ measure: 'sip-phone-ivr', browsersReceived: received, phoneHeard: tone }));
   assert.ok(tone.blocks >= 30, `the phone's recording holds a tone in only ${tone.blocks} of ${tone.loud} loud 100 ms blocks (best ${tone.freq} Hz)`);
   assert.notEqual(tone.freq, 500, 'the phone heard its own tone');
+});
+
+test('a phone that dials sip:ROOM@ joins with no IVR and is heard by Chromium and Firefox', async () => {
+  const phone = await startPhone('direct', DIRECT_CALLER, `sip:${ROOM}@127.0.0.1:${sipPort}`);
+  phones.push(phone);
+  const received = await hearsGrowing(DIRECT_PHONE, phone);
+  console.log(JSON.stringify({ measure: 'sip-phone-direct', browsersReceived: received }));
+  await phone.hangUp();
 });
