@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 )
@@ -72,21 +71,29 @@ type clip struct {
 var synthetic = sync.OnceValues(func() ([2]*clip, error) {
 	var out [2]*clip
 	for i, src := range []Source{mustIVF(patternIVF), mustOgg(toneOgg)} {
-		c := &clip{mime: src.MimeType()}
-		for {
-			f, err := src.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return out, err
-			}
-			c.frames = append(c.frames, f)
+		c, err := clipOf(src)
+		if err != nil {
+			return out, err
 		}
 		out[i] = c
 	}
 	return out, nil
 })
+
+// clipOf reads every frame of a source that ends.
+func clipOf(src Source) (*clip, error) {
+	c := &clip{mime: src.MimeType()}
+	for {
+		f, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return c, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.frames = append(c.frames, f)
+	}
+}
 
 func mustIVF(b []byte) Source {
 	s, err := NewIVFSource(bytes.NewReader(b), false)
@@ -392,7 +399,7 @@ func opusDuration(pkt []byte) (time.Duration, error) {
 
 // publish paces a source onto a local track until the room ends or the
 // source does.
-func (s *session) publish(tr *webrtc.TrackLocalStaticSample, src Source) {
+func (s *session) publish(src Source, write func(Frame) error) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -405,7 +412,7 @@ func (s *session) publish(tr *webrtc.TrackLocalStaticSample, src Source) {
 			}
 			return
 		}
-		if err := tr.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		if err := write(f); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 			s.p.log.Warn("writing a sample failed", "err", err)
 			return
 		}
