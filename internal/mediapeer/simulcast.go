@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/sdp/v3"
@@ -130,9 +131,34 @@ func (v *layeredVideo) attach(pc *webrtc.PeerConnection) error {
 	v.stamp = st
 	v.mu.Unlock()
 	for i := range v.tracks {
-		go drainSimulcastRTCP(sender, SimulcastRIDs[i])
+		go v.readRTCP(sender, i)
 	}
 	return nil
+}
+
+// keyframer is a source that can make its next frame a keyframe.
+type keyframer interface{ RequestKeyframe() }
+
+// readRTCP reads layer i's RTCP until the sender stops, and answers the
+// SFU's keyframe requests (PLI, FIR) as a browser's encoder does, where
+// the layer's source can: a layer switch then waits for no more than
+// that.
+func (v *layeredVideo) readRTCP(s *webrtc.RTPSender, i int) {
+	kf, _ := v.sources[i].(keyframer)
+	for {
+		pkts, _, err := s.ReadSimulcastRTCP(SimulcastRIDs[i])
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if kf != nil {
+					kf.RequestKeyframe()
+				}
+			}
+		}
+	}
 }
 
 // start publishes every layer until the session stops.
@@ -164,14 +190,4 @@ func (v *layeredVideo) write(i int, pz rtp.Packetizer, f Frame) error {
 		}
 	}
 	return nil
-}
-
-// drainSimulcastRTCP reads a layer's RTCP, so that pion's interceptors
-// see it, until the sender stops.
-func drainSimulcastRTCP(s *webrtc.RTPSender, rid string) {
-	for {
-		if _, _, err := s.ReadSimulcastRTCP(rid); err != nil {
-			return
-		}
-	}
 }

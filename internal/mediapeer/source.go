@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -113,16 +114,39 @@ func mustOgg(b []byte) Source {
 
 // loop plays a clip forever.
 type loop struct {
-	c *clip // shared, read-only
-	i int   // the next frame; owned by the publishing goroutine
+	c   *clip       // shared, read-only
+	i   int         // the next frame; owned by the publishing goroutine
+	key atomic.Bool // a keyframe is asked for; set by any goroutine
 }
 
 func (l *loop) MimeType() string { return l.c.mime }
 
 func (l *loop) Next() (Frame, error) {
+	if l.key.Swap(false) {
+		l.i = nextKeyframe(l.c, l.i)
+	}
 	f := l.c.frames[l.i%len(l.c.frames)]
 	l.i++
 	return f, nil
+}
+
+// RequestKeyframe makes the next frame a keyframe, as an encoder does on a
+// PLI: the loop jumps to the clip's next one (VP8; audio has none).
+func (l *loop) RequestKeyframe() { l.key.Store(true) }
+
+// nextKeyframe returns the index, from i on, of the clip's next VP8
+// keyframe (a frame tag with the P bit clear), or i if it has none.
+func nextKeyframe(c *clip, i int) int {
+	if c.mime != webrtc.MimeTypeVP8 {
+		return i
+	}
+	n := len(c.frames)
+	for k := range n {
+		if d := c.frames[(i+k)%n].Data; len(d) > 0 && d[0]&1 == 0 {
+			return i + k
+		}
+	}
+	return i
 }
 
 // SyntheticVideo returns a new source of the built-in test pattern: real
