@@ -30,11 +30,14 @@ const (
 // stream returns a new stream of frames, nil for the zero Source and for
 // a simulcast video (see streams).
 func (s Source) stream(want string) (mediapeer.Source, error) {
-	if s.open == nil {
+	if s.kind == "" {
 		return nil, nil
 	}
 	if s.kind != want {
 		return nil, &ConfigError{Field: "Media." + capitalized(want), Reason: "given a source of " + s.kind}
+	}
+	if s.open == nil {
+		return nil, nil
 	}
 	src, err := s.open()
 	if err != nil {

@@ -14,7 +14,8 @@ type participant struct {
 	nick string
 	idx  int // its index within the room
 
-	// Set by the goroutine that joins it, read after the join phase.
+	// Set by the goroutine that joins it, read after the join phase; before
+	// and frames are set by measure, at the window's start.
 	client    *sdk.Client              // its connection, maybe shared with other rooms
 	seat      *sdk.Room                // nil if the join failed
 	connectMS float64                  // -1 when the connection is shared and was made elsewhere
@@ -23,7 +24,7 @@ type participant struct {
 	mediaMS   float64                  // join to receiving every other participant; -1 until then
 	err       error                    // why it is not in the room
 	before    map[sdk.Track]count      // track counters at the start of the window
-	video     *videoClocks             // frames of the videos it receives; nil without media; set before the join
+	video     *videoClocks             // frames of the videos it receives; nil without media
 	frames    map[sdk.Track]frameCount // video frame counts at the start of the window
 }
 
