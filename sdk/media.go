@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 // opens afresh, so one Source may serve many rooms. The zero Source
 // publishes nothing.
 type Source struct {
-	kind string                           // mediaAudio or mediaVideo; "" for the zero Source
-	open func() (mediapeer.Source, error) // a new stream of frames
+	kind   string                           // mediaAudio or mediaVideo; "" for the zero Source
+	open   func() (mediapeer.Source, error) // a new stream of frames; nil for a simulcast video
+	layers []Source                         // a simulcast video's layers, smallest first; nil otherwise
 }
 
 const (
@@ -25,13 +27,17 @@ const (
 	mediaVideo = "video"
 )
 
-// stream returns a new stream of frames, nil for the zero Source.
+// stream returns a new stream of frames, nil for the zero Source and for
+// a simulcast video (see streams).
 func (s Source) stream(want string) (mediapeer.Source, error) {
-	if s.open == nil {
+	if s.kind == "" {
 		return nil, nil
 	}
 	if s.kind != want {
 		return nil, &ConfigError{Field: "Media." + capitalized(want), Reason: "given a source of " + s.kind}
+	}
+	if s.open == nil {
+		return nil, nil
 	}
 	src, err := s.open()
 	if err != nil {
@@ -52,6 +58,57 @@ func capitalized(s string) string {
 // second, looping every 2 s.
 func SyntheticVideo() Source {
 	return Source{kind: mediaVideo, open: func() (mediapeer.Source, error) { return mediapeer.SyntheticVideo(), nil }}
+}
+
+// SyntheticSimulcast is the built-in test pattern as a browser's camera
+// sends it: three simulcast layers by rid, 320x180 (about 150 kbit/s),
+// 640x360 (SyntheticVideo, about 1 Mbit/s) and 1280x720 (about
+// 1.5 Mbit/s), each 30 frames/s with a keyframe every second. The SFU
+// forwards each subscriber one of them (docs/SIGNALLING.md).
+func SyntheticSimulcast() Source {
+	layers := make([]Source, len(mediapeer.SimulcastRIDs))
+	for i := range layers {
+		layers[i] = Source{kind: mediaVideo, open: func() (mediapeer.Source, error) { return mediapeer.SyntheticLayers()[i], nil }}
+	}
+	return SimulcastVideo(layers...)
+}
+
+// SimulcastVideo publishes two or three VP8 video sources, smallest first,
+// as the simulcast layers of one camera (rids q, h and f).
+func SimulcastVideo(layers ...Source) Source {
+	return Source{kind: mediaVideo, layers: layers}
+}
+
+// streams opens a simulcast video's layers; nil for other sources.
+func (s Source) streams() ([]mediapeer.Source, error) {
+	if s.layers == nil {
+		return nil, nil
+	}
+	if len(s.layers) < 2 || len(s.layers) > len(mediapeer.SimulcastRIDs) {
+		return nil, &ConfigError{Field: "Media.Video", Reason: "a simulcast video needs 2 or 3 layers"}
+	}
+	out := make([]mediapeer.Source, 0, len(s.layers))
+	for _, l := range s.layers {
+		src, err := l.stream(mediaVideo)
+		if err == nil && src == nil {
+			err = &ConfigError{Field: "Media.Video", Reason: "a simulcast layer without media"}
+		}
+		if err != nil {
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+// closeAll closes the sources that hold files.
+func closeAll(srcs []mediapeer.Source) {
+	for _, src := range srcs {
+		if c, ok := src.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 // SyntheticAudio is the built-in tone: Opus, 440 Hz, 50 packets/s,

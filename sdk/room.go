@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"io"
 	"strings"
 
 	"github.com/pion/rtp"
@@ -105,6 +104,10 @@ func roomConfig(cfg RoomConfig, name jid.JID) (mediapeer.RoomConfig, error) {
 		closeSources(rc)
 		return rc, err
 	}
+	if rc.VideoLayers, err = m.Video.streams(); err != nil {
+		closeSources(rc)
+		return rc, err
+	}
 	if m.ScreenShare {
 		rc.VideoType = "desktop"
 	}
@@ -117,11 +120,26 @@ func roomConfig(cfg RoomConfig, name jid.JID) (mediapeer.RoomConfig, error) {
 
 // closeSources closes the files of a room that did not start.
 func closeSources(rc mediapeer.RoomConfig) {
-	for _, src := range []mediapeer.Source{rc.Audio, rc.Video} {
-		if c, ok := src.(io.Closer); ok {
-			c.Close()
-		}
-	}
+	closeAll(append([]mediapeer.Source{rc.Audio, rc.Video}, rc.VideoLayers...))
+}
+
+// ReceiveVideo is what a subscriber asks the SFU to send it.
+type ReceiveVideo struct {
+	// Quality caps every video: "high", "medium" (a simulcast camera's
+	// half layer) or "low" (its quarter). Default "": high.
+	Quality string
+	// LastN, above 0, receives the camera of only the LastN most recent
+	// speakers (fewer if the room's own lastN is lower); audio and screen
+	// shares still come from everyone. Default 0: the room's setting.
+	LastN int
+}
+
+// SetReceiveVideo asks the SFU for what this room's call sends us, as the
+// web client's call.setReceiveVideo does; each request replaces the
+// previous one. It fails before the call is set up (a little after Join
+// returns: wait for the first track) and when the server refuses.
+func (r *Room) SetReceiveVideo(ctx context.Context, rv ReceiveVideo) error {
+	return sdkError(r.peer.SetReceiveVideo(ctx, mediapeer.ReceiveVideo{Quality: rv.Quality, LastN: rv.LastN}))
 }
 
 // roomJID reads a room name or address.

@@ -78,6 +78,10 @@ func TestConfigErrorsAreReportedBeforeAnythingIsSent(t *testing.T) {
 		{sdk.RoomConfig{Room: "r", Nick: ""}, "Nick"},
 		{sdk.RoomConfig{Room: "r", Nick: "x", Media: &sdk.Media{Video: sdk.SyntheticAudio()}}, "Media.Video"},
 		{sdk.RoomConfig{Room: "r", Nick: "x", Media: &sdk.Media{Audio: sdk.IVFFile("x.ivf", false)}}, "Media.Audio"},
+		{sdk.RoomConfig{Room: "r", Nick: "x", Media: &sdk.Media{Audio: sdk.SyntheticSimulcast()}}, "Media.Audio"},
+		{sdk.RoomConfig{Room: "r", Nick: "x", Media: &sdk.Media{Video: sdk.SimulcastVideo(sdk.SyntheticVideo())}}, "Media.Video"},
+		{sdk.RoomConfig{Room: "r", Nick: "x", Media: &sdk.Media{Video: sdk.SimulcastVideo(sdk.SyntheticVideo(), sdk.SyntheticAudio())}}, "Media.Video"},
+		{sdk.RoomConfig{Room: "r", Nick: "x", Media: &sdk.Media{Video: sdk.SimulcastVideo(sdk.SyntheticVideo(), sdk.Source{})}}, "Media.Video"},
 	}
 	for _, b := range bad {
 		var ce *sdk.ConfigError

@@ -31,6 +31,9 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.ShareConnections, "share-connections", false, "participant i of every room uses one shared connection")
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread the joins over this time (default: all at once)")
 	fs.DurationVar(&cfg.Settle, "settle", 0, "how long to wait for media to flow before measuring (default 30s)")
+	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "publish the video as three simulcast layers (180, 360 and 720 lines; ~150 kbit/s, 1 and 1.5 Mbit/s), as a browser does")
+	fs.IntVar(&cfg.LastN, "last-n", 0, "each subscriber asks for the camera of only the N most recent speakers (0: all)")
+	fs.IntVar(&cfg.Speakers, "speakers", 0, "only the first N participants of each room speak, the others send silence (0: everyone speaks)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "the parley process to measure: CPU seconds and peak RSS")
 	fs.StringVar(&cfg.RoomPrefix, "room-prefix", "", "room names are PREFIX1…PREFIXn (default: load-TIME-)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
@@ -75,8 +78,13 @@ func printSummary(w io.Writer, s *loadgen.Summary) {
 	fmt.Fprintf(w, "join ms     p50 %.1f  p95 %.1f  max %.1f\n", s.JoinMS.P50, s.JoinMS.P95, s.JoinMS.Max)
 	if s.MediaMS != nil {
 		fmt.Fprintf(w, "media ms    p50 %.1f  p95 %.1f  max %.1f\n", s.MediaMS.P50, s.MediaMS.P95, s.MediaMS.Max)
+		fmt.Fprintf(w, "simulcast %v  last-n %d  speakers %d\n", s.Simulcast, s.LastN, s.Speakers)
 		fmt.Fprintf(w, "loss %.3f%%  jitter ms mean %.2f max %.2f  recv kbit/s per subscriber mean %.0f min %.0f  packets %d\n",
 			s.LossPct, s.JitterMS.Mean, s.JitterMS.Max, s.RecvKbps.Mean, s.RecvKbps.Min, s.RecvPackets)
+		fmt.Fprintf(w, "server egress %.2f Mbit/s to our subscribers  videos per subscriber mean %.1f min %.0f max %.0f\n",
+			s.EgressKbps/1000, s.Videos.Mean, s.Videos.Min, s.Videos.Max)
+		fmt.Fprintf(w, "freezes (no frame for over %v) %d, %.2f s in all, %.3f%% of the time watched\n",
+			loadgen.FreezeGap, s.Freezes, s.FrozenS, s.FrozenPct)
 	}
 	if s.Server != nil {
 		fmt.Fprintf(w, "server pid %d: %.2f CPU s (%.2f µs per forwarded packet), RSS %.1f MB at start, %.1f MB peak\n",

@@ -39,6 +39,11 @@ func TestLoadSmallRunHasNoErrorsAndNoLoss(t *testing.T) {
 	if s.LossPct != 0 {
 		t.Errorf("loss %.3f%% on loopback", s.LossPct)
 	}
+	// Everyone receives the two others' videos, and the egress is what the
+	// subscribers received.
+	if s.Videos != (loadgen.Spread{Mean: 2, Min: 2, Max: 2}) || s.EgressKbps < s.RecvKbps.Min*6 {
+		t.Errorf("videos per subscriber %+v, egress %v kbit/s for %+v each", s.Videos, s.EgressKbps, s.RecvKbps)
+	}
 	// Each subscriber receives two publishers of about 1 Mbit/s video.
 	if s.RecvPackets == 0 || s.RecvKbps.Min < 300 {
 		t.Errorf("too little media: %d packets, %+v kbit/s", s.RecvPackets, s.RecvKbps)
@@ -50,7 +55,8 @@ func TestLoadSmallRunHasNoErrorsAndNoLoss(t *testing.T) {
 		t.Errorf("server usage missing: %+v", s.Server)
 	}
 	for _, field := range []string{`"join_ms"`, `"p50"`, `"p95"`, `"max"`, `"loss_pct"`, `"jitter_ms"`, `"recv_kbps"`,
-		`"participants"`, `"errors"`, `"cpu_seconds"`, `"peak_rss_mb"`} {
+		`"participants"`, `"errors"`, `"cpu_seconds"`, `"peak_rss_mb"`, `"egress_kbps"`, `"freezes"`, `"frozen_pct"`,
+		`"videos_per_subscriber"`, `"simulcast"`, `"last_n"`} {
 		if !strings.Contains(out.String(), field) {
 			t.Errorf("the JSON summary lacks %s", field)
 		}

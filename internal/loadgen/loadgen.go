@@ -42,6 +42,19 @@ type Config struct {
 	// Settle bounds the wait for media to flow between everyone before the
 	// window. Default 30 s.
 	Settle time.Duration
+	// Simulcast publishes the synthetic video as three simulcast layers
+	// (180, 360 and 720 lines, about 150 kbit/s, 1 and 1.5 Mbit/s), as a
+	// browser does. Default false: one 360-line layer of about 1 Mbit/s.
+	Simulcast bool
+	// LastN, above 0, makes every subscriber ask the focus for the camera
+	// of only the LastN most recent speakers (the web client's
+	// receive-video request), once media flows. Default 0: all cameras.
+	LastN int
+	// Speakers, above 0, makes only the first Speakers participants of each
+	// room speak (the tone, marked as speech); the others send silence
+	// (marked as silence), so that the dominant speaker and lastN's set
+	// stay fixed. Default 0: everyone sends the tone.
+	Speakers int
 	// ServerPID, if set, is the parley process to measure (Linux /proc).
 	ServerPID int
 	// RoomPrefix names the rooms PREFIX1 … PREFIXn. Default "load-" and a
@@ -68,6 +81,24 @@ type Summary struct {
 	RecvPackets int64   `json:"recv_packets"` // packets the SFU forwarded to our subscribers
 	JitterMS    Spread  `json:"jitter_ms"`    // per received track, at the end
 	RecvKbps    Spread  `json:"recv_kbps"`    // per subscriber
+	// EgressKbps is what the SFU sent all our subscribers together: RTP
+	// with headers, without SRTP, UDP and IP overhead.
+	EgressKbps float64 `json:"egress_kbps"`
+	// Videos counts, per subscriber, the videos it was receiving when the
+	// window started (a frame within FreezeGap): lastN's effect.
+	Videos Spread `json:"videos_per_subscriber"`
+	// Freezes are the gaps longer than FreezeGap between frames of those
+	// videos during the window (one still open at its end included);
+	// FrozenS is their total length and FrozenPct its share of the time
+	// watched (videos times window).
+	Freezes   int64   `json:"freezes"`
+	FrozenS   float64 `json:"frozen_s"`
+	FrozenPct float64 `json:"frozen_pct"`
+	// What was published and asked for: Config's Simulcast, LastN and
+	// Speakers.
+	Simulcast bool `json:"simulcast"`
+	LastN     int  `json:"last_n"`
+	Speakers  int  `json:"speakers"`
 	// Errors counts failed connections and joins, missing tracks and
 	// connections lost during the run; ErrorSamples shows the first few.
 	Errors       int          `json:"errors"`
@@ -104,7 +135,7 @@ func (c *Config) setDefaults() error {
 	if c.Participants == 0 {
 		c.Participants = 2
 	}
-	if c.Rooms < 0 || c.Participants < 0 || c.Duration < 0 || c.Ramp < 0 || c.Settle < 0 {
+	if c.Rooms < 0 || c.Participants < 0 || c.Duration < 0 || c.Ramp < 0 || c.Settle < 0 || c.LastN < 0 || c.Speakers < 0 {
 		return fmt.Errorf("%w: negative sizes or times", ErrConfig)
 	}
 	if c.Duration == 0 {
@@ -143,6 +174,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	defer r.leaveAll()
 	if !cfg.SignallingOnly {
 		r.settle(ctx)
+		if cfg.LastN > 0 {
+			r.askLastN(ctx)
+		}
 	}
 	sum := r.measure(ctx, sampler)
 	selfEnd, _ := readProc(os.Getpid())
@@ -212,7 +246,11 @@ func (r *run) joinAll(ctx context.Context) {
 			}
 			jctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
-			p.join(jctx, r.sdkConfig(), !cfg.SignallingOnly, share)
+			var media *sdk.Media
+			if !cfg.SignallingOnly {
+				media = cfg.media(p.idx)
+			}
+			p.join(jctx, r.sdkConfig(), media, share)
 		}()
 	}
 	wg.Wait()
@@ -259,7 +297,7 @@ func (r *run) settle(ctx context.Context) {
 				if p.mediaMS >= 0 {
 					continue
 				}
-				if m := p.missing(members); m != "" {
+				if m := p.missing(members, r.cfg.LastN); m != "" {
 					waiting = m
 					continue
 				}
@@ -272,7 +310,7 @@ func (r *run) settle(ctx context.Context) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			for _, members := range rooms {
 				for _, p := range members {
-					if m := p.missing(members); m != "" {
+					if m := p.missing(members, r.cfg.LastN); m != "" {
 						r.fail("after %v: %s", r.cfg.Settle, m)
 					}
 				}
@@ -280,6 +318,36 @@ func (r *run) settle(ctx context.Context) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// lastNSettle is how long the SFU gets to apply the subscribers' lastN
+// before the window: its next allocation, and a keyframe (one a second)
+// for the cameras that stay.
+const lastNSettle = 3 * time.Second
+
+// askLastN sends every subscriber's receive-video request with LastN, then
+// waits for the SFU to apply them.
+func (r *run) askLastN(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range r.parts {
+		if p.seat == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := p.seat.SetReceiveVideo(rctx, sdk.ReceiveVideo{LastN: r.cfg.LastN}); err != nil {
+				r.fail("%s in %s asking for lastN %d: %v", p.nick, p.room, r.cfg.LastN, err)
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-time.After(lastNSettle):
+	case <-ctx.Done():
 	}
 }
 

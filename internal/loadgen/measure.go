@@ -88,11 +88,14 @@ func (s *sampler) stop() {
 
 // measure holds the load for the window and computes the summary.
 func (r *run) measure(ctx context.Context, smp *sampler) *Summary {
+	start := time.Now()
 	for _, p := range r.parts {
 		p.before = p.snapshot()
+		if p.video != nil {
+			p.frames = p.video.read()
+		}
 	}
 	cpuStart := smp.server().CPU
-	start := time.Now()
 	select {
 	case <-time.After(r.cfg.Duration):
 	case <-ctx.Done():
@@ -100,11 +103,12 @@ func (r *run) measure(ctx context.Context, smp *sampler) *Summary {
 	window := time.Since(start)
 	srvEnd := smp.server()
 	sum := &Summary{Rooms: r.cfg.Rooms, Participants: len(r.parts), Media: !r.cfg.SignallingOnly,
-		DurationS: round3(window.Seconds())}
+		DurationS: round3(window.Seconds()), Simulcast: r.cfg.Simulcast, LastN: r.cfg.LastN, Speakers: r.cfg.Speakers}
 	r.lostConnections()
 	r.summarizeJoins(sum)
 	if !r.cfg.SignallingOnly {
 		r.summarizeMedia(sum, window)
+		r.summarizeFreezes(sum, start, start.Add(window))
 	}
 	if r.cfg.ServerPID != 0 {
 		cpu := (srvEnd.CPU - cpuStart).Seconds()
@@ -160,7 +164,7 @@ func (r *run) summarizeJoins(sum *Summary) {
 
 // summarizeMedia computes loss, bitrate and jitter over the window.
 func (r *run) summarizeMedia(sum *Summary, window time.Duration) {
-	var expected, lost int64
+	var expected, lost, allBytes int64
 	var kbps, jitter []float64
 	for _, p := range r.parts {
 		if p.seat == nil {
@@ -184,9 +188,42 @@ func (r *run) summarizeMedia(sum *Summary, window time.Duration) {
 			jitter = append(jitter, ms(st.Jitter))
 		}
 		kbps = append(kbps, float64(bytes)*8/window.Seconds()/1000)
+		allBytes += bytes
 	}
+	sum.EgressKbps = round3(float64(allBytes) * 8 / window.Seconds() / 1000)
 	if expected > 0 {
 		sum.LossPct = round3(float64(lost) * 100 / float64(expected))
 	}
 	sum.RecvKbps, sum.JitterMS = spreadOf(kbps).rounded(), spreadOf(jitter).rounded()
+}
+
+// summarizeFreezes counts the freezes, over the window from start to end,
+// of the videos each subscriber was receiving at its start.
+func (r *run) summarizeFreezes(sum *Summary, start, end time.Time) {
+	var videos []float64
+	var frozen time.Duration
+	watched := 0
+	for _, p := range r.parts {
+		if p.seat == nil || p.video == nil {
+			continue
+		}
+		now := p.video.read()
+		n := 0
+		for t, before := range p.frames {
+			if !before.watched(start) {
+				continue
+			}
+			n++
+			freezes, d := freezesSince(before, now[t], end)
+			sum.Freezes += freezes
+			frozen += d
+		}
+		videos = append(videos, float64(n))
+		watched += n
+	}
+	sum.Videos = spreadOf(videos).rounded()
+	sum.FrozenS = round3(frozen.Seconds())
+	if watched > 0 {
+		sum.FrozenPct = round3(frozen.Seconds() * 100 / (float64(watched) * end.Sub(start).Seconds()))
+	}
 }

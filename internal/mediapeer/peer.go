@@ -35,6 +35,11 @@ type RoomConfig struct {
 	// NewOggSource, SyntheticVideo, SyntheticAudio). Default nil: nothing
 	// of that kind is published.
 	Audio, Video Source
+	// VideoLayers, if set instead of Video, are published as the simulcast
+	// layers of one video, smallest first, with the rids q, h and f (2 or 3
+	// VP8 sources; SyntheticLayers gives three). Default nil: Video is sent
+	// as one stream.
+	VideoLayers []Source
 	// OnRTP, if set, receives every RTP packet of every remote track. It
 	// runs on the track's own goroutine; pkt and its payload are only valid
 	// during the call. Default: packets are only counted.
@@ -112,6 +117,9 @@ func (c *Conn) NewPeer(cfg RoomConfig) (*Peer, error) {
 	}
 	if cfg.Nick == "" {
 		return nil, errors.New("mediapeer: RoomConfig.Nick is required")
+	}
+	if cfg.VideoLayers != nil && cfg.Video != nil {
+		return nil, errLayers
 	}
 	if _, err := jid.New(cfg.Room.Local, cfg.Room.Domain, cfg.Nick); err != nil {
 		return nil, fmt.Errorf("mediapeer: bad nick %q: %w", cfg.Nick, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 
 	"parley.dev/parley/internal/jingle"
 	"parley.dev/parley/internal/stanza"
@@ -35,17 +36,19 @@ type session struct {
 	stop  chan struct{}           // closed by close
 	once  sync.Once               // closes stop
 
-	mu      sync.Mutex
-	pc      *webrtc.PeerConnection           // guarded by mu; nil until the focus calls
-	mux     ice.UDPMux                       // guarded by mu
-	sid     string                           // guarded by mu
-	focus   string                           // the focus's JID, from session-initiate; guarded by mu
-	offer   []jingle.Content                 // the focus's contents in m-line order; guarded by mu
-	group   *jingle.Group                    // guarded by mu
-	owners  map[string]string                // stream id -> occupant JID, from ssrc-info; guarded by mu
-	tracks  map[string]*Track                // by stream id + kind; guarded by mu
-	local   []*webrtc.TrackLocalStaticSample // what we publish, made on the first call; guarded by mu
-	stopped bool                             // guarded by mu; set by close
+	mu        sync.Mutex
+	pc        *webrtc.PeerConnection           // guarded by mu; nil until the focus calls
+	mux       ice.UDPMux                       // guarded by mu
+	sid       string                           // guarded by mu
+	focus     string                           // the focus's JID, from session-initiate; guarded by mu
+	offer     []jingle.Content                 // the focus's contents in m-line order; guarded by mu
+	group     *jingle.Group                    // guarded by mu
+	owners    map[string]string                // stream id -> occupant JID, from ssrc-info; guarded by mu
+	tracks    map[string]*Track                // by stream id + kind; guarded by mu
+	local     []*webrtc.TrackLocalStaticSample // what we publish, made on the first call; guarded by mu
+	layered   *layeredVideo                    // VideoLayers' tracks, made with local; guarded by mu
+	madeLocal bool                             // local and layered are made; guarded by mu
+	stopped   bool                             // guarded by mu; set by close
 }
 
 // newSession prepares a room's media; Peer.Join starts its loop.
@@ -350,7 +353,7 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 // tracks and their senders are made once per room and outlive a
 // PeerConnection that the focus replaces.
 func (s *session) attachTracks(pc *webrtc.PeerConnection) error {
-	local, err := s.localTracks()
+	local, layered, err := s.localTracks()
 	if err != nil {
 		return err
 	}
@@ -361,15 +364,19 @@ func (s *session) attachTracks(pc *webrtc.PeerConnection) error {
 		}
 		go drainRTCP(sender)
 	}
+	if layered != nil {
+		return layered.attach(pc)
+	}
 	return nil
 }
 
-// localTracks returns our tracks, starting their senders the first time.
-func (s *session) localTracks() ([]*webrtc.TrackLocalStaticSample, error) {
+// localTracks returns our tracks, starting their senders the first time:
+// the single-stream ones, and the simulcast video if we send one.
+func (s *session) localTracks() ([]*webrtc.TrackLocalStaticSample, *layeredVideo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.local != nil {
-		return s.local, nil
+	if s.madeLocal {
+		return s.local, s.layered, nil
 	}
 	local := []*webrtc.TrackLocalStaticSample{}
 	var sources []Source
@@ -384,15 +391,27 @@ func (s *session) localTracks() ([]*webrtc.TrackLocalStaticSample, error) {
 		}
 		tr, err := webrtc.NewTrackLocalStaticSample(capability, kind, s.p.cfg.Nick)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		local, sources = append(local, tr), append(sources, src)
 	}
-	for i, tr := range local {
-		go s.publish(tr, sources[i])
+	var layered *layeredVideo
+	if s.p.cfg.VideoLayers != nil {
+		var err error
+		if layered, err = newLayeredVideo(s.p.cfg.Nick, s.p.cfg.VideoLayers); err != nil {
+			return nil, nil, err
+		}
 	}
-	s.local = local
-	return local, nil
+	for i, tr := range local {
+		go s.publish(sources[i], func(f Frame) error {
+			return tr.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration})
+		})
+	}
+	if layered != nil {
+		layered.start(s)
+	}
+	s.local, s.layered, s.madeLocal = local, layered, true
+	return local, layered, nil
 }
 
 func drainRTCP(s *webrtc.RTPSender) {
@@ -408,7 +427,7 @@ func drainRTCP(s *webrtc.RTPSender) {
 func (s *session) close() {
 	s.once.Do(func() {
 		close(s.stop)
-		for _, src := range []Source{s.p.cfg.Audio, s.p.cfg.Video} {
+		for _, src := range append([]Source{s.p.cfg.Audio, s.p.cfg.Video}, s.p.cfg.VideoLayers...) {
 			if c, ok := src.(io.Closer); ok {
 				c.Close()
 			}

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 )
@@ -72,21 +72,29 @@ type clip struct {
 var synthetic = sync.OnceValues(func() ([2]*clip, error) {
 	var out [2]*clip
 	for i, src := range []Source{mustIVF(patternIVF), mustOgg(toneOgg)} {
-		c := &clip{mime: src.MimeType()}
-		for {
-			f, err := src.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return out, err
-			}
-			c.frames = append(c.frames, f)
+		c, err := clipOf(src)
+		if err != nil {
+			return out, err
 		}
 		out[i] = c
 	}
 	return out, nil
 })
+
+// clipOf reads every frame of a source that ends.
+func clipOf(src Source) (*clip, error) {
+	c := &clip{mime: src.MimeType()}
+	for {
+		f, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return c, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.frames = append(c.frames, f)
+	}
+}
 
 func mustIVF(b []byte) Source {
 	s, err := NewIVFSource(bytes.NewReader(b), false)
@@ -106,16 +114,39 @@ func mustOgg(b []byte) Source {
 
 // loop plays a clip forever.
 type loop struct {
-	c *clip // shared, read-only
-	i int   // the next frame; owned by the publishing goroutine
+	c   *clip       // shared, read-only
+	i   int         // the next frame; owned by the publishing goroutine
+	key atomic.Bool // a keyframe is asked for; set by any goroutine
 }
 
 func (l *loop) MimeType() string { return l.c.mime }
 
 func (l *loop) Next() (Frame, error) {
+	if l.key.Swap(false) {
+		l.i = nextKeyframe(l.c, l.i)
+	}
 	f := l.c.frames[l.i%len(l.c.frames)]
 	l.i++
 	return f, nil
+}
+
+// RequestKeyframe makes the next frame a keyframe, as an encoder does on a
+// PLI: the loop jumps to the clip's next one (VP8; audio has none).
+func (l *loop) RequestKeyframe() { l.key.Store(true) }
+
+// nextKeyframe returns the index, from i on, of the clip's next VP8
+// keyframe (a frame tag with the P bit clear), or i if it has none.
+func nextKeyframe(c *clip, i int) int {
+	if c.mime != webrtc.MimeTypeVP8 {
+		return i
+	}
+	n := len(c.frames)
+	for k := range n {
+		if d := c.frames[(i+k)%n].Data; len(d) > 0 && d[0]&1 == 0 {
+			return i + k
+		}
+	}
+	return i
 }
 
 // SyntheticVideo returns a new source of the built-in test pattern: real
@@ -392,7 +423,7 @@ func opusDuration(pkt []byte) (time.Duration, error) {
 
 // publish paces a source onto a local track until the room ends or the
 // source does.
-func (s *session) publish(tr *webrtc.TrackLocalStaticSample, src Source) {
+func (s *session) publish(src Source, write func(Frame) error) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -405,7 +436,7 @@ func (s *session) publish(tr *webrtc.TrackLocalStaticSample, src Source) {
 			}
 			return
 		}
-		if err := tr.WriteSample(media.Sample{Data: f.Data, Duration: f.Duration}); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		if err := write(f); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 			s.p.log.Warn("writing a sample failed", "err", err)
 			return
 		}
