@@ -143,6 +143,18 @@ func join(ws, domain string, room jid.JID, nick string, media, speaking bool, lo
 		c.Close()
 		return nil, fmt.Errorf("%s: join: %w", nick, err)
 	}
+	// The focus calls us once the SFU has taken us in: waiting for that
+	// makes the SFU's join order (lastN's order before anyone speaks) the
+	// peers' order.
+	for media && m.JingleSID() == "" {
+		select {
+		case <-ctx.Done():
+			m.Close()
+			c.Close()
+			return nil, fmt.Errorf("%s: the focus did not call: %w", nick, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	return &peer{nick: nick, client: c, media: m, voice: v}, nil
 }
 
