@@ -1,7 +1,8 @@
 // Command pionpeers puts headless Pion participants (internal/mediapeer)
 // into a parley room for the browser tests: each logs in as a guest over
 // WebSocket, joins with synthetic audio and video, and counts what it
-// receives from everyone else.
+// receives from everyone else. Peers with media join one at a time, each
+// once the focus has called it, so that the SFU takes them in in order.
 //
 // It prints {"ready":true} once every peer has joined, then answers each
 // line on stdin with one JSON line:

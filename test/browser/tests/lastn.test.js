@@ -15,7 +15,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startParley, sleep } from '../lib/parley.js';
 import { startPion } from '../lib/pion.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { join, waitUntil, diagnose, closeAll, sampleAll, waitForMedia } from '../lib/browsers.js';
@@ -25,10 +25,12 @@ const LAST_N = 2;
 const parley = await startParley({ args: ['--last-n', String(LAST_N)] });
 const people = [];
 let pion = null;
+const scratch = mkdtempSync(path.join(tmpdir(), 'parley-lastn-'));
 after(async () => {
   await closeAll(people);
   await pion?.stop();
   await parley.stop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 /**
@@ -85,7 +87,7 @@ function toneWav() {
   b.write('data', 36);
   b.writeUInt32LE(2 * n, 40);
   for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + 2 * i);
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'parley-lastn-')), 'tone.wav');
+  const file = path.join(scratch, 'tone.wav');
   writeFileSync(file, b);
   return file;
 }
