@@ -150,15 +150,23 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
     recent = [nick, ...recent.filter((n) => n !== nick)];
   };
 
+  // A measurement, not a check: seconds from the voice starting to every
+  // set having followed (the dominant speaker needs 1 s of speech, and the
+  // sampling adds 2.5 s or more).
+  const followSeconds = {};
+  const turn = async (nick) => {
+    const t0 = performance.now();
+    await speak(nick);
+    await follows(`after ${nick} spoke`);
+    followSeconds[nick] = Math.round((performance.now() - t0) / 100) / 10;
+  };
   // Firefox speaks: everyone else gets ff's video (cr: ff and p1).
-  await speak('ff');
-  await follows('after ff spoke');
+  await turn('ff');
   // A Pion peer speaks: p3 and ff for cr, p3 and p1 for ff.
-  await speak('p3');
-  await follows('after p3 spoke');
+  await turn('p3');
   // Chromium speaks: ff gets cr's video.
-  await speak('cr');
-  await follows('after cr spoke');
+  await turn('cr');
+  console.log(JSON.stringify({ measure: 'lastn-follows', lastN: LAST_N, followSeconds }));
 
   for (const p of pages) {
     const errors = p.console.filter((l) => l.startsWith('error:') || l.startsWith('pageerror'));
