@@ -5,7 +5,9 @@
 //   recent dominant speakers, then the earliest joiners) and gets audio
 //   from all four.
 // - When someone else speaks, the set follows: the Firefox page, then a
-//   Pion peer, then the Chromium page speak in turn. The browsers' audio
+//   Pion peer, then the Chromium page speak in turn.
+// - A page may ask for fewer (call.setReceiveVideo({lastN: 1})), and for
+//   the room's again. The browsers' audio
 //   levels are their own (RFC 6464, from the sound they capture): each page's
 //   microphone is a tone whose volume the test turns up and down; the Pion
 //   peers send a tone or Opus silence on command (test/browser/pionpeers).
@@ -106,7 +108,8 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
 
   // The model: the most recent dominant speakers first, then join order.
   let recent = [];
-  const videoFor = (rx) => [...new Set([...recent, ...everyone])].filter((n) => n !== rx).slice(0, LAST_N).sort();
+  const ownN = {}; // what a page asked for itself (setReceiveVideo's lastN), by name
+  const videoFor = (rx) => [...new Set([...recent, ...everyone])].filter((n) => n !== rx).slice(0, Math.min(LAST_N, ownN[rx] || LAST_N)).sort();
   const audioFor = (rx) => everyone.filter((n) => n !== rx).sort();
 
   /** flowing samples everyone twice and says, per receiver, whose video and audio grew. */
@@ -167,6 +170,17 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   // Chromium speaks: ff gets cr's video.
   await turn('cr');
   console.log(JSON.stringify({ measure: 'lastn-follows', lastN: LAST_N, followSeconds }));
+
+  // The web client's own setting: Firefox asks for one camera (the last
+  // speaker's, cr), then for no limit of its own (the room's two again).
+  const ask = async (n) => {
+    await ff.page.evaluate((k) => window.parley.call.setReceiveVideo({ lastN: k }), n);
+    ownN.ff = n;
+  };
+  await ask(1);
+  await follows('after ff asked for lastN=1');
+  await ask(0);
+  await follows('after ff asked for no lastN of its own');
 
   for (const p of pages) {
     const errors = p.console.filter((l) => l.startsWith('error:') || l.startsWith('pageerror'));
