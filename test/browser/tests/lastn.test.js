@@ -7,10 +7,12 @@
 // - When someone else speaks, the set follows: the Firefox page, then a
 //   Pion peer, then the Chromium page speak in turn.
 // - A page may ask for fewer (call.setReceiveVideo({lastN: 1})), and for
-//   the room's again. The browsers' audio
-//   levels are their own (RFC 6464, from the sound they capture): each page's
-//   microphone is a tone whose volume the test turns up and down; the Pion
-//   peers send a tone or Opus silence on command (test/browser/pionpeers).
+//   the room's again.
+// The browsers' audio levels are their own (RFC 6464, measured on what
+// they capture): each fake microphone plays a tone (Firefox's own, a WAV
+// file in Chromium), and the test keeps its track disabled (silence) until
+// that page speaks; the Pion peers send the tone or Opus silence on
+// command (test/browser/pionpeers).
 // Video counts when it grows between two samples: framesDecoded in the
 // pages, packets in the Pion peers.
 import { test, after } from 'node:test';
