@@ -40,6 +40,8 @@ const firefoxPrefs = {
  * @property {boolean} [speakers] give Firefox an audio output (an ALSA null device): on a
  *   machine without one it cannot play any sound (media elements fail with
  *   OnMediaSinkAudioError once a microphone is open). Chromium plays without one.
+ * @property {string} [microphone] (Chromium) a WAV file the fake microphone plays in a
+ *   loop instead of its beeps; Firefox's fake microphone is a steady tone
  */
 
 /** nullSpeakers writes an ALSA configuration whose default output discards the sound. */
@@ -66,6 +68,7 @@ export async function launch(kind, opts = {}) {
   const executablePath = opts.netns ? opts.netns.browserExecutable('chromium', CHROMIUM) : CHROMIUM;
   const args = opts.insecureCerts ? [...chromiumArgs, '--ignore-certificate-errors'] : [...chromiumArgs];
   if (opts.lang) args.push(`--lang=${opts.lang}`, `--accept-lang=${opts.lang},${opts.lang.split('-')[0]}`);
+  if (opts.microphone) args.push(`--use-file-for-fake-audio-capture=${opts.microphone}`);
   return puppeteer.launch({ executablePath, headless: true, args, protocolTimeout: 120_000, pipe: Boolean(opts.netns), ...insecure });
 }
 
@@ -85,8 +88,9 @@ export async function launch(kind, opts = {}) {
  * @param {string} room
  * @param {string} name
  * @param {'chromium'|'firefox'} kind
- * @param {LaunchOptions & {query?: string}} [opts] query: more page URL
- *   parameters, e.g. 'ice=relay&turn=tcp'
+ * @param {LaunchOptions & {query?: string, preload?: () => void}} [opts] query: more page URL
+ *   parameters, e.g. 'ice=relay&turn=tcp'; preload: runs in the page before its own
+ *   scripts (e.g. to wrap getUserMedia)
  * @returns {Promise<Participant>}
  */
 export async function join(base, room, name, kind, opts = {}) {
@@ -95,6 +99,7 @@ export async function join(base, room, name, kind, opts = {}) {
   const log = [];
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  if (opts.preload) await page.evaluateOnNewDocument(opts.preload);
   const openedAt = performance.now();
   const more = opts.query ? `&${opts.query}` : '';
   await page.goto(`${base}/${room}?name=${encodeURIComponent(name)}&join=1${more}`);
