@@ -17,7 +17,7 @@ import (
 // keyframe.
 const (
 	probeWaitMin = 2 * time.Second
-	probeWaitMax = 8 * time.Second
+	probeWaitMax = 5 * time.Second // the issue asks for a widened link to be used within 10 s
 	// probeWindow is how long after a probe loss counts against it: a
 	// layer a little too big for the link fills its queue in seconds.
 	probeWindow = 5 * time.Second

@@ -17,7 +17,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep } from '../lib/parley.js';
 import { openWorld } from '../lib/netns.js';
-import { join, mesh, waitForMedia, sample, closeAll, diagnose, waitUntil } from '../lib/browsers.js';
+import { join, mesh, waitForMedia, sample, closeAll, diagnose, waitUntil, selectedPair } from '../lib/browsers.js';
 
 const world = await openWorld({ clients: 3 });
 const { parley } = world;
@@ -107,6 +107,18 @@ test('a subscriber shaped to 300 kbit/s decodes the lowest layer, the unshaped o
   people.push(await join(parley.base, 'narrow', 'narrow', 'chromium', { netns: narrowNs, insecureCerts: true }));
   people.push(await join(parley.base, 'narrow', 'wide', 'firefox', { netns: world.clients[2], insecureCerts: true }));
   await waitForMedia(people, mesh(['pub', 'narrow', 'wide']), 90_000);
+  // This test is about a shaped UDP path. Chromium at times nominates
+  // ICE-TCP (on the same port) first; over TCP the shaped link loses no
+  // packet the SFU could see, and its layer choice does not follow it yet
+  // (docs/BENCHMARKS.md, "A shaped subscriber"). Such a page rejoins.
+  for (let i = 0; i < 3 && (await selectedPair(byName('narrow')))?.localProtocol !== 'udp'; i++) {
+    const old = byName('narrow');
+    people.splice(people.indexOf(old), 1);
+    await old.browser.close();
+    people.push(await join(parley.base, 'narrow', 'narrow', 'chromium', { netns: narrowNs, insecureCerts: true }));
+    await waitForMedia(people, mesh(['pub', 'narrow', 'wide']), 90_000);
+  }
+  assert.equal((await selectedPair(byName('narrow')))?.localProtocol, 'udp', 'the shaped subscriber never got a UDP path');
   const [pub, narrow, wide] = ['pub', 'narrow', 'wide'].map(byName);
   await busyCamera(pub);
   await show(pub, '', 0);
@@ -139,7 +151,7 @@ test('a subscriber shaped to 300 kbit/s decodes the lowest layer, the unshaped o
   const frozen = samples.filter((s) => s.narrowFrames <= 0 || s.wideFrames <= 0);
   assert.deepEqual(frozen, [], `a subscriber froze for 2 s while narrow was shaped: ${JSON.stringify(samples)}`);
   // Most of the time, not all: the SFU probes the narrow link now and then
-  // (from 2 s; a failed probe doubles the wait, up to 8 s). The unshaped subscriber
+  // (from 2 s; a failed probe doubles the wait, up to 5 s). The unshaped subscriber
   // gets the top layer whenever the publisher sends it (on a machine this
   // busy its encoder drops the layer at times: pubTop counts its frames).
   const sent = samples.filter((s) => s.pubTop > 8);
