@@ -3,6 +3,13 @@
 # 8 kHz mono G.711 mu-law, no header) with Debian's espeak-ng and ffmpeg.
 # They are committed: neither program is needed to build or test parley.
 set -euo pipefail
+need=()
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get install -y -q "${need[@]}"
+fi
 cd "$(dirname "$0")/../internal/sip/prompts"
 say() { # LANG NAME TEXT
   espeak-ng -v "$1" -s 150 -w "/tmp/parley-prompt.wav" "$3"
