@@ -40,14 +40,18 @@ func (c Config) Check() error {
 	if _, err := c.publicAddr(); err != nil {
 		return configErr(err, "public-ip")
 	}
-	if _, err := c.brewery(); err != nil {
-		return configErr(err, "brewery")
-	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return configErr(errors.New("--tls-cert and --tls-key go together: give both or neither"), "tls-cert", "tls-key")
 	}
 	if c.ACME {
-		return c.checkACME()
+		if err := c.checkACME(); err != nil {
+			return err
+		}
+	}
+	// After --acme's: the default brewery is named after --domain, and a
+	// domain ACME refuses is better explained by ACME.
+	if _, err := c.brewery(); err != nil {
+		return configErr(err, "brewery")
 	}
 	return nil
 }
