@@ -43,10 +43,17 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (u
 		r.seqOffset, r.tsOffset = 0, 0
 		r.lastSeq, r.lastTS, r.lastAt = seq, ts, now
 		return seq, ts
-	case ssrc != r.srcSSRC || r.restart:
+	case ssrc != r.srcSSRC:
 		r.srcSSRC, r.restart = ssrc, false
 		r.seqOffset = r.lastSeq + 1 - seq
 		r.tsOffset = r.lastTS + r.ticksSince(now) - ts
+	case r.restart:
+		// The same source after a pause: its timestamps went on with the
+		// wall clock meanwhile, so only the skipped sequence numbers are
+		// hidden. (Re-deriving the timestamp from the arrival time, as for
+		// a new source, gave a frame resumed mid-way a second timestamp.)
+		r.restart = false
+		r.seqOffset = r.lastSeq + 1 - seq
 	}
 	outSeq := seq + r.seqOffset
 	outTS := ts + r.tsOffset
