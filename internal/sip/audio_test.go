@@ -56,7 +56,8 @@ func toneBlocks(x []int16, freq float64) int {
 	return count
 }
 
-// writeWAV writes seconds of a sine at freq, 8 kHz 16-bit mono.
+// writeWAV writes seconds of a sine at freq, 8 kHz 16-bit mono, its
+// loudness moving as a voice's does.
 func writeWAV(t *testing.T, path string, freq float64, seconds int) {
 	t.Helper()
 	n := 8000 * seconds
@@ -71,7 +72,11 @@ func writeWAV(t *testing.T, path string, freq float64, seconds int) {
 	b.WriteString("data")
 	_ = binary.Write(&b, le, uint32(2*n))
 	for i := range n {
-		_ = binary.Write(&b, le, int16(8000*math.Sin(2*math.Pi*freq*float64(i)/8000)))
+		// The tone swells and fades three times a second, as speech does:
+		// the gateway's Opus encoder has DTX on, and libopus takes a
+		// steady tone for background noise within seconds.
+		t := float64(i) / 8000
+		_ = binary.Write(&b, le, int16(8000*(0.6+0.4*math.Sin(2*math.Pi*3*t))*math.Sin(2*math.Pi*freq*t)))
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)

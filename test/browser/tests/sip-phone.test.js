@@ -65,7 +65,13 @@ function wav(file, freq, seconds) {
   b.writeUInt16LE(16, 34);
   b.write('data', 36);
   b.writeUInt32LE(2 * n, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / 8000)), 44 + 2 * i);
+  // Its loudness swells and fades three times a second, as a voice's does:
+  // the gateway's Opus encoder has DTX on, and libopus takes a steady tone
+  // for background noise within seconds.
+  for (let i = 0; i < n; i++) {
+    const t = i / 8000;
+    b.writeInt16LE(Math.round(8000 * (0.6 + 0.4 * Math.sin(2 * Math.PI * 3 * t)) * Math.sin(2 * Math.PI * freq * t)), 44 + 2 * i);
+  }
   writeFileSync(file, b);
 }
 
