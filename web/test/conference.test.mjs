@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { XmppClient } from '../static/lib/xmpp.js';
 import { Conference } from '../static/lib/conference.js';
-import { tuneEncodings, layerPlan } from '../static/lib/conference/publish.js';
+import { tuneEncodings, layerPlan, SEND_LINES } from '../static/lib/conference/publish.js';
 import { Emitter } from '../static/lib/emitter.js';
 import { offerToSdp, answerToContents } from '../static/lib/sdpbridge.js';
 import { parse, serialize, children, attr, ns } from '../static/lib/xml.js';
@@ -448,6 +448,18 @@ test('layerPlan: as many layers as libwebrtc encodes for the picture, the top on
   assert.deepEqual(plan('camera', ['q', 'h', 'f'], 240), [['q', true, 1], ['h', false, undefined], ['f', false, undefined]]);
   assert.deepEqual(plan('screen', ['h', 'f'], 1080), [['h', true, 2], ['f', true, 1]]);
   assert.deepEqual(plan('screen', ['h', 'f'], 200), [['h', true, 1], ['f', false, undefined]]);
+});
+
+test('layerPlan: a lower send quality keeps the camera layers of at most that many lines, and always the smallest', () => {
+  const plan = (slot, h, q) => [...layerPlan(slot, ['q', 'h', 'f'], h, SEND_LINES[q])].map(([rid, s]) => [rid, s.active]);
+  assert.deepEqual(plan('camera', 720, 'high'), [['q', true], ['h', true], ['f', true]]);
+  assert.deepEqual(plan('camera', 720, 'medium'), [['q', true], ['h', true], ['f', false]]);
+  assert.deepEqual(plan('camera', 720, 'low'), [['q', true], ['h', false], ['f', false]]);
+  assert.deepEqual(plan('camera', 360, 'medium'), [['q', true], ['h', true], ['f', false]]);
+  assert.deepEqual(plan('camera', 360, 'low'), [['q', true], ['h', false], ['f', false]]);
+  assert.deepEqual(plan('camera', 120, 'low'), [['q', true], ['h', false], ['f', false]]);
+  // A screen is not the camera: its layers stay.
+  assert.deepEqual(plan('screen', 1080, 'low'), [['q', true], ['h', true], ['f', true]]);
 });
 
 test('send-layers from the focus turns our camera layers on and off by rid', async () => {

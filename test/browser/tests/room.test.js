@@ -50,12 +50,14 @@ test('every People list holds everyone, oneself included, through joins and leav
   people.push(cy);
   await waitPeople([ana, ben, cy], ['ana', 'ben', 'cy']);
   await waitForMedia([ana, ben, cy], mesh(['ana', 'ben', 'cy']), 60_000);
-  // Each remote tile grades its connection from getStats (loopback: good).
+  // Each remote tile grades its connection from getStats (loopback: good)
+  // and says the bitrate it receives from that participant.
   for (const [p, other] of [[ana, 'ben'], [ben, 'cy'], [cy, 'ana']]) {
     await waitUntil(() => p.page.evaluate((n) => {
       const q = document.querySelector(`.tile[data-nick="${n}"] .quality`);
-      return q && !q.hidden && q.getAttribute('aria-label') === 'Connection: good';
-    }, other), 15_000, () => `${p.name} shows no connection quality for ${other}`);
+      const m = /^Connection: good, (\d+) kbit\/s$/.exec(q?.getAttribute('aria-label') ?? '');
+      return q && !q.hidden && m && Number(m[1]) > 0;
+    }, other), 15_000, () => `${p.name} shows no connection quality and bitrate for ${other}`);
   }
 });
 

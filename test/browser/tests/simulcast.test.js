@@ -4,7 +4,8 @@
 // encodes two layers (the client sends them as 320x180 and 640x360 and
 // turns the third off). getStats() of the camera's sender shows an
 // outbound-rtp per rid with framesEncoded growing; the other participant
-// still decodes the video, in the layer its tile asks for.
+// still decodes the video, in the layer its tile asks for. The settings'
+// "video quality you send" set to low leaves the 180-line layer alone.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startParley, sleep } from '../lib/parley.js';
@@ -72,6 +73,33 @@ test('Chromium and Firefox each send at least two simulcast layers, and still se
   await waitHeights(360);
   const still = await stalledOver(people, expected, 2000);
   assert.deepEqual(still, [], `media stalled after the switch up:\n${still.join('\n')}\n${await diagnose(people)}`);
+
+  // "Video quality you send: Low" in the settings: each browser then
+  // encodes its 180-line layer alone, and the other decodes it in the big
+  // tile; back to High, the top layer comes back.
+  const sendQuality = async (q) => {
+    for (const p of people) {
+      await p.page.click('#open-settings');
+      await p.page.waitForFunction(() => /** @type {HTMLDialogElement} */ (document.getElementById('settings')).open, { timeout: 10_000 });
+      await p.page.select('#settings-send-quality', q);
+      await p.page.evaluate(() => /** @type {HTMLDialogElement} */ (document.getElementById('settings')).close());
+    }
+  };
+  const growingRids = async (p) => {
+    const a = await layersSent(p);
+    await sleep(2000);
+    const b = await layersSent(p);
+    return Object.keys(b).filter((rid) => b[rid].frames > (a[rid]?.frames ?? 0)).sort();
+  };
+  await sendQuality('low');
+  for (const p of people) {
+    let rids = [];
+    await waitUntil(async () => (rids = await growingRids(p)).join() === 'q', 30_000, () => `${p.name} (${p.kind}) with send quality low encodes ${rids}`);
+  }
+  await waitHeights(180);
+  assert.equal(await people[0].page.evaluate(() => localStorage.getItem('parley.sendQuality')), 'low');
+  await sendQuality('high');
+  await waitHeights(360);
 });
 
 /**

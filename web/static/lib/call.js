@@ -95,6 +95,8 @@ export class Call extends Emitter {
     this.conference = null;
     /** @type {Partial<import('./conference.js').ReceiveVideo>} what setReceiveVideo asked, for a conference made later */
     this.receiveWant = {};
+    /** @type {'high'|'medium'|'low'} what setSendQuality asked, for a conference made later */
+    this.sendQuality = 'high';
     /** @type {Map<string, Participant>} by nick */
     this.participants = new Map();
     /** @type {Status} */
@@ -140,6 +142,7 @@ export class Call extends Emitter {
       iceServers: () => withTimeout(this.iceServers, this.client.clock, ICE_SERVERS_WAIT_MS, []),
     });
     if (Object.keys(this.receiveWant).length > 0) this.conference.setReceiveVideo(this.receiveWant);
+    if (this.sendQuality !== 'high') this.conference.setSendQuality(this.sendQuality);
     this.wire(room, this.conference);
     try {
       await room.join();
@@ -328,6 +331,16 @@ export class Call extends Emitter {
   setReceiveVideo(want) {
     this.receiveWant = { ...this.receiveWant, ...want };
     this.conference?.setReceiveVideo(want);
+  }
+
+  /**
+   * setSendQuality caps the camera layers this page sends (Conference's
+   * setSendQuality); asked before the conference exists, it is kept for it.
+   * @param {'high'|'medium'|'low'} q
+   */
+  setSendQuality(q) {
+    this.sendQuality = q;
+    this.conference?.setSendQuality(q);
   }
 
   /** @returns {string} the nick of the dominant speaker the server last named, '' before */

@@ -125,6 +125,8 @@ export class Conference extends Emitter {
     this.onScreenEnded = null;
     /** @type {string} the nick of the dominant speaker the focus last named; '' before */
     this.dominantSpeaker = '';
+    /** @type {'high'|'medium'|'low'} the camera quality we send (SEND_LINES in publish.js) */
+    this.sendQuality = 'high';
     /** @type {ReceiveVideo} what we last asked of the videos we receive */
     this.receiveVideo = { quality: 'high', heights: {} };
     this.receiveVideoSent = ''; // the request last sent, serialized
@@ -201,6 +203,19 @@ export class Conference extends Emitter {
    */
   setReceiveVideo(want) {
     return setReceiveVideo(this, want);
+  }
+
+  /**
+   * setSendQuality caps the camera layers we send: 'high' all that the
+   * picture allows, 'medium' those of at most 360 lines, 'low' the
+   * smallest (180 lines) alone. It spares a narrow uplink.
+   * @param {'high'|'medium'|'low'} q
+   */
+  setSendQuality(q) {
+    this.sendQuality = q;
+    this.run(async () => {
+      if (this.pc) await tuneEncodings(this, this.pc);
+    });
   }
 
   // --- Jingle requests ---------------------------------------------------

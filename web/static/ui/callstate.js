@@ -24,6 +24,7 @@
  * @property {boolean} speaking
  * @property {number} lastSpoke when the member last spoke (ms), 0 if never
  * @property {'good'|'fair'|'poor'|null} quality the connection quality we see
+ * @property {number} kbps the bitrate we receive from them (kbit/s, all their tracks)
  */
 
 /**
@@ -53,7 +54,7 @@ export function newMember(nick, displayName, self) {
   return {
     nick, displayName, self, role: 'participant', affiliation: 'none', permissions: [], muted: [],
     state: { audio: 'on', video: 'on', hand: null, screen: false },
-    camera: null, screen: null, videos: [], speaking: false, lastSpoke: 0, quality: null,
+    camera: null, screen: null, videos: [], speaking: false, lastSpoke: 0, quality: null, kbps: 0,
   };
 }
 

@@ -131,6 +131,7 @@ class CallView {
     // The user's video quality setting reaches the SFU as the cap on the
     // simulcast layer it forwards to us (SIGNALLING.md §3b').
     if (prefs.quality() !== 'high') this.call.setReceiveVideo({ quality: prefs.quality() });
+    if (prefs.sendQuality() !== 'high') this.call.setSendQuality(prefs.sendQuality());
     this.call.client.on('traffic', (dir, xml) => {
       this.recorder.addTrace(dir, xml);
       if (params.get('debug') === '1') console.debug(`xmpp ${dir}: ${xml}`);

@@ -136,6 +136,11 @@ export class Controls {
         prefs.setQuality(q);
         this.view.call.setReceiveVideo({ quality: q });
       },
+      sendQuality: () => prefs.sendQuality(),
+      onSendQuality: (q) => {
+        prefs.setSendQuality(q);
+        this.view.call.setSendQuality(q);
+      },
       fill: () => this.view.state.fill,
       onFill: (on) => {
         this.view.state.fill = on;

@@ -2,8 +2,9 @@
 /**
  * What the call view measures while the call runs: who is speaking (audio
  * levels, until the server sends dominant-speaker events), each remote
- * participant's connection quality from getStats (loss and round-trip
- * time), and the statistics history of the debug file.
+ * participant's connection quality from getStats (graded by loss and
+ * round-trip time, with the bitrate we receive), and the statistics
+ * history of the debug file.
  */
 import { browserName } from '../lib/debuginfo.js';
 import { h } from './dom.js';
@@ -40,7 +41,7 @@ export class Monitor {
   constructor(view) {
     this.view = view; // immutable
     this.timers = /** @type {number[]} */ ([]);
-    /** @type {Map<string, {lost: number, received: number}>} the last counters by track id */
+    /** @type {Map<string, {lost: number, received: number, bytes: number, at: number}>} the last counters by inbound-rtp id */
     this.last = new Map();
     /** @type {Map<string, number>} when each member was last loud */
     this.loudAt = new Map();
@@ -99,17 +100,23 @@ export class Monitor {
       for (const tr of /** @type {any} */ (window).parley?.participants.get(m.nick)?.tracks ?? []) ids.add(tr.id);
       let lost = 0;
       let received = 0;
+      let bits = 0;
       for (const s of all) {
         if (s.type !== 'inbound-rtp' || !ids.has(s.trackIdentifier)) continue;
-        const prev = this.last.get(s.id) ?? { lost: 0, received: 0 };
-        lost += Math.max(0, (s.packetsLost ?? 0) - prev.lost);
-        received += Math.max(0, (s.packetsReceived ?? 0) - prev.received);
-        this.last.set(s.id, { lost: s.packetsLost ?? 0, received: s.packetsReceived ?? 0 });
+        const prev = this.last.get(s.id);
+        const now = { lost: s.packetsLost ?? 0, received: s.packetsReceived ?? 0, bytes: s.bytesReceived ?? 0, at: s.timestamp ?? 0 };
+        this.last.set(s.id, now);
+        if (!prev) continue; // a first reading: rates need two
+        lost += Math.max(0, now.lost - prev.lost);
+        received += Math.max(0, now.received - prev.received);
+        if (now.at > prev.at) bits += (8 * Math.max(0, now.bytes - prev.bytes)) / ((now.at - prev.at) / 1000);
       }
       if (received + lost === 0) continue;
       const q = quality(lost / (received + lost), rtt);
-      if (q !== m.quality) {
+      const kbps = Math.round(bits / 1000);
+      if (q !== m.quality || kbps !== m.kbps) {
         m.quality = q;
+        m.kbps = kbps;
         changed = true;
       }
     }

@@ -6,7 +6,7 @@
  * then nothing is remembered and nothing fails.
  */
 
-const KEYS = { name: 'parley.name', recent: 'parley.recent', devices: 'parley.devices', startOff: 'parley.startOff', quality: 'parley.quality' };
+const KEYS = { name: 'parley.name', recent: 'parley.recent', devices: 'parley.devices', startOff: 'parley.startOff', quality: 'parley.quality', sendQuality: 'parley.sendQuality' };
 const MAX_RECENT = 8;
 
 /** @param {string} key */
@@ -82,4 +82,12 @@ export const prefs = {
   },
   /** @param {'high'|'medium'|'low'} q */
   setQuality: (q) => put(KEYS.quality, q),
+
+  /** @returns {'high'|'medium'|'low'} the camera quality to send */
+  sendQuality() {
+    const q = get(KEYS.sendQuality);
+    return q === 'medium' || q === 'low' ? q : 'high';
+  },
+  /** @param {'high'|'medium'|'low'} q */
+  setSendQuality: (q) => put(KEYS.sendQuality, q),
 };

@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * Settings: the language picker (home and call) and the call's settings
- * dialog (name, devices, a speaker test, the video quality to receive,
+ * dialog (name, devices, a speaker test, the video quality to send and receive,
  * language, debug info, shortcuts).
  */
 import { byId, h } from './dom.js';
@@ -77,6 +77,8 @@ export const canPickSpeaker = () => typeof HTMLMediaElement !== 'undefined' && '
  * @property {(name: string) => void} onName
  * @property {() => 'high'|'medium'|'low'} quality the video quality we receive
  * @property {(q: 'high'|'medium'|'low') => void} onQuality
+ * @property {() => 'high'|'medium'|'low'} sendQuality the camera quality we send
+ * @property {(q: 'high'|'medium'|'low') => void} onSendQuality
  * @property {() => boolean} fill whether tiles are filled (cropped)
  * @property {(fill: boolean) => void} onFill
  * @property {() => void} onDebug
@@ -112,6 +114,12 @@ export function wireSettings(hooks, signal) {
     const q = quality.value;
     if (q === 'high' || q === 'medium' || q === 'low') hooks.onQuality(q);
   }, { signal });
+  const sendQuality = byId('settings-send-quality', HTMLSelectElement);
+  sendQuality.setAttribute('aria-describedby', 'settings-send-quality-hint');
+  sendQuality.addEventListener('change', () => {
+    const q = sendQuality.value;
+    if (q === 'high' || q === 'medium' || q === 'low') hooks.onSendQuality(q);
+  }, { signal });
   const soundStatus = byId('settings-sound-status');
   wireSoundTest(byId('settings-test-sound', HTMLButtonElement), soundStatus, () => spk.value || hooks.current().speaker, signal);
   const fill = byId('settings-fill', HTMLInputElement);
@@ -126,6 +134,7 @@ export function wireSettings(hooks, signal) {
     name.value = now.name;
     fill.checked = hooks.fill();
     quality.value = hooks.quality();
+    sendQuality.value = hooks.sendQuality();
     soundStatus.textContent = '';
     const d = await listDevices();
     fillDevices(cam, d.cameras, now.camera, (i) => hooks.unnamed('camera', i), hooks.none('camera'));

@@ -173,7 +173,9 @@ export class Stage {
     tile.hand.setAttribute('aria-label', t('tile.hand'));
     tile.quality.hidden = m.self || screen || !m.quality;
     tile.quality.className = `quality q-${m.quality ?? 'none'}`;
-    tile.quality.setAttribute('aria-label', t({ good: 'quality.good', fair: 'quality.fair', poor: 'quality.poor' }[m.quality ?? 'good']));
+    tile.quality.setAttribute('aria-label', t('quality.detail', {
+      quality: t({ good: 'quality.good', fair: 'quality.fair', poor: 'quality.poor' }[m.quality ?? 'good']), kbps: String(m.kbps),
+    }));
     tile.quality.title = tile.quality.getAttribute('aria-label') ?? '';
     const pinned = s.pinned === tile.key;
     tile.pin.setAttribute('aria-pressed', String(pinned));

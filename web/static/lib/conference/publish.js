@@ -24,18 +24,22 @@ import { NS, mediaOf, sendsFromUs } from './contents.js';
  * above (a 640x360 camera: q 320x180, h 640x360), and the rids past the
  * count are turned off rather than left to a browser that would send a
  * duplicate (Firefox does). A screen is sharp and slow: 5 frames a second.
+ * A camera sent at a lower quality (SEND_LINES) keeps only the layers of
+ * at most that many lines, and always the smallest.
  * @param {'camera'|'screen'} slot
  * @param {string[]} rids the rids of our encodings, smallest first (the focus's offer)
  * @param {number} height
+ * @param {number} [maxLines] the camera's tallest layer (SEND_LINES); default no limit
  * @returns {Map<string, LayerSetting>}
  */
-export function layerPlan(slot, rids, height) {
+export function layerPlan(slot, rids, height, maxLines = Infinity) {
   const h = height > 0 ? height : 720;
   const n = Math.min(rids.length, h >= 540 ? 3 : h >= 270 ? 2 : 1);
+  const top = slot === 'camera' ? maxLines : Infinity;
   /** @type {Map<string, LayerSetting>} */
   const plan = new Map();
   rids.forEach((rid, i) => {
-    if (i >= n) {
+    if (i >= n || (i > 0 && h / 2 ** (n - 1 - i) > top)) {
       plan.set(rid, { active: false });
       return;
     }
@@ -51,15 +55,23 @@ export function layerPlan(slot, rids, height) {
 }
 
 /**
+ * SEND_LINES is the tallest camera layer each send quality keeps: the
+ * user's choice to spare their uplink.
+ * @type {Record<'high'|'medium'|'low', number>}
+ */
+export const SEND_LINES = { high: Infinity, medium: 360, low: 180 };
+
+/**
  * planFor is the layerPlan of a sender's encodings and current track.
+ * @param {Conference} conf
  * @param {'camera'|'screen'} slot
  * @param {RTCRtpSender} sender
  * @param {RTCRtpEncodingParameters[]} encodings
  */
-function planFor(slot, sender, encodings) {
+function planFor(conf, slot, sender, encodings) {
   const track = sender.track;
   const height = track && typeof track.getSettings === 'function' ? track.getSettings().height ?? 0 : 0;
-  return layerPlan(slot, encodings.map((e) => e.rid ?? ''), height);
+  return layerPlan(slot, encodings.map((e) => e.rid ?? ''), height, SEND_LINES[conf.sendQuality]);
 }
 
 /**
@@ -174,7 +186,7 @@ export async function tuneEncodings(conf, pc) {
     const params = t.sender.getParameters();
     const encodings = params.encodings ?? [];
     if (!encodings.some((e) => e.rid)) continue; // no simulcast
-    const plan = planFor(slot, t.sender, encodings);
+    const plan = planFor(conf, slot, t.sender, encodings);
     let changed = false;
     for (const e of encodings) {
       const w = plan.get(e.rid ?? '');
@@ -207,7 +219,7 @@ export async function sendLayers(conf, source, rids) {
     const t = pc.getTransceivers().find((tr) => tr.mid === mid);
     if (!t || typeof t.sender.getParameters !== 'function') return;
     const params = t.sender.getParameters();
-    const plan = planFor(slot, t.sender, params.encodings ?? []);
+    const plan = planFor(conf, slot, t.sender, params.encodings ?? []);
     let changed = false;
     for (const e of params.encodings ?? []) {
       const on = !e.rid || (rids.includes(e.rid) && plan.get(e.rid)?.active !== false);
