@@ -281,13 +281,20 @@ func (g *Gateway) join(ctx context.Context, room, nick string, leg *phoneLeg, mi
 		},
 	}
 	for i := 1; ; i++ {
+		// Phones share caller IDs (a trunk's withheld numbers, one PBX's
+		// outgoing number): "Phone ***5678", "... 2", "... 3", then a
+		// random number, so that the hundredth such phone does not try
+		// every name before its own.
 		name := nick
-		if i > 1 {
+		switch {
+		case i > 3:
+			name = fmt.Sprintf("%s %d", nick, 4+rand.IntN(9996))
+		case i > 1:
 			name = fmt.Sprintf("%s %d", nick, i)
 		}
 		r, err := client.Join(ctx, sdk.RoomConfig{Room: room, Nick: name, Media: media})
 		var je *sdk.JoinError
-		if errors.As(err, &je) && je.Condition == "conflict" && i < 9 {
+		if errors.As(err, &je) && je.Condition == "conflict" && i < 20 {
 			continue
 		}
 		if err != nil {

@@ -310,3 +310,21 @@ func TestModeratorMutesPhone(t *testing.T) {
 	}
 	h.idle(t)
 }
+
+// Phones with one caller ID (a trunk's withheld numbers, a PBX's outgoing
+// number) all join: more of them than the numbered names ("Phone
+// ***5678 2", "3") cover.
+func TestPhonesSharingACallerID(t *testing.T) {
+	h := start(t, nil)
+	h.listen(t, "lab")
+	const phones = 12
+	out, err := h.sipp(t, "call.xml", "lab", "-m", fmt.Sprint(phones), "-l", fmt.Sprint(phones), "-r", "10")
+	if err != nil {
+		t.Fatalf("sipp: %v\n%s", err, out)
+	}
+	h.idle(t)
+	s := h.gw.Stats()
+	if s.Calls != phones || s.Refused["join"] != 0 {
+		t.Errorf("%d of %d phones reached the room, %d refused at the join", s.Calls, phones, s.Refused["join"])
+	}
+}

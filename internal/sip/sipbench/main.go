@@ -91,7 +91,7 @@ func run(calls, seconds int, scenario string) error {
 		"cpu_percent_per_call": round((busy - idleCPU) / float64(max(live, 1))),
 		"rtp_sent":             sent, "rtp_late_out_percent": round(pct(after.RTPLateOut-before.RTPLateOut, sent)),
 		"rtp_received": received, "rtp_late_in_percent": round(pct(after.RTPLateIn-before.RTPLateIn, received)),
-		"sipp_ok": sippErr == nil, "cores": numCPU(),
+		"sipp_ok": sippErr == nil, "cores": numCPU(), "refused": after.Refused,
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
