@@ -102,9 +102,9 @@ async function axe(page) {
 }
 
 for (const kind of ['chromium', 'firefox']) {
-  test(`axe-core finds nothing serious on the home, pre-join and call pages, at 390 and 1920 px (${kind})`, async () => {
+  test(`axe-core finds nothing serious on the home, pre-join and call pages, at 360 and 1920 px (${kind})`, async () => {
     const p = await open(kind, 'en-US');
-    for (const [width, height] of [[390, 844], [1920, 1080]]) {
+    for (const [width, height] of [[360, 740], [1920, 1080]]) {
       await p.page.setViewport({ width, height });
       await p.page.goto(`${parley.base}/`);
       await waitUntil(() => p.page.evaluate(() => document.getElementById('home-start').textContent !== ''), 10_000, () => p.console.join('\n'));
