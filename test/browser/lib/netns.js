@@ -167,6 +167,11 @@ export class ClientNetns {
       ip('-n', router.name, 'link', 'set', routerDev, 'up');
       ip('-n', this.name, 'link', 'set', 'lo', 'up');
       ip('-n', this.name, 'addr', 'add', `${this.ip}/24`, 'dev', nsDev);
+      // No IPv6 on the client's link: its link-local address turns valid
+      // a second or two after the link comes up, and a Chromium loading
+      // its page at that moment fails with ERR_NETWORK_CHANGED (a CI run
+      // lost a page that way). The tests use IPv4 only.
+      execFileSync('ip', ['netns', 'exec', this.name, 'sysctl', '-q', '-w', `net.ipv6.conf.${nsDev}.disable_ipv6=1`], { stdio: 'ignore' });
       ip('-n', this.name, 'link', 'set', nsDev, 'up');
       ip('-n', this.name, 'route', 'add', 'default', 'via', this.gateway);
     } catch (e) {
