@@ -11,7 +11,7 @@ bridges=${1:?number of bridges}
 participants=${2:?participants (a multiple of 5)}
 duration=${3:-20s}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/parley" ./cmd/parley
 printf 'bridge-secret\n' > "$work/pw"
 "$work/parley" user add jvb --data "$work/data" --domain localhost < "$work/pw" >/dev/null

@@ -12,7 +12,7 @@ bin=$1; shift
 rooms=${ROOMS:-2}
 port=${PORT:-18480}
 data=$(mktemp -d)
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 "$bin" serve --listen 127.0.0.1:$port --c2s "" --domain localhost --data "$data" \
   --public-ip 127.0.0.1 --log-level error "$@" & pid=$!
 sleep 1

@@ -21,7 +21,7 @@ server_cpus=${SERVER_CPUS:-0,1}
 work=$(mktemp -d)
 out=${OUT:-$work}
 mkdir -p "$out"
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/parley" ./cmd/parley
 load=("$work/parley")
 if [[ -n ${LOAD_CPUS:-} ]]; then

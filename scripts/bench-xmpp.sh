@@ -8,7 +8,7 @@ dur=${1:-10s}
 users=100          # accounts for the routing runs
 idle=${IDLE:-2000} # anonymous sessions for the memory run
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 command -v prosody >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prosody >/dev/null; }
 go build -o "$tmp/parley" ./cmd/parley
 go build -o "$tmp/xmppbench" ./cmd/xmppbench
