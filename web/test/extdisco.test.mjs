@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { XmppClient } from '../static/lib/xmpp.js';
-import { fetchServices, parseServices, toIceServers, refreshDelay } from '../static/lib/extdisco.js';
+import { fetchServices, parseServices, toIceServers, refreshDelay, apartFromMedia } from '../static/lib/extdisco.js';
 import { parse, children } from '../static/lib/xml.js';
 import { FakeServer, FakeClock } from './fakes.mjs';
 
@@ -65,4 +65,27 @@ test('fetchServices asks the domain and reads its answer; an error rejects', asy
   assert.equal(children(asked[0], 'services', 'urn:xmpp:extdisco:2').length, 1);
   answer = 'error';
   await assert.rejects(fetchServices(client), /service-unavailable/);
+});
+
+test('STUN and TURN over UDP on the media server\'s own port are left out of its connection; TCP and TLS stay', () => {
+  const offer = ['v=0', 'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+    'a=candidate:1 1 udp 2130706431 203.0.113.7 443 typ host',
+    'a=candidate:2 1 tcp 1671430143 203.0.113.7 443 typ host tcptype passive', ''].join('\r\n');
+  const cred = { username: 'u', credential: 'p' };
+  const servers = [
+    { urls: 'stun:203.0.113.7:443' },
+    { urls: 'turn:meet.example.org:443?transport=udp', ...cred },
+    { urls: ['turn:203.0.113.7:443?transport=udp', 'turn:203.0.113.7:443?transport=tcp'], ...cred },
+    { urls: 'turns:meet.example.org:443?transport=tcp', ...cred },
+    { urls: 'turn:198.51.100.1:443?transport=udp', ...cred }, // another address: another relay
+    { urls: 'stun:meet.example.org:3478' }, // another port
+  ];
+  assert.deepEqual(apartFromMedia(servers, offer), [
+    { urls: 'turn:203.0.113.7:443?transport=tcp', ...cred },
+    { urls: 'turns:meet.example.org:443?transport=tcp', ...cred },
+    { urls: 'turn:198.51.100.1:443?transport=udp', ...cred },
+    { urls: 'stun:meet.example.org:3478' },
+  ]);
+  // No candidate in the offer (all trickled later): nothing to compare, all kept.
+  assert.deepEqual(apartFromMedia(servers, 'v=0\r\n'), servers);
 });

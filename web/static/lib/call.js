@@ -140,6 +140,7 @@ export class Call extends Emitter {
       client: this.client, room, focus: `focus.${this.client.domain}`, localTracks: this.cfg.localTracks,
       rtcConfig: { iceTransportPolicy: this.cfg.icePolicy ?? 'all' },
       iceServers: () => withTimeout(this.iceServers, this.client.clock, ICE_SERVERS_WAIT_MS, []),
+      allIceServers: this.cfg.icePolicy === 'relay' || Boolean(this.cfg.turnTransports),
     });
     if (Object.keys(this.receiveWant).length > 0) this.conference.setReceiveVideo(this.receiveWant);
     if (this.sendQuality !== 'high') this.conference.setSendQuality(this.sendQuality);

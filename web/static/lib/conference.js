@@ -37,6 +37,7 @@ import { NS, sendsFromUs, jingleError, bare } from './conference/contents.js';
 import { refreshLocalTracks, setScreen, announceScreen, publishSlots, localTrackFor, tuneEncodings, sendLayers } from './conference/publish.js';
 import { setReceiveVideo, sendReceiveVideo, updateRemoteTracks, dropTracksOf, onFocusMessage } from './conference/tracks.js';
 import { releaseCandidates, restartTransport, restartIce, updateIceServers, addRemoteCandidates, onLocalCandidate, onConnectionState } from './conference/ice.js';
+import { apartFromMedia } from './extdisco.js';
 
 export { NS } from './conference/contents.js';
 /** @typedef {import('./conference/tracks.js').RemoteTrack} RemoteTrack */
@@ -79,6 +80,9 @@ export { NS } from './conference/contents.js';
  *   transport-info; default 20
  * @property {() => (RTCIceServer[]|Promise<RTCIceServer[]>)} [iceServers] the STUN/TURN
  *   servers for a new connection; default none
+ * @property {boolean} [allIceServers] keep the STUN and TURN-over-UDP servers on the media
+ *   server's own port (see apartFromMedia in extdisco.js): for a relay-only connection,
+ *   or when asked for explicitly; default false
  * @property {number} [restartAfterMs] how long ICE may stay disconnected before we
  *   ask for a restart; default 4000
  * @property {number} [restartMinIntervalMs] the least time between two restart
@@ -93,12 +97,14 @@ export class Conference extends Emitter {
     /** @type {Required<Config>} immutable */
     this.cfg = {
       rtcConfig: {}, RTCPeerConnection: globalThis.RTCPeerConnection, candidateBatchMs: 20,
-      iceServers: () => [], restartAfterMs: 4000, restartMinIntervalMs: 5000, ...cfg,
+      iceServers: () => [], allIceServers: false, restartAfterMs: 4000, restartMinIntervalMs: 5000, ...cfg,
     };
     this.client = cfg.client;
     this.room = cfg.room;
     /** @type {RTCPeerConnection|null} owned by the negotiation queue */
     this.pc = null;
+    /** the session's offer, whose candidates say which STUN/TURN URLs to leave out (apartFromMedia) */
+    this.mediaSdp = '';
     /** @type {string|null} the current session id */
     this.sid = null;
     /** @type {Map<string, El>} the offer's contents by name, in m-line order */
@@ -345,7 +351,9 @@ export class Conference extends Emitter {
     this.offerVersion = 1;
     this.heldCandidates = [];
     this.batch = [];
-    const iceServers = await Promise.resolve(this.cfg.iceServers()).catch(() => []);
+    this.mediaSdp = offer.sdp;
+    const fetched = await Promise.resolve(this.cfg.iceServers()).catch(() => []);
+    const iceServers = this.cfg.allIceServers ? fetched : apartFromMedia(fetched, offer.sdp);
     if (this.sid !== sid) return; // replaced or closed meanwhile
     const pc = new this.cfg.RTCPeerConnection({ ...this.cfg.rtcConfig, iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     this.pc = pc;

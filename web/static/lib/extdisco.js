@@ -105,3 +105,48 @@ export function refreshDelay(services, now) {
   if (!Number.isFinite(first)) return null;
   return Math.max(60_000, Math.floor((first - now) * 0.8));
 }
+
+/**
+ * apartFromMedia drops the STUN and TURN-over-UDP URLs that share a port
+ * with the media server's UDP candidates in sdp (its offer). parley serves
+ * TURN on its one media port, and Chromium reads every datagram that
+ * comes from a TURN server's address as TURN (its host and relay
+ * candidates share one socket): the media server's own ICE replies on
+ * that address never reach Chromium's checks, the direct UDP path fails,
+ * and the call waits for ICE-TCP or the relay, a second or more. Such a
+ * server can never relay where direct UDP to the same port fails anyway;
+ * TURN over TCP and TLS stays. A host name (not an address) cannot be
+ * compared with the candidates: its URL is dropped when the port matches.
+ * @param {RTCIceServer[]} servers
+ * @param {string} sdp
+ * @returns {RTCIceServer[]}
+ */
+export function apartFromMedia(servers, sdp) {
+  /** @type {Map<number, Set<string>>} the media server's UDP addresses by port */
+  const media = new Map();
+  for (const m of sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ /gim)) {
+    const port = Number(m[2]);
+    if (!media.has(port)) media.set(port, new Set());
+    media.get(port)?.add(m[1].toLowerCase());
+  }
+  if (media.size === 0) return servers;
+  /** @param {string} url */
+  const shared = (url) => {
+    const m = /^(stuns?|turns?):(\[[^\]]+\]|[^:?]+)(?::(\d+))?(?:\?transport=(\w+))?$/i.exec(url);
+    if (!m) return false;
+    const scheme = m[1].toLowerCase();
+    const udp = scheme === 'stun' || (scheme === 'turn' && (m[4] ?? 'udp').toLowerCase() === 'udp');
+    const hosts = media.get(Number(m[3] ?? (scheme.endsWith('s') ? 5349 : 3478)));
+    if (!udp || !hosts) return false;
+    const host = m[2].replace(/^\[|\]$/g, '').toLowerCase();
+    const literal = /^[\d.]+$/.test(host) || host.includes(':');
+    return !literal || hosts.has(host);
+  };
+  /** @type {RTCIceServer[]} */
+  const out = [];
+  for (const s of servers) {
+    const urls = (Array.isArray(s.urls) ? s.urls : [s.urls]).filter((u) => !shared(u));
+    if (urls.length > 0) out.push({ ...s, urls: urls.length === 1 ? urls[0] : urls });
+  }
+  return out;
+}

@@ -7,6 +7,7 @@ import { x, attr, child, children } from '../xml.js';
 import { iq } from '../xmpp.js';
 import * as bridge from '../sdpbridge.js';
 import { NS } from './contents.js';
+import { apartFromMedia } from '../extdisco.js';
 
 /** @typedef {import('../xml.js').El} El */
 /** @typedef {import('../conference.js').Conference} Conference */
@@ -75,7 +76,7 @@ export function updateIceServers(conf, iceServers) {
   const pc = conf.pc;
   if (!pc || typeof pc.setConfiguration !== 'function') return;
   try {
-    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers: conf.cfg.allIceServers ? iceServers : apartFromMedia(iceServers, conf.mediaSdp) });
   } catch (err) {
     console.warn('parley: could not update the ICE servers', err);
   }
