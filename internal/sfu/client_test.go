@@ -23,7 +23,11 @@ import (
 // and VP8, and counts what it receives per remote track. It uses its own
 // UDP socket on 127.0.0.1 only.
 type testClient struct {
-	t     *testing.T
+	t     testing.TB
+	// hideCandidates answers without a=candidate lines: the SFU learns the
+	// client's addresses only from its checks (peer-reflexive), as behind
+	// a NAT or with mDNS host names. Set before the first answer.
+	hideCandidates bool
 	name  string
 	pc    *webrtc.PeerConnection
 	mux   ice.UDPMux
@@ -78,14 +82,14 @@ type recvTrack struct {
 
 const testAudioLevel = 0x80 | 42 // voice activity flag, -42 dBov
 
-func newTestClient(t *testing.T, name string) *testClient {
+func newTestClient(t testing.TB, name string) *testClient {
 	t.Helper()
 	return newTestClientWith(t, name, false)
 }
 
 // newTestClientWith makes a test client; with simulcast its camera is
 // sent as three layers by rid (see simulcastSender).
-func newTestClientWith(t *testing.T, name string, simulcast bool) *testClient {
+func newTestClientWith(t testing.TB, name string, simulcast bool) *testClient {
 	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -170,7 +174,11 @@ func (c *testClient) answer(offer string) (string, error) {
 		return "", err
 	}
 	<-gathered
-	return c.pc.LocalDescription().SDP, nil
+	sdp := c.pc.LocalDescription().SDP
+	if c.hideCandidates {
+		sdp = withoutCandidates(sdp)
+	}
+	return sdp, nil
 }
 
 func (c *testClient) publish() error {
@@ -404,7 +412,7 @@ func (c *testClient) close() {
 // then renegotiates on every EventNeedsOffer, until the events end. It
 // returns a channel closed when it stops. Once closing is set, client
 // errors are expected and ignored.
-func drive(t *testing.T, p *Participant, c *testClient, closing *atomic.Bool) <-chan struct{} {
+func drive(t testing.TB, p *Participant, c *testClient, closing *atomic.Bool) <-chan struct{} {
 	t.Helper()
 	done := make(chan struct{})
 	negotiate := func() {
@@ -446,7 +454,7 @@ func drive(t *testing.T, p *Participant, c *testClient, closing *atomic.Bool) <-
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() error) {
+func waitFor(t testing.TB, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -19,7 +19,7 @@ import (
 
 // newTestSFU starts an SFU on a 127.0.0.1 UDP socket. Logs are discarded
 // unless SFU_TEST_LOG is set.
-func newTestSFU(t *testing.T, mutate func(*Config)) *SFU {
+func newTestSFU(t testing.TB, mutate func(*Config)) *SFU {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -51,7 +51,7 @@ type member struct {
 
 // drive starts the focus loop for m and closes m's participant at the end
 // of the test, before the client's own cleanup (registered earlier) runs.
-func (m *member) drive(t *testing.T) *member {
+func (m *member) drive(t testing.TB) *member {
 	m.driven = drive(t, m.p, m.c, &m.closing)
 	t.Cleanup(m.stop)
 	return m
@@ -63,7 +63,7 @@ func (m *member) stop() {
 	<-m.driven
 }
 
-func join(t *testing.T, conf *Conference, id string) *member {
+func join(t testing.TB, conf *Conference, id string) *member {
 	t.Helper()
 	p, err := conf.Join(id, JoinOptions{})
 	if err != nil {

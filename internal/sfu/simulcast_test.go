@@ -32,7 +32,7 @@ type simulcastSender struct {
 	padOnly [3]atomic.Bool
 }
 
-func newSimulcastSender(t *testing.T, name string) *simulcastSender {
+func newSimulcastSender(t testing.TB, name string) *simulcastSender {
 	s := &simulcastSender{}
 	for i, rid := range cameraRIDs() {
 		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
