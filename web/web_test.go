@@ -2,6 +2,7 @@ package web
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -171,4 +172,63 @@ func FuzzNormalizeRoom(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkRoom)
+}
+
+// A returning browser revalidates each asset and gets a 304 with no body;
+// a changed asset (another ETag) is sent in full.
+func TestStaticAssetsRevalidate(t *testing.T) {
+	h := Handler()
+	first := get(t, h, "GET", "/static/lib/xmpp.js")
+	tag := first.Header.Get("ETag")
+	if first.StatusCode != http.StatusOK || !strings.HasPrefix(tag, `"`) || len(tag) < 10 {
+		t.Fatalf("first GET: status %d, ETag %q", first.StatusCode, tag)
+	}
+	if other := get(t, h, "GET", "/static/app.js").Header.Get("ETag"); other == tag || other == "" {
+		t.Errorf("app.js has ETag %q, xmpp.js %q: want distinct tags", other, tag)
+	}
+	for _, c := range []struct {
+		tag  string
+		want int
+	}{{tag, http.StatusNotModified}, {`"stale"`, http.StatusOK}} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/static/lib/xmpp.js", nil)
+		req.Header.Set("If-None-Match", c.tag)
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("If-None-Match %s: status %d, want %d", c.tag, rec.Code, c.want)
+		}
+		if c.want == http.StatusNotModified && rec.Body.Len() != 0 {
+			t.Errorf("a 304 carried %d bytes", rec.Body.Len())
+		}
+	}
+}
+
+// The page names every module up front (rel=modulepreload, before its
+// entry script), each one served: a browser fetches them all at once
+// instead of one level of imports per round trip.
+func TestPagePreloadsEveryModule(t *testing.T) {
+	h := Handler()
+	page := body(t, get(t, h, "GET", "/someroom"))
+	entry := strings.Index(page, `<script type="module"`)
+	var modules []string
+	err := fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".js") {
+			modules = append(modules, strings.TrimPrefix(p, "static/"))
+		}
+		return err
+	})
+	if err != nil || len(modules) < 10 {
+		t.Fatalf("walking the embedded files: %v (%d modules)", err, len(modules))
+	}
+	for _, m := range modules {
+		link := `<link rel="modulepreload" href="/static/` + m + `">`
+		i := strings.Index(page, link)
+		if i < 0 || i > entry {
+			t.Errorf("%s: no preload before the entry script", m)
+			continue
+		}
+		if r := get(t, h, "GET", "/static/"+m); r.StatusCode != http.StatusOK {
+			t.Errorf("%s: status %d", m, r.StatusCode)
+		}
+	}
 }
