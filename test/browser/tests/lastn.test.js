@@ -8,6 +8,8 @@
 //   Pion peer, then the Chromium page speak in turn.
 // - A page may ask for fewer (call.setReceiveVideo({lastN: 1})), and for
 //   the room's again.
+// - Pinning someone who has not spoken (the tile's pin button) makes the
+//   page decode their video too, on top of the two; unpinning stops it.
 // The browsers' audio levels are their own (RFC 6464, measured on what
 // they capture): each fake microphone plays a tone (Firefox's own, a WAV
 // file in Chromium), and the test keeps its track disabled (silence) until
@@ -111,7 +113,11 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   // The model: the most recent dominant speakers first, then join order.
   let recent = [];
   const ownN = {}; // what a page asked for itself (setReceiveVideo's lastN), by name
-  const videoFor = (rx) => [...new Set([...recent, ...everyone])].filter((n) => n !== rx).slice(0, Math.min(LAST_N, ownN[rx] || LAST_N)).sort();
+  const pins = {}; // whom a page pinned, by name
+  const videoFor = (rx) => {
+    const last = [...new Set([...recent, ...everyone])].filter((n) => n !== rx).slice(0, Math.min(LAST_N, ownN[rx] || LAST_N));
+    return [...new Set([...last, ...(pins[rx] ?? [])])].sort();
+  };
   const audioFor = (rx) => everyone.filter((n) => n !== rx).sort();
 
   /** flowing samples everyone twice and says, per receiver, whose video and audio grew. */
@@ -183,6 +189,28 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   await follows('after ff asked for lastN=1');
   await ask(0);
   await follows('after ff asked for no lastN of its own');
+
+  // Pins, with the tiles' pin buttons: cr pins p1 and ff pins p2, who never
+  // spoke (cr gets p3 and ff, ff gets cr and p3, from lastN alone).
+  const pin = async (p, nick) => {
+    const pressed = await p.page.evaluate(async (n) => {
+      const button = document.querySelector(`.tile[data-nick="${n}"] .pin`);
+      if (!button) return null;
+      button.click();
+      await new Promise((r) => setTimeout(r, 50));
+      return button.getAttribute('aria-pressed');
+    }, nick);
+    assert.notEqual(pressed, null, `${p.name} has no tile for ${nick} to pin`);
+    pins[p.name] = pressed === 'true' ? [nick] : [];
+  };
+  await pin(cr, 'p1');
+  await pin(ff, 'p2');
+  assert.deepEqual(pins, { cr: ['p1'], ff: ['p2'] }, 'the pin buttons did not say pressed');
+  await follows('after cr pinned p1 and ff pinned p2');
+  await pin(cr, 'p1');
+  await pin(ff, 'p2');
+  assert.deepEqual(pins, { cr: [], ff: [] }, 'the pin buttons did not say unpressed');
+  await follows('after cr and ff unpinned');
 
   for (const p of pages) {
     const errors = p.console.filter((l) => l.startsWith('error:') || l.startsWith('pageerror'));
