@@ -127,6 +127,14 @@ func (f *Focus) Left(room jid.JID, nick string) {
 	f.postTo(room, false, func(c *conference) { c.left(nick, "left the room") })
 }
 
+// SetRoomLastN tells the focus of a room's own lastN setting (0: none): it
+// caps every participant's lastN, below the server's Config.LastN if that
+// is smaller; a participant may ask for fewer, never more. A room without
+// a call yet is told again at its next join. It never blocks.
+func (f *Focus) SetRoomLastN(room jid.JID, n int) {
+	f.postTo(room, false, func(c *conference) { c.setRoomLastN(max(n, 0)) })
+}
+
 // Renamed tells the focus that an occupant changed its nick.
 func (f *Focus) Renamed(room jid.JID, prev, nick string) {
 	f.postTo(room, false, func(c *conference) { c.renamed(prev, nick) })
