@@ -53,8 +53,9 @@ type Config struct {
 	Logger *slog.Logger
 	// LastN, if above 0, makes every room's participants receive the
 	// camera of only the LastN most recent speakers (plus the ones they
-	// pin); audio and screens always. A participant may ask for fewer.
-	// Default 0: everybody's camera.
+	// pin); audio and screens always. A participant may ask for fewer; a
+	// room's own setting (SetRoomLastN) may lower it. Default 0: no cap
+	// but the room's.
 	LastN int
 	// Simulcast makes the SFU's offers ask publishers for simulcast layers
 	// of their camera and screen. Default off (the zero value): one layer
