@@ -15,6 +15,11 @@
 // file in Chromium), and the test keeps its track disabled (silence) until
 // that page speaks; the Pion peers send the tone or Opus silence on
 // command (test/browser/pionpeers).
+// - Both pages show speaker view (the L shortcut): each turn, the server's
+//   dominant speaker moves in both, the speaker's tile is the large one in
+//   the others' speaker view, and it alone has the speaking outline.
+// - Space talks while muted (push-to-talk), in both pages: the other page
+//   sees the microphone on while Space is held, muted after.
 // Video counts when it grows between two samples: framesDecoded in the
 // pages, packets in the Pion peers.
 import { test, after } from 'node:test';
@@ -51,6 +56,9 @@ function voice() {
   const mics = [];
   let speaking = false;
   MediaDevices.prototype.getUserMedia = async function (c) {
+    // A steady tone is what noise suppression removes: without it the
+    // level the browser sends is the tone's (for the speaking outline).
+    if (c && c.audio) c = { ...c, audio: { ...(typeof c.audio === 'object' ? c.audio : {}), noiseSuppression: false, autoGainControl: false } };
     const s = await gum.call(this, c);
     for (const t of s.getAudioTracks()) {
       const mic = { t, wish: true };
@@ -151,12 +159,31 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   await follows('before anyone speaks');
   for (const p of pages) assert.equal(await speaker(p), '', `${p.name} was told of a dominant speaker before anyone spoke`);
 
+  // Speaker view, with the L shortcut.
+  for (const p of pages) {
+    await p.page.keyboard.press('l');
+    await waitUntil(() => p.page.evaluate(() => window.parley.state.layout === 'speaker' && document.getElementById('grid').classList.contains('speaker-view')), 5000,
+      () => `${p.name}: L did not switch to speaker view`);
+  }
+  /** shown: the large tile of p's speaker view, and the tiles with the speaking outline (others than p's own). */
+  const shown = (p) => p.page.evaluate(() => ({
+    main: [...document.querySelectorAll('#grid .tile.main')].map((t) => t.dataset.nick),
+    speaking: [...document.querySelectorAll('#grid .tile.speaking')].map((t) => t.dataset.nick).filter((n) => n !== ''),
+  }));
+
   /** speak makes nick the only one speaking, and waits for both pages to be told. */
   const speak = async (nick) => {
     for (const p of pages) assert.equal(await p.page.evaluate((on) => window.__voice.speak(on), p.name === nick), 1, `${p.name} has no live microphone`);
     for (const n of pion.nicks) await (n === nick ? pion.speak(n) : pion.quiet(n));
     for (const p of pages) {
       await waitUntil(async () => (await speaker(p)) === nick, 30_000, async () => `${p.name} was not told that ${nick} speaks (it says ${JSON.stringify(await speaker(p))})`);
+    }
+    for (const p of pages.filter((q) => q.name !== nick)) {
+      let got = {};
+      await waitUntil(async () => {
+        got = await shown(p);
+        return JSON.stringify(got) === JSON.stringify({ main: [nick], speaking: [nick] });
+      }, 15_000, () => `${p.name}'s speaker view while ${nick} speaks: want ${nick} large and alone outlined, got ${JSON.stringify(got)}`);
     }
     recent = [nick, ...recent.filter((n) => n !== nick)];
   };
@@ -211,6 +238,22 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   await pin(ff, 'p2');
   assert.deepEqual(pins, { cr: [], ff: [] }, 'the pin buttons did not say unpressed');
   await follows('after cr and ff unpinned');
+
+  // Push-to-talk: muted with M, Space held turns the microphone on for
+  // the others, released mutes it again; M unmutes.
+  const audioOf = (p, nick) => p.page.evaluate((n) => window.parley.state.members.get(n)?.state.audio ?? null, nick);
+  for (const [p, other] of [[cr, ff], [ff, cr]]) {
+    const seen = async (want) => waitUntil(async () => (await audioOf(other, p.name)) === want, 15_000,
+      async () => `${other.name} sees ${p.name}'s microphone ${await audioOf(other, p.name)}, want ${want}`);
+    await p.page.keyboard.press('m');
+    await seen('muted');
+    await p.page.keyboard.down(' ');
+    await seen('on');
+    await p.page.keyboard.up(' ');
+    await seen('muted');
+    await p.page.keyboard.press('m');
+    await seen('on');
+  }
 
   for (const p of pages) {
     const errors = p.console.filter((l) => l.startsWith('error:') || l.startsWith('pageerror'));
