@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -333,4 +334,35 @@ func fieldValue(t *testing.T, out []*xmlstream.Element, name string) string {
 	}
 	t.Fatalf("no configuration form with %s in:\n%s", name, dump(out))
 	return ""
+}
+
+// The admin API and `parley room set` change the room's lastN too
+// (ChangeRoom); the call under way follows (RoomConfigured); a bad value
+// changes nothing.
+func TestChangeRoomLastN(t *testing.T) {
+	h := newHarness(t)
+	h.room("declared")
+	h.takeEvents()
+	n := 4
+	ri, err := h.svc.ChangeRoom("declared", RoomSettings{LastN: &n})
+	if err != nil || ri.Config.LastN != 4 {
+		t.Fatalf("ChangeRoom lastN 4: %v, %+v", err, ri.Config)
+	}
+	var got []int
+	for _, ev := range h.takeEvents() {
+		if ev.Kind == RoomConfigured {
+			got = append(got, ev.LastN)
+		}
+	}
+	if fmt.Sprint(got) != "[4]" {
+		t.Errorf("RoomConfigured events %v, want [4]", got)
+	}
+	bad := MaxLastN + 1
+	var se *SettingsError
+	if _, err := h.svc.ChangeRoom("declared", RoomSettings{LastN: &bad}); !errors.As(err, &se) {
+		t.Errorf("lastN %d: %v, want a SettingsError", bad, err)
+	}
+	if ri, _ := h.svc.Room("declared"); ri.Config.LastN != 4 {
+		t.Errorf("lastN %d after a refused change, want 4", ri.Config.LastN)
+	}
 }
