@@ -24,7 +24,7 @@ const roomUsage = `usage:
 settings (set changes only those given):
   --title T  --description T  --password-file F  --no-password
   --members-only[=false]  --lobby[=false]  --guests[=false]  --public[=false]
-  --max N (0: no limit)  --owner NAME|JID|token:USER (repeat; replaces the list)
+  --max N (0: no limit)  --last-n N (cameras each receives; 0: no cap)  --owner NAME|JID|token:USER (repeat; replaces the list)
   --handover longest|none  --role-default ROLE:PERM=true|false (repeat)
 A running server on the same --data picks changes up within a second.
 Defaults: --data ./parley-data, --domain localhost.
@@ -34,7 +34,7 @@ Defaults: --data ./parley-data, --domain localhost.
 type roomFlags struct {
 	data, domain, title, desc, passwordFile, handover string
 	noPassword, membersOnly, lobby, guests, public    bool
-	max                                               int
+	max, lastN                                        int
 	owners, roleDefaults                              multiFlag
 	set                                               map[string]bool
 }
@@ -76,6 +76,7 @@ func runRoom(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.guests, "guests", true, "guests (anonymous logins) may enter")
 	fs.BoolVar(&f.public, "public", true, "listed in the service's disco#items")
 	fs.IntVar(&f.max, "max", 0, "participant limit (0: none)")
+	fs.IntVar(&f.lastN, "last-n", 0, "every participant receives the cameras of at most this many latest speakers (0: no cap)")
 	fs.Var(&f.owners, "owner", "an owner: account name, JID, or token:USER (repeat)")
 	fs.StringVar(&f.handover, "handover", "", "when the last moderator leaves: longest or none")
 	fs.Var(&f.roleDefaults, "role-default", "ROLE:PERM=true|false (repeat)")
@@ -157,6 +158,9 @@ func (f roomFlags) settings() (muc.RoomSettings, error) {
 	if f.set["max"] {
 		s.MaxUsers = &f.max
 	}
+	if f.set["last-n"] {
+		s.LastN = &f.lastN
+	}
 	if f.set["handover"] {
 		h := muc.Handover(f.handover)
 		s.Handover = &h
@@ -225,6 +229,9 @@ func describeRoom(r muc.StoredRoom) string {
 	if r.Config.MaxUsers > 0 {
 		parts = append(parts, "max="+strconv.Itoa(r.Config.MaxUsers))
 	}
+	if r.Config.LastN > 0 {
+		parts = append(parts, "last-n="+strconv.Itoa(r.Config.LastN))
+	}
 	if len(parts) == 0 {
 		return "-"
 	}
@@ -241,7 +248,7 @@ func printRoom(w io.Writer, r muc.StoredRoom) error {
 	v := map[string]any{
 		"name": r.Name, "title": c.Name, "description": c.Description, "declared": r.Declared != nil,
 		"password": c.PasswordProtected, "members_only": c.MembersOnly, "lobby": c.Lobby,
-		"max_users": c.MaxUsers, "guests": !c.NoGuests, "public": c.Public, "handover": c.Handover,
+		"max_users": c.MaxUsers, "last_n": c.LastN, "guests": !c.NoGuests, "public": c.Public, "handover": c.Handover,
 		"owners": owners,
 	}
 	if len(c.RoleDefaults) > 0 {

@@ -21,6 +21,7 @@ type RoomView struct {
 	MembersOnly  bool              `json:"members_only"`
 	Lobby        bool              `json:"lobby"`
 	MaxUsers     int               `json:"max_users"`
+	LastN        int               `json:"last_n"` // 0: no cap of the room's own
 	Guests       bool              `json:"guests"`
 	Public       bool              `json:"public"`
 	Moderated    bool              `json:"moderated"`
@@ -49,7 +50,7 @@ func roomView(ri muc.RoomInfo) RoomView {
 	v := RoomView{
 		Name: ri.JID.Local, JID: ri.JID.String(), Title: c.Name, Description: c.Description,
 		Declared: ri.Declared != nil, Password: c.PasswordHash != "" && c.PasswordProtected,
-		MembersOnly: c.MembersOnly, Lobby: c.Lobby, MaxUsers: c.MaxUsers, Guests: !c.NoGuests,
+		MembersOnly: c.MembersOnly, Lobby: c.Lobby, MaxUsers: c.MaxUsers, LastN: c.LastN, Guests: !c.NoGuests,
 		Public: c.Public, Moderated: c.Moderated, Handover: string(c.Handover),
 		Owners: []string{}, Participants: participantViews(ri), Waiting: ri.Lobby,
 	}

@@ -392,6 +392,9 @@ func (p *parley) roomEvent(ev muc.Event) {
 	switch ev.Kind {
 	case muc.OccupantJoined:
 		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID, focus.Rights{Permissions: ev.Permissions, Muted: ev.Muted})
+		p.focus.SetRoomLastN(ev.Room, ev.LastN)
+	case muc.RoomConfigured:
+		p.focus.SetRoomLastN(ev.Room, ev.LastN)
 	case muc.OccupantLeft:
 		p.focus.Left(ev.Room, ev.Nick)
 	case muc.OccupantChanged:

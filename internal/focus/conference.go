@@ -39,6 +39,9 @@ type conference struct {
 	// speaker is the media participant id of the dominant speaker last
 	// announced; "" before anyone. Owned by run.
 	speaker string
+	// roomLastN is the room's own lastN setting (SetRoomLastN); 0: none.
+	// Owned by run.
+	roomLastN int
 }
 
 func newConference(f *Focus, room jid.JID) *conference {
@@ -201,9 +204,31 @@ func (c *conference) mediaConference() (bridge.Conference, error) {
 		c.started = time.Now()
 	}
 	c.log.Info("conference started", "bridge", m.Bridge())
-	m.SetLastN(c.f.cfg.LastN)
+	m.SetLastN(c.lastN())
 	go c.forwardConferenceEvents(m)
 	return m, nil
+}
+
+// lastN is the cap on every participant's lastN: the smaller of the
+// server's (Config.LastN) and the room's, where set; 0 for none.
+func (c *conference) lastN() int {
+	n, room := c.f.cfg.LastN, c.roomLastN
+	if room > 0 && (n <= 0 || room < n) {
+		n = room
+	}
+	return max(n, 0)
+}
+
+// setRoomLastN applies the room's lastN setting to its media at once.
+func (c *conference) setRoomLastN(n int) {
+	if n == c.roomLastN {
+		return
+	}
+	c.roomLastN = n
+	c.log.Info("room lastN", "room_last_n", n, "last_n", c.lastN())
+	if c.media != nil {
+		c.media.SetLastN(c.lastN())
+	}
 }
 
 // forwardConferenceEvents feeds the media conference's events to the

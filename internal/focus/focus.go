@@ -53,8 +53,9 @@ type Config struct {
 	Logger *slog.Logger
 	// LastN, if above 0, makes every room's participants receive the
 	// camera of only the LastN most recent speakers (plus the ones they
-	// pin); audio and screens always. A participant may ask for fewer.
-	// Default 0: everybody's camera.
+	// pin); audio and screens always. A participant may ask for fewer; a
+	// room's own setting (SetRoomLastN) may lower it. Default 0: no cap
+	// but the room's.
 	LastN int
 	// Simulcast makes the SFU's offers ask publishers for simulcast layers
 	// of their camera and screen. Default off (the zero value): one layer
@@ -125,6 +126,14 @@ func (f *Focus) Joined(room jid.JID, nick string, real jid.JID, r Rights) {
 // Left tells the focus that an occupant left a room. It never blocks.
 func (f *Focus) Left(room jid.JID, nick string) {
 	f.postTo(room, false, func(c *conference) { c.left(nick, "left the room") })
+}
+
+// SetRoomLastN tells the focus of a room's own lastN setting (0: none): it
+// caps every participant's lastN, below the server's Config.LastN if that
+// is smaller; a participant may ask for fewer, never more. A room without
+// a call yet is told again at its next join. It never blocks.
+func (f *Focus) SetRoomLastN(room jid.JID, n int) {
+	f.postTo(room, false, func(c *conference) { c.setRoomLastN(max(n, 0)) })
 }
 
 // Renamed tells the focus that an occupant changed its nick.

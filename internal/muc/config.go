@@ -57,6 +57,10 @@ type RoomConfig struct {
 	Lobby bool `json:"lobby,omitempty"`
 	// NoGuests refuses anonymous (SASL ANONYMOUS) users.
 	NoGuests bool `json:"no_guests,omitempty"`
+	// LastN, above 0, caps every occupant's lastN: each receives the
+	// camera of at most this many recent speakers, plus the ones it pins
+	// (the server's --last-n caps it too). 0: no cap of the room's own.
+	LastN int `json:"last_n,omitempty"`
 	// Handover is what happens when the last moderator leaves: HandoverLongest
 	// or HandoverNone ("" means HandoverNone).
 	Handover Handover `json:"handover,omitempty"`
@@ -127,7 +131,12 @@ const (
 	// parley's own fields (docs/SIGNALLING.md §9).
 	fieldLobby  = "parley#lobby"
 	fieldGuests = "parley#guests"
+	fieldLastN  = "parley#last-n"
 )
+
+// MaxLastN bounds a room's lastN (the focus's receive-video requests have
+// the same bound).
+const MaxLastN = 1000
 
 // maxUsersLimit bounds muc#roomconfig_maxusers so that a typo cannot make a
 // number that overflows anything downstream.
@@ -167,6 +176,7 @@ func configForm(c RoomConfig) *xmlstream.Element {
 	x.Add(formField(fieldChangeSubject, "boolean", "Participants may change the subject", formBool(c.ChangeSubject)))
 	x.Add(formField(fieldLobby, "boolean", "Newcomers wait in a lobby until a moderator admits them", formBool(c.Lobby)))
 	x.Add(formField(fieldGuests, "boolean", "Guests (no account, no token) may enter", formBool(!c.NoGuests)))
+	x.Add(formField(fieldLastN, "text-single", "Cameras each participant receives: the last speakers' (0: no limit)", strconv.Itoa(c.LastN)))
 	return x
 }
 
@@ -244,6 +254,8 @@ func applyConfigForm(c RoomConfig, form *xmlstream.Element) (RoomConfig, error) 
 			var guests bool
 			guests, err = parseFormBool(name, value)
 			c.NoGuests = !guests
+		case fieldLastN:
+			c.LastN, err = parseLastN(value)
 		}
 		if err != nil {
 			return c, err
@@ -275,6 +287,17 @@ func parseMaxUsers(v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > maxUsersLimit {
 		return 0, stanza.NewError(stanza.NotAcceptable, fieldMaxUsers+" must be a number up to 100000 or none")
+	}
+	return n, nil
+}
+
+func parseLastN(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > MaxLastN {
+		return 0, stanza.NewError(stanza.NotAcceptable, fieldLastN+" must be a number from 0 (no limit) to 1000")
 	}
 	return n, nil
 }

@@ -1,6 +1,8 @@
 package muc
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -249,5 +251,118 @@ func TestParseMaxUsers(t *testing.T) {
 		if got != tc.want || (err == nil) != tc.ok {
 			t.Errorf("parseMaxUsers(%q) = %d, %v", tc.in, got, err)
 		}
+	}
+}
+
+// The room's lastN (parley#last-n): a moderator holding lock_room sets it
+// without being an owner, a participant may not, a bad value changes
+// nothing, and each change reaches OnEvent as RoomConfigured with LastN.
+func TestRoomLastN(t *testing.T) {
+	h := newHarness(t)
+	room := h.room("lastn")
+	h.admin("owner@example.test/o", room, "<item affiliation='admin' jid='ada@example.test'/>")
+	h.mustJoin("ada@example.test/a", room+"/Ada")
+	h.mustJoin("bob@example.test/b", room+"/Bob")
+	h.takeEvents()
+	configured := func() []int {
+		var out []int
+		for _, ev := range h.takeEvents() {
+			if ev.Kind == RoomConfigured {
+				out = append(out, ev.LastN)
+			}
+		}
+		return out
+	}
+	lastN := func() int {
+		ri, ok := h.svc.Room("lastn")
+		if !ok {
+			t.Fatal("the room is gone")
+		}
+		return ri.Config.LastN
+	}
+	h.configure("ada@example.test/a", room, map[string]string{fieldLastN: "3"})
+	if got := lastN(); got != 3 {
+		t.Fatalf("lastN %d after the moderator set 3", got)
+	}
+	if got := configured(); fmt.Sprint(got) != "[3]" {
+		t.Errorf("RoomConfigured events %v, want [3]", got)
+	}
+	expectError(t, h.submit("bob@example.test/b", room, map[string]string{fieldLastN: "9"}), "bob@example.test/b", stanza.Forbidden)
+	for _, bad := range []string{"-1", "1001", "two"} {
+		expectError(t, h.submit("owner@example.test/o", room, map[string]string{fieldLastN: bad}), "owner@example.test/o", stanza.NotAcceptable)
+	}
+	if got := lastN(); got != 3 {
+		t.Errorf("lastN %d after refused changes, want 3", got)
+	}
+	// The same value again is no change; 0 removes the cap.
+	h.configure("owner@example.test/o", room, map[string]string{fieldLastN: "3", fieldName: "Named"})
+	h.configure("owner@example.test/o", room, map[string]string{fieldLastN: "0"})
+	if got := configured(); fmt.Sprint(got) != "[0]" {
+		t.Errorf("RoomConfigured events %v, want [0]", got)
+	}
+	// The form shows it; an occupant joining carries it in its event.
+	h.configure("owner@example.test/o", room, map[string]string{fieldLastN: "2"})
+	out := h.send("<iq type='get' id='g' from='owner@example.test/o' to='%s'><query xmlns='%s'/></iq>", room, NSMUCOwner)
+	if f := fieldValue(t, out, fieldLastN); f != "2" {
+		t.Errorf("the form's %s is %q, want 2", fieldLastN, f)
+	}
+	h.takeEvents()
+	h.mustJoin("cy@example.test/c", room+"/Cy")
+	for _, ev := range h.takeEvents() {
+		if ev.Kind == OccupantJoined && ev.LastN != 2 {
+			t.Errorf("Cy's join event says lastN %d, want 2", ev.LastN)
+		}
+	}
+}
+
+// fieldValue reads a field of the configuration form in out.
+func fieldValue(t *testing.T, out []*xmlstream.Element, name string) string {
+	t.Helper()
+	for _, st := range out {
+		q := st.Child(NSMUCOwner, "query")
+		if q == nil || q.Child(NSDataForms, "x") == nil {
+			continue
+		}
+		for _, f := range q.Child(NSDataForms, "x").ChildrenNamed(NSDataForms, "field") {
+			if f.Attr("var") == name {
+				if v := f.Child(NSDataForms, "value"); v != nil {
+					return v.Text
+				}
+				return ""
+			}
+		}
+	}
+	t.Fatalf("no configuration form with %s in:\n%s", name, dump(out))
+	return ""
+}
+
+// The admin API and `parley room set` change the room's lastN too
+// (ChangeRoom); the call under way follows (RoomConfigured); a bad value
+// changes nothing.
+func TestChangeRoomLastN(t *testing.T) {
+	h := newHarness(t)
+	h.room("declared")
+	h.takeEvents()
+	n := 4
+	ri, err := h.svc.ChangeRoom("declared", RoomSettings{LastN: &n})
+	if err != nil || ri.Config.LastN != 4 {
+		t.Fatalf("ChangeRoom lastN 4: %v, %+v", err, ri.Config)
+	}
+	var got []int
+	for _, ev := range h.takeEvents() {
+		if ev.Kind == RoomConfigured {
+			got = append(got, ev.LastN)
+		}
+	}
+	if fmt.Sprint(got) != "[4]" {
+		t.Errorf("RoomConfigured events %v, want [4]", got)
+	}
+	bad := MaxLastN + 1
+	var se *SettingsError
+	if _, err := h.svc.ChangeRoom("declared", RoomSettings{LastN: &bad}); !errors.As(err, &se) {
+		t.Errorf("lastN %d: %v, want a SettingsError", bad, err)
+	}
+	if ri, _ := h.svc.Room("declared"); ri.Config.LastN != 4 {
+		t.Errorf("lastN %d after a refused change, want 4", ri.Config.LastN)
 	}
 }

@@ -44,6 +44,7 @@ type RoomSettings struct {
 	MembersOnly *bool     `json:"members_only,omitempty"`
 	Lobby       *bool     `json:"lobby,omitempty"`
 	MaxUsers    *int      `json:"max_users,omitempty"` // 0: no limit
+	LastN       *int      `json:"last_n,omitempty"`    // RoomConfig.LastN; 0: no cap
 	Guests      *bool     `json:"guests,omitempty"`    // default true
 	Public      *bool     `json:"public,omitempty"`    // listed in disco; default true
 	Moderated   *bool     `json:"moderated,omitempty"`
@@ -126,6 +127,12 @@ func applySettings(sr *storedRoom, s RoomSettings, userDomain string) error {
 			return &SettingsError{"max_users", "must be 0 (no limit) to " + strconv.Itoa(maxUsersLimit)}
 		}
 		c.MaxUsers = *s.MaxUsers
+	}
+	if s.LastN != nil {
+		if *s.LastN < 0 || *s.LastN > MaxLastN {
+			return &SettingsError{"last_n", "must be 0 (no cap) to " + strconv.Itoa(MaxLastN)}
+		}
+		c.LastN = *s.LastN
 	}
 	if s.Handover != nil {
 		switch *s.Handover {
@@ -270,6 +277,9 @@ func (r *room) settingsChanged(old RoomConfig) {
 		}
 	}
 	r.refreshAll() // new role defaults: new permissions, at once
+	if r.config.LastN != old.LastN {
+		r.event(RoomConfigured, nil, "")
+	}
 }
 
 // DeleteRoom ends the meeting (everyone told reason) and removes the room

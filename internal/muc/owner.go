@@ -89,6 +89,9 @@ func (r *room) submitConfig(st, form *xmlstream.Element, isOwner bool, have perm
 		r.reflect(xmlstream.New(xmlstream.NSClient, "message", "type", "groupchat", "from", r.jid.String()).Add(x))
 	}
 	r.refreshAll()
+	if old.LastN != cfg.LastN {
+		r.event(RoomConfigured, nil, "")
+	}
 	if old.Lobby && !cfg.Lobby {
 		for _, k := range r.sortedKnocks() { // no lobby any more: everyone waiting comes in
 			r.decide(k, true, "", "")

@@ -311,8 +311,11 @@ func configLocks(old, cfg RoomConfig) bool {
 		old.Lobby != cfg.Lobby || old.NoGuests != cfg.NoGuests
 }
 
-// onlyLocks reports whether cfg differs from old in lock settings only.
+// onlyLocks reports whether cfg differs from old in lock settings only,
+// or in lastN: what whoever holds lock_room may change without being an
+// owner (a moderator's room settings).
 func onlyLocks(old, cfg RoomConfig) bool {
+	cfg.LastN = old.LastN
 	cfg.PasswordProtected, cfg.PasswordHash = old.PasswordProtected, old.PasswordHash
 	cfg.MembersOnly, cfg.Moderated = old.MembersOnly, old.Moderated
 	cfg.Lobby, cfg.NoGuests = old.Lobby, old.NoGuests

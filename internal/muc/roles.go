@@ -97,6 +97,9 @@ const (
 	// is the holder's. The holder may be the joiner's own ghost, a session
 	// whose network vanished: the server can check that it is still alive.
 	NickConflict
+	// RoomConfigured reports a change of a room setting the media follow
+	// (Event.LastN).
+	RoomConfigured
 )
 
 func (k EventKind) String() string {
@@ -113,6 +116,8 @@ func (k EventKind) String() string {
 		return "occupant-changed"
 	case NickConflict:
 		return "nick-conflict"
+	case RoomConfigured:
+		return "room-configured"
 	}
 	return "unknown"
 }
@@ -132,6 +137,8 @@ type Event struct {
 	// if Permissions has it and Muted does not). Unset for OccupantLeft.
 	Permissions perm.Set
 	Muted       perm.Set
+	// LastN is the room's lastN setting (RoomConfig.LastN), in every event.
+	LastN int
 }
 
 // OccupantInfo is a read-only snapshot of one occupant.

@@ -107,7 +107,7 @@ func (r *room) affiliationOf(bare jid.JID) Affiliation {
 }
 
 func (r *room) event(kind EventKind, o *occupant, prevNick string) {
-	ev := Event{Kind: kind, Room: r.jid}
+	ev := Event{Kind: kind, Room: r.jid, LastN: r.config.LastN}
 	if o != nil {
 		ev.Nick, ev.PrevNick, ev.RealJID = o.nick, prevNick, o.real
 		ev.Role, ev.Affiliation = o.role, r.affiliationOf(o.real)

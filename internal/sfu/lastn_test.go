@@ -106,6 +106,20 @@ func TestLastNFollowsTheSpeakers(t *testing.T) {
 		}
 		return firstTwo([]string{"e", "d", "a", "b", "c"})(rx)
 	})
+	// The conference's lastN is a cap: b asking for 4 still gets 2; c
+	// asking for 1 gets 1.
+	ms[1].p.SetReceiveVideo(ReceiveVideo{LastN: 4})
+	ms[2].p.SetReceiveVideo(ReceiveVideo{LastN: 1})
+	order := []string{"e", "d", "a", "b", "c"}
+	expect("b's lastN of 4 capped at the conference's 2, c's 1", func(rx string) []string {
+		switch rx {
+		case "a":
+			return firstTwo(order, "b")(rx)
+		case "c":
+			return others(rx, order...)[:1]
+		}
+		return firstTwo(order)(rx)
+	})
 	if st := ms[1].p.Stats(); st.LayerPauses == 0 {
 		t.Errorf("b's videos were never paused: %+v", st)
 	}

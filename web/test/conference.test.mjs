@@ -480,3 +480,51 @@ test('send-layers from the focus turns our camera layers on and off by rid', asy
   await settle();
   assert.deepEqual(encodings.map((e) => e.active), [true, true, true]);
 });
+
+test('a send quality change or a new camera keeps the layers the focus paused (send-layers), until it asks for them', async () => {
+  const { conf, fromFocus } = await setup();
+  fromFocus(withScreen(), 'f1');
+  await settle();
+  const pc = FakePC.made.at(-1);
+  let encodings = ['q', 'h', 'f'].map((rid) => ({ rid, active: true }));
+  const cam = pc.transceivers.find((tr) => tr.mid === '1');
+  cam.sender.getParameters = () => ({ encodings: encodings.map((e) => ({ ...e })) });
+  cam.sender.setParameters = async (p) => { encodings = p.encodings; };
+  const active = () => encodings.map((e) => [e.rid, e.active]);
+  const sid = sidOf(INITIATE);
+  fromFocus(`<jingle xmlns="urn:xmpp:jingle:1" action="session-info" sid="${sid}"><send-layers xmlns="urn:parley:focus:0" source="camera" rids="q"/></jingle>`, 'f2');
+  await settle();
+  assert.deepEqual(active(), [['q', true], ['h', false], ['f', false]]);
+  // The user lowers, then raises, the send quality: h and f stay paused.
+  conf.setSendQuality('medium');
+  await settle();
+  assert.deepEqual(active(), [['q', true], ['h', false], ['f', false]]);
+  conf.setSendQuality('high');
+  await settle();
+  assert.deepEqual(active(), [['q', true], ['h', false], ['f', false]], 'setSendQuality turned on layers the focus paused');
+  // Another camera (tuneEncodings again, here a 1280x720 one): still paused.
+  cam.sender.track = { kind: 'video', getSettings: () => ({ width: 1280, height: 720 }) };
+  await tuneEncodings(conf, pc);
+  assert.deepEqual(active(), [['q', true], ['h', false], ['f', false]], 'a new camera turned on layers the focus paused');
+  assert.deepEqual(encodings.map((e) => e.scaleResolutionDownBy), [4, 2, 1], 'the sizes follow the new camera');
+  // The focus wants h again; the send quality still caps it.
+  conf.setSendQuality('low');
+  await settle();
+  fromFocus(`<jingle xmlns="urn:xmpp:jingle:1" action="session-info" sid="${sid}"><send-layers xmlns="urn:parley:focus:0" source="camera" rids="q,h"/></jingle>`, 'f3');
+  await settle();
+  assert.deepEqual(active(), [['q', true], ['h', false], ['f', false]]);
+  conf.setSendQuality('high');
+  await settle();
+  assert.deepEqual(active(), [['q', true], ['h', true], ['f', false]]);
+  // A new session starts with every layer the picture allows.
+  fromFocus(withScreen(), 'f4');
+  await settle();
+  const pc2 = FakePC.made.at(-1);
+  assert.notEqual(pc2, pc);
+  encodings = ['q', 'h', 'f'].map((rid) => ({ rid, active: false }));
+  const cam2 = pc2.transceivers.find((tr) => tr.mid === '1');
+  cam2.sender.getParameters = () => ({ encodings: encodings.map((e) => ({ ...e })) });
+  cam2.sender.setParameters = async (p) => { encodings = p.encodings; };
+  await tuneEncodings(conf, pc2);
+  assert.deepEqual(active(), [['q', true], ['h', true], ['f', true]]);
+});

@@ -135,28 +135,37 @@ test('setRoomSwitches submits the lobby and guest fields of the room form', asyn
     ws.deliver(`<iq xmlns="jabber:client" type="result" id="${el.attrs.id}" from="${ROOM}"/>`);
   };
   await setRoomSwitches(client, ROOM, { lobby: true, guests: false });
-  const form = child(child(iqs[0], 'query', NS.owner), 'x', NS.data);
-  const fields = Object.fromEntries(form.children.filter((c) => c.name === 'field').map((f) => [f.attrs.var, textOf(child(f, 'value'))]));
-  assert.deepEqual(fields, { FORM_TYPE: 'http://jabber.org/protocol/muc#roomconfig', 'parley#lobby': '1', 'parley#guests': '0' });
+  const fieldsOf = (st) => {
+    const form = child(child(st, 'query', NS.owner), 'x', NS.data);
+    return Object.fromEntries(form.children.filter((c) => c.name === 'field').map((f) => [f.attrs.var, textOf(child(f, 'value'))]));
+  };
+  assert.deepEqual(fieldsOf(iqs[0]), { FORM_TYPE: 'http://jabber.org/protocol/muc#roomconfig', 'parley#lobby': '1', 'parley#guests': '0' });
+  await setRoomSwitches(client, ROOM, { lastN: 3 });
+  assert.deepEqual(fieldsOf(iqs[1]), { FORM_TYPE: 'http://jabber.org/protocol/muc#roomconfig', 'parley#last-n': '3' });
+  await setRoomSwitches(client, ROOM, { lastN: 0 });
+  assert.deepEqual(fieldsOf(iqs[2]), { FORM_TYPE: 'http://jabber.org/protocol/muc#roomconfig', 'parley#last-n': '0' });
 });
 
 test('getRoomSwitches reads the lobby and guest fields of the room form', async () => {
   const { server, client } = await online();
   const iqs = [];
-  const form = (lobby, guests) => `<iq xmlns="jabber:client" type="result" id="ID" from="${ROOM}"><query xmlns="${NS.owner}"><x xmlns="${NS.data}" type="form">`
+  const form = (lobby, guests, lastN) => `<iq xmlns="jabber:client" type="result" id="ID" from="${ROOM}"><query xmlns="${NS.owner}"><x xmlns="${NS.data}" type="form">`
     + `<field var="FORM_TYPE" type="hidden"><value>http://jabber.org/protocol/muc#roomconfig</value></field>`
     + `<field var="parley#lobby" type="boolean"><value>${lobby}</value></field>`
-    + `<field var="parley#guests" type="boolean"><value>${guests}</value></field></x></query></iq>`;
-  let answer = form('1', '0');
+    + `<field var="parley#guests" type="boolean"><value>${guests}</value></field>`
+    + (lastN === undefined ? '' : `<field var="parley#last-n" type="text-single"><value>${lastN}</value></field>`) + '</x></query></iq>';
+  let answer = form('1', '0', '4');
   server.onStanza = (el, ws) => {
     iqs.push(el);
     ws.deliver(answer.replace('id="ID"', `id="${el.attrs.id}"`));
   };
-  assert.deepEqual(await getRoomSwitches(client, ROOM), { lobby: true, guests: false });
+  assert.deepEqual(await getRoomSwitches(client, ROOM), { lobby: true, guests: false, lastN: 4 });
   assert.equal(iqs[0].attrs.type, 'get');
   assert.ok(child(iqs[0], 'query', NS.owner));
-  answer = form('false', 'true');
-  assert.deepEqual(await getRoomSwitches(client, ROOM), { lobby: false, guests: true });
+  answer = form('false', 'true'); // a server without the field: no cap
+  assert.deepEqual(await getRoomSwitches(client, ROOM), { lobby: false, guests: true, lastN: 0 });
+  answer = form('false', 'true', 'many');
+  assert.deepEqual(await getRoomSwitches(client, ROOM), { lobby: false, guests: true, lastN: 0 });
   server.onStanza = (el, ws) => ws.deliver(`<iq xmlns="jabber:client" type="error" id="${el.attrs.id}" from="${ROOM}"><error type="auth"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`);
   await assert.rejects(getRoomSwitches(client, ROOM), /forbidden/);
 });

@@ -8,11 +8,18 @@
 //   Pion peer, then the Chromium page speak in turn.
 // - A page may ask for fewer (call.setReceiveVideo({lastN: 1})), and for
 //   the room's again.
+// - Pinning someone who has not spoken (the tile's pin button) makes the
+//   page decode their video too, on top of the two; unpinning stops it.
 // The browsers' audio levels are their own (RFC 6464, measured on what
 // they capture): each fake microphone plays a tone (Firefox's own, a WAV
 // file in Chromium), and the test keeps its track disabled (silence) until
 // that page speaks; the Pion peers send the tone or Opus silence on
 // command (test/browser/pionpeers).
+// - Both pages show speaker view (the L shortcut): each turn, the server's
+//   dominant speaker moves in both, the speaker's tile is the large one in
+//   the others' speaker view, and it alone has the speaking outline.
+// - Space talks while muted (push-to-talk), in both pages: the other page
+//   sees the microphone on while Space is held, muted after.
 // Video counts when it grows between two samples: framesDecoded in the
 // pages, packets in the Pion peers.
 import { test, after } from 'node:test';
@@ -49,6 +56,9 @@ function voice() {
   const mics = [];
   let speaking = false;
   MediaDevices.prototype.getUserMedia = async function (c) {
+    // A steady tone is what noise suppression removes: without it the
+    // level the browser sends is the tone's (for the speaking outline).
+    if (c && c.audio) c = { ...c, audio: { ...(typeof c.audio === 'object' ? c.audio : {}), noiseSuppression: false, autoGainControl: false } };
     const s = await gum.call(this, c);
     for (const t of s.getAudioTracks()) {
       const mic = { t, wish: true };
@@ -111,7 +121,11 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   // The model: the most recent dominant speakers first, then join order.
   let recent = [];
   const ownN = {}; // what a page asked for itself (setReceiveVideo's lastN), by name
-  const videoFor = (rx) => [...new Set([...recent, ...everyone])].filter((n) => n !== rx).slice(0, Math.min(LAST_N, ownN[rx] || LAST_N)).sort();
+  const pins = {}; // whom a page pinned, by name
+  const videoFor = (rx) => {
+    const last = [...new Set([...recent, ...everyone])].filter((n) => n !== rx).slice(0, Math.min(LAST_N, ownN[rx] || LAST_N));
+    return [...new Set([...last, ...(pins[rx] ?? [])])].sort();
+  };
   const audioFor = (rx) => everyone.filter((n) => n !== rx).sort();
 
   /** flowing samples everyone twice and says, per receiver, whose video and audio grew. */
@@ -145,12 +159,31 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   await follows('before anyone speaks');
   for (const p of pages) assert.equal(await speaker(p), '', `${p.name} was told of a dominant speaker before anyone spoke`);
 
+  // Speaker view, with the L shortcut.
+  for (const p of pages) {
+    await p.page.keyboard.press('l');
+    await waitUntil(() => p.page.evaluate(() => window.parley.state.layout === 'speaker' && document.getElementById('grid').classList.contains('speaker-view')), 5000,
+      () => `${p.name}: L did not switch to speaker view`);
+  }
+  /** shown: the large tile of p's speaker view, and the tiles with the speaking outline (others than p's own). */
+  const shown = (p) => p.page.evaluate(() => ({
+    main: [...document.querySelectorAll('#grid .tile.main')].map((t) => t.dataset.nick),
+    speaking: [...document.querySelectorAll('#grid .tile.speaking')].map((t) => t.dataset.nick).filter((n) => n !== ''),
+  }));
+
   /** speak makes nick the only one speaking, and waits for both pages to be told. */
   const speak = async (nick) => {
     for (const p of pages) assert.equal(await p.page.evaluate((on) => window.__voice.speak(on), p.name === nick), 1, `${p.name} has no live microphone`);
     for (const n of pion.nicks) await (n === nick ? pion.speak(n) : pion.quiet(n));
     for (const p of pages) {
       await waitUntil(async () => (await speaker(p)) === nick, 30_000, async () => `${p.name} was not told that ${nick} speaks (it says ${JSON.stringify(await speaker(p))})`);
+    }
+    for (const p of pages.filter((q) => q.name !== nick)) {
+      let got = {};
+      await waitUntil(async () => {
+        got = await shown(p);
+        return JSON.stringify(got) === JSON.stringify({ main: [nick], speaking: [nick] });
+      }, 15_000, () => `${p.name}'s speaker view while ${nick} speaks: want ${nick} large and alone outlined, got ${JSON.stringify(got)}`);
     }
     recent = [nick, ...recent.filter((n) => n !== nick)];
   };
@@ -183,6 +216,44 @@ test('lastN=2 in a call of five: video from the two last speakers, audio from al
   await follows('after ff asked for lastN=1');
   await ask(0);
   await follows('after ff asked for no lastN of its own');
+
+  // Pins, with the tiles' pin buttons: cr pins p1 and ff pins p2, who never
+  // spoke (cr gets p3 and ff, ff gets cr and p3, from lastN alone).
+  const pin = async (p, nick) => {
+    const pressed = await p.page.evaluate(async (n) => {
+      const button = document.querySelector(`.tile[data-nick="${n}"] .pin`);
+      if (!button) return null;
+      button.click();
+      await new Promise((r) => setTimeout(r, 50));
+      return button.getAttribute('aria-pressed');
+    }, nick);
+    assert.notEqual(pressed, null, `${p.name} has no tile for ${nick} to pin`);
+    pins[p.name] = pressed === 'true' ? [nick] : [];
+  };
+  await pin(cr, 'p1');
+  await pin(ff, 'p2');
+  assert.deepEqual(pins, { cr: ['p1'], ff: ['p2'] }, 'the pin buttons did not say pressed');
+  await follows('after cr pinned p1 and ff pinned p2');
+  await pin(cr, 'p1');
+  await pin(ff, 'p2');
+  assert.deepEqual(pins, { cr: [], ff: [] }, 'the pin buttons did not say unpressed');
+  await follows('after cr and ff unpinned');
+
+  // Push-to-talk: muted with M, Space held turns the microphone on for
+  // the others, released mutes it again; M unmutes.
+  const audioOf = (p, nick) => p.page.evaluate((n) => window.parley.state.members.get(n)?.state.audio ?? null, nick);
+  for (const [p, other] of [[cr, ff], [ff, cr]]) {
+    const seen = async (want) => waitUntil(async () => (await audioOf(other, p.name)) === want, 15_000,
+      async () => `${other.name} sees ${p.name}'s microphone ${await audioOf(other, p.name)}, want ${want}`);
+    await p.page.keyboard.press('m');
+    await seen('muted');
+    await p.page.keyboard.down(' ');
+    await seen('on');
+    await p.page.keyboard.up(' ');
+    await seen('muted');
+    await p.page.keyboard.press('m');
+    await seen('on');
+  }
 
   for (const p of pages) {
     const errors = p.console.filter((l) => l.startsWith('error:') || l.startsWith('pageerror'));

@@ -14,7 +14,8 @@
 //   and is remembered for the next visit;
 // - the moderator's lobby and guest switches in the people panel: with the
 //   lobby on a newcomer waits, turning it off lets them in; with guests off
-//   a guest is refused, with guests on again they join.
+//   a guest is refused, with guests on again they join; the room's lastN
+//   set to 1 there leaves the moderator one camera of two, "All" both.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startParley, sleep } from '../lib/parley.js';
@@ -225,6 +226,29 @@ for (const [kind, modKind] of [['firefox', 'chromium'], ['chromium', 'firefox']]
     assert.equal(await inCall(gus), false);
     await mod.page.click('#access-lobby');
     await waitUntil(() => inCall(gus), 20_000, () => diagnose([gus, mod]));
+
+    // The room's lastN: at 1, the moderator decodes the camera of one of
+    // cam and gus (whoever spoke last, or joined first); at "All", both.
+    const said = (re) => mod.page.evaluate((s) => [...document.querySelectorAll('#chat-log li')].some((li) => new RegExp(s).test(li.textContent)), re);
+    let grew = [];
+    const cameraCount = async (n) => {
+      const a = await sample(mod);
+      await sleep(2500);
+      const b = await sample(mod);
+      grew = ['cam', 'gus'].filter((k) => (b[k]?.videoFrames ?? 0) > (a[k]?.videoFrames ?? 0));
+      return grew.length === n;
+    };
+    // cam's reload in the settings test may have come back with the camera
+    // off (the pre-join remembers it): two cameras are needed here.
+    if ((await stateOf(mod, 'cam'))?.video !== 'on') await cam.page.click('#toggle-camera');
+    await waitUntil(() => cameraCount(2), 30_000, async () => `the moderator decodes ${JSON.stringify(grew)} before any lastN (cam's camera: ${JSON.stringify(await stateOf(mod, 'cam'))})\n${await diagnose([mod])}`);
+    assert.equal(await mod.page.$eval('#access-lastn', (s) => s.value), '0');
+    await mod.page.select('#access-lastn', '1');
+    await waitUntil(() => said('camera of the latest speaker'), 10_000, () => 'the lastN choice was not confirmed');
+    await waitUntil(() => cameraCount(1), 30_000, async () => `with the room's lastN at 1 the moderator decodes ${JSON.stringify(grew)}\n${await diagnose([mod])}`);
+    await mod.page.select('#access-lastn', '0');
+    await waitUntil(() => said('every camera again'), 10_000, () => 'lifting lastN was not confirmed');
+    await waitUntil(() => cameraCount(2), 30_000, async () => `with lastN lifted the moderator decodes ${JSON.stringify(grew)}\n${await diagnose([mod])}`);
     await gus.page.close();
 
     await mod.page.click('#access-guests');
@@ -243,6 +267,7 @@ for (const [kind, modKind] of [['firefox', 'chromium'], ['chromium', 'firefox']]
     await waitUntil(() => mod.page.evaluate(() => !document.getElementById('access-lobby').disabled), 10_000, () => 'the switches stay busy');
     assert.equal(await mod.page.$eval('#access-lobby', (c) => c.checked), false);
     assert.equal(await mod.page.$eval('#access-guests', (c) => c.checked), true);
+    assert.equal(await mod.page.$eval('#access-lastn', (s) => s.value), '0');
     await closeAll([mod, cam]);
   });
 }

@@ -1,7 +1,7 @@
 // Screen sharing from the call page's button, in Chromium and Firefox: the
 // others receive and decode the share as a second video of the sharer,
 // shown large (speaker view) while the sharer's camera tile goes on; the
-// browser's own "stop sharing" is noticed.
+// browser's own "stop sharing" is noticed; the S shortcut starts a share.
 //
 // Chromium shares its fake screen (getDisplayMedia with the fake UI). Headless
 // Firefox has no screen to capture (getDisplayMedia fails with NotFoundError),
@@ -77,7 +77,7 @@ test('a screen shared from Chromium is received and decoded by Firefox as a seco
   await expectNoShare(sara, finn);
 });
 
-test('a screen shared from Firefox is received and decoded by Chromium as a second video; the button stops it', async () => {
+test('a screen shared from Firefox with the S shortcut is received and decoded by Chromium as a second video; the button stops it', async () => {
   const [sara, finn] = people;
   await finn.page.evaluate(() => {
     navigator.mediaDevices.getDisplayMedia = async () => {
@@ -94,7 +94,8 @@ test('a screen shared from Firefox is received and decoded by Chromium as a seco
       return c.captureStream(10);
     };
   });
-  await finn.page.click('#toggle-share');
+  await finn.page.keyboard.press('s');
+  await waitUntil(() => finn.page.$eval('#toggle-share', (b) => b.getAttribute('aria-pressed') === 'true'), 10_000, () => `S did not start a share\n${finn.console.slice(-5).join('\n')}`);
   await expectShare(finn, sara);
   await finn.page.click('#toggle-share');
   assert.equal(await finn.page.$eval('#toggle-share', (b) => b.getAttribute('aria-pressed')), 'false');

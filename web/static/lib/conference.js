@@ -133,6 +133,8 @@ export class Conference extends Emitter {
     this.dominantSpeaker = '';
     /** @type {'high'|'medium'|'low'} the camera quality we send (SEND_LINES in publish.js) */
     this.sendQuality = 'high';
+    /** @type {Record<'camera'|'screen', string[]|null>} the layers the focus's last send-layers named, by source; null: none said this session */
+    this.focusRids = { camera: null, screen: null };
     /** @type {ReceiveVideo} what we last asked of the videos we receive */
     this.receiveVideo = { quality: 'high', heights: {} };
     this.receiveVideoSent = ''; // the request last sent, serialized
@@ -347,6 +349,7 @@ export class Conference extends Emitter {
   async startSession(sid, _contents, offer) {
     this.closeSession('replaced by a new session', true);
     this.sid = sid;
+    this.focusRids = { camera: null, screen: null }; // a new session: the SFU starts with every layer
     this.contents = offer.next;
     this.offerVersion = 1;
     this.heldCandidates = [];

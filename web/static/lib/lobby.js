@@ -150,38 +150,50 @@ export async function endMeeting(client, room, reason) {
 
 
 /**
- * setRoomSwitches turns the room's lobby and guest access on or off through
- * the XEP-0045 configuration form (parley#lobby, parley#guests); fields
- * left undefined stay as they are. Needs the lock_room permission
- * (forbidden otherwise). Turning the lobby off lets everyone waiting in.
+ * @typedef {object} RoomSwitches what a moderator may change in the room's form
+ * @property {boolean} lobby newcomers wait in the lobby
+ * @property {boolean} guests guests may enter
+ * @property {number} lastN every participant receives the camera of at most this many
+ *   recent speakers (plus the ones it pins); 0: no cap of the room's own
+ */
+
+/**
+ * setRoomSwitches turns the room's lobby and guest access on or off, and
+ * sets its lastN, through the XEP-0045 configuration form (parley#lobby,
+ * parley#guests, parley#last-n); fields left undefined stay as they are.
+ * Needs the lock_room permission (forbidden otherwise). Turning the lobby
+ * off lets everyone waiting in.
  * @param {XmppClient} client
  * @param {string} room the room's bare JID
- * @param {{lobby?: boolean, guests?: boolean}} switches
+ * @param {Partial<RoomSwitches>} switches
  */
 export async function setRoomSwitches(client, room, switches) {
   /** @type {El[]} */
   const fields = [x('field', { var: 'FORM_TYPE' }, [x('value', {}, ['http://jabber.org/protocol/muc#roomconfig'])])];
   if (switches.lobby !== undefined) fields.push(x('field', { var: 'parley#lobby' }, [x('value', {}, [switches.lobby ? '1' : '0'])]));
   if (switches.guests !== undefined) fields.push(x('field', { var: 'parley#guests' }, [x('value', {}, [switches.guests ? '1' : '0'])]));
+  if (switches.lastN !== undefined) fields.push(x('field', { var: 'parley#last-n' }, [x('value', {}, [String(Math.max(0, Math.round(switches.lastN)))])]));
   await client.request(iq('set', room, x('query', { xmlns: NS.owner }, [x('x', { xmlns: NS.data, type: 'submit' }, fields)])));
 }
 
 /**
- * getRoomSwitches reads whether the room's lobby is on and whether guests
- * may enter, from its XEP-0045 configuration form. Needs lock_room, as
- * setRoomSwitches does (forbidden otherwise).
+ * getRoomSwitches reads whether the room's lobby is on, whether guests
+ * may enter and its lastN, from its XEP-0045 configuration form. Needs
+ * lock_room, as setRoomSwitches does (forbidden otherwise).
  * @param {XmppClient} client
  * @param {string} room the room's bare JID
- * @returns {Promise<{lobby: boolean, guests: boolean}>}
+ * @returns {Promise<RoomSwitches>}
  */
 export async function getRoomSwitches(client, room) {
   const res = await client.request(iq('get', room, x('query', { xmlns: NS.owner })));
   const form = child(child(res, 'query', NS.owner), 'x', NS.data);
   /** @param {string} name */
-  const flag = (name) => {
+  const value = (name) => {
     const field = form ? children(form, 'field', NS.data).find((f) => attr(f, 'var') === name) : undefined;
-    const v = field ? child(field, 'value', NS.data)?.text.trim() ?? '' : '';
-    return v === '1' || v === 'true';
+    return field ? child(field, 'value', NS.data)?.text.trim() ?? '' : '';
   };
-  return { lobby: flag('parley#lobby'), guests: flag('parley#guests') };
+  /** @param {string} name */
+  const flag = (name) => value(name) === '1' || value(name) === 'true';
+  const lastN = Number.parseInt(value('parley#last-n'), 10);
+  return { lobby: flag('parley#lobby'), guests: flag('parley#guests'), lastN: Number.isFinite(lastN) && lastN > 0 ? lastN : 0 };
 }

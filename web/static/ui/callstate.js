@@ -70,6 +70,21 @@ export function splitVideos(videos) {
 }
 
 /**
+ * pinnedStreams returns the stream ids whose camera the server must forward
+ * to us whatever its lastN (docs/SIGNALLING.md): the pinned member's
+ * camera. A pinned screen or our own tile needs none (screens always reach
+ * everyone).
+ * @param {CallState} s
+ * @returns {string[]}
+ */
+export function pinnedStreams(s) {
+  if (!s.pinned || s.pinned.endsWith('#screen')) return [];
+  const m = s.members.get(s.pinned);
+  const cam = m && !m.self ? splitVideos(m.videos).camera : null;
+  return cam?.streamId ? [cam.streamId] : [];
+}
+
+/**
  * canModerate says which moderator actions the room grants us over a
  * member, from the permissions the room says we hold (docs/PERMISSIONS.md):
  * mute_others for a mute at the server (microphone or camera), ask_unmute, kick, grant_roles to

@@ -16,7 +16,7 @@ import { DebugRecorder } from '../lib/debuginfo.js';
 import { byId, show, h } from './dom.js';
 import { stopAll } from './media.js';
 import { t, onLanguageChange, applyTranslations } from './i18n.js';
-import { newCallState, newMember, splitVideos } from './callstate.js';
+import { newCallState, newMember, splitVideos, pinnedStreams } from './callstate.js';
 import { Stage } from './tiles.js';
 import { renderPeople } from './people.js';
 import { ChatPanel } from './chat.js';
@@ -99,6 +99,7 @@ class CallView {
     this.seenNames = new Map();
     this.recorder = new DebugRecorder();
     this.renderQueued = false;
+    this.pinsSent = ''; // the stream ids last sent as pinned (sendPins), space-separated
     this.active = true; // false once the call screen is gone
     this.abort = new AbortController(); // ends the listeners on page elements this view added
     /** @type {Map<string, HTMLAudioElement>} remote audio by track id; outside tiles so paging never silences anyone */
@@ -440,6 +441,7 @@ class CallView {
       this.renderQueued = false;
       if (!this.active) return;
       this.stage.render(this.state);
+      this.sendPins();
       renderPeople(byId('people'), byId('people-title'), this.state, (a, m) => this.controls.moderate(a, m));
       this.lobby?.render();
       this.access?.render([...this.state.members.values()].find((m) => m.self), this.state.panel === 'people');
@@ -448,6 +450,18 @@ class CallView {
       byId('call-count').textContent = t('call.count', { count: this.state.members.size });
       this.controls.render();
     });
+  }
+
+  /**
+   * sendPins tells the server whose camera we pin, so that lastN forwards
+   * it on top of the last speakers'; only when that changes (a pin, or
+   * the pinned member's camera arriving or leaving).
+   */
+  sendPins() {
+    const pins = pinnedStreams(this.state);
+    if (pins.join(' ') === this.pinsSent) return;
+    this.pinsSent = pins.join(' ');
+    this.call.setReceiveVideo({ pinned: pins });
   }
 
   renderPager() {

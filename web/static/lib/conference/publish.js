@@ -102,6 +102,7 @@ export async function setScreen(conf, track) {
   if (prev === track) return;
   if (prev && conf.onScreenEnded && typeof prev.removeEventListener === 'function') prev.removeEventListener('ended', conf.onScreenEnded);
   conf.screenTrack = track;
+  conf.focusRids.screen = null; // a new share is a new publication at the SFU: all its layers until the focus says
   conf.onScreenEnded = null;
   if (track && typeof track.addEventListener === 'function') {
     const onEnded = () => {
@@ -191,7 +192,9 @@ export async function tuneEncodings(conf, pc) {
     for (const e of encodings) {
       const w = plan.get(e.rid ?? '');
       if (!w) continue;
-      for (const [k, v] of Object.entries(w)) {
+      // The focus's last send-layers still holds: a layer it paused stays
+      // paused until it asks for it again.
+      for (const [k, v] of Object.entries({ ...w, active: layerOn(conf, slot, e.rid, w) })) {
         if (/** @type {any} */ (e)[k] !== v) {
           /** @type {any} */ (e)[k] = v;
           changed = true;
@@ -212,6 +215,7 @@ export async function tuneEncodings(conf, pc) {
  * @param {string[]} rids the layers to send
  */
 export async function sendLayers(conf, source, rids) {
+  conf.focusRids[source] = rids;
   const pc = conf.pc;
   if (!pc) return;
   for (const [mid, slot] of publishSlots(conf)) {
@@ -222,7 +226,7 @@ export async function sendLayers(conf, source, rids) {
     const plan = planFor(conf, slot, t.sender, params.encodings ?? []);
     let changed = false;
     for (const e of params.encodings ?? []) {
-      const on = !e.rid || (rids.includes(e.rid) && plan.get(e.rid)?.active !== false);
+      const on = layerOn(conf, slot, e.rid, plan.get(e.rid ?? ''));
       if (e.active !== on) {
         e.active = on;
         changed = true;
@@ -230,6 +234,21 @@ export async function sendLayers(conf, source, rids) {
     }
     if (changed) await t.sender.setParameters(params).catch((/** @type {unknown} */ err) => console.warn(`parley: could not pause ${source} layers`, err));
   }
+}
+
+/**
+ * layerOn says whether a layer is sent: the picture and the send quality
+ * allow it (its layerPlan setting) and the focus's last send-layers for
+ * the source, if any, names it. An encoding without a rid is always on.
+ * @param {Conference} conf
+ * @param {'camera'|'screen'} slot
+ * @param {string|undefined} rid
+ * @param {LayerSetting|undefined} planned
+ */
+function layerOn(conf, slot, rid, planned) {
+  if (!rid) return true;
+  const focus = conf.focusRids[slot];
+  return planned?.active !== false && (focus === null || focus.includes(rid));
 }
 
 /**
