@@ -100,6 +100,7 @@ class CallView {
     this.recorder = new DebugRecorder();
     this.renderQueued = false;
     this.pinsSent = ''; // the stream ids last sent as pinned (sendPins), space-separated
+    this.heightsSent = ''; // the tile heights last sent (sendHeights), serialized
     this.active = true; // false once the call screen is gone
     this.abort = new AbortController(); // ends the listeners on page elements this view added
     /** @type {Map<string, HTMLAudioElement>} remote audio by track id; outside tiles so paging never silences anyone */
@@ -139,6 +140,9 @@ class CallView {
     });
     // A new network (Wi-Fi to mobile, a VPN coming up) needs new ICE candidates.
     window.addEventListener('online', () => this.call.restartIce('the network changed'), { signal: this.abort.signal });
+    // A resized window changes the tiles' sizes, and so the layers they need.
+    this.resized = new ResizeObserver(() => this.render());
+    this.resized.observe(byId('grid'));
     /** @type {TestHook} */
     this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, state: this.state, extras: null, events: [], statusLog: [], trace: () => this.recorder.trace };
     /** @type {any} */ (window).parley = this.hook;
@@ -442,6 +446,7 @@ class CallView {
       if (!this.active) return;
       this.stage.render(this.state);
       this.sendPins();
+      this.sendHeights();
       renderPeople(byId('people'), byId('people-title'), this.state, (a, m) => this.controls.moderate(a, m));
       this.lobby?.render();
       this.access?.render([...this.state.members.values()].find((m) => m.self), this.state.panel === 'people');
@@ -462,6 +467,20 @@ class CallView {
     if (pins.join(' ') === this.pinsSent) return;
     this.pinsSent = pins.join(' ');
     this.call.setReceiveVideo({ pinned: pins });
+  }
+
+  /**
+   * sendHeights tells the server how tall each remote video is shown, so
+   * that it forwards the layer that fills the tile (and nothing of a video
+   * on another page); only when that changes.
+   */
+  sendHeights() {
+    const heights = this.stage.videoHeights(this.state);
+    if (!heights) return;
+    const key = JSON.stringify(Object.entries(heights).sort());
+    if (key === this.heightsSent) return;
+    this.heightsSent = key;
+    this.call.setReceiveVideo({ heights });
   }
 
   renderPager() {
@@ -538,6 +557,7 @@ class CallView {
   close() {
     this.active = false;
     this.abort.abort();
+    this.resized.disconnect();
     this.monitor.stop();
     this.controls.unwire();
     this.selfMeter?.stop();

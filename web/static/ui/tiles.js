@@ -10,6 +10,7 @@
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import { t } from './i18n.js';
+import { splitVideos } from './callstate.js';
 
 /** @typedef {import('./callstate.js').Member} Member */
 /** @typedef {import('./callstate.js').CallState} CallState */
@@ -182,6 +183,34 @@ export class Stage {
     const pinLabel = t(pinned ? 'tile.unpin' : 'tile.pin', { name: tile.name.textContent });
     tile.pin.setAttribute('aria-label', pinLabel);
     tile.pin.title = pinLabel;
+  }
+
+  /**
+   * videoHeights says how tall, in device pixels, each remote video is
+   * shown now, by track id (RemoteTrack.trackId): its tile's height, or 0
+   * when no tile on screen shows it (another page, a camera that is off).
+   * The SFU forwards the smallest layer that fills the tile and pauses a
+   * video shown nowhere (docs/SIGNALLING.md, receive-video). Null while the
+   * stage is not laid out (the call screen hidden): nothing to say yet.
+   * @param {CallState} s
+   * @returns {Record<string, number>|null}
+   */
+  videoHeights(s) {
+    if (!this.grid.isConnected || this.grid.clientHeight === 0) return null;
+    const dpr = window.devicePixelRatio || 1;
+    /** @type {Record<string, number>} */
+    const out = {};
+    for (const m of s.members.values()) {
+      if (m.self) continue;
+      const { camera, screen } = splitVideos(m.videos);
+      for (const [track, key] of /** @type {const} */ ([[camera, m.nick], [screen, `${m.nick}#screen`]])) {
+        if (!track) continue;
+        const tile = this.tiles.get(key);
+        const shown = tile !== undefined && tile.el.parentElement === this.grid && !tile.video.hidden;
+        out[track.trackId] = shown ? Math.round(tile.video.clientHeight * dpr) : 0;
+      }
+    }
+    return out;
   }
 
   /**
