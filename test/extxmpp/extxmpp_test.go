@@ -102,6 +102,7 @@ type focusHealth struct {
 	OK      bool     `json:"ok"`
 	XMPP    string   `json:"xmpp"`
 	Bridges int      `json:"bridges"`
+	Rooms   int      `json:"rooms"`
 	Missing []string `json:"missing"`
 }
 
@@ -120,6 +121,9 @@ type server struct {
 	ws, component string
 	// register creates an account.
 	register func(user, password string)
+	// stop, if set, kills the server; starting it again in the same
+	// folder keeps its accounts.
+	stop func()
 }
 
 // deployment is the focus and one bridge against a server.
@@ -240,6 +244,35 @@ func runCall(t *testing.T, startServer func(t *testing.T, dir string) server, sr
 	if _, err := getJSON(d.bridgeURL, &bh); err != nil || bh.Conferences != 1 {
 		t.Fatalf("the bridge hosts %d conferences (err %v), want 1", bh.Conferences, err)
 	}
+	if d.srv.stop == nil {
+		return
+	}
+	// The server dies and comes back: the focus says so, reconnects,
+	// finds the bridge (which reconnected too) and calls again.
+	d.srv.stop()
+	waitFor(t, "the focus's /health names the lost server", 10*time.Second, func() bool {
+		h, code := d.health()
+		return code == http.StatusServiceUnavailable && len(h.Missing) > 0 && strings.Contains(h.Missing[0], "the XMPP server")
+	})
+	d.srv = startServer(t, d.dir)
+	waitFor(t, "the focus and the bridge back", 40*time.Second, func() bool {
+		h, code := d.health()
+		return code == http.StatusOK && h.Bridges == 1
+	})
+	again := d.call("again")
+	waitFor(t, "the first call's conference expired on the bridge", 20*time.Second, func() bool {
+		_, err := getJSON(d.bridgeURL, &bh)
+		return err == nil && bh.Conferences == 1
+	})
+	// Everyone leaves: the focus leaves the room, and the conference ends.
+	for _, p := range again {
+		p.Close()
+	}
+	waitFor(t, "the focus out of the room and the conference over", 20*time.Second, func() bool {
+		h, _ := d.health()
+		_, err := getJSON(d.bridgeURL, &bh)
+		return err == nil && bh.Conferences == 0 && h.Rooms == 0
+	})
 }
 
 // TestProsody: a call through Debian's Prosody.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,7 +68,6 @@ func startProsody(t *testing.T, dir, ws, comp string) server {
 		t.Fatal(err)
 	}
 	cmd := start(t, "prosody", "prosody", "--config", cfg, "-F")
-	_ = cmd
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(pdir, "prosody.log"))
@@ -84,6 +84,7 @@ func startProsody(t *testing.T, dir, ws, comp string) server {
 		})
 	}
 	return server{ws: "ws://127.0.0.1:" + ws + "/xmpp-websocket", component: "127.0.0.1:" + comp,
+		stop: func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() },
 		register: func(user, password string) {
 			out, err := exec.Command("prosodyctl", "--config", cfg, "register", user, domain, password).CombinedOutput()
 			if err != nil {
