@@ -131,9 +131,9 @@ type deployment struct {
 	t          *testing.T
 	bin, dir   string
 	srv        server
+	focus      *exec.Cmd
 	focusURL   string // the focus's /health
 	bridgeURL  string // the bridge's /health
-	components string
 }
 
 // startFocus starts `parley focus`, the server's component.
@@ -141,7 +141,7 @@ func (d *deployment) startFocus() {
 	os.WriteFile(filepath.Join(d.dir, "component-secret"), []byte(componentSecret+"\n"), 0o600)
 	port := freePort(d.t)
 	d.focusURL = "http://127.0.0.1:" + port + "/health"
-	start(d.t, "focus", d.bin, "focus", "--server", d.srv.component, "--domain", domain,
+	d.focus = start(d.t, "focus", d.bin, "focus", "--server", d.srv.component, "--domain", domain,
 		"--secret-file", filepath.Join(d.dir, "component-secret"), "--listen", "127.0.0.1:"+port, "--log-level", "debug")
 }
 
@@ -260,6 +260,7 @@ func runCall(t *testing.T, startServer func(t *testing.T, dir string) server, sr
 		return code == http.StatusOK && h.Bridges == 1
 	})
 	again := d.call("again")
+	t.Logf("a call again after the server's restart")
 	waitFor(t, "the first call's conference expired on the bridge", 20*time.Second, func() bool {
 		_, err := getJSON(d.bridgeURL, &bh)
 		return err == nil && bh.Conferences == 1
@@ -273,6 +274,27 @@ func runCall(t *testing.T, startServer func(t *testing.T, dir string) server, sr
 		_, err := getJSON(d.bridgeURL, &bh)
 		return err == nil && bh.Conferences == 0 && h.Rooms == 0
 	})
+
+	// The bridge comes back before the focus: the server bounces its
+	// check of focus.<domain> (the component is not connected), which
+	// is no misconfiguration; the focus, started later, finds it.
+	syscall.Kill(-d.focus.Process.Pid, syscall.SIGKILL)
+	d.srv.stop()
+	d.srv = startServer(t, d.dir)
+	var bs struct {
+		XMPP string `json:"xmpp"`
+	}
+	waitFor(t, "the bridge back in the brewery without a focus", 40*time.Second, func() bool {
+		_, err := getJSON(d.bridgeURL, &bs)
+		return err == nil && bs.XMPP == "connected"
+	})
+	d.startFocus()
+	waitFor(t, "the new focus finds the bridge", 30*time.Second, func() bool {
+		h, code := d.health()
+		return code == http.StatusOK && h.Bridges == 1
+	})
+	d.call("third")
+	t.Logf("a call with a focus started after the bridge")
 }
 
 // TestProsody: a call through Debian's Prosody.
