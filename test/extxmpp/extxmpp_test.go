@@ -128,12 +128,12 @@ type server struct {
 
 // deployment is the focus and one bridge against a server.
 type deployment struct {
-	t          *testing.T
-	bin, dir   string
-	srv        server
-	focus      *exec.Cmd
-	focusURL   string // the focus's /health
-	bridgeURL  string // the bridge's /health
+	t         *testing.T
+	bin, dir  string
+	srv       server
+	focus     *exec.Cmd
+	focusURL  string // the focus's /health
+	bridgeURL string // the bridge's /health
 }
 
 // startFocus starts `parley focus`, the server's component.
