@@ -183,8 +183,13 @@ func (s *Service) setConn(c *xmppclient.Client, err error) {
 // serve dispatches what the server sends until the connection ends.
 func (s *Service) serve(ctx context.Context, c *xmppclient.Client) {
 	pollCtx, stop := context.WithCancel(ctx)
+	var polling sync.WaitGroup
+	polling.Add(1)
+	go func() { defer polling.Done(); s.rooms.poll(pollCtx, c) }()
+	// The poller ends before lost() forgets the rooms, so that it cannot
+	// add one after.
+	defer polling.Wait()
 	defer stop()
-	go s.rooms.poll(pollCtx, c)
 	for {
 		select {
 		case <-ctx.Done():

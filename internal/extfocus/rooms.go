@@ -23,6 +23,10 @@ const (
 	nsXConf      = "jabber:x:conference" // XEP-0249 direct invitations
 )
 
+// joinTimeout is how long a room has to answer the focus's presence
+// before the next listing asks again.
+const joinTimeout = 10 * time.Second
+
 // rooms follows the MUC service's rooms: the focus joins each room it
 // lists (Jicofo is asked by its clients instead; parley's clients ask
 // nothing, so the focus looks), and an occupant that sends the focus a
@@ -42,6 +46,7 @@ type rooms struct {
 
 // room is one room the focus is in, or asked to join.
 type room struct {
+	asked     time.Time           // when we asked to join
 	joined    bool                // our own presence came back
 	occupants map[string]occupant // by nick, without the focus
 	hidden    bool                // logged: the room hides real JIDs from us
@@ -98,7 +103,12 @@ func (r *rooms) pollOnce(ctx context.Context, c *xmppclient.Client) {
 		}
 		j = j.Bare()
 		r.mu.Lock()
-		_, in := r.byJID[j]
+		rm, in := r.byJID[j]
+		if in && !rm.joined && time.Since(rm.asked) > joinTimeout {
+			// The room never answered our presence: ask again.
+			delete(r.byJID, j)
+			in = false
+		}
 		wasEmpty := r.leftEmpty[j]
 		r.mu.Unlock()
 		if in || (wasEmpty && !r.hasOccupants(ctx, c, j)) {
@@ -137,7 +147,7 @@ func (r *rooms) join(j jid.JID) {
 		r.mu.Unlock()
 		return
 	}
-	r.byJID[j] = &room{occupants: make(map[string]occupant)}
+	r.byJID[j] = &room{asked: time.Now(), occupants: make(map[string]occupant)}
 	delete(r.leftEmpty, j)
 	r.mu.Unlock()
 	r.s.log.Info("joining a room", "room", j.String())
