@@ -33,9 +33,10 @@ type fakeServer struct {
 }
 
 type fakeConn struct {
-	tr  stream.Transport
-	in  chan *xmlstream.Element
-	wmu sync.Mutex
+	tr   stream.Transport
+	in   chan *xmlstream.Element
+	wmu  sync.Mutex
+	seen []*xmlstream.Element // read but not yet expected; owned by the test goroutine
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -110,9 +111,17 @@ func (c *fakeConn) send(el *xmlstream.Element) {
 	c.tr.Write(el)
 }
 
-// expect returns the next stanza matching ok, skipping others.
+// expect returns the first stanza matching ok, in the order they came;
+// the others stay for later expectations (the pool and the room watcher
+// send concurrently).
 func (c *fakeConn) expect(t *testing.T, what string, ok func(*xmlstream.Element) bool) *xmlstream.Element {
 	t.Helper()
+	for i, el := range c.seen {
+		if ok(el) {
+			c.seen = append(c.seen[:i], c.seen[i+1:]...)
+			return el
+		}
+	}
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
@@ -123,6 +132,7 @@ func (c *fakeConn) expect(t *testing.T, what string, ok func(*xmlstream.Element)
 			if ok(el) {
 				return el
 			}
+			c.seen = append(c.seen, el)
 		case <-timeout:
 			t.Fatalf("never: %s", what)
 		}
@@ -211,8 +221,8 @@ func TestRoomsThroughAComponentConnection(t *testing.T) {
 	c.expect(t, "room2, made by the focus, left", presenceTo("room2@conference.example.test/focus", "unavailable"))
 
 	// The connection breaks: the focus reconnects and joins again.
+	srv.setRooms("room3@conference.example.test")
 	c.tr.Close()
 	c2 := <-srv.conns
-	srv.setRooms("room3@conference.example.test")
 	c2.expect(t, "room3 joined after reconnecting", presenceTo("room3@conference.example.test/focus", ""))
 }
