@@ -18,6 +18,9 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v prosody >/dev/null 2>&1 || need+=(prosody)
+command -v prosodyctl >/dev/null 2>&1 || need+=(prosody)
+command -v ejabberdctl >/dev/null 2>&1 || need+=(ejabberd)
+command -v epmd >/dev/null 2>&1 || need+=(erlang-base)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
@@ -41,8 +44,8 @@ if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # Debian starts prosody and coturn as services on install; our tests run their own.
-  for svc in prosody coturn; do
+  # Debian starts prosody, coturn and ejabberd as services on install; our tests run their own.
+  for svc in prosody coturn ejabberd; do
     $SUDO systemctl stop "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
   done
 fi

@@ -3,6 +3,7 @@
 //
 //	parley [serve] [flags]   run the server (the default)
 //	parley bridge [flags]    run a media bridge for a parley serve elsewhere
+//	parley focus [flags]     run the focus as a component of Prosody or ejabberd
 //	parley user ...          manage accounts
 //	parley room ...          manage declared rooms
 //	parley load ...          run R rooms of P headless participants against a server
@@ -18,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
 )
 
 func main() {
@@ -39,6 +41,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 		defer stop()
 		return runBridge(ctx, args, stderr)
+	case "focus":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runFocus(ctx, args, stderr)
 	case "load":
 		return runLoad(args, stdout, stderr)
 	case "recorder":
@@ -73,6 +79,8 @@ func usage(w io.Writer) {
   parley [serve] [--listen ADDR] [--c2s ADDR] [--domain D] [--data DIR] [--public-ip IP] ...
   parley bridge --server ws://HOST:PORT/xmpp-websocket --domain D --user NAME --password-file F
                 --listen ADDR --public-ip IP [--brewery ROOM] [--focus JIDS] [--region R]
+  parley focus --server HOST:PORT --domain D --secret-file F [--component focus.D] [--muc conference.D]
+               [--brewery ROOM] [--bridge-users NAMES] [--listen ADDR]   (a XEP-0114 component)
   parley user add|passwd|delete NAME [--data DIR] [--domain D]   (password on stdin)
   parley user list [--data DIR] [--domain D]
   parley room add|set NAME [--data DIR] [--domain D] [--title T] [--lobby] [--members-only]

@@ -290,8 +290,10 @@ func (n *Node) presence(occupant jid.JID) *xmlstream.Element {
 }
 
 // checkFocus asks each focus JID's disco#info: an error answer, or an
-// entity that is not a focus, is a misconfiguration; no answer in time is
-// only logged (the focus may start later).
+// entity that is not a focus, is a misconfiguration; no answer in time, or
+// service-unavailable or remote-server-timeout (a component the server
+// knows but that is not connected), is only logged (the focus may start
+// later).
 func (n *Node) checkFocus(ctx context.Context, c *xmppclient.Client) error {
 	for _, f := range n.cfg.Focus {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -301,6 +303,12 @@ func (n *Node) checkFocus(ctx context.Context, c *xmppclient.Client) error {
 		switch {
 		case errors.As(err, &se) && f.Local != "" && se.Condition == stanza.ServiceUnavailable:
 			// An account's bare JID: its server answers for it, not the focus.
+			continue
+		case errors.As(err, &se) && (se.Condition == stanza.ServiceUnavailable || se.Condition == "remote-server-timeout"):
+			// A component not connected yet (Prosody bounces with
+			// service-unavailable, or remote-server-timeout while it
+			// starts): the focus may start later.
+			n.log.Warn("the focus is not connected to the server yet", "focus", f.String())
 			continue
 		case errors.As(err, &se):
 			return fmt.Errorf("%w: --focus %s: the server answers %s: no focus there", errMisconfigured, f, se.Condition)
