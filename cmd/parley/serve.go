@@ -56,7 +56,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "parley serve: --sip: %v\n", err)
 			return 2
 		}
-		cfg.Dial, cfg.DialIn = g.AdminDial, g.DialIn
+		cfg.Dial, cfg.DialIn, cfg.Phones = g.AdminDial, g.DialIn, g
 	}
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)

@@ -303,7 +303,7 @@ func (g *Gateway) join(ctx context.Context, room, nick string, leg *phoneLeg, mi
 		case i > 1:
 			name = fmt.Sprintf("%s %d", nick, i)
 		}
-		r, err := client.Join(ctx, sdk.RoomConfig{Room: room, Nick: name, Media: media})
+		r, err := client.Join(ctx, sdk.RoomConfig{Room: room, Nick: name, Media: media, Phone: true})
 		var je *sdk.JoinError
 		if errors.As(err, &je) && je.Condition == "conflict" && i < 20 {
 			continue

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/sip"
+	"parley.dev/parley/internal/stanza"
 )
 
 // callee runs a sipp callee scenario on a free port and returns its URI
@@ -70,6 +71,11 @@ func TestDialOutBusyAndRejected(t *testing.T) {
 		var de *sip.DialError
 		if !errors.As(err, &de) || de.Reason != c.reason {
 			t.Errorf("%s: %v, want a DialError %q", c.scenario, err, c.reason)
+		}
+		// What the web client's dialler reads: the reason as an
+		// application condition of the stanza error.
+		if se := stanza.AsError(err); se.Extra == nil || se.Extra.Name != c.reason || se.Extra.Space != "urn:parley:phone:0" {
+			t.Errorf("%s: the stanza error %v carries %v, want <%s xmlns='urn:parley:phone:0'/>", c.scenario, se, se.Extra, c.reason)
 		}
 		if err := <-done; err != nil {
 			t.Errorf("%s: %v", c.scenario, err)
