@@ -99,10 +99,22 @@ func readWAV(t *testing.T, path string) []int16 {
 	return pcm
 }
 
+// baresipOpts are a baresip's extras: more config lines (modules), and
+// more account parameters (";mediaenc=srtp-mand").
+type baresipOpts struct {
+	config, account string
+}
+
 // baresip runs a headless baresip that calls uri for seconds, sending
 // in.wav (a 1 kHz tone) and recording what it hears; it returns the
 // recording's path.
 func baresip(t *testing.T, uri string, seconds int) (string, error) {
+	t.Helper()
+	return baresipWith(t, uri, seconds, baresipOpts{})
+}
+
+// baresipWith is baresip with extras.
+func baresipWith(t *testing.T, uri string, seconds int, opts baresipOpts) (string, error) {
 	t.Helper()
 	path, err := exec.LookPath("baresip")
 	if err != nil {
@@ -127,11 +139,12 @@ module sndfile.so
 module menu.so
 module_app account.so
 snd_path %s
-`, freePort(t), in, out)
+%s
+`, freePort(t), in, out, opts.config)
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	account := "<sip:+4915112345678@127.0.0.1>;regint=0;audio_codecs=PCMU\n"
+	account := "<sip:+4915112345678@127.0.0.1>;regint=0;audio_codecs=PCMU" + opts.account + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +167,13 @@ snd_path %s
 // the phone's recording holds the 440 Hz.
 func TestAudioBothWays(t *testing.T) {
 	h := start(t, nil)
+	audioBothWays(t, h, "sip:lab@"+h.gw.Addr(), baresipOpts{})
+}
+
+// audioBothWays has a baresip (with opts) call uri, and checks that the
+// room and the phone hear each other's tone.
+func audioBothWays(t *testing.T, h *harness, uri string, opts baresipOpts) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := sdk.Connect(ctx, sdk.Config{Server: h.srv.WebSocket, Domain: h.srv.Domain})
@@ -184,7 +204,7 @@ func TestAudioBothWays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := baresip(t, "sip:lab@"+h.gw.Addr(), 8)
+	rec, err := baresipWith(t, uri, 8, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,7 +163,12 @@ func (g *Gateway) carryCall(dlg *sipgo.DialogServerSession, roomp *string, nick 
 		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)
 		return err
 	}
-	leg := newPhoneLeg(conn, o, src, &g.rtp)
+	leg, err := newPhoneLeg(conn, o, src, &g.rtp)
+	if err != nil {
+		conn.Close()
+		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)
+		return err
+	}
 	defer leg.close()
 	g.legs.Store(dlg.ID, leg)
 	defer g.legs.Delete(dlg.ID)

@@ -103,8 +103,15 @@ func (g *Gateway) Dial(ctx context.Context, room, to string) (Dialled, error) {
 	nick := phoneNick("", target.User)
 	res := Dialled{Room: room, Nick: nick, Call: dlg.InviteRequest.CallID().Value()}
 	joined := make(chan error, 1)
+	answer.srtp = nil // we offer no SRTP: a crypto line in the answer is not ours to take
+	leg, err := newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source()), &g.rtp)
+	if err != nil {
+		g.bye(dlg)
+		dlg.Close()
+		return fail(&DialError{Reason: "failed", Err: err})
+	}
 	g.calls.Add(1)
-	go g.runDialled(dlg, room, nick, newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source()), &g.rtp), joined)
+	go g.runDialled(dlg, room, nick, leg, joined)
 	if err := <-joined; err != nil {
 		return Dialled{}, &DialError{Reason: "failed", Err: err}
 	}

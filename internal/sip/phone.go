@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/zaf/g711"
 
 	"parley.dev/parley/sdk"
@@ -25,6 +26,8 @@ type phoneLeg struct {
 	dtmfPT  uint8         // read-only: telephone-event's type, 0 if none
 	peerIPs [2]netip.Addr // read-only: RTP is taken from these addresses only (the SDP's, the signalling's)
 	digits  chan byte     // DTMF digits, written by readLoop; buffered, drops when full
+	srtpIn  *srtp.Context // decrypts the phone's SRTP, nil for plain RTP; used by readLoop only
+	srtpOut *srtp.Context // encrypts ours, nil for plain RTP; used by sendLoop only
 
 	mu        sync.Mutex
 	remote    netip.AddrPort // guarded by mu: where we send
@@ -42,14 +45,21 @@ func listenRTP(ip net.IP) (*net.UDPConn, error) {
 }
 
 // newPhoneLeg is the leg on conn with a phone whose SDP is o, and whose
-// SIP came from signalling.
-func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr, counts *rtpCounts) *phoneLeg {
+// SIP came from signalling: SRTP when o carries SDES keys.
+func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr, counts *rtpCounts) (*phoneLeg, error) {
 	peer := o.rtp.Addr()
 	if peer.IsUnspecified() {
 		peer = signalling
 	}
-	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
+	p := &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
 		digits: make(chan byte, 32), closed: make(chan struct{}), counts: counts}
+	if o.srtp != nil {
+		var err error
+		if p.srtpIn, p.srtpOut, err = o.srtp.contexts(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 func (p *phoneLeg) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -67,6 +77,7 @@ func (p *phoneLeg) close() {
 // names an address nobody reaches).
 func (p *phoneLeg) readLoop() {
 	buf := make([]byte, 1500)
+	plain := make([]byte, 1500)
 	var pkt rtp.Packet
 	pcm := make([]int16, 0, 1500)
 	latched := false
@@ -78,7 +89,16 @@ func (p *phoneLeg) readLoop() {
 			}
 			continue
 		}
-		if ip := from.Addr().Unmap(); ip != p.peerIPs[0] && ip != p.peerIPs[1] || pkt.Unmarshal(buf[:n]) != nil {
+		data := buf[:n]
+		if p.srtpIn != nil && n >= 12 && data[0]>>6 == 2 {
+			// SRTP: authenticated and decrypted, or refused.
+			if data, err = p.srtpIn.DecryptRTP(plain[:0], data, nil); err != nil {
+				data = nil
+			} else {
+				p.counts.srtp.Add(1)
+			}
+		}
+		if ip := from.Addr().Unmap(); ip != p.peerIPs[0] && ip != p.peerIPs[1] || data == nil || pkt.Unmarshal(data) != nil {
 			p.counts.refused.Add(1)
 			continue
 		}
@@ -165,7 +185,8 @@ type rtpCounts struct {
 	lateIn   atomic.Int64 // of those, too late to play (the jitter buffer had moved on)
 	sent     atomic.Int64 // packets to phones
 	lateOut  atomic.Int64 // of those, sent more than a frame (20 ms) after their time: the gateway fell behind
-	refused  atomic.Int64 // packets from elsewhere, or not RTP
+	refused  atomic.Int64 // packets from elsewhere, or not RTP, or failing SRTP's authentication
+	srtp     atomic.Int64 // SRTP packets from phones that decrypted and authenticated
 }
 
 // sendLoop sends the phone 20 ms of next() every 20 ms until the leg
@@ -180,6 +201,7 @@ func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
 	var pcm [frameLen]int16
 	payload := make([]byte, 0, frameLen)
 	buf := make([]byte, 12+frameLen)
+	sealed := make([]byte, 0, 12+frameLen+16) // with SRTP's auth tag (10 bytes)
 	tick := time.NewTicker(frameTime)
 	defer tick.Stop()
 	start, frames := time.Now(), time.Duration(0)
@@ -204,19 +226,26 @@ func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
 			frames++
 			next(&pcm)
 			payload = encodeG711(p.pt, pcm[:], payload[:0])
-			p.send(&h, buf, payload)
+			p.send(&h, buf, sealed, payload)
 		}
 	}
 }
 
-// send writes one RTP packet and moves h on.
-func (p *phoneLeg) send(h *rtp.Header, buf, payload []byte) {
+// send writes one RTP packet (SRTP, sealed in sealed, with SDES) and
+// moves h on.
+func (p *phoneLeg) send(h *rtp.Header, buf, sealed, payload []byte) {
 	if n, err := h.MarshalTo(buf); err == nil {
 		p.mu.Lock()
 		to := p.remote
 		p.mu.Unlock()
-		if _, err := p.conn.WriteToUDPAddrPort(append(buf[:n], payload...), to); err == nil {
-			p.counts.sent.Add(1)
+		pkt := append(buf[:n], payload...)
+		if p.srtpOut != nil {
+			pkt, err = p.srtpOut.EncryptRTP(sealed[:0], pkt, nil)
+		}
+		if err == nil {
+			if _, err := p.conn.WriteToUDPAddrPort(pkt, to); err == nil {
+				p.counts.sent.Add(1)
+			}
 		}
 	}
 	h.SequenceNumber++

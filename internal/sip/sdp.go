@@ -30,6 +30,8 @@ type offer struct {
 	pt       uint8          // the G.711 payload type chosen (0 or 8)
 	dtmfPT   uint8          // telephone-event's payload type; 0 when not offered
 	sendrecv bool           // false when the phone holds (sendonly/inactive)
+	proto    string         // the m-line's transport: RTP/AVP, or RTP/SAVP with SRTP
+	srtp     *sdes          // the keys when the phone offered SDES (a=crypto) we speak; nil: plain RTP
 }
 
 // Errors of SDP negotiation: a malformed body is a 400, no common codec a
@@ -75,8 +77,8 @@ func audioOffer(sd *sdp.SessionDescription, m *sdp.MediaDescription) (offer, err
 	if port <= 0 || port > 65535 {
 		return offer{}, fmt.Errorf("%w: port %d", errBadSDP, port)
 	}
-	o := offer{rtp: netip.AddrPortFrom(ip.Unmap(), uint16(port)), sendrecv: true}
-	if !strings.Contains(strings.Join(m.MediaName.Protos, "/"), "RTP/AVP") {
+	o := offer{rtp: netip.AddrPortFrom(ip.Unmap(), uint16(port)), sendrecv: true, proto: strings.Join(m.MediaName.Protos, "/")}
+	if o.proto != "RTP/AVP" && o.proto != "RTP/SAVP" {
 		return offer{}, fmt.Errorf("%w: transport %v", errNoCodec, m.MediaName.Protos)
 	}
 	o.pt = 255
@@ -99,10 +101,17 @@ func audioOffer(sd *sdp.SessionDescription, m *sdp.MediaDescription) (offer, err
 			}
 		case "sendonly", "inactive":
 			o.sendrecv = false
+		case "crypto":
+			if tag, key, ok := parseCrypto(a.Value); ok && o.srtp == nil {
+				o.srtp = &sdes{tag: tag, remote: key, local: newSDESKey()}
+			}
 		}
 	}
 	if o.pt == 255 {
 		return offer{}, errNoCodec
+	}
+	if o.proto == "RTP/SAVP" && o.srtp == nil { // SRTP required, in no suite we speak
+		return offer{}, fmt.Errorf("%w: no a=crypto with %s", errNoCodec, sdesSuite)
 	}
 	return o, nil
 }
@@ -132,8 +141,15 @@ func answerSDP(o offer, ip net.IP, port int, sessionID uint64) []byte {
 		attrs = append(attrs, fmt.Sprintf("a=rtpmap:%d telephone-event/8000", o.dtmfPT),
 			fmt.Sprintf("a=fmtp:%d 0-15", o.dtmfPT))
 	}
-	lines = append(lines, fmt.Sprintf("m=audio %d RTP/AVP %s", port, fmts))
+	proto := "RTP/AVP"
+	if o.proto == "RTP/SAVP" {
+		proto = o.proto
+	}
+	lines = append(lines, fmt.Sprintf("m=audio %d %s %s", port, proto, fmts))
 	lines = append(lines, attrs...)
+	if o.srtp != nil {
+		lines = append(lines, cryptoLine(o.srtp.tag, o.srtp.local))
+	}
 	lines = append(lines, "a=ptime:20", "a=sendrecv")
 	return []byte(strings.Join(lines, "\r\n") + "\r\n")
 }
