@@ -32,7 +32,7 @@ type Gateway struct {
 	udp     *net.UDPConn
 	tcp     *net.TCPListener
 	tls     net.Listener // SIP over TLS; nil without Config.TLSListen
-	bindIP  net.IP // where RTP sockets bind; read-only
+	bindIP  net.IP       // where RTP sockets bind; read-only
 
 	ctx    context.Context // ends every call at Close; read-only
 	cancel context.CancelFunc
