@@ -39,10 +39,9 @@ export class InviteControl {
     this.render();
   }
 
-  /** build makes the dialog, once per page. */
+  /** build makes the dialog, replacing one an earlier call left (its handlers served that call). */
   build() {
-    const old = document.getElementById('invite');
-    if (old instanceof HTMLDialogElement) return old;
+    document.getElementById('invite')?.remove();
     const link = h('input', { id: 'invite-link', readonly: '', autocomplete: 'off' });
     const copy = h('button', { id: 'invite-copy', type: 'button' });
     copy.onclick = () => this.copy();
