@@ -319,10 +319,13 @@ type Occupant struct {
 	// Recording is the id of the recording this occupant makes (it is a
 	// recorder: the meeting is being recorded); "" otherwise.
 	Recording string
+	// Phone says the occupant is a phone call through the SIP gateway
+	// (its presence says so: a claim, not a credential).
+	Phone bool
 }
 
 func occupant(o mediapeer.Occupant) Occupant {
 	return Occupant{Nick: o.Nick, JID: o.JID, Role: Role(o.Role), Affiliation: Affiliation(o.Affiliation), Self: o.Self,
 		PermissionRole: o.PermRole, Permissions: o.Permissions.Names(), Muted: strings.Fields(o.Muted),
-		Recording: o.Recording}
+		Recording: o.Recording, Phone: o.Phone}
 }

@@ -99,10 +99,11 @@ func readWAV(t *testing.T, path string) []int16 {
 	return pcm
 }
 
-// baresipOpts are a baresip's extras: more config lines (modules), and
-// more account parameters (";mediaenc=srtp-mand").
+// baresipOpts are a baresip's extras: more config lines (modules), more
+// account parameters (";mediaenc=srtp-mand"), and the SIP port (0: any).
 type baresipOpts struct {
 	config, account string
+	port            int
 }
 
 // baresip runs a headless baresip that calls uri for seconds, sending
@@ -113,7 +114,8 @@ func baresip(t *testing.T, uri string, seconds int) (string, error) {
 	return baresipWith(t, uri, seconds, baresipOpts{})
 }
 
-// baresipWith is baresip with extras.
+// baresipWith is baresip with extras; with uri "" it dials nobody and
+// answers the first call by itself.
 func baresipWith(t *testing.T, uri string, seconds int, opts baresipOpts) (string, error) {
 	t.Helper()
 	path, err := exec.LookPath("baresip")
@@ -123,6 +125,10 @@ func baresipWith(t *testing.T, uri string, seconds int, opts baresipOpts) (strin
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.wav"), filepath.Join(dir, "out")
 	writeWAV(t, in, 1000, seconds+5)
+	port := opts.port
+	if port == 0 {
+		port = freePort(t)
+	}
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +146,7 @@ module menu.so
 module_app account.so
 snd_path %s
 %s
-`, freePort(t), in, out, opts.config)
+`, port, in, out, opts.config)
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +156,11 @@ snd_path %s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds+30)*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "-f", dir, "-e", "/dial "+uri, "-t", fmt.Sprint(seconds))
+	args := []string{"-f", dir, "-t", fmt.Sprint(seconds)}
+	if uri != "" {
+		args = append(args, "-e", "/dial "+uri)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
 	log, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("baresip: %v\n%s", err, log)

@@ -47,6 +47,12 @@ func TestDialOut(t *testing.T) {
 		t.Errorf("dialled %+v", d)
 	}
 	eventually(t, "the callee is in the room", func() bool { return l.present(d.Nick) })
+	if o, _ := l.room.Occupant(d.Nick); !o.Phone {
+		t.Errorf("the callee's occupant %+v is not stamped a phone", o)
+	}
+	if o, _ := l.room.Occupant(l.room.Nick()); o.Phone {
+		t.Error("the SDK participant is stamped a phone")
+	}
 	eventually(t, "the room hears the callee's leg", func() bool { return l.packets(d.Nick) > 25 })
 	if err := l.room.Kick(ctx, d.Nick, "bye"); err != nil {
 		t.Fatal(err)

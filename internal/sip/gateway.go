@@ -24,6 +24,7 @@ type Gateway struct {
 	client  *sipgo.Client                       // sends our BYEs
 	dialogs map[string]*sipgo.DialogServerCache // by transport ("UDP", "TCP", "TLS"); read-only after New
 	out     *sipgo.DialogClientCache            // dial-out calls (UDP)
+	outTLS  *sipgo.DialogClientCache            // dial-out calls over TLS; nil without Config.TLSListen
 	policy  *policy
 	pins    *PINs
 	legs    sync.Map // dialog ID to *phoneLeg, for SIP INFO digits
@@ -124,9 +125,13 @@ func New(cfg Config) (*Gateway, error) {
 func (g *Gateway) stack() error {
 	quiet := slog.New(demoted{g.log.Handler()})
 	var err error
-	g.ua, err = sipgo.NewUA(sipgo.WithUserAgent("parley"),
+	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent("parley"),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet), sip.WithTransportLayerReadFilter(g.readFilter)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet))}
+	if g.cfg.Outbound.TLS != nil {
+		opts = append(opts, sipgo.WithUserAgenTLSConfig(g.cfg.Outbound.TLS))
+	}
+	g.ua, err = sipgo.NewUA(opts...)
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
 	}
@@ -157,8 +162,11 @@ func (g *Gateway) stack() error {
 			contact.Address.UriParams.Add("transport", "tls")
 		}
 		g.dialogs[tp] = sipgo.NewDialogServerCache(g.client, contact)
-		if tp == "UDP" {
+		switch tp {
+		case "UDP":
 			g.out = sipgo.NewDialogClientCache(g.client, contact)
+		case "TLS":
+			g.outTLS = sipgo.NewDialogClientCache(g.client, contact)
 		}
 	}
 	g.srv.OnInvite(g.onInvite)
@@ -261,6 +269,9 @@ func (g *Gateway) onAck(req *sip.Request, tx sip.ServerTransaction) {
 
 func (g *Gateway) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := g.dialogsOf(req).ReadBye(req, tx); err == nil {
+		return
+	}
+	if g.outTLS != nil && g.outTLS.ReadBye(req, tx) == nil {
 		return
 	}
 	if err := g.out.ReadBye(req, tx); err != nil {
