@@ -163,7 +163,7 @@ func (g *Gateway) carryCall(dlg *sipgo.DialogServerSession, roomp *string, nick 
 		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)
 		return err
 	}
-	leg, err := newPhoneLeg(conn, o, src, &g.rtp)
+	leg, err := newPhoneLeg(conn, o, src, &g.rtp, g.cfg.Codec)
 	if err != nil {
 		conn.Close()
 		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)

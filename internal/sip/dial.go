@@ -123,7 +123,7 @@ func (g *Gateway) Dial(ctx context.Context, room, to string) (Dialled, error) {
 	default:
 		answer.srtp = nil // plain RTP: a crypto line we did not offer is not ours to take
 	}
-	leg, err := newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source()), &g.rtp)
+	leg, err := newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source()), &g.rtp, g.cfg.Codec)
 	if err != nil {
 		g.bye(dlg)
 		dlg.Close()

@@ -77,3 +77,34 @@ func TestSDESContexts(t *testing.T) {
 		t.Error("a tampered packet decrypted")
 	}
 }
+
+// opusOffer prefers Opus, with telephone-events at its clock and at 8 kHz.
+const opusOffer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 111 0 8 101 102\r\n" +
+	"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\na=rtpmap:101 telephone-event/8000\r\na=rtpmap:102 telephone-event/48000\r\n"
+
+// The codec is the first of the offer's formats we speak, in its order;
+// telephone-event comes at that codec's clock when offered.
+func TestCodecBySDPOrder(t *testing.T) {
+	o, err := parseOffer([]byte(opusOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.opus || o.pt != 111 || o.dtmfPT != 102 || o.dtmfClock != "48000" {
+		t.Errorf("Opus first: %+v", o)
+	}
+	answer := string(answerSDP(o, []byte{127, 0, 0, 1}, 4000, 1))
+	for _, want := range []string{"m=audio 4000 RTP/AVP 111 102\r\n", "a=rtpmap:111 opus/48000/2\r\n", "a=rtpmap:102 telephone-event/48000\r\n"} {
+		if !strings.Contains(answer, want) {
+			t.Errorf("answer lacks %q:\n%s", want, answer)
+		}
+	}
+	g711First := strings.Replace(opusOffer, "RTP/AVP 111 0 8", "RTP/AVP 8 111 0", 1)
+	if o, err := parseOffer([]byte(g711First)); err != nil || o.opus || o.pt != ptPCMA || o.dtmfClock != "8000" {
+		t.Errorf("PCMA first: %+v %v", o, err)
+	}
+	noOpus := strings.Replace(opusOffer, "RTP/AVP 111 0 8 101 102", "RTP/AVP 111 101", 1)
+	noOpus = strings.Replace(noOpus, "opus/48000/2", "SILK/16000", 1)
+	if _, err := parseOffer([]byte(noOpus)); !errors.Is(err, errNoCodec) {
+		t.Errorf("only SILK: %v, want errNoCodec", err)
+	}
+}
