@@ -36,6 +36,9 @@ type Outbound struct {
 // errBadTarget is a room or callee a dial-out cannot even try.
 var errBadTarget = errors.New("sip: bad dial-out target")
 
+// errFull is a dial-out refused because MaxCalls calls are live.
+var errFull = errors.New("sip: the gateway carries its maximum of calls")
+
 // DialError is a dial-out that did not reach the room: Reason is "busy",
 // "no-answer", "rejected" or "failed"; Code the SIP status, if any.
 type DialError struct {
@@ -76,6 +79,13 @@ func (g *Gateway) Dial(ctx context.Context, room, to string) (Dialled, error) {
 	if err != nil {
 		return Dialled{}, &DialError{Reason: "failed", Err: fmt.Errorf("%w: %v", errBadTarget, err)}
 	}
+	// MaxCalls bounds dial-outs too, ringing ones included: a moderator
+	// cannot flood the trunk.
+	if g.ringing.Add(1)+g.live.Load() > int64(g.cfg.MaxCalls) {
+		g.ringing.Add(-1)
+		return Dialled{}, &DialError{Reason: "failed", Err: errFull}
+	}
+	defer g.ringing.Add(-1)
 	conn, err := listenRTP(g.bindIP)
 	if err != nil {
 		return Dialled{}, &DialError{Reason: "failed", Err: err}

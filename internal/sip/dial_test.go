@@ -92,3 +92,32 @@ func TestDialOutBusyAndRejected(t *testing.T) {
 		t.Errorf("%d calls reached a room", s.Calls)
 	}
 }
+
+// MaxCalls bounds dial-outs too: with one call live, a second dial-out is
+// refused before any INVITE, as a resource-constraint for the room.
+func TestDialOutBoundedByMaxCalls(t *testing.T) {
+	h := start(t, func(c *sip.Config) {
+		c.MaxCalls = 1
+		c.Outbound = sip.Outbound{Username: "parley", Password: "s3cret"} // answer.xml asks for them
+	})
+	l := h.listen(t, "lab")
+	uri, done := callee(t, "answer.xml", "+15551234567")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d, err := h.gw.Dial(ctx, "lab", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.gw.Dial(ctx, "lab", "sip:+15550000000@127.0.0.1:9")
+	var de *sip.DialError
+	if !errors.As(err, &de) || de.Reason != "failed" || stanza.AsError(err).Condition != stanza.ResourceConstraint {
+		t.Errorf("a dial-out beyond MaxCalls: %v", err)
+	}
+	if err := l.room.Kick(ctx, d.Nick, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the callee: %v", err)
+	}
+	h.idle(t)
+}

@@ -40,6 +40,7 @@ type Gateway struct {
 	calls  sync.WaitGroup
 
 	live     atomic.Int64 // calls in progress, from INVITE accepted to hang-up
+	ringing  atomic.Int64 // dial-outs in Dial: ringing, or joining the room
 	total    atomic.Int64 // calls that reached a room
 	refusals [refusalKinds]atomic.Int64
 	dropped  atomic.Int64 // SIP messages dropped by the per-source rate

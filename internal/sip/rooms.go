@@ -51,8 +51,11 @@ func (e *DialError) StanzaError() *stanza.Error {
 	text := e.Reason
 	if cond == "" {
 		cond, text = stanza.InternalServerError, e.Error()
-		if errors.Is(e.Err, errBadTarget) {
+		switch {
+		case errors.Is(e.Err, errBadTarget):
 			cond = stanza.BadRequest
+		case errors.Is(e.Err, errFull):
+			cond = stanza.ResourceConstraint
 		}
 	}
 	extra := xmlstream.New(nsPhone, e.Reason)
