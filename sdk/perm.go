@@ -31,6 +31,7 @@ const (
 	PermLockRoom      = "lock_room"
 	PermEndMeeting    = "end_meeting"
 	PermRecord        = "record"
+	PermDialOut       = "dial_out"
 )
 
 // Can reports whether the occupant holds a permission (by name), as the

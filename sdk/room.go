@@ -8,6 +8,7 @@ import (
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
+	"parley.dev/parley/internal/xmlstream"
 )
 
 // RoomConfig configures Client.Join.
@@ -22,6 +23,10 @@ type RoomConfig struct {
 	// Media, if set, takes part in the call: publish and receive. Default
 	// nil: the room is followed for signalling only.
 	Media *Media
+	// Phone says we are a phone call (the SIP gateway's): our presence
+	// carries <phone xmlns='urn:parley:phone:0'/>, and clients show a
+	// phone icon. It is a claim, not a credential. Default false.
+	Phone bool
 }
 
 // Media is what a client does in a room's call.
@@ -88,9 +93,15 @@ func (c *Client) Join(ctx context.Context, cfg RoomConfig) (*Room, error) {
 	return r, nil
 }
 
+// nsPhone is the namespace of phones in rooms (docs/SIGNALLING.md §16).
+const nsPhone = "urn:parley:phone:0"
+
 // roomConfig builds the engine's configuration, opening the sources.
 func roomConfig(cfg RoomConfig, name jid.JID) (mediapeer.RoomConfig, error) {
 	rc := mediapeer.RoomConfig{Room: name, Nick: cfg.Nick, Password: cfg.Password}
+	if cfg.Phone {
+		rc.Presence = append(rc.Presence, xmlstream.New(nsPhone, "phone"))
+	}
 	m := cfg.Media
 	if m == nil {
 		return rc, nil
@@ -308,10 +319,13 @@ type Occupant struct {
 	// Recording is the id of the recording this occupant makes (it is a
 	// recorder: the meeting is being recorded); "" otherwise.
 	Recording string
+	// Phone says the occupant is a phone call through the SIP gateway
+	// (its presence says so: a claim, not a credential).
+	Phone bool
 }
 
 func occupant(o mediapeer.Occupant) Occupant {
 	return Occupant{Nick: o.Nick, JID: o.JID, Role: Role(o.Role), Affiliation: Affiliation(o.Affiliation), Self: o.Self,
 		PermissionRole: o.PermRole, Permissions: o.Permissions.Names(), Muted: strings.Fields(o.Muted),
-		Recording: o.Recording}
+		Recording: o.Recording, Phone: o.Phone}
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"parley.dev/parley/internal/app"
+	"parley.dev/parley/internal/certs"
 	"parley.dev/parley/internal/logging"
 	"parley.dev/parley/internal/sip"
 )
@@ -47,6 +48,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		if o.pinFile == "" {
 			o.pinFile = filepath.Join(cfg.DataDir, "sip-pins.json")
 		}
+		if o.tlsListen != "" && o.tlsCert == "" {
+			if o.tlsCert, o.tlsKey, err = serveCertFiles(cfg); err != nil {
+				fmt.Fprintf(stderr, "parley serve: --sip-tls: %v\n", err)
+				return 2
+			}
+		}
 		scfg, err := o.config(loopbackWS(cfg.Listen), cfg.Domain, cfg.Logger)
 		var g *sip.Gateway
 		if err == nil {
@@ -56,7 +63,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "parley serve: --sip: %v\n", err)
 			return 2
 		}
-		cfg.Dial, cfg.DialIn = g.AdminDial, g.DialIn
+		cfg.Dial, cfg.DialIn, cfg.Phones = g.AdminDial, g.DialIn, g
 	}
 	if err := app.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "parley: %v\n", err)
@@ -172,4 +179,25 @@ func (s *settings) locate(err error) error {
 		}
 	}
 	return err
+}
+
+// serveCertFiles are the PEM files of parley serve's own certificate, for
+// SIP over TLS: --tls-cert and --tls-key, else the self-signed one in
+// DATA/tls (made now if need be, as the HTTPS port would).
+func serveCertFiles(cfg app.Config) (cert, key string, err error) {
+	if cfg.TLSCert != "" {
+		return cfg.TLSCert, cfg.TLSKey, nil
+	}
+	if cfg.ACME {
+		return "", "", errors.New("with --acme, give the SIP certificate as --sip-tls-cert and --sip-tls-key")
+	}
+	dir := filepath.Join(cfg.DataDir, "tls")
+	hosts := []string{cfg.Domain}
+	if cfg.PublicIP != "" {
+		hosts = append(hosts, cfg.PublicIP)
+	}
+	if _, err := certs.LoadOrCreateSelfSigned(dir, hosts); err != nil {
+		return "", "", err
+	}
+	return filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +23,9 @@ import (
 // in `parley sip`.
 type sipOptions struct {
 	listen        string // --sip: UDP and TCP; empty: no gateway
+	tlsListen     string // --sip-tls: SIP over TLS; empty: none
+	tlsCert       string // PEM files for --sip-tls; parley serve defaults to its own certificate
+	tlsKey        string
 	trunkAddrs    string // comma-separated addresses or prefixes allowed to dial in
 	trunkUser     string // digest user a trunk must log in with
 	trunkPassFile string
@@ -37,6 +41,9 @@ type sipOptions struct {
 
 func sipFlags(fs *flag.FlagSet, o *sipOptions) {
 	fs.StringVar(&o.listen, "sip", "", "the SIP gateway's address, UDP and TCP, e.g. 0.0.0.0:5060 (empty: off; needs a build with -tags sip,nolibopusfile: README)")
+	fs.StringVar(&o.tlsListen, "sip-tls", "", "SIP over TLS on this address too, e.g. 0.0.0.0:5061 (empty: off); the certificate is --sip-tls-cert, else parley serve's own (--tls-cert, or the self-signed one in DATA/tls)")
+	fs.StringVar(&o.tlsCert, "sip-tls-cert", "", "the certificate (PEM) of --sip-tls; required in parley sip")
+	fs.StringVar(&o.tlsKey, "sip-tls-key", "", "the private key (PEM) of --sip-tls-cert")
 	fs.StringVar(&o.trunkAddrs, "sip-trunk-addrs", "", "comma-separated addresses or prefixes (10.0.0.0/8) of the SIP trunks allowed to dial in; with neither this nor --sip-trunk-user anyone may")
 	fs.StringVar(&o.trunkUser, "sip-trunk-user", "", "the digest user name a SIP trunk must log in with (password in --sip-trunk-password-file); with --sip-trunk-addrs, both are needed")
 	fs.StringVar(&o.trunkPassFile, "sip-trunk-password-file", "", "the file holding --sip-trunk-user's password")
@@ -57,6 +64,17 @@ func (o *sipOptions) config(server, domain string, log *slog.Logger) (sip.Config
 		Language: o.language, DialInNumber: o.dialIn}
 	if cfg.Codec == nil {
 		return cfg, errors.New("this parley was built without the SIP gateway: build it with -tags sip,nolibopusfile (README)")
+	}
+	if o.tlsListen != "" {
+		if o.tlsCert == "" || o.tlsKey == "" {
+			return cfg, errors.New("--sip-tls needs --sip-tls-cert and --sip-tls-key")
+		}
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return cfg, fmt.Errorf("--sip-tls-cert: %w", err)
+		}
+		cfg.TLSListen = o.tlsListen
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	pins, err := sip.OpenPINs(o.pinFile)
 	if err != nil {
@@ -119,7 +137,7 @@ func startSIP(ctx context.Context, cfg sip.Config) (g *sip.Gateway, done <-chan 
 		return nil, nil, err
 	}
 	log := cfg.Logger.With("part", "sip")
-	log.Info("SIP gateway listening", "addr", g.Addr(), "transports", "udp,tcp")
+	log.Info("SIP gateway listening", "addr", g.Addr(), "transports", "udp,tcp", "tls", g.TLSAddr())
 	if g.Open() {
 		log.Warn("SIP: no trunk is configured, so ANY source may dial into any room; set --sip-trunk-addrs or --sip-trunk-user before facing the internet")
 	}

@@ -127,6 +127,11 @@ type Config struct {
 	// DialIn, if set, is a room's PIN and dial-in number for phones, served
 	// as GET /api/rooms/{room}/dial-in. Default nil: that answers 501.
 	DialIn func(room string) (v any, status int)
+	// Phones, if set, is the SIP gateway as rooms' occupants reach it:
+	// the invite dialog's dial-in PIN, and dial-out from the web client
+	// (muc.NSPhone). Default nil: those requests answer
+	// feature-not-implemented.
+	Phones muc.Phones
 	// DrainTimeout bounds how long a drain waits for calls to end.
 	// Default 5 minutes.
 	DrainTimeout time.Duration
@@ -365,6 +370,7 @@ func (p *parley) startConferences() error {
 	mucDomain := p.mucDomain()
 	p.muc, err = muc.New(muc.Config{
 		Recordings: p.muRecordings(),
+		Phones:     cfg.Phones,
 		Domain:     mucDomain,
 		Router:     p.xmpp,
 		DataDir:    filepath.Join(cfg.DataDir, "rooms"),

@@ -57,7 +57,10 @@ func refusedBy(err error) outcome {
 }
 
 func TestPermissionMatrix(t *testing.T) {
-	server, ws := startParleyWith(t, func(c *Config) { c.Recordings = stubRecordings })
+	server, ws := startParleyWith(t, func(c *Config) {
+		c.Recordings = stubRecordings
+		c.Phones = stubPhones{}
+	})
 	tested := map[perm.Permission]bool{}
 	for _, role := range perm.Roles() {
 		t.Run(string(role), func(t *testing.T) {
@@ -81,7 +84,7 @@ func TestPermissionMatrix(t *testing.T) {
 	// Every refusal was counted, by permission, where it happened.
 	mucRefused, focusRefused := server.muc.Stats().Refused, server.focus.Stats().Refused
 	for _, p := range []perm.Permission{perm.PrivateChat, perm.MuteOthers, perm.AskUnmute,
-		perm.GrantRoles, perm.LockRoom, perm.Kick, perm.Ban, perm.EndMeeting, perm.Record} {
+		perm.GrantRoles, perm.LockRoom, perm.Kick, perm.Ban, perm.EndMeeting, perm.Record, perm.DialOut} {
 		if mucRefused[p.String()] == 0 {
 			t.Errorf("the MUC counted no refusal of %s: %v", p, mucRefused)
 		}
@@ -256,9 +259,17 @@ func mucMatrix(t *testing.T, ws string, role perm.Role, check func(perm.Permissi
 	check(perm.Ban, actor.iq(room.String(), xmlstream.New(nsMUCAdmin, "query").Add(
 		xmlstream.New(nsMUCAdmin, "item", "jid", targets["t-ban"].c.JID().Bare().String(), "affiliation", "outcast"))))
 	check(perm.Record, actor.iq(room.String(), xmlstream.New(muc.NSRecord, "record", "action", "start")))
+	check(perm.DialOut, actor.iq(room.String(), xmlstream.New(muc.NSPhone, "dial", "to", "+33123456789")))
 	check(perm.EndMeeting, actor.iq(room.String(), xmlstream.New(nsMUCOwner, "query").Add(
 		xmlstream.New(nsMUCOwner, "destroy"))))
 }
+
+// stubPhones stands for the SIP gateway, which internal/sip's tests run:
+// here only the room's check matters.
+type stubPhones struct{}
+
+func (stubPhones) PhoneDialIn(room string) (string, string, error) { return "", "123456", nil }
+func (stubPhones) PhoneDial(room, to, by string) (string, error)   { return "Phone ***6789", nil }
 
 // stubRecordings stands for the record package's Manager, which the
 // record package's own tests run: here only the room's check matters.

@@ -90,6 +90,9 @@ type Occupant struct {
 	// recorder, and the room is being recorded (the room passes the stamp
 	// on only from an occupant with the record permission). "" otherwise.
 	Recording string
+	// Phone says the occupant is a phone call: its presence carries
+	// <phone xmlns='urn:parley:phone:0'/> (its own claim).
+	Phone bool
 }
 
 // Event is something that happened in a room.

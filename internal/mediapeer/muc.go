@@ -29,6 +29,7 @@ func (p *Peer) presence(st *xmlstream.Element, from jid.JID) {
 		Affiliation: attr(item, "affiliation")}
 	readPerm(st, &occ)
 	readRecording(st, &occ)
+	occ.Phone = st.Child(nsPhone, "phone") != nil
 	p.mu.Lock()
 	occ.Self = codes[110] || (p.isJoined && from.Resource == p.cfg.Nick)
 	p.mu.Unlock()
@@ -52,7 +53,7 @@ func (p *Peer) available(occ Occupant, codes map[int]bool, item *xmlstream.Eleme
 	case !known:
 		p.emit(Event{Kind: EventJoined, Occupant: occ, Existing: existing && !occ.Self})
 	case prev.Role != occ.Role || prev.Affiliation != occ.Affiliation || prev.PermRole != occ.PermRole ||
-		prev.Permissions != occ.Permissions || prev.Muted != occ.Muted || prev.Recording != occ.Recording:
+		prev.Permissions != occ.Permissions || prev.Muted != occ.Muted || prev.Recording != occ.Recording || prev.Phone != occ.Phone:
 		p.emit(Event{Kind: EventChanged, Occupant: occ, Text: item.ChildText(nsMUCUser, "reason"),
 			Actor: attr(item.Child(nsMUCUser, "actor"), "nick")})
 	}

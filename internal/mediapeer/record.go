@@ -47,6 +47,9 @@ func (p *Peer) recordRequest(ctx context.Context, q *xmlstream.Element) (*xmlstr
 	return res, err
 }
 
+// nsPhone is the namespace of phones in rooms (docs/SIGNALLING.md §16).
+const nsPhone = "urn:parley:phone:0"
+
 // readRecording fills occ.Recording from a recorder's presence stamp.
 func readRecording(st *xmlstream.Element, occ *Occupant) {
 	if el := st.Child(nsRecord, "recording"); el != nil {

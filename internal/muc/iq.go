@@ -121,6 +121,8 @@ func (r *room) handleIQ(st *xmlstream.Element, from, to jid.JID) {
 		r.handleEndIQ(st, q, from)
 	case q.Space == NSRecord:
 		r.handleRecordIQ(st, q, from)
+	case q.Space == NSPhone:
+		r.handlePhoneIQ(st, q, from, typ)
 	case q.Space == NSPerm:
 		r.handlePermIQ(st, q, from, typ)
 	case q.Space == nsMAM && r.svc.archive != nil:

@@ -89,6 +89,10 @@ type Config struct {
 	// occupants with the record permission. Default nil: such requests
 	// answer feature-not-implemented.
 	Recordings Recordings
+	// Phones reads rooms' dial-in PINs and calls phones into rooms, for
+	// occupants (NSPhone). Default nil: such requests answer
+	// feature-not-implemented.
+	Phones Phones
 }
 
 // RoomArchive is a message archive for rooms (the XMPP server's).
@@ -133,6 +137,7 @@ type Service struct {
 	reload         *reloader                      // immutable; nil without DataDir or with reloads off
 	archive        RoomArchive                    // immutable; may be nil
 	recordings     Recordings                     // immutable; may be nil
+	phones         Phones                         // immutable; may be nil
 	saver          *saver                         // immutable; nil without DataDir
 	counters       counters                       // atomic
 	mu             sync.Mutex                     // guards the fields below
@@ -206,6 +211,7 @@ func New(cfg Config) (*Service, error) {
 		declaredOnly:   cfg.DeclaredOnly,
 		archive:        cfg.Archive,
 		recordings:     cfg.Recordings,
+		phones:         cfg.Phones,
 		userDomain:     cfg.UserDomain,
 		dataDir:        cfg.DataDir,
 		rooms:          make(map[string]*room),

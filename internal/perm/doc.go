@@ -25,6 +25,7 @@ var enforcedAt = [numPermissions]string{
 	LockRoom:      "MUC: muc#owner form changing password, members-only or moderation → `forbidden`",
 	EndMeeting:    "MUC: muc#owner `<destroy/>` → `forbidden`",
 	Record:        "MUC: `<record action=\"start\">` and `\"stop\"` (web client, SDK) → `forbidden`; a `<recording/>` stamp in presence is not passed on (admin API: its bearer token)",
+	DialOut:       "MUC: `<dial to>` (urn:parley:phone:0, web client) → `forbidden` (admin API: its bearer token)",
 }
 
 // MarkdownTable renders every permission by every role, from ForRole,

@@ -36,6 +36,7 @@ const (
 	LockRoom                        // change the password, members-only, lobby (the room's configuration)
 	EndMeeting                      // end the meeting for everyone
 	Record                          // record or stream the meeting
+	DialOut                         // call a phone into the room through the SIP gateway
 	numPermissions
 )
 
@@ -55,6 +56,7 @@ var names = [numPermissions]string{
 	LockRoom:      "lock_room",
 	EndMeeting:    "end_meeting",
 	Record:        "record",
+	DialOut:       "dial_out",
 }
 
 var descriptions = [numPermissions]string{
@@ -73,6 +75,7 @@ var descriptions = [numPermissions]string{
 	LockRoom:      "change the room's configuration: password, members-only, lobby",
 	EndMeeting:    "end the meeting for everyone",
 	Record:        "record or stream the meeting",
+	DialOut:       "call a phone number or SIP address into the room",
 }
 
 // All returns every permission in order.

@@ -7,8 +7,8 @@ import (
 )
 
 func TestNamesRoundTrip(t *testing.T) {
-	if len(All()) != 15 {
-		t.Fatalf("%d permissions, want 15", len(All()))
+	if len(All()) != 16 {
+		t.Fatalf("%d permissions, want 16", len(All()))
 	}
 	for _, p := range All() {
 		q, err := ParsePermission(p.String())
@@ -47,7 +47,7 @@ func TestParseSet(t *testing.T) {
 	if err := json.Unmarshal([]byte(`["nope"]`), &back); err == nil {
 		t.Error("unknown name in JSON accepted")
 	}
-	if Full.Len() != 15 || Set(0).String() != "" {
+	if Full.Len() != 16 || Set(0).String() != "" {
 		t.Errorf("Full %v", Full)
 	}
 }

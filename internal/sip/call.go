@@ -70,9 +70,11 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer g.live.Add(-1)
 	g.calls.Add(1)
 	defer g.calls.Done()
-	log := g.log.With("call", req.CallID().Value(), "room", room, "trunk", trunk, "from", src)
-	if err := g.runCall(dlg, room, callerNick(req.From()), o, src); err != nil {
-		log.Info("call ended", "reason", err)
+	// The room is the one the call reached: at the IVR, the PIN's ("" if
+	// the caller never gave one).
+	room, err = g.runCall(dlg, room, callerNick(req.From()), o, src)
+	if err != nil {
+		g.log.Info("call ended", "call", req.CallID().Value(), "room", room, "trunk", trunk, "from", src, "reason", err)
 	}
 }
 
@@ -145,15 +147,28 @@ func notNameRune(r rune) bool {
 }
 
 // runCall answers, joins the room (room "": the one whose PIN the caller
-// types), and carries audio until either side hangs up.
-func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o offer, src netip.Addr) error {
+// types), and carries audio until either side hangs up. It returns the
+// room the call reached, and why it ended.
+func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o offer, src netip.Addr) (string, error) {
+	err := g.carryCall(dlg, &room, nick, o, src)
+	return room, err
+}
+
+// carryCall is runCall's body; *room becomes the PIN's room at the IVR.
+func (g *Gateway) carryCall(dlg *sipgo.DialogServerSession, roomp *string, nick string, o offer, src netip.Addr) error {
+	room := *roomp
 	_ = dlg.Respond(sip.StatusRinging, "Ringing", nil)
 	conn, err := listenRTP(g.bindIP)
 	if err != nil {
 		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)
 		return err
 	}
-	leg := newPhoneLeg(conn, o, src, &g.rtp)
+	leg, err := newPhoneLeg(conn, o, src, &g.rtp, g.cfg.Codec)
+	if err != nil {
+		conn.Close()
+		_ = dlg.Respond(sip.StatusInternalServerError, "Server Error", nil)
+		return err
+	}
 	defer leg.close()
 	g.legs.Store(dlg.ID, leg)
 	defer g.legs.Delete(dlg.ID)
@@ -184,6 +199,7 @@ func (g *Gateway) runCall(dlg *sipgo.DialogServerSession, room, nick string, o o
 			g.bye(dlg)
 			return fmt.Errorf("the IVR: %w", err)
 		}
+		*roomp = room
 	}
 	client, r, err := g.join(ctx, room, nick, leg, mix)
 	if err != nil {
@@ -292,7 +308,7 @@ func (g *Gateway) join(ctx context.Context, room, nick string, leg *phoneLeg, mi
 		case i > 1:
 			name = fmt.Sprintf("%s %d", nick, i)
 		}
-		r, err := client.Join(ctx, sdk.RoomConfig{Room: room, Nick: name, Media: media})
+		r, err := client.Join(ctx, sdk.RoomConfig{Room: room, Nick: name, Media: media, Phone: true})
 		var je *sdk.JoinError
 		if errors.As(err, &je) && je.Condition == "conflict" && i < 20 {
 			continue

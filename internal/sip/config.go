@@ -7,6 +7,7 @@
 package sip
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -19,6 +20,11 @@ import (
 type Config struct {
 	// Listen is the SIP address, UDP and TCP ("0.0.0.0:5060"). Required.
 	Listen string
+	// TLSListen, if set, is a SIP over TLS address ("0.0.0.0:5061"),
+	// served with TLS's certificate. Default "": no TLS.
+	TLSListen string
+	// TLS is the certificate for TLSListen. Required with TLSListen.
+	TLS *tls.Config
 	// Server is parley's XMPP address that calls join through (the SDK's
 	// Server: "ws://127.0.0.1:8080/xmpp-websocket" or "HOST:5222").
 	// Required.

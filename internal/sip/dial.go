@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -25,10 +26,18 @@ type Outbound struct {
 	// RingTimeout is how long a call may ring before it is given up.
 	// Default 45 s.
 	RingTimeout time.Duration
+	// TLS is how dial-outs to sips: or ;transport=tls targets check the
+	// callee's certificate (RootCAs). Default nil: the system's roots.
+	// Those calls need Config.TLSListen (the callee answers to it) and
+	// offer SRTP (SDES).
+	TLS *tls.Config
 }
 
 // errBadTarget is a room or callee a dial-out cannot even try.
 var errBadTarget = errors.New("sip: bad dial-out target")
+
+// errFull is a dial-out refused because MaxCalls calls are live.
+var errFull = errors.New("sip: the gateway carries its maximum of calls")
 
 // DialError is a dial-out that did not reach the room: Reason is "busy",
 // "no-answer", "rejected" or "failed"; Code the SIP status, if any.
@@ -70,6 +79,13 @@ func (g *Gateway) Dial(ctx context.Context, room, to string) (Dialled, error) {
 	if err != nil {
 		return Dialled{}, &DialError{Reason: "failed", Err: fmt.Errorf("%w: %v", errBadTarget, err)}
 	}
+	// MaxCalls bounds dial-outs too, ringing ones included: a moderator
+	// cannot flood the trunk.
+	if g.ringing.Add(1)+g.live.Load() > int64(g.cfg.MaxCalls) {
+		g.ringing.Add(-1)
+		return Dialled{}, &DialError{Reason: "failed", Err: errFull}
+	}
+	defer g.ringing.Add(-1)
 	conn, err := listenRTP(g.bindIP)
 	if err != nil {
 		return Dialled{}, &DialError{Reason: "failed", Err: err}
@@ -79,7 +95,11 @@ func (g *Gateway) Dial(ctx context.Context, room, to string) (Dialled, error) {
 		return Dialled{}, err
 	}
 	ip := g.mediaIP(addrOf(net.JoinHostPort(target.Host, "0")))
-	dlg, err := g.out.Invite(ctx, target, offerSDP(ip, conn.LocalAddr().(*net.UDPAddr).Port, rand.Uint64()>>1),
+	out, key := g.out, []byte(nil)
+	if overTLS(target) { // signalling encrypted: SDES keys may travel in the SDP
+		out, key = g.outTLS, newSDESKey()
+	}
+	dlg, err := out.Invite(ctx, target, offerSDP(ip, conn.LocalAddr().(*net.UDPAddr).Port, rand.Uint64()>>1, key),
 		sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
 		return fail(&DialError{Reason: "failed", Err: err})
@@ -103,8 +123,24 @@ func (g *Gateway) Dial(ctx context.Context, room, to string) (Dialled, error) {
 	nick := phoneNick("", target.User)
 	res := Dialled{Room: room, Nick: nick, Call: dlg.InviteRequest.CallID().Value()}
 	joined := make(chan error, 1)
+	switch {
+	case answer.srtp != nil && key != nil && answer.srtp.tag == offerCryptoTag:
+		answer.srtp.local = key // the callee took our offer of SRTP
+	case key != nil && answer.proto == "RTP/SAVP":
+		g.bye(dlg)
+		dlg.Close()
+		return fail(&DialError{Reason: "failed", Err: errors.New("the callee answered SRTP in a suite we did not offer")})
+	default:
+		answer.srtp = nil // plain RTP: a crypto line we did not offer is not ours to take
+	}
+	leg, err := newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source()), &g.rtp, g.cfg.Codec)
+	if err != nil {
+		g.bye(dlg)
+		dlg.Close()
+		return fail(&DialError{Reason: "failed", Err: err})
+	}
 	g.calls.Add(1)
-	go g.runDialled(dlg, room, nick, newPhoneLeg(conn, answer, addrOf(dlg.InviteResponse.Source()), &g.rtp), joined)
+	go g.runDialled(dlg, room, nick, leg, joined)
 	if err := <-joined; err != nil {
 		return Dialled{}, &DialError{Reason: "failed", Err: err}
 	}
@@ -142,9 +178,12 @@ func (g *Gateway) runDialled(dlg *sipgo.DialogClientSession, room, nick string, 
 func (g *Gateway) target(to string) (sip.Uri, error) {
 	to = strings.TrimSpace(to)
 	var u sip.Uri
-	if strings.HasPrefix(to, "sip:") {
+	if strings.HasPrefix(to, "sip:") || strings.HasPrefix(to, "sips:") {
 		if err := sip.ParseUri(to, &u); err != nil || u.Host == "" {
 			return u, fmt.Errorf("%q is no SIP URI", to)
+		}
+		if overTLS(u) && g.outTLS == nil {
+			return u, errors.New("dialling over TLS needs the gateway's TLS listener (--sip-tls)")
 		}
 		return u, nil
 	}
@@ -166,6 +205,18 @@ func (g *Gateway) target(to string) (sip.Uri, error) {
 	return u, nil
 }
 
+// overTLS says whether a dial-out target is reached over TLS.
+func overTLS(u sip.Uri) bool {
+	if u.IsEncrypted() {
+		return true
+	}
+	tp, _ := u.UriParams.Get("transport")
+	return strings.EqualFold(tp, "tls")
+}
+
+// offerCryptoTag is the a=crypto tag of our dial-out offers.
+const offerCryptoTag = 1
+
 // dialError classifies why a dial-out was not answered.
 func dialError(err error) *DialError {
 	var re *sipgo.ErrDialogResponse
@@ -185,18 +236,23 @@ func dialError(err error) *DialError {
 	return &DialError{Reason: "failed", Err: err}
 }
 
-// offerSDP is our offer: PCMU, PCMA and telephone-event.
-func offerSDP(ip net.IP, port int, sessionID uint64) []byte {
+// offerSDP is our offer: PCMU, PCMA and telephone-event, and SRTP
+// (optional: RTP/AVP with a=crypto, as RFC 4568 allows) when key is set.
+func offerSDP(ip net.IP, port int, sessionID uint64, key []byte) []byte {
 	family := "IP4"
 	if ip.To4() == nil {
 		family = "IP6"
+	}
+	crypto := ""
+	if key != nil {
+		crypto = "\r\n" + cryptoLine(offerCryptoTag, key)
 	}
 	return []byte(strings.Join([]string{"v=0",
 		fmt.Sprintf("o=parley %d %d IN %s %s", sessionID, sessionID, family, ip),
 		"s=parley", fmt.Sprintf("c=IN %s %s", family, ip), "t=0 0",
 		fmt.Sprintf("m=audio %d RTP/AVP 0 8 101", port),
 		"a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15",
-		"a=ptime:20", "a=sendrecv", ""}, "\r\n"))
+		"a=ptime:20", "a=sendrecv"}, "\r\n") + crypto + "\r\n")
 }
 
 // AdminDial is Dial for the admin API (POST /api/rooms/{room}/dial): the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"parley.dev/parley/internal/sip"
+	"parley.dev/parley/internal/stanza"
 )
 
 // callee runs a sipp callee scenario on a free port and returns its URI
@@ -46,6 +47,12 @@ func TestDialOut(t *testing.T) {
 		t.Errorf("dialled %+v", d)
 	}
 	eventually(t, "the callee is in the room", func() bool { return l.present(d.Nick) })
+	if o, _ := l.room.Occupant(d.Nick); !o.Phone {
+		t.Errorf("the callee's occupant %+v is not stamped a phone", o)
+	}
+	if o, _ := l.room.Occupant(l.room.Nick()); o.Phone {
+		t.Error("the SDK participant is stamped a phone")
+	}
 	eventually(t, "the room hears the callee's leg", func() bool { return l.packets(d.Nick) > 25 })
 	if err := l.room.Kick(ctx, d.Nick, "bye"); err != nil {
 		t.Fatal(err)
@@ -71,6 +78,11 @@ func TestDialOutBusyAndRejected(t *testing.T) {
 		if !errors.As(err, &de) || de.Reason != c.reason {
 			t.Errorf("%s: %v, want a DialError %q", c.scenario, err, c.reason)
 		}
+		// What the web client's dialler reads: the reason as an
+		// application condition of the stanza error.
+		if se := stanza.AsError(err); se.Extra == nil || se.Extra.Name != c.reason || se.Extra.Space != "urn:parley:phone:0" {
+			t.Errorf("%s: the stanza error %v carries %v, want <%s xmlns='urn:parley:phone:0'/>", c.scenario, se, se.Extra, c.reason)
+		}
 		if err := <-done; err != nil {
 			t.Errorf("%s: %v", c.scenario, err)
 		}
@@ -79,4 +91,33 @@ func TestDialOutBusyAndRejected(t *testing.T) {
 	if s := h.gw.Stats(); s.Calls != 0 {
 		t.Errorf("%d calls reached a room", s.Calls)
 	}
+}
+
+// MaxCalls bounds dial-outs too: with one call live, a second dial-out is
+// refused before any INVITE, as a resource-constraint for the room.
+func TestDialOutBoundedByMaxCalls(t *testing.T) {
+	h := start(t, func(c *sip.Config) {
+		c.MaxCalls = 1
+		c.Outbound = sip.Outbound{Username: "parley", Password: "s3cret"} // answer.xml asks for them
+	})
+	l := h.listen(t, "lab")
+	uri, done := callee(t, "answer.xml", "+15551234567")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d, err := h.gw.Dial(ctx, "lab", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.gw.Dial(ctx, "lab", "sip:+15550000000@127.0.0.1:9")
+	var de *sip.DialError
+	if !errors.As(err, &de) || de.Reason != "failed" || stanza.AsError(err).Condition != stanza.ResourceConstraint {
+		t.Errorf("a dial-out beyond MaxCalls: %v", err)
+	}
+	if err := l.room.Kick(ctx, d.Nick, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the callee: %v", err)
+	}
+	h.idle(t)
 }

@@ -12,16 +12,25 @@ func FuzzOffer(f *testing.F) {
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"))
 	f.Add([]byte("v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\nm=audio 5000 RTP/SAVP 8\r\nc=IN IP6 ::1\r\na=sendonly\r\n"))
 	f.Add([]byte("v=banana\r\nm=audio 99999999 RTP/AVP x\r\n"))
+	f.Add([]byte(savpOffer))
+	f.Add([]byte(opusOffer))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		o, err := parseOffer(body)
 		if err != nil {
 			return
 		}
-		if o.pt != ptPCMU && o.pt != ptPCMA || o.rtp.Port() == 0 {
+		if o.pt != ptPCMU && o.pt != ptPCMA && !o.opus || o.rtp.Port() == 0 {
 			t.Fatalf("accepted offer %+v", o)
 		}
-		if _, err := parseOffer(answerSDP(o, []byte{127, 0, 0, 1}, 4000, 1)); err != nil {
+		back, err := parseOffer(answerSDP(o, []byte{127, 0, 0, 1}, 4000, 1))
+		if err != nil {
 			t.Fatalf("our answer does not parse: %v", err)
+		}
+		if back.pt != o.pt || back.opus != o.opus || back.dtmfPT != o.dtmfPT {
+			t.Fatalf("our answer names %d (opus %v, events %d), the offer %d (opus %v, events %d)", back.pt, back.opus, back.dtmfPT, o.pt, o.opus, o.dtmfPT)
+		}
+		if (o.srtp == nil) != (back.srtp == nil) || o.srtp != nil && string(back.srtp.remote) != string(o.srtp.local) {
+			t.Fatalf("our answer's SDES %+v does not match the offer's %+v", back.srtp, o.srtp)
 		}
 	})
 }

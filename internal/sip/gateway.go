@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,8 +22,9 @@ type Gateway struct {
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
 	client  *sipgo.Client                       // sends our BYEs
-	dialogs map[string]*sipgo.DialogServerCache // by transport ("UDP", "TCP"); read-only after New
+	dialogs map[string]*sipgo.DialogServerCache // by transport ("UDP", "TCP", "TLS"); read-only after New
 	out     *sipgo.DialogClientCache            // dial-out calls (UDP)
+	outTLS  *sipgo.DialogClientCache            // dial-out calls over TLS; nil without Config.TLSListen
 	policy  *policy
 	pins    *PINs
 	legs    sync.Map // dialog ID to *phoneLeg, for SIP INFO digits
@@ -30,13 +32,15 @@ type Gateway struct {
 	packets *limiter // SIP messages per source
 	udp     *net.UDPConn
 	tcp     *net.TCPListener
-	bindIP  net.IP // where RTP sockets bind; read-only
+	tls     net.Listener // SIP over TLS; nil without Config.TLSListen
+	bindIP  net.IP       // where RTP sockets bind; read-only
 
 	ctx    context.Context // ends every call at Close; read-only
 	cancel context.CancelFunc
 	calls  sync.WaitGroup
 
 	live     atomic.Int64 // calls in progress, from INVITE accepted to hang-up
+	ringing  atomic.Int64 // dial-outs in Dial: ringing, or joining the room
 	total    atomic.Int64 // calls that reached a room
 	refusals [refusalKinds]atomic.Int64
 	dropped  atomic.Int64 // SIP messages dropped by the per-source rate
@@ -53,6 +57,9 @@ type Stats struct {
 	// packets sent, and those sent over 20 ms after their time; packets
 	// refused (from another address, or not RTP).
 	RTPReceived, RTPLateIn, RTPSent, RTPLateOut, RTPRefused int64
+	// RTPSecured counts the phones' packets that were SRTP (SDES) and
+	// passed its authentication.
+	RTPSecured int64
 }
 
 type refusal int
@@ -77,6 +84,9 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Listen == "" || cfg.Server == "" || cfg.Codec == nil {
 		return nil, errors.New("sip: Listen, Server and Codec are required")
 	}
+	if cfg.TLSListen != "" && (cfg.TLS == nil || len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil) {
+		return nil, errors.New("sip: TLSListen needs a certificate (TLS)")
+	}
 	if !slices.Contains(Languages, cfg.Language) {
 		return nil, fmt.Errorf("sip: no prompts in language %q (%v)", cfg.Language, Languages)
 	}
@@ -97,6 +107,14 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
 	g.bindIP = uaddr.IP
+	if cfg.TLSListen != "" {
+		ln, err := net.Listen("tcp", cfg.TLSListen)
+		if err != nil {
+			g.closeListeners()
+			return nil, fmt.Errorf("sip: TLS: %w", err)
+		}
+		g.tls = tls.NewListener(ln, cfg.TLS)
+	}
 	if err := g.stack(); err != nil {
 		g.closeListeners()
 		return nil, err
@@ -108,9 +126,13 @@ func New(cfg Config) (*Gateway, error) {
 func (g *Gateway) stack() error {
 	quiet := slog.New(demoted{g.log.Handler()})
 	var err error
-	g.ua, err = sipgo.NewUA(sipgo.WithUserAgent("parley"),
+	opts := []sipgo.UserAgentOption{sipgo.WithUserAgent("parley"),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet), sip.WithTransportLayerReadFilter(g.readFilter)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet))}
+	if g.cfg.Outbound.TLS != nil {
+		opts = append(opts, sipgo.WithUserAgenTLSConfig(g.cfg.Outbound.TLS))
+	}
+	g.ua, err = sipgo.NewUA(opts...)
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
 	}
@@ -126,15 +148,26 @@ func (g *Gateway) stack() error {
 		return fmt.Errorf("sip: %w", err)
 	}
 	g.dialogs = map[string]*sipgo.DialogServerCache{}
-	for _, tp := range []string{"UDP", "TCP"} {
+	for _, tp := range []string{"UDP", "TCP", "TLS"} {
 		contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: host, Port: local.Port}}
-		if tp == "TCP" {
+		switch tp {
+		case "TCP":
 			contact.Address.UriParams = sip.NewParams()
 			contact.Address.UriParams.Add("transport", "tcp")
+		case "TLS":
+			if g.tls == nil {
+				continue
+			}
+			contact.Address.Port = g.tls.Addr().(*net.TCPAddr).Port
+			contact.Address.UriParams = sip.NewParams()
+			contact.Address.UriParams.Add("transport", "tls")
 		}
 		g.dialogs[tp] = sipgo.NewDialogServerCache(g.client, contact)
-		if tp == "UDP" {
+		switch tp {
+		case "UDP":
 			g.out = sipgo.NewDialogClientCache(g.client, contact)
+		case "TLS":
+			g.outTLS = sipgo.NewDialogClientCache(g.client, contact)
 		}
 	}
 	g.srv.OnInvite(g.onInvite)
@@ -150,14 +183,25 @@ func (g *Gateway) stack() error {
 // Addr is the address the gateway listens on (UDP and TCP).
 func (g *Gateway) Addr() string { return g.udp.LocalAddr().String() }
 
+// TLSAddr is the SIP over TLS address, "" without one.
+func (g *Gateway) TLSAddr() string {
+	if g.tls == nil {
+		return ""
+	}
+	return g.tls.Addr().String()
+}
+
 // Open says whether any source may dial in (no trunk is configured).
 func (g *Gateway) Open() bool { return g.policy.open() }
 
 // Serve serves SIP until ctx ends, then hangs up every call and returns.
 func (g *Gateway) Serve(ctx context.Context) error {
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	go func() { errs <- g.srv.ServeUDP(g.udp) }()
 	go func() { errs <- g.srv.ServeTCP(g.tcp) }()
+	if g.tls != nil {
+		go func() { errs <- g.srv.ServeTLS(g.tls) }()
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -173,6 +217,9 @@ func (g *Gateway) Serve(ctx context.Context) error {
 func (g *Gateway) closeListeners() {
 	_ = g.udp.Close()
 	_ = g.tcp.Close()
+	if g.tls != nil {
+		_ = g.tls.Close()
+	}
 }
 
 // DialIn is what a room's invitation shows for phones: the PIN callers
@@ -190,7 +237,7 @@ func (g *Gateway) DialIn(room string) (any, int) {
 func (g *Gateway) Stats() Stats {
 	s := Stats{LiveCalls: g.live.Load(), Calls: g.total.Load(), Dropped: g.dropped.Load(), Refused: map[string]int64{},
 		RTPReceived: g.rtp.received.Load(), RTPLateIn: g.rtp.lateIn.Load(), RTPSent: g.rtp.sent.Load(),
-		RTPLateOut: g.rtp.lateOut.Load(), RTPRefused: g.rtp.refused.Load()}
+		RTPLateOut: g.rtp.lateOut.Load(), RTPRefused: g.rtp.refused.Load(), RTPSecured: g.rtp.srtp.Load()}
 	for i := range g.refusals {
 		s.Refused[refusalNames[i]] = g.refusals[i].Load()
 	}
@@ -204,7 +251,7 @@ func (g *Gateway) readFilter(p sip.TransportReadProps, data []byte) ([]byte, err
 		return data, nil
 	}
 	g.dropped.Add(1)
-	if p.Transport == "TCP" {
+	if p.Transport != "UDP" { // TCP, TLS: the connection is closed
 		return nil, errFlood
 	}
 	return nil, nil
@@ -223,6 +270,9 @@ func (g *Gateway) onAck(req *sip.Request, tx sip.ServerTransaction) {
 
 func (g *Gateway) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := g.dialogsOf(req).ReadBye(req, tx); err == nil {
+		return
+	}
+	if g.outTLS != nil && g.outTLS.ReadBye(req, tx) == nil {
 		return
 	}
 	if err := g.out.ReadBye(req, tx); err != nil {

@@ -12,19 +12,22 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-	"github.com/zaf/g711"
+	"github.com/pion/srtp/v3"
 
 	"parley.dev/parley/sdk"
 )
 
-// phoneLeg is a call's RTP with the phone: G.711 both ways, a jitter
-// buffer on what the phone sends, DTMF (RFC 4733) read from it.
+// phoneLeg is a call's RTP with the phone: G.711 or Opus both ways, a
+// jitter buffer on what the phone sends, DTMF (RFC 4733) read from it.
 type phoneLeg struct {
 	conn    *net.UDPConn  // read by readLoop, written by sendLoop
-	pt      uint8         // read-only: PCMU or PCMA
+	pt      uint8         // read-only: the voice's payload type
+	voice   legCodec      // read-only: PCMU, PCMA or Opus
 	dtmfPT  uint8         // read-only: telephone-event's type, 0 if none
 	peerIPs [2]netip.Addr // read-only: RTP is taken from these addresses only (the SDP's, the signalling's)
 	digits  chan byte     // DTMF digits, written by readLoop; buffered, drops when full
+	srtpIn  *srtp.Context // decrypts the phone's SRTP, nil for plain RTP; used by readLoop only
+	srtpOut *srtp.Context // encrypts ours, nil for plain RTP; used by sendLoop only
 
 	mu        sync.Mutex
 	remote    netip.AddrPort // guarded by mu: where we send
@@ -42,14 +45,29 @@ func listenRTP(ip net.IP) (*net.UDPConn, error) {
 }
 
 // newPhoneLeg is the leg on conn with a phone whose SDP is o, and whose
-// SIP came from signalling.
-func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr, counts *rtpCounts) *phoneLeg {
+// SIP came from signalling: SRTP when o carries SDES keys.
+func newPhoneLeg(conn *net.UDPConn, o offer, signalling netip.Addr, counts *rtpCounts, codec Codec) (*phoneLeg, error) {
 	peer := o.rtp.Addr()
 	if peer.IsUnspecified() {
 		peer = signalling
 	}
-	return &phoneLeg{conn: conn, pt: o.pt, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
+	var v legCodec = g711Voice{pt: o.pt}
+	if o.opus {
+		ov, err := newOpusVoice(codec)
+		if err != nil {
+			return nil, err
+		}
+		v = ov
+	}
+	p := &phoneLeg{conn: conn, pt: o.pt, voice: v, dtmfPT: o.dtmfPT, peerIPs: [2]netip.Addr{peer, signalling}, remote: netip.AddrPortFrom(peer, o.rtp.Port()),
 		digits: make(chan byte, 32), closed: make(chan struct{}), counts: counts}
+	if o.srtp != nil {
+		var err error
+		if p.srtpIn, p.srtpOut, err = o.srtp.contexts(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 func (p *phoneLeg) port() int { return p.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -67,6 +85,7 @@ func (p *phoneLeg) close() {
 // names an address nobody reaches).
 func (p *phoneLeg) readLoop() {
 	buf := make([]byte, 1500)
+	plain := make([]byte, 1500)
 	var pkt rtp.Packet
 	pcm := make([]int16, 0, 1500)
 	latched := false
@@ -78,7 +97,16 @@ func (p *phoneLeg) readLoop() {
 			}
 			continue
 		}
-		if ip := from.Addr().Unmap(); ip != p.peerIPs[0] && ip != p.peerIPs[1] || pkt.Unmarshal(buf[:n]) != nil {
+		data := buf[:n]
+		if p.srtpIn != nil && n >= 12 && data[0]>>6 == 2 {
+			// SRTP: authenticated and decrypted, or refused.
+			if data, err = p.srtpIn.DecryptRTP(plain[:0], data, nil); err != nil {
+				data = nil
+			} else {
+				p.counts.srtp.Add(1)
+			}
+		}
+		if ip := from.Addr().Unmap(); ip != p.peerIPs[0] && ip != p.peerIPs[1] || data == nil || pkt.Unmarshal(data) != nil {
 			p.counts.refused.Add(1)
 			continue
 		}
@@ -90,11 +118,11 @@ func (p *phoneLeg) readLoop() {
 		}
 		switch pkt.PayloadType {
 		case p.pt:
-			pcm = decodeG711(p.pt, pkt.Payload, pcm[:0])
+			pcm = p.voice.decode(pkt.Payload, pcm[:0])
 			p.counts.received.Add(1)
 			p.mu.Lock()
 			before := p.jb.late
-			p.jb.push(pkt.Timestamp, pcm)
+			p.jb.push(pkt.Timestamp/(p.voice.ticks()/frameLen), pcm) // in 8 kHz ticks
 			p.counts.lateIn.Add(p.jb.late - before)
 			p.mu.Unlock()
 		case p.dtmfPT:
@@ -130,28 +158,6 @@ func (p *phoneLeg) readEvent(ts uint32, payload []byte) {
 	}
 }
 
-func decodeG711(pt uint8, in []byte, out []int16) []int16 {
-	for _, b := range in {
-		if pt == ptPCMA {
-			out = append(out, g711.DecodeAlawFrame(b))
-		} else {
-			out = append(out, g711.DecodeUlawFrame(b))
-		}
-	}
-	return out
-}
-
-func encodeG711(pt uint8, in []int16, out []byte) []byte {
-	for _, v := range in {
-		if pt == ptPCMA {
-			out = append(out, g711.EncodeAlawFrame(v))
-		} else {
-			out = append(out, g711.EncodeUlawFrame(v))
-		}
-	}
-	return out
-}
-
 // pop takes the next 20 ms the phone said.
 func (p *phoneLeg) pop(out *[frameLen]int16) {
 	p.mu.Lock()
@@ -165,7 +171,8 @@ type rtpCounts struct {
 	lateIn   atomic.Int64 // of those, too late to play (the jitter buffer had moved on)
 	sent     atomic.Int64 // packets to phones
 	lateOut  atomic.Int64 // of those, sent more than a frame (20 ms) after their time: the gateway fell behind
-	refused  atomic.Int64 // packets from elsewhere, or not RTP
+	refused  atomic.Int64 // packets from elsewhere, or not RTP, or failing SRTP's authentication
+	srtp     atomic.Int64 // SRTP packets from phones that decrypted and authenticated
 }
 
 // sendLoop sends the phone 20 ms of next() every 20 ms until the leg
@@ -178,8 +185,10 @@ func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
 	h := rtp.Header{Version: 2, PayloadType: p.pt, SSRC: binary.BigEndian.Uint32(b[:4]),
 		SequenceNumber: binary.BigEndian.Uint16(b[4:6]), Timestamp: binary.BigEndian.Uint32(b[4:8])}
 	var pcm [frameLen]int16
-	payload := make([]byte, 0, frameLen)
-	buf := make([]byte, 12+frameLen)
+	const maxPayload = 1275 // the largest Opus packet; G.711's are 160
+	payload := make([]byte, 0, maxPayload)
+	buf := make([]byte, 12+maxPayload)
+	sealed := make([]byte, 0, 12+maxPayload+16) // with SRTP's auth tag (10 bytes)
 	tick := time.NewTicker(frameTime)
 	defer tick.Stop()
 	start, frames := time.Now(), time.Duration(0)
@@ -203,24 +212,32 @@ func (p *phoneLeg) sendLoop(next func(*[frameLen]int16)) {
 			}
 			frames++
 			next(&pcm)
-			payload = encodeG711(p.pt, pcm[:], payload[:0])
-			p.send(&h, buf, payload)
+			payload = p.voice.encode(pcm[:], payload[:0])
+			p.send(&h, buf, sealed, payload)
 		}
 	}
 }
 
-// send writes one RTP packet and moves h on.
-func (p *phoneLeg) send(h *rtp.Header, buf, payload []byte) {
-	if n, err := h.MarshalTo(buf); err == nil {
+// send writes one RTP packet (SRTP, sealed in sealed, with SDES) and
+// moves h on.
+func (p *phoneLeg) send(h *rtp.Header, buf, sealed, payload []byte) {
+	if len(payload) == 0 { // the encoder failed: a gap the phone conceals
+	} else if n, err := h.MarshalTo(buf); err == nil {
 		p.mu.Lock()
 		to := p.remote
 		p.mu.Unlock()
-		if _, err := p.conn.WriteToUDPAddrPort(append(buf[:n], payload...), to); err == nil {
-			p.counts.sent.Add(1)
+		pkt := append(buf[:n], payload...)
+		if p.srtpOut != nil {
+			pkt, err = p.srtpOut.EncryptRTP(sealed[:0], pkt, nil)
+		}
+		if err == nil {
+			if _, err := p.conn.WriteToUDPAddrPort(pkt, to); err == nil {
+				p.counts.sent.Add(1)
+			}
 		}
 	}
 	h.SequenceNumber++
-	h.Timestamp += frameLen
+	h.Timestamp += p.voice.ticks()
 	h.Marker = false
 }
 

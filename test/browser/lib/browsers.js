@@ -2,7 +2,7 @@
 // microphone (see /work/shared/browser-testing.md), opens parley pages in
 // them and reads WebRTC statistics through the page's window.parley hook.
 import puppeteer from 'puppeteer-core';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sleep } from './parley.js';
@@ -44,12 +44,15 @@ const firefoxPrefs = {
  *   loop instead of its beeps; Firefox's fake microphone is a steady tone
  */
 
-/** nullSpeakers writes an ALSA configuration whose default output discards the sound. */
+/**
+ * nullSpeakers writes an ALSA configuration whose default output discards
+ * the sound, in a folder of its own that the caller removes (rmSync(dir)).
+ */
 function nullSpeakers() {
   const dir = mkdtempSync(path.join(tmpdir(), 'parley-alsa-'));
   const file = path.join(dir, 'asound.conf');
   writeFileSync(file, 'pcm.!default { type null }\n');
-  return file;
+  return { dir, file };
 }
 
 /**
@@ -62,8 +65,21 @@ export async function launch(kind, opts = {}) {
   if (kind === 'firefox') {
     const executablePath = opts.netns ? opts.netns.browserExecutable('firefox', FIREFOX) : FIREFOX;
     const langPrefs = opts.lang ? { 'intl.accept_languages': `${opts.lang}, ${opts.lang.split('-')[0]}` } : {};
-    const env = opts.speakers ? { env: { ...process.env, ALSA_CONFIG_PATH: nullSpeakers() } } : {};
-    return puppeteer.launch({ browser: 'firefox', executablePath, headless: true, extraPrefsFirefox: { ...firefoxPrefs, ...langPrefs }, protocolTimeout: 120_000, ...insecure, ...env });
+    const alsa = opts.speakers ? nullSpeakers() : null;
+    const env = alsa ? { env: { ...process.env, ALSA_CONFIG_PATH: alsa.file } } : {};
+    const removeAlsa = () => {
+      if (alsa) rmSync(alsa.dir, { recursive: true, force: true });
+    };
+    let browser;
+    try {
+      browser = await puppeteer.launch({ browser: 'firefox', executablePath, headless: true, extraPrefsFirefox: { ...firefoxPrefs, ...langPrefs }, protocolTimeout: 120_000, ...insecure, ...env });
+    } catch (err) {
+      removeAlsa();
+      throw err;
+    }
+    // The folder lives as long as the browser that reads it.
+    browser.once('disconnected', removeAlsa);
+    return browser;
   }
   const executablePath = opts.netns ? opts.netns.browserExecutable('chromium', CHROMIUM) : CHROMIUM;
   const args = opts.insecureCerts ? [...chromiumArgs, '--ignore-certificate-errors'] : [...chromiumArgs];

@@ -8,6 +8,12 @@
 //    phone never hears itself, so a steady tone in its recording comes from
 //    the browsers).
 //  - Directly: a second phone dials sip:ROOM@ and the browsers hear it.
+//  - From the web client: both browsers' invite dialogs show the dial-in
+//    number and the PIN the admin API reports; the moderator (Chromium)
+//    calls a busy callee (sipp) and is told so, then calls a baresip that
+//    answers: the phone joins with a phone icon on its tile and in the
+//    People list, both browsers hear it, and once the moderator mutes it
+//    from the People list neither hears it any more.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -24,6 +30,9 @@ const IVR_CALLER = '+4915112345678';
 const IVR_PHONE = 'Phone ***5678'; // the gateway's masked caller ID of IVR_CALLER
 const DIRECT_CALLER = '+4917087654321';
 const DIRECT_PHONE = 'Phone ***4321';
+const CALLEE = '4930555123'; // the number the moderator dials from the web client
+const CALLEE_PHONE = 'Phone ***5123';
+const DIAL_IN_NUMBER = '+33 1 23 45 67 89';
 const MAX_CALL_SECONDS = 90; // baresip's own cap (-t); the test hangs up long before
 const ADMIN_TOKEN = 'admin-token-for-the-sip-phone-test';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -139,9 +148,10 @@ async function ctrlClient(port) {
 
 /**
  * startPhone runs baresip as the SIP phone number (sending a 500 Hz tone,
- * recording what it hears) and dials uri through its ctrl_tcp module;
- * established resolves when the call is up, hangUp ends it and resolves with
- * the recording's path. The call lasts at most MAX_CALL_SECONDS.
+ * recording what it hears) and dials uri through its ctrl_tcp module, or with
+ * uri '' answers the first call by itself (its address is then the result's
+ * uri); established resolves when the call is up, hangUp ends it and
+ * resolves with the recording's path. The call lasts at most MAX_CALL_SECONDS.
  */
 async function startPhone(name, number, uri) {
   const dir = path.join(work, name);
@@ -149,13 +159,15 @@ async function startPhone(name, number, uri) {
   mkdirSync(out, { recursive: true });
   wav(path.join(dir, 'in.wav'), 500, MAX_CALL_SECONDS + 5);
   const ctrlPort = await freePort();
+  const sipListen = await freePort();
   writeFileSync(path.join(dir, 'config'), [
-    'poll_method epoll', `sip_listen 127.0.0.1:${await freePort()}`,
+    'poll_method epoll', `sip_listen 127.0.0.1:${sipListen}`,
     'audio_player aubridge,nil', `audio_source aufile,${path.join(dir, 'in.wav')}`, 'audio_alert aubridge,nil',
     'module_path /usr/lib/baresip/modules', 'module g711.so', 'module aufile.so', 'module aubridge.so',
     'module sndfile.so', 'module menu.so', 'module_app account.so', 'module_app ctrl_tcp.so',
     `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`, `snd_path ${out}`, ''].join('\n'));
-  writeFileSync(path.join(dir, 'accounts'), `<sip:${number}@127.0.0.1>;regint=0;audio_codecs=PCMU\n`);
+  const answer = uri ? '' : ';answermode=auto';
+  writeFileSync(path.join(dir, 'accounts'), `<sip:${number}@127.0.0.1>;regint=0;audio_codecs=PCMU${answer}\n`);
   const child = spawn('baresip', ['-f', dir, '-t', String(MAX_CALL_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs = [];
   child.stdout.on('data', (d) => logs.push(String(d)));
@@ -163,8 +175,9 @@ async function startPhone(name, number, uri) {
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const ctrl = await ctrlClient(ctrlPort);
   const log = () => `baresip events ${ctrl.events().join(' ')}\n${logs.join('').replace(/\[\d+:\d+:\d+\] audio=[^\n]*?\(bit\/s\)\s*/g, '').slice(-1500)}`;
-  await ctrl.command('dial', uri);
+  if (uri) await ctrl.command('dial', uri);
   return {
+    uri: `sip:${number}@127.0.0.1:${sipListen}`,
     established: ctrl.event('CALL_ESTABLISHED'),
     /** dtmf types digits during the call: RFC 4733 telephone-events. */
     dtmf: (digits) => ctrl.command('sndcode', digits),
@@ -224,7 +237,8 @@ const sipPort = await freePort();
 const adminPort = await freePort();
 writeFileSync(path.join(work, 'admin-token'), `${ADMIN_TOKEN}\n`);
 const parley = await startParley({ bin, args: ['--sip', `127.0.0.1:${sipPort}`,
-  '--admin', `127.0.0.1:${adminPort}`, '--admin-token-file', path.join(work, 'admin-token')] });
+  '--admin', `127.0.0.1:${adminPort}`, '--admin-token-file', path.join(work, 'admin-token'),
+  '--sip-dial-in-number', DIAL_IN_NUMBER] });
 const people = [];
 const phones = [];
 before(async () => {
@@ -285,5 +299,113 @@ test('a phone that dials sip:ROOM@ joins with no IVR and is heard by Chromium an
   phones.push(phone);
   const received = await hearsGrowing(DIRECT_PHONE, phone);
   console.log(JSON.stringify({ measure: 'sip-phone-direct', browsersReceived: received }));
+  await phone.hangUp();
+});
+
+/** busyCallee runs sipp as a callee that answers 486 Busy Here, once; it resolves with its URI and exit. */
+async function busyCallee() {
+  const port = await freePort();
+  const scenario = path.join(REPO_ROOT, 'internal/sip/testdata/busy.xml');
+  const dir = mkdtempSync(path.join(work, 'sipp-'));
+  const child = spawn('sipp', ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(await freePort()),
+    '-m', '1', '-nostdin', '-timeout', '60s', '-timeout_error'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  child.stdout.on('data', (d) => out.push(String(d)));
+  child.stderr.on('data', (d) => out.push(String(d)));
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, out: out.join('').slice(-1500) })));
+  await sleep(300); // sipp binds; the gateway retransmits an INVITE anyway
+  return { uri: `sip:200@127.0.0.1:${port}`, exited, kill: () => child.kill('SIGTERM') };
+}
+
+/** dialStatus is the invite dialog's dial-out line in p's page. */
+function dialStatus(p) {
+  return p.page.$eval('#dial-status', (el) => el.textContent ?? '');
+}
+
+/** dialFromPage opens p's invite dialog (if need be) and dials to from its form. */
+async function dialFromPage(p, to) {
+  await p.page.evaluate(() => {
+    const d = /** @type {HTMLDialogElement|null} */ (document.getElementById('invite'));
+    if (!d?.open) document.getElementById('open-invite')?.click();
+  });
+  await p.page.waitForSelector('#invite-dial:not([hidden])', { timeout: 20_000 });
+  await p.page.$eval('#dial-to', (el, v) => { /** @type {HTMLInputElement} */ (el).value = v; }, to);
+  await p.page.click('#dial-call');
+}
+
+/** phoneIcons says, in p's page, whether nick's tile and People entry show the phone icon. */
+function phoneIcons(p, nick) {
+  return p.page.evaluate((n) => {
+    const shown = (/** @type {Element|null} */ el) => Boolean(el) && !(/** @type {HTMLElement} */ (el).hidden);
+    return {
+      tile: shown(document.querySelector(`.tile[data-nick="${CSS.escape(n)}"] .badge.phone`)),
+      people: shown(document.querySelector(`#people li[data-nick="${CSS.escape(n)}"] .badge.phone`)),
+    };
+  }, nick);
+}
+
+test('the invite dialog shows the dial-in number and PIN; a moderator dials phones out, sees busy, and mutes the phone that answered', async () => {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/api/rooms/${ROOM}/dial-in`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const { pin, number } = await res.json();
+  assert.equal(number, DIAL_IN_NUMBER);
+  for (const p of people) {
+    await p.page.click('#open-invite');
+    await p.page.waitForFunction(() => (document.getElementById('invite-pin')?.textContent ?? '') !== '', { timeout: 20_000 });
+    const shown = await p.page.evaluate(() => ({
+      pin: document.getElementById('invite-pin')?.textContent,
+      how: document.getElementById('invite-phone-how')?.textContent,
+      phoneHidden: document.getElementById('invite-phone')?.hidden,
+      link: /** @type {HTMLInputElement} */ (document.getElementById('invite-link')).value,
+    }));
+    assert.equal(shown.pin, pin, `${p.name}'s invite dialog shows PIN ${shown.pin}, the admin API ${pin}`);
+    assert.equal(shown.phoneHidden, false);
+    assert.ok(shown.how?.includes(DIAL_IN_NUMBER), `${p.name}'s invite dialog says "${shown.how}"`);
+    assert.equal(shown.link, `${parley.base}/${ROOM}`);
+  }
+  // Chromium opened the room: its owner may dial out. Firefox, a guest, sees no dial-out form.
+  const [cr, ff] = people;
+  assert.equal(await ff.page.$eval('#invite-dial', (el) => /** @type {HTMLElement} */ (el).hidden), true, 'a guest is offered dial-out');
+
+  const busy = await busyCallee();
+  await dialFromPage(cr, busy.uri);
+  await waitUntil(async () => (await dialStatus(cr)).includes('busy'), 30_000, async () => `the dialler reads "${await dialStatus(cr)}"`);
+  assert.equal(await dialStatus(cr), `${busy.uri} is busy.`);
+  const sipp = await busy.exited;
+  assert.equal(sipp.code, 0, `sipp (busy callee): ${sipp.out}`);
+
+  const phone = await startPhone('callee', CALLEE, '');
+  phones.push(phone);
+  await dialFromPage(cr, phone.uri);
+  await waitUntil(async () => (await dialStatus(cr)).includes('joined'), 40_000,
+    async () => `the dialler reads "${await dialStatus(cr)}"\n${phone.log()}\n${parley.logTail(15)}`);
+  assert.equal(await dialStatus(cr), `${CALLEE_PHONE} answered and joined the meeting.`);
+  await phone.established;
+  const received = await hearsGrowing(CALLEE_PHONE, phone);
+  for (const p of people) {
+    await waitUntil(async () => { const i = await phoneIcons(p, CALLEE_PHONE); return i.tile && i.people; }, 10_000,
+      async () => `${p.name}: the phone's icons ${JSON.stringify(await phoneIcons(p, CALLEE_PHONE))}`);
+  }
+  const notPhone = await phoneIcons(cr, 'ff');
+  assert.deepEqual(notPhone, { tile: false, people: false }, 'Firefox is shown as a phone');
+
+  // The moderator mutes the phone from the People list: the SFU stops
+  // forwarding it, so neither browser receives its audio any more.
+  await cr.page.evaluate(() => document.querySelector('#invite')?.close());
+  await cr.page.click('#toggle-people');
+  await cr.page.click(`#people li[data-nick="${CALLEE_PHONE}"] button.act-mute`);
+  const still = async () => {
+    const a = await heardFrom(CALLEE_PHONE);
+    await sleep(2000);
+    const b = await heardFrom(CALLEE_PHONE);
+    return b.map((n, i) => n - a[i]);
+  };
+  let growth = [];
+  await waitUntil(async () => (growth = await still()).every((d) => d === 0), 20_000,
+    () => `after the mute the browsers still receive ${JSON.stringify(growth)} packets in 2 s from the phone`);
+  const after = await heardFrom(CALLEE_PHONE);
+  await sleep(3000);
+  const later = await heardFrom(CALLEE_PHONE);
+  people.forEach((p, i) => assert.equal(later[i], after[i], `${p.name} still receives the muted phone (${after[i]} → ${later[i]})`));
+  console.log(JSON.stringify({ measure: 'sip-phone-dial-out', browsersReceived: received, afterMute: later }));
   await phone.hangUp();
 });

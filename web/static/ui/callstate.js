@@ -17,6 +17,7 @@
  * @property {string} affiliation owner, admin, member, none
  * @property {string[]} permissions what the room lets the member do (docs/PERMISSIONS.md)
  * @property {string[]} muted media a moderator muted at the server: audio, video, screen
+ * @property {boolean} phone a phone call, through the SIP gateway (its presence says so)
  * @property {MemberState} state what the member's presence says
  * @property {MediaStream|null} camera the camera picture (own: the local stream)
  * @property {MediaStream|null} screen a shared screen, when there is one
@@ -52,7 +53,7 @@ export function newCallState() {
  */
 export function newMember(nick, displayName, self) {
   return {
-    nick, displayName, self, role: 'participant', affiliation: 'none', permissions: [], muted: [],
+    nick, displayName, self, role: 'participant', affiliation: 'none', permissions: [], muted: [], phone: false,
     state: { audio: 'on', video: 'on', hand: null, screen: false },
     camera: null, screen: null, videos: [], speaking: false, lastSpoke: 0, quality: null, kbps: 0,
   };

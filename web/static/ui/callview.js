@@ -28,6 +28,8 @@ import { LobbyPanel, showWaiting } from './lobbyview.js';
 import { RoomAccess } from './roomaccess.js';
 import { RecordingControl } from './recordingview.js';
 import { recordingOf } from '../lib/recording.js';
+import { InviteControl } from './phoneview.js';
+import { isPhone } from '../lib/phone.js';
 
 /** @typedef {import('./media.js').LocalMedia} LocalMedia */
 /** @typedef {import('../lib/call.js').Participant} Participant */
@@ -90,6 +92,8 @@ class CallView {
     this.access = null;
     /** @type {RecordingControl|null} the recording badge and button; set with the room */
     this.recording = null;
+    /** @type {InviteControl|null} the invite dialog (link, dial-in PIN, dial-out); set with the room */
+    this.invite = null;
     this.waiting = false; // we knocked and wait in the lobby
     /** @type {import('../lib/muc.js').LeaveReason|null} why the room removed us, once it did */
     this.removedWhy = null;
@@ -279,6 +283,8 @@ class CallView {
       this.access = new RoomAccess({ client: c.client, room: room.jid, say: (text, bad) => this.chat.system(text, bad) });
       this.recording?.close();
       this.recording = new RecordingControl({ client: c.client, room, say: (text, bad) => this.chat.system(text, bad) });
+      this.invite?.close();
+      this.invite = new InviteControl({ client: c.client, room, link: location.origin + location.pathname, say: (text, bad) => this.chat.system(text, bad) });
       room.on('removed', (why) => {
         this.removedWhy = why;
       });
@@ -346,6 +352,7 @@ class CallView {
       m.affiliation = o.affiliation;
       m.permissions = o.permissions;
       m.muted = o.muted;
+      m.phone = isPhone(o);
       if (p.self) this.controls.onServerMute(o.muted, o.actor ? this.nameOf(o.actor) : '');
     }
     if (p.self) {
@@ -564,6 +571,7 @@ class CallView {
     this.extras?.dispose();
     this.lobby?.close();
     this.access?.close();
+    this.invite?.close();
     for (const a of this.audio.values()) a.srcObject = null;
     this.audioSink.remove();
     for (const key of [...this.stage.tiles.keys()]) this.stage.remove(key);

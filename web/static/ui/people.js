@@ -39,6 +39,7 @@ export function renderPeople(list, title, s, act) {
     const name = m.self ? t('people.you', { name: m.displayName }) : m.displayName;
     const role = m.role === 'moderator' ? t('people.moderator') : m.role === 'visitor' ? t('people.visitor') : '';
     const state = [];
+    if (m.phone) state.push(h('span', { class: 'badge phone', role: 'img', 'aria-label': t('tile.phone'), title: t('tile.phone') }, [icon('phone')]));
     if (m.state.hand !== null) state.push(h('span', { class: 'badge hand', role: 'img', 'aria-label': t('tile.hand'), title: t('tile.hand') }, [icon('hand')]));
     if (m.state.audio !== 'on') state.push(h('span', { class: 'badge muted', role: 'img', 'aria-label': t('tile.muted'), title: t('tile.muted') }, [icon('micOff')]));
     if (m.state.video !== 'on') state.push(h('span', { class: 'badge', role: 'img', 'aria-label': t('tile.cameraOff'), title: t('tile.cameraOff') }, [icon('cameraOff')]));

@@ -44,6 +44,7 @@ function hue(name) {
  * @property {HTMLElement} name
  * @property {HTMLElement} muted
  * @property {HTMLElement} hand
+ * @property {HTMLElement} phone the phone icon, for a phone call
  * @property {HTMLElement} quality
  * @property {HTMLButtonElement} pin
  * @property {HTMLElement} reactions
@@ -105,13 +106,14 @@ export class Stage {
     const name = h('span', { class: 'name' });
     const muted = h('span', { class: 'badge muted', role: 'img' }, [icon('micOff')]);
     const hand = h('span', { class: 'badge hand', role: 'img' }, [icon('hand')]);
+    const phone = h('span', { class: 'badge phone', role: 'img', hidden: '' }, [icon('phone')]);
     const quality = h('span', { class: 'quality', role: 'img' }, [icon('signal')]);
     const pin = h('button', { type: 'button', class: 'pin round small', 'aria-pressed': 'false' }, [icon('pin')]);
     const reactions = h('div', { class: 'reactions', 'aria-live': 'polite' });
-    const label = h('div', { class: 'label' }, [muted, name, hand]);
+    const label = h('div', { class: 'label' }, [phone, muted, name, hand]);
     const el = h('div', { class: `tile${self ? ' self' : ''}`, 'data-nick': key, role: 'group' }, [avatar, video, label, quality, pin, reactions]);
     pin.addEventListener('click', () => this.hooks.onPin(key));
-    tile = { key, el, video, avatar, name, muted, hand, quality, pin, reactions };
+    tile = { key, el, video, avatar, name, muted, hand, phone, quality, pin, reactions };
     this.tiles.set(key, tile);
     return tile;
   }
@@ -172,6 +174,9 @@ export class Stage {
     tile.muted.setAttribute('aria-label', t(m.state.audio === 'none' ? 'tile.noMic' : 'tile.muted'));
     tile.hand.hidden = screen || m.state.hand === null;
     tile.hand.setAttribute('aria-label', t('tile.hand'));
+    tile.phone.hidden = screen || !m.phone;
+    tile.phone.setAttribute('aria-label', t('tile.phone'));
+    tile.phone.title = t('tile.phone');
     tile.quality.hidden = m.self || screen || !m.quality;
     tile.quality.className = `quality q-${m.quality ?? 'none'}`;
     tile.quality.setAttribute('aria-label', t('quality.detail', {
