@@ -270,7 +270,12 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		}
 		cost += ch.cost()
 	}
+	wanted, probe := cost, p.cong.probe
 	budget, stepDown := p.cong.budget(lossy, estimate, cost, now)
+	if probe != nil && p.cong.probe == nil {
+		why, _ := probe.why.Load().(string)
+		p.log.Debug("probe ended", "held", probe.result.Load() == probeHeld, "why", why, "padding", probe.sent.Load(), "bps", probe.rate)
+	}
 	if stepDown && budget > 0 {
 		budget-- // at least the biggest video steps down
 	}
@@ -294,6 +299,11 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 	}
 	if p.cong.congested() {
 		p.cong.settle(cost)
+	}
+	if p.cong.wantProbe && p.sfu != nil {
+		rate := uint64(float64(wanted)*probeOvershoot) - min(cost, uint64(float64(wanted)*probeOvershoot))
+		p.cong.probe = p.startProbe(rate, now)
+		p.log.Debug("probing with padding", "bps", rate, "wanted", wanted, "cost", cost)
 	}
 	if len(congested) > 0 {
 		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy)

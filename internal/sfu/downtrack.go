@@ -36,6 +36,9 @@ type downTrack struct {
 	sentLog []sentPacket // what was sent, by outgoing seq modulo sentLogLen; nil for audio (no NACK); guarded by mu
 	rtxBuf  []byte       // a cached packet being resent; guarded by mu
 	rtxHdr  rtp.Header   // its parsed header; guarded by mu
+	// frameEnd says the newest packet sent ended a frame (marker bit):
+	// probe padding goes only between frames. Guarded by mu.
+	frameEnd bool
 
 	target   atomic.Int32                    // the layer to forward, set by the layer allocator
 	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
@@ -52,6 +55,7 @@ type downTrack struct {
 	dropUnbound  atomic.Uint64 // packets dropped: not bound, or bound without the codec
 	dropWriteErr atomic.Uint64 // packets dropped: the writer failed
 	retransmits  atomic.Uint64 // packets resent on the subscriber's NACKs
+	paddingBytes atomic.Uint64 // padding sent for bandwidth probes (probe.go)
 }
 
 // binding is what Bind learned; replaced as a whole, never mutated.
@@ -216,6 +220,9 @@ func (d *downTrack) writeLocked(li int, b *binding, src *rtp.Header, payload []b
 	if !d.sendLocked(b, src, seq, ts, payload) {
 		d.dropWriteErr.Add(1)
 		return
+	}
+	if seq == d.rw.lastSeq {
+		d.frameEnd = src.Marker
 	}
 	d.logSent(li, src, seq, ts, payload, patch)
 	d.sent.Add(1)
