@@ -91,7 +91,7 @@ type sentPacket struct {
 	src    uint16 // the source sequence number
 	layer  uint8  // the layer it came from
 	valid  bool
-	pad    bool // a padding-only packet of a probe: no source packet
+	pad    bool    // a padding-only packet of a probe: no source packet
 	patch  bool    // a VP8 picture id was rewritten: pic and tl0 hold the bytes sent
 	pic    [2]byte // the rewritten picture id bytes
 	tl0    byte    // the rewritten TL0PICIDX

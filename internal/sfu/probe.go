@@ -55,9 +55,9 @@ type paddingProbe struct {
 	why    atomic.Value // string: why it failed, for the log
 
 	// Owned by the pacer (one step runs at a time).
-	last   time.Time // the previous step
-	credit float64   // bytes of padding owed
-	armed  bool      // GCC's delay signal was seen not over-used since the start
+	last   time.Time     // the previous step
+	credit float64       // bytes of padding owed
+	armed  bool          // GCC's delay signal was seen not over-used since the start
 	sent   atomic.Uint64 // padding bytes sent; atomic: the log reads it
 }
 
