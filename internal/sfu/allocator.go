@@ -251,7 +251,7 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		}
 	}
 	p.mu.Unlock()
-	lossy := lossy(choices) || p.twccLoss() >= twccLossy
+	lossy := lossy(choices) || p.twccLoss() >= twccLossy || p.queueing()
 	var estimate uint64
 	if p.bwe != nil {
 		estimate = uint64(p.bwe.GetTargetBitrate())

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -168,4 +169,18 @@ func (p *Participant) twccLoss() float64 {
 	}
 	loss, _ := p.bwe.GetStats()["averageLoss"].(float64)
 	return loss
+}
+
+// queueing reports whether GCC's delay detector sees over-use towards a
+// subscriber reached over ICE-TCP. TCP turns a narrow link's loss into
+// retransmissions and a growing queue (the kernel's and the TCP mux's
+// write buffers), so that nothing is ever lost and delay growth is the
+// only sign; it counts as loss would (over UDP it does not: on a busy
+// machine the delay signal alone was seen to misjudge, see above).
+func (p *Participant) queueing() bool {
+	if p.bwe == nil || p.pc == nil {
+		return false
+	}
+	usage, _ := p.bwe.GetStats()["usage"].(string)
+	return usage == "overuse" && strings.HasSuffix(p.Route().Local, "/tcp")
 }
