@@ -145,7 +145,7 @@ async function shapedPhase(label, from, narrow, wide) {
     before = now;
   }
   console.log(JSON.stringify({ measure: 'shaped-300kbit', publisher: label, downMs, samples }));
-  if (process.env.BW_DEBUG) console.log(parley.logTail(3000).split('\n').filter((l) => /prob|stepped/.test(l)).join('\n'));
+  if (process.env.BW_DEBUG) console.log(parley.logTail(3000).split('\n').filter((l) => /prob|stepped|PLI/.test(l)).join('\n'));
   // Neither subscriber freezes: the SFU probes the narrow link with
   // padding, never with a layer that does not fit (docs/BENCHMARKS.md).
   assert.deepEqual(samples.filter((s) => s.wideFrames <= 0), [], `${label}: the unshaped subscriber froze while narrow was shaped: ${JSON.stringify(samples)}`);
