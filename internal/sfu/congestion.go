@@ -172,15 +172,19 @@ func (p *Participant) twccLoss() float64 {
 }
 
 // queueing reports whether GCC's delay detector sees over-use towards a
-// subscriber reached over ICE-TCP. TCP turns a narrow link's loss into
-// retransmissions and a growing queue (the kernel's and the TCP mux's
-// write buffers), so that nothing is ever lost and delay growth is the
-// only sign; it counts as loss would (over UDP it does not: on a busy
-// machine the delay signal alone was seen to misjudge, see above).
+// subscriber whose path may be TCP: ICE-TCP to the SFU, or a relay, which
+// the client may reach over TCP (TURN over TCP or TLS; the SFU cannot
+// tell). TCP turns a narrow link's loss into retransmissions and a growing
+// queue, so that nothing is ever lost and delay growth is the only sign;
+// there it counts as loss would. (Over a direct UDP path it does not: on
+// a busy machine the delay signal alone was seen to misjudge, see above.)
 func (p *Participant) queueing() bool {
 	if p.bwe == nil || p.pc == nil {
 		return false
 	}
-	usage, _ := p.bwe.GetStats()["usage"].(string)
-	return usage == "overuse" && strings.HasSuffix(p.Route().Local, "/tcp")
+	if usage, _ := p.bwe.GetStats()["usage"].(string); usage != "overuse" {
+		return false
+	}
+	r := p.Route()
+	return strings.HasSuffix(r.Local, "/tcp") || strings.HasPrefix(r.Remote, "relay/")
 }
