@@ -39,6 +39,12 @@ type downTrack struct {
 	// frameEnd says the newest packet sent ended a frame (marker bit):
 	// probe padding goes only between frames. Guarded by mu.
 	frameEnd bool
+	// rtxCredit is the bytes the subscriber's NACKs may still have
+	// resent (budgets.go). Guarded by mu.
+	rtxCredit float64
+	// lastPLI is when the subscriber's last keyframe request went on to
+	// the publisher. Owned by readRTCP.
+	lastPLI time.Time
 
 	target   atomic.Int32                    // the layer to forward, set by the layer allocator
 	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
@@ -56,6 +62,8 @@ type downTrack struct {
 	dropWriteErr atomic.Uint64 // packets dropped: the writer failed
 	retransmits  atomic.Uint64 // packets resent on the subscriber's NACKs
 	paddingBytes atomic.Uint64 // padding sent for bandwidth probes (probe.go)
+	rtxDropped   atomic.Uint64 // NACKed packets not resent: over the budget (budgets.go)
+	pliDropped   atomic.Uint64 // keyframe requests not passed on: over the budget (budgets.go)
 }
 
 // binding is what Bind learned; replaced as a whole, never mutated.
@@ -224,6 +232,7 @@ func (d *downTrack) writeLocked(li int, b *binding, src *rtp.Header, payload []b
 	if seq == d.rw.lastSeq {
 		d.frameEnd = src.Marker
 	}
+	d.earnRetransmits(len(payload))
 	d.logSent(li, src, seq, ts, payload, patch)
 	d.sent.Add(1)
 	d.sentBytes.Add(uint64(len(payload)))
@@ -276,7 +285,9 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.requestKeyframe()
+				if d.mayRequestKeyframe(d.pub.owner.sfu.cfg.Clock.Now()) {
+					d.requestKeyframe()
+				}
 			case *rtcp.TransportLayerNack:
 				d.sub.sfu.totals.nacks.Add(1)
 				d.retransmit(p)

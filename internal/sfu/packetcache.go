@@ -188,6 +188,9 @@ func (d *downTrack) resend(b *binding, seq uint16) bool {
 			payload[e.tl0At] = e.tl0
 		}
 	}
+	if !d.spendRetransmit(len(payload)) {
+		return false
+	}
 	if !d.sendLocked(b, &d.rtxHdr, seq, e.ts, payload) {
 		return false
 	}

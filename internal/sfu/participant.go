@@ -88,6 +88,10 @@ type ParticipantStats struct {
 	ProbesHeld   uint64
 	ProbesFailed uint64
 	PaddingBytes uint64
+	// What this participant's NACKs and keyframe requests did not get:
+	// over their budgets (budgets.go).
+	RetransmitsDropped      uint64
+	KeyframeRequestsDropped uint64
 	// EstimatedBitrate is the send-side bandwidth estimate towards this
 	// participant at the last allocation, bit/s; 0 before.
 	EstimatedBitrate uint64
@@ -147,6 +151,8 @@ func (p *Participant) Stats() ParticipantStats {
 		st.LayerSwitchesDown += d.switches[switchDown].Load()
 		st.LayerPauses += d.switches[switchPause].Load()
 		st.PaddingBytes += d.paddingBytes.Load()
+		st.RetransmitsDropped += d.rtxDropped.Load()
+		st.KeyframeRequestsDropped += d.pliDropped.Load()
 	}
 	for _, pub := range p.published {
 		if pub != nil {
