@@ -133,7 +133,7 @@ func (p *Participant) SetReceiveVideo(rv ReceiveVideo) {
 // (dynacast). Owned by the conference's speaker tick.
 type layerRates struct {
 	bytes  [maxLayers]uint64 // byte counters at the last allocation
-	bps    [maxLayers]uint64 // bitrate over the last interval
+	bps    [maxLayers]uint64 // bitrate over the last interval, or four fifths of the one before if more
 	at     time.Time         // when bytes were read
 	paused uint8             // layers the publisher was told to stop sending
 	idle   [maxLayers]int    // allocations in a row that nobody took the layer
@@ -223,7 +223,11 @@ func (c *Conference) measure(pub *publication, now time.Time) {
 	for i, l := range pub.layers {
 		b := l.bytes.Load()
 		if !r.at.IsZero() && dt > 0 {
-			r.bps[i] = (b - r.bytes[i]) * 8 * uint64(time.Second) / uint64(dt)
+			// A quiet interval (the publisher's encoder starved for a
+			// moment) lowers the cost by a fifth at most: measured as
+			// nothing, a layer too big for a subscriber's ceiling would
+			// seem to fit it.
+			r.bps[i] = max((b-r.bytes[i])*8*uint64(time.Second)/uint64(dt), r.bps[i]*4/5)
 		}
 		r.bytes[i] = b
 	}

@@ -54,3 +54,28 @@ func TestKeyframeRequestBudget(t *testing.T) {
 		t.Fatalf("%d passed, %d dropped of 25 in 2.5 s; want 3 and 22", passed, s.d.pliDropped.Load())
 	}
 }
+
+// A layer's measured cost falls by a fifth at most per allocation: an
+// interval in which the publisher sent nothing does not make the layer
+// look free.
+func TestLayerCostDecaysInsteadOfVanishing(t *testing.T) {
+	s := newProbeSetup(t)
+	c := &Conference{rates: make(map[*publication]*layerRates)}
+	now := time.Unix(100, 0)
+	l := s.pub.layers[0]
+	c.measure(s.pub, now)
+	l.bytes.Add(62_500) // 1 Mbit/s over 500 ms
+	c.measure(s.pub, now.Add(allocInterval))
+	if got := c.rates[s.pub].bps[0]; got != 1_000_000 {
+		t.Fatalf("measured %d bit/s, want 1000000", got)
+	}
+	c.measure(s.pub, now.Add(2*allocInterval)) // nothing sent
+	if got := c.rates[s.pub].bps[0]; got != 800_000 {
+		t.Fatalf("after a quiet interval %d bit/s, want 800000", got)
+	}
+	l.bytes.Add(125_000) // 2 Mbit/s: up at once
+	c.measure(s.pub, now.Add(3*allocInterval))
+	if got := c.rates[s.pub].bps[0]; got != 2_000_000 {
+		t.Fatalf("after a busy interval %d bit/s, want 2000000", got)
+	}
+}
