@@ -72,7 +72,7 @@ func (cg *congestion) budget(lossy bool, estimate, cost uint64, now time.Time) (
 			cg.lossHist |= 2 // the layers a probe lifted lose: down at once
 		}
 		if cg.probe != nil {
-			cg.probe.stop("loss in a receiver report")
+			cg.probe.stop("loss in the allocation")
 		}
 	}
 	switch {
