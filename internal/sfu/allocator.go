@@ -133,7 +133,7 @@ func (p *Participant) SetReceiveVideo(rv ReceiveVideo) {
 // (dynacast). Owned by the conference's speaker tick.
 type layerRates struct {
 	bytes  [maxLayers]uint64 // byte counters at the last allocation
-	bps    [maxLayers]uint64 // bitrate over the last interval
+	bps    [maxLayers]uint64 // bitrate over the last interval, or four fifths of the one before if more
 	at     time.Time         // when bytes were read
 	paused uint8             // layers the publisher was told to stop sending
 	idle   [maxLayers]int    // allocations in a row that nobody took the layer
@@ -223,7 +223,11 @@ func (c *Conference) measure(pub *publication, now time.Time) {
 	for i, l := range pub.layers {
 		b := l.bytes.Load()
 		if !r.at.IsZero() && dt > 0 {
-			r.bps[i] = (b - r.bytes[i]) * 8 * uint64(time.Second) / uint64(dt)
+			// A quiet interval (the publisher's encoder starved for a
+			// moment) lowers the cost by a fifth at most: measured as
+			// nothing, a layer too big for a subscriber's ceiling would
+			// seem to fit it.
+			r.bps[i] = max((b-r.bytes[i])*8*uint64(time.Second)/uint64(dt), r.bps[i]*4/5)
 		}
 		r.bytes[i] = b
 	}
@@ -251,7 +255,7 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		}
 	}
 	p.mu.Unlock()
-	lossy := lossy(choices) || p.twccLoss() >= twccLossy
+	lossy := lossy(choices) || p.twccLoss() >= twccLossy || p.queueing()
 	var estimate uint64
 	if p.bwe != nil {
 		estimate = uint64(p.bwe.GetTargetBitrate())
@@ -270,7 +274,12 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		}
 		cost += ch.cost()
 	}
+	wanted, probe := cost, p.cong.probe
 	budget, stepDown := p.cong.budget(lossy, estimate, cost, now)
+	if probe != nil && p.cong.probe == nil {
+		why, _ := probe.why.Load().(string)
+		p.log.Debug("probe ended", "held", probe.result.Load() == probeHeld, "why", why, "padding", probe.sent.Load(), "bps", probe.rate)
+	}
 	if stepDown && budget > 0 {
 		budget-- // at least the biggest video steps down
 	}
@@ -294,6 +303,11 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 	}
 	if p.cong.congested() {
 		p.cong.settle(cost)
+	}
+	if p.cong.wantProbe && p.sfu != nil {
+		rate := uint64(float64(wanted)*probeOvershoot) - min(cost, uint64(float64(wanted)*probeOvershoot))
+		p.cong.probe = p.startProbe(rate, now)
+		p.log.Debug("probing with padding", "bps", rate, "wanted", wanted, "cost", cost)
 	}
 	if len(congested) > 0 {
 		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy)

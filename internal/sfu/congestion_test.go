@@ -5,9 +5,21 @@ import (
 	"time"
 )
 
-// The congestion controller: loss sets a ceiling, a probe lifts it after a
-// wait, a failed probe doubles the wait up to probeWaitMax, one that holds
-// resets it.
+// endProbe makes the padding probe the last budget asked for end with
+// result.
+func endProbe(t *testing.T, cg *congestion, result int32) {
+	t.Helper()
+	if !cg.wantProbe {
+		t.Fatal("no probe asked for")
+	}
+	cg.probe = &paddingProbe{}
+	cg.probe.result.Store(result)
+}
+
+// The congestion controller: loss sets a ceiling; after a wait a padding
+// probe runs under the ceiling, and only one that held lifts it; a failed
+// probe doubles the wait up to probeWaitMax, loss soon after the lift
+// too, and a lift that holds resets it.
 func TestCongestionCeilingAndProbes(t *testing.T) {
 	var cg congestion
 	t0 := time.Unix(1000, 0)
@@ -31,32 +43,34 @@ func TestCongestionCeilingAndProbes(t *testing.T) {
 		t.Fatal("loss within the estimate did not step down")
 	}
 	cg.settle(200_000)
-	if b, _ := cg.budget(false, 300_000, 650_000, at(time.Second)); b != 240_000 {
-		t.Fatalf("before the probe: budget %d, want the ceiling 240000", b)
+	if b, _ := cg.budget(false, 300_000, 650_000, at(time.Second)); b != 240_000 || cg.wantProbe {
+		t.Fatalf("before the wait is over: budget %d, probe %v; want the ceiling 240000 and no probe", b, cg.wantProbe)
 	}
-	// The wait (1.5 s from the last loss) is over: a probe, no limit.
-	probe := at(100*time.Millisecond + probeWaitMin)
-	if b, _ := cg.budget(false, 300_000, 650_000, probe); b != 0 {
-		t.Fatalf("probe: budget %d, want none", b)
+	// The wait (2 s from the last loss) is over: a padding probe, under
+	// the ceiling still.
+	now := at(100*time.Millisecond + probeWaitMin)
+	if b, _ := cg.budget(false, 300_000, 650_000, now); b != 240_000 || !cg.wantProbe {
+		t.Fatalf("wait over: budget %d, probe %v; want the ceiling and a probe", b, cg.wantProbe)
 	}
-	// It meets loss: the next wait is twice as long, and so on up to the cap.
+	// Failed probes: the next wait is twice as long, and so on up to the cap.
 	waits := []time.Duration{}
-	now := probe
-	for range 5 {
-		now = now.Add(500 * time.Millisecond)
-		lose(300_000, 650_000, now)
-		cg.settle(200_000)
+	for range 4 {
+		endProbe(t, &cg, probeFailed)
+		now = now.Add(allocInterval)
+		if b, _ := cg.budget(false, 300_000, 650_000, now); b != 240_000 || cg.probe != nil {
+			t.Fatalf("failed probe: budget %d, probe kept %v", b, cg.probe != nil)
+		}
 		waits = append(waits, cg.probeAt.Sub(now))
-		if b, _ := cg.budget(false, 300_000, 650_000, cg.probeAt.Add(-time.Millisecond)); b == 0 {
+		if b, _ := cg.budget(false, 300_000, 650_000, cg.probeAt.Add(-time.Millisecond)); b != 240_000 || cg.wantProbe {
 			t.Fatal("probed before the wait was over")
 		}
 		now = cg.probeAt
-		if b, _ := cg.budget(false, 300_000, 650_000, now); b != 0 {
+		if cg.budget(false, 300_000, 650_000, now); !cg.wantProbe {
 			t.Fatal("no probe when the wait was over")
 		}
 	}
 	want := []time.Duration{}
-	for w := probeWaitMin; len(want) < 5; {
+	for w := probeWaitMin; len(want) < 4; {
 		w = min(2*w, probeWaitMax)
 		want = append(want, w)
 	}
@@ -65,11 +79,65 @@ func TestCongestionCeilingAndProbes(t *testing.T) {
 			t.Fatalf("waits after failed probes %v, want %v", waits, want)
 		}
 	}
-	// The last probe holds for probeWindow: the wait is back to the least.
+	if cg.failed.Load() != 4 {
+		t.Fatalf("failed probes counted %d, want 4", cg.failed.Load())
+	}
+	// A probe still running keeps the ceiling.
+	cg.probe = &paddingProbe{}
+	now = now.Add(allocInterval)
+	if b, _ := cg.budget(false, 300_000, 650_000, now); b != 240_000 || cg.probe == nil {
+		t.Fatalf("probe running: budget %d", b)
+	}
+	// It holds: the ceiling goes.
+	cg.probe.result.Store(probeHeld)
+	now = now.Add(allocInterval)
+	if b, _ := cg.budget(false, 300_000, 650_000, now); b != 0 || cg.held.Load() != 1 {
+		t.Fatalf("probe held: budget %d, held %d; want no limit", b, cg.held.Load())
+	}
+	// The lifted layers hold for probeWindow: the wait is back to the least.
 	cg.budget(false, 300_000, 650_000, now.Add(probeWindow))
 	lose(300_000, 650_000, now.Add(probeWindow+time.Second))
 	if w := cg.probeAt.Sub(now.Add(probeWindow + time.Second)); w != probeWaitMin {
 		t.Fatalf("wait after a probe that held %v, want %v", w, probeWaitMin)
+	}
+}
+
+// Loss while a probe runs stops it and counts as its failure; so does
+// loss soon after a probe lifted the ceiling, which steps down at once.
+func TestCongestionLossEndsAProbe(t *testing.T) {
+	var cg congestion
+	now := time.Unix(1000, 0)
+	cg.budget(true, 300_000, 650_000, now)
+	cg.budget(true, 300_000, 650_000, now.Add(allocInterval))
+	cg.settle(200_000)
+	now = cg.probeAt
+	cg.budget(false, 300_000, 650_000, now)
+	endProbe(t, &cg, probeRunning)
+	pr := cg.probe
+	now = now.Add(allocInterval)
+	cg.budget(true, 300_000, 650_000, now)
+	if pr.result.Load() != probeFailed {
+		t.Fatal("loss in a receiver report did not stop the probe")
+	}
+	now = now.Add(allocInterval)
+	if b, _ := cg.budget(false, 300_000, 650_000, now); b != 240_000 || cg.probe != nil || cg.wait != 2*probeWaitMin {
+		t.Fatalf("after the failed probe: budget %d, wait %v", b, cg.wait)
+	}
+	// A probe that holds, then loss: down at once (one lossy allocation
+	// suffices within probeWindow), and the wait doubles again.
+	now = cg.probeAt
+	cg.budget(false, 300_000, 650_000, now)
+	endProbe(t, &cg, probeHeld)
+	now = now.Add(allocInterval)
+	if b, _ := cg.budget(false, 300_000, 650_000, now); b != 0 {
+		t.Fatalf("held: budget %d", b)
+	}
+	now = now.Add(allocInterval)
+	if b, _ := cg.budget(true, 300_000, 650_000, now); !cg.congested() || b != 255_000 {
+		t.Fatalf("loss after the lift: budget %d, congested %v; want the estimate's at once", b, cg.congested())
+	}
+	if cg.wait != probeWaitMax {
+		t.Fatalf("wait %v after the lifted layers lost, want %v", cg.wait, probeWaitMax)
 	}
 }
 
@@ -107,8 +175,8 @@ func TestCongestionSeesLossEveryOtherAllocation(t *testing.T) {
 }
 
 // While what a subscriber wants fits under its ceiling (the publisher's
-// top layer gone), the ceiling stays: when the layer comes back, taking it
-// is a probe, and loss then doubles the wait.
+// top layer gone), the ceiling stays: when the layer comes back, a probe
+// runs first, and its failure doubles the wait.
 func TestCongestionCeilingOutlastsAnAbsentLayer(t *testing.T) {
 	var cg congestion
 	now := time.Unix(1000, 0)
@@ -119,11 +187,11 @@ func TestCongestionCeilingOutlastsAnAbsentLayer(t *testing.T) {
 	if b, _ := cg.budget(false, 300_000, 150_000, later); b != 240_000 {
 		t.Fatalf("only the lowest layer wanted, long after: budget %d, want the ceiling", b)
 	}
-	if b, _ := cg.budget(false, 300_000, 650_000, later.Add(allocInterval)); b != 0 || cg.probedAt.IsZero() {
-		t.Fatalf("the top layer back: budget %d, probing %v; want a probe", b, !cg.probedAt.IsZero())
+	if b, _ := cg.budget(false, 300_000, 650_000, later.Add(allocInterval)); b != 240_000 || !cg.wantProbe {
+		t.Fatalf("the top layer back: budget %d, probe %v; want a probe under the ceiling", b, cg.wantProbe)
 	}
-	cg.budget(true, 300_000, 650_000, later.Add(2*allocInterval))
-	cg.budget(true, 300_000, 650_000, later.Add(3*allocInterval))
+	endProbe(t, &cg, probeFailed)
+	cg.budget(false, 300_000, 650_000, later.Add(2*allocInterval))
 	if cg.wait != 2*probeWaitMin {
 		t.Fatalf("wait after the failed probe %v", cg.wait)
 	}

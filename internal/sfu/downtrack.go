@@ -36,6 +36,15 @@ type downTrack struct {
 	sentLog []sentPacket // what was sent, by outgoing seq modulo sentLogLen; nil for audio (no NACK); guarded by mu
 	rtxBuf  []byte       // a cached packet being resent; guarded by mu
 	rtxHdr  rtp.Header   // its parsed header; guarded by mu
+	// frameEnd says the newest packet sent ended a frame (marker bit):
+	// probe padding goes only between frames. Guarded by mu.
+	frameEnd bool
+	// rtxCredit is the bytes the subscriber's NACKs may still have
+	// resent (budgets.go). Guarded by mu.
+	rtxCredit float64
+	// lastPLI is when the subscriber's last keyframe request went on to
+	// the publisher. Owned by readRTCP.
+	lastPLI time.Time
 
 	target   atomic.Int32                    // the layer to forward, set by the layer allocator
 	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
@@ -52,6 +61,9 @@ type downTrack struct {
 	dropUnbound  atomic.Uint64 // packets dropped: not bound, or bound without the codec
 	dropWriteErr atomic.Uint64 // packets dropped: the writer failed
 	retransmits  atomic.Uint64 // packets resent on the subscriber's NACKs
+	paddingBytes atomic.Uint64 // padding sent for bandwidth probes (probe.go)
+	rtxDropped   atomic.Uint64 // NACKed packets not resent: over the budget (budgets.go)
+	pliDropped   atomic.Uint64 // keyframe requests not passed on: over the budget (budgets.go)
 }
 
 // binding is what Bind learned; replaced as a whole, never mutated.
@@ -217,6 +229,10 @@ func (d *downTrack) writeLocked(li int, b *binding, src *rtp.Header, payload []b
 		d.dropWriteErr.Add(1)
 		return
 	}
+	if seq == d.rw.lastSeq {
+		d.frameEnd = src.Marker
+	}
+	d.earnRetransmits(len(payload))
 	d.logSent(li, src, seq, ts, payload, patch)
 	d.sent.Add(1)
 	d.sentBytes.Add(uint64(len(payload)))
@@ -269,7 +285,9 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.requestKeyframe()
+				if d.mayRequestKeyframe(d.pub.owner.sfu.cfg.Clock.Now()) {
+					d.requestKeyframe()
+				}
 			case *rtcp.TransportLayerNack:
 				d.sub.sfu.totals.nacks.Add(1)
 				d.retransmit(p)

@@ -91,6 +91,7 @@ type sentPacket struct {
 	src    uint16 // the source sequence number
 	layer  uint8  // the layer it came from
 	valid  bool
+	pad    bool    // a padding-only packet of a probe: no source packet
 	patch  bool    // a VP8 picture id was rewritten: pic and tl0 hold the bytes sent
 	pic    [2]byte // the rewritten picture id bytes
 	tl0    byte    // the rewritten TL0PICIDX
@@ -149,6 +150,14 @@ func (d *downTrack) resend(b *binding, seq uint16) bool {
 	if !e.valid || e.out != seq || int(e.layer) >= maxLayers {
 		return false
 	}
+	if e.pad {
+		// The probe is over by now: the least padding closes the gap.
+		if !d.sendPaddingLocked(b, seq, e.ts, 1) {
+			return false
+		}
+		d.retransmits.Add(1)
+		return true
+	}
 	cache := d.pub.layers[e.layer].cache
 	n := cache.get(e.ssrc, e.src, d.rtxBuf)
 	if n == 0 {
@@ -178,6 +187,9 @@ func (d *downTrack) resend(b *binding, seq uint16) bool {
 		if e.tl0At != 0 {
 			payload[e.tl0At] = e.tl0
 		}
+	}
+	if !d.spendRetransmit(len(payload)) {
+		return false
 	}
 	if !d.sendLocked(b, &d.rtxHdr, seq, e.ts, payload) {
 		return false

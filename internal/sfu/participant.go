@@ -82,6 +82,16 @@ type ParticipantStats struct {
 	LayerSwitchesUp   uint64 // to a higher layer, at its keyframe
 	LayerSwitchesDown uint64 // to a lower layer, at its keyframe (smaller tile, quality, a layer lost)
 	LayerPauses       uint64 // stopped at once: congestion, or the video is shown nowhere
+	// Bandwidth probes towards this participant (probe.go): those that
+	// held, so that its videos went up, those that met loss or delay
+	// growth, and the padding they sent, bytes.
+	ProbesHeld   uint64
+	ProbesFailed uint64
+	PaddingBytes uint64
+	// What this participant's NACKs and keyframe requests did not get:
+	// over their budgets (budgets.go).
+	RetransmitsDropped      uint64
+	KeyframeRequestsDropped uint64
 	// EstimatedBitrate is the send-side bandwidth estimate towards this
 	// participant at the last allocation, bit/s; 0 before.
 	EstimatedBitrate uint64
@@ -140,6 +150,9 @@ func (p *Participant) Stats() ParticipantStats {
 		st.LayerSwitchesUp += d.switches[switchUp].Load()
 		st.LayerSwitchesDown += d.switches[switchDown].Load()
 		st.LayerPauses += d.switches[switchPause].Load()
+		st.PaddingBytes += d.paddingBytes.Load()
+		st.RetransmitsDropped += d.rtxDropped.Load()
+		st.KeyframeRequestsDropped += d.pliDropped.Load()
 	}
 	for _, pub := range p.published {
 		if pub != nil {
@@ -151,6 +164,7 @@ func (p *Participant) Stats() ParticipantStats {
 	}
 	p.mu.Unlock()
 	st.EstimatedBitrate = p.bweBitrate.Load()
+	st.ProbesHeld, st.ProbesFailed = p.cong.held.Load(), p.cong.failed.Load()
 	return st
 }
 

@@ -242,6 +242,7 @@ func (pub *publication) sendPLI(l *layer) {
 		return
 	}
 	pub.owner.sfu.totals.keyframes.Add(1)
+	pub.log.Debug("PLI sent", "ssrc", ssrc)
 }
 
 // activeLayers reports which layers sent a packet within the last

@@ -21,6 +21,14 @@ type rewriter struct {
 	lastSeq   uint16    // highest outgoing sequence number
 	lastTS    uint32    // outgoing timestamp of the packet with lastSeq
 	lastAt    time.Time // arrival time of the packet with lastSeq
+	lastSrc   uint16    // source sequence number of the packet with lastSeq
+
+	// Padding the SFU inserted (pad) shifts the current source's later
+	// packets by one sequence number each; one reordered late packet from
+	// before the insertion point keeps the offset it had.
+	padded     bool   // padding was inserted after source packet padSrc
+	padSrc     uint16 // the last source packet before the padding
+	prevOffset uint16 // seqOffset for source packets up to padSrc
 }
 
 func newRewriter(clockRate uint32) rewriter {
@@ -41,10 +49,10 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (u
 		r.started = true
 		r.srcSSRC = ssrc
 		r.seqOffset, r.tsOffset = 0, 0
-		r.lastSeq, r.lastTS, r.lastAt = seq, ts, now
+		r.lastSeq, r.lastTS, r.lastAt, r.lastSrc = seq, ts, now, seq
 		return seq, ts
 	case ssrc != r.srcSSRC:
-		r.srcSSRC, r.restart = ssrc, false
+		r.srcSSRC, r.restart, r.padded = ssrc, false, false
 		r.seqOffset = r.lastSeq + 1 - seq
 		r.tsOffset = r.lastTS + r.ticksSince(now) - ts
 	case r.restart:
@@ -52,15 +60,38 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (u
 		// wall clock meanwhile, so only the skipped sequence numbers are
 		// hidden. (Re-deriving the timestamp from the arrival time, as for
 		// a new source, gave a frame resumed mid-way a second timestamp.)
-		r.restart = false
+		r.restart, r.padded = false, false
 		r.seqOffset = r.lastSeq + 1 - seq
+	case r.padded && !seqNewer(seq, r.padSrc) && r.padSrc-seq < 0x1000:
+		// From before the padding: where it would have gone then.
+		return seq + r.prevOffset, ts + r.tsOffset
 	}
 	outSeq := seq + r.seqOffset
 	outTS := ts + r.tsOffset
 	if seqNewer(outSeq, r.lastSeq) {
-		r.lastSeq, r.lastTS, r.lastAt = outSeq, outTS, now
+		r.lastSeq, r.lastTS, r.lastAt, r.lastSrc = outSeq, outTS, now, seq
 	}
 	return outSeq, outTS
+}
+
+// pad reserves the next outgoing sequence number for a packet the SFU
+// makes up (a padding-only packet of a bandwidth probe, probe.go), with
+// the timestamp of the last packet sent; the source's later packets follow
+// it. It reports false before the first packet.
+func (r *rewriter) pad() (uint16, uint32, bool) {
+	if !r.started {
+		return 0, 0, false
+	}
+	if !r.restart {
+		if !r.padded || r.padSrc != r.lastSrc {
+			r.padded, r.padSrc, r.prevOffset = true, r.lastSrc, r.seqOffset
+		}
+		r.seqOffset++
+	}
+	// After a pause the next source packet re-derives its offset from
+	// lastSeq, so it follows the padding anyway.
+	r.lastSeq++
+	return r.lastSeq, r.lastTS, true
 }
 
 // resume makes the next packet continue the outgoing stream, even from the

@@ -183,3 +183,37 @@ func TestKeyframeLimiter(t *testing.T) {
 		t.Fatalf("stopped limiter still sent: %d", sent)
 	}
 }
+
+// Padding the SFU inserts takes the next sequence numbers and the last
+// timestamp; the source's later packets follow it, and a late packet from
+// before the padding keeps the number it would have had.
+func TestRewriterPadding(t *testing.T) {
+	r := newRewriter(90000)
+	now := time.Unix(0, 0)
+	r.rewrite(7, 100, 9000, now)
+	if _, _, ok := (&rewriter{}).pad(); ok {
+		t.Fatal("padding before any packet")
+	}
+	r.rewrite(7, 102, 9000, now) // 101 is late
+	for i, want := range []uint16{103, 104} {
+		seq, ts, ok := r.pad()
+		if !ok || seq != want || ts != 9000 {
+			t.Fatalf("padding %d: seq %d ts %d, want %d and 9000", i, seq, ts, want)
+		}
+	}
+	if seq, _ := r.rewrite(7, 101, 9000, now); seq != 101 {
+		t.Fatalf("late packet from before the padding got %d, want 101", seq)
+	}
+	if seq, ts := r.rewrite(7, 103, 12000, now); seq != 105 || ts != 12000 {
+		t.Fatalf("next packet: %d/%d, want 105/12000", seq, ts)
+	}
+	// After a pause, the resumed source follows the padding too.
+	r.resume()
+	seq, _, _ := r.pad()
+	if seq != 106 {
+		t.Fatalf("padding after a pause %d, want 106", seq)
+	}
+	if seq, _ := r.rewrite(7, 200, 20000, now); seq != 107 {
+		t.Fatalf("resumed packet %d, want 107", seq)
+	}
+}

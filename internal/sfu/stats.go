@@ -11,6 +11,8 @@ type totals struct {
 	nacks     atomic.Uint64 // NACK packets received from subscribers
 	resent    atomic.Uint64 // packets retransmitted to participants that left
 	keyframes atomic.Uint64 // PLIs sent to publishers
+	rtxDrops  atomic.Uint64 // retransmissions over budget to participants that left
+	pliDrops  atomic.Uint64 // keyframe requests over budget from participants that left
 }
 
 // Stats is a snapshot of the whole SFU, for metrics.
@@ -22,6 +24,9 @@ type Stats struct {
 	NACKs            uint64 // NACK packets received from subscribers
 	Retransmitted    uint64 // packets resent from the packet cache on those NACKs
 	KeyframeRequests uint64 // PLIs sent to publishers (rate-limited per layer)
+	// Dropped by reason: over a subscriber's budgets (budgets.go).
+	RetransmitsDropped      uint64 // NACKed packets not resent
+	KeyframeRequestsDropped uint64 // subscribers' PLIs and FIRs not passed on
 }
 
 // Stats returns the SFU's counters: the live participants' and those of
@@ -48,11 +53,15 @@ func (s *SFU) Stats() Stats {
 			st.PacketsForwarded += counts.PacketsSent
 			st.BytesForwarded += counts.BytesSent
 			st.Retransmitted += counts.Retransmitted
+			st.RetransmitsDropped += counts.RetransmitsDropped
+			st.KeyframeRequestsDropped += counts.KeyframeRequestsDropped
 		}
 	}
 	st.PacketsForwarded += s.totals.packets.Load()
 	st.BytesForwarded += s.totals.bytes.Load()
 	st.Retransmitted += s.totals.resent.Load()
+	st.RetransmitsDropped += s.totals.rtxDrops.Load()
+	st.KeyframeRequestsDropped += s.totals.pliDrops.Load()
 	st.NACKs = s.totals.nacks.Load()
 	st.KeyframeRequests = s.totals.keyframes.Load()
 	return st
@@ -63,4 +72,6 @@ func (s *SFU) retire(ps ParticipantStats) {
 	s.totals.packets.Add(ps.PacketsSent)
 	s.totals.bytes.Add(ps.BytesSent)
 	s.totals.resent.Add(ps.Retransmitted)
+	s.totals.rtxDrops.Add(ps.RetransmitsDropped)
+	s.totals.pliDrops.Add(ps.KeyframeRequestsDropped)
 }
