@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
@@ -288,8 +290,11 @@ func (r *Recorder) newTrack(t *mediapeer.Track, at time.Duration, ts uint32) *tr
 		name = name[:32]
 	}
 	ext := ".webm"
-	if t.Kind == "audio" {
+	switch {
+	case t.Kind == "audio":
 		ext = ".ogg"
+	case strings.EqualFold(t.MimeType, webrtc.MimeTypeH264):
+		ext = ".mkv"
 	}
 	file := fmt.Sprintf("%02d-%s-%s%s", len(r.tracks)+1, name, t.Source, ext)
 	rate := int64(videoRate)
