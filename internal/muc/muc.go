@@ -89,6 +89,10 @@ type Config struct {
 	// occupants with the record permission. Default nil: such requests
 	// answer feature-not-implemented.
 	Recordings Recordings
+	// RecordingFiles lists and removes rooms' recordings for occupants
+	// with the record permission. Default nil: such requests answer
+	// feature-not-implemented.
+	RecordingFiles RecordingFiles
 }
 
 // RoomArchive is a message archive for rooms (the XMPP server's).
@@ -133,6 +137,7 @@ type Service struct {
 	reload         *reloader                      // immutable; nil without DataDir or with reloads off
 	archive        RoomArchive                    // immutable; may be nil
 	recordings     Recordings                     // immutable; may be nil
+	recordingFiles RecordingFiles                 // immutable; may be nil
 	saver          *saver                         // immutable; nil without DataDir
 	counters       counters                       // atomic
 	mu             sync.Mutex                     // guards the fields below
@@ -206,6 +211,7 @@ func New(cfg Config) (*Service, error) {
 		declaredOnly:   cfg.DeclaredOnly,
 		archive:        cfg.Archive,
 		recordings:     cfg.Recordings,
+		recordingFiles: cfg.RecordingFiles,
 		userDomain:     cfg.UserDomain,
 		dataDir:        cfg.DataDir,
 		rooms:          make(map[string]*room),
