@@ -138,6 +138,17 @@ func TestRecordH264(t *testing.T) {
 		t.Errorf("decoded frame sizes %v, want about 75 of 640x360 then 60 of 320x180", sizes)
 	}
 	checkMatroska(t, path, v.duration().Milliseconds())
+
+	// Half a block at the end (a write cut short by a full disk) is cut
+	// off again.
+	whole, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, append(whole, 0xa3, 0x88, 0x81, 0x00, 0x00), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if cut, err := trimFile(path, false); err != nil || cut != 5 {
+		t.Errorf("trimming half a block: %d bytes cut, %v; want 5", cut, err)
+	}
+	decodes(t, path)
 }
 
 // decodedSizes counts the frames ffmpeg decodes, by size.

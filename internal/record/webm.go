@@ -205,10 +205,15 @@ func (v *videoTrack) err() error {
 // are dropped, and the track reads the error and ends the file cleanly.
 // WriteAt (Cues and duration, in space reserved at the start) still goes
 // to the file.
+//
+// The writer writes an element (a block, a cluster's header) at a time, so
+// a write that fails is cut off the file: what stays ends on a whole
+// element and plays.
 type stickyFile struct {
-	f   *os.File
-	mu  sync.Mutex
-	bad error // the first write error; guarded by mu
+	f    *os.File
+	mu   sync.Mutex
+	size int64 // bytes appended by Write; guarded by mu
+	bad  error // the first write error; guarded by mu
 }
 
 func (s *stickyFile) Write(b []byte) (int, error) {
@@ -217,9 +222,15 @@ func (s *stickyFile) Write(b []byte) (int, error) {
 	if s.bad != nil {
 		return len(b), nil
 	}
-	if _, err := s.f.Write(b); err != nil {
+	n, err := s.f.Write(b)
+	if err != nil {
 		s.bad = err
+		if n > 0 {
+			s.f.Truncate(s.size)
+		}
+		return len(b), nil
 	}
+	s.size += int64(n)
 	return len(b), nil
 }
 
