@@ -97,6 +97,12 @@ func (v *videoTrack) push(pkt *rtp.Packet) error {
 }
 
 func (v *videoTrack) frame(data []byte, ts uint32) error {
+	if v.w != nil && int32(ts-v.prevTS) <= 0 {
+		// Not after the last frame written: a repeat (packets sent again
+		// after the frame was complete), which a muxer must not get.
+		v.dropped++
+		return nil
+	}
 	var key bool
 	var w, h int
 	if v.h264 != nil {
