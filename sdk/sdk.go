@@ -64,6 +64,10 @@ type Config struct {
 	// MediaIP is the local address of media sockets. Default 127.0.0.1 for
 	// a server on a loopback address, otherwise all interfaces.
 	MediaIP net.IP
+	// Web is the server's web address, http(s)://HOST:PORT, where
+	// DownloadRecording fetches files. Default: that of a ws:// or wss://
+	// Server (http or https, the same host and port); none for TCP.
+	Web string
 	// Events is the capacity of the Events channel; events that find it
 	// full are dropped and counted. Default 1024.
 	Events int
@@ -126,6 +130,9 @@ func (cfg *Config) setDefaults() error {
 			return &ConfigError{Field: "Server", Reason: "want ws://HOST:PORT/PATH, wss://… or HOST:PORT"}
 		}
 		host = u.Hostname()
+		if cfg.Web == "" {
+			cfg.Web = map[string]string{"ws": "http", "wss": "https"}[u.Scheme] + "://" + u.Host
+		}
 	} else if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	} else {

@@ -186,6 +186,7 @@ type parley struct {
 	adminLn    net.Listener
 	tokens     *token.Verifier // nil when tokens are off
 	recordings Recordings      // nil without Config.Recordings; set by startConferences
+	recFiles   *recordingFiles // lists and serves them to occupants; nil without recordings; set by startConferences
 	port       *onePort        // the muxes and TURN on --listen; set by openPort
 	publicIP   netip.Addr      // --public-ip; invalid when not set; read-only
 	door       *frontDoor      // the admission gates of every listener; read-only after start
@@ -369,14 +370,15 @@ func (p *parley) startConferences() error {
 	}
 	mucDomain := p.mucDomain()
 	p.muc, err = muc.New(muc.Config{
-		Recordings: p.muRecordings(),
-		Phones:     cfg.Phones,
-		Domain:     mucDomain,
-		Router:     p.xmpp,
-		DataDir:    filepath.Join(cfg.DataDir, "rooms"),
-		Logger:     cfg.Logger.With("part", "muc"),
-		OnEvent:    p.roomEvent,
-		Archive:    p.xmpp.RoomArchive(), // MAM for rooms (XEP-0313)
+		Recordings:     p.muRecordings(),
+		RecordingFiles: p.mucRecordingFiles(),
+		Phones:         cfg.Phones,
+		Domain:         mucDomain,
+		Router:         p.xmpp,
+		DataDir:        filepath.Join(cfg.DataDir, "rooms"),
+		Logger:         cfg.Logger.With("part", "muc"),
+		OnEvent:        p.roomEvent,
+		Archive:        p.xmpp.RoomArchive(), // MAM for rooms (XEP-0313)
 
 		Identify:       p.identify,
 		OnTokenRefused: p.tokenRefused,
@@ -461,6 +463,9 @@ func (p *parley) serve() {
 		mux.Handle(path, http.NotFoundHandler())
 	}
 	mux.Handle("/upload/", p.upload)
+	if p.recFiles != nil {
+		mux.Handle("GET /recordings/{room}/{id}/{name}", p.recFiles)
+	}
 	mux.Handle("/", web.Handler())
 	p.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ConnState: p.door.httpConnState, ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)}
 	// HTTP and HTTPS both come through the one port's mux.

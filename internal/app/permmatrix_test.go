@@ -259,6 +259,7 @@ func mucMatrix(t *testing.T, ws string, role perm.Role, check func(perm.Permissi
 	check(perm.Ban, actor.iq(room.String(), xmlstream.New(nsMUCAdmin, "query").Add(
 		xmlstream.New(nsMUCAdmin, "item", "jid", targets["t-ban"].c.JID().Bare().String(), "affiliation", "outcast"))))
 	check(perm.Record, actor.iq(room.String(), xmlstream.New(muc.NSRecord, "record", "action", "start")))
+	check(perm.Record, actor.iq(room.String(), xmlstream.New(muc.NSRecord, "record", "action", "remove", "id", "stub")))
 	check(perm.DialOut, actor.iq(room.String(), xmlstream.New(muc.NSPhone, "dial", "to", "+33123456789")))
 	check(perm.EndMeeting, actor.iq(room.String(), xmlstream.New(nsMUCOwner, "query").Add(
 		xmlstream.New(nsMUCOwner, "destroy"))))

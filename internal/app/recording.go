@@ -51,7 +51,7 @@ func (p *parley) startRecordings() error {
 	if err != nil {
 		return err
 	}
-	p.recordings = r
+	p.recordings, p.recFiles = r, newRecordingFiles(r)
 	return nil
 }
 
@@ -98,6 +98,14 @@ func (p *parley) muRecordings() muc.Recordings {
 		return nil
 	}
 	return p.recordings
+}
+
+// mucRecordingFiles is the recordings' files for the MUC: nil when off.
+func (p *parley) mucRecordingFiles() muc.RecordingFiles {
+	if p.recFiles == nil {
+		return nil
+	}
+	return p.recFiles
 }
 
 // adminRecordings is the recordings for the admin API: nil when off.

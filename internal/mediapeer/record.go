@@ -3,6 +3,9 @@ package mediapeer
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
+	"time"
 
 	"parley.dev/parley/internal/stanza"
 	"parley.dev/parley/internal/xmlstream"
@@ -32,17 +35,70 @@ func (p *Peer) StopRecording(ctx context.Context, id string) error {
 	return err
 }
 
+// Recording is one recording of the room, as ListRecordings gives it.
+type Recording struct {
+	ID, State, Reason, By string    // State: "recording", "stopped", "failed"
+	Started, Ended        time.Time // Ended is zero while it runs
+	Files                 []RecordingFile
+}
+
+// RecordingFile is one file of a recording. URL is a path on the server's
+// web port, signed and good for an hour: no login is needed to GET it.
+type RecordingFile struct {
+	Name, Nick, Kind string // Kind: "audio", "video", "composite", "manifest"
+	Bytes            int64  // 0 when not known (the composite, the manifest)
+	URL              string
+}
+
+// ListRecordings lists the room's recordings, oldest first; it needs the
+// record permission, checked by the server.
+func (p *Peer) ListRecordings(ctx context.Context) ([]Recording, error) {
+	res, err := p.recordIQ(ctx, "get", xmlstream.New(nsRecord, "recordings"))
+	if err != nil {
+		return nil, err
+	}
+	list := res.Child(nsRecord, "recordings")
+	if list == nil {
+		return nil, errors.New("mediapeer: the room's answer has no <recordings/>")
+	}
+	out := []Recording{}
+	for _, el := range list.ChildrenNamed(nsRecord, "recording") {
+		r := Recording{ID: el.Attr("id"), State: el.Attr("state"), Reason: el.Attr("reason"), By: el.Attr("by"),
+			Files: []RecordingFile{}}
+		r.Started, _ = time.Parse(time.RFC3339, el.Attr("started"))
+		r.Ended, _ = time.Parse(time.RFC3339, el.Attr("ended"))
+		for _, f := range el.ChildrenNamed(nsRecord, "file") {
+			n, _ := strconv.ParseInt(f.Attr("bytes"), 10, 64)
+			r.Files = append(r.Files, RecordingFile{Name: f.Attr("name"), Nick: f.Attr("nick"), Kind: f.Attr("kind"),
+				Bytes: n, URL: f.Attr("url")})
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RemoveRecording deletes a finished recording of the room and its
+// files; it needs the record permission.
+func (p *Peer) RemoveRecording(ctx context.Context, id string) error {
+	_, err := p.recordRequest(ctx, xmlstream.New(nsRecord, "record", "action", "remove", "id", id))
+	return err
+}
+
 func (p *Peer) recordRequest(ctx context.Context, q *xmlstream.Element) (*xmlstream.Element, error) {
+	return p.recordIQ(ctx, "set", q)
+}
+
+func (p *Peer) recordIQ(ctx context.Context, typ string, q *xmlstream.Element) (*xmlstream.Element, error) {
 	select {
 	case <-p.ended:
 		return nil, ErrClosed
 	default:
 	}
-	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", "set", "to", p.room.String()).Add(q)
+	iq := xmlstream.New(xmlstream.NSClient, "iq", "type", typ, "to", p.room.String()).Add(q)
 	res, err := p.conn.request(ctx, iq)
 	var se *stanza.Error
 	if errors.As(err, &se) {
-		return nil, &ModerationError{Action: "record " + q.Attr("action"), Condition: string(se.Condition), Text: se.Text}
+		return nil, &ModerationError{Action: strings.TrimSpace("record " + q.Attr("action")), Condition: string(se.Condition), Text: se.Text}
 	}
 	return res, err
 }

@@ -89,6 +89,10 @@ type Config struct {
 	// occupants with the record permission. Default nil: such requests
 	// answer feature-not-implemented.
 	Recordings Recordings
+	// RecordingFiles lists and removes rooms' recordings for occupants
+	// with the record permission. Default nil: such requests answer
+	// feature-not-implemented.
+	RecordingFiles RecordingFiles
 	// Phones reads rooms' dial-in PINs and calls phones into rooms, for
 	// occupants (NSPhone). Default nil: such requests answer
 	// feature-not-implemented.
@@ -137,6 +141,7 @@ type Service struct {
 	reload         *reloader                      // immutable; nil without DataDir or with reloads off
 	archive        RoomArchive                    // immutable; may be nil
 	recordings     Recordings                     // immutable; may be nil
+	recordingFiles RecordingFiles                 // immutable; may be nil
 	phones         Phones                         // immutable; may be nil
 	saver          *saver                         // immutable; nil without DataDir
 	counters       counters                       // atomic
@@ -211,6 +216,7 @@ func New(cfg Config) (*Service, error) {
 		declaredOnly:   cfg.DeclaredOnly,
 		archive:        cfg.Archive,
 		recordings:     cfg.Recordings,
+		recordingFiles: cfg.RecordingFiles,
 		phones:         cfg.Phones,
 		userDomain:     cfg.UserDomain,
 		dataDir:        cfg.DataDir,

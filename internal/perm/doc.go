@@ -24,7 +24,7 @@ var enforcedAt = [numPermissions]string{
 	AdmitLobby:    "not yet: the lobby (identities part of issue 12)",
 	LockRoom:      "MUC: muc#owner form changing password, members-only or moderation → `forbidden`",
 	EndMeeting:    "MUC: muc#owner `<destroy/>` → `forbidden`",
-	Record:        "MUC: `<record action=\"start\">` and `\"stop\"` (web client, SDK) → `forbidden`; a `<recording/>` stamp in presence is not passed on (admin API: its bearer token)",
+	Record:        "MUC: `<record action=\"start\">`, `\"stop\"`, `\"remove\"` and the `<recordings/>` list with its signed download links (web client, SDK) → `forbidden`; a `<recording/>` stamp in presence is not passed on (admin API: its bearer token)",
 	DialOut:       "MUC: `<dial to>` (urn:parley:phone:0, web client) → `forbidden` (admin API: its bearer token)",
 }
 

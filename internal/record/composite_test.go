@@ -2,6 +2,8 @@ package record_test
 
 import (
 	"context"
+	"encoding/binary"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,13 +40,38 @@ func colourSource(t *testing.T, colour string) mediapeer.Source {
 	return src
 }
 
-// recordCall records red alice and blue bob, both with a tone, for a few
-// seconds, and returns the recording's folder.
+// toneSource makes an Ogg/Opus file of one sine tone and returns it as a
+// looping source: the composite test knows who said what.
+func toneSource(t *testing.T, hz int) mediapeer.Source {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), strconv.Itoa(hz)+".ogg")
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=frequency="+strconv.Itoa(hz)+":sample_rate=48000",
+		"-t", "2", "-c:a", "libopus", "-b:a", "64k", "-page_duration", "20000", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	src, err := mediapeer.NewOggSource(f, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// The tones alice and bob send, and one neither sends, to compare.
+const aliceHz, bobHz, nobodyHz = 523, 1250, 800
+
+// recordCall records red alice and blue bob, each with a tone of their
+// own, for a few seconds, and returns the recording's folder.
 func recordCall(t *testing.T, srv *testserver.Server, name string) string {
 	t.Helper()
 	room := jid.MustParse(name + "@conference." + srv.Domain)
-	publisher(t, srv, room, "alice", mediapeer.SyntheticAudio(), colourSource(t, "red"))
-	publisher(t, srv, room, "bob", mediapeer.SyntheticAudio(), colourSource(t, "blue"))
+	publisher(t, srv, room, "alice", toneSource(t, aliceHz), colourSource(t, "red"))
+	publisher(t, srv, room, "bob", toneSource(t, bobHz), colourSource(t, "blue"))
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -85,7 +112,8 @@ func meanVolume(t *testing.T, path string) float64 {
 }
 
 // TestComposite: the composite of a recording decodes end to end without
-// an error, shows each participant's colour in its tile, and has audio.
+// an error, shows each participant's colour in its tile, and mixes each
+// one's tone into its audio.
 func TestComposite(t *testing.T) {
 	record.NeedFFmpeg(t)
 	srv := startServer(t)
@@ -122,4 +150,40 @@ func TestComposite(t *testing.T) {
 	if v := meanVolume(t, out); v < -50 {
 		t.Errorf("mean volume %v dB: no audio", v)
 	}
+	// The mix holds each one's tone, over the last 1.5 s before the
+	// final half second, when both were there.
+	pcm := audioAt(t, out, got.Seconds()-2, 1.5)
+	quiet := tonePower(pcm, nobodyHz)
+	for who, hz := range map[string]int{"alice": aliceHz, "bob": bobHz} {
+		db := 10 * math.Log10(tonePower(pcm, hz)/quiet)
+		t.Logf("%s's %d Hz: %.1f dB above %d Hz", who, hz, db, nobodyHz)
+		if db < 20 {
+			t.Errorf("%s's %d Hz tone is %.1f dB above %d Hz in the mix: not there", who, hz, db, nobodyHz)
+		}
+	}
+}
+
+// audioAt decodes seconds of a file's audio from from, as 48 kHz mono.
+func audioAt(t *testing.T, path string, from, seconds float64) []int16 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-ss", strconv.FormatFloat(from, 'f', 2, 64), "-t",
+		strconv.FormatFloat(seconds, 'f', 2, 64), "-i", path, "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-").Output()
+	if err != nil || len(out) < 48000 {
+		t.Fatalf("audio at %.2f s: %v, %d bytes", from, err, len(out))
+	}
+	pcm := make([]int16, len(out)/2)
+	for i := range pcm {
+		pcm[i] = int16(binary.LittleEndian.Uint16(out[2*i:]))
+	}
+	return pcm
+}
+
+// tonePower is the power of one frequency in 48 kHz samples (Goertzel).
+func tonePower(pcm []int16, hz int) float64 {
+	k := 2 * math.Cos(2*math.Pi*float64(hz)/48000)
+	var s1, s2 float64
+	for _, x := range pcm {
+		s1, s2 = float64(x)+k*s1-s2, s1
+	}
+	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(pcm)*len(pcm))
 }

@@ -2,7 +2,7 @@
 // room as a headless participant (internal/mediapeer) that publishes
 // nothing, receives every track through the SFU like anyone else, and
 // writes each one as it arrives, audio as Ogg/Opus and video as WebM
-// (VP8, VP9) with Cues and a duration, into DATA/recordings/ROOM/ID/
+// (VP8, VP9) or Matroska (H.264) with Cues and a duration, into DATA/recordings/ROOM/ID/
 // beside a manifest.json (who, which track, start offsets on one clock,
 // gaps). Packets are reordered before they are written (a jitter buffer
 // for audio, pion's samplebuilder for video); lost audio becomes silence

@@ -61,3 +61,8 @@ func decodes(t *testing.T, path string) {
 		t.Errorf("ffmpeg decoding %s: %v: %s", path, err, out)
 	}
 }
+
+// H264Frames is x264 split into frames, for the tests outside the package.
+func H264Frames(t *testing.T, size string, seconds int) [][]byte {
+	return accessUnits(x264(t, size, "baseline", seconds))
+}

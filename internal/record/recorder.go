@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"parley.dev/parley/internal/jid"
 	"parley.dev/parley/internal/mediapeer"
@@ -120,6 +122,9 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 	if err := r.man.write(cfg.Dir); err != nil {
 		return nil, err
 	}
+	if err := writeReserve(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDiskFull, err)
+	}
 	conn, err := mediapeer.NewConn(mediapeer.ConnConfig{Client: cfg.Client, BindIP: cfg.BindIP, OnEvent: r.onEvent, Logger: r.log})
 	if err != nil {
 		return nil, err
@@ -170,6 +175,13 @@ func (r *Recorder) Stop(reason string) {
 		peer := r.peer
 		r.mu.Unlock()
 		if peer != nil {
+			if reason != StateStopped && !strings.HasPrefix(reason, "left the room") {
+				// Say why in the room, as the web client and the SDK show a
+				// groupchat message: the recording did not just stop.
+				if err := peer.Say("Recording stopped: " + reason); err != nil {
+					r.log.Debug("recording: the reason was not said", "err", err)
+				}
+			}
 			peer.Close()
 		}
 		r.cfg.Client.Close()
@@ -187,6 +199,9 @@ func (r *Recorder) finish(state, reason string) {
 	r.stopping = true
 	tracks := r.sortedTracks()
 	r.mu.Unlock()
+	// The room kept free for the end: the files' last pages and the
+	// manifest are written even on a full disk.
+	os.Remove(filepath.Join(r.cfg.Dir, reserveFile))
 	for _, tr := range tracks {
 		tr.close("")
 	}
@@ -288,8 +303,11 @@ func (r *Recorder) newTrack(t *mediapeer.Track, at time.Duration, ts uint32) *tr
 		name = name[:32]
 	}
 	ext := ".webm"
-	if t.Kind == "audio" {
+	switch {
+	case t.Kind == "audio":
 		ext = ".ogg"
+	case strings.EqualFold(t.MimeType, webrtc.MimeTypeH264):
+		ext = ".mkv"
 	}
 	file := fmt.Sprintf("%02d-%s-%s%s", len(r.tracks)+1, name, t.Source, ext)
 	rate := int64(videoRate)
@@ -373,6 +391,11 @@ func (tr *trackRec) close(reason string) {
 	if err != nil && tr.info.Error == "" {
 		tr.info.Error = err.Error()
 	}
+	if tr.info.Error != "" && (tr.audio != nil || tr.video != nil) {
+		if _, err := trimFile(tr.path, tr.audio != nil); err != nil && !errors.Is(err, os.ErrNotExist) {
+			tr.info.Error += "; " + err.Error()
+		}
+	}
 	tr.info.Bytes = fileSize(tr.path)
 }
 
@@ -402,6 +425,32 @@ func (tr *trackRec) snapshot() TrackInfo {
 		in.Bytes = fileSize(tr.path)
 	}
 	return in
+}
+
+// reserveFile holds reserveBytes of the disk from a recording's start to
+// its end, when it is removed to make room for the end of the files and
+// the final manifest, so that a full disk still leaves a recording that
+// plays and says why it ended.
+const (
+	reserveFile  = ".reserve"
+	reserveBytes = 256 << 10
+)
+
+func writeReserve(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, reserveFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	// Written, not a sparse file nor fallocate: tmpfs and every file
+	// system hold written blocks.
+	_, err = f.Write(make([]byte, reserveBytes))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(filepath.Join(dir, reserveFile))
+	}
+	return err
 }
 
 // FreeSpace returns the bytes free for an unprivileged user where dir is.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,8 @@ const (
 	sampleMaxLate = 512
 )
 
-// videoTrack writes one video track as WebM. It waits for a keyframe
+// videoTrack writes one video track as WebM (VP8, VP9) or Matroska
+// (H.264, h264.go). It waits for a keyframe
 // (asking for one through pli) to learn the picture size; after loss it
 // drops frames until the next keyframe, asking for it. It is used by one
 // goroutine, the track's.
@@ -36,7 +38,8 @@ type videoTrack struct {
 	mime  string
 	sb    *samplebuilder.SampleBuilder
 	pli   func()
-	isKey func([]byte) (bool, int, int)
+	isKey func([]byte) (bool, int, int) // VP8, VP9
+	h264  *h264Params                   // H.264: nil for the other codecs
 
 	w                       webm.BlockWriteCloser // nil until the first keyframe
 	out                     *stickyFile           // the file under w
@@ -66,11 +69,13 @@ type Resize struct {
 func newVideoTrack(path, mime string, pli func()) (*videoTrack, error) {
 	v := &videoTrack{path: path, mime: mime, pli: pli}
 	var dep rtp.Depacketizer
-	switch mime {
-	case webrtc.MimeTypeVP8:
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
 		dep, v.isKey = &codecs.VP8Packet{}, vp8Keyframe
-	case webrtc.MimeTypeVP9:
+	case strings.EqualFold(mime, webrtc.MimeTypeVP9):
 		dep, v.isKey = &codecs.VP9Packet{}, vp9Keyframe
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
+		dep, v.h264 = &codecs.H264Packet{IsAVC: true}, &h264Params{}
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrCodec, mime)
 	}
@@ -92,7 +97,25 @@ func (v *videoTrack) push(pkt *rtp.Packet) error {
 }
 
 func (v *videoTrack) frame(data []byte, ts uint32) error {
-	key, w, h := v.isKey(data)
+	if v.w != nil && int32(ts-v.prevTS) <= 0 {
+		// Not after the last frame written: a repeat (packets sent again
+		// after the frame was complete), which a muxer must not get.
+		v.dropped++
+		return nil
+	}
+	var key bool
+	var w, h int
+	if v.h264 != nil {
+		var err error
+		if data, key, w, h, err = v.h264.frame(data); err != nil {
+			v.dropped++
+			v.broken = true
+			v.askKeyframe()
+			return nil
+		}
+	} else {
+		key, w, h = v.isKey(data)
+	}
 	if v.w == nil || v.broken {
 		if !key {
 			v.dropped++
@@ -134,18 +157,21 @@ func (v *videoTrack) open(w, h int) error {
 	if err != nil {
 		return err
 	}
-	codec := "V_VP8"
-	if v.mime == webrtc.MimeTypeVP9 {
-		codec = "V_VP9"
+	track := webm.TrackEntry{Name: "video", TrackNumber: 1, TrackUID: 1, CodecID: "V_VP8", TrackType: 1,
+		Video: &webm.Video{PixelWidth: uint64(w), PixelHeight: uint64(h)}}
+	header := *webm.DefaultEBMLHeader
+	switch {
+	case strings.EqualFold(v.mime, webrtc.MimeTypeVP9):
+		track.CodecID = "V_VP9"
+	case v.h264 != nil: // Matroska, not WebM
+		track.CodecID, track.CodecPrivate, header.DocType = h264Codec, v.h264.codecPrivate(), "matroska"
 	}
 	v.width, v.height = w, h
 	v.firstWidth, v.firstHeight = w, h
 	info := &webm.Info{TimecodeScale: 1000000, MuxingApp: "parley", WritingApp: "parley", DateUTC: time.Now()}
 	v.out = &stickyFile{f: f}
-	ws, err := webm.NewSimpleBlockWriter(v.out, []webm.TrackEntry{{
-		Name: "video", TrackNumber: 1, TrackUID: 1, CodecID: codec, TrackType: 1,
-		Video: &webm.Video{PixelWidth: uint64(w), PixelHeight: uint64(h)},
-	}},
+	ws, err := webm.NewSimpleBlockWriter(v.out, []webm.TrackEntry{track},
+		mkvcore.WithEBMLHeader(&header),
 		mkvcore.WithSegmentInfo(info),
 		mkvcore.WithBlockInterceptor(nil), // one track: nothing to interleave
 		mkvcore.WithSeekHead(true),
@@ -185,10 +211,15 @@ func (v *videoTrack) err() error {
 // are dropped, and the track reads the error and ends the file cleanly.
 // WriteAt (Cues and duration, in space reserved at the start) still goes
 // to the file.
+//
+// The writer writes an element (a block, a cluster's header) at a time, so
+// a write that fails is cut off the file: what stays ends on a whole
+// element and plays.
 type stickyFile struct {
-	f   *os.File
-	mu  sync.Mutex
-	bad error // the first write error; guarded by mu
+	f    *os.File
+	mu   sync.Mutex
+	size int64 // bytes appended by Write; guarded by mu
+	bad  error // the first write error; guarded by mu
 }
 
 func (s *stickyFile) Write(b []byte) (int, error) {
@@ -197,9 +228,15 @@ func (s *stickyFile) Write(b []byte) (int, error) {
 	if s.bad != nil {
 		return len(b), nil
 	}
-	if _, err := s.f.Write(b); err != nil {
+	n, err := s.f.Write(b)
+	if err != nil {
 		s.bad = err
+		if n > 0 {
+			s.f.Truncate(s.size)
+		}
+		return len(b), nil
 	}
+	s.size += int64(n)
 	return len(b), nil
 }
 

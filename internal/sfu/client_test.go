@@ -23,16 +23,16 @@ import (
 // and VP8, and counts what it receives per remote track. It uses its own
 // UDP socket on 127.0.0.1 only.
 type testClient struct {
-	t     testing.TB
+	t testing.TB
 	// hideCandidates answers without a=candidate lines: the SFU learns the
 	// client's addresses only from its checks (peer-reflexive), as behind
 	// a NAT or with mDNS host names. Set before the first answer.
 	hideCandidates bool
-	name  string
-	pc    *webrtc.PeerConnection
-	mux   ice.UDPMux
-	audio *webrtc.TrackLocalStaticRTP
-	video *webrtc.TrackLocalStaticSample
+	name           string
+	pc             *webrtc.PeerConnection
+	mux            ice.UDPMux
+	audio          *webrtc.TrackLocalStaticRTP
+	video          *webrtc.TrackLocalStaticSample
 	// screen goes on the SFU's third recvonly m-line; frames are sent
 	// only while screenOn is set, as a browser does once it shares.
 	screen *webrtc.TrackLocalStaticSample

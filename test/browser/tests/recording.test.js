@@ -1,7 +1,8 @@
 // Recording a call of Chromium, Firefox and a Pion peer from the web
 // client: the owner's Record button, the badge everyone sees, a guest
 // refused by the server, and files that ffprobe reads at the length of
-// each track's time in the call (docs/SIGNALLING.md §14).
+// each track's time in the call (docs/SIGNALLING.md §14); the owner's
+// list of recordings (download, remove), which a guest does not get.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -77,4 +78,51 @@ test('the owner records a call of Chromium, Firefox and a Pion peer; everyone se
     const errors = execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(errors.trim(), '', `${t.file} does not decode cleanly`);
   }
+
+  // The owner's list of recordings: a link per file that downloads it, and
+  // Remove (two clicks); the guest has no such button and the room
+  // refuses the list.
+  assert.equal(await guest.page.evaluate(() => document.getElementById('show-recordings')?.hidden), true, 'a guest sees the Recordings button');
+  const guestList = await guest.page.evaluate(async () => {
+    const { listRecordings } = await import('/static/lib/recording.js');
+    const call = window.parley.call;
+    return listRecordings(call.client, call.room.jid).then(() => 'listed', (e) => String(e.condition ?? e.message));
+  });
+  assert.match(guestList, /forbidden/);
+  await owner.page.click('#show-recordings');
+  await waitUntil(() => owner.page.evaluate(() => document.querySelectorAll('#recordings-list > li').length === 1), 10_000,
+    () => owner.page.evaluate(() => document.getElementById('recordings')?.outerHTML ?? 'no dialog'));
+  const links = await owner.page.evaluate(() => [...document.querySelectorAll('#recordings-list a')].map((a) => ({ text: a.textContent, href: a.getAttribute('href'), name: a.getAttribute('download') })));
+  assert.equal(links.length, manifest.tracks.length + 1, `links ${JSON.stringify(links)}`); // the tracks and the manifest
+  for (const link of links) {
+    const track = manifest.tracks.find((t) => t.file === link.name);
+    const got = await owner.page.evaluate(async (href) => {
+      const res = await fetch(href);
+      return { status: res.status, bytes: (await res.arrayBuffer()).byteLength };
+    }, link.href);
+    assert.equal(got.status, 200, `${link.name}: ${got.status}`);
+    if (track) assert.equal(got.bytes, track.bytes, `${link.name}: ${got.bytes} bytes downloaded, ${track.bytes} in the manifest`);
+    else assert.ok(got.bytes > 0, `${link.name}: empty`);
+  }
+  await owner.page.click('#recordings-list .rec-remove');
+  await owner.page.click('#recordings-list .rec-remove');
+  await waitUntil(() => owner.page.evaluate(() => document.querySelectorAll('#recordings-list > li').length === 0
+    && document.getElementById('recordings-status')?.textContent === 'No recordings of this meeting.'), 10_000,
+  () => owner.page.evaluate(() => document.getElementById('recordings')?.outerHTML ?? 'no dialog'));
+  assert.deepEqual(readdirSync(root), [], 'the recording is still on disk');
+});
+
+test('in Firefox, the owner opens the (empty) list of recordings; a guest in Chromium has no button', async () => {
+  const owner = await join(parley.base, 'listed', 'fern', 'firefox');
+  people.push(owner);
+  await inCall(owner);
+  const guest = await join(parley.base, 'listed', 'cid', 'chromium');
+  people.push(guest);
+  await inCall(guest);
+  await waitUntil(() => owner.page.evaluate(() => !document.getElementById('show-recordings')?.hidden), 10_000, () => diagnose([owner]));
+  assert.equal(await guest.page.evaluate(() => document.getElementById('show-recordings')?.hidden), true, 'a guest sees the Recordings button');
+  await owner.page.click('#show-recordings');
+  await waitUntil(() => owner.page.evaluate(() => document.getElementById('recordings')?.open
+    && document.getElementById('recordings-status')?.textContent === 'No recordings of this meeting.'), 10_000,
+  () => owner.page.evaluate(() => document.getElementById('recordings')?.outerHTML ?? 'no dialog'));
 });

@@ -9,7 +9,7 @@
  * No DOM access.
  */
 import { iq } from './xmpp.js';
-import { x, attr, child } from './xml.js';
+import { x, attr, child, children } from './xml.js';
 
 export const NS_RECORD = 'urn:parley:record:0';
 
@@ -62,4 +62,66 @@ export async function startRecording(client, room) {
  */
 export async function stopRecording(client, room, id = '') {
   await client.request(iq('set', room, x('record', id ? { xmlns: NS_RECORD, action: 'stop', id } : { xmlns: NS_RECORD, action: 'stop' })));
+}
+
+/**
+ * @typedef {object} RecordingFile
+ * @property {string} name
+ * @property {string} nick the publisher of a track, '' otherwise
+ * @property {string} kind 'audio', 'video', 'composite' or 'manifest'
+ * @property {number} bytes 0 when not known
+ * @property {string} url a path on the server's web port, signed for this file for an hour: no login needed
+ */
+
+/**
+ * @typedef {object} RecordingEntry
+ * @property {string} id
+ * @property {string} state 'recording', 'stopped' or 'failed'
+ * @property {string} reason why it ended
+ * @property {string} by who started it
+ * @property {Date|null} started
+ * @property {Date|null} ended null while it runs
+ * @property {RecordingFile[]} files
+ */
+
+/** @param {string} s @returns {Date|null} */
+const dateOf = (s) => (s ? new Date(s) : null);
+
+/**
+ * listRecordings lists the room's recordings, oldest first, with a link
+ * to each file; it rejects (forbidden) without the record permission.
+ * @param {XmppClient} client
+ * @param {string} room
+ * @returns {Promise<RecordingEntry[]>}
+ */
+export async function listRecordings(client, room) {
+  const res = await client.request(iq('get', room, x('recordings', { xmlns: NS_RECORD })));
+  const list = child(res, 'recordings', NS_RECORD);
+  if (!list) throw new Error('the room answered without <recordings/>');
+  return children(list, 'recording', NS_RECORD).map((r) => ({
+    id: attr(r, 'id') ?? '',
+    state: attr(r, 'state') ?? '',
+    reason: attr(r, 'reason') ?? '',
+    by: attr(r, 'by') ?? '',
+    started: dateOf(attr(r, 'started') ?? ''),
+    ended: dateOf(attr(r, 'ended') ?? ''),
+    files: children(r, 'file', NS_RECORD).map((f) => ({
+      name: attr(f, 'name') ?? '',
+      nick: attr(f, 'nick') ?? '',
+      kind: attr(f, 'kind') ?? '',
+      bytes: Number(attr(f, 'bytes') ?? 0) || 0,
+      url: attr(f, 'url') ?? '',
+    })),
+  }));
+}
+
+/**
+ * removeRecording deletes a finished recording and its files; it rejects
+ * without the record permission, or while the recording runs (conflict).
+ * @param {XmppClient} client
+ * @param {string} room
+ * @param {string} id
+ */
+export async function removeRecording(client, room, id) {
+  await client.request(iq('set', room, x('record', { xmlns: NS_RECORD, action: 'remove', id })));
 }

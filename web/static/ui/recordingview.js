@@ -4,12 +4,13 @@
  * "Recording" badge in the call bar for everyone while a recorder is in
  * the room, and a Record / Stop recording button for whoever holds the
  * record permission (the room checks it again: the button only spares a
- * refusal).
+ * refusal), with the list of the room's recordings (recordingsdialog.js).
  */
 import { recordingsIn, startRecording, stopRecording } from '../lib/recording.js';
 import { byId, h } from './dom.js';
 import { t } from './i18n.js';
 import { setIcon } from './icons.js';
+import { RecordingsDialog } from './recordingsdialog.js';
 
 /** @typedef {import('../lib/xmpp.js').XmppClient} XmppClient */
 /** @typedef {import('../lib/muc.js').Room} Room */
@@ -33,6 +34,8 @@ export class RecordingControl {
     this.button.onclick = () => this.toggle();
     /** @type {string[]} the recordings running, as the room last said */
     this.running = [];
+    /** the list of the room's recordings, for those who may record */
+    this.files = new RecordingsDialog({ client: cfg.client, room: cfg.room });
     const update = () => this.render();
     this.offs = [cfg.room.on('joined', update), cfg.room.on('changed', update), cfg.room.on('left', update)];
     this.render();
@@ -52,6 +55,7 @@ export class RecordingControl {
     this.button.setAttribute('aria-label', t(on ? 'recording.stop' : 'recording.start'));
     const label = this.button.querySelector('.ctl-label');
     if (label) label.textContent = t(on ? 'recording.stopShort' : 'recording.startShort');
+    this.files.render();
   }
 
   async toggle() {
@@ -68,5 +72,6 @@ export class RecordingControl {
     for (const off of this.offs) off();
     this.badge.hidden = true;
     this.button.hidden = true;
+    this.files.hide();
   }
 }
