@@ -49,6 +49,25 @@ func TestStreamRTMP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The live grid holds the tracks that have media when the stream
+	// starts; this test checks both tiles, so it starts once alice's and
+	// bob's four tracks are being written (on a busy machine bob's video
+	// came late and the grid had alice alone).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		m := rec.Manifest()
+		writing := 0
+		for _, tr := range m.Tracks {
+			if tr.Frames > 0 {
+				writing++
+			}
+		}
+		if writing >= 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the recorder writes %d of 4 tracks: %+v", writing, m.Tracks)
+		}
+	}
 	streamDone := make(chan error, 1)
 	go func() {
 		var err error
