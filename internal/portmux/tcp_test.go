@@ -168,7 +168,8 @@ func TestTLSRoutesByALPNAndInsideBytes(t *testing.T) {
 		send  []byte
 		proto Protocol
 	}{
-		{"alpn http/1.1", []string{"h2", "http/1.1"}, []byte("GET /"), HTTPS},
+		{"alpn h2", []string{"h2", "http/1.1"}, []byte("GET /"), HTTPS},
+		{"alpn http/1.1", []string{"http/1.1"}, []byte("GET /"), HTTPS},
 		{"alpn xmpp-client", []string{"xmpp-client"}, []byte("<stream:stream>"), XMPPTLS},
 		{"alpn stun.turn", []string{"stun.turn"}, allocate, TURNTLS},
 		{"no alpn, STUN", nil, allocate, TURNTLS},
@@ -204,6 +205,32 @@ func TestTLSRoutesByALPNAndInsideBytes(t *testing.T) {
 		t.Fatalf("negotiated %q", conn.ConnectionState().NegotiatedProtocol)
 	}
 	acceptOne(t, f.mux.Listener(ACME))
+}
+
+// A browser that offers h2 gets HTTP/2 from the same HTTP server (one
+// connection for a page's many modules); one that offers only http/1.1,
+// as a WebSocket does, gets HTTP/1.1.
+func TestHTTPSSpeaksHTTP2WhenOffered(t *testing.T) {
+	f := newTCPFixture(t, nil)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, r.Proto) })}
+	go srv.Serve(f.mux.Listener(HTTPS))
+	t.Cleanup(func() { srv.Close() })
+	for _, c := range []struct {
+		alpn []string
+		want string
+	}{{[]string{"h2", "http/1.1"}, "HTTP/2.0"}, {[]string{"http/1.1"}, "HTTP/1.1"}} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, NextProtos: c.alpn}, ForceAttemptHTTP2: c.want == "HTTP/2.0"}
+		res, err := (&http.Client{Transport: tr}).Get("https://" + f.addr + "/")
+		if err != nil {
+			t.Fatalf("ALPN %v: %v", c.alpn, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		tr.CloseIdleConnections()
+		if string(body) != c.want {
+			t.Errorf("ALPN %v: served over %q, want %q", c.alpn, body, c.want)
+		}
+	}
 }
 
 func TestHTTPAndHTTPSServersOnOnePort(t *testing.T) {

@@ -105,7 +105,7 @@ function hooks() {
 }
 
 // The steps in the order a join goes through them, for the table.
-const STEPS = ['dom-content-loaded', 'page-load', 'ws-new', 'ws-open', 'sasl-start', 'sasl-success', 'bind-result',
+const STEPS = ['html-response', 'scripts-loaded', 'i18n-loaded', 'dom-content-loaded', 'page-load', 'ws-new', 'ws-open', 'sasl-start', 'sasl-success', 'bind-result',
   'muc-join-sent', 'muc-joined', 'gum-start', 'gum-done', 'offer-received', 'pc-new', 'srd-start', 'srd-done',
   'answer-created', 'sld-done', 'answer-sent', 'gathering-complete', 'ice-checking', 'ice-connected', 'pc-connected',
   'video-track', 'first-rtp', 'first-frame'];
@@ -125,7 +125,20 @@ async function round(browser, base, name) {
     await page.goto(`${base}/${ROOM}?name=${name}&join=1${process.env.JOIN_QUERY ?? ""}`);
     for (let i = 0; i < 300; i++) {
       const marks = await page.evaluate(() => /** @type {any} */ (window).__joinMarks ?? {});
-      if ('first-frame' in marks) return marks;
+      if ('first-frame' in marks) {
+        // The page's own load, from the browser's timing entries: the
+        // HTML's response, the last script's, and the i18n file's.
+        const timing = await page.evaluate(() => {
+          const nav = /** @type {PerformanceNavigationTiming} */ (performance.getEntriesByType('navigation')[0]);
+          const res = /** @type {PerformanceResourceTiming[]} */ (performance.getEntriesByType('resource'));
+          const end = (/** @type {(r: PerformanceResourceTiming) => boolean} */ f) => Math.max(0, ...res.filter(f).map((r) => r.responseEnd));
+          return {
+            'html-response': nav?.responseEnd, 'scripts-loaded': end((r) => r.name.endsWith('.js')),
+            'i18n-loaded': end((r) => r.name.includes('/i18n/')), scripts: res.filter((r) => r.name.endsWith('.js')).length,
+          };
+        });
+        return { ...marks, ...timing };
+      }
       await sleep(50);
     }
     throw new Error(`${name}: no frame within 15 s: ${JSON.stringify(await page.evaluate(() => /** @type {any} */ (window).__joinMarks))}`);
