@@ -76,6 +76,18 @@ func supportedCodecs() []struct {
 	}
 }
 
+// audioCodecs returns the audio entries of the codec table, which a
+// publisher's audio m-line offers in every offer.
+func audioCodecs() []webrtc.RTPCodecParameters {
+	var out []webrtc.RTPCodecParameters
+	for _, c := range supportedCodecs() {
+		if c.kind == webrtc.RTPCodecTypeAudio {
+			out = append(out, c.codec)
+		}
+	}
+	return out
+}
+
 // newMediaEngine registers the codec table and header extensions.
 func newMediaEngine() (*webrtc.MediaEngine, error) {
 	me := &webrtc.MediaEngine{}

@@ -28,6 +28,26 @@ test('two Chromium and two Firefox participants receive each other', async () =>
   const u2 = parley.usage();
   const bad = stalled(s1, s2, expected);
   assert.deepEqual(bad, [], `media stalled:\n${bad.join('\n')}\n${await diagnose(people)}`);
+  // Opus in-band FEC and DTX: the focus's offer asks for them, and each
+  // browser's microphone is sent with them (the outbound codec's fmtp).
+  for (const p of people) {
+    const opus = await p.page.evaluate(async () => {
+      const pc = /** @type {any} */ (window).parley.pc;
+      const offered = /^a=fmtp:\d+ .*$/m.exec(pc.remoteDescription.sdp.split(/\r\nm=/).find((m) => m.startsWith('audio')) ?? '');
+      let sending = null;
+      const stats = await pc.getStats();
+      stats.forEach((s) => {
+        if (s.type === 'outbound-rtp' && s.kind === 'audio' && s.codecId) sending = stats.get(s.codecId) ?? null;
+      });
+      return { offered: offered?.[0] ?? '', mime: sending?.mimeType ?? '', fmtp: sending?.sdpFmtpLine ?? '' };
+    });
+    const params = (line) => new Set(line.replace(/^a=fmtp:\d+ /, '').split(';'));
+    for (const [what, line] of [['offer', opus.offered], ['outbound codec', opus.fmtp]]) {
+      const got = params(line);
+      assert.ok(got.has('useinbandfec=1') && got.has('usedtx=1'), `${p.name}'s ${what} Opus fmtp lacks useinbandfec=1;usedtx=1: ${JSON.stringify(opus)}`);
+    }
+    assert.match(opus.mime, /^audio\/opus$/i, `${p.name} sends ${opus.mime}`);
+  }
   // Earlier joiners wait for the later ones to start their browsers; the
   // last joiner's figure is the one a user joining a running call sees.
   console.log(JSON.stringify({ measure: 'join-to-first-frame-ms', scenario: '2 chromium + 2 firefox', values: Object.fromEntries(firstFrame), lastJoiner: firstFrame.get('ff2') }));
