@@ -76,12 +76,16 @@ func supportedCodecs() []struct {
 	}
 }
 
-// audioCodecs returns the audio entries of the codec table, which a
-// publisher's audio m-line offers in every offer.
-func audioCodecs() []webrtc.RTPCodecParameters {
+// publishAudioCodecs returns the codec preferences of a publisher's audio
+// m-line: the table's audio entries, which it offers in every offer. Each
+// lists transport-cc because Pion offers the intersection of a
+// preference's feedback and the media engine's, where ConfigureTWCCSender
+// adds it: without it a publisher's audio would lose TWCC.
+func publishAudioCodecs() []webrtc.RTPCodecParameters {
 	var out []webrtc.RTPCodecParameters
 	for _, c := range supportedCodecs() {
 		if c.kind == webrtc.RTPCodecTypeAudio {
+			c.codec.RTCPFeedback = []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
 			out = append(out, c.codec)
 		}
 	}

@@ -235,7 +235,7 @@ func (p *Participant) addPublishTransceiver(src Source) error {
 		// Without preferences Pion's later offers repeat the fmtp of the
 		// client's answer, which may lack usedtx=1 (a browser's does): the
 		// client would stop DTX at the first renegotiation.
-		if err := t.SetCodecPreferences(audioCodecs()); err != nil {
+		if err := t.SetCodecPreferences(publishAudioCodecs()); err != nil {
 			return wrapf(ErrNegotiation, "audio codec preferences: %v", err)
 		}
 	}
