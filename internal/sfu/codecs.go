@@ -34,6 +34,15 @@ func videoFeedback() []webrtc.RTCPFeedback {
 	}
 }
 
+// opusFmtp is the Opus fmtp the SFU offers. In an offer it states what the
+// SFU wants to receive (RFC 7587 §7): in-band FEC (useinbandfec=1), which
+// lets a receiver rebuild a lost packet from the next one, and DTX
+// (usedtx=1), which sends a comfort-noise frame every 400 ms instead of 50
+// packets a second of silence. Browsers configure their Opus encoder from
+// the remote description, so this line is what turns both on in the
+// publishers; the SFU forwards the packets as they are.
+const opusFmtp = "minptime=10;useinbandfec=1;usedtx=1"
+
 // supportedCodecs is the codec table, in order of preference: Opus for
 // audio; VP8 (every browser has it), then VP9 and H.264 for video. The
 // payload types are the ones Chromium uses, which eases reading captures.
@@ -57,7 +66,7 @@ func supportedCodecs() []struct {
 		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{
 				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-				SDPFmtpLine: "minptime=10;useinbandfec=1",
+				SDPFmtpLine: opusFmtp,
 			},
 			PayloadType: 111,
 		}},
@@ -65,6 +74,22 @@ func supportedCodecs() []struct {
 		video(webrtc.MimeTypeVP9, "profile-id=0", 98),
 		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 102),
 	}
+}
+
+// publishAudioCodecs returns the codec preferences of a publisher's audio
+// m-line: the table's audio entries, which it offers in every offer. Each
+// lists transport-cc because Pion offers the intersection of a
+// preference's feedback and the media engine's, where ConfigureTWCCSender
+// adds it: without it a publisher's audio would lose TWCC.
+func publishAudioCodecs() []webrtc.RTPCodecParameters {
+	var out []webrtc.RTPCodecParameters
+	for _, c := range supportedCodecs() {
+		if c.kind == webrtc.RTPCodecTypeAudio {
+			c.codec.RTCPFeedback = []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}
+			out = append(out, c.codec)
+		}
+	}
+	return out
 }
 
 // newMediaEngine registers the codec table and header extensions.

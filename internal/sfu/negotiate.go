@@ -231,6 +231,14 @@ func (p *Participant) addPublishTransceiver(src Source) error {
 	if err != nil {
 		return wrapf(ErrNegotiation, "add %s transceiver: %v", src, err)
 	}
+	if src == SourceAudio {
+		// Without preferences Pion's later offers repeat the fmtp of the
+		// client's answer, which may lack usedtx=1 (a browser's does): the
+		// client would stop DTX at the first renegotiation.
+		if err := t.SetCodecPreferences(publishAudioCodecs()); err != nil {
+			return wrapf(ErrNegotiation, "audio codec preferences: %v", err)
+		}
+	}
 	p.mu.Lock()
 	switch src {
 	case SourceCamera:

@@ -136,3 +136,27 @@ func TestDominantSpeakerFromAudioLevels(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// Under Opus DTX (codecs.go) a silent publisher sends one comfort-noise
+// packet every 400 ms, so most 100 ms windows hear nothing: such a window,
+// or one with only a quiet DTX packet, is silence, and speech after it
+// counts at once.
+func TestLevelMeterUnderDTX(t *testing.T) {
+	var m levelMeter
+	if m.spoke() {
+		t.Error("a window without packets counted as speech")
+	}
+	m.observe([]byte{127}) // DTX frame: -127 dBov
+	if m.spoke() {
+		t.Error("a window with one quiet DTX packet counted as speech")
+	}
+	for range 5 {
+		m.observe([]byte{0x80 | 20}) // voice activity bit, -20 dBov
+	}
+	if !m.spoke() {
+		t.Error("speech after DTX silence did not count")
+	}
+	if m.spoke() {
+		t.Error("the window did not reset")
+	}
+}

@@ -118,6 +118,17 @@ test('answerToContents names contents by mid with the responder\'s senders', () 
   assert.equal(attr(contents[0], 'senders'), 'both');
 });
 
+test('answerToContents adds in-band FEC and DTX to every Opus payload type, keeping what the browser set', () => {
+  const vector = JSON.parse(readFileSync(new URL('../../internal/jingle/testdata/vectors/chromium-156-answer-recvonly.json', import.meta.url), 'utf8'));
+  const opus = (contents) => contents.flatMap((c) => children(c, 'description')).flatMap((d) => children(d, 'payload-type'))
+    .filter((pt) => attr(pt, 'name').toLowerCase() === 'opus')
+    .map((pt) => children(pt, 'parameter').map((p) => `${attr(p, 'name')}=${attr(p, 'value')}`));
+  assert.match(vector.sdp, /a=fmtp:111 minptime=10;useinbandfec=1\r\n/, 'the vector lacks usedtx, as browsers\' answers do');
+  assert.deepEqual(opus(answerToContents(vector.sdp)), [['minptime=10', 'useinbandfec=1', 'usedtx=1']]);
+  const explicit = vector.sdp.replace('a=fmtp:111 minptime=10;useinbandfec=1', 'a=fmtp:111 minptime=10;usedtx=0');
+  assert.deepEqual(opus(answerToContents(explicit)), [['minptime=10', 'usedtx=0', 'useinbandfec=1']]);
+});
+
 test('session-initiate is acknowledged, answered with session-accept, and remote tracks map to their owners', async () => {
   const { conf, events, sent, fromFocus, client, audio, video } = await setup();
   fromFocus(INITIATE, 'f1');

@@ -32,13 +32,32 @@ export function offerToSdp(contents, version) {
 }
 
 /**
+ * OPUS_RECEIVE_PREFS are the Opus fmtp parameters our answer always
+ * carries. In an answer they say what we prefer to receive (RFC 7587 §7):
+ * in-band FEC and DTX, as the focus's offer asks of us. Browsers decode
+ * both but their answers do not say usedtx=1; the parameters are added to
+ * the Jingle we send, leaving the local description as the browser made it.
+ */
+export const OPUS_RECEIVE_PREFS = Object.freeze([['useinbandfec', '1'], ['usedtx', '1']]);
+
+/**
  * answerToContents reads our SDP answer (we are the Jingle responder) into
- * one <content/> per m-line.
+ * one <content/> per m-line, each Opus payload type with OPUS_RECEIVE_PREFS
+ * (a value the browser set itself is kept).
  * @param {string} sdp
  * @returns {El[]}
  */
 export function answerToContents(sdp) {
-  return jingle.sdpToJingle(sdp, jingle.ROLE_RESPONDER).contents;
+  const j = jingle.fromSDP(sdp, jingle.ROLE_RESPONDER);
+  for (const c of j.contents) {
+    for (const pt of c.description?.payloadTypes ?? []) {
+      if (pt.name.toLowerCase() !== 'opus') continue;
+      for (const [name, value] of OPUS_RECEIVE_PREFS) {
+        if (!pt.parameters.some((p) => p.name.toLowerCase() === name)) pt.parameters.push({ name, value });
+      }
+    }
+  }
+  return j.contents.map(jingle.contentElement);
 }
 
 /**
