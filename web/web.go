@@ -63,6 +63,7 @@ func Handler() http.Handler {
 		static: http.StripPrefix("/static/", http.FileServerFS(static)),
 		fsys:   static,
 		index:  withModulePreloads(index, modules),
+		langs:  languages(static),
 		etags:  etags,
 		// The binary's build is the asset version: a fixed time keeps
 		// If-Modified-Since meaningful without reading the clock.
@@ -75,6 +76,7 @@ type handler struct {
 	static  http.Handler      // file server for /static/; immutable
 	fsys    fs.FS             // the embedded static folder; immutable
 	index   []byte            // index.html with its module preloads, served for / and /ROOM; immutable
+	langs   []string          // the catalogues in static/i18n, by name ("en", "fr"...); immutable
 	etags   map[string]string // strong ETag of each static file by path under static/; immutable
 	modTime time.Time         // Last-Modified of index.html; immutable
 }
@@ -106,7 +108,56 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	http.ServeContent(w, r, "index.html", h.modTime, bytes.NewReader(h.index))
+	// The page fetches its catalogue only once its modules have run: a
+	// preload of the one the browser most likely picks (its languages,
+	// as ui/i18n.js reads them) starts it with the modules instead.
+	w.Header().Add("Vary", "Accept-Language")
+	lang := pickLanguage(r.Header.Get("Accept-Language"), h.langs)
+	link := `<link rel="preload" href="/static/i18n/` + lang + `.json" as="fetch" crossorigin>` + "\n  "
+	page := withBefore(h.index, link)
+	http.ServeContent(w, r, "index.html", h.modTime, bytes.NewReader(page))
+}
+
+// pickLanguage returns the first language of an Accept-Language header
+// (its order; q-values are not weighed, as navigator.languages is not)
+// that has a catalogue, else "en".
+func pickLanguage(accept string, have []string) string {
+	for _, part := range strings.Split(accept, ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		primary, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		for _, l := range have {
+			if primary == l {
+				return l
+			}
+		}
+	}
+	return "en"
+}
+
+// languages lists the catalogues in static/i18n.
+func languages(static fs.FS) []string {
+	entries, err := fs.ReadDir(static, "i18n")
+	if err != nil {
+		panic("web: embedded i18n folder missing: " + err.Error()) // build error
+	}
+	var out []string
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".json"); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// withBefore inserts text before the page's entry script.
+func withBefore(index []byte, text string) []byte {
+	i := bytes.Index(index, []byte(`<script type="module"`))
+	if i < 0 {
+		return index
+	}
+	out := append([]byte(nil), index[:i]...)
+	out = append(out, text...)
+	return append(out, index[i:]...)
 }
 
 // serveStatic serves files only: directory listings would reveal nothing
@@ -156,18 +207,11 @@ func scanStatic(static fs.FS) (etags map[string]string, modules []string) {
 // fifty modules, and a browser finds them import by import, one level of
 // the import graph per round trip; listed up front, they load at once.
 func withModulePreloads(index []byte, modules []string) []byte {
-	const entry = `<script type="module"`
-	i := bytes.Index(index, []byte(entry))
-	if i < 0 {
-		return index
-	}
-	var links bytes.Buffer
+	var links strings.Builder
 	for _, m := range modules {
 		fmt.Fprintf(&links, "<link rel=\"modulepreload\" href=\"/static/%s\">\n  ", m)
 	}
-	out := append([]byte(nil), index[:i]...)
-	out = append(out, links.Bytes()...)
-	return append(out, index[i:]...)
+	return withBefore(index, links.String())
 }
 
 // serveRoom serves the call page for /ROOM, redirecting to the normal form

@@ -232,3 +232,28 @@ func TestPagePreloadsEveryModule(t *testing.T) {
 		}
 	}
 }
+
+// The page preloads the catalogue its browser's languages pick (the first
+// one parley has, else English), and says the page varies with them.
+func TestPagePreloadsTheBrowsersCatalogue(t *testing.T) {
+	h := Handler()
+	for accept, want := range map[string]string{
+		"fr-FR,fr;q=0.9,en;q=0.8": "fr", "de-DE, es;q=0.5": "es", "de": "en", "": "en", "EN-gb": "en",
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/someroom", nil)
+		req.Header.Set("Accept-Language", accept)
+		h.ServeHTTP(rec, req)
+		page := rec.Body.String()
+		link := `<link rel="preload" href="/static/i18n/` + want + `.json" as="fetch" crossorigin>`
+		if i := strings.Index(page, link); i < 0 || i > strings.Index(page, `<script type="module"`) {
+			t.Errorf("Accept-Language %q: no %s before the entry script", accept, link)
+		}
+		if strings.Count(page, `rel="preload"`) != 1 {
+			t.Errorf("Accept-Language %q: %d catalogue preloads", accept, strings.Count(page, `rel="preload"`))
+		}
+		if !strings.Contains(rec.Header().Get("Vary"), "Accept-Language") {
+			t.Errorf("Accept-Language %q: Vary %q", accept, rec.Header().Get("Vary"))
+		}
+	}
+}
