@@ -32,12 +32,16 @@ func (p *parley) metricsSnapshot() metrics.Snapshot {
 		SFUBytesForwarded:   sfu.BytesForwarded,
 		SFUNACKs:            sfu.NACKs,
 		SFUKeyframeRequests: sfu.KeyframeRequests,
-		TURNAllocations:     ts.Allocations,
-		TURNRelayedBytes:    ts.ChannelBytes,
-		PortmuxDropped:      map[metrics.Label2]uint64{},
-		AuthFailures:        xs.AuthFailuresByMech,
-		Stanzas:             xs.ReceivedByKind,
-		XMPPDropped:         xs.Drops,
+		SFULayerDecisions: map[string]uint64{"start": sfu.LayerStarts, "up": sfu.LayerSwitchesUp,
+			"down": sfu.LayerSwitchesDown, "pause": sfu.LayerPauses},
+		SFUProbes:        map[string]uint64{"held": sfu.ProbesHeld, "failed": sfu.ProbesFailed},
+		SFUDropped:       map[string]uint64{"retransmit_budget": sfu.RetransmitsDropped, "keyframe_request_budget": sfu.KeyframeRequestsDropped},
+		TURNAllocations:  ts.Allocations,
+		TURNRelayedBytes: ts.ChannelBytes,
+		PortmuxDropped:   map[metrics.Label2]uint64{},
+		AuthFailures:     xs.AuthFailuresByMech,
+		Stanzas:          xs.ReceivedByKind,
+		XMPPDropped:      xs.Drops,
 	}
 	for reason, n := range p.port.tcp.Stats().Refused {
 		s.PortmuxDropped[metrics.Label2{A: "tcp", B: reason}] = n

@@ -17,6 +17,8 @@ func TestHandlerWritesEverySnapshotField(t *testing.T) {
 		return Snapshot{
 			Conferences: 2, Participants: 5, XMPPSessions: 7, SFUPacketsForwarded: 1000 * n, SFUBytesForwarded: 5, SFUNACKs: 3,
 			SFUKeyframeRequests: 4, TURNAllocations: 1, TURNRelayedBytes: 99,
+			SFULayerDecisions: map[string]uint64{"up": 8}, SFUProbes: map[string]uint64{"failed": 2},
+			SFUDropped:     map[string]uint64{"retransmit_budget": 9},
 			PortmuxDropped: map[Label2]uint64{{"udp", "rate_stun"}: 12},
 			AuthFailures:   map[string]uint64{"SCRAM-SHA-256": 2},
 			Stanzas:        map[string]uint64{"message": 40, "iq": 3},
@@ -37,6 +39,8 @@ func TestHandlerWritesEverySnapshotField(t *testing.T) {
 		`parley_portmux_dropped_total{proto="udp",reason="rate_stun"} 12`,
 		`parley_auth_failures_total{mechanism="SCRAM-SHA-256"} 2`,
 		`parley_stanzas_total{kind="message"} 40`,
+		`parley_sfu_layer_decisions_total{decision="up"} 8`, `parley_sfu_probes_total{result="failed"} 2`,
+		`parley_sfu_dropped_total{reason="retransmit_budget"} 9`,
 		`parley_refusals_total{permission="kick"} 6`,
 		"go_goroutines ", "process_resident_memory_bytes ",
 		"# TYPE parley_sfu_packets_forwarded_total counter",

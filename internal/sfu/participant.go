@@ -138,21 +138,10 @@ func (p *Participant) Stats() ParticipantStats {
 	p.mu.Lock()
 	st := p.stats
 	for d := range p.receiving {
-		st.PacketsSent += d.sent.Load()
-		st.BytesSent += d.sentBytes.Load()
-		st.Retransmitted += d.retransmits.Load()
-		st.DroppedUnbound += d.dropUnbound.Load()
-		st.DroppedWriteError += d.dropWriteErr.Load()
+		d.countInto(&st)
 		if d.codecMismatch.Load() {
 			st.CodecMismatches++
 		}
-		st.LayerStarts += d.switches[switchStart].Load()
-		st.LayerSwitchesUp += d.switches[switchUp].Load()
-		st.LayerSwitchesDown += d.switches[switchDown].Load()
-		st.LayerPauses += d.switches[switchPause].Load()
-		st.PaddingBytes += d.paddingBytes.Load()
-		st.RetransmitsDropped += d.rtxDropped.Load()
-		st.KeyframeRequestsDropped += d.pliDropped.Load()
 	}
 	for _, pub := range p.published {
 		if pub != nil {
@@ -166,6 +155,22 @@ func (p *Participant) Stats() ParticipantStats {
 	st.EstimatedBitrate = p.bweBitrate.Load()
 	st.ProbesHeld, st.ProbesFailed = p.cong.held.Load(), p.cong.failed.Load()
 	return st
+}
+
+// countInto adds the down-track's counters to st.
+func (d *downTrack) countInto(st *ParticipantStats) {
+	st.PacketsSent += d.sent.Load()
+	st.BytesSent += d.sentBytes.Load()
+	st.Retransmitted += d.retransmits.Load()
+	st.DroppedUnbound += d.dropUnbound.Load()
+	st.DroppedWriteError += d.dropWriteErr.Load()
+	st.LayerStarts += d.switches[switchStart].Load()
+	st.LayerSwitchesUp += d.switches[switchUp].Load()
+	st.LayerSwitchesDown += d.switches[switchDown].Load()
+	st.LayerPauses += d.switches[switchPause].Load()
+	st.PaddingBytes += d.paddingBytes.Load()
+	st.RetransmitsDropped += d.rtxDropped.Load()
+	st.KeyframeRequestsDropped += d.pliDropped.Load()
 }
 
 // Close ends the participant: its tracks are withdrawn from everybody
@@ -274,8 +279,7 @@ func (p *Participant) queueRemove(d *downTrack) {
 	}
 	delete(p.receiving, d)
 	// What d carried stays in the participant's counts (and the SFU's).
-	p.stats.PacketsSent += d.sent.Load()
-	p.stats.BytesSent += d.sentBytes.Load()
+	d.countInto(&p.stats)
 	p.emitLocked(Event{Kind: EventTrackUnpublished, ParticipantID: d.pub.owner.id, Track: d.pub.info})
 	for i, a := range p.pendingAdds {
 		if a == d { // never offered: just forget it

@@ -6,13 +6,15 @@ import "sync/atomic"
 // fold their counts in, so that Stats' totals only grow. NACKs and
 // keyframe requests are counted here as they happen (RTCP rates are low).
 type totals struct {
-	packets   atomic.Uint64 // packets forwarded to participants that left
-	bytes     atomic.Uint64 // their payload bytes
-	nacks     atomic.Uint64 // NACK packets received from subscribers
-	resent    atomic.Uint64 // packets retransmitted to participants that left
-	keyframes atomic.Uint64 // PLIs sent to publishers
-	rtxDrops  atomic.Uint64 // retransmissions over budget to participants that left
-	pliDrops  atomic.Uint64 // keyframe requests over budget from participants that left
+	packets   atomic.Uint64    // packets forwarded to participants that left
+	bytes     atomic.Uint64    // their payload bytes
+	nacks     atomic.Uint64    // NACK packets received from subscribers
+	resent    atomic.Uint64    // packets retransmitted to participants that left
+	keyframes atomic.Uint64    // PLIs sent to publishers
+	rtxDrops  atomic.Uint64    // retransmissions over budget to participants that left
+	pliDrops  atomic.Uint64    // keyframe requests over budget from participants that left
+	layers    [4]atomic.Uint64 // layer decisions for participants that left: starts, ups, downs, pauses
+	probes    [2]atomic.Uint64 // bandwidth probes towards participants that left: held, failed
 }
 
 // Stats is a snapshot of the whole SFU, for metrics.
@@ -27,6 +29,26 @@ type Stats struct {
 	// Dropped by reason: over a subscriber's budgets (budgets.go).
 	RetransmitsDropped      uint64 // NACKed packets not resent
 	KeyframeRequestsDropped uint64 // subscribers' PLIs and FIRs not passed on
+	// Layer decisions for subscribers' videos (allocator.go): a video's
+	// first layer, switches up and down at keyframes, and pauses.
+	LayerStarts, LayerSwitchesUp, LayerSwitchesDown, LayerPauses uint64
+	// Bandwidth probes (probe.go) that held, and that met loss or delay.
+	ProbesHeld, ProbesFailed uint64
+}
+
+// add folds one participant's counts into st.
+func (st *Stats) add(ps ParticipantStats) {
+	st.PacketsForwarded += ps.PacketsSent
+	st.BytesForwarded += ps.BytesSent
+	st.Retransmitted += ps.Retransmitted
+	st.RetransmitsDropped += ps.RetransmitsDropped
+	st.KeyframeRequestsDropped += ps.KeyframeRequestsDropped
+	st.LayerStarts += ps.LayerStarts
+	st.LayerSwitchesUp += ps.LayerSwitchesUp
+	st.LayerSwitchesDown += ps.LayerSwitchesDown
+	st.LayerPauses += ps.LayerPauses
+	st.ProbesHeld += ps.ProbesHeld
+	st.ProbesFailed += ps.ProbesFailed
 }
 
 // Stats returns the SFU's counters: the live participants' and those of
@@ -49,19 +71,16 @@ func (s *SFU) Stats() Stats {
 		c.mu.Unlock()
 		st.Participants += len(ps)
 		for _, p := range ps {
-			counts := p.Stats()
-			st.PacketsForwarded += counts.PacketsSent
-			st.BytesForwarded += counts.BytesSent
-			st.Retransmitted += counts.Retransmitted
-			st.RetransmitsDropped += counts.RetransmitsDropped
-			st.KeyframeRequestsDropped += counts.KeyframeRequestsDropped
+			st.add(p.Stats())
 		}
 	}
-	st.PacketsForwarded += s.totals.packets.Load()
-	st.BytesForwarded += s.totals.bytes.Load()
-	st.Retransmitted += s.totals.resent.Load()
-	st.RetransmitsDropped += s.totals.rtxDrops.Load()
-	st.KeyframeRequestsDropped += s.totals.pliDrops.Load()
+	t := &s.totals
+	st.add(ParticipantStats{
+		PacketsSent: t.packets.Load(), BytesSent: t.bytes.Load(), Retransmitted: t.resent.Load(),
+		RetransmitsDropped: t.rtxDrops.Load(), KeyframeRequestsDropped: t.pliDrops.Load(),
+		LayerStarts: t.layers[0].Load(), LayerSwitchesUp: t.layers[1].Load(), LayerSwitchesDown: t.layers[2].Load(),
+		LayerPauses: t.layers[3].Load(), ProbesHeld: t.probes[0].Load(), ProbesFailed: t.probes[1].Load(),
+	})
 	st.NACKs = s.totals.nacks.Load()
 	st.KeyframeRequests = s.totals.keyframes.Load()
 	return st
@@ -74,4 +93,9 @@ func (s *SFU) retire(ps ParticipantStats) {
 	s.totals.resent.Add(ps.Retransmitted)
 	s.totals.rtxDrops.Add(ps.RetransmitsDropped)
 	s.totals.pliDrops.Add(ps.KeyframeRequestsDropped)
+	for i, n := range [4]uint64{ps.LayerStarts, ps.LayerSwitchesUp, ps.LayerSwitchesDown, ps.LayerPauses} {
+		s.totals.layers[i].Add(n)
+	}
+	s.totals.probes[0].Add(ps.ProbesHeld)
+	s.totals.probes[1].Add(ps.ProbesFailed)
 }

@@ -31,6 +31,10 @@ func TestSFUStatsOnlyGrow(t *testing.T) {
 		return nil
 	})
 	after := s.Stats()
+	// Each of the three began each video it receives with a layer decision.
+	if before.LayerStarts < 6 || after.LayerStarts < before.LayerStarts {
+		t.Fatalf("layer starts: %d with three in a call, %d after carol left", before.LayerStarts, after.LayerStarts)
+	}
 	if after.PacketsForwarded < before.PacketsForwarded || after.BytesForwarded < before.BytesForwarded {
 		t.Fatalf("totals went down when carol left: before %+v, after %+v", before, after)
 	}
