@@ -130,9 +130,15 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	d.bound.Store(b)
-	// Asynchronously: Pion holds its sender's lock while binding, and the
-	// request goes out through another peer connection.
-	go d.requestKeyframe()
+	// A subscriber not connected yet could not receive the keyframe: it
+	// asks when it connects (onConnectionState). Asking now as well put
+	// that second request behind the publisher's limiter, half a second
+	// later (docs/BENCHMARKS.md, "Join time").
+	if d.sub.connected() {
+		// Asynchronously: Pion holds its sender's lock while binding, and
+		// the request goes out through another peer connection.
+		go d.requestKeyframe()
+	}
 	return codec, nil
 }
 

@@ -95,7 +95,7 @@ func testPublicationOf(ownerID string, kind webrtc.RTPCodecType, codec webrtc.RT
 }
 
 func testSubscriber() *Participant {
-	return &Participant{id: "bob", log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return &Participant{id: "bob", log: slog.New(slog.NewTextHandler(io.Discard, nil)), state: StateConnected}
 }
 
 // boundDownTrack subscribes a new downtrack to pub and binds it.
@@ -192,6 +192,24 @@ func TestDownTrackWithoutTheCodecForwardsNothing(t *testing.T) {
 	}
 	if _, err := newDownTrack(pub, testSubscriber()).Bind(&fakeBinding{writer: w}); !errors.Is(err, ErrCodecNotNegotiated) {
 		t.Errorf("Bind without codecs = %v, want ErrCodecNotNegotiated", err)
+	}
+}
+
+// A subscriber that is not connected yet could not receive a keyframe:
+// binding its track asks for none (it asks when it connects).
+func TestBindingBeforeConnectingAsksNoKeyframe(t *testing.T) {
+	var plis atomic.Int64
+	pub := testPublication(webrtc.RTPCodecTypeVideo, testVP8, nil, &plis)
+	sub := testSubscriber()
+	sub.state = StateConnecting
+	d := newDownTrack(pub, sub)
+	pub.addSubscriber(d)
+	if _, err := d.Bind(&fakeBinding{codecs: []webrtc.RTPCodecParameters{testVP8}, ssrc: 1, writer: &captureWriter{}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the request would go out asynchronously
+	if n := plis.Load(); n != 0 {
+		t.Errorf("binding for a subscriber still connecting sent %d PLIs, want 0", n)
 	}
 }
 

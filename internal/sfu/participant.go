@@ -409,6 +409,13 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 	p.log.Debug("connection state", "state", state)
 }
 
+// connected says whether the participant's connection is up.
+func (p *Participant) connected() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state == StateConnected
+}
+
 // sendPLI sends a keyframe request for one of this participant's
 // published video tracks.
 func (p *Participant) sendPLI(ssrc uint32) error {
