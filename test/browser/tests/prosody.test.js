@@ -183,6 +183,10 @@ test('Chromium and Firefox log in to Prosody with accounts and call through parl
     assert.equal(await page.evaluate(() => window.parley.call.room.jid), `prosody-call@conference.${DOMAIN}`);
   }
   await waitForMedia(people, mesh(people.map((p) => p.name)), 90_000);
+  // The focus, an occupant of Prosody's room, is no participant.
+  for (const p of people) {
+    assert.deepEqual(await p.page.evaluate(() => [...window.parley.call.participants.keys()].sort()), ['alice', 'bob'], `${p.name}'s participants`);
+  }
   const bh = await json(`http://127.0.0.1:${bridgePort}/health`);
   assert.equal(bh?.conferences, 1, `the bridge's /health: ${JSON.stringify(bh)}`);
 });

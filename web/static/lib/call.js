@@ -140,7 +140,7 @@ export class Call extends Emitter {
     this.room = room;
     this.emit('room', room);
     this.conference = new Conference({
-      client: this.client, room, focus: this.cfg.focus || `focus.${this.client.domain}`, localTracks: this.cfg.localTracks,
+      client: this.client, room, focus: this.focusJid(), localTracks: this.cfg.localTracks,
       rtcConfig: { iceTransportPolicy: this.cfg.icePolicy ?? 'all' },
       iceServers: () => withTimeout(this.iceServers, this.client.clock, ICE_SERVERS_WAIT_MS, []),
       allIceServers: this.cfg.icePolicy === 'relay' || Boolean(this.cfg.turnTransports),
@@ -192,8 +192,11 @@ export class Call extends Emitter {
    * @param {Conference} conf
    */
   wire(room, conf) {
-    room.on('joined', (o) => this.upsert(o.nick, o.displayName, o.self));
-    room.on('changed', (o) => this.upsert(o.nick, o.displayName, o.self));
+    // The focus of another XMPP server (`parley focus`, Jicofo-like) sits in
+    // the room as an occupant: it is no participant (EXTERNAL-XMPP.md).
+    const isFocus = (/** @type {{realJid: string|null}} */ o) => o.realJid !== null && o.realJid.split('/')[0].toLowerCase() === this.focusJid();
+    room.on('joined', (o) => { if (!isFocus(o)) this.upsert(o.nick, o.displayName, o.self); });
+    room.on('changed', (o) => { if (!isFocus(o)) this.upsert(o.nick, o.displayName, o.self); });
     room.on('left', (o, why) => {
       const p = this.participants.get(o.nick);
       if (!p || p.self) return;
@@ -225,6 +228,11 @@ export class Call extends Emitter {
     conf.on('dominantSpeaker', (nick) => this.emit('dominantSpeaker', this.participants.get(nick) ?? null, nick));
     conf.on('state', (s) => this.onMediaState(s));
     conf.on('error', (err) => console.warn('parley: media negotiation failed', err));
+  }
+
+  /** focusJid is the focus's JID: the configured one, or focus.<domain> as learned. */
+  focusJid() {
+    return (this.cfg.focus || `focus.${this.client.domain}`).toLowerCase();
   }
 
   /**
