@@ -46,6 +46,7 @@ const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; 
 //	/               the home page (pick a room)
 //	/ROOM           the call page for ROOM (a single path segment)
 //	/static/...     scripts, styles and images
+//	/config.json    404: the client's defaults (this server) apply
 //
 // It answers only GET and HEAD. Mount it as the fallback route: more specific
 // routes (/health, /xmpp-websocket) take precedence in http.ServeMux.
@@ -98,6 +99,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveIndex(w, r)
 	case strings.HasPrefix(p, "/static/"):
 		h.serveStatic(w, r)
+	case p == "/config.json":
+		// The page asks for it (web/static/lib/siteconfig.js): an
+		// operator's static server may have one pointing at another XMPP
+		// server; parley's own has none, so the page uses this origin.
+		http.NotFound(w, r)
 	case p == "/favicon.ico":
 		// Browsers ask for it whatever the page says; it is not a room.
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)

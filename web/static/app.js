@@ -17,6 +17,7 @@ import { openMedia } from './ui/media.js';
 import { pickLanguage, storedLanguage, loadLanguage } from './ui/i18n.js';
 import { placeIcons } from './ui/icons.js';
 import { firstLogin, tokenName } from './ui/session.js';
+import { loadSiteConfig } from './lib/siteconfig.js';
 
 /** @typedef {import('./lib/login.js').Login} Login */
 
@@ -31,6 +32,20 @@ async function main() {
     return;
   }
   document.title = `${room} · parley`;
+  /** where the XMPP server is: parley's own, or what config.json says */
+  let site;
+  try {
+    site = await loadSiteConfig((url) => fetch(url, { cache: 'no-cache' }), location);
+  } catch (err) {
+    // A config that is there but unusable: say so rather than call the wrong server.
+    const p = document.createElement('p');
+    p.className = 'notice';
+    p.id = 'config-error';
+    p.setAttribute('role', 'alert');
+    p.textContent = err instanceof Error ? err.message : String(err);
+    document.body.replaceChildren(p);
+    return;
+  }
   const params = new URLSearchParams(location.search);
   /** @type {Login} how we log in; an account once the pre-join page asked for one */
   let login = firstLogin(location.search);
@@ -45,7 +60,7 @@ async function main() {
   const join = (choice) => {
     if (choice.login) login = choice.login;
     startCall({
-      room, ...choice, login,
+      room, ...choice, login, site,
       onRefused: (why, media, need) => prejoinAgain(why, choice.name, choice.password, media, need),
       onRetry: (next) => {
         login = next;

@@ -61,6 +61,9 @@ import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
  * @typedef {object} Config
  * @property {string} url WebSocket URL of the XMPP server. Required.
  * @property {string} domain the XMPP domain, or a guess (learned from the server). Required.
+ * @property {boolean} [learnDomain] whether the server may correct the domain; default true
+ * @property {string|null} [muc] the MUC service's domain; default `conference.<domain>` (as learned)
+ * @property {string|null} [focus] the focus's JID; default `focus.<domain>` (as learned)
  * @property {string} room the room's localpart (already normalized). Required.
  * @property {string} nick the MUC nick to ask for. Required.
  * @property {string} [displayName] default the nick
@@ -88,7 +91,7 @@ export class Call extends Emitter {
   constructor(cfg) {
     super();
     this.cfg = cfg; // immutable
-    this.client = new XmppClient({ url: cfg.url, domain: cfg.domain, learnDomain: true, credentials: cfg.credentials ?? null, ...cfg.xmpp });
+    this.client = new XmppClient({ url: cfg.url, domain: cfg.domain, learnDomain: cfg.learnDomain ?? true, credentials: cfg.credentials ?? null, ...cfg.xmpp });
     /** @type {Room|null} set once connected (the room JID needs the learned domain) */
     this.room = null;
     /** @type {Conference|null} */
@@ -129,7 +132,7 @@ export class Call extends Emitter {
     this.setStatus({ phase: 'joining', text: 'Joining the room…', bad: false });
     const room = new Room({
       client: this.client,
-      room: `${this.cfg.room}@conference.${this.client.domain}`,
+      room: `${this.cfg.room}@${this.cfg.muc || `conference.${this.client.domain}`}`,
       nick: this.cfg.nick,
       displayName: this.cfg.displayName ?? this.cfg.nick,
       password: this.cfg.password,
@@ -137,7 +140,7 @@ export class Call extends Emitter {
     this.room = room;
     this.emit('room', room);
     this.conference = new Conference({
-      client: this.client, room, focus: `focus.${this.client.domain}`, localTracks: this.cfg.localTracks,
+      client: this.client, room, focus: this.focusJid(), localTracks: this.cfg.localTracks,
       rtcConfig: { iceTransportPolicy: this.cfg.icePolicy ?? 'all' },
       iceServers: () => withTimeout(this.iceServers, this.client.clock, ICE_SERVERS_WAIT_MS, []),
       allIceServers: this.cfg.icePolicy === 'relay' || Boolean(this.cfg.turnTransports),
@@ -189,8 +192,11 @@ export class Call extends Emitter {
    * @param {Conference} conf
    */
   wire(room, conf) {
-    room.on('joined', (o) => this.upsert(o.nick, o.displayName, o.self));
-    room.on('changed', (o) => this.upsert(o.nick, o.displayName, o.self));
+    // The focus of another XMPP server (`parley focus`, Jicofo-like) sits in
+    // the room as an occupant: it is no participant (EXTERNAL-XMPP.md).
+    const isFocus = (/** @type {{realJid: string|null}} */ o) => o.realJid !== null && o.realJid.split('/')[0].toLowerCase() === this.focusJid();
+    room.on('joined', (o) => { if (!isFocus(o)) this.upsert(o.nick, o.displayName, o.self); });
+    room.on('changed', (o) => { if (!isFocus(o)) this.upsert(o.nick, o.displayName, o.self); });
     room.on('left', (o, why) => {
       const p = this.participants.get(o.nick);
       if (!p || p.self) return;
@@ -222,6 +228,11 @@ export class Call extends Emitter {
     conf.on('dominantSpeaker', (nick) => this.emit('dominantSpeaker', this.participants.get(nick) ?? null, nick));
     conf.on('state', (s) => this.onMediaState(s));
     conf.on('error', (err) => console.warn('parley: media negotiation failed', err));
+  }
+
+  /** focusJid is the focus's JID: the configured one, or focus.<domain> as learned. */
+  focusJid() {
+    return (this.cfg.focus || `focus.${this.client.domain}`).toLowerCase();
   }
 
   /**

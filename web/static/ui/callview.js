@@ -59,6 +59,7 @@ import { isPhone } from '../lib/phone.js';
  * @property {LocalMedia} media
  * @property {string} [speaker] audio output deviceId
  * @property {import('../lib/login.js').Login} login how to log in
+ * @property {import('../lib/siteconfig.js').SiteConfig} site where the XMPP server is (config.json)
  * @property {(why: string, media: LocalMedia, need: 'password'|'account') => void} onRefused the room
  *   wants a (right) password, or the server an account (it takes no guests, or refused the password)
  * @property {(login: import('../lib/login.js').Login) => void} onRetry start again with another
@@ -112,18 +113,20 @@ class CallView {
     this.audioSink = h('div', { hidden: '' });
     document.body.append(this.audioSink);
     this.stage = new Stage(byId('grid'), { onPin: (key) => this.togglePin(key), onPage: () => this.renderPager() });
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const params = new URLSearchParams(location.search);
     // ?ice=relay forces media through TURN; ?turn=tcp,tls keeps only those
     // TURN transports. Both are for debugging a network (and for tests).
     const turn = params.get('turn');
     const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((x) => ['udp', 'tcp', 'tls'].includes(x))) : null;
     /** the client's config without a login, for the resumption URL */
-    this.base = { url: `${scheme}//${location.host}/xmpp-websocket`, domain: location.hostname };
+    this.base = { url: opts.site.url, domain: opts.site.domain };
     const login = clientConfig(this.base, opts.login);
     this.call = new Call({
       url: login.url,
-      domain: location.hostname,
+      domain: opts.site.domain,
+      learnDomain: opts.site.learnDomain,
+      muc: opts.site.muc,
+      focus: opts.site.focus,
       credentials: login.credentials,
       xmpp: { mechanisms: login.mechanisms },
       room: opts.room,
