@@ -16,8 +16,8 @@
 // with the audios depends on the moment. (Finer noise made the publisher,
 // on this loaded machine, drop its top layer altogether.)
 //
-// BW_DEBUG=1 prints the SFU's probe and step-down log lines after each
-// shaped phase. BW_TCP=1 blocks the shaped subscriber's UDP before it
+// BW_ONLY=firefox runs the Firefox phase alone. BW_DEBUG=1 prints the
+// SFU's probe and step-down log lines after each shaped phase. BW_TCP=1 blocks the shaped subscriber's UDP before it
 // joins (its path is then ICE-TCP, or a relay reached over TCP) and runs
 // the Chromium phase only: a manual check of the TCP path, see
 // docs/BENCHMARKS.md.
@@ -68,6 +68,27 @@ async function topEncoded(p) {
       if (s.type === 'outbound-rtp' && s.rid === 'h') frames = s.framesEncoded ?? 0;
     });
     return frames;
+  });
+}
+
+/**
+ * lowSent is what p has sent of its camera's lowest layer (rid q): bytes
+ * and keyframes, for the measures (a layer that does not fit the shaped
+ * link freezes it whatever the SFU does).
+ * @param {import('../lib/browsers.js').Participant} p
+ */
+async function lowSent(p) {
+  return p.page.evaluate(async () => {
+    const cam = /** @type {any} */ (window).parley.pc.getTransceivers().find((t) => t.sender.track?.kind === 'video');
+    let bytes = 0;
+    let keyframes = 0;
+    (await cam.sender.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.rid === 'q') {
+        bytes = s.bytesSent ?? 0;
+        keyframes = s.keyFramesEncoded ?? 0;
+      }
+    });
+    return { bytes, keyframes };
   });
 }
 
@@ -142,12 +163,12 @@ async function shapedPhase(label, from, narrow, wide) {
   // Shaped for 16 s: every 2 s the shaped subscriber has decoded more of
   // the video, and the unshaped one stays on the top layer.
   const samples = [];
-  let before = await Promise.all([seen(narrow, nick), seen(wide, nick), topEncoded(from)]);
+  let before = await Promise.all([seen(narrow, nick), seen(wide, nick), topEncoded(from), lowSent(from)]);
   for (let i = 0; i < 8; i++) {
     await sleep(2000);
-    const now = await Promise.all([seen(narrow, nick), seen(wide, nick), topEncoded(from)]);
+    const now = await Promise.all([seen(narrow, nick), seen(wide, nick), topEncoded(from), lowSent(from)]);
     samples.push({ narrow: now[0].height, narrowFrames: now[0].frames - before[0].frames, wide: now[1].height, wideFrames: now[1].frames - before[1].frames,
-      pubTop: now[2] - before[2] });
+      pubTop: now[2] - before[2], lowKbps: Math.round((now[3].bytes - before[3].bytes) * 8 / 2000), lowKeyframes: now[3].keyframes - before[3].keyframes });
     before = now;
   }
   console.log(JSON.stringify({ measure: 'shaped-300kbit', publisher: label, downMs, samples }));
@@ -207,6 +228,6 @@ test('a subscriber shaped to 300 kbit/s decodes the lowest layer without freezin
   // Chromium publishes, the Chromium subscriber is shaped, Firefox is the
   // unshaped one; then Firefox publishes, and the Chromium publisher of
   // the first phase is the unshaped subscriber.
-  await shapedPhase('chromium', pub, narrow, wide);
+  if (process.env.BW_ONLY !== 'firefox') await shapedPhase('chromium', pub, narrow, wide);
   if (!process.env.BW_TCP) await shapedPhase('firefox', wide, narrow, pub);
 });
