@@ -134,7 +134,7 @@ func Start(ctx context.Context, cfg Config) (*Recorder, error) {
 		Media: true, OnRTP: r.onRTP, Presence: []*xmlstream.Element{stamp}})
 	if err != nil {
 		cfg.Client.Close()
-		r.finish(StateFailed, err.Error())
+		r.finish(StateFailed, err.Error(), time.Now())
 		return nil, err
 	}
 	r.mu.Lock()
@@ -170,6 +170,9 @@ func (r *Recorder) Manifest() Manifest {
 // end of stream), the manifest written, the room left.
 func (r *Recorder) Stop(reason string) {
 	r.stopOnce.Do(func() {
+		// The recording ends now; leaving the room and closing the
+		// connection after it (a second or two) is not part of it.
+		at := time.Now()
 		r.mu.Lock()
 		r.stopping = true
 		peer := r.peer
@@ -189,12 +192,12 @@ func (r *Recorder) Stop(reason string) {
 		if reason == ErrDiskFull.Error() {
 			state = StateFailed
 		}
-		r.finish(state, reason)
+		r.finish(state, reason, at)
 	})
 }
 
-// finish closes every track and writes the final manifest.
-func (r *Recorder) finish(state, reason string) {
+// finish closes every track and writes the final manifest, ended at at.
+func (r *Recorder) finish(state, reason string, at time.Time) {
 	r.mu.Lock()
 	r.stopping = true
 	tracks := r.sortedTracks()
@@ -206,7 +209,7 @@ func (r *Recorder) finish(state, reason string) {
 		tr.close("")
 	}
 	r.mu.Lock()
-	r.man.State, r.man.Reason, r.man.Ended = state, reason, time.Now()
+	r.man.State, r.man.Reason, r.man.Ended = state, reason, at
 	end := r.since(r.man.Ended)
 	for i := range r.man.Participants {
 		if r.man.Participants[i].LeftMS == 0 {
