@@ -147,8 +147,14 @@ class CallView {
     });
     // A new network (Wi-Fi to mobile, a VPN coming up) needs new ICE candidates.
     window.addEventListener('online', () => this.call.restartIce('the network changed'), { signal: this.abort.signal });
-    // A resized window changes the tiles' sizes, and so the layers they need.
-    this.resized = new ResizeObserver(() => this.render());
+    // A resized window (or side panel) changes the tiles' sizes, and so
+    // the layers they need: the stage alone is laid out again (rebuilding
+    // the People list too would pull its buttons from under a click).
+    this.resized = new ResizeObserver(() => {
+      if (!this.active) return;
+      this.stage.render(this.state);
+      this.sendHeights();
+    });
     this.resized.observe(byId('grid'));
     /** @type {TestHook} */
     this.hook = { pc: null, participants: new Map(), status: this.call.status, call: this.call, state: this.state, extras: null, events: [], statusLog: [], trace: () => this.recorder.trace };
