@@ -13,6 +13,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -46,7 +47,7 @@ const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; 
 //	/               the home page (pick a room)
 //	/ROOM           the call page for ROOM (a single path segment)
 //	/static/...     scripts, styles and images
-//	/config.json    404: the client's defaults (this server) apply
+//	/config.json    {}: the client's defaults (this server) apply
 //
 // It answers only GET and HEAD. Mount it as the fallback route: more specific
 // routes (/health, /xmpp-websocket) take precedence in http.ServeMux.
@@ -63,9 +64,10 @@ func Handler() http.Handler {
 	h := &handler{
 		static: http.StripPrefix("/static/", http.FileServerFS(static)),
 		fsys:   static,
-		index:  withModulePreloads(index, modules),
-		langs:  languages(static),
-		etags:  etags,
+		// The page's first request, before any screen: config.json.
+		index: withBefore(withModulePreloads(index, modules), `<link rel="preload" href="/config.json" as="fetch" crossorigin>`+"\n  "),
+		langs: languages(static),
+		etags: etags,
 		// The binary's build is the asset version: a fixed time keeps
 		// If-Modified-Since meaningful without reading the clock.
 		modTime: time.Unix(0, 0),
@@ -102,8 +104,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/config.json":
 		// The page asks for it (web/static/lib/siteconfig.js): an
 		// operator's static server may have one pointing at another XMPP
-		// server; parley's own has none, so the page uses this origin.
-		http.NotFound(w, r)
+		// server; parley's own says nothing, so the page uses this origin.
+		// An empty object, not a 404, which browsers log as an error.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, "{}\n")
 	case p == "/favicon.ico":
 		// Browsers ask for it whatever the page says; it is not a room.
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)

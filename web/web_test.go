@@ -96,8 +96,11 @@ func TestStaticAssets(t *testing.T) {
 func TestNotFoundAndMethods(t *testing.T) {
 	h := Handler()
 	// config.json is the client's pointer to another XMPP server; parley
-	// has none (and it is no room), so the page uses this origin.
-	for _, p := range []string{"/static/", "/static/lib/", "/static/nope.js", "/static/../web.go", "/a/b", "/config.json"} {
+	// says nothing (and it is no room), so the page uses this origin.
+	if r := get(t, h, "GET", "/config.json"); r.StatusCode != http.StatusOK || body(t, r) != "{}\n" || r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("GET /config.json: status %d, %s", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	for _, p := range []string{"/static/", "/static/lib/", "/static/nope.js", "/static/../web.go", "/a/b"} {
 		if r := get(t, h, "GET", p); r.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", p, r.StatusCode)
 		}
@@ -251,7 +254,7 @@ func TestPagePreloadsTheBrowsersCatalogue(t *testing.T) {
 		if i := strings.Index(page, link); i < 0 || i > strings.Index(page, `<script type="module"`) {
 			t.Errorf("Accept-Language %q: no %s before the entry script", accept, link)
 		}
-		if strings.Count(page, `rel="preload"`) != 1 {
+		if strings.Count(page, `rel="preload" href="/static/i18n/`) != 1 {
 			t.Errorf("Accept-Language %q: %d catalogue preloads", accept, strings.Count(page, `rel="preload"`))
 		}
 		if !strings.Contains(rec.Header().Get("Vary"), "Accept-Language") {
