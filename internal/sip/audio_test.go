@@ -161,7 +161,7 @@ func baresipWith(t *testing.T, uri string, seconds int, opts baresipOpts) (strin
 	writeWAVAt(t, in, 1000, seconds+5, opts.rate, opts.channels)
 	port := opts.port
 	if port == 0 {
-		port = freePort(t)
+		port = freePortPair(t)
 	}
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)

@@ -125,6 +125,23 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
+// freePortPair is a free port whose next one is free too, for TCP: baresip
+// serves SIP over TLS on the port after its sip_listen one, and failed to
+// start when that one was taken (a CI run).
+func freePortPair(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		port := freePort(t)
+		tc, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1})
+		if err == nil {
+			tc.Close()
+			return port
+		}
+	}
+	t.Fatal("no free pair of ports")
+	return 0
+}
+
 // sipp runs one sipp scenario against the gateway and returns its output
 // and whether it reported success.
 func (h *harness) sipp(t *testing.T, scenario, room string, extra ...string) (string, error) {

@@ -76,7 +76,7 @@ func TestDialOutTLSSRTP(t *testing.T) {
 	if err := os.WriteFile(pem, append(append([]byte{}, calleePEM...), calleeKey...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := freePortPair(t)
 	done := make(chan error, 1)
 	go func() {
 		_, err := baresipWith(t, "", 10, baresipOpts{port: port, config: "module srtp.so\nsip_certificate " + pem,
