@@ -17,15 +17,19 @@ const (
 	pliInterval = time.Second
 )
 
-// earnRetransmits credits the retransmission budget for n payload bytes
-// forwarded. Must hold mu.
-func (d *downTrack) earnRetransmits(n int) {
-	d.rtxCredit = min(d.rtxCredit+float64(n)*rtxShare, rtxBurst)
+// creditRetransmits brings the retransmission budget up to date with the
+// payload bytes forwarded since (sentBytes): worked out when a NACK needs
+// it rather than on every packet forwarded. Must hold mu.
+func (d *downTrack) creditRetransmits() {
+	sent := d.sentBytes.Load()
+	d.rtxCredit = min(d.rtxCredit+float64(sent-d.rtxSeen)*rtxShare, rtxBurst)
+	d.rtxSeen = sent
 }
 
 // spendRetransmit takes n bytes from the budget, or reports false and
 // counts the drop. Must hold mu.
 func (d *downTrack) spendRetransmit(n int) bool {
+	d.creditRetransmits()
 	if float64(n) > d.rtxCredit {
 		d.rtxDropped.Add(1)
 		return false

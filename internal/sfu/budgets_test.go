@@ -31,8 +31,9 @@ func TestRetransmitBudget(t *testing.T) {
 	// More forwarded, more credit; never more than rtxBurst.
 	s.d.mu.Lock()
 	for range 1000 {
-		s.d.earnRetransmits(1000)
+		s.d.sentBytes.Add(1000) // as writeLocked counts what it forwards
 	}
+	s.d.creditRetransmits()
 	credit := s.d.rtxCredit
 	s.d.mu.Unlock()
 	if credit != rtxBurst {

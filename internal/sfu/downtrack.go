@@ -40,8 +40,9 @@ type downTrack struct {
 	// probe padding goes only between frames. Guarded by mu.
 	frameEnd bool
 	// rtxCredit is the bytes the subscriber's NACKs may still have
-	// resent (budgets.go). Guarded by mu.
+	// resent (budgets.go), as of rtxSeen bytes forwarded. Guarded by mu.
 	rtxCredit float64
+	rtxSeen   uint64
 	// lastPLI is when the subscriber's last keyframe request went on to
 	// the publisher. Owned by readRTCP.
 	lastPLI time.Time
@@ -238,7 +239,6 @@ func (d *downTrack) writeLocked(li int, b *binding, src *rtp.Header, payload []b
 	if seq == d.rw.lastSeq {
 		d.frameEnd = src.Marker
 	}
-	d.earnRetransmits(len(payload))
 	d.logSent(li, src, seq, ts, payload, patch)
 	d.sent.Add(1)
 	d.sentBytes.Add(uint64(len(payload)))
