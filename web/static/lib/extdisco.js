@@ -8,6 +8,7 @@
  */
 import { iq } from './xmpp.js';
 import { x, attr, child, children } from './xml.js';
+import { candidateFromSDP } from './jingle/candidate.js';
 
 /** @typedef {import('./xml.js').El} El */
 /** @typedef {import('./xmpp.js').XmppClient} XmppClient */
@@ -124,10 +125,17 @@ export function refreshDelay(services, now) {
 export function apartFromMedia(servers, sdp) {
   /** @type {Map<number, Set<string>>} the media server's UDP addresses by port */
   const media = new Map();
-  for (const m of sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ /gim)) {
-    const port = Number(m[2]);
-    if (!media.has(port)) media.set(port, new Set());
-    media.get(port)?.add(m[1].toLowerCase());
+  for (const line of sdp.split(/\r?\n/)) {
+    if (!line.startsWith('a=candidate:')) continue;
+    let c;
+    try {
+      c = candidateFromSDP(line);
+    } catch {
+      continue; // not ours to judge: the connection itself refuses it
+    }
+    if (!c || c.protocol !== 'udp') continue;
+    if (!media.has(c.port)) media.set(c.port, new Set());
+    media.get(c.port)?.add(c.ip.toLowerCase());
   }
   if (media.size === 0) return servers;
   /** @param {string} url */
