@@ -98,12 +98,7 @@ func New(cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip: listen %q: %w", cfg.Listen, err)
 	}
-	if g.udp, err = net.ListenUDP("udp", uaddr); err != nil {
-		return nil, fmt.Errorf("sip: %w", err)
-	}
-	taddr := &net.TCPAddr{IP: uaddr.IP, Port: g.udp.LocalAddr().(*net.UDPAddr).Port}
-	if g.tcp, err = net.ListenTCP("tcp", taddr); err != nil {
-		_ = g.udp.Close()
+	if g.udp, g.tcp, err = listenPair(uaddr); err != nil {
 		return nil, fmt.Errorf("sip: %w", err)
 	}
 	g.bindIP = uaddr.IP
@@ -296,3 +291,24 @@ func (d demoted) Handle(ctx context.Context, r slog.Record) error {
 
 func (d demoted) WithAttrs(a []slog.Attr) slog.Handler { return demoted{d.h.WithAttrs(a)} }
 func (d demoted) WithGroup(n string) slog.Handler      { return demoted{d.h.WithGroup(n)} }
+
+// listenPair binds UDP and TCP on one port. With port 0 the UDP port is
+// the kernel's pick, and its TCP twin may be taken (an outgoing
+// connection's port, a CI run): then it tries another.
+func listenPair(addr *net.UDPAddr) (*net.UDPConn, *net.TCPListener, error) {
+	for attempt := 0; ; attempt++ {
+		udp, err := net.ListenUDP("udp", addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		taddr := &net.TCPAddr{IP: addr.IP, Port: udp.LocalAddr().(*net.UDPAddr).Port}
+		tcp, err := net.ListenTCP("tcp", taddr)
+		if err == nil {
+			return udp, tcp, nil
+		}
+		_ = udp.Close()
+		if addr.Port != 0 || attempt == 20 {
+			return nil, nil, err
+		}
+	}
+}
