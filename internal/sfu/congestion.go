@@ -130,6 +130,14 @@ func (cg *congestion) probeResult(cost uint64, now time.Time) uint64 {
 	return cg.ceiling
 }
 
+// probeRate is the padding rate of the probe running now, bit/s; 0: none.
+func (cg *congestion) probeRate() uint64 {
+	if cg.probe == nil || cg.probe.result.Load() != probeRunning {
+		return 0
+	}
+	return cg.probe.rate
+}
+
 // probeFailed doubles the wait before the next probe.
 func (cg *congestion) probeFailed() {
 	cg.failed.Add(1)

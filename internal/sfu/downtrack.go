@@ -267,8 +267,17 @@ func (d *downTrack) sendLocked(b *binding, src *rtp.Header, seq uint16, ts uint3
 			_ = h.SetExtension(b.exts[i].to, v)
 		}
 	}
+	return d.writeRTP(b, h, payload) == nil
+}
+
+// writeRTP hands one packet to the transport: through the subscriber's
+// pacer while it paces, for video (pacer.go). Must hold mu.
+func (d *downTrack) writeRTP(b *binding, h *rtp.Header, payload []byte) error {
+	if d.sentLog != nil && d.sub.pacer.active.Load() {
+		return d.sub.pacer.write(b.writer, h, payload)
+	}
 	_, err := b.writer.WriteRTP(h, payload)
-	return err == nil
+	return err
 }
 
 // readRTCP consumes the subscriber's RTCP for this track until the sender

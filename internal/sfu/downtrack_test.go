@@ -95,7 +95,8 @@ func testPublicationOf(ownerID string, kind webrtc.RTPCodecType, codec webrtc.RT
 }
 
 func testSubscriber() *Participant {
-	return &Participant{id: "bob", log: slog.New(slog.NewTextHandler(io.Discard, nil)), state: StateConnected}
+	return &Participant{id: "bob", log: slog.New(slog.NewTextHandler(io.Discard, nil)), state: StateConnected,
+		pacer: newPacer(&fakeClock{now: time.Unix(0, 0)})}
 }
 
 // boundDownTrack subscribes a new downtrack to pub and binds it.

@@ -59,6 +59,9 @@ type Participant struct {
 	bwe        cc.BandwidthEstimator
 	bweBitrate atomic.Uint64 // the estimate at the last allocation, bit/s
 	cong       congestion    // owned by the conference's speaker tick (allocate)
+	// pacer spreads the videos sent to the participant while it has a
+	// ceiling (pacer.go); its rate is set by allocate.
+	pacer *pacer
 }
 
 // ParticipantStats counts what one participant dropped, by reason. The
@@ -95,6 +98,10 @@ type ParticipantStats struct {
 	// EstimatedBitrate is the send-side bandwidth estimate towards this
 	// participant at the last allocation, bit/s; 0 before.
 	EstimatedBitrate uint64
+	// Videos paced towards this participant (pacer.go): packets that
+	// waited in its pacer, and those dropped because it was full.
+	PacedPackets uint64
+	PacerDropped uint64
 }
 
 func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, error) {
@@ -116,6 +123,7 @@ func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, e
 		events:    make(chan Event, c.sfu.cfg.EventBuffer),
 		receiving: make(map[*downTrack]struct{}),
 		state:     StateNew,
+		pacer:     newPacer(c.sfu.cfg.Clock),
 	}
 	p.bwe = c.sfu.takeEstimator(pc.ID())
 	pc.OnTrack(p.onTrack)
@@ -154,6 +162,7 @@ func (p *Participant) Stats() ParticipantStats {
 	p.mu.Unlock()
 	st.EstimatedBitrate = p.bweBitrate.Load()
 	st.ProbesHeld, st.ProbesFailed = p.cong.held.Load(), p.cong.failed.Load()
+	st.PacedPackets, st.PacerDropped = p.pacer.paced.Load(), p.pacer.dropped.Load()
 	return st
 }
 
@@ -199,6 +208,7 @@ func (p *Participant) Close() {
 	if err := p.pc.Close(); err != nil {
 		p.log.Debug("closing peer connection", "err", err)
 	}
+	p.pacer.close()
 
 	p.mu.Lock()
 	defer p.mu.Unlock()

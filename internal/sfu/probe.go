@@ -197,6 +197,5 @@ func (d *downTrack) sendPaddingLocked(b *binding, seq uint16, ts uint32, size by
 	h.Extension = false
 	h.ExtensionProfile = 0
 	h.Extensions = h.Extensions[:0]
-	_, err := b.writer.WriteRTP(h, nil)
-	return err == nil
+	return d.writeRTP(b, h, nil) == nil
 }

@@ -46,7 +46,15 @@ func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	return n, nil
 }
 
-func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
+// Write takes a marshalled packet, as Pion's writer does: the pacer's
+// queued packets come this way.
+func (w *recordingWriter) Write(b []byte) (int, error) {
+	var p rtp.Packet
+	if err := p.Unmarshal(b); err != nil {
+		return 0, err
+	}
+	return w.WriteRTP(&p.Header, p.Payload)
+}
 
 func (w *recordingWriter) records() []sentRecord {
 	w.mu.Lock()
@@ -100,6 +108,7 @@ func newProbeSetup(t *testing.T) *probeSetup {
 	s.sub = &Participant{
 		id: "bob", log: slog.New(slog.NewTextHandler(io.Discard, nil)), done: make(chan struct{}),
 		sfu: &SFU{cfg: Config{Clock: s.clock}}, receiving: make(map[*downTrack]struct{}), bwe: s.bwe,
+		pacer: newPacer(s.clock),
 	}
 	s.d = newDownTrack(s.pub, s.sub)
 	s.pub.addSubscriber(s.d)

@@ -15,6 +15,8 @@ type totals struct {
 	pliDrops  atomic.Uint64    // keyframe requests over budget from participants that left
 	layers    [4]atomic.Uint64 // layer decisions for participants that left: starts, ups, downs, pauses
 	probes    [2]atomic.Uint64 // bandwidth probes towards participants that left: held, failed
+	paced     atomic.Uint64    // packets paced towards participants that left
+	pacerDrop atomic.Uint64    // packets their pacers dropped
 }
 
 // Stats is a snapshot of the whole SFU, for metrics.
@@ -34,6 +36,9 @@ type Stats struct {
 	LayerStarts, LayerSwitchesUp, LayerSwitchesDown, LayerPauses uint64
 	// Bandwidth probes (probe.go) that held, and that met loss or delay.
 	ProbesHeld, ProbesFailed uint64
+	// Videos paced towards constrained subscribers (pacer.go): packets
+	// that waited, and packets dropped because a pacer's queue was full.
+	PacedPackets, PacerDropped uint64
 }
 
 // add folds one participant's counts into st.
@@ -49,6 +54,8 @@ func (st *Stats) add(ps ParticipantStats) {
 	st.LayerPauses += ps.LayerPauses
 	st.ProbesHeld += ps.ProbesHeld
 	st.ProbesFailed += ps.ProbesFailed
+	st.PacedPackets += ps.PacedPackets
+	st.PacerDropped += ps.PacerDropped
 }
 
 // Stats returns the SFU's counters: the live participants' and those of
@@ -80,6 +87,7 @@ func (s *SFU) Stats() Stats {
 		RetransmitsDropped: t.rtxDrops.Load(), KeyframeRequestsDropped: t.pliDrops.Load(),
 		LayerStarts: t.layers[0].Load(), LayerSwitchesUp: t.layers[1].Load(), LayerSwitchesDown: t.layers[2].Load(),
 		LayerPauses: t.layers[3].Load(), ProbesHeld: t.probes[0].Load(), ProbesFailed: t.probes[1].Load(),
+		PacedPackets: t.paced.Load(), PacerDropped: t.pacerDrop.Load(),
 	})
 	st.NACKs = s.totals.nacks.Load()
 	st.KeyframeRequests = s.totals.keyframes.Load()
@@ -98,4 +106,6 @@ func (s *SFU) retire(ps ParticipantStats) {
 	}
 	s.totals.probes[0].Add(ps.ProbesHeld)
 	s.totals.probes[1].Add(ps.ProbesFailed)
+	s.totals.paced.Add(ps.PacedPackets)
+	s.totals.pacerDrop.Add(ps.PacerDropped)
 }
