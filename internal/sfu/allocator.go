@@ -309,7 +309,7 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		p.cong.probe = p.startProbe(rate, now)
 		p.log.Debug("probing with padding", "bps", rate, "wanted", wanted, "cost", cost)
 	}
-	p.pacer.setRate(pacingRate(p.cong.ceiling, estimate, p.cong.probeRate()))
+	p.pacer.setRate(pacingRate(p.cong.ceiling, cost, estimate, p.cong.probeRate()))
 	if len(congested) > 0 {
 		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy)
 	}

@@ -35,8 +35,9 @@ const (
 	// minPacingFactor bounds the rate from below when the bandwidth
 	// estimate is lower than pacingFactor times the ceiling: the layers
 	// fitted the link when the ceiling was set, and an estimate can be
-	// far too low (Firefox's delay signal on a busy machine).
-	minPacingFactor = 1.1
+	// far too low (Firefox's delay signal on a busy machine); their
+	// bitrate wanders above its average.
+	minPacingFactor = 1.25
 	// minPacingRate is the least pacing rate, bit/s.
 	minPacingRate = 150_000
 	// pacerTick is how often the queue drains.
@@ -47,9 +48,10 @@ const (
 	// pacerMaxDelay bounds the queue, as time at the rate: beyond it
 	// packets are dropped (and counted), to be NACKed and resent once
 	// the queue has room, rather than held so long the picture lags.
-	pacerMaxDelay = time.Second
-	// pacerMinQueue is the least queue bound, bytes: a keyframe fits.
-	pacerMinQueue = 96 * 1024
+	pacerMaxDelay = 700 * time.Millisecond
+	// pacerMinQueue is the least queue bound, bytes: a low layer's
+	// keyframe fits.
+	pacerMinQueue = 32 * 1024
 	// pacedPacketSize is a queued packet's buffer: the largest header
 	// this SFU writes (12 bytes, one-byte extensions) and an MTU.
 	pacedPacketSize = 1600
@@ -220,15 +222,20 @@ func (pc *pacer) close() {
 }
 
 // pacingRate is the rate to pace a subscriber at, bit/s, given its
-// ceiling (0: none, no pacing), its bandwidth estimate (0: none) and the
-// padding rate of a probe running now (0: none).
-func pacingRate(ceiling, estimate, probe uint64) uint64 {
+// ceiling (0: none, no pacing), what its chosen layers cost, its
+// bandwidth estimate (0: none) and the padding rate of a probe running
+// now (0: none). It is never below what the layers cost: at the lowest
+// layers the cost may exceed the ceiling, and a pacer slower than its
+// input only grows its queue and drops (a first version paced at the
+// ceiling and turned a 300 kbit/s link's every probe into loss).
+func pacingRate(ceiling, cost, estimate, probe uint64) uint64 {
 	if ceiling == 0 {
 		return 0
 	}
-	rate := uint64(float64(ceiling) * pacingFactor)
+	need := max(ceiling, cost)
+	rate := uint64(float64(need) * pacingFactor)
 	if estimate > 0 {
-		rate = max(min(rate, estimate), uint64(float64(ceiling)*minPacingFactor))
+		rate = max(min(rate, estimate), uint64(float64(need)*minPacingFactor))
 	}
 	return max(rate, minPacingRate) + probe
 }

@@ -131,18 +131,20 @@ func TestPacerKeepsPadding(t *testing.T) {
 }
 
 func TestPacingRate(t *testing.T) {
-	for _, c := range []struct{ ceiling, estimate, probe, want uint64 }{
-		{0, 300_000, 0, 0},                   // no ceiling: no pacing
-		{200_000, 0, 0, 300_000},             // no estimate: 1.5 times the ceiling
-		{200_000, 260_000, 0, 260_000},       // the estimate, below that
-		{200_000, 100_000, 0, 220_000},       // never under 1.1 times the ceiling
-		{50_000, 0, 0, minPacingRate},        // a floor
-		{200_000, 0, 400_000, 700_000},       // a probe's padding on top
-		{200_000, 1_000_000, 0, 300_000},     // the estimate does not raise it
-		{1_000_000, 2_000_000, 0, 1_500_000}, // a wide link
+	for _, c := range []struct{ ceiling, cost, estimate, probe, want uint64 }{
+		{0, 100_000, 300_000, 0, 0},               // no ceiling: no pacing
+		{200_000, 150_000, 0, 0, 300_000},         // no estimate: 1.5 times the ceiling
+		{200_000, 150_000, 260_000, 0, 260_000},   // the estimate, below that
+		{200_000, 150_000, 100_000, 0, 250_000},   // never under 1.25 times the ceiling
+		{100_000, 200_000, 100_000, 0, 250_000},   // nor under 1.25 times what the layers cost
+		{100_000, 200_000, 0, 0, 300_000},         // the cost over the ceiling: 1.5 times the cost
+		{50_000, 40_000, 0, 0, minPacingRate},     // a floor
+		{200_000, 150_000, 0, 400_000, 700_000},   // a probe's padding on top
+		{200_000, 150_000, 1_000_000, 0, 300_000}, // the estimate does not raise it
+		{1_000_000, 0, 2_000_000, 0, 1_500_000},   // a wide link
 	} {
-		if got := pacingRate(c.ceiling, c.estimate, c.probe); got != c.want {
-			t.Errorf("pacingRate(%d, %d, %d) = %d, want %d", c.ceiling, c.estimate, c.probe, got, c.want)
+		if got := pacingRate(c.ceiling, c.cost, c.estimate, c.probe); got != c.want {
+			t.Errorf("pacingRate(%d, %d, %d, %d) = %d, want %d", c.ceiling, c.cost, c.estimate, c.probe, got, c.want)
 		}
 	}
 }
@@ -156,7 +158,7 @@ func TestUnconstrainedSubscriberNotPaced(t *testing.T) {
 		t.Fatalf("%d of 5 packets written at once, %d paced", got, s.sub.pacer.paced.Load())
 	}
 	// With a ceiling, a keyframe waits in the pacer.
-	s.sub.pacer.setRate(pacingRate(200_000, 0, 0))
+	s.sub.pacer.setRate(pacingRate(200_000, 0, 0, 0))
 	s.frame(t, 20)
 	if s.sub.pacer.paced.Load() == 0 {
 		t.Fatal("a paced subscriber's keyframe went straight out")
