@@ -170,7 +170,22 @@ export async function joinWithAccount(p, room) {
   await page.type('#prejoin-secret', `${name} password`);
   await page.click('#prejoin-join');
   await waitUntil(() => page.evaluate(() => window.parley?.call?.client?.jid ?? ''), 20_000, () => diagnose([p]));
-  assert.match(await page.evaluate(() => window.parley.call.client.jid), new RegExp(`^${name}@${DOMAIN.replace('.', '\\.')}/`));
+  assert.match(await page.evaluate(() => window.parley.call.client.jid), new RegExp(`^${name}@${DOMAIN.replaceAll('.', '\\.')}/`));
+  assert.equal(await page.evaluate(() => window.parley.call.room.jid), `${room}@conference.${DOMAIN}`);
+}
+
+/**
+ * joinAsGuest: the page logs in without asking anything (SASL ANONYMOUS
+ * on the site's guest host); it returns once the call's client is online
+ * at guestDomain and in the room of DOMAIN's MUC.
+ * @param {import('./browsers.js').Participant} p
+ * @param {string} room
+ * @param {string} guestDomain
+ */
+export async function joinAsGuest(p, room, guestDomain) {
+  const { page } = p;
+  await waitUntil(() => page.evaluate(() => window.parley?.call?.client?.jid ?? ''), 20_000, () => diagnose([p]));
+  assert.match(await page.evaluate(() => window.parley.call.client.jid), new RegExp(`^[^@/]+@${guestDomain.replaceAll('.', '\\.')}/`));
   assert.equal(await page.evaluate(() => window.parley.call.room.jid), `${room}@conference.${DOMAIN}`);
 }
 

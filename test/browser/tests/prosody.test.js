@@ -4,10 +4,12 @@
 // `parley focus` (simulcast on, its default) as Prosody's component and
 // one `parley bridge` in its brewery, and serves the web client's static
 // files from a plain HTTP server with a config.json pointing at Prosody's
-// WebSocket. No `parley serve` runs. Prosody takes no guests here: each
-// browser's pre-join page asks for an account; a Chromium and a Firefox
-// log in, each sends its camera in simulcast layers, and they see and
-// hear each other.
+// WebSocket. No `parley serve` runs. Prosody keeps guests (SASL ANONYMOUS)
+// on a VirtualHost of their own, guest.<domain>: pages whose config.json
+// names it as "guestDomain" log in there as guests, while pages without it
+// find no guest login on <domain> and ask for an account. A Chromium logs
+// in with an account, a Firefox comes as a guest; each sends its camera
+// in simulcast layers, and they see and hear each other.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,18 +17,20 @@ import { writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mesh, waitForMedia, closeAll, waitUntil } from '../lib/browsers.js';
-import { DOMAIN, SECRET, Processes, freePort, tail, json, startParley, serveClient, openPage, joinWithAccount, cameraRidsGrowing } from '../lib/extxmpp.js';
+import { DOMAIN, SECRET, Processes, freePort, tail, json, startParley, serveClient, openPage, joinWithAccount, joinAsGuest, cameraRidsGrowing } from '../lib/extxmpp.js';
+
+const GUESTS = `guest.${DOMAIN}`;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'parley-prosody-'));
 const procs = new Processes(dir);
 /** @type {import('../lib/browsers.js').Participant[]} */
 const people = [];
-/** @type {import('node:http').Server|null} */
-let site = null;
+/** @type {import('node:http').Server[]} */
+const sites = [];
 after(async () => {
   await closeAll(people);
   procs.killAll();
-  site?.close();
+  for (const s of sites) s.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -59,6 +63,8 @@ consider_websocket_secure = true
 default_iteration_count = 4096
 
 VirtualHost "${DOMAIN}"
+VirtualHost "${GUESTS}"
+	authentication = "anonymous"
 Component "conference.${DOMAIN}" "muc"
 	muc_room_locking = false
 	muc_room_default_public = true
@@ -72,7 +78,7 @@ Component "focus.${DOMAIN}"
 `;
 }
 
-test('Chromium and Firefox log in to Prosody with accounts and call through parley focus and parley bridge, in simulcast', async () => {
+test('Chromium with a Prosody account and Firefox as a guest call through parley focus and parley bridge, in simulcast', async () => {
   const [wsPort, compPort] = [await freePort(), await freePort()];
   const pdir = path.join(dir, 'prosody');
   mkdirSync(path.join(pdir, 'data'), { recursive: true });
@@ -87,13 +93,17 @@ test('Chromium and Firefox log in to Prosody with accounts and call through parl
   const { bridgePort } = await startParley(procs, { wsPort, compPort, bridgePassword: 'bridge-secret', serverLog: plog });
 
   // The pages come from elsewhere than Prosody: a cross-origin WebSocket.
-  site = await serveClient({ websocket: `ws://127.0.0.1:${wsPort}/xmpp-websocket`, domain: DOMAIN, muc: `conference.${DOMAIN}`, focus: `focus.${DOMAIN}` });
-  const base = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (site.address()).port}`;
-  for (const [name, kind] of /** @type {const} */ ([['alice', 'chromium'], ['bob', 'firefox']])) {
-    const p = await openPage(base, 'prosody-call', name, kind);
-    people.push(p);
-    await joinWithAccount(p, 'prosody-call');
-  }
+  // Two sites, one config each: without a guest host (accounts only), and
+  // with one.
+  const config = { websocket: `ws://127.0.0.1:${wsPort}/xmpp-websocket`, domain: DOMAIN, muc: `conference.${DOMAIN}`, focus: `focus.${DOMAIN}` };
+  for (const c of [config, { websocket: config.websocket, domain: DOMAIN, guestDomain: GUESTS }]) sites.push(await serveClient(c));
+  const [accounts, guests] = sites.map((s) => `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (s.address()).port}`);
+  const alice = await openPage(accounts, 'prosody-call', 'alice', 'chromium');
+  people.push(alice);
+  await joinWithAccount(alice, 'prosody-call');
+  const bob = await openPage(guests, 'prosody-call', 'bob', 'firefox');
+  people.push(bob);
+  await joinAsGuest(bob, 'prosody-call', GUESTS);
   await waitForMedia(people, mesh(people.map((p) => p.name)), 90_000);
   // Simulcast: each browser encodes at least two layers of its camera
   // (the focus's offer asked for them, the bridge takes them).
