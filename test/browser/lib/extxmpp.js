@@ -13,7 +13,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, diagnose, waitUntil } from './browsers.js';
+import { launch, diagnose, waitUntil, waitForMedia, mesh } from './browsers.js';
 
 export const DOMAIN = 'example.test';
 export const SECRET = 'focus-component-secret-0123456789';
@@ -213,4 +213,28 @@ export async function cameraRidsGrowing(p) {
   await new Promise((r) => setTimeout(r, 2000));
   const b = await read();
   return Object.keys(b).filter((rid) => b[rid] > (a[rid] ?? 0)).sort();
+}
+
+/**
+ * checkCall is what a call through the external server must show: everyone
+ * decodes everyone's video and hears their audio; each browser encodes at
+ * least two layers of its camera (the focus's offer asked for simulcast,
+ * and the bridge takes it); the focus, an occupant of the server's room,
+ * is no participant; the bridge hosts the one conference.
+ * @param {import('./browsers.js').Participant[]} people
+ * @param {number} bridgePort
+ */
+export async function checkCall(people, bridgePort) {
+  await waitForMedia(people, mesh(people.map((p) => p.name)), 90_000);
+  for (const p of people) {
+    /** @type {string[]} */
+    let rids = [];
+    await waitUntil(async () => (rids = await cameraRidsGrowing(p)).length >= 2, 30_000, () => `${p.name} (${p.kind}) encodes only ${rids}`);
+  }
+  const names = people.map((p) => p.name).sort();
+  for (const p of people) {
+    assert.deepEqual(await p.page.evaluate(() => [...window.parley.call.participants.keys()].sort()), names, `${p.name}'s participants`);
+  }
+  const bh = await json(`http://127.0.0.1:${bridgePort}/health`);
+  assert.equal(bh?.conferences, 1, `the bridge's /health: ${JSON.stringify(bh)}`);
 }
