@@ -48,6 +48,11 @@ type Config struct {
 	Server string
 	// Domain is the XMPP domain. Default: the host name of Server.
 	Domain string
+	// Focus is the conference focus's JID: only its calls are taken.
+	// Default focus.<Domain>. A guest of Prosody logs in to its anonymous
+	// host (Domain guest.example.org) and names the focus of the rooms'
+	// domain (focus.example.org), and the rooms by their full address.
+	Focus string
 	// Username and Password log in to an account. Default (an empty
 	// Username and Token): an anonymous guest.
 	Username, Password string
@@ -106,7 +111,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, connectError(err)
 	}
 	c := &Client{cfg: cfg, xmpp: x, rooms: make(map[string]*Room), events: make(chan Event, cfg.Events)}
-	c.conn, err = mediapeer.NewConn(mediapeer.ConnConfig{Client: x, BindIP: cfg.MediaIP,
+	c.conn, err = mediapeer.NewConn(mediapeer.ConnConfig{Client: x, BindIP: cfg.MediaIP, Focus: cfg.Focus,
 		OnEvent: c.onEvent, Logger: cfg.Logger})
 	if err != nil {
 		x.Close()

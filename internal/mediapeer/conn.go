@@ -59,6 +59,11 @@ type ConnConfig struct {
 	Client *xmppclient.Client
 	// BindIP is the local address of every media socket. Default 127.0.0.1.
 	BindIP net.IP
+	// Focus is the conference focus's JID: the only one whose Jingle and
+	// messages are taken. Default focus.<the Client's domain>; a guest on a
+	// host of its own (Prosody's anonymous VirtualHost) names the focus of
+	// the rooms' domain.
+	Focus string
 	// OnEvent receives what happens in the rooms. It is called on the
 	// connection's read goroutine and on track goroutines, possibly at the
 	// same time, and must not block. Default: events are discarded.
@@ -100,6 +105,9 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 	}
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(Event) {}
+	}
+	if cfg.Focus == "" {
+		cfg.Focus = "focus." + cfg.Client.JID().Domain
 	}
 	c := &Conn{cfg: cfg, log: cfg.Logger, peers: make(map[jid.JID]*Peer),
 		sessions: make(map[string]*Peer), done: make(chan struct{})}
@@ -229,7 +237,7 @@ func (c *Conn) readLoop() {
 	}()
 	for st := range c.cfg.Client.Incoming() {
 		switch {
-		case st.Name == "message" && st.Attr("from") == "focus."+c.cfg.Client.JID().Domain:
+		case st.Name == "message" && st.Attr("from") == c.cfg.Focus:
 			c.focusMessage(st)
 		case st.Name == "presence", st.Name == "message":
 			c.roomStanza(st)
@@ -304,7 +312,7 @@ func (c *Conn) discoInfo() *xmlstream.Element {
 // jingle routes a Jingle request: session-initiate by the room it names,
 // anything else by its session id.
 func (c *Conn) jingle(st, payload *xmlstream.Element) {
-	if st.Attr("from") != "focus."+c.cfg.Client.JID().Domain {
+	if st.Attr("from") != c.cfg.Focus {
 		// Only the conference focus may call us (docs/SIGNALLING.md).
 		c.foreignJingle.Add(1)
 		c.refuse(st, stanza.Forbidden, "only the conference focus starts sessions")

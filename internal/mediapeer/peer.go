@@ -391,6 +391,9 @@ type Config struct {
 	Media bool
 	// BindIP is the local address for media. Default 127.0.0.1.
 	BindIP net.IP
+	// Focus is the conference focus's JID (ConnConfig.Focus). Default
+	// focus.<the Client's domain>.
+	Focus string
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -398,7 +401,7 @@ type Config struct {
 // Join connects one client to one room: a Conn of its own with a single
 // Peer. The Conn lives until the Client is closed.
 func Join(ctx context.Context, cfg Config) (*Peer, error) {
-	c, err := NewConn(ConnConfig{Client: cfg.Client, BindIP: cfg.BindIP, Logger: cfg.Logger})
+	c, err := NewConn(ConnConfig{Client: cfg.Client, BindIP: cfg.BindIP, Focus: cfg.Focus, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -82,6 +83,10 @@ func withSimulcast(sdp string, mids map[string][]string) string {
 //     Pion sets up rid streams only for an m-line with one, and a rid
 //     answer has no a=ssrc lines for Jingle to carry the msid in (Chromium's
 //     comes through without). The ids are the SFU's own anyway.
+//
+// Lines may end in LF alone: an answer that crossed Prosody or ejabberd
+// on its way to a remote bridge lost its CRs (XML parsers turn CRLF into
+// LF, and those servers write the CR back unescaped), and Pion reads it.
 func withoutReceiveRIDs(sdp string) string {
 	if !strings.Contains(sdp, "a=rid:") && !strings.Contains(sdp, "a=simulcast:") {
 		return sdp
@@ -89,8 +94,8 @@ func withoutReceiveRIDs(sdp string) string {
 	sections := strings.SplitAfter(sdp, "\nm=")
 	for si, sec := range sections {
 		lines := strings.SplitAfter(sec, "\n")
-		kept := lines[:0]
-		sends, hasMsid, mid := false, false, ""
+		kept := make([]string, 0, len(lines)+1)
+		sends, hasMsid, midAt := false, false, -1
 		for _, l := range lines {
 			t := strings.TrimRight(l, "\r\n")
 			f := strings.Fields(t)
@@ -103,17 +108,23 @@ func withoutReceiveRIDs(sdp string) string {
 				sends = true
 			case strings.HasPrefix(t, "a=msid:"):
 				hasMsid = true
-			case strings.HasPrefix(t, "a=mid:"):
-				mid = strings.TrimPrefix(t, "a=mid:")
+			case strings.HasPrefix(t, "a=mid:") && midAt < 0:
+				midAt = len(kept)
 			}
 			kept = append(kept, l)
 		}
-		out := strings.Join(kept, "")
-		if sends && !hasMsid && isMsidToken(mid) {
-			line := "a=mid:" + mid + "\r\n"
-			out = strings.Replace(out, line, line+"a=msid:simulcast-"+mid+" video-"+mid+"\r\n", 1)
+		if sends && !hasMsid && midAt >= 0 {
+			midLine := kept[midAt]
+			mid := strings.TrimPrefix(strings.TrimRight(midLine, "\r\n"), "a=mid:")
+			if isMsidToken(mid) {
+				end := midLine[len("a=mid:")+len(mid):]
+				if end == "" { // the last line, unterminated
+					kept[midAt], end = midLine+"\r\n", ""
+				}
+				kept = slices.Insert(kept, midAt+1, "a=msid:simulcast-"+mid+" video-"+mid+end)
+			}
 		}
-		sections[si] = out
+		sections[si] = strings.Join(kept, "")
 	}
 	return strings.Join(sections, "")
 }

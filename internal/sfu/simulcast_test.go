@@ -316,6 +316,16 @@ func TestOfferAsksForSimulcast(t *testing.T) {
 	if got := withoutReceiveRIDs(answer); got != want {
 		t.Errorf("withoutReceiveRIDs = %q\nwant %q", got, want)
 	}
+	// The same answer after a trip through Prosody or ejabberd to a remote
+	// bridge: its CRs are gone, and the msid must still be added.
+	lf := strings.ReplaceAll
+	if got := withoutReceiveRIDs(lf(answer, "\r\n", "\n")); got != lf(want, "\r\n", "\n") {
+		t.Errorf("withoutReceiveRIDs(LF only) = %q\nwant %q", got, lf(want, "\r\n", "\n"))
+	}
+	// An a=mid that ends the SDP without a line end still gets its msid.
+	if got := withoutReceiveRIDs("m=video 9 X 96\r\na=simulcast:send q;h\r\na=mid:1"); got != "m=video 9 X 96\r\na=simulcast:send q;h\r\na=mid:1\r\na=msid:simulcast-1 video-1" {
+		t.Errorf("withoutReceiveRIDs(unterminated) = %q", got)
+	}
 	p.Close()
 }
 

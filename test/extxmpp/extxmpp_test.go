@@ -119,6 +119,9 @@ func getJSON(url string, out any) (int, error) {
 // its WebSocket URL and component port.
 type server struct {
 	ws, component string
+	// guests, if set, is the server's host for guests (SASL ANONYMOUS):
+	// bob logs in there as a guest rather than with an account.
+	guests string
 	// register creates an account.
 	register func(user, password string)
 	// stop, if set, kills the server; starting it again in the same
@@ -159,20 +162,29 @@ func (d *deployment) health() (h focusHealth, code int) {
 	return h, code
 }
 
-// call joins two media peers, accounts of the server, to room and waits
-// for audio and video both ways.
+// call joins two media peers to room, accounts of the server (bob a guest
+// on a server with a guest host), and waits for audio and video both ways.
 func (d *deployment) call(room string) []*mediapeer.Peer {
 	d.t.Helper()
 	r := jid.MustParse(room + "@conference." + domain)
 	var peers []*mediapeer.Peer
 	for _, nick := range []string{"alice", "bob"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		c, err := xmppclient.Dial(ctx, xmppclient.Config{Address: d.srv.ws, Domain: domain, Username: nick, Password: "secret-" + nick})
+		login := xmppclient.Config{Address: d.srv.ws, Domain: domain, Username: nick, Password: "secret-" + nick}
+		if nick == "bob" && d.srv.guests != "" {
+			login = xmppclient.Config{Address: d.srv.ws, Domain: d.srv.guests}
+		}
+		c, err := xmppclient.Dial(ctx, login)
 		if err != nil {
 			cancel()
 			d.t.Fatalf("%s logging in to the server: %v", nick, err)
 		}
-		p, err := mediapeer.Join(ctx, mediapeer.Config{Client: c, Room: r, Nick: nick, Media: true})
+		if c.JID().Domain != login.Domain {
+			cancel()
+			d.t.Fatalf("%s logged in as %s, want a JID of %s", nick, c.JID(), login.Domain)
+		}
+		// A guest's host is not the rooms' domain: it names the focus.
+		p, err := mediapeer.Join(ctx, mediapeer.Config{Client: c, Room: r, Nick: nick, Media: true, Focus: "focus." + domain})
 		cancel()
 		if err != nil {
 			d.t.Fatalf("%s joining %s: %v", nick, room, err)

@@ -13,8 +13,9 @@ import (
 
 // prosodyConfig is what parley needs of Prosody (docs/EXTERNAL-XMPP.md):
 // WebSocket, a MUC service whose rooms show real JIDs to the focus and
-// are listed (public), the brewery's MUC service, and the focus as a
-// component; loopback only.
+// are listed (public), the brewery's MUC service, the focus as a
+// component, and a host of its own for guests (SASL ANONYMOUS); loopback
+// only.
 const prosodyConfig = `-- Written by test/extxmpp; lives for one test.
 run_as_root = %[1]t
 daemonize = false
@@ -43,6 +44,8 @@ consider_websocket_secure = true
 default_iteration_count = 4096
 
 VirtualHost "example.test"
+VirtualHost "guest.example.test"
+	authentication = "anonymous"
 Component "conference.example.test" "muc"
 	muc_room_locking = false
 	muc_room_default_public = true
@@ -83,7 +86,7 @@ func startProsody(t *testing.T, dir, ws, comp string) server {
 			return err == nil
 		})
 	}
-	return server{ws: "ws://127.0.0.1:" + ws + "/xmpp-websocket", component: "127.0.0.1:" + comp,
+	return server{ws: "ws://127.0.0.1:" + ws + "/xmpp-websocket", component: "127.0.0.1:" + comp, guests: "guest." + domain,
 		stop: func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() },
 		register: func(user, password string) {
 			out, err := exec.Command("prosodyctl", "--config", cfg, "register", user, domain, password).CombinedOutput()

@@ -8,15 +8,22 @@ const page = { protocol: 'http:', host: '127.0.0.1:8080', hostname: '127.0.0.1',
 const secure = { protocol: 'https:', host: 'meet.example.org', hostname: 'meet.example.org', href: 'https://meet.example.org/room' };
 
 test('without a config: the page\'s own origin, its host name as a domain the server may correct', () => {
-  assert.deepEqual(siteConfig(null, page), { url: 'ws://127.0.0.1:8080/xmpp-websocket', domain: '127.0.0.1', learnDomain: true, muc: null, focus: null });
+  assert.deepEqual(siteConfig(null, page), { url: 'ws://127.0.0.1:8080/xmpp-websocket', domain: '127.0.0.1', learnDomain: true, muc: null, focus: null, guestDomain: null });
   assert.equal(siteConfig(null, secure).url, 'wss://meet.example.org/xmpp-websocket');
   assert.deepEqual(siteConfig({}, secure), siteConfig(null, secure));
 });
 
 test('a full config: another server, its domain (not learned), MUC and focus', () => {
   const c = siteConfig({ websocket: 'wss://xmpp.example.org:5281/xmpp-websocket', domain: 'example.org', muc: 'rooms.example.org', focus: 'focus.example.org' }, secure);
-  assert.deepEqual(c, { url: 'wss://xmpp.example.org:5281/xmpp-websocket', domain: 'example.org', learnDomain: false, muc: 'rooms.example.org', focus: 'focus.example.org' });
+  assert.deepEqual(c, { url: 'wss://xmpp.example.org:5281/xmpp-websocket', domain: 'example.org', learnDomain: false, muc: 'rooms.example.org', focus: 'focus.example.org', guestDomain: null });
   assert.equal(siteConfig({ focus: 'focus@auth.example.org' }, page).focus, 'focus@auth.example.org', 'an account as the focus');
+});
+
+test('a guest host: guests log in there, and the rooms and the focus stay the domain\'s', () => {
+  const c = siteConfig({ domain: 'example.org', guestDomain: 'guest.example.org' }, secure);
+  assert.deepEqual(c, { url: 'wss://meet.example.org/xmpp-websocket', domain: 'example.org', learnDomain: false, muc: 'conference.example.org', focus: 'focus.example.org', guestDomain: 'guest.example.org' });
+  const own = siteConfig({ domain: 'example.org', guestDomain: 'guest.example.org', muc: 'rooms.example.org', focus: 'f@example.org' }, secure);
+  assert.deepEqual([own.muc, own.focus], ['rooms.example.org', 'f@example.org'], 'explicit addresses win');
 });
 
 test('a relative WebSocket URL is taken against the page, as ws: or wss:', () => {
@@ -36,6 +43,8 @@ test('a bad config is a clear error, never a silent fallback', () => {
     [{ muc: 'conference.example.org/x' }, /"muc" is not a domain/],
     [{ focus: 'a@b@c' }, /"focus" is not a JID/],
     [{ websockets: 'ws://x/' }, /unknown field "websockets"/],
+    [{ guestDomain: 'guest.example.org' }, /"guestDomain" needs "domain"/],
+    [{ domain: 'example.org', guestDomain: 'a@guest.example.org' }, /"guestDomain" is not a domain/],
   ];
   for (const [raw, want] of bad) {
     assert.throws(() => siteConfig(raw, page), (err) => err instanceof SiteConfigError && want.test(err.message) && err.message.startsWith('config.json: '), JSON.stringify(raw));

@@ -8,13 +8,17 @@
  *
  *   {"websocket": "wss://xmpp.example.org/xmpp-websocket",
  *    "domain": "example.org",
+ *    "guestDomain": "guest.example.org",
  *    "muc": "conference.example.org",
  *    "focus": "focus.example.org"}
  *
  * Every field is optional: `websocket` defaults to the page's origin (a
  * relative URL such as "/xmpp-websocket" is taken against the page),
  * `domain` to the page's host name, `muc` to `conference.<domain>` and
- * `focus` to `focus.<domain>`.
+ * `focus` to `focus.<domain>`. `guestDomain` is where guests log in (SASL
+ * ANONYMOUS) when the server keeps them on a host of their own, as
+ * Prosody does (Jitsi's `anonymousdomain`); by default guests log in to
+ * `domain`. The rooms and the focus stay those of `domain` for them.
  *
  * No DOM access: the caller passes the page's location and fetch.
  */
@@ -29,6 +33,7 @@ export const CONFIG_PATH = '/config.json';
  * @property {boolean} learnDomain whether the domain is a guess the server may correct
  * @property {string|null} muc the MUC service's domain; null: `conference.<domain>` as learned
  * @property {string|null} focus the focus's JID; null: `focus.<domain>` as learned
+ * @property {string|null} guestDomain the domain guests log in to; null: `domain`
  */
 
 /**
@@ -44,7 +49,7 @@ export class SiteConfigError extends Error {
   }
 }
 
-const FIELDS = ['websocket', 'domain', 'muc', 'focus'];
+const FIELDS = ['websocket', 'domain', 'guestDomain', 'muc', 'focus'];
 const DOMAIN = /^[^\s@/]+$/;
 
 /**
@@ -83,7 +88,7 @@ function jidLike(v, name, localpart) {
  */
 export function siteConfig(raw, page) {
   const scheme = page.protocol === 'https:' ? 'wss:' : 'ws:';
-  const own = { url: `${scheme}//${page.host}/xmpp-websocket`, domain: page.hostname, learnDomain: true, muc: null, focus: null };
+  const own = { url: `${scheme}//${page.host}/xmpp-websocket`, domain: page.hostname, learnDomain: true, muc: null, focus: null, guestDomain: null };
   if (raw === null || raw === undefined) return own;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new SiteConfigError('must be a JSON object');
   const obj = /** @type {Record<string, unknown>} */ (raw);
@@ -104,12 +109,18 @@ export function siteConfig(raw, page) {
     url = u.toString();
   }
   const domain = jidLike(text(obj, 'domain'), 'domain', false);
+  const guestDomain = jidLike(text(obj, 'guestDomain'), 'guestDomain', false);
+  if (guestDomain !== null && domain === null) throw new SiteConfigError('"guestDomain" needs "domain" (where the rooms and the focus are)');
+  const muc = jidLike(text(obj, 'muc'), 'muc', false);
+  const focus = jidLike(text(obj, 'focus'), 'focus', true);
   return {
     url,
     domain: domain ?? own.domain,
     learnDomain: domain === null,
-    muc: jidLike(text(obj, 'muc'), 'muc', false),
-    focus: jidLike(text(obj, 'focus'), 'focus', true),
+    // A guest's own domain is the guest host: the defaults are domain's.
+    muc: muc ?? (guestDomain !== null ? `conference.${domain}` : null),
+    focus: focus ?? (guestDomain !== null ? `focus.${domain}` : null),
+    guestDomain,
   };
 }
 

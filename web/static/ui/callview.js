@@ -118,13 +118,16 @@ class CallView {
     // TURN transports. Both are for debugging a network (and for tests).
     const turn = params.get('turn');
     const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((x) => ['udp', 'tcp', 'tls'].includes(x))) : null;
+    // A guest logs in to the site's guest host when it has one (Prosody's
+    // anonymous VirtualHost); the rooms and the focus stay the site's.
+    const guestHost = opts.login.kind === 'guest' ? opts.site.guestDomain : null;
     /** the client's config without a login, for the resumption URL */
-    this.base = { url: opts.site.url, domain: opts.site.domain };
+    this.base = { url: opts.site.url, domain: guestHost ?? opts.site.domain };
     const login = clientConfig(this.base, opts.login);
     this.call = new Call({
       url: login.url,
-      domain: opts.site.domain,
-      learnDomain: opts.site.learnDomain,
+      domain: this.base.domain,
+      learnDomain: guestHost === null && opts.site.learnDomain,
       muc: opts.site.muc,
       focus: opts.site.focus,
       credentials: login.credentials,
