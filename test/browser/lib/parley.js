@@ -138,6 +138,7 @@ export async function startParley(opts = {}) {
         if (!exited) child.kill('SIGKILL');
       }
       log.end();
+      if (process.env.BW_KEEPLOG) { await sleep(200); (await import('node:fs')).copyFileSync(logPath, process.env.BW_KEEPLOG); }
       if (!keep) rmSync(data, { recursive: true, force: true });
     },
   };
