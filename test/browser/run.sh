@@ -7,7 +7,8 @@
 #   test/browser/run.sh tests/ui.test.js   just those files
 #
 # Environment: PARLEY_BIN, PIONPEERS_BIN (skip those builds), BROWSER_SKIP_NPM=1 (reuse
-# node_modules), CHROMIUM_BIN, FIREFOX_BIN.
+# node_modules), CHROMIUM_BIN, FIREFOX_BIN, PARLEY_LOG_COPY=FILE (a copy of the
+# last parley's log, made when it stops).
 # The exit status is node's test runner's: non-zero when a test failed.
 set -euo pipefail
 SUITE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,7 +1,7 @@
 // Starts a parley binary on free loopback ports with a fresh data folder,
 // and reads its CPU time and memory from /proc.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, createWriteStream, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import https from 'node:https';
@@ -137,8 +137,10 @@ export async function startParley(opts = {}) {
         for (let i = 0; i < 50 && !exited; i++) await sleep(100);
         if (!exited) child.kill('SIGKILL');
       }
-      log.end();
-      if (process.env.BW_KEEPLOG) { await sleep(200); (await import('node:fs')).copyFileSync(logPath, process.env.BW_KEEPLOG); }
+      await new Promise((resolve) => log.end(resolve));
+      // PARLEY_LOG_COPY=FILE keeps the last parley's whole log, for a
+      // failure the message's tail does not explain.
+      if (process.env.PARLEY_LOG_COPY) copyFileSync(logPath, process.env.PARLEY_LOG_COPY);
       if (!keep) rmSync(data, { recursive: true, force: true });
     },
   };
