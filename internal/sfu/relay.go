@@ -160,6 +160,24 @@ func (c *Conference) RelayStats() []RelayStreamStats {
 	return st
 }
 
+// RelayStats returns the relay counters of every conference, by
+// conference id; conferences without relays are left out.
+func (s *SFU) RelayStats() map[string][]RelayStreamStats {
+	s.mu.Lock()
+	confs := make([]*Conference, 0, len(s.conferences))
+	for _, c := range s.conferences {
+		confs = append(confs, c)
+	}
+	s.mu.Unlock()
+	out := make(map[string][]RelayStreamStats)
+	for _, c := range confs {
+		if st := c.RelayStats(); len(st) > 0 {
+			out[c.id] = st
+		}
+	}
+	return out
+}
+
 // onRelayedTrack takes a track the other end of relay p sends: it is
 // published here as its participant's, until it ends.
 func (p *Participant) onRelayedTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
