@@ -172,8 +172,8 @@ func deploy(t *testing.T, serveArgs ...string) *deployment {
 	listen, admin := freePort(t), freePort(t)
 	d := &deployment{t: t, bin: bin, dir: dir, ws: "ws://127.0.0.1:" + listen + "/xmpp-websocket",
 		admin: "http://127.0.0.1:" + admin, adminToken: "admin-secret", bridges: map[string]*process{}, health: map[string]string{}}
-	args := []string{"serve", "--local-bridge=false", "--listen", "127.0.0.1:"+listen, "--c2s", "",
-		"--admin", "127.0.0.1:"+admin, "--admin-token-file", filepath.Join(dir, "admin-token"),
+	args := []string{"serve", "--local-bridge=false", "--listen", "127.0.0.1:" + listen, "--c2s", "",
+		"--admin", "127.0.0.1:" + admin, "--admin-token-file", filepath.Join(dir, "admin-token"),
 		"--data", dir, "--domain", domain, "--public-ip", "127.0.0.1"}
 	start(t, "serve", bin, append(args, serveArgs...)...)
 	waitFor(t, "parley serve answers", 20*time.Second, func() bool {
