@@ -52,7 +52,7 @@ func BenchmarkRelayHop(b *testing.B) {
 				seq++
 				ts += 960
 				if i%20 == 19 {
-					time.Sleep(time.Millisecond) // about 20,000 packets/s: no loss on loopback
+					time.Sleep(time.Millisecond) // at most 20,000 packets/s: no loss on loopback
 				}
 			}
 			deadline := time.Now().Add(10 * time.Second)
