@@ -72,7 +72,18 @@ func (n *Node) handle(c *xmppclient.Client, st *xmlstream.Element) {
 		c.Send(stanza.ErrorReply(st, err))
 		return
 	}
-	if !conf.post(func() { conf.order(st, payload) }) {
+	ordered := func() {
+		if conf.ended() {
+			// Queued behind the conference's end (an expire, then an
+			// allocate of the same room moved back here): handled anew,
+			// so that an allocate makes a new conference and nothing
+			// goes unanswered.
+			n.handle(c, st)
+			return
+		}
+		conf.order(st, payload)
+	}
+	if !conf.post(ordered) {
 		c.Send(stanza.ErrorReply(st, stanza.NewError(stanza.ResourceConstraint, "too many orders waiting")))
 	}
 }
@@ -104,14 +115,44 @@ func (n *Node) conferenceFor(c *xmppclient.Client, id string, from jid.JID, crea
 	return conf, nil
 }
 
+// post queues fn for the conference's goroutine; false if the queue is
+// full. After the conference's end fn still runs (its orders check
+// ended), on whichever goroutine drains the queue.
 func (conf *conference) post(fn func()) bool {
+	if conf.ended() {
+		go fn()
+		return true
+	}
+	select {
+	case conf.inbox <- fn:
+	default:
+		return false
+	}
+	if conf.ended() {
+		conf.drain() // run may have stopped before fn was queued
+	}
+	return true
+}
+
+// ended says whether the conference has ended.
+func (conf *conference) ended() bool {
 	select {
 	case <-conf.done:
-		return true // answered by run's end: nothing to do
-	case conf.inbox <- fn:
 		return true
 	default:
 		return false
+	}
+}
+
+// drain runs what is queued, without waiting.
+func (conf *conference) drain() {
+	for {
+		select {
+		case fn := <-conf.inbox:
+			fn()
+		default:
+			return
+		}
 	}
 }
 
@@ -134,6 +175,7 @@ func (conf *conference) run() {
 		case fn := <-conf.inbox:
 			fn()
 		case <-conf.done:
+			conf.drain()
 			return
 		}
 	}
