@@ -211,3 +211,40 @@ func TestCascadedConference(t *testing.T) {
 		t.Errorf("after the failover b1 has %d participants and %d relay entries, want 4 and none", h.Participants, len(h.Relays))
 	}
 }
+
+// TestCascadeWithTheLocalBridge: parley serve's own SFU is one leg, a
+// parley bridge the other; the relay joins the two processes.
+func TestCascadeWithTheLocalBridge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs two processes")
+	}
+	d := deploy(t, "--local-bridge=true", "--bridge-spread", "2")
+	d.startBridge("b1")
+	waitFor(t, "the bridge registered", 20*time.Second, func() bool { return len(d.registered()) == 1 })
+	nicks := []string{"a", "b", "c"}
+	peers := d.join("mixed", nicks...)
+	waitFor(t, "everyone to receive everyone's audio and video", 30*time.Second, func() bool {
+		for i, p := range peers {
+			got, _ := fromEach(p)
+			for j, other := range nicks {
+				if i != j && (got[other+" audio"] < 20 || got[other+" video"] < 10) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	// The local bridge wins ties: a and c there, b on b1, whose relay
+	// sends b's two streams and receives a's and c's.
+	h := d.relays("b1")
+	packets, entries := h.relayed()
+	_, streams := fromEach(peers[0])
+	if h.Participants != 1 || entries["out audio-"+streams["b"]] != 1 || entries["out video-"+streams["b"]] != 1 || len(entries) != 6 {
+		t.Fatalf("b1: %d participants, relay entries %v; want b alone, its two streams out and a's and c's four in", h.Participants, entries)
+	}
+	for k, n := range packets {
+		if n == 0 {
+			t.Errorf("b1's relay: nothing for %s", k)
+		}
+	}
+}
