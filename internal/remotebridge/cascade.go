@@ -296,9 +296,31 @@ func (r *relayLink) run(from, to bridge.Relay) {
 		switch {
 		case ev.Kind == bridge.EventNeedsOffer:
 			r.negotiate(from, to)
-		case ev.Kind == bridge.EventConnectionState && ev.State == bridge.StateFailed:
-			r.c.p.log.Warn("cascade: a relay's connection failed", "conference", r.c.id, "bridges", r.names)
+		case ev.Kind == bridge.EventConnectionState && ev.State == bridge.StateFailed && from == r.a:
+			// One end restarts ICE (the other's failure is the same
+			// connection's).
+			r.c.p.log.Warn("cascade: a relay's connection failed; restarting ICE", "conference", r.c.id, "bridges", r.names)
+			r.restart()
 		}
+	}
+}
+
+// restart carries an ICE-restart offer of a to b, and the answer back.
+func (r *relayLink) restart() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(r.c.p.ctx, r.c.p.cfg.RequestTimeout)
+	defer cancel()
+	offer, err := r.a.RestartOffer(ctx)
+	var answer string
+	if err == nil {
+		answer, err = r.b.AnswerOffer(ctx, offer)
+	}
+	if err == nil {
+		err = r.a.SetAnswer(ctx, answer)
+	}
+	if err != nil && !harmless(err) {
+		r.c.p.log.Warn("cascade: relay ICE restart failed", "conference", r.c.id, "bridges", r.names, "err", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +13,9 @@ import (
 // relayPair plays the owner of two bridges for the relay between them:
 // each end offers on its EventNeedsOffer and the other end answers, one
 // exchange at a time, until the relay participants close.
-func relayPair(t testing.TB, a, b *Conference) (ra, rb *Participant) {
+func relayPair(t testing.TB, a, b *Conference) (ra, rb *Participant, exchange *sync.Mutex) {
 	t.Helper()
+	exchange = &sync.Mutex{}
 	ra, err := a.JoinRelay("relay~b")
 	if err != nil {
 		t.Fatal(err)
@@ -22,7 +24,6 @@ func relayPair(t testing.TB, a, b *Conference) (ra, rb *Participant) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var exchange sync.Mutex
 	negotiate := func(from, to *Participant) {
 		exchange.Lock()
 		defer exchange.Unlock()
@@ -68,7 +69,7 @@ func relayPair(t testing.TB, a, b *Conference) (ra, rb *Participant) {
 		<-doneA
 		<-doneB
 	})
-	return ra, rb
+	return ra, rb, exchange
 }
 
 // cascade joins two SFUs' conferences "room" by a relay, and returns the
@@ -79,6 +80,42 @@ func cascade(t testing.TB) (a, b *Conference) {
 	b = newTestSFU(t, nil).Conference("room")
 	relayPair(t, a, b)
 	return a, b
+}
+
+// An ICE restart of the relay (its connection failed): one end's
+// restart offer, the other end's answer; the media goes on.
+func TestRelayICERestart(t *testing.T) {
+	a := newTestSFU(t, nil).Conference("room")
+	b := newTestSFU(t, nil).Conference("room")
+	ra, rb, exchange := relayPair(t, a, b)
+	alice, bob := join(t, a, "alice"), join(t, b, "bob")
+	allReceive(t, 20, alice, bob)
+	localUfrag := func(p *Participant) string {
+		return p.pc.LocalDescription().SDP[strings.Index(p.pc.LocalDescription().SDP, "a=ice-ufrag:"):][:20]
+	}
+	exchange.Lock()
+	beforeA, beforeB := localUfrag(ra), localUfrag(rb)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	offer, err := ra.RestartOffer(ctx)
+	if err == nil {
+		var ans string
+		if ans, err = rb.AnswerOffer(ctx, offer); err == nil {
+			err = ra.SetAnswer(ans)
+		}
+	}
+	cancel()
+	afterA, afterB := localUfrag(ra), localUfrag(rb)
+	exchange.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if beforeA == afterA || beforeB == afterB {
+		t.Fatalf("ICE credentials unchanged: %q %q -> %q %q", beforeA, beforeB, afterA, afterB)
+	}
+	keepsGrowing(t, counts(alice, bob), 25, alice, bob)
+	if n := ra.Stats().ICERestarts; n != 1 {
+		t.Errorf("relay ICE restarts: %d, want 1", n)
+	}
 }
 
 // relayed sums one bridge's relay counters of trackID in one direction;
