@@ -213,22 +213,30 @@ func (c *cascade) emit(ev bridge.ConferenceEvent) {
 }
 
 // fail reports a leg's failure and ends the other legs: the focus places
-// the conference anew.
+// the conference anew. The legs end before the focus hears of it, so that
+// nothing it closes afterwards sends an order: an endpoint expired late
+// on a bridge the conference comes back to would hit the new endpoint of
+// the same name.
 func (c *cascade) fail(l *leg, why string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
 	}
+	c.closed = true
+	legs, relays := c.legs, c.relays
+	c.mu.Unlock()
+	endAll(legs, relays)
 	ev := bridge.ConferenceEvent{Kind: bridge.EventBridgeFailed, Reason: l.name + ": " + why}
+	c.mu.Lock()
 	select {
 	case c.events <- ev:
 	default: // full: the failure matters more than the oldest news
 		<-c.events
 		c.events <- ev
 	}
+	close(c.events)
 	c.mu.Unlock()
-	c.Close()
 }
 
 func (c *cascade) SetLastN(n int) {
@@ -252,12 +260,19 @@ func (c *cascade) Close() {
 	close(c.events)
 	legs, relays := c.legs, c.relays
 	c.mu.Unlock()
+	endAll(legs, relays)
+}
+
+// endAll ends the legs, then the relays: a leg's end ends its endpoints
+// on the bridge (and marks them closed here), so the relays' Close has
+// nothing left to send.
+func endAll(legs []*leg, relays []*relayLink) {
+	for _, l := range legs {
+		l.conf.Close()
+	}
 	for _, r := range relays {
 		r.a.Close()
 		r.b.Close()
-	}
-	for _, l := range legs {
-		l.conf.Close()
 	}
 }
 
