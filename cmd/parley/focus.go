@@ -24,7 +24,7 @@ type focusOptions struct {
 	server, domain, component, secretFile string
 	muc, brewery, bridgeUsers, nick       string
 	listen, logLevel                      string
-	lastN                                 int
+	lastN, spread                         int
 	simulcast                             bool
 }
 
@@ -42,6 +42,7 @@ func focusFlags(stderr io.Writer) (*flag.FlagSet, *focusOptions) {
 	fs.StringVar(&o.nick, "nick", "focus", "the focus's nick in rooms and in the brewery")
 	fs.StringVar(&o.listen, "listen", "", "serve GET /health (JSON) on this address; default none")
 	fs.IntVar(&o.lastN, "lastn", 0, "cameras of the N most recent speakers only; 0: all")
+	fs.IntVar(&o.spread, "bridge-spread", 1, "how many bridges one conference may span (cascading): its participants are spread over up to N bridges joined by relays")
 	fs.BoolVar(&o.simulcast, "simulcast", true, "ask publishers for simulcast layers")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error, then per component (\"info,focus=debug\")")
 	return fs, o
@@ -81,7 +82,7 @@ func (o *focusOptions) serviceConfig() (extfocus.Config, error) {
 	}
 	return extfocus.Config{Server: o.server, Domain: orDefault(o.component, "focus."+o.domain), Secret: secret,
 		UserDomain: o.domain, MUC: orDefault(o.muc, "conference."+o.domain), Brewery: b, BridgeUsers: users,
-		Nick: o.nick, LastN: o.lastN, Simulcast: o.simulcast}, nil
+		Nick: o.nick, LastN: o.lastN, Simulcast: o.simulcast, Spread: o.spread}, nil
 }
 
 func runFocus(ctx context.Context, args []string, stderr io.Writer) int {

@@ -70,6 +70,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.BoolVar(&o.localBridge, "local-bridge", true, "carry media in this process too; false: only on bridges (parley bridge) in the brewery")
 	fs.StringVar(&cfg.Bridges.Brewery, "brewery", "", "the room bridges join; default jvbbrewery@internal.<domain>")
 	fs.StringVar(&cfg.Bridges.Users, "bridge-users", "jvb", "the accounts that may be bridges, comma separated")
+	fs.IntVar(&cfg.Bridges.Spread, "bridge-spread", 1, "how many bridges one conference may span (cascading): its participants are spread over up to N bridges joined by relays; 1: one bridge per conference")
 	admissionFlags(fs, &cfg.Admission)
 	sipFlags(fs, &o.sip)
 	fs.Int64Var(&cfg.Memory.Limit, "memory-limit", 0, "soft memory limit in bytes, as GOMEMLIMIT (0: GOMEMLIMIT or none)")

@@ -29,6 +29,9 @@ type BridgesConfig struct {
 	// Users are the accounts (names, comma separated) allowed to be
 	// bridges. Default "jvb".
 	Users string
+	// Spread is how many bridges one conference may span, joined by
+	// relays (remotebridge.Config.Spread; --bridge-spread). Default 1.
+	Spread int
 }
 
 // brewery returns the brewery's JID, checked.
@@ -88,6 +91,7 @@ func (p *parley) startBridges(focusDomain string, local bridge.Server) error {
 	if !cfg.Bridges.NoLocal {
 		rc.Local = local
 	}
+	rc.Spread = cfg.Bridges.Spread
 	p.bridges, err = remotebridge.New(rc)
 	return err
 }

@@ -45,6 +45,29 @@ type Conference interface {
 	Close()
 }
 
+// Cascade is a Conference that can be relayed to the same room's
+// conference on another bridge (cascading, internal/sfu's relays): one
+// relay participant at each end, one peer connection per bridge pair,
+// each stream carried once whatever the number of subscribers behind it.
+// The in-process SFU and remote bridges implement it.
+type Cascade interface {
+	// JoinRelay adds this bridge's end of a relay, named id (not a
+	// participant's id). Its offers go to the other end's AnswerOffer
+	// and the answers back to its SetAnswer, and the other way round,
+	// one exchange at a time.
+	JoinRelay(ctx context.Context, id string) (Relay, error)
+}
+
+// Relay is one end of a relay between two bridges: a participant for
+// signalling (Offer, SetAnswer, Events, Close) that also answers the other
+// end's offers.
+type Relay interface {
+	Participant
+	// AnswerOffer answers the other end's offer. ErrOfferPending while
+	// an offer of its own waits for its answer.
+	AnswerOffer(ctx context.Context, offer string) (string, error)
+}
+
 // Participant is one participant's WebRTC session on a bridge.
 type Participant interface {
 	// Offer returns the SDP offer to send: the first one, or a

@@ -122,13 +122,21 @@ type Health struct {
 	Participants int     `json:"participants"`
 	Stress       float64 `json:"stress"`
 	Draining     bool    `json:"draining"`
+	// Relays counts, per stream, what crosses the relays of cascaded
+	// conferences: each stream once per bridge pair.
+	Relays []RelayStream `json:"relays,omitempty"`
 }
 
 // Health reports the bridge's state.
 func (n *Node) Health() Health {
+	var relays []RelayStream
+	if n.cfg.Load != nil {
+		relays = n.cfg.Load().Relays
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	h := Health{Status: "ok", XMPP: n.state, Nick: n.cfg.Nick, Conferences: len(n.confs), Stress: n.stats.Stress, Draining: n.draining}
+	h := Health{Status: "ok", XMPP: n.state, Nick: n.cfg.Nick, Conferences: len(n.confs), Stress: n.stats.Stress,
+		Draining: n.draining, Relays: relays}
 	for _, c := range n.confs {
 		h.Participants += c.size()
 	}

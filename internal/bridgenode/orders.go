@@ -31,7 +31,7 @@ type conference struct {
 
 	media     bridge.Conference             // owned by run; nil until the first allocate
 	endpoints map[string]bridge.Participant // owned by run
-	count     atomic.Int32                  // len(endpoints), for the stats
+	count     atomic.Int32                  // the participants among endpoints, for the stats
 }
 
 // handle serves a stanza: orders from a focus; everything else is ignored
@@ -66,12 +66,24 @@ func (n *Node) handle(c *xmppclient.Client, st *xmlstream.Element) {
 		c.Send(stanza.ErrorReply(st, stanza.NewError(stanza.BadRequest, "an order names its conference")))
 		return
 	}
-	conf, err := n.conferenceFor(c, id, from, payload.Name == bridgeproto.OrderAllocate)
+	create := payload.Name == bridgeproto.OrderAllocate || payload.Name == bridgeproto.OrderRelay
+	conf, err := n.conferenceFor(c, id, from, create)
 	if err != nil {
 		c.Send(stanza.ErrorReply(st, err))
 		return
 	}
-	if !conf.post(func() { conf.order(st, payload) }) {
+	ordered := func() {
+		if conf.ended() {
+			// Queued behind the conference's end (an expire, then an
+			// allocate of the same room moved back here): handled anew,
+			// so that an allocate makes a new conference and nothing
+			// goes unanswered.
+			n.handle(c, st)
+			return
+		}
+		conf.order(st, payload)
+	}
+	if !conf.post(ordered) {
 		c.Send(stanza.ErrorReply(st, stanza.NewError(stanza.ResourceConstraint, "too many orders waiting")))
 	}
 }
@@ -103,20 +115,59 @@ func (n *Node) conferenceFor(c *xmppclient.Client, id string, from jid.JID, crea
 	return conf, nil
 }
 
+// post queues fn for the conference's goroutine; false if the queue is
+// full. After the conference's end fn still runs (its orders check
+// ended), on whichever goroutine drains the queue.
 func (conf *conference) post(fn func()) bool {
+	if conf.ended() {
+		go fn()
+		return true
+	}
+	select {
+	case conf.inbox <- fn:
+	default:
+		return false
+	}
+	if conf.ended() {
+		conf.drain() // run may have stopped before fn was queued
+	}
+	return true
+}
+
+// ended says whether the conference has ended.
+func (conf *conference) ended() bool {
 	select {
 	case <-conf.done:
-		return true // answered by run's end: nothing to do
-	case conf.inbox <- fn:
 		return true
 	default:
 		return false
 	}
 }
 
+// drain runs what is queued, without waiting.
+func (conf *conference) drain() {
+	for {
+		select {
+		case fn := <-conf.inbox:
+			fn()
+		default:
+			return
+		}
+	}
+}
+
 func (conf *conference) size() int { return int(conf.count.Load()) }
 
-func (conf *conference) setSize() { conf.count.Store(int32(len(conf.endpoints))) }
+// setSize counts the participants, relay endpoints left out.
+func (conf *conference) setSize() {
+	n := 0
+	for _, p := range conf.endpoints {
+		if _, relay := p.(bridge.Relay); !relay {
+			n++
+		}
+	}
+	conf.count.Store(int32(n))
+}
 
 func (conf *conference) run() {
 	for {
@@ -124,6 +175,7 @@ func (conf *conference) run() {
 		case fn := <-conf.inbox:
 			fn()
 		case <-conf.done:
+			conf.drain()
 			return
 		}
 	}
@@ -192,7 +244,7 @@ func (conf *conference) fail(iq *xmlstream.Element, err error) {
 
 // order carries out one order, in the conference's order.
 func (conf *conference) order(iq, el *xmlstream.Element) {
-	if el.Name == bridgeproto.OrderAllocate {
+	if el.Name == bridgeproto.OrderAllocate || el.Name == bridgeproto.OrderRelay {
 		conf.allocate(iq, el)
 		return
 	}
@@ -255,6 +307,15 @@ func (conf *conference) endpointOrder(iq, el *xmlstream.Element, p bridge.Partic
 		}
 	case bridgeproto.OrderPublish:
 		p.OfferPublishing(bridge.MediaKind(el.Attr("kind")))
+	case bridgeproto.OrderAnswerOffer:
+		r, ok := p.(bridge.Relay)
+		if !ok {
+			err = stanza.NewError(stanza.BadRequest, "answer-offer is for relay endpoints")
+			break
+		}
+		var sdp string
+		sdp, err = r.AnswerOffer(ctx, el.Text)
+		out = xmlstream.New(bridgeproto.NS, "answer").SetText(sdp)
 	case bridgeproto.OrderReport:
 		var rep json.RawMessage
 		rep, err = p.Report(ctx)
@@ -292,8 +353,7 @@ func (conf *conference) allocate(iq, el *xmlstream.Element) {
 		go conf.forwardConferenceEvents(m)
 		conf.n.log.Info("conference allocated", "conference", conf.id, "focus", conf.owner.String())
 	}
-	p, err := conf.media.Join(ctx, id, bridge.JoinOptions{NoAudio: bridgeproto.Bool(el, "no-audio"),
-		NoVideo: bridgeproto.Bool(el, "no-video"), NoSimulcast: bridgeproto.Bool(el, "no-simulcast")})
+	p, err := conf.join(ctx, id, el)
 	if err != nil {
 		conf.fail(iq, err)
 		return
@@ -303,6 +363,19 @@ func (conf *conference) allocate(iq, el *xmlstream.Element) {
 	conf.reply(iq)
 	go conf.forwardEvents(id, p)
 	conf.n.publishSoon()
+}
+
+// join adds a participant, or for OrderRelay a relay endpoint.
+func (conf *conference) join(ctx context.Context, id string, el *xmlstream.Element) (bridge.Participant, error) {
+	if el.Name != bridgeproto.OrderRelay {
+		return conf.media.Join(ctx, id, bridge.JoinOptions{NoAudio: bridgeproto.Bool(el, "no-audio"),
+			NoVideo: bridgeproto.Bool(el, "no-video"), NoSimulcast: bridgeproto.Bool(el, "no-simulcast")})
+	}
+	c, ok := conf.media.(bridge.Cascade)
+	if !ok {
+		return nil, stanza.NewError(stanza.FeatureNotImplemented, "this bridge does not relay")
+	}
+	return c.JoinRelay(ctx, id)
 }
 
 // forwardEvents sends an endpoint's events to the focus.

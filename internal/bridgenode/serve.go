@@ -107,7 +107,18 @@ func (p *Port) health(w http.ResponseWriter, _ *http.Request) {
 func (p *Port) Media(name string) (*localbridge.Server, func() Load) {
 	return localbridge.New(p.sfu, name), func() Load {
 		st := p.sfu.Stats()
-		return Load{Packets: st.PacketsForwarded, Bytes: st.BytesForwarded}
+		load := Load{Packets: st.PacketsForwarded + st.RelayPacketsOut, Bytes: st.BytesForwarded}
+		for conf, streams := range p.sfu.RelayStats() {
+			for _, r := range streams {
+				dir := "in"
+				if r.Out {
+					dir = "out"
+				}
+				load.Relays = append(load.Relays, RelayStream{Conference: conf, Relay: r.Relay, Direction: dir,
+					Track: r.TrackID, Packets: r.Packets, Bytes: r.Bytes})
+			}
+		}
+		return load
 	}
 }
 

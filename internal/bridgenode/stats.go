@@ -11,6 +11,20 @@ import (
 type Load struct {
 	Packets uint64 // RTP packets forwarded
 	Bytes   uint64 // their payload bytes
+	// Relays are the counters of the relays to and from other bridges
+	// (cascaded conferences), per stream, of the live conferences.
+	Relays []RelayStream
+}
+
+// RelayStream counts one stream crossing one relay (internal/sfu's
+// RelayStreamStats), for GET /health.
+type RelayStream struct {
+	Conference string `json:"conference"`
+	Relay      string `json:"relay"`     // the relay endpoint's id here
+	Direction  string `json:"direction"` // "out": to the other bridge; "in": from it
+	Track      string `json:"track"`     // "video-p1"
+	Packets    uint64 `json:"packets"`
+	Bytes      uint64 `json:"bytes"`
 }
 
 // Capacity is what the bridge counts as full: the stress is the highest

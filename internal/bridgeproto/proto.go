@@ -35,11 +35,18 @@ const (
 	OrderReport        = "report"        // conference, endpoint; the result carries <report>JSON</report>
 	OrderExpireAllFrom = "expire-all"    // every conference the sender allocated (a focus restarting)
 	OrderDrain         = "drain"         // take no new conference
+	// Cascading (bridge.Cascade): a relay endpoint, negotiated with the
+	// other bridge's through the focus; either end may offer (OrderOffer,
+	// OrderAnswer as for any endpoint), and OrderAnswerOffer answers the
+	// other end's offer.
+	OrderRelay       = "relay"        // conference, endpoint: allocate a relay endpoint
+	OrderAnswerOffer = "answer-offer" // conference, endpoint; text: the other end's SDP offer; the result carries <answer>SDP</answer>
 )
 
 // Orders lists every order name.
 var Orders = []string{OrderAllocate, OrderExpire, OrderOffer, OrderAnswer, OrderCandidate, OrderScreenShare,
-	OrderForward, OrderReceiveVideo, OrderPublish, OrderLastN, OrderReport, OrderExpireAllFrom, OrderDrain}
+	OrderForward, OrderReceiveVideo, OrderPublish, OrderLastN, OrderReport, OrderExpireAllFrom, OrderDrain,
+	OrderRelay, OrderAnswerOffer}
 
 // Order builds an order's element.
 func Order(name, conference, endpoint string, attrs ...string) *xmlstream.Element {

@@ -47,6 +47,9 @@ type Config struct {
 	BridgeUsers []jid.JID
 	// Nick is the focus's nick in rooms and in the brewery. Default "focus".
 	Nick string
+	// Spread is how many bridges one conference may span, joined by
+	// relays (remotebridge.Config.Spread). Default 1.
+	Spread int
 	// PollInterval is how often the MUC service's rooms are listed.
 	// Default 1 s.
 	PollInterval time.Duration
@@ -103,7 +106,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, log: cfg.Logger, self: self, muc: muc}
 	users := cfg.BridgeUsers
 	s.pool, err = remotebridge.New(remotebridge.Config{JID: self, Router: s, Brewery: cfg.Brewery, Nick: cfg.Nick,
-		Logger:  cfg.Logger.With("sub", "bridges"),
+		Spread: cfg.Spread, Logger: cfg.Logger.With("sub", "bridges"),
 		Trusted: func(real jid.JID) bool { return slices.Contains(users, real.Bare()) }})
 	if err != nil {
 		return nil, err

@@ -67,6 +67,27 @@ func (c *conference) Join(_ context.Context, id string, opts bridge.JoinOptions)
 	return p, nil
 }
 
+// JoinRelay adds the SFU's end of a relay to another bridge
+// (bridge.Cascade).
+func (c *conference) JoinRelay(_ context.Context, id string) (bridge.Relay, error) {
+	sp, err := c.sc.JoinRelay(id)
+	if err != nil {
+		return nil, convert(err)
+	}
+	p := &participant{sp: sp, events: make(chan bridge.Event, eventBuffer)}
+	go p.forward()
+	return relay{p}, nil
+}
+
+// relay is a relay participant: a participant that also answers offers.
+type relay struct{ *participant }
+
+// AnswerOffer answers the other end of the relay (bridge.Relay).
+func (r relay) AnswerOffer(ctx context.Context, offer string) (string, error) {
+	sdp, err := r.sp.AnswerOffer(ctx, offer)
+	return sdp, convert(err)
+}
+
 func (c *conference) SetLastN(n int)                        { c.sc.SetLastN(n) }
 func (c *conference) Events() <-chan bridge.ConferenceEvent { return c.events }
 func (c *conference) Close()                                { c.sc.Close() }

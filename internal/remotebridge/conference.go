@@ -39,14 +39,28 @@ func (c *conference) order(name, endpoint string, attrs ...string) *xmlstream.El
 }
 
 func (c *conference) Join(ctx context.Context, id string, opts bridge.JoinOptions) (bridge.Participant, error) {
+	return c.join(ctx, id, c.order(bridgeproto.OrderAllocate, id,
+		"no-audio", flag(opts.NoAudio), "no-video", flag(opts.NoVideo), "no-simulcast", flag(opts.NoSimulcast)))
+}
+
+// JoinRelay allocates the bridge's end of a relay (bridge.Cascade).
+func (c *conference) JoinRelay(ctx context.Context, id string) (bridge.Relay, error) {
+	part, err := c.join(ctx, id, c.order(bridgeproto.OrderRelay, id))
+	if err != nil {
+		return nil, err
+	}
+	return relayEndpoint{part}, nil
+}
+
+// join allocates an endpoint with order.
+func (c *conference) join(ctx context.Context, id string, order *xmlstream.Element) (*participant, error) {
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
 		return nil, bridge.ErrGone
 	}
-	_, err := c.p.request(ctx, c.b, "set", c.order(bridgeproto.OrderAllocate, id,
-		"no-audio", flag(opts.NoAudio), "no-video", flag(opts.NoVideo), "no-simulcast", flag(opts.NoSimulcast)))
+	_, err := c.p.request(ctx, c.b, "set", order)
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +288,18 @@ func (part *participant) Report(ctx context.Context) (json.RawMessage, error) {
 		return nil, bridge.ErrGone
 	}
 	return raw, nil
+}
+
+// relayEndpoint is a relay endpoint on a remote bridge.
+type relayEndpoint struct{ *participant }
+
+// AnswerOffer has the bridge answer the other end's offer (bridge.Relay).
+func (r relayEndpoint) AnswerOffer(ctx context.Context, offer string) (string, error) {
+	res, err := r.call(ctx, r.order(bridgeproto.OrderAnswerOffer).SetText(offer))
+	if err != nil {
+		return "", err
+	}
+	return res.ChildText(bridgeproto.NS, "answer"), nil
 }
 
 // Close expires the endpoint on its bridge.

@@ -60,6 +60,13 @@ type Config struct {
 	// without an answer in a row fail it. Defaults 1 s and 3.
 	PingInterval time.Duration
 	FailAfter    int
+	// Spread is how many bridges one conference may span (cascading):
+	// each new participant goes to the conference's bridge with the
+	// fewest of its participants, and while fewer than Spread bridges
+	// carry it and each has someone, to one more, placed like a new
+	// conference; the bridges are joined by relays (cascade.go). Default
+	// 1: a conference stays on one bridge.
+	Spread int
 	// RequestTimeout bounds each order. Default 10 s.
 	RequestTimeout time.Duration
 	// Logger receives the pool's logs. Default slog.Default().
@@ -292,11 +299,24 @@ func (p *Pool) Drain(nick string, move bool) error {
 // region, then of the least stress (in steps of 0.05), then with the
 // fewest conferences from this focus, then by name; never a draining one.
 func (p *Pool) Conference(ctx context.Context, id string) (bridge.Conference, error) {
+	if p.cfg.Spread > 1 {
+		return newCascade(ctx, p, id)
+	}
+	c, _, err := p.place(ctx, id, nil)
+	return c, err
+}
+
+// localName is the in-process bridge's name in placements.
+const localName = "local"
+
+// place places a conference on one bridge, none of exclude (by nick, or
+// localName), as Conference does, and returns it with the bridge's name.
+func (p *Pool) place(ctx context.Context, id string, exclude map[string]bool) (bridge.Conference, string, error) {
 	p.mu.Lock()
 	var best *remote
 	bestKey := [3]float64{math.Inf(1)}
 	for _, b := range p.bridges {
-		if b.failed || b.drained || b.stats.Draining {
+		if b.failed || b.drained || b.stats.Draining || exclude[b.nick] {
 			continue
 		}
 		key := p.placementKey(b.stats.Region, b.stats.Stress, len(b.confs))
@@ -304,7 +324,7 @@ func (p *Pool) Conference(ctx context.Context, id string) (bridge.Conference, er
 			best, bestKey = b, key
 		}
 	}
-	local := p.cfg.Local != nil && !less(bestKey, p.placementKey(p.cfg.Region, p.cfg.LocalStress(), 0))
+	local := p.cfg.Local != nil && !exclude[localName] && !less(bestKey, p.placementKey(p.cfg.Region, p.cfg.LocalStress(), 0))
 	var c *conference
 	if !local && best != nil {
 		c = newConference(p, best, id)
@@ -313,12 +333,13 @@ func (p *Pool) Conference(ctx context.Context, id string) (bridge.Conference, er
 	p.mu.Unlock()
 	switch {
 	case local:
-		return p.cfg.Local.Conference(ctx, id)
+		lc, err := p.cfg.Local.Conference(ctx, id)
+		return lc, localName, err
 	case c == nil:
-		return nil, bridge.ErrNoBridge
+		return nil, "", bridge.ErrNoBridge
 	}
 	p.log.Info("conference placed", "conference", id, "bridge", best.nick, "stress", best.stats.Stress)
-	return c, nil
+	return c, best.nick, nil
 }
 
 func (p *Pool) placementKey(region string, stress float64, placed int) [3]float64 {

@@ -38,7 +38,14 @@ var brewery = jid.MustParse("jvbbrewery@internal.example.test")
 
 func newPool(t *testing.T, cfg Config) (*Pool, *router) {
 	t.Helper()
-	r := &router{out: make(chan *xmlstream.Element, 1024)}
+	return newPoolAnswering(t, cfg, nil)
+}
+
+// newPoolAnswering is newPool with the router's answer set before the
+// pool starts routing.
+func newPoolAnswering(t *testing.T, cfg Config, answer func(*xmlstream.Element) *xmlstream.Element) (*Pool, *router) {
+	t.Helper()
+	r := &router{out: make(chan *xmlstream.Element, 1024), answer: answer}
 	cfg.JID, cfg.Router, cfg.Brewery = jid.MustParse("focus.example.test"), r, brewery
 	if cfg.Trusted == nil {
 		cfg.Trusted = func(real jid.JID) bool { return real.Local == "jvb" }
@@ -106,14 +113,13 @@ func TestPlacement(t *testing.T) {
 // TestSilentBridgeFails: a bridge that stops answering pings is failed
 // within 5 s, and its conferences hear of it.
 func TestSilentBridgeFails(t *testing.T) {
-	p, r := newPool(t, Config{})
 	var silent atomic.Bool
-	r.answer = func(iq *xmlstream.Element) *xmlstream.Element {
+	p, _ := newPoolAnswering(t, Config{}, func(iq *xmlstream.Element) *xmlstream.Element {
 		if silent.Load() || iq.Attr("type") != "get" && iq.Attr("type") != "set" {
 			return nil
 		}
 		return stanza.IQResult(iq)
-	}
+	})
 	announce(p, "b", "jvb@example.test/1", bridgeproto.Stats{})
 	waitBridges(t, p, 1)
 	c, err := p.Conference(context.Background(), "room")

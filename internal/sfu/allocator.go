@@ -76,6 +76,11 @@ func (c *Conference) speakerOrderLocked() []string {
 		}
 	}
 	for _, p := range c.joinOrder {
+		if !seen[p.id] && !p.relay {
+			out = append(out, p.id)
+		}
+	}
+	for _, p := range c.remotes {
 		if !seen[p.id] {
 			out = append(out, p.id)
 		}
@@ -248,6 +253,9 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 	p.mu.Lock()
 	quality, heights := p.recvQuality, p.recvHeights
 	allowed := p.lastNAllowed(order, lastN, p.recvLastN, p.recvPinned)
+	if p.relay {
+		allowed = nil // the other bridge applies lastN to its own subscribers
+	}
 	choices := make([]choice, 0, len(p.receiving))
 	for d := range p.receiving {
 		if d.pub.info.Kind == Video {

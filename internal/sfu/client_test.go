@@ -44,6 +44,7 @@ type testClient struct {
 	audioExt  atomic.Uint32    // negotiated audio level extension id on the audio sender
 	published atomic.Bool      // tracks added (first answer made)
 	videoOff  atomic.Bool      // sendMedia skips video frames while set
+	quiet     atomic.Bool      // sendMedia sends nothing while set (a benchmark writes itself)
 	screenOn  atomic.Bool      // sendMedia sends screen frames while set
 	level     atomic.Uint32    // the RFC 6464 audio level byte sent; testAudioLevel at first
 	sim       *simulcastSender // sends the camera as three layers instead of video; nil: one layer
@@ -260,6 +261,9 @@ func (c *testClient) sendMedia(audioSender *webrtc.RTPSender) {
 		case <-c.stop:
 			return
 		case <-tick.C:
+		}
+		if c.quiet.Load() {
+			continue
 		}
 		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: i == 0}, Payload: opus}
 		seq++

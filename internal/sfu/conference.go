@@ -19,6 +19,7 @@ type Conference struct {
 	stats        ConferenceStats         // guarded by mu
 	ticks        int                     // speaker windows so far; guarded by mu
 	lastN        int                     // SetLastN; 0: off; guarded by mu
+	remotes      []*Participant          // participants of other bridges, seen through relays (relay.go), in order of appearance; guarded by mu; also in participants
 	// rates are the layer bitrates of the video publications, owned by
 	// the speaker tick (one runs at a time).
 	rates map[*publication]*layerRates
@@ -176,6 +177,12 @@ type JoinOptions struct {
 // participant id must be 1 to 57 characters an SDP msid can carry (RFC 8830
 // token characters: letters, digits and !#$%&'*+-.^_`{|}~).
 func (c *Conference) Join(participantID string, opts JoinOptions) (*Participant, error) {
+	return c.join(participantID, opts, false)
+}
+
+// join adds a participant; a relay (JoinRelay) receives only the
+// publications of this bridge's own participants.
+func (c *Conference) join(participantID string, opts JoinOptions, relay bool) (*Participant, error) {
 	if !validParticipantID(participantID) {
 		return nil, &Error{Op: "join", Conference: c.id, Participant: participantID, Err: ErrInvalidParticipantID}
 	}
@@ -189,6 +196,7 @@ func (c *Conference) Join(participantID string, opts JoinOptions) (*Participant,
 	if err != nil {
 		return nil, &Error{Op: "join", Conference: c.id, Participant: participantID, Err: err}
 	}
+	p.relay = relay
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -199,6 +207,9 @@ func (c *Conference) Join(participantID string, opts JoinOptions) (*Participant,
 	c.participants[participantID] = p
 	c.joinOrder = append(c.joinOrder, p)
 	for _, pub := range c.publications {
+		if !subscribes(p, pub) {
+			continue
+		}
 		d := newDownTrack(pub, p)
 		pub.addSubscriber(d)
 		p.queueAdd(d)
@@ -247,13 +258,18 @@ func (c *Conference) Close() {
 func (c *Conference) publish(pub *publication) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.publishLocked(pub)
+}
+
+// publishLocked is publish. Must hold mu.
+func (c *Conference) publishLocked(pub *publication) bool {
 	if c.participants[pub.owner.id] != pub.owner || pub.live {
 		return false // the publisher left meanwhile
 	}
 	pub.live = true
 	c.publications = append(c.publications, pub)
 	for _, p := range c.joinOrder {
-		if p == pub.owner {
+		if p == pub.owner || !subscribes(p, pub) {
 			continue
 		}
 		d := newDownTrack(pub, p)
@@ -268,6 +284,11 @@ func (c *Conference) publish(pub *publication) bool {
 func (c *Conference) unpublish(pub *publication) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.unpublishLocked(pub)
+}
+
+// unpublishLocked is unpublish. Must hold mu.
+func (c *Conference) unpublishLocked(pub *publication) {
 	if !pub.live {
 		return
 	}
@@ -301,6 +322,13 @@ func (c *Conference) leave(p *Participant) {
 		}
 	}
 	var mine []*publication
+	if p.relay {
+		for _, r := range append([]*Participant(nil), c.remotes...) {
+			if r.remote == p {
+				mine = append(mine, c.dropRemoteLocked(r)...)
+			}
+		}
+	}
 	kept := c.publications[:0:0]
 	for _, pub := range c.publications {
 		if pub.owner == p {
@@ -322,6 +350,14 @@ func (c *Conference) leave(p *Participant) {
 	for _, pub := range mine {
 		pub.close()
 	}
+}
+
+// subscribes says whether p receives pub: everybody receives everything,
+// except that a relay to another bridge carries only the publications of
+// this bridge's own participants (what came from a bridge goes to every
+// other bridge from that bridge itself).
+func subscribes(p *Participant, pub *publication) bool {
+	return !p.relay || pub.owner.remote == nil
 }
 
 // validParticipantID checks the id against RFC 8830 msid-id rules, leaving

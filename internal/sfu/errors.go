@@ -34,6 +34,9 @@ var (
 	// ErrMalformedAnswer: the answer is not SDP, or does not answer the
 	// offer (m-lines, mids, ICE credentials, DTLS fingerprint).
 	ErrMalformedAnswer = errors.New("sfu: malformed answer")
+	// ErrMalformedOffer: another bridge's relay offer (AnswerRelay) is not
+	// SDP, or not one the WebRTC stack can answer.
+	ErrMalformedOffer = errors.New("sfu: malformed offer")
 	// ErrBadCandidate: a remote ICE candidate could not be parsed or used.
 	ErrBadCandidate = errors.New("sfu: bad ICE candidate")
 	// ErrCodecNotNegotiated: a subscriber's session has no codec at all

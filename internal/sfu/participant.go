@@ -21,6 +21,18 @@ type Participant struct {
 	pc   *webrtc.PeerConnection // read-only pointer; Pion locks inside
 	done chan struct{}          // closed by Close
 	gate gate                   // what of its media is forwarded; atomic (gate.go)
+	// relay marks a relay to another bridge (JoinRelay, relay.go): it
+	// receives only local publications, no lastN applies to it, and what
+	// it brings are remote participants' publications. Set before the
+	// participant is in the conference; read-only after.
+	relay bool
+	// remote is the relay a participant of another bridge is seen through
+	// (relay.go): it publishes through the relay's peer connection and
+	// receives nothing. Nil for everybody else. Read-only.
+	remote *Participant
+	// refused counts the relayed tracks not taken (relay only): a bad
+	// msid, or an id a local participant has.
+	refused atomic.Uint64
 
 	// events is buffered (Config.EventBuffer). It is sent to only under mu
 	// and closed under mu after EventClosed, so a send never races a close.
@@ -196,7 +208,9 @@ func (p *Participant) Close() {
 	close(p.done)
 
 	p.conf.leave(p)
-	p.sfu.retire(p.Stats())
+	if !p.relay { // what relays carried is counted apart (Stats.RelayPacketsOut)
+		p.sfu.retire(p.Stats())
+	}
 	p.mu.Lock()
 	own := p.published
 	p.mu.Unlock()
@@ -306,6 +320,10 @@ func (p *Participant) queueRemove(d *downTrack) {
 // the others go by kind. A screen track is forwarded only while the share
 // is on (SetScreenShare).
 func (p *Participant) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	if p.relay {
+		p.onRelayedTrack(track, receiver)
+		return
+	}
 	go drainRTCP(receiver, track.RID())
 	p.mu.Lock()
 	if p.closed {

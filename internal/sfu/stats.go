@@ -39,6 +39,12 @@ type Stats struct {
 	// Videos paced towards constrained subscribers (pacer.go): packets
 	// that waited, and packets dropped because a pacer's queue was full.
 	PacedPackets, PacerDropped uint64
+	// Relays to and from other bridges (relay.go), of the live
+	// conferences: the packets sent over relays (each stream once per
+	// relay, whatever the number of subscribers behind it), and received.
+	// Relay participants and the remote participants behind them are not
+	// in Participants, and what relays send is not in PacketsForwarded.
+	RelayPacketsOut, RelayPacketsIn uint64
 }
 
 // add folds one participant's counts into st.
@@ -76,9 +82,19 @@ func (s *SFU) Stats() Stats {
 			ps = append(ps, p)
 		}
 		c.mu.Unlock()
-		st.Participants += len(ps)
 		for _, p := range ps {
+			if p.relay || p.remote != nil {
+				continue
+			}
+			st.Participants++
 			st.add(p.Stats())
+		}
+		for _, r := range c.RelayStats() {
+			if r.Out {
+				st.RelayPacketsOut += r.Packets
+			} else {
+				st.RelayPacketsIn += r.Packets
+			}
 		}
 	}
 	t := &s.totals

@@ -159,7 +159,7 @@ func (d *deployment) registered() map[string]bridgeInfo {
 	return out
 }
 
-func deploy(t *testing.T) *deployment {
+func deploy(t *testing.T, serveArgs ...string) *deployment {
 	bin := buildParley(t)
 	dir := t.TempDir()
 	user := exec.Command(bin, "user", "add", "jvb", "--data", dir, "--domain", domain)
@@ -172,9 +172,10 @@ func deploy(t *testing.T) *deployment {
 	listen, admin := freePort(t), freePort(t)
 	d := &deployment{t: t, bin: bin, dir: dir, ws: "ws://127.0.0.1:" + listen + "/xmpp-websocket",
 		admin: "http://127.0.0.1:" + admin, adminToken: "admin-secret", bridges: map[string]*process{}, health: map[string]string{}}
-	start(t, "serve", bin, "serve", "--local-bridge=false", "--listen", "127.0.0.1:"+listen, "--c2s", "",
-		"--admin", "127.0.0.1:"+admin, "--admin-token-file", filepath.Join(dir, "admin-token"),
-		"--data", dir, "--domain", domain, "--public-ip", "127.0.0.1")
+	args := []string{"serve", "--local-bridge=false", "--listen", "127.0.0.1:" + listen, "--c2s", "",
+		"--admin", "127.0.0.1:" + admin, "--admin-token-file", filepath.Join(dir, "admin-token"),
+		"--data", dir, "--domain", domain, "--public-ip", "127.0.0.1"}
+	start(t, "serve", bin, append(args, serveArgs...)...)
 	waitFor(t, "parley serve answers", 20*time.Second, func() bool {
 		resp, err := http.Get("http://127.0.0.1:" + listen + "/health")
 		if err == nil {
@@ -197,9 +198,17 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // call joins two media peers to room and waits for media both ways.
 func (d *deployment) call(room string) []*mediapeer.Peer {
 	d.t.Helper()
+	peers := d.join(room, "a", "b")
+	waitFor(d.t, room+"'s media both ways", 20*time.Second, func() bool { return flowing(peers) != nil })
+	return peers
+}
+
+// join joins media peers to room, one after the other.
+func (d *deployment) join(room string, nicks ...string) []*mediapeer.Peer {
+	d.t.Helper()
 	r := jid.MustParse(room + "@conference." + domain)
 	var peers []*mediapeer.Peer
-	for _, nick := range []string{"a", "b"} {
+	for _, nick := range nicks {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		c, err := xmppclient.Dial(ctx, xmppclient.Config{Address: d.ws, Domain: domain})
 		if err != nil {
@@ -214,7 +223,6 @@ func (d *deployment) call(room string) []*mediapeer.Peer {
 		d.t.Cleanup(func() { p.Close(); c.Close() })
 		peers = append(peers, p)
 	}
-	waitFor(d.t, room+"'s media both ways", 20*time.Second, func() bool { return flowing(peers) != nil })
 	return peers
 }
 
