@@ -250,7 +250,8 @@ func (p *Participant) addPublishTransceiver(src Source) error {
 	return nil
 }
 
-// addDownTrack gives d a sendonly m-line limited to the publisher's codec.
+// addDownTrack gives d a sendonly m-line limited to the publisher's codec
+// (and Opus after RED, subscriberCodecs).
 // Must hold negMu.
 func (p *Participant) addDownTrack(d *downTrack) error {
 	t, err := p.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{
@@ -259,7 +260,7 @@ func (p *Participant) addDownTrack(d *downTrack) error {
 	if err != nil {
 		return err
 	}
-	if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{preferredCodec(d.pub.codec)}); err != nil {
+	if err := t.SetCodecPreferences(subscriberCodecs(d.pub.codec)); err != nil {
 		p.log.Debug("codec preference not applied", "track", d.pub.info.TrackID, "err", err)
 	}
 	d.sender = t.Sender()
