@@ -192,14 +192,24 @@ func matchCodec(pub webrtc.RTPCodecCapability, negotiated []webrtc.RTPCodecParam
 }
 
 // isREDOfOpus reports whether c is RFC 2198 RED whose blocks are Opus: at
-// 48 kHz, and with no fmtp or one naming a single payload type (the
-// publisher's Opus, which red.go checks on every packet).
+// 48 kHz, with the SFU's Opus payload type in every block (red.go checks
+// each packet's primary block too). The SFU makes every offer, so the
+// payload types a publisher sends with are the SFU's.
 func isREDOfOpus(c webrtc.RTPCodecCapability) bool {
+	pt, ok := redBlockTypeOf(c)
+	return ok && pt == opusPayloadType
+}
+
+// redBlockTypeOf returns the payload type of the blocks of RED codec c:
+// the one its fmtp names, or without an fmtp the SFU's Opus.
+func redBlockTypeOf(c webrtc.RTPCodecCapability) (uint8, bool) {
 	if !strings.EqualFold(c.MimeType, mimeTypeRED) || c.ClockRate != 48000 {
-		return false
+		return 0, false
 	}
-	_, ok := redBlockType(c.SDPFmtpLine)
-	return ok || strings.TrimSpace(c.SDPFmtpLine) == ""
+	if strings.TrimSpace(c.SDPFmtpLine) == "" {
+		return opusPayloadType, true
+	}
+	return redBlockType(c.SDPFmtpLine)
 }
 
 // sameCodec reports whether packets of codec a can be sent as codec b

@@ -56,7 +56,7 @@ func redPrimary(payload []byte) (block []byte, pt uint8, ok bool) {
 // publisher's side; zero for any other publication. Read-only.
 type redSource struct {
 	red  uint8 // the publisher's RED payload type; 0: not a RED publication
-	opus uint8 // the payload type of its blocks (the fmtp "111/111"); 0: not stated
+	opus uint8 // the payload type of its blocks (the fmtp "111/111"): the SFU's Opus
 }
 
 // redPayload returns what a down-track of a RED publication sends of one
@@ -75,11 +75,11 @@ func (b *binding) redPayload(src *rtp.Header, payload []byte) (pt uint8, out []b
 		return b.payloadType, payload, true, false
 	case src.PayloadType == b.src.red:
 		block, blockPT, ok := redPrimary(payload)
-		if !ok || (b.src.opus != 0 && blockPT != b.src.opus) {
+		if !ok || blockPT != b.src.opus {
 			return 0, nil, false, true
 		}
 		return b.payloadType, block, true, false
-	case b.src.opus != 0 && src.PayloadType == b.src.opus && b.opusPT != 0:
+	case src.PayloadType == b.src.opus && b.opusPT != 0:
 		return b.opusPT, payload, true, false
 	}
 	return 0, nil, false, false
@@ -104,7 +104,7 @@ func redBlockType(fmtp string) (uint8, bool) {
 // types, and the subscriber's Opus among its negotiated codecs.
 func bindRED(b *binding, pub webrtc.RTPCodecParameters, negotiated []webrtc.RTPCodecParameters, primaryOnly bool) {
 	b.src.red = uint8(pub.PayloadType)
-	b.src.opus, _ = redBlockType(pub.SDPFmtpLine)
+	b.src.opus, _ = redBlockTypeOf(pub.RTPCodecCapability)
 	b.primaryOnly = primaryOnly
 	opus := opusCodec().RTPCodecCapability
 	for _, c := range negotiated {
