@@ -153,7 +153,10 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 // for a publication: the SFU's own entry for the codec the publisher sends,
 // with payload type 0 so that each subscriber's session picks its own (the
 // publisher's codec if the table has no match). For RED of Opus Opus
-// follows: a subscriber without RED gets the primary blocks (red.go).
+// follows: a subscriber without RED gets the primary blocks (red.go). For
+// Opus RED follows, never used on that m-line: Pion offers a new m-line
+// only codecs some earlier answer accepted, so a browser must have
+// answered red once for its session to receive RED later.
 func subscriberCodecs(pub webrtc.RTPCodecParameters) []webrtc.RTPCodecParameters {
 	out := []webrtc.RTPCodecParameters{pub}
 	for _, c := range supportedCodecs() {
@@ -162,13 +165,37 @@ func subscriberCodecs(pub webrtc.RTPCodecParameters) []webrtc.RTPCodecParameters
 			break
 		}
 	}
-	if isREDOfOpus(pub.RTPCodecCapability) {
+	switch {
+	case isREDOfOpus(pub.RTPCodecCapability):
 		out = append(out, opusCodec())
+	case sameCodec(pub.RTPCodecCapability, opusCodec().RTPCodecCapability):
+		out = append(out, redCodec())
 	}
 	for i := range out {
 		out[i].PayloadType = 0
 	}
 	return out
+}
+
+// setCodecPreferences sets t's codec preferences to prefs or, if the
+// session cannot offer RED (Pion offers only codecs an earlier answer of the
+// session accepted, once there was one: a Firefox's, an SDK's), to prefs
+// without RED.
+func setCodecPreferences(t *webrtc.RTPTransceiver, prefs []webrtc.RTPCodecParameters) error {
+	err := t.SetCodecPreferences(prefs)
+	if err == nil {
+		return nil
+	}
+	rest := make([]webrtc.RTPCodecParameters, 0, len(prefs))
+	for _, c := range prefs {
+		if !strings.EqualFold(c.MimeType, mimeTypeRED) {
+			rest = append(rest, c)
+		}
+	}
+	if len(rest) == len(prefs) || len(rest) == 0 {
+		return err
+	}
+	return t.SetCodecPreferences(rest)
 }
 
 // matchCodec finds the negotiated codec that carries what the publisher

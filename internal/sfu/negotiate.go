@@ -235,7 +235,7 @@ func (p *Participant) addPublishTransceiver(src Source) error {
 		// Without preferences Pion's later offers repeat the fmtp of the
 		// client's answer, which may lack usedtx=1 (a browser's does): the
 		// client would stop DTX at the first renegotiation.
-		if err := t.SetCodecPreferences(publishAudioCodecs()); err != nil {
+		if err := setCodecPreferences(t, publishAudioCodecs()); err != nil {
 			return wrapf(ErrNegotiation, "audio codec preferences: %v", err)
 		}
 	}
@@ -260,7 +260,7 @@ func (p *Participant) addDownTrack(d *downTrack) error {
 	if err != nil {
 		return err
 	}
-	if err := t.SetCodecPreferences(subscriberCodecs(d.pub.codec)); err != nil {
+	if err := setCodecPreferences(t, subscriberCodecs(d.pub.codec)); err != nil {
 		p.log.Debug("codec preference not applied", "track", d.pub.info.TrackID, "err", err)
 	}
 	d.sender = t.Sender()

@@ -302,8 +302,12 @@ func TestREDSubscriberCodecs(t *testing.T) {
 		got[0].PayloadType != 0 || got[1].PayloadType != 0 {
 		t.Errorf("subscriberCodecs(red) = %+v, want red then Opus, payload types 0", got)
 	}
-	if got := subscriberCodecs(testOpus); len(got) != 1 || got[0].MimeType != webrtc.MimeTypeOpus || got[0].SDPFmtpLine != opusFmtp {
-		t.Errorf("subscriberCodecs(opus) = %+v, want the SFU's Opus alone", got)
+	if got := subscriberCodecs(testOpus); len(got) != 2 || got[0].MimeType != webrtc.MimeTypeOpus || got[0].SDPFmtpLine != opusFmtp ||
+		got[1].MimeType != mimeTypeRED {
+		t.Errorf("subscriberCodecs(opus) = %+v, want the SFU's Opus, then red", got)
+	}
+	if got := subscriberCodecs(testVP8); len(got) != 1 || got[0].MimeType != webrtc.MimeTypeVP8 {
+		t.Errorf("subscriberCodecs(vp8) = %+v, want VP8 alone", got)
 	}
 	if pub := publishAudioCodecs(); len(pub) != 2 || pub[0].MimeType != mimeTypeRED || pub[1].MimeType != webrtc.MimeTypeOpus {
 		t.Errorf("publishAudioCodecs() = %+v, want red then Opus", pub)
@@ -450,13 +454,20 @@ func checkREDStream(r recvTrack, primaryOnly bool) error {
 // has Opus only (as Firefox, the recorder and the SDK). Alice's RED
 // reaches bob unchanged and carol as its primary Opus blocks, one packet
 // for one, with no sequence number missing; carol's Opus reaches alice as
-// Opus.
+// Opus. Carol comes first, so that alice's track reaches her in a
+// renegotiation, where her session cannot offer red any more.
 func TestREDReachesREDAndOpusSubscribers(t *testing.T) {
 	s := newTestSFU(t, nil)
 	conf := s.Conference("room")
+	carol := joinWith(t, conf, "carol", clientOptions{})
+	waitFor(t, "carol's first answer", func() error {
+		if !carol.c.published.Load() {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	alice := joinWith(t, conf, "alice", clientOptions{red: true})
 	bob := joinWith(t, conf, "bob", clientOptions{red: true})
-	carol := joinWith(t, conf, "carol", clientOptions{})
 	allReceive(t, 40, alice, bob, carol)
 	aliceAudio := trackIDFor(SourceAudio, "alice")
 	for _, c := range []struct {
@@ -488,4 +499,27 @@ func TestREDReachesREDAndOpusSubscribers(t *testing.T) {
 			t.Errorf("%s: %d RED packets dropped, %d codec mismatches", m.p.ID(), st.DroppedBadRED, st.CodecMismatches)
 		}
 	}
+}
+
+// TestPublishingAudioLaterWithoutRED gives a viewer whose session answered
+// audio without red (an Opus-only client receiving Opus) an audio m-line
+// to publish on: its offer, which cannot offer red any more, is made with
+// Opus alone, and its audio flows.
+func TestPublishingAudioLaterWithoutRED(t *testing.T) {
+	conf := newTestSFU(t, nil).Conference("room")
+	bob := join(t, conf, "bob")
+	p, err := conf.Join("viewer", JoinOptions{NoAudio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := (&member{p: p, c: newTestClient(t, "viewer")}).drive(t)
+	waitFor(t, "the viewer to receive bob", func() error { return viewer.c.receivesFrom("bob", 10) })
+	p.OfferPublishing(Audio)
+	waitFor(t, "bob to receive the viewer's audio", func() error {
+		r, ok := bob.c.snapshot(trackIDFor(SourceAudio, "viewer"))
+		if !ok || r.packets < 10 {
+			return fmt.Errorf("%d packets", r.packets)
+		}
+		return nil
+	})
 }
