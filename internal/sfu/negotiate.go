@@ -251,7 +251,7 @@ func (p *Participant) addPublishTransceiver(src Source) error {
 }
 
 // addDownTrack gives d a sendonly m-line limited to the publisher's codec
-// (and Opus after RED, subscriberCodecs).
+// (for audio, with Opus after RED and RED after Opus: subscriberCodecs).
 // Must hold negMu.
 func (p *Participant) addDownTrack(d *downTrack) error {
 	t, err := p.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{
