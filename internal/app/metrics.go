@@ -36,7 +36,7 @@ func (p *parley) metricsSnapshot() metrics.Snapshot {
 			"down": sfu.LayerSwitchesDown, "pause": sfu.LayerPauses},
 		SFUProbes: map[string]uint64{"held": sfu.ProbesHeld, "failed": sfu.ProbesFailed},
 		SFUDropped: map[string]uint64{"retransmit_budget": sfu.RetransmitsDropped, "keyframe_request_budget": sfu.KeyframeRequestsDropped,
-			"pacer_full": sfu.PacerDropped},
+			"pacer_full": sfu.PacerDropped, "red_malformed": sfu.BadREDDropped},
 		TURNAllocations:  ts.Allocations,
 		TURNRelayedBytes: ts.ChannelBytes,
 		PortmuxDropped:   map[metrics.Label2]uint64{},

@@ -48,6 +48,7 @@ type testClient struct {
 	screenOn  atomic.Bool      // sendMedia sends screen frames while set
 	level     atomic.Uint32    // the RFC 6464 audio level byte sent; testAudioLevel at first
 	sim       *simulcastSender // sends the camera as three layers instead of video; nil: one layer
+	red       bool             // audio is RED of Opus, as Chromium sends it (red_test.go); read-only
 	stop      chan struct{}    // closed by close
 	wg        sync.WaitGroup
 
@@ -69,6 +70,8 @@ type recvTrack struct {
 	watchSeq   int  // sequence number under watch (NACK test); -1: none
 	watchSeen  int  // times watchSeq arrived
 	seqs       []uint16
+	payloads   [][]byte // the payloads of the packets in seqs
+	mime       string   // the track's codec
 	track      *webrtc.TrackRemote
 
 	// Of VP8 from a simulcastSender (see simulcast_test.go).
@@ -92,7 +95,25 @@ func newTestClient(t testing.TB, name string) *testClient {
 // sent as three layers by rid (see simulcastSender).
 func newTestClientWith(t testing.TB, name string, simulcast bool) *testClient {
 	t.Helper()
+	return newTestClientOpts(t, name, clientOptions{simulcast: simulcast})
+}
+
+// clientOptions say what a test client does beyond the defaults.
+type clientOptions struct {
+	simulcast bool // the camera goes as three layers by rid (simulcastSender)
+	red       bool // RED of Opus is registered, and the microphone sends it (red_test.go)
+}
+
+func newTestClientOpts(t testing.TB, name string, opts clientOptions) *testClient {
+	t.Helper()
+	simulcast := opts.simulcast
 	me := &webrtc.MediaEngine{}
+	if opts.red {
+		// Registered first, as Chromium lists it.
+		if err := me.RegisterCodec(redCodec(), webrtc.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +150,11 @@ func newTestClientWith(t testing.TB, name string, simulcast bool) *testClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus,
-		ClockRate: 48000, Channels: 2}, "a", "client-"+name)
+	audioCodec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	if opts.red {
+		audioCodec = redCodec().RTPCodecCapability
+	}
+	audio, err := webrtc.NewTrackLocalStaticRTP(audioCodec, "a", "client-"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +169,7 @@ func newTestClientWith(t testing.TB, name string, simulcast bool) *testClient {
 		t.Fatal(err)
 	}
 	c := &testClient{t: t, name: name, pc: pc, mux: mux, audio: audio, video: video, screen: screen,
-		stop: make(chan struct{}), recv: make(map[string]*recvTrack)}
+		red: opts.red, stop: make(chan struct{}), recv: make(map[string]*recvTrack)}
 	c.level.Store(testAudioLevel)
 	if simulcast {
 		c.sim = newSimulcastSender(t, name)
@@ -266,6 +290,9 @@ func (c *testClient) sendMedia(audioSender *webrtc.RTPSender) {
 			continue
 		}
 		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: i == 0}, Payload: opus}
+		if c.red {
+			pkt.Payload = testREDPayload(seq)
+		}
 		seq++
 		ts += 960
 		if id := c.audioLevelID(audioSender); id != 0 {
@@ -302,7 +329,7 @@ func (c *testClient) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRece
 		}
 	}
 	r := &recvTrack{streamID: track.StreamID(), ssrc: uint32(track.SSRC()), watchSeq: -1, track: track,
-		vp8: track.Kind() == webrtc.RTPCodecTypeVideo, lastLayer: -1}
+		vp8: track.Kind() == webrtc.RTPCodecTypeVideo, lastLayer: -1, mime: track.Codec().MimeType}
 	c.mu.Lock()
 	c.recv[track.ID()] = r
 	c.mu.Unlock()
@@ -367,8 +394,10 @@ func (r *recvTrack) record(pkt *rtp.Packet, levelID uint8) {
 	}
 	if len(r.seqs) < 64 {
 		r.seqs = append(r.seqs, pkt.SequenceNumber)
+		r.payloads = append(r.payloads, pkt.Payload)
 	} else {
 		r.seqs = append(r.seqs[1:], pkt.SequenceNumber)
+		r.payloads = append(r.payloads[1:], pkt.Payload)
 	}
 }
 
@@ -394,6 +423,7 @@ func (c *testClient) snapshot(trackID string) (recvTrack, bool) {
 	}
 	cp := *r
 	cp.seqs = append([]uint16(nil), r.seqs...)
+	cp.payloads = append([][]byte(nil), r.payloads...)
 	return cp, true
 }
 

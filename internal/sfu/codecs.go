@@ -43,9 +43,20 @@ func videoFeedback() []webrtc.RTCPFeedback {
 // publishers; the SFU forwards the packets as they are.
 const opusFmtp = "minptime=10;useinbandfec=1;usedtx=1"
 
-// supportedCodecs is the codec table, in order of preference: Opus for
-// audio; VP8 (every browser has it), then VP9 and H.264 for video. The
-// payload types are the ones Chromium uses, which eases reading captures.
+// mimeTypeRED is RFC 2198 redundant audio; Pion has no constant for it.
+const mimeTypeRED = "audio/red"
+
+// opusPayloadType is the SFU's Opus payload type; redFmtp says that both
+// blocks of a RED packet (the current frame and one earlier) carry it.
+const (
+	opusPayloadType = 111
+	redFmtp         = "111/111"
+)
+
+// supportedCodecs is the codec table, in order of preference: for audio
+// RED of Opus (RFC 2198; red.go), then Opus; VP8 (every browser has it),
+// then VP9 and H.264 for video. The payload types are the ones Chromium
+// uses, which eases reading captures.
 func supportedCodecs() []struct {
 	kind  webrtc.RTPCodecType
 	codec webrtc.RTPCodecParameters
@@ -63,21 +74,39 @@ func supportedCodecs() []struct {
 		}}
 	}
 	return []entry{
-		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{
-			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-				SDPFmtpLine: opusFmtp,
-			},
-			PayloadType: 111,
-		}},
+		{webrtc.RTPCodecTypeAudio, redCodec()},
+		{webrtc.RTPCodecTypeAudio, opusCodec()},
 		video(webrtc.MimeTypeVP8, "", 96),
 		video(webrtc.MimeTypeVP9, "profile-id=0", 98),
 		video(webrtc.MimeTypeH264, "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 102),
 	}
 }
 
+// opusCodec is the table's Opus entry.
+func opusCodec() webrtc.RTPCodecParameters {
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: opusFmtp,
+		},
+		PayloadType: opusPayloadType,
+	}
+}
+
+// redCodec is the table's entry for RED of Opus, Chromium's payload type
+// and fmtp.
+func redCodec() webrtc.RTPCodecParameters {
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: mimeTypeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: redFmtp,
+		},
+		PayloadType: 63,
+	}
+}
+
 // publishAudioCodecs returns the codec preferences of a publisher's audio
-// m-line: the table's audio entries, which it offers in every offer. Each
+// m-line: the table's audio entries, which it offers in every offer, RED
+// first: Chromium then sends RED, Firefox (which has no audio RED) answers
+// Opus alone and sends Opus. Each
 // lists transport-cc because Pion offers the intersection of a
 // preference's feedback and the media engine's, where ConfigureTWCCSender
 // adds it: without it a publisher's audio would lose TWCC.
@@ -120,31 +149,94 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 	return me, nil
 }
 
-// preferredCodec returns the SFU's own entry for the codec a publisher
-// sends, with payload type 0 so that each subscriber's session picks its
-// own. It falls back to the publisher's codec if the table has no match.
-func preferredCodec(pub webrtc.RTPCodecParameters) webrtc.RTPCodecParameters {
+// subscriberCodecs returns the codec preferences of a subscriber's m-line
+// for a publication: the SFU's own entry for the codec the publisher sends,
+// with payload type 0 so that each subscriber's session picks its own (the
+// publisher's codec if the table has no match). For RED of Opus Opus
+// follows: a subscriber without RED gets the primary blocks (red.go). For
+// Opus RED follows, never used on that m-line: Pion offers a new m-line
+// only codecs some earlier answer accepted, so a browser must have
+// answered red once for its session to receive RED later.
+func subscriberCodecs(pub webrtc.RTPCodecParameters) []webrtc.RTPCodecParameters {
+	out := []webrtc.RTPCodecParameters{pub}
 	for _, c := range supportedCodecs() {
 		if sameCodec(c.codec.RTPCodecCapability, pub.RTPCodecCapability) {
-			out := c.codec
-			out.PayloadType = 0
-			return out
+			out[0] = c.codec
+			break
 		}
 	}
-	out := pub
-	out.PayloadType = 0
+	switch {
+	case isREDOfOpus(pub.RTPCodecCapability):
+		out = append(out, opusCodec())
+	case sameCodec(pub.RTPCodecCapability, opusCodec().RTPCodecCapability):
+		out = append(out, redCodec())
+	}
+	for i := range out {
+		out[i].PayloadType = 0
+	}
 	return out
 }
 
-// matchCodec finds the negotiated codec that carries what the publisher
-// sends.
-func matchCodec(pub webrtc.RTPCodecCapability, negotiated []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
-	for _, c := range negotiated {
-		if sameCodec(pub, c.RTPCodecCapability) {
-			return c, true
+// setCodecPreferences sets t's codec preferences to prefs or, if the
+// session cannot offer RED (Pion offers only codecs an earlier answer of the
+// session accepted, once there was one: a Firefox's, an SDK's), to prefs
+// without RED.
+func setCodecPreferences(t *webrtc.RTPTransceiver, prefs []webrtc.RTPCodecParameters) error {
+	err := t.SetCodecPreferences(prefs)
+	if err == nil {
+		return nil
+	}
+	rest := make([]webrtc.RTPCodecParameters, 0, len(prefs))
+	for _, c := range prefs {
+		if !strings.EqualFold(c.MimeType, mimeTypeRED) {
+			rest = append(rest, c)
 		}
 	}
-	return webrtc.RTPCodecParameters{}, false
+	if len(rest) == len(prefs) || len(rest) == 0 {
+		return err
+	}
+	return t.SetCodecPreferences(rest)
+}
+
+// matchCodec finds the negotiated codec that carries what the publisher
+// sends: the same codec or, for RED of Opus, Opus, of which the subscriber
+// then gets the primary blocks only (primaryOnly).
+func matchCodec(pub webrtc.RTPCodecCapability, negotiated []webrtc.RTPCodecParameters) (c webrtc.RTPCodecParameters, primaryOnly, ok bool) {
+	for _, c := range negotiated {
+		if sameCodec(pub, c.RTPCodecCapability) {
+			return c, false, true
+		}
+	}
+	if isREDOfOpus(pub) {
+		opus := opusCodec().RTPCodecCapability
+		for _, c := range negotiated {
+			if sameCodec(opus, c.RTPCodecCapability) {
+				return c, true, true
+			}
+		}
+	}
+	return webrtc.RTPCodecParameters{}, false, false
+}
+
+// isREDOfOpus reports whether c is RFC 2198 RED whose blocks are Opus: at
+// 48 kHz, with the SFU's Opus payload type in every block (red.go checks
+// each packet's primary block too). The SFU makes every offer, so the
+// payload types a publisher sends with are the SFU's.
+func isREDOfOpus(c webrtc.RTPCodecCapability) bool {
+	pt, ok := redBlockTypeOf(c)
+	return ok && pt == opusPayloadType
+}
+
+// redBlockTypeOf returns the payload type of the blocks of RED codec c:
+// the one its fmtp names, or without an fmtp the SFU's Opus.
+func redBlockTypeOf(c webrtc.RTPCodecCapability) (uint8, bool) {
+	if !strings.EqualFold(c.MimeType, mimeTypeRED) || c.ClockRate != 48000 {
+		return 0, false
+	}
+	if strings.TrimSpace(c.SDPFmtpLine) == "" {
+		return opusPayloadType, true
+	}
+	return redBlockType(c.SDPFmtpLine)
 }
 
 // sameCodec reports whether packets of codec a can be sent as codec b

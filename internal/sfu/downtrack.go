@@ -60,6 +60,7 @@ type downTrack struct {
 	sent         atomic.Uint64 // packets written
 	sentBytes    atomic.Uint64 // their payload bytes
 	dropUnbound  atomic.Uint64 // packets dropped: not bound, or bound without the codec
+	dropBadRED   atomic.Uint64 // RED packets dropped: no primary Opus block to send (red.go)
 	dropWriteErr atomic.Uint64 // packets dropped: the writer failed
 	retransmits  atomic.Uint64 // packets resent on the subscriber's NACKs
 	paddingBytes atomic.Uint64 // padding sent for bandwidth probes (probe.go)
@@ -74,6 +75,13 @@ type binding struct {
 	writer      webrtc.TrackLocalWriter // Pion's interceptor chain and SRTP
 	exts        [maxForwardedExt]extMap // extension ids to copy
 	nExts       int                     // used entries of exts
+
+	// Of a RED publication (red.go): the publisher's payload types, the
+	// subscriber's Opus payload type (0: none), and whether the
+	// subscriber gets the primary blocks only (it has no RED).
+	src         redSource
+	opusPT      uint8
+	primaryOnly bool
 }
 
 // extMap maps a publisher extension id to the subscriber's.
@@ -98,7 +106,7 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.pub.kind }
 
 // Bind implements webrtc.TrackLocal.
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	codec, ok := matchCodec(d.pub.codec.RTPCodecCapability, ctx.CodecParameters())
+	codec, primaryOnly, ok := matchCodec(d.pub.codec.RTPCodecCapability, ctx.CodecParameters())
 	if !ok {
 		// The subscriber cannot take what the publisher sends. Failing
 		// here would fail the subscriber's whole answer in Pion, so bind
@@ -115,6 +123,9 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		ssrc:        uint32(ctx.SSRC()),
 		payloadType: uint8(codec.PayloadType),
 		writer:      ctx.WriteStream(),
+	}
+	if isREDOfOpus(d.pub.codec.RTPCodecCapability) {
+		bindRED(b, d.pub.codec, ctx.CodecParameters(), primaryOnly)
 	}
 	for _, uri := range forwardedExtensions() {
 		from, ok := d.pub.extIDs[uri]
@@ -180,13 +191,25 @@ func (d *downTrack) write(li int, keyframe bool, src *rtp.Header, payload []byte
 	if switching {
 		d.switchTo(li)
 	}
+	if b.src.red != 0 {
+		pt, out, ok, malformed := b.redPayload(src, payload)
+		switch {
+		case malformed:
+			d.dropBadRED.Add(1)
+		case !ok:
+			d.dropUnbound.Add(1)
+		default:
+			d.writeLocked(li, b, pt, src, out, now, vp8Patch{})
+		}
+		return
+	}
 	if d.pub.codecKind == codecVP8 && d.pub.simulcast.Load() {
 		restore := d.pic.rewrite(payload)
-		d.writeLocked(li, b, src, payload, now, restore)
+		d.writeLocked(li, b, b.payloadType, src, payload, now, restore)
 		restore.undo(payload)
 		return
 	}
-	d.writeLocked(li, b, src, payload, now, vp8Patch{})
+	d.writeLocked(li, b, b.payloadType, src, payload, now, vp8Patch{})
 }
 
 // mayStart reports whether a packet of layer li can start that layer for
@@ -228,11 +251,11 @@ func (d *downTrack) pause() bool {
 	return true
 }
 
-// writeLocked rewrites and sends one packet of layer li, whose VP8
-// picture id rewrite (if any) is patch. Must hold mu.
-func (d *downTrack) writeLocked(li int, b *binding, src *rtp.Header, payload []byte, now time.Time, patch vp8Patch) {
+// writeLocked rewrites and sends one packet of layer li with payload
+// type pt, whose VP8 picture id rewrite (if any) is patch. Must hold mu.
+func (d *downTrack) writeLocked(li int, b *binding, pt uint8, src *rtp.Header, payload []byte, now time.Time, patch vp8Patch) {
 	seq, ts := d.rw.rewrite(src.SSRC, src.SequenceNumber, src.Timestamp, now)
-	if !d.sendLocked(b, src, seq, ts, payload) {
+	if !d.sendAsLocked(b, pt, src, seq, ts, payload) {
 		d.dropWriteErr.Add(1)
 		return
 	}
@@ -248,12 +271,18 @@ func (d *downTrack) writeLocked(li int, b *binding, src *rtp.Header, payload []b
 // SSRC, payload type, extension ids, and this sequence number and
 // timestamp. Must hold mu.
 func (d *downTrack) sendLocked(b *binding, src *rtp.Header, seq uint16, ts uint32, payload []byte) bool {
+	return d.sendAsLocked(b, b.payloadType, src, seq, ts, payload)
+}
+
+// sendAsLocked is sendLocked with payload type pt, one of the
+// subscriber's. Must hold mu.
+func (d *downTrack) sendAsLocked(b *binding, pt uint8, src *rtp.Header, seq uint16, ts uint32, payload []byte) bool {
 	h := &d.out
 	h.Version = 2
 	h.Padding = src.Padding
 	h.PaddingSize = src.PaddingSize
 	h.Marker = src.Marker
-	h.PayloadType = b.payloadType
+	h.PayloadType = pt
 	h.SequenceNumber = seq
 	h.Timestamp = ts
 	h.SSRC = b.ssrc

@@ -235,7 +235,7 @@ func (p *Participant) addPublishTransceiver(src Source) error {
 		// Without preferences Pion's later offers repeat the fmtp of the
 		// client's answer, which may lack usedtx=1 (a browser's does): the
 		// client would stop DTX at the first renegotiation.
-		if err := t.SetCodecPreferences(publishAudioCodecs()); err != nil {
+		if err := setCodecPreferences(t, publishAudioCodecs()); err != nil {
 			return wrapf(ErrNegotiation, "audio codec preferences: %v", err)
 		}
 	}
@@ -250,7 +250,8 @@ func (p *Participant) addPublishTransceiver(src Source) error {
 	return nil
 }
 
-// addDownTrack gives d a sendonly m-line limited to the publisher's codec.
+// addDownTrack gives d a sendonly m-line limited to the publisher's codec
+// (for audio, with Opus after RED and RED after Opus: subscriberCodecs).
 // Must hold negMu.
 func (p *Participant) addDownTrack(d *downTrack) error {
 	t, err := p.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{
@@ -259,7 +260,7 @@ func (p *Participant) addDownTrack(d *downTrack) error {
 	if err != nil {
 		return err
 	}
-	if err := t.SetCodecPreferences([]webrtc.RTPCodecParameters{preferredCodec(d.pub.codec)}); err != nil {
+	if err := setCodecPreferences(t, subscriberCodecs(d.pub.codec)); err != nil {
 		p.log.Debug("codec preference not applied", "track", d.pub.info.TrackID, "err", err)
 	}
 	d.sender = t.Sender()

@@ -86,6 +86,7 @@ type ParticipantStats struct {
 	Retransmitted     uint64 // packets resent on this participant's NACKs (packetcache.go)
 	DroppedUnbound    uint64 // packets for tracks not negotiated yet, or without a common codec
 	DroppedWriteError uint64 // packets the transport refused
+	DroppedBadRED     uint64 // RED audio packets with no primary Opus block, not sent as Opus (red.go)
 	MalformedReceived uint64 // packets from this participant that did not parse
 	CodecMismatches   uint64 // tracks this participant gets no packets of: no common codec
 	ICERestarts       uint64 // ICE-restart offers made (RestartOffer)
@@ -185,6 +186,7 @@ func (d *downTrack) countInto(st *ParticipantStats) {
 	st.Retransmitted += d.retransmits.Load()
 	st.DroppedUnbound += d.dropUnbound.Load()
 	st.DroppedWriteError += d.dropWriteErr.Load()
+	st.DroppedBadRED += d.dropBadRED.Load()
 	st.LayerStarts += d.switches[switchStart].Load()
 	st.LayerSwitchesUp += d.switches[switchUp].Load()
 	st.LayerSwitchesDown += d.switches[switchDown].Load()

@@ -17,6 +17,7 @@ type totals struct {
 	probes    [2]atomic.Uint64 // bandwidth probes towards participants that left: held, failed
 	paced     atomic.Uint64    // packets paced towards participants that left
 	pacerDrop atomic.Uint64    // packets their pacers dropped
+	badRED    atomic.Uint64    // malformed RED packets not sent to them as Opus
 }
 
 // Stats is a snapshot of the whole SFU, for metrics.
@@ -45,6 +46,9 @@ type Stats struct {
 	// Relay participants and the remote participants behind them are not
 	// in Participants, and what relays send is not in PacketsForwarded.
 	RelayPacketsOut, RelayPacketsIn uint64
+	// RED audio packets with no primary Opus block, dropped for the
+	// subscribers that get Opus (red.go).
+	BadREDDropped uint64
 }
 
 // add folds one participant's counts into st.
@@ -62,6 +66,7 @@ func (st *Stats) add(ps ParticipantStats) {
 	st.ProbesFailed += ps.ProbesFailed
 	st.PacedPackets += ps.PacedPackets
 	st.PacerDropped += ps.PacerDropped
+	st.BadREDDropped += ps.DroppedBadRED
 }
 
 // Stats returns the SFU's counters: the live participants' and those of
@@ -103,7 +108,7 @@ func (s *SFU) Stats() Stats {
 		RetransmitsDropped: t.rtxDrops.Load(), KeyframeRequestsDropped: t.pliDrops.Load(),
 		LayerStarts: t.layers[0].Load(), LayerSwitchesUp: t.layers[1].Load(), LayerSwitchesDown: t.layers[2].Load(),
 		LayerPauses: t.layers[3].Load(), ProbesHeld: t.probes[0].Load(), ProbesFailed: t.probes[1].Load(),
-		PacedPackets: t.paced.Load(), PacerDropped: t.pacerDrop.Load(),
+		PacedPackets: t.paced.Load(), PacerDropped: t.pacerDrop.Load(), DroppedBadRED: t.badRED.Load(),
 	})
 	st.NACKs = s.totals.nacks.Load()
 	st.KeyframeRequests = s.totals.keyframes.Load()
@@ -124,4 +129,5 @@ func (s *SFU) retire(ps ParticipantStats) {
 	s.totals.probes[1].Add(ps.ProbesFailed)
 	s.totals.paced.Add(ps.PacedPackets)
 	s.totals.pacerDrop.Add(ps.PacerDropped)
+	s.totals.badRED.Add(ps.DroppedBadRED)
 }

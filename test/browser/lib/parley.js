@@ -11,7 +11,7 @@ import path from 'node:path';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** freePort finds a port free for TCP and UDP on host (parley uses both). */
-async function freePort(host = '127.0.0.1') {
+export async function freePort(host = '127.0.0.1') {
   for (let i = 0; i < 20; i++) {
     const port = await new Promise((resolve, reject) => {
       const s = net.createServer();

@@ -1,12 +1,23 @@
 // Scenarios (b) and (c), and the 4-person measurements of (d): two
-// Chromium and two Firefox participants in one call; then one leaves and
-// another joins while the others' media keeps flowing.
+// Chromium and two Firefox participants in one call, with their audio's
+// FEC, DTX and RED; then one leaves and another joins while the others'
+// media keeps flowing.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startParley, sleep, cpuPercent } from '../lib/parley.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startParley, sleep, cpuPercent, freePort } from '../lib/parley.js';
 import { join, mesh, waitForMedia, sampleAll, stalled, closeAll, diagnose, waitUntil } from '../lib/browsers.js';
 
-const parley = await startParley();
+// The admin listener shows what the SFU receives (the published codecs).
+const secrets = mkdtempSync(path.join(tmpdir(), 'parley-mixed-'));
+const adminToken = 'admin-token-for-the-mixed-test';
+writeFileSync(path.join(secrets, 'admin'), `${adminToken}\n`);
+const adminPort = await freePort();
+const parley = await startParley({
+  args: ['--admin', `127.0.0.1:${adminPort}`, '--admin-token-file', path.join(secrets, 'admin')],
+});
 const people = [];
 after(async () => {
   await closeAll(people);
@@ -33,7 +44,9 @@ test('two Chromium and two Firefox participants receive each other', async () =>
   for (const p of people) {
     const opus = await p.page.evaluate(async () => {
       const pc = /** @type {any} */ (window).parley.pc;
-      const offered = /^a=fmtp:\d+ .*$/m.exec(pc.remoteDescription.sdp.split(/\r\nm=/).find((m) => m.startsWith('audio')) ?? '');
+      const audio = pc.remoteDescription.sdp.split(/\r\nm=/).find((m) => m.startsWith('audio')) ?? '';
+      const opusPT = /^a=rtpmap:(\d+) opus\//im.exec(audio)?.[1] ?? 'none';
+      const offered = new RegExp(`^a=fmtp:${opusPT} .*$`, 'm').exec(audio);
       let sending = null;
       const stats = await pc.getStats();
       stats.forEach((s) => {
@@ -47,6 +60,54 @@ test('two Chromium and two Firefox participants receive each other', async () =>
       assert.ok(got.has('useinbandfec=1') && got.has('usedtx=1'), `${p.name}'s ${what} Opus fmtp lacks useinbandfec=1;usedtx=1: ${JSON.stringify(opus)}`);
     }
     assert.match(opus.mime, /^audio\/opus$/i, `${p.name} sends ${opus.mime}`);
+  }
+  // RED for audio (RFC 2198): the focus offers red before Opus. Chromium
+  // negotiates it and publishes RED, which reaches the other Chromium page
+  // as RED; Firefox has no audio RED and gets a Chromium page's audio as
+  // the primary Opus blocks, and decodes it (its audio energy grows).
+  const audioFrom = (p, nick) => p.page.evaluate(async (nick) => {
+    const entry = /** @type {any} */ (window).parley.participants.get(nick);
+    const out = { codecs: /** @type {string[]} */ ([]), packets: 0, bytes: 0, energy: 0, mime: '' };
+    for (const r of entry?.receivers ?? []) {
+      if (r.track.kind !== 'audio') continue;
+      out.codecs = r.getParameters().codecs.map((/** @type {any} */ c) => c.mimeType.toLowerCase());
+      const stats = await r.getStats();
+      stats.forEach((s) => {
+        if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+        Object.assign(out, { packets: s.packetsReceived, bytes: s.bytesReceived, energy: s.totalAudioEnergy,
+          mime: stats.get(s.codecId)?.mimeType ?? '' });
+      });
+    }
+    return out;
+  }, nick);
+  const redPairs = [['cr1', 'cr2'], ['cr2', 'cr1']];
+  const opusPairs = [['ff1', 'cr1'], ['ff1', 'cr2'], ['ff2', 'cr1']];
+  const audio1 = await Promise.all([...redPairs, ...opusPairs].map(([rx, tx]) => audioFrom(byName(rx), tx)));
+  await sleep(2000);
+  const audio2 = await Promise.all([...redPairs, ...opusPairs].map(([rx, tx]) => audioFrom(byName(rx), tx)));
+  // Payload bytes per packet over the interval: a Firefox page gets the
+  // primary blocks, about half of what the other Chromium page gets of the
+  // same microphone (a RED packet also carries the previous frame).
+  const perPacket = (i) => (audio2[i].bytes - audio1[i].bytes) / (audio2[i].packets - audio1[i].packets);
+  [...redPairs, ...opusPairs].forEach(([rx, tx], i) => {
+    const [a, b] = [audio1[i], audio2[i]];
+    const what = `${rx} <- ${tx}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`;
+    assert.equal(b.codecs.includes('audio/red'), i < redPairs.length, `red negotiated? ${what}`);
+    assert.ok(b.packets > a.packets && b.energy > a.energy, `audio not decoded: ${what}`);
+    if (i < redPairs.length) return;
+    assert.match(b.mime, /^audio\/opus$/i, what);
+    const red = redPairs.findIndex(([, from]) => from === tx);
+    assert.ok(perPacket(i) < 0.75 * perPacket(red),
+      `${rx} gets ${perPacket(i)} bytes a packet from ${tx}, ${redPairs[red][0]} gets ${perPacket(red)} (RED): not the primary blocks? ${what}`);
+  });
+  const conf = await (await fetch(`http://127.0.0.1:${adminPort}/stats/conferences/mixed`, {
+    headers: { Authorization: `Bearer ${adminToken}` },
+  })).json();
+  const published = Object.fromEntries(conf.participants.map((/** @type {any} */ p) => [p.nick,
+    (p.media?.published ?? []).find((/** @type {any} */ s) => s.source === 'audio')?.codec]));
+  assert.deepEqual(published, { cr1: 'audio/red', cr2: 'audio/red', ff1: 'audio/opus', ff2: 'audio/opus' }, 'the audio codecs published');
+  for (const p of conf.participants) {
+    assert.equal(p.media.counters.DroppedBadRED, 0, `${p.nick}: RED packets with no Opus block`);
   }
   // DTX in effect: a muted microphone (silence) sends a packet every
   // 400 ms or so, against 50 a second without DTX (measured: 4.7 vs 50).
