@@ -213,6 +213,37 @@ func TestBindingBeforeConnectingAsksNoKeyframe(t *testing.T) {
 	}
 }
 
+// A layer chosen for a subscriber still connecting is asked for when it
+// connects, at once: the allocator's choice before that asks nothing (the
+// keyframe could not reach it, and the request would hold back the one
+// made on connecting behind the layer's limiter), and connecting asks for
+// the chosen layer only.
+func TestConnectingAsksTheTargetLayerAtOnce(t *testing.T) {
+	var plis atomic.Int64
+	pub := testPublication(webrtc.RTPCodecTypeVideo, testVP8, nil, &plis)
+	var asked []uint32
+	pub.pli = func(ssrc uint32) error { asked = append(asked, ssrc); return nil }
+	pub.layers[1].ssrc.Store(100)
+	pub.simulcast.Store(true)
+	sub := testSubscriber()
+	sub.state = StateConnecting
+	d := newDownTrack(pub, sub)
+	pub.addSubscriber(d)
+	sub.receiving = map[*downTrack]struct{}{d: {}}
+	d.setTarget(1, false)
+	if len(asked) != 0 {
+		t.Fatalf("choosing a layer before connecting asked keyframes of %v, want none", asked)
+	}
+	sub.onConnectionState(webrtc.PeerConnectionStateConnected)
+	if len(asked) != 1 || asked[0] != 100 {
+		t.Fatalf("connecting asked keyframes of %v, want [100] (the target layer's, at once)", asked)
+	}
+	d.setTarget(0, false)
+	if len(asked) != 2 || asked[1] != 99 {
+		t.Errorf("a connected subscriber's new layer asked keyframes of %v, want [100 99]", asked)
+	}
+}
+
 func TestDownTrackDropsUntilBoundAndCountsWriteErrors(t *testing.T) {
 	var plis atomic.Int64
 	pub := testPublication(webrtc.RTPCodecTypeVideo, testVP8, nil, &plis)

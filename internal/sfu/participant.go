@@ -401,10 +401,12 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 		}
 	}
 	p.mu.Unlock()
-	// Keyframes requested when the tracks were bound went out before this
-	// participant could receive them; ask again now that it can.
+	// Keyframes asked for before this participant could receive them
+	// were not; ask now that it can, for the layer each of its videos
+	// starts with (the target): a keyframe of another layer would not
+	// start it, and asking every layer spends their limiters too.
 	for _, d := range receiving {
-		d.pub.requestKeyframe()
+		d.requestKeyframe()
 	}
 	p.log.Debug("connection state", "state", state)
 }
