@@ -12,8 +12,8 @@
  */
 import { showHome } from './ui/home.js';
 import { showPrejoin } from './ui/prejoin.js';
-import { startCall } from './ui/callview.js';
-import { openMedia } from './ui/media.js';
+import { startCall, prepareCall } from './ui/callview.js';
+import { openMedia, stopAll } from './ui/media.js';
 import { pickLanguage, storedLanguage, loadLanguage } from './ui/i18n.js';
 import { placeIcons } from './ui/icons.js';
 import { firstLogin, tokenName } from './ui/session.js';
@@ -24,19 +24,35 @@ import { loadSiteConfig } from './lib/siteconfig.js';
 const MAX_NAME = 48;
 
 async function main() {
-  await loadLanguage(pickLanguage(storedLanguage(), navigator.languages ?? [navigator.language]));
-  placeIcons(document);
   const room = decodeURIComponent(location.pathname.slice(1));
+  // The catalogue and the site's config load side by side (each a fetch
+  // the page's <link rel=preload> began).
+  const language = loadLanguage(pickLanguage(storedLanguage(), navigator.languages ?? [navigator.language]));
+  const siteConfig = room ? loadSiteConfig((url) => fetch(url, { cache: 'no-cache' }), location) : null;
+  siteConfig?.catch(() => {}); // reported below, once the language is there
+  await language;
+  placeIcons(document);
   if (!room) {
     showHome();
     return;
   }
   document.title = `${room} · parley`;
+  const params = new URLSearchParams(location.search);
+  /** @type {Login} how we log in; an account once the pre-join page asked for one */
+  let login = firstLogin(location.search);
+  const fromToken = login.kind === 'token' ? tokenName(login.token) : '';
+  const name = (params.get('name') ?? fromToken).trim().slice(0, MAX_NAME);
+  const password = params.get('password') ?? '';
+  const joinNow = params.get('join') === '1' && name !== '';
+  // Straight into the call: the camera and microphone open while the
+  // config loads and the login runs (docs/BENCHMARKS.md, "Join time").
+  const opening = joinNow ? openMedia() : null;
   /** where the XMPP server is: parley's own, or what config.json says */
   let site;
   try {
-    site = await loadSiteConfig((url) => fetch(url, { cache: 'no-cache' }), location);
+    site = await /** @type {Promise<import('./lib/siteconfig.js').SiteConfig>} */ (siteConfig);
   } catch (err) {
+    opening?.then((m) => stopAll(m.stream));
     // A config that is there but unusable: say so rather than call the wrong server.
     const p = document.createElement('p');
     p.className = 'notice';
@@ -46,16 +62,11 @@ async function main() {
     document.body.replaceChildren(p);
     return;
   }
-  const params = new URLSearchParams(location.search);
-  /** @type {Login} how we log in; an account once the pre-join page asked for one */
-  let login = firstLogin(location.search);
-  const fromToken = login.kind === 'token' ? tokenName(login.token) : '';
-  const name = (params.get('name') ?? fromToken).trim().slice(0, MAX_NAME);
-  const password = params.get('password') ?? '';
   /**
    * join starts the call with a choice made on the pre-join page (or read
    * from the address); a refusal brings the pre-join page back.
-   * @param {{name: string, password: string, media: import('./ui/media.js').LocalMedia, speaker?: string, login?: Login}} choice
+   * @param {{name: string, password: string, media: import('./ui/media.js').LocalMedia, speaker?: string, login?: Login,
+   *   prepared?: import('./ui/callview.js').PreparedCall}} choice
    */
   const join = (choice) => {
     if (choice.login) login = choice.login;
@@ -64,7 +75,7 @@ async function main() {
       onRefused: (why, media, need) => prejoinAgain(why, choice.name, choice.password, media, need),
       onRetry: (next) => {
         login = next;
-        join({ ...choice, login: next });
+        join({ ...choice, login: next, prepared: undefined });
       },
     });
   };
@@ -83,9 +94,9 @@ async function main() {
     account: need === 'account' || login.kind === 'account' ? { username: login.kind === 'account' ? login.username : '' } : null,
     onJoin: join,
   });
-  if (params.get('join') === '1' && name) {
-    const media = await openMedia();
-    join({ name, password, media });
+  if (opening) {
+    const prepared = prepareCall({ room, name, password, login, site });
+    join({ name, password, media: await opening, prepared });
     return;
   }
   showPrejoin({ room, name, password, problem: '', maxName: MAX_NAME, account: null, onJoin: join });

@@ -106,6 +106,8 @@ export class Call extends Emitter {
     this.status = { phase: 'connecting', media: 'idle', text: 'Connecting…', bad: false };
     this.leaving = false;
     this.mediaRetries = 0; // reconnections made because media failed, since media last connected
+    /** @type {Promise<string>|null} the first login, once connect or start began it */
+    this.connecting = null;
     /** @type {Promise<RTCIceServer[]>} the STUN/TURN servers, fetched at each login */
     this.iceServers = Promise.resolve([]);
     /** @type {any} the timer that fetches fresh TURN credentials */
@@ -121,10 +123,21 @@ export class Call extends Emitter {
     this.client.on('failed', (err) => this.end(`Could not log in again: ${err.message}`, 'lost'));
   }
 
-  /** start connects, joins the room and waits for the focus to call. */
+  /**
+   * connect logs in, once: start() waits for the same login. A page may
+   * call it first so that the login runs while its camera and microphone
+   * open (the room is joined only by start, with the tracks known).
+   * @returns {Promise<string>} the bound JID
+   */
+  connect() {
+    this.connecting ??= this.client.connect();
+    return this.connecting;
+  }
+
+  /** start connects (or waits for connect), joins the room and waits for the focus to call. */
   async start() {
     try {
-      await this.client.connect();
+      await this.connect();
     } catch (err) {
       this.setStatus({ phase: 'failed', text: connectProblem(err), bad: true });
       throw err;
