@@ -28,8 +28,25 @@ async function main() {
   // The catalogue and the site's config load side by side (each a fetch
   // the page's <link rel=preload> began).
   const language = loadLanguage(pickLanguage(storedLanguage(), navigator.languages ?? [navigator.language]));
-  const siteConfig = room ? loadSiteConfig((url) => fetch(url, { cache: 'no-cache' }), location) : null;
+  // config.json is fetched fresh (an operator edits it), except from
+  // parley's own server: its page preloads it, and serves it with
+  // Cache-Control: no-cache, which keeps it fresh anyway; asked with
+  // cache: 'no-cache', Firefox ignores the preload and fetches it again.
+  const preloaded = document.querySelector('link[rel="preload"][href="/config.json"]') !== null;
+  const siteConfig = room ? loadSiteConfig((url) => fetch(url, { cache: preloaded ? 'default' : 'no-cache' }), location) : null;
   siteConfig?.catch(() => {}); // reported below, once the language is there
+  const params = new URLSearchParams(location.search);
+  /** @type {Login} how we log in; an account once the pre-join page asked for one */
+  let login = firstLogin(location.search);
+  const fromToken = login.kind === 'token' ? tokenName(login.token) : '';
+  const name = (params.get('name') ?? fromToken).trim().slice(0, MAX_NAME);
+  const password = params.get('password') ?? '';
+  // Straight into the call (?join=1): the login starts as soon as the
+  // config says where, and the camera and microphone open meanwhile
+  // (docs/BENCHMARKS.md, "Join time").
+  const early = siteConfig && params.get('join') === '1' && name !== '' ?
+    siteConfig.then((site) => prepareCall({ room, name, password, login, site })) : null;
+  early?.catch(() => {});
   await language;
   placeIcons(document);
   if (!room) {
@@ -37,16 +54,7 @@ async function main() {
     return;
   }
   document.title = `${room} · parley`;
-  const params = new URLSearchParams(location.search);
-  /** @type {Login} how we log in; an account once the pre-join page asked for one */
-  let login = firstLogin(location.search);
-  const fromToken = login.kind === 'token' ? tokenName(login.token) : '';
-  const name = (params.get('name') ?? fromToken).trim().slice(0, MAX_NAME);
-  const password = params.get('password') ?? '';
-  const joinNow = params.get('join') === '1' && name !== '';
-  // Straight into the call: the camera and microphone open while the
-  // config loads and the login runs (docs/BENCHMARKS.md, "Join time").
-  const opening = joinNow ? openMedia() : null;
+  const opening = early ? openMedia() : null;
   /** where the XMPP server is: parley's own, or what config.json says */
   let site;
   try {
@@ -94,8 +102,8 @@ async function main() {
     account: need === 'account' || login.kind === 'account' ? { username: login.kind === 'account' ? login.username : '' } : null,
     onJoin: join,
   });
-  if (opening) {
-    const prepared = prepareCall({ room, name, password, login, site });
+  if (early && opening) {
+    const prepared = await early;
     join({ name, password, media: await opening, prepared });
     return;
   }
