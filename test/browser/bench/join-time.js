@@ -111,7 +111,7 @@ function hooks() {
 }
 
 // The steps in the order a join goes through them, for the table.
-const STEPS = ['html-response', 'scripts-loaded', 'i18n-loaded', 'dom-content-loaded', 'page-load', 'ws-new', 'ws-open', 'sasl-start', 'sasl-success', 'bind-result',
+const STEPS = ['html-response', 'scripts-loaded', 'i18n-loaded', 'config-loaded', 'dom-content-loaded', 'page-load', 'ws-new', 'ws-open', 'sasl-start', 'sasl-success', 'bind-result',
   'muc-join-sent', 'muc-joined', 'disco-probe', 'disco-answered', 'gum-start', 'gum-done', 'offer-received', 'pc-new', 'srd-start', 'srd-done',
   'answer-created', 'sld-done', 'answer-sent', 'gathering-complete', 'ice-checking', 'ice-connected', 'pc-connected',
   'video-track', 'first-rtp', 'first-frame'];
@@ -141,6 +141,7 @@ async function round(browser, base, name) {
           return {
             'html-response': nav?.responseEnd, 'scripts-loaded': end((r) => r.name.endsWith('.js')),
             'i18n-loaded': end((r) => r.name.includes('/i18n/')), scripts: res.filter((r) => r.name.endsWith('.js')).length,
+            'config-loaded': end((r) => r.name.endsWith('/config.json')), configs: res.filter((r) => r.name.endsWith('/config.json')).length,
           };
         });
         return { ...marks, ...timing };
