@@ -13,11 +13,13 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -42,6 +44,11 @@ const MaxRoomName = 64
 const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; " +
 	"img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
+// ownSiteConfig is what /config.json says, and what the page carries in
+// its <meta name="parley-config"> so that it need not fetch it: nothing,
+// so the page uses this server (web/static/lib/siteconfig.js).
+const ownSiteConfig = "{}"
+
 // Handler returns the handler for every path the web client owns:
 //
 //	/               the home page (pick a room)
@@ -61,11 +68,13 @@ func Handler() http.Handler {
 		panic("web: embedded index.html missing: " + err.Error()) // build error
 	}
 	etags, modules := scanStatic(static)
+	modules = firstOf(static, modules, earlyModule)
 	h := &handler{
 		static: http.StripPrefix("/static/", http.FileServerFS(static)),
 		fsys:   static,
-		// The page's first request, before any screen: config.json.
-		index: withBefore(withModulePreloads(index, modules), `<link rel="preload" href="/config.json" as="fetch" crossorigin>`+"\n  "),
+		// The page's config, which it would otherwise fetch from
+		// /config.json before anything else: this server's, in the page.
+		index: withBefore(withModulePreloads(index, modules), `<meta name="parley-config" content="`+html.EscapeString(ownSiteConfig)+`">`+"\n  "),
 		langs: languages(static),
 		etags: etags,
 		// The binary's build is the asset version: a fixed time keeps
@@ -107,7 +116,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// server; parley's own says nothing, so the page uses this origin.
 		// An empty object, not a 404, which browsers log as an error.
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, "{}\n")
+		_, _ = io.WriteString(w, ownSiteConfig+"\n")
 	case p == "/favicon.ico":
 		// Browsers ask for it whatever the page says; it is not a room.
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
@@ -210,6 +219,45 @@ func scanStatic(static fs.FS) (etags map[string]string, modules []string) {
 	}
 	sort.Strings(modules)
 	return etags, modules
+}
+
+// earlyModule is the module index.html runs on its own, first: going
+// straight into a call, it logs in while the rest of the client loads.
+const earlyModule = "ui/early.js"
+
+// firstOf orders modules (sorted) so that root and every module it
+// imports, directly or not, come first: preloaded first, they arrive and
+// compile first, and root runs before the browser is busy with the rest.
+func firstOf(static fs.FS, modules []string, root string) []string {
+	// The module a static import or export names (the client's own
+	// modules import one another by relative path, in single quotes).
+	importPath := regexp.MustCompile(`(?m)^\s*(?:import|export)\b[^;'"]*?(?:from\s*)?'(\.{1,2}/[^']+\.js)'`)
+	need := map[string]bool{}
+	todo := []string{root}
+	for len(todo) > 0 {
+		m := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if need[m] {
+			continue
+		}
+		b, err := fs.ReadFile(static, m)
+		if err != nil {
+			continue // not there: the browser will say so
+		}
+		need[m] = true
+		for _, sub := range importPath.FindAllSubmatch(b, -1) {
+			todo = append(todo, path.Join(path.Dir(m), string(sub[1])))
+		}
+	}
+	out := make([]string, 0, len(modules))
+	for _, first := range []bool{true, false} {
+		for _, m := range modules {
+			if need[m] == first {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }
 
 // withModulePreloads adds a <link rel="modulepreload"> for every module

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -234,6 +235,42 @@ func TestPagePreloadsEveryModule(t *testing.T) {
 		}
 		if r := get(t, h, "GET", "/static/"+m); r.StatusCode != http.StatusOK {
 			t.Errorf("%s: status %d", m, r.StatusCode)
+		}
+	}
+}
+
+// The page carries this server's config (what /config.json says) so that
+// it does not have to fetch it before it can log in.
+func TestPageCarriesTheSiteConfig(t *testing.T) {
+	h := Handler()
+	page := body(t, get(t, h, "GET", "/someroom"))
+	served := strings.TrimSpace(body(t, get(t, h, "GET", "/config.json")))
+	meta := `<meta name="parley-config" content="` + html.EscapeString(served) + `">`
+	i := strings.Index(page, meta)
+	if i < 0 || i > strings.Index(page, `<script type="module"`) {
+		t.Errorf("no %s before the scripts in the page", meta)
+	}
+}
+
+// The early module (ui/early.js) and what it imports are preloaded before
+// the rest, so that the browser compiles them first; every module is still
+// preloaded once.
+func TestPagePreloadsTheEarlyModulesFirst(t *testing.T) {
+	page := body(t, get(t, Handler(), "GET", "/someroom"))
+	at := func(m string) int {
+		link := `<link rel="modulepreload" href="/static/` + m + `">`
+		if n := strings.Count(page, link); n != 1 {
+			t.Fatalf("%s preloaded %d times", m, n)
+		}
+		return strings.Index(page, link)
+	}
+	last := 0
+	for _, m := range []string{"ui/early.js", "ui/session.js", "lib/xmpp.js", "lib/xml.js", "lib/siteconfig.js", "lib/debuginfo.js"} {
+		last = max(last, at(m))
+	}
+	for _, m := range []string{"app.js", "ui/callview.js", "lib/call.js", "lib/conference.js"} {
+		if at(m) < last {
+			t.Errorf("%s is preloaded before the early modules", m)
 		}
 	}
 }

@@ -12,49 +12,29 @@
  */
 import { showHome } from './ui/home.js';
 import { showPrejoin } from './ui/prejoin.js';
-import { startCall, prepareCall } from './ui/callview.js';
+import { startCall } from './ui/callview.js';
 import { openMedia, stopAll } from './ui/media.js';
 import { pickLanguage, storedLanguage, loadLanguage } from './ui/i18n.js';
 import { placeIcons } from './ui/icons.js';
-import { firstLogin, tokenName } from './ui/session.js';
-import { loadSiteConfig } from './lib/siteconfig.js';
+import { boot, MAX_NAME } from './ui/early.js';
 
 /** @typedef {import('./lib/login.js').Login} Login */
 
-const MAX_NAME = 48;
-
 async function main() {
-  const room = decodeURIComponent(location.pathname.slice(1));
-  // The catalogue and the site's config load side by side (each a fetch
-  // the page's <link rel=preload> began).
-  const language = loadLanguage(pickLanguage(storedLanguage(), navigator.languages ?? [navigator.language]));
-  // config.json is fetched fresh (an operator edits it), except from
-  // parley's own server: its page preloads it, and serves it with
-  // Cache-Control: no-cache, which keeps it fresh anyway; asked with
-  // cache: 'no-cache', Firefox ignores the preload and fetches it again.
-  const preloaded = document.querySelector('link[rel="preload"][href="/config.json"]') !== null;
-  const siteConfig = room ? loadSiteConfig((url) => fetch(url, { cache: preloaded ? 'default' : 'no-cache' }), location) : null;
-  siteConfig?.catch(() => {}); // reported below, once the language is there
-  const params = new URLSearchParams(location.search);
+  // ui/early.js has read the address and the site config and, going
+  // straight into the call, begun the login (docs/BENCHMARKS.md, "Join time").
+  const { room, params, name, password, siteConfig, connection } = boot;
   /** @type {Login} how we log in; an account once the pre-join page asked for one */
-  let login = firstLogin(location.search);
-  const fromToken = login.kind === 'token' ? tokenName(login.token) : '';
-  const name = (params.get('name') ?? fromToken).trim().slice(0, MAX_NAME);
-  const password = params.get('password') ?? '';
-  // Straight into the call (?join=1): the login starts as soon as the
-  // config says where, and the camera and microphone open meanwhile
-  // (docs/BENCHMARKS.md, "Join time").
-  const early = siteConfig && params.get('join') === '1' && name !== '' ?
-    siteConfig.then((site) => prepareCall({ room, name, password, login, site })) : null;
-  early?.catch(() => {});
-  await language;
+  let login = boot.login;
+  await loadLanguage(pickLanguage(storedLanguage(), navigator.languages ?? [navigator.language]));
   placeIcons(document);
   if (!room) {
     showHome();
     return;
   }
   document.title = `${room} · parley`;
-  const opening = early ? openMedia() : null;
+  // The camera and microphone open while the login goes on.
+  const opening = connection ? openMedia() : null;
   /** where the XMPP server is: parley's own, or what config.json says */
   let site;
   try {
@@ -74,7 +54,7 @@ async function main() {
    * join starts the call with a choice made on the pre-join page (or read
    * from the address); a refusal brings the pre-join page back.
    * @param {{name: string, password: string, media: import('./ui/media.js').LocalMedia, speaker?: string, login?: Login,
-   *   prepared?: import('./ui/callview.js').PreparedCall}} choice
+   *   early?: import('./ui/early.js').EarlyConnection}} choice
    */
   const join = (choice) => {
     if (choice.login) login = choice.login;
@@ -83,7 +63,7 @@ async function main() {
       onRefused: (why, media, need) => prejoinAgain(why, choice.name, choice.password, media, need),
       onRetry: (next) => {
         login = next;
-        join({ ...choice, login: next, prepared: undefined });
+        join({ ...choice, login: next, early: undefined });
       },
     });
   };
@@ -102,9 +82,9 @@ async function main() {
     account: need === 'account' || login.kind === 'account' ? { username: login.kind === 'account' ? login.username : '' } : null,
     onJoin: join,
   });
-  if (early && opening) {
-    const prepared = await early;
-    join({ name, password, media: await opening, prepared });
+  if (connection && opening) {
+    const early = await connection;
+    join({ name, password, media: await opening, early });
     return;
   }
   showPrejoin({ room, name, password, problem: '', maxName: MAX_NAME, account: null, onJoin: join });

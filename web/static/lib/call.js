@@ -74,6 +74,15 @@ import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
  * @property {'all'|'relay'} [icePolicy] default 'all'; 'relay' sends media only through TURN
  * @property {import('./extdisco.js').TurnTransport[]|null} [turnTransports] keep only TURN
  *   servers of these transports; default all of them, and STUN
+ * @property {Connection} [connection] a client made for this call (its url, domain and
+ *   credentials) whose login is already under way; default a new client, logged in by connect()
+ */
+
+/**
+ * @typedef {object} Connection an XMPP client logging in before its call is made: a page
+ *   going straight into a call logs in while the rest of it loads (ui/early.js)
+ * @property {XmppClient} client
+ * @property {Promise<string>} login its connect(): the bound JID
  */
 
 /**
@@ -91,7 +100,7 @@ export class Call extends Emitter {
   constructor(cfg) {
     super();
     this.cfg = cfg; // immutable
-    this.client = new XmppClient({ url: cfg.url, domain: cfg.domain, learnDomain: cfg.learnDomain ?? true, credentials: cfg.credentials ?? null, ...cfg.xmpp });
+    this.client = cfg.connection?.client ?? new XmppClient({ url: cfg.url, domain: cfg.domain, learnDomain: cfg.learnDomain ?? true, credentials: cfg.credentials ?? null, ...cfg.xmpp });
     /** @type {Room|null} set once connected (the room JID needs the learned domain) */
     this.room = null;
     /** @type {Conference|null} */
@@ -106,8 +115,8 @@ export class Call extends Emitter {
     this.status = { phase: 'connecting', media: 'idle', text: 'Connecting…', bad: false };
     this.leaving = false;
     this.mediaRetries = 0; // reconnections made because media failed, since media last connected
-    /** @type {Promise<string>|null} the first login, once connect or start began it */
-    this.connecting = null;
+    /** @type {Promise<string>|null} the first login, once connect or start began it (or cfg.connection's) */
+    this.connecting = cfg.connection?.login ?? null;
     /** @type {Promise<RTCIceServer[]>} the STUN/TURN servers, fetched at each login */
     this.iceServers = Promise.resolve([]);
     /** @type {any} the timer that fetches fresh TURN credentials */
@@ -121,12 +130,13 @@ export class Call extends Emitter {
       if (again) this.setStatus({ phase: 'joining', text: 'Reconnected, rejoining the room…', bad: false });
     });
     this.client.on('failed', (err) => this.end(`Could not log in again: ${err.message}`, 'lost'));
+    // A client that logged in before this call was made: its 'online' went by.
+    if (this.client.state === 'online') this.loadIceServers();
   }
 
   /**
-   * connect logs in, once: start() waits for the same login. A page may
-   * call it first so that the login runs while its camera and microphone
-   * open (the room is joined only by start, with the tracks known).
+   * connect logs in, once (or waits for cfg.connection's login): start()
+   * waits for the same login.
    * @returns {Promise<string>} the bound JID
    */
   connect() {

@@ -12,7 +12,7 @@ import { clientConfig, needsLogin, tokenRefused } from '../lib/login.js';
 import { endMeeting } from '../lib/lobby.js';
 import { keepResumption, forgetResumption } from './session.js';
 import { RoomExtras, readState } from '../lib/roomextras.js';
-import { DebugRecorder } from '../lib/debuginfo.js';
+import { traceOf } from './early.js';
 import { byId, show, h } from './dom.js';
 import { stopAll } from './media.js';
 import { t, onLanguageChange, applyTranslations } from './i18n.js';
@@ -64,61 +64,9 @@ import { isPhone } from '../lib/phone.js';
  *   wants a (right) password, or the server an account (it takes no guests, or refused the password)
  * @property {(login: import('../lib/login.js').Login) => void} onRetry start again with another
  *   login (a guest whose resumption token the server refused logs in afresh)
- * @property {PreparedCall} [prepared] the call prepareCall made for these options, already
- *   logging in; default a new one
+ * @property {import('./early.js').EarlyConnection} [early] the login the page began for
+ *   these options (ui/early.js); default a new one when the call starts
  */
-
-/**
- * @typedef {object} PreparedCall a call made, and logging in, before the page has
- *   its camera and microphone (prepareCall)
- * @property {Call} call
- * @property {DebugRecorder} recorder its signalling, from the first stanza
- * @property {{media: LocalMedia|null}} local the tracks it sends: set by the view that
- *   takes it, before the room is joined
- */
-
-/**
- * prepareCall makes the call and starts its login at once, so that a page
- * going straight into the call (?join=1) logs in while the camera and
- * microphone open instead of after (docs/BENCHMARKS.md, "Join time"). The
- * room is joined only when the view that takes it (CallOptions.prepared)
- * starts. A failed login is reported then.
- * @param {Pick<CallOptions, 'room'|'name'|'password'|'login'|'site'>} opts
- * @returns {PreparedCall}
- */
-export function prepareCall(opts) {
-  const params = new URLSearchParams(location.search);
-  // ?ice=relay forces media through TURN; ?turn=tcp,tls keeps only those
-  // TURN transports. Both are for debugging a network (and for tests).
-  const turn = params.get('turn');
-  const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((x) => ['udp', 'tcp', 'tls'].includes(x))) : null;
-  const login = clientConfig({ url: opts.site.url, domain: opts.site.domain }, opts.login);
-  /** @type {{media: LocalMedia|null}} */
-  const local = { media: null };
-  const call = new Call({
-    url: login.url,
-    domain: opts.site.domain,
-    learnDomain: opts.site.learnDomain,
-    muc: opts.site.muc,
-    focus: opts.site.focus,
-    credentials: login.credentials,
-    xmpp: { mechanisms: login.mechanisms },
-    room: opts.room,
-    nick: opts.name,
-    displayName: opts.name,
-    password: opts.password || undefined,
-    localTracks: () => ({ audio: local.media?.stream.getAudioTracks()[0] ?? null, video: local.media?.stream.getVideoTracks()[0] ?? null }),
-    icePolicy: params.get('ice') === 'relay' ? 'relay' : 'all',
-    turnTransports,
-  });
-  const recorder = new DebugRecorder();
-  call.client.on('traffic', (dir, xml) => {
-    recorder.addTrace(dir, xml);
-    if (params.get('debug') === '1') console.debug(`xmpp ${dir}: ${xml}`);
-  });
-  call.connect().catch(() => {}); // start() reports it
-  return { call, recorder, local };
-}
 
 /**
  * startCall shows the call screen and joins.
@@ -168,10 +116,31 @@ class CallView {
     this.stage = new Stage(byId('grid'), { onPin: (key) => this.togglePin(key), onPage: () => this.renderPager() });
     /** the client's config without a login, for the resumption URL */
     this.base = { url: opts.site.url, domain: opts.site.domain };
-    const prepared = opts.prepared ?? prepareCall(opts);
-    prepared.local.media = this.media;
-    this.call = prepared.call;
-    this.recorder = prepared.recorder;
+    const params = new URLSearchParams(location.search);
+    // ?ice=relay forces media through TURN; ?turn=tcp,tls keeps only those
+    // TURN transports. Both are for debugging a network (and for tests).
+    const turn = params.get('turn');
+    const turnTransports = turn ? /** @type {import('../lib/extdisco.js').TurnTransport[]} */ (turn.split(',').filter((x) => ['udp', 'tcp', 'tls'].includes(x))) : null;
+    const login = clientConfig(this.base, opts.login);
+    this.call = new Call({
+      url: login.url,
+      domain: opts.site.domain,
+      learnDomain: opts.site.learnDomain,
+      muc: opts.site.muc,
+      focus: opts.site.focus,
+      credentials: login.credentials,
+      xmpp: { mechanisms: login.mechanisms },
+      connection: opts.early,
+      room: opts.room,
+      nick: opts.name,
+      displayName: opts.name,
+      password: opts.password || undefined,
+      localTracks: () => ({ audio: this.media.stream.getAudioTracks()[0] ?? null, video: this.media.stream.getVideoTracks()[0] ?? null }),
+      icePolicy: params.get('ice') === 'relay' ? 'relay' : 'all',
+      turnTransports,
+    });
+    /** the signalling trace of the debug file, from the first stanza */
+    this.recorder = opts.early?.recorder ?? traceOf(this.call.client);
     // The user's video quality setting reaches the SFU as the cap on the
     // simulcast layer it forwards to us (SIGNALLING.md §3b').
     if (prefs.quality() !== 'high') this.call.setReceiveVideo({ quality: prefs.quality() });
