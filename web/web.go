@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -68,7 +67,6 @@ func Handler() http.Handler {
 		panic("web: embedded index.html missing: " + err.Error()) // build error
 	}
 	etags, modules := scanStatic(static)
-	modules = firstOf(static, modules, earlyModule)
 	h := &handler{
 		static: http.StripPrefix("/static/", http.FileServerFS(static)),
 		fsys:   static,
@@ -219,45 +217,6 @@ func scanStatic(static fs.FS) (etags map[string]string, modules []string) {
 	}
 	sort.Strings(modules)
 	return etags, modules
-}
-
-// earlyModule is the module index.html runs on its own, first: going
-// straight into a call, it logs in while the rest of the client loads.
-const earlyModule = "ui/early.js"
-
-// firstOf orders modules (sorted) so that root and every module it
-// imports, directly or not, come first: preloaded first, they arrive and
-// compile first, and root runs before the browser is busy with the rest.
-func firstOf(static fs.FS, modules []string, root string) []string {
-	// The module a static import or export names (the client's own
-	// modules import one another by relative path, in single quotes).
-	importPath := regexp.MustCompile(`(?m)^\s*(?:import|export)\b[^;'"]*?(?:from\s*)?'(\.{1,2}/[^']+\.js)'`)
-	need := map[string]bool{}
-	todo := []string{root}
-	for len(todo) > 0 {
-		m := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
-		if need[m] {
-			continue
-		}
-		b, err := fs.ReadFile(static, m)
-		if err != nil {
-			continue // not there: the browser will say so
-		}
-		need[m] = true
-		for _, sub := range importPath.FindAllSubmatch(b, -1) {
-			todo = append(todo, path.Join(path.Dir(m), string(sub[1])))
-		}
-	}
-	out := make([]string, 0, len(modules))
-	for _, first := range []bool{true, false} {
-		for _, m := range modules {
-			if need[m] == first {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
 }
 
 // withModulePreloads adds a <link rel="modulepreload"> for every module

@@ -252,29 +252,6 @@ func TestPageCarriesTheSiteConfig(t *testing.T) {
 	}
 }
 
-// The early module (ui/early.js) and what it imports are preloaded before
-// the rest, so that the browser compiles them first; every module is still
-// preloaded once.
-func TestPagePreloadsTheEarlyModulesFirst(t *testing.T) {
-	page := body(t, get(t, Handler(), "GET", "/someroom"))
-	at := func(m string) int {
-		link := `<link rel="modulepreload" href="/static/` + m + `">`
-		if n := strings.Count(page, link); n != 1 {
-			t.Fatalf("%s preloaded %d times", m, n)
-		}
-		return strings.Index(page, link)
-	}
-	last := 0
-	for _, m := range []string{"ui/early.js", "ui/session.js", "lib/xmpp.js", "lib/xml.js", "lib/siteconfig.js", "lib/debuginfo.js"} {
-		last = max(last, at(m))
-	}
-	for _, m := range []string{"app.js", "ui/callview.js", "lib/call.js", "lib/conference.js"} {
-		if at(m) < last {
-			t.Errorf("%s is preloaded before the early modules", m)
-		}
-	}
-}
-
 // The page preloads the catalogue its browser's languages pick (the first
 // one parley has, else English), and says the page varies with them.
 func TestPagePreloadsTheBrowsersCatalogue(t *testing.T) {

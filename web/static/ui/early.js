@@ -1,15 +1,17 @@
 // @ts-check
 /**
- * The page's first work, done before the rest of the client has loaded: it
- * reads the address and the site's config and, for a page going straight
- * into a call (?join=1 with a name), opens the XMPP connection and logs in.
+ * The page's first work: it reads the address and the site's config and,
+ * for a page going straight into a call (?join=1 with a name), opens the
+ * XMPP connection and logs in at once, before the language and the camera
+ * and microphone are there (app.js then waits for those). The room is
+ * joined later, by the call, once the tracks are open. It touches the DOM
+ * only to read the config parley's own server puts in the page.
  *
- * index.html loads this module on its own (async) as well as through
- * app.js: its few imports arrive and run well before the fifty modules of
- * the UI, so the login overlaps their loading (docs/BENCHMARKS.md, "Join
- * time"). The room is joined later, by the call, once the camera and
- * microphone are open. It touches the DOM only to read the config parley's
- * own server puts in the page.
+ * Run on its own ahead of the other modules (an async script), it opened
+ * the connection earlier but gained nothing: the browser handles the
+ * login's answers on the page's one thread, busy loading the client, and
+ * Firefox opened that early WebSocket 250 ms late (docs/BENCHMARKS.md,
+ * "Join time").
  */
 import { XmppClient } from '../lib/xmpp.js';
 import { loadSiteConfig, siteConfig as configFrom } from '../lib/siteconfig.js';
