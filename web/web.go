@@ -13,6 +13,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -42,6 +43,11 @@ const MaxRoomName = 64
 const contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:; " +
 	"img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
+// ownSiteConfig is what /config.json says, and what the page carries in
+// its <meta name="parley-config"> so that it need not fetch it: nothing,
+// so the page uses this server (web/static/lib/siteconfig.js).
+const ownSiteConfig = "{}"
+
 // Handler returns the handler for every path the web client owns:
 //
 //	/               the home page (pick a room)
@@ -64,8 +70,9 @@ func Handler() http.Handler {
 	h := &handler{
 		static: http.StripPrefix("/static/", http.FileServerFS(static)),
 		fsys:   static,
-		// The page's first request, before any screen: config.json.
-		index: withBefore(withModulePreloads(index, modules), `<link rel="preload" href="/config.json" as="fetch" crossorigin>`+"\n  "),
+		// The page's config, which it would otherwise fetch from
+		// /config.json before anything else: this server's, in the page.
+		index: withBefore(withModulePreloads(index, modules), `<meta name="parley-config" content="`+html.EscapeString(ownSiteConfig)+`">`+"\n  "),
 		langs: languages(static),
 		etags: etags,
 		// The binary's build is the asset version: a fixed time keeps
@@ -107,7 +114,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// server; parley's own says nothing, so the page uses this origin.
 		// An empty object, not a 404, which browsers log as an error.
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, "{}\n")
+		_, _ = io.WriteString(w, ownSiteConfig+"\n")
 	case p == "/favicon.ico":
 		// Browsers ask for it whatever the page says; it is not a room.
 		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
@@ -235,6 +236,19 @@ func TestPagePreloadsEveryModule(t *testing.T) {
 		if r := get(t, h, "GET", "/static/"+m); r.StatusCode != http.StatusOK {
 			t.Errorf("%s: status %d", m, r.StatusCode)
 		}
+	}
+}
+
+// The page carries this server's config (what /config.json says) so that
+// it does not have to fetch it before it can log in.
+func TestPageCarriesTheSiteConfig(t *testing.T) {
+	h := Handler()
+	page := body(t, get(t, h, "GET", "/someroom"))
+	served := strings.TrimSpace(body(t, get(t, h, "GET", "/config.json")))
+	meta := `<meta name="parley-config" content="` + html.EscapeString(served) + `">`
+	i := strings.Index(page, meta)
+	if i < 0 || i > strings.Index(page, `<script type="module"`) {
+		t.Errorf("no %s before the scripts in the page", meta)
 	}
 }
 

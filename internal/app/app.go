@@ -399,7 +399,8 @@ func (p *parley) startConferences() error {
 func (p *parley) roomEvent(ev muc.Event) {
 	switch ev.Kind {
 	case muc.OccupantJoined:
-		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID, focus.Rights{Permissions: ev.Permissions, Muted: ev.Muted})
+		p.focus.Joined(ev.Room, ev.Nick, ev.RealJID, focus.Rights{Permissions: ev.Permissions, Muted: ev.Muted},
+			focus.Caps{Hash: ev.Caps.Hash, Ver: ev.Caps.Ver})
 		p.focus.SetRoomLastN(ev.Room, ev.LastN)
 	case muc.RoomConfigured:
 		p.focus.SetRoomLastN(ev.Room, ev.LastN)

@@ -278,7 +278,7 @@ func (r *rooms) occupantPresent(j jid.JID, rm *room, nick string, x *xmlstream.E
 		return
 	}
 	rm.occupants[nick] = o
-	r.s.focus.Joined(j, nick, real, o.rights)
+	r.s.focus.Joined(j, nick, real, o.rights, focus.Caps{})
 }
 
 // hasStatus reports whether a muc#user element carries a status code.

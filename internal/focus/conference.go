@@ -96,8 +96,9 @@ func (c *conference) shutdown() {
 }
 
 // joined starts calling a new occupant: first find out whether it speaks
-// Jingle.
-func (c *conference) joined(nick string, real jid.JID, r Rights) {
+// Jingle, from the capabilities its presence announced if the focus knows
+// them, else by asking its disco#info.
+func (c *conference) joined(nick string, real jid.JID, r Rights, caps Caps) {
 	if old := c.byNick[nick]; old != nil {
 		if old.real == real {
 			old.setRights(r)
@@ -111,8 +112,13 @@ func (c *conference) joined(nick string, real jid.JID, r Rights) {
 	c.byNick[nick] = p
 	c.byID[p.id] = p
 	c.log.Debug("occupant joined", "nick", nick, "jid", real.String())
+	if known, ok := c.f.caps.lookup(caps); ok {
+		p.probed(known.jingle, known.client)
+		return
+	}
 	go func() {
-		ok, client := c.f.speaksJingle(real)
+		ok, client, query := c.f.speaksJingle(real)
+		c.f.caps.learn(caps, query, capsAnswer{jingle: ok, client: client})
 		c.post(func() { p.probed(ok, client) })
 	}()
 }
@@ -311,24 +317,26 @@ func (c *conference) announceSpeaker(q *participant) {
 }
 
 // speaksJingle asks an occupant's disco#info for the Jingle features.
-func (f *Focus) speaksJingle(real jid.JID) (ok bool, client string) {
+// It returns the answer's query too (nil without one), for the caps cache.
+func (f *Focus) speaksJingle(real jid.JID) (ok bool, client string, query *xmlstream.Element) {
 	res, err := f.request(real, "get", xmlstream.New(nsDiscoInfo, "query"))
-	if err != nil {
-		return false, ""
+	if err != nil || res.FirstChild() == nil {
+		return false, "", nil
 	}
-	if id := res.FirstChild().Child(nsDiscoInfo, "identity"); id != nil {
+	query = res.FirstChild()
+	if id := query.Child(nsDiscoInfo, "identity"); id != nil {
 		client = id.Attr("name")
 	}
 	var have []string
-	for _, feat := range res.FirstChild().ChildrenNamed(nsDiscoInfo, "feature") {
+	for _, feat := range query.ChildrenNamed(nsDiscoInfo, "feature") {
 		have = append(have, feat.Attr("var"))
 	}
 	for _, want := range requiredFeatures {
 		if !slices.Contains(have, want) {
-			return false, client
+			return false, client, query
 		}
 	}
-	return true, client
+	return true, client, query
 }
 
 func randomSID() string {

@@ -349,7 +349,7 @@ func answerTo(id string) func(*xmlstream.Element) bool {
 func (h *harness) join(nick string) *jingle.Jingle {
 	h.t.Helper()
 	who := client(nick)
-	h.f.Joined(h.room, nick, who, everything())
+	h.f.Joined(h.room, nick, who, everything(), Caps{})
 	disco := h.next("disco#info to "+nick, func(st *xmlstream.Element) bool {
 		return st.Attr("to") == who.String() && st.FirstChild().Is(nsDiscoInfo, "query")
 	})

@@ -78,6 +78,7 @@ type Focus struct {
 	nextID  atomic.Uint64
 	refused perm.Refusals   // Jingle requests refused for lack of a permission
 	trace   tracer          // signalling traces (trace.go); safe for concurrent use
+	caps    capsCache       // what occupants' capabilities mean (caps.go); safe for concurrent use
 	ctx     context.Context // cancelled by Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // conference actors
@@ -118,9 +119,10 @@ func New(cfg Config) (*Focus, error) {
 }
 
 // Joined tells the focus that an occupant entered a room, with what it may
-// publish. It never blocks.
-func (f *Focus) Joined(room jid.JID, nick string, real jid.JID, r Rights) {
-	f.postTo(room, true, func(c *conference) { c.joined(nick, real, r) })
+// publish and the capabilities its presence announced (zero for none). It
+// never blocks.
+func (f *Focus) Joined(room jid.JID, nick string, real jid.JID, r Rights, caps Caps) {
+	f.postTo(room, true, func(c *conference) { c.joined(nick, real, r, caps) })
 }
 
 // Left tells the focus that an occupant left a room. It never blocks.

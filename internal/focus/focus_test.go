@@ -223,7 +223,7 @@ func TestBridgeVanishes(t *testing.T) {
 func TestNoBridgeThenOne(t *testing.T) {
 	h := newHarness(t)
 	who := client("alice")
-	h.f.Joined(h.room, "alice", who, everything())
+	h.f.Joined(h.room, "alice", who, everything(), Caps{})
 	disco := h.next("disco#info", func(st *xmlstream.Element) bool { return st.FirstChild().Is(nsDiscoInfo, "query") })
 	q := xmlstream.New(nsDiscoInfo, "query")
 	for _, v := range requiredFeatures {

@@ -321,6 +321,25 @@ func presencePayload(st *xmlstream.Element) []*xmlstream.Element {
 	return out
 }
 
+// NSCaps is XEP-0115's namespace: entity capabilities in a presence.
+const NSCaps = "http://jabber.org/protocol/caps"
+
+// Caps is the entity capabilities (XEP-0115) a presence announced.
+type Caps struct {
+	Hash string // the hash function, e.g. "sha-1"
+	Ver  string // the verification string
+}
+
+// capsOf reads the <c/> of a presence's payload.
+func capsOf(payload []*xmlstream.Element) Caps {
+	for _, c := range payload {
+		if c.Space == NSCaps && c.Name == "c" {
+			return Caps{Hash: c.Attr("hash"), Ver: c.Attr("ver")}
+		}
+	}
+	return Caps{}
+}
+
 // statusPayload keeps the <status/> text of an unavailable presence.
 func statusPayload(st *xmlstream.Element) []*xmlstream.Element {
 	var out []*xmlstream.Element

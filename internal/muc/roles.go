@@ -137,6 +137,9 @@ type Event struct {
 	// if Permissions has it and Muted does not). Unset for OccupantLeft.
 	Permissions perm.Set
 	Muted       perm.Set
+	// Caps is the entity capabilities (XEP-0115) of the occupant's join
+	// presence, in OccupantJoined; zero when it had none.
+	Caps Caps
 	// LastN is the room's lastN setting (RoomConfig.LastN), in every event.
 	LastN int
 }

@@ -115,6 +115,9 @@ func (r *room) event(kind EventKind, o *occupant, prevNick string) {
 			ev.Permissions, ev.Muted = r.permsOf(o), o.muted
 			o.announced, o.announcedMuted = ev.Permissions, ev.Muted
 		}
+		if kind == OccupantJoined {
+			ev.Caps = capsOf(o.payload)
+		}
 	}
 	r.svc.emit(ev)
 }

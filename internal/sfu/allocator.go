@@ -419,7 +419,7 @@ func (pub *publication) layerHeight(l int) int {
 }
 
 // setTarget makes layer the one to forward (-1: none). A change asks the
-// new layer for a keyframe; under congestion, a lower layer also stops the
+// new layer for a keyframe once the subscriber is connected; under congestion, a lower layer also stops the
 // current one at once.
 func (d *downTrack) setTarget(layer int, congested bool) {
 	old := d.target.Swap(int32(layer))
@@ -432,7 +432,12 @@ func (d *downTrack) setTarget(layer int, congested bool) {
 	if layer < 0 || (congested && cur > layer) {
 		d.pause()
 	}
-	if layer >= 0 && cur != layer {
+	// A subscriber not connected yet could not receive the keyframe, and
+	// asking now would hold back, behind the layer's limiter, the request
+	// it makes when it connects (onConnectionState): up to a
+	// KeyframeInterval of black video on joining (docs/BENCHMARKS.md,
+	// "Join time").
+	if layer >= 0 && cur != layer && d.sub.connected() {
 		d.pub.requestLayerKeyframe(layer)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -211,6 +212,38 @@ func TestBindingBeforeConnectingAsksNoKeyframe(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // the request would go out asynchronously
 	if n := plis.Load(); n != 0 {
 		t.Errorf("binding for a subscriber still connecting sent %d PLIs, want 0", n)
+	}
+}
+
+// A layer chosen for a subscriber still connecting is asked for when it
+// connects, at once: the allocator's choice before that asks nothing (the
+// keyframe could not reach it, and the request would hold back the one
+// made on connecting behind the layer's limiter).
+func TestConnectingAsksTheTargetLayerAtOnce(t *testing.T) {
+	var plis atomic.Int64
+	pub := testPublication(webrtc.RTPCodecTypeVideo, testVP8, nil, &plis)
+	var asked []uint32
+	pub.pli = func(ssrc uint32) error { asked = append(asked, ssrc); return nil }
+	pub.layers[1].ssrc.Store(100)
+	pub.simulcast.Store(true)
+	sub := testSubscriber()
+	sub.state = StateConnecting
+	d := newDownTrack(pub, sub)
+	pub.addSubscriber(d)
+	sub.receiving = map[*downTrack]struct{}{d: {}}
+	d.setTarget(1, false)
+	if len(asked) != 0 {
+		t.Fatalf("choosing a layer before connecting asked keyframes of %v, want none", asked)
+	}
+	sub.onConnectionState(webrtc.PeerConnectionStateConnected)
+	if !slices.Contains(asked, 100) {
+		t.Fatalf("connecting asked keyframes of %v, want the target layer's (100) among them, at once", asked)
+	}
+	n := len(asked)
+	d.setTarget(0, false)
+	d.setTarget(1, false)
+	if len(asked) != n {
+		t.Errorf("switching layers right after connecting asked more keyframes (%v): connecting asked every layer", asked[n:])
 	}
 }
 

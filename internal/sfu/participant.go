@@ -431,8 +431,10 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 		}
 	}
 	p.mu.Unlock()
-	// Keyframes requested when the tracks were bound went out before this
-	// participant could receive them; ask again now that it can.
+	// Keyframes asked for before this participant could receive them
+	// were not; ask now that it can. Every layer: the allocator may move
+	// the target right after (measured: asking the target alone made
+	// Firefox wait 40 ms more at the median, docs/BENCHMARKS.md).
 	for _, d := range receiving {
 		d.pub.requestKeyframe()
 	}

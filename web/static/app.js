@@ -13,30 +13,34 @@
 import { showHome } from './ui/home.js';
 import { showPrejoin } from './ui/prejoin.js';
 import { startCall } from './ui/callview.js';
-import { openMedia } from './ui/media.js';
+import { openMedia, stopAll } from './ui/media.js';
 import { pickLanguage, storedLanguage, loadLanguage } from './ui/i18n.js';
 import { placeIcons } from './ui/icons.js';
-import { firstLogin, tokenName } from './ui/session.js';
-import { loadSiteConfig } from './lib/siteconfig.js';
+import { boot, MAX_NAME } from './ui/early.js';
 
 /** @typedef {import('./lib/login.js').Login} Login */
 
-const MAX_NAME = 48;
-
 async function main() {
+  // ui/early.js has read the address and the site config and, going
+  // straight into the call, begun the login (docs/BENCHMARKS.md, "Join time").
+  const { room, params, name, password, siteConfig, connection } = boot;
+  /** @type {Login} how we log in; an account once the pre-join page asked for one */
+  let login = boot.login;
   await loadLanguage(pickLanguage(storedLanguage(), navigator.languages ?? [navigator.language]));
   placeIcons(document);
-  const room = decodeURIComponent(location.pathname.slice(1));
   if (!room) {
     showHome();
     return;
   }
   document.title = `${room} · parley`;
+  // The camera and microphone open while the login goes on.
+  const opening = connection ? openMedia() : null;
   /** where the XMPP server is: parley's own, or what config.json says */
   let site;
   try {
-    site = await loadSiteConfig((url) => fetch(url, { cache: 'no-cache' }), location);
+    site = await /** @type {Promise<import('./lib/siteconfig.js').SiteConfig>} */ (siteConfig);
   } catch (err) {
+    opening?.then((m) => stopAll(m.stream));
     // A config that is there but unusable: say so rather than call the wrong server.
     const p = document.createElement('p');
     p.className = 'notice';
@@ -46,16 +50,11 @@ async function main() {
     document.body.replaceChildren(p);
     return;
   }
-  const params = new URLSearchParams(location.search);
-  /** @type {Login} how we log in; an account once the pre-join page asked for one */
-  let login = firstLogin(location.search);
-  const fromToken = login.kind === 'token' ? tokenName(login.token) : '';
-  const name = (params.get('name') ?? fromToken).trim().slice(0, MAX_NAME);
-  const password = params.get('password') ?? '';
   /**
    * join starts the call with a choice made on the pre-join page (or read
    * from the address); a refusal brings the pre-join page back.
-   * @param {{name: string, password: string, media: import('./ui/media.js').LocalMedia, speaker?: string, login?: Login}} choice
+   * @param {{name: string, password: string, media: import('./ui/media.js').LocalMedia, speaker?: string, login?: Login,
+   *   early?: import('./ui/early.js').EarlyConnection}} choice
    */
   const join = (choice) => {
     if (choice.login) login = choice.login;
@@ -64,7 +63,7 @@ async function main() {
       onRefused: (why, media, need) => prejoinAgain(why, choice.name, choice.password, media, need),
       onRetry: (next) => {
         login = next;
-        join({ ...choice, login: next });
+        join({ ...choice, login: next, early: undefined });
       },
     });
   };
@@ -83,9 +82,9 @@ async function main() {
     account: need === 'account' || login.kind === 'account' ? { username: login.kind === 'account' ? login.username : '' } : null,
     onJoin: join,
   });
-  if (params.get('join') === '1' && name) {
-    const media = await openMedia();
-    join({ name, password, media });
+  if (connection && opening) {
+    const early = await connection;
+    join({ name, password, media: await opening, early });
     return;
   }
   showPrejoin({ room, name, password, problem: '', maxName: MAX_NAME, account: null, onJoin: join });

@@ -54,7 +54,7 @@ test('creating a room makes it an instant room; others and self become occupants
   assert.equal(self.role, 'moderator');
   const join = seen[0];
   assert.equal(join.attrs.to, `${ROOM}/me`);
-  assert.deepEqual(children(join).map((k) => `${k.ns} ${k.name}`), ['http://jabber.org/protocol/muc x', 'http://jabber.org/protocol/nick nick']);
+  assert.deepEqual(children(join).map((k) => `${k.ns} ${k.name}`), ['http://jabber.org/protocol/muc x', 'http://jabber.org/protocol/nick nick', 'http://jabber.org/protocol/caps c']);
   const owner = seen[1];
   assert.equal(owner.attrs.type, 'set');
   const form = children(children(owner)[0])[0];

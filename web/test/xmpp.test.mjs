@@ -109,6 +109,32 @@ test('incoming requests: disco#info lists the Jingle features, ping answers, unk
   assert.deepEqual([byId.b1.attrs.type, cond(byId.b1)], ['error', ['not-acceptable', 'text']]);
 });
 
+test('our capabilities (XEP-0115) hash our disco#info answer, which the node#ver query gets too', async () => {
+  const { client, server } = setup();
+  await client.connect();
+  const c = await client.caps();
+  assert.ok(c);
+  assert.deepEqual([c.ns, attr(c, 'hash'), attr(c, 'node')], ['http://jabber.org/protocol/caps', 'sha-1', 'https://parley.dev/web']);
+  const ws = server.last;
+  const replies = [];
+  server.onStanza = (el) => replies.push(el);
+  const node = `https://parley.dev/web#${attr(c, 'ver')}`;
+  ws.deliver(`<iq xmlns="jabber:client" type="get" id="n1" from="focus.localhost"><query xmlns="http://jabber.org/protocol/disco#info" node="${node}"/></iq>`);
+  ws.deliver('<iq xmlns="jabber:client" type="get" id="n2" from="focus.localhost"><query xmlns="http://jabber.org/protocol/disco#info" node="urn:other"/></iq>');
+  await settle();
+  const [answer, other] = ['n1', 'n2'].map((id) => replies.find((r) => r.attrs.id === id));
+  assert.equal(other.attrs.type, 'error');
+  const q = children(answer)[0];
+  assert.equal(attr(q, 'node'), node);
+  // XEP-0115 §5.1, as the focus computes it (internal/focus/caps.go).
+  const ids = children(q, 'identity').map((i) => `${attr(i, 'category')}/${attr(i, 'type')}//${attr(i, 'name')}`).sort();
+  const feats = children(q, 'feature').map((f) => attr(f, 'var')).sort();
+  assert.ok(feats.includes('http://jabber.org/protocol/caps'));
+  const { createHash } = await import('node:crypto');
+  const want = createHash('sha1').update([...ids, ...feats].map((v) => `${v}<`).join('')).digest('base64');
+  assert.equal(attr(c, 'ver'), want);
+});
+
 test('a dropped connection fails pending requests and reconnects with growing, capped backoff', async () => {
   const { client, server, clock, events } = setup({ backoffInitialMs: 1000, backoffMaxMs: 4000 });
   await client.connect();

@@ -46,10 +46,16 @@ function hooks() {
         mark('ws-first-message');
         if (typeof e.data !== 'string') return;
         for (const [s, m] of inbound) if (e.data.includes(s)) mark(m);
+        // The focus's disco#info probe of the newcomer (the MUC join's own
+        // disco answers are results, not gets).
+        if (e.data.includes('disco#info') && /type=["']get/.test(e.data)) mark('disco-probe');
       });
     }
     send(data) {
-      if (typeof data === 'string') for (const [s, m] of outbound) if (data.includes(s)) mark(m);
+      if (typeof data === 'string') {
+        for (const [s, m] of outbound) if (data.includes(s)) mark(m);
+        if (data.includes('disco#info') && /type=["']result/.test(data)) mark('disco-answered');
+      }
       return super.send(data);
     }
   }
@@ -105,8 +111,8 @@ function hooks() {
 }
 
 // The steps in the order a join goes through them, for the table.
-const STEPS = ['html-response', 'scripts-loaded', 'i18n-loaded', 'dom-content-loaded', 'page-load', 'ws-new', 'ws-open', 'sasl-start', 'sasl-success', 'bind-result',
-  'muc-join-sent', 'muc-joined', 'gum-start', 'gum-done', 'offer-received', 'pc-new', 'srd-start', 'srd-done',
+const STEPS = ['html-response', 'scripts-loaded', 'i18n-loaded', 'config-loaded', 'dom-content-loaded', 'page-load', 'ws-new', 'ws-open', 'sasl-start', 'sasl-success', 'bind-result',
+  'muc-join-sent', 'muc-joined', 'disco-probe', 'disco-answered', 'gum-start', 'gum-done', 'offer-received', 'pc-new', 'srd-start', 'srd-done',
   'answer-created', 'sld-done', 'answer-sent', 'gathering-complete', 'ice-checking', 'ice-connected', 'pc-connected',
   'video-track', 'first-rtp', 'first-frame'];
 
@@ -135,6 +141,7 @@ async function round(browser, base, name) {
           return {
             'html-response': nav?.responseEnd, 'scripts-loaded': end((r) => r.name.endsWith('.js')),
             'i18n-loaded': end((r) => r.name.includes('/i18n/')), scripts: res.filter((r) => r.name.endsWith('.js')).length,
+            'config-loaded': end((r) => r.name.endsWith('/config.json')), configs: res.filter((r) => r.name.endsWith('/config.json')).length,
           };
         });
         return { ...marks, ...timing };

@@ -74,6 +74,15 @@ import { fetchServices, toIceServers, refreshDelay } from './extdisco.js';
  * @property {'all'|'relay'} [icePolicy] default 'all'; 'relay' sends media only through TURN
  * @property {import('./extdisco.js').TurnTransport[]|null} [turnTransports] keep only TURN
  *   servers of these transports; default all of them, and STUN
+ * @property {Connection} [connection] a client made for this call (its url, domain and
+ *   credentials) whose login is already under way; default a new client, logged in by connect()
+ */
+
+/**
+ * @typedef {object} Connection an XMPP client logging in before its call is made: a page
+ *   going straight into a call logs in while the rest of it loads (ui/early.js)
+ * @property {XmppClient} client
+ * @property {Promise<string>} login its connect(): the bound JID
  */
 
 /**
@@ -91,7 +100,7 @@ export class Call extends Emitter {
   constructor(cfg) {
     super();
     this.cfg = cfg; // immutable
-    this.client = new XmppClient({ url: cfg.url, domain: cfg.domain, learnDomain: cfg.learnDomain ?? true, credentials: cfg.credentials ?? null, ...cfg.xmpp });
+    this.client = cfg.connection?.client ?? new XmppClient({ url: cfg.url, domain: cfg.domain, learnDomain: cfg.learnDomain ?? true, credentials: cfg.credentials ?? null, ...cfg.xmpp });
     /** @type {Room|null} set once connected (the room JID needs the learned domain) */
     this.room = null;
     /** @type {Conference|null} */
@@ -106,6 +115,8 @@ export class Call extends Emitter {
     this.status = { phase: 'connecting', media: 'idle', text: 'Connecting…', bad: false };
     this.leaving = false;
     this.mediaRetries = 0; // reconnections made because media failed, since media last connected
+    /** @type {Promise<string>|null} the first login, once connect or start began it (or cfg.connection's) */
+    this.connecting = cfg.connection?.login ?? null;
     /** @type {Promise<RTCIceServer[]>} the STUN/TURN servers, fetched at each login */
     this.iceServers = Promise.resolve([]);
     /** @type {any} the timer that fetches fresh TURN credentials */
@@ -119,12 +130,24 @@ export class Call extends Emitter {
       if (again) this.setStatus({ phase: 'joining', text: 'Reconnected, rejoining the room…', bad: false });
     });
     this.client.on('failed', (err) => this.end(`Could not log in again: ${err.message}`, 'lost'));
+    // A client that logged in before this call was made: its 'online' went by.
+    if (this.client.state === 'online') this.loadIceServers();
   }
 
-  /** start connects, joins the room and waits for the focus to call. */
+  /**
+   * connect logs in, once (or waits for cfg.connection's login): start()
+   * waits for the same login.
+   * @returns {Promise<string>} the bound JID
+   */
+  connect() {
+    this.connecting ??= this.client.connect();
+    return this.connecting;
+  }
+
+  /** start connects (or waits for connect), joins the room and waits for the focus to call. */
   async start() {
     try {
-      await this.client.connect();
+      await this.connect();
     } catch (err) {
       this.setStatus({ phase: 'failed', text: connectProblem(err), bad: true });
       throw err;

@@ -424,7 +424,11 @@ export class Conference extends Emitter {
     try {
       await this.applyOffer(pc, sdp);
       const contents = shape(await this.answerContents(pc));
+      // Our layers' sizes and bitrates (setParameters) are no part of the
+      // answer: they are set while it travels, not before.
+      const tuned = tuneEncodings(this, pc);
       await this.client.request(iq('set', this.cfg.focus, x('jingle', { xmlns: NS.jingle, action, sid, ...attrs }, contents)));
+      await tuned;
     } catch (err) {
       if (this.pc === pc) this.failSession(sid, err);
       return false;
@@ -467,7 +471,6 @@ export class Conference extends Emitter {
   async answerContents(pc) {
     const answer = await pc.createAnswer();
     await pc.setLocalDescription(answer);
-    await tuneEncodings(this, pc);
     const sdp = pc.localDescription?.sdp ?? answer.sdp ?? '';
     return bridge.answerToContents(sdp);
   }

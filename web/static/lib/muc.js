@@ -233,9 +233,12 @@ export class Room extends Emitter {
     /** @type {El[]} */
     const mucKids = [x('history', { maxstanzas: String(this.cfg.historyMaxStanzas) })];
     if (this.cfg.password) mucKids.push(x('password', {}, [this.cfg.password]));
+    // Our capabilities: the focus that knows them calls us at once.
+    const caps = await this.client.caps();
     const pres = x('presence', { xmlns: XNS.client, to: `${this.jid}/${this.nick}` }, [
       x('x', { xmlns: NS.muc }, mucKids),
       x('nick', { xmlns: NS.nick }, [this.cfg.displayName]),
+      ...(caps ? [caps] : []),
       ...this.extras,
     ]);
     const self = await new Promise((resolve, reject) => {

@@ -17,7 +17,7 @@ import * as sasl from './sasl.js';
 import { x, parse, serialize, attr, ns, local } from './xml.js';
 import { NS, JINGLE_FEATURES, XmppError, StanzaError, StreamError, DisconnectedError, browserName, streamErrorCondition } from './xmpp/protocol.js';
 import { waitOpen, openStream, authenticate, bind } from './xmpp/negotiate.js';
-import { requestNow, onIq, discoInfo } from './xmpp/iq.js';
+import { requestNow, onIq, discoInfo, capsElement } from './xmpp/iq.js';
 import { schedulePing, scheduleReconnect } from './xmpp/liveness.js';
 
 export { NS, JINGLE_FEATURES, XmppError, StanzaError, StreamError, TimeoutError, DisconnectedError, AuthError, iq, browserName } from './xmpp/protocol.js';
@@ -132,6 +132,8 @@ export class XmppClient extends Emitter {
     /** @type {any} the scheduled reconnection or ping timer */
     this.timer = null;
     this.lastReceived = 0; // counter bumped on every received element, for the idle ping
+    /** @type {Promise<El|null>|null} our presences' capabilities, once caps() made them */
+    this.capsMade = null;
 
     this.handleIq(NS.discoInfo, 'query', (iq) => {
       if (attr(iq, 'type') !== 'get') throw new StanzaError('bad-request', 'modify');
@@ -156,6 +158,16 @@ export class XmppClient extends Emitter {
       this.state = 'offline';
       throw err;
     }
+  }
+
+  /**
+   * caps is the <c/> (XEP-0115) our presences carry: a hash of our
+   * disco#info answer, made once. Null where it cannot be made.
+   * @returns {Promise<El|null>}
+   */
+  caps() {
+    this.capsMade ??= capsElement(this).catch(() => null);
+    return this.capsMade;
   }
 
   /**

@@ -12,7 +12,7 @@ import { clientConfig, needsLogin, tokenRefused } from '../lib/login.js';
 import { endMeeting } from '../lib/lobby.js';
 import { keepResumption, forgetResumption } from './session.js';
 import { RoomExtras, readState } from '../lib/roomextras.js';
-import { DebugRecorder } from '../lib/debuginfo.js';
+import { traceOf } from './early.js';
 import { byId, show, h } from './dom.js';
 import { stopAll } from './media.js';
 import { t, onLanguageChange, applyTranslations } from './i18n.js';
@@ -64,6 +64,8 @@ import { isPhone } from '../lib/phone.js';
  *   wants a (right) password, or the server an account (it takes no guests, or refused the password)
  * @property {(login: import('../lib/login.js').Login) => void} onRetry start again with another
  *   login (a guest whose resumption token the server refused logs in afresh)
+ * @property {import('./early.js').EarlyConnection} [early] the login the page began for
+ *   these options (ui/early.js); default a new one when the call starts
  */
 
 /**
@@ -102,7 +104,6 @@ class CallView {
     this.roomStays = true;
     /** @type {Map<string, string>} every display name seen, by nick (to name who ended the meeting) */
     this.seenNames = new Map();
-    this.recorder = new DebugRecorder();
     this.renderQueued = false;
     this.pinsSent = ''; // the stream ids last sent as pinned (sendPins), space-separated
     this.heightsSent = ''; // the tile heights last sent (sendHeights), serialized
@@ -132,6 +133,7 @@ class CallView {
       focus: opts.site.focus,
       credentials: login.credentials,
       xmpp: { mechanisms: login.mechanisms },
+      connection: opts.early,
       room: opts.room,
       nick: opts.name,
       displayName: opts.name,
@@ -140,14 +142,12 @@ class CallView {
       icePolicy: params.get('ice') === 'relay' ? 'relay' : 'all',
       turnTransports,
     });
+    /** the signalling trace of the debug file, from the first stanza */
+    this.recorder = opts.early?.recorder ?? traceOf(this.call.client);
     // The user's video quality setting reaches the SFU as the cap on the
     // simulcast layer it forwards to us (SIGNALLING.md §3b').
     if (prefs.quality() !== 'high') this.call.setReceiveVideo({ quality: prefs.quality() });
     if (prefs.sendQuality() !== 'high') this.call.setSendQuality(prefs.sendQuality());
-    this.call.client.on('traffic', (dir, xml) => {
-      this.recorder.addTrace(dir, xml);
-      if (params.get('debug') === '1') console.debug(`xmpp ${dir}: ${xml}`);
-    });
     // A new network (Wi-Fi to mobile, a VPN coming up) needs new ICE candidates.
     window.addEventListener('online', () => this.call.restartIce('the network changed'), { signal: this.abort.signal });
     // A resized window (or side panel) changes the tiles' sizes, and so

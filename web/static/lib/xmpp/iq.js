@@ -120,14 +120,46 @@ export function replyError(client, iq, condition, type, text, extra) {
   reply(client, iq, 'error', [x('error', { type }, kidsOfError)]);
 }
 
-/** discoInfo answers disco#info on our full JID (docs/SIGNALLING.md §1). @param {XmppClient} client @param {El} iq */
+/** CAPS_NODE names parley's web client in its entity capabilities (XEP-0115). */
+export const CAPS_NODE = 'https://parley.dev/web';
+
+/** @param {XmppClient} client @returns {string[]} the features discoInfo lists, sorted */
+function discoFeatures(client) {
+  return [...new Set([NS.discoInfo, NS.ping, NS.caps, ...client.cfg.features])].sort();
+}
+
+/**
+ * discoInfo answers disco#info on our full JID (docs/SIGNALLING.md §1),
+ * also for our capabilities' node (CAPS_NODE#ver).
+ * @param {XmppClient} client
+ * @param {El} iq
+ */
 export function discoInfo(client, iq) {
   const q = child(iq, 'query', NS.discoInfo);
-  if (q && attr(q, 'node')) throw new StanzaError('item-not-found');
+  const node = q ? attr(q, 'node') : undefined;
+  if (node && !node.startsWith(`${CAPS_NODE}#`)) throw new StanzaError('item-not-found');
   const id = client.cfg.identity;
-  const features = [...new Set([NS.discoInfo, NS.ping, ...client.cfg.features])].sort();
-  return x('query', { xmlns: NS.discoInfo }, [
+  return x('query', { xmlns: NS.discoInfo, ...(node ? { node } : {}) }, [
     x('identity', { category: id.category, type: id.type, name: id.name }),
-    ...features.map((v) => x('feature', { var: v })),
+    ...discoFeatures(client).map((v) => x('feature', { var: v })),
   ]);
+}
+
+/**
+ * capsElement makes the <c/> of our presence (XEP-0115): the SHA-1
+ * verification string (§5.1) of what discoInfo answers, with which the
+ * focus calls us without asking our disco#info first once it has seen
+ * that string verified. Null where the page has no SubtleCrypto (an
+ * insecure page, which has no camera either).
+ * @param {XmppClient} client
+ * @returns {Promise<El|null>}
+ */
+export async function capsElement(client) {
+  const subtle = globalThis.crypto?.subtle;
+  if (!subtle) return null;
+  const id = client.cfg.identity;
+  const s = [`${id.category}/${id.type}//${id.name}`, ...discoFeatures(client)].map((v) => `${v}<`).join('');
+  const sum = new Uint8Array(await subtle.digest('SHA-1', new TextEncoder().encode(s)));
+  const ver = btoa(String.fromCharCode(...sum));
+  return x('c', { xmlns: NS.caps, hash: 'sha-1', node: CAPS_NODE, ver });
 }

@@ -16,6 +16,7 @@ export const NS = Object.freeze({
   stanzas: 'urn:ietf:params:xml:ns:xmpp-stanzas',
   streams: 'urn:ietf:params:xml:ns:xmpp-streams',
   discoInfo: 'http://jabber.org/protocol/disco#info',
+  caps: 'http://jabber.org/protocol/caps',
   ping: 'urn:xmpp:ping',
 });
 
