@@ -301,6 +301,15 @@ func (p *Peer) Tracks() []*Track {
 	return p.media.trackList()
 }
 
+// ResendStats counts the packets we publish that the SFU asked for again
+// (NACKs), resent and not resent by reason; zero without media.
+func (p *Peer) ResendStats() ResendStats {
+	if p.media == nil {
+		return ResendStats{}
+	}
+	return p.media.resends.snapshot()
+}
+
 // Close leaves the room and ends its media. It does not close the Conn.
 func (p *Peer) Close() error {
 	select {

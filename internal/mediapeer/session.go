@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -49,6 +50,8 @@ type session struct {
 	layered   *layeredVideo                    // VideoLayers' tracks, made with local; guarded by mu
 	madeLocal bool                             // local and layered are made; guarded by mu
 	stopped   bool                             // guarded by mu; set by close
+
+	resends resendCounts // what our resenders did, over every PeerConnection; safe for concurrent use
 }
 
 // newSession prepares a room's media; Peer.Join starts its loop.
@@ -313,8 +316,8 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, err
 	}
-	registry := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, registry); err != nil {
+	registry, err := s.interceptors(me)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := registerAudioLevel(me, registry); err != nil {
@@ -347,6 +350,31 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 	}
 	pc.OnTrack(s.onTrack)
 	return pc, mux, nil
+}
+
+// interceptors is Pion's default chain less two parts: its NACK responder,
+// replaced by ours (resend.go), and its stats interceptor, whose per-packet
+// bookkeeping nothing here reads (we count received packets ourselves, rx.go).
+func (s *session) interceptors(me *webrtc.MediaEngine) (*interceptor.Registry, error) {
+	registry := &interceptor.Registry{}
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	registry.Add(resendFactory{counts: &s.resends})
+	registry.Add(generator)
+	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(me, registry); err != nil {
+		return nil, err
+	}
+	return registry, nil
 }
 
 // attachTracks adds what we publish to the SFU's m-lines for us. The local
