@@ -288,3 +288,7 @@ func (r *Room) ResendStats() ResendStats {
 	return ResendStats{Resent: s.Resent, RefusedUnknown: s.RefusedUnknown, RefusedOld: s.RefusedOld,
 		RefusedSpacing: s.RefusedSpacing, RefusedCredit: s.RefusedCredit}
 }
+
+// MediaConnected is closed when the room's media first connects (ICE and
+// DTLS done); it is never closed in a room joined without media.
+func (r *Room) MediaConnected() <-chan struct{} { return r.peer.MediaConnected() }

@@ -39,6 +39,12 @@ type Config struct {
 	ShareConnections bool
 	// Ramp spreads the joins evenly over this time. Default 0: all at once.
 	Ramp time.Duration
+	// JoinConcurrency, above 0, bounds the joins in progress (connecting,
+	// joining, and the media session up to its first packet sent): the
+	// next one starts when one of them is done. It keeps the load
+	// generator's own CPU (DTLS handshakes, key generation) from deciding
+	// whether joins time out. Default 0: no bound.
+	JoinConcurrency int
 	// Settle bounds the wait for media to flow between everyone before the
 	// window. Default 30 s.
 	Settle time.Duration
@@ -99,6 +105,9 @@ type Summary struct {
 	Simulcast bool `json:"simulcast"`
 	LastN     int  `json:"last_n"`
 	Speakers  int  `json:"speakers"`
+	// Resends are what the SFU asked our publishers for again (NACKs),
+	// over the whole run: the packets resent and those refused by reason.
+	Resends sdk.ResendStats `json:"resends"`
 	// Errors counts failed connections and joins, missing tracks and
 	// connections lost during the run; ErrorSamples shows the first few.
 	Errors       int          `json:"errors"`
@@ -135,7 +144,7 @@ func (c *Config) setDefaults() error {
 	if c.Participants == 0 {
 		c.Participants = 2
 	}
-	if c.Rooms < 0 || c.Participants < 0 || c.Duration < 0 || c.Ramp < 0 || c.Settle < 0 || c.LastN < 0 || c.Speakers < 0 {
+	if c.Rooms < 0 || c.Participants < 0 || c.Duration < 0 || c.Ramp < 0 || c.JoinConcurrency < 0 || c.Settle < 0 || c.LastN < 0 || c.Speakers < 0 {
 		return fmt.Errorf("%w: negative sizes or times", ErrConfig)
 	}
 	if c.Duration == 0 {
@@ -223,6 +232,10 @@ func (r *run) joinAll(ctx context.Context) {
 		r.connectShared(ctx)
 	}
 	var wg sync.WaitGroup
+	var slots chan struct{} // JoinConcurrency tokens; nil for no bound
+	if cfg.JoinConcurrency > 0 {
+		slots = make(chan struct{}, cfg.JoinConcurrency)
+	}
 	start := time.Now()
 	for n, p := range r.parts {
 		var share *sdk.Client
@@ -244,6 +257,14 @@ func (r *run) joinAll(ctx context.Context) {
 					return
 				}
 			}
+			if slots != nil {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					p.err = ctx.Err()
+					return
+				}
+			}
 			jctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
 			var media *sdk.Media
@@ -251,6 +272,12 @@ func (r *run) joinAll(ctx context.Context) {
 				media = cfg.media(p.idx)
 			}
 			p.join(jctx, r.sdkConfig(), media, share)
+			if slots != nil {
+				if media != nil {
+					p.awaitMedia(jctx)
+				}
+				<-slots
+			}
 		}()
 	}
 	wg.Wait()

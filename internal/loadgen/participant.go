@@ -111,3 +111,16 @@ func (p *participant) join(ctx context.Context, cfg sdk.Config, media *sdk.Media
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// awaitMedia waits until the participant's media is connected, or ctx
+// ends, or it is not in its room.
+func (p *participant) awaitMedia(ctx context.Context) {
+	if p.seat == nil {
+		return
+	}
+	select {
+	case <-p.seat.MediaConnected():
+	case <-p.seat.Done():
+	case <-ctx.Done():
+	}
+}

@@ -310,6 +310,15 @@ func (p *Peer) ResendStats() ResendStats {
 	return p.media.resends.snapshot()
 }
 
+// MediaConnected is closed when our media first connects (ICE and DTLS
+// done, the first PeerConnection "connected"); never closed without media.
+func (p *Peer) MediaConnected() <-chan struct{} {
+	if p.media == nil {
+		return nil
+	}
+	return p.media.connected
+}
+
 // Close leaves the room and ends its media. It does not close the Conn.
 func (p *Peer) Close() error {
 	select {

@@ -37,6 +37,9 @@ type session struct {
 	stop  chan struct{}           // closed by close
 	once  sync.Once               // closes stop
 
+	connected     chan struct{} // closed when a PeerConnection first reaches "connected"
+	connectedOnce sync.Once     // closes connected
+
 	mu        sync.Mutex
 	pc        *webrtc.PeerConnection           // guarded by mu; nil until the focus calls
 	mux       ice.UDPMux                       // guarded by mu
@@ -57,6 +60,7 @@ type session struct {
 // newSession prepares a room's media; Peer.Join starts its loop.
 func newSession(p *Peer) *session {
 	s := &session{p: p, queue: make(chan *xmlstream.Element, jingleQueueSize), stop: make(chan struct{}),
+		connected: make(chan struct{}),
 		owners: make(map[string]string), tracks: make(map[string]*Track)}
 	return s
 }
@@ -349,6 +353,11 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 		return nil, nil, err
 	}
 	pc.OnTrack(s.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			s.connectedOnce.Do(func() { close(s.connected) })
+		}
+	})
 	return pc, mux, nil
 }
 
