@@ -21,7 +21,7 @@ type participant struct {
 	connectMS float64                  // -1 when the connection is shared and was made elsewhere
 	joinMS    float64                  // presence sent to room entered
 	joinedAt  time.Time                // when the join returned
-	mediaMS   float64                  // join to receiving every other participant; -1 until then
+	mediaMS   float64                  // its room's last join to receiving every other participant; -1 until then
 	err       error                    // why it is not in the room
 	before    map[sdk.Track]count      // track counters at the start of the window
 	video     *videoClocks             // frames of the videos it receives; nil without media
