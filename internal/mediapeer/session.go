@@ -61,7 +61,7 @@ type session struct {
 func newSession(p *Peer) *session {
 	s := &session{p: p, queue: make(chan *xmlstream.Element, jingleQueueSize), stop: make(chan struct{}),
 		connected: make(chan struct{}),
-		owners: make(map[string]string), tracks: make(map[string]*Track)}
+		owners:    make(map[string]string), tracks: make(map[string]*Track)}
 	return s
 }
 
