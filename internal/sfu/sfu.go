@@ -86,7 +86,8 @@ type SFU struct {
 	estMu      sync.Mutex                       // guards estimators
 	estimators map[string]cc.BandwidthEstimator // by peer connection id, until its participant takes it
 
-	totals totals // safe for concurrent use (stats.go)
+	totals totals         // safe for concurrent use (stats.go)
+	queues readQueueDrops // packets dropped by Pion's full read queues (readqueue.go); safe for concurrent use
 }
 
 // New builds an SFU on cfg.UDPConn (and cfg.TCPListener).
@@ -158,6 +159,10 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	// lines for twelve joins. The SFU logs what matters itself.
 	loggers := pionlog.Factory{Log: s.log, Levels: pionlog.Untrusted()}
 	se := webrtc.SettingEngine{LoggerFactory: loggers}
+	// Bounded SRTP and SRTCP read queues, their drops counted (readqueue.go).
+	// A BufferFactory also keeps Pion from reading RTX repair streams
+	// before anyone asks; the SFU negotiates no RTX.
+	se.BufferFactory = s.queues.newReadQueue
 	s.out = newBatchConn(s.cfg.UDPConn)
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		UDPConn: s.out,
