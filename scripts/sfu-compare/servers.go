@@ -291,14 +291,20 @@ func runParley(o *options, n int, r *result) error {
 	}
 	srv, err := startServer(o, "parley", "127.0.0.1:38080", dir, o.parley, "serve", "--listen", "127.0.0.1:38080",
 		"--c2s", "", "--admin", "", "--domain", "localhost", "--data", filepath.Join(dir, "data"),
-		"--public-ip", "127.0.0.1", "--log-level", "error")
+		"--public-ip", "127.0.0.1", "--log-level", "error",
+		// The whole load comes from 127.0.0.1: lift the front door's
+		// per-source limits, which the peers do not have (64 logins in
+		// progress and 50 DTLS handshakes a second per address).
+		"--admission-unauth-per-source", "100000", "--admission-guest-per-source", "100000",
+		"--admission-pending-per-source", "100000", "--admission-stun-rate", "-1",
+		"--admission-dtls-rate", "-1", "--admission-allocate-rate", "-1")
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 	cmd := exec.Command(o.parley, "load", "--server", "ws://127.0.0.1:38080/xmpp-websocket", "--domain", "localhost",
 		"--rooms", strconv.Itoa(n/5), "--participants", "5", "--duration", o.window.String(),
-		"--settle", o.settle.String(), "--json", "--server-pid", strconv.Itoa(srv.pid()))
+		"--settle", o.settle.String(), "--join-concurrency", strconv.Itoa(o.joins), "--json", "--server-pid", strconv.Itoa(srv.pid()))
 	cmd.Stderr = io.Discard
 	out, err := cmd.Output()
 	if err != nil && len(out) == 0 {
