@@ -137,7 +137,13 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	// NACKs towards publishers only: the SFU answers its subscribers' NACKs
 	// itself, from one cached copy of each packet (packetcache.go), where
 	// Pion's responder would keep a copy per subscriber.
-	generator, err := nack.NewGeneratorInterceptor()
+	// At most ten NACKs per missing packet, as libwebrtc's NackRequester
+	// (kMaxNackRetries): Pion's default asks every 100 ms for as long as
+	// the packet is among the last 512, and a packet the SFU decrypted but
+	// could not queue (readqueue.go) never comes, SRTP refusing its
+	// resending as a replay; under overload that was over twice the
+	// publishers' packet rate in NACKed packets (docs/BENCHMARKS.md).
+	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNacksPerPacket))
 	if err != nil {
 		return fmt.Errorf("sfu: nack interceptor: %w", err)
 	}
@@ -220,6 +226,10 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	)
 	return nil
 }
+
+// maxNacksPerPacket bounds the NACKs the SFU sends a publisher for one
+// missing packet.
+const maxNacksPerPacket = 10
 
 // configureBWE sets up the send-side bandwidth estimate towards each
 // participant: transport-wide sequence numbers on what the SFU sends, and
