@@ -290,7 +290,7 @@ func (r *run) joinAll(ctx context.Context) {
 			p.join(jctx, r.sdkConfig(), media, share)
 			if slots != nil {
 				if media != nil {
-					p.awaitMedia(jctx)
+					p.awaitMedia(jctx, cfg.Settle) // a join that never connects holds its slot no longer
 				}
 				<-slots
 			}

@@ -112,15 +112,18 @@ func (p *participant) join(ctx context.Context, cfg sdk.Config, media *sdk.Media
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// awaitMedia waits until the participant's media is connected, or ctx
-// ends, or it is not in its room.
-func (p *participant) awaitMedia(ctx context.Context) {
+// awaitMedia waits until the participant's media is connected, or for
+// at most limit, or until ctx ends or it is not in its room.
+func (p *participant) awaitMedia(ctx context.Context, limit time.Duration) {
 	if p.seat == nil {
 		return
 	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
 	select {
 	case <-p.seat.MediaConnected():
 	case <-p.seat.Done():
+	case <-t.C:
 	case <-ctx.Done():
 	}
 }
