@@ -207,3 +207,11 @@ func (st *resendStream) resend(seq uint16, now time.Time) {
 	h := s.header // the writer may change its copy (extensions)
 	_, _ = st.writer.Write(&h, s.payload[:s.payloadLen], interceptor.Attributes{})
 }
+
+// NewResender returns the NACK responder that the SDK's PeerConnections
+// use, for another Pion stack (scripts/sfu-compare's load against other
+// SFUs), and a function that reads what all its instances did.
+func NewResender() (interceptor.Factory, func() ResendStats) {
+	counts := &resendCounts{}
+	return resendFactory{counts: counts}, counts.snapshot
+}

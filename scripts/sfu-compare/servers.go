@@ -17,7 +17,10 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+
+	"parley.dev/parley/internal/mediapeer"
 )
 
 // joinFunc joins participant id to room, publishing, its subscriber
@@ -150,7 +153,7 @@ func (w *peakWatch) stop() float64 {
 
 // loadAPI is the pion API of the in-process load's own peer connections
 // (Galène's): loopback only, receiver reports, NACKs and TWCC feedback
-// like a browser's, no NACK responder copies (we publish with no loss).
+// like a browser's, and parley load's NACK responder.
 func loadAPI() (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -163,9 +166,18 @@ func loadAPI() (*webrtc.API, error) {
 	if err := webrtc.ConfigureTWCCSender(me, reg); err != nil {
 		return nil, err
 	}
-	if err := webrtc.ConfigureNack(me, reg); err != nil {
+	// NACKs both ways, answered as parley load answers them (a browser's
+	// rules: within 1 s, once per 100 ms, no more bytes than the media),
+	// not by Pion's responder, which resends every packet each time asked.
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return nil, err
 	}
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	resender, _ := mediapeer.NewResender()
+	reg.Add(resender)
+	reg.Add(generator)
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
