@@ -269,3 +269,26 @@ type TrackStats struct {
 	First    time.Time     // when the first packet arrived; zero before
 	Last     time.Time     // when the latest packet arrived
 }
+
+// ResendStats counts the packets we publish that the SFU asked for again
+// (NACKs): resent, and not resent by reason. A packet is resent as a
+// browser does it: within a second of sending, at most once per 100 ms,
+// and never more bytes than the media itself.
+type ResendStats struct {
+	Resent         uint64 // packets resent
+	RefusedUnknown uint64 // never sent, or no longer kept
+	RefusedOld     uint64 // sent more than a second before
+	RefusedSpacing uint64 // resent less than 100 ms before
+	RefusedCredit  uint64 // over the resending budget
+}
+
+// ResendStats returns the room's resend counts so far; zero without media.
+func (r *Room) ResendStats() ResendStats {
+	s := r.peer.ResendStats()
+	return ResendStats{Resent: s.Resent, RefusedUnknown: s.RefusedUnknown, RefusedOld: s.RefusedOld,
+		RefusedSpacing: s.RefusedSpacing, RefusedCredit: s.RefusedCredit}
+}
+
+// MediaConnected is closed when the room's media first connects (ICE and
+// DTLS done); it is never closed in a room joined without media.
+func (r *Room) MediaConnected() <-chan struct{} { return r.peer.MediaConnected() }

@@ -30,6 +30,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	media := fs.Bool("media", true, "publish synthetic video (~1 Mbit/s, 30 fps) and audio (Opus, 50 packets/s) and receive everyone; false: signalling only")
 	fs.BoolVar(&cfg.ShareConnections, "share-connections", false, "participant i of every room uses one shared connection")
 	fs.DurationVar(&cfg.Ramp, "ramp", 0, "spread the joins over this time (default: all at once)")
+	fs.IntVar(&cfg.JoinConcurrency, "join-concurrency", 0, "at most N joins in progress at once, each until its media connects (0: no bound)")
 	fs.DurationVar(&cfg.Settle, "settle", 0, "how long to wait for media to flow before measuring (default 30s)")
 	fs.BoolVar(&cfg.Simulcast, "simulcast", false, "publish the video as three simulcast layers (180, 360 and 720 lines; ~150 kbit/s, 1 and 1.5 Mbit/s), as a browser does")
 	fs.IntVar(&cfg.LastN, "last-n", 0, "each subscriber asks for the camera of only the N most recent speakers (0: all)")
@@ -83,6 +84,9 @@ func printSummary(w io.Writer, s *loadgen.Summary) {
 			s.LossPct, s.JitterMS.Mean, s.JitterMS.Max, s.RecvKbps.Mean, s.RecvKbps.Min, s.RecvPackets)
 		fmt.Fprintf(w, "server egress %.2f Mbit/s to our subscribers  videos per subscriber mean %.1f min %.0f max %.0f\n",
 			s.EgressKbps/1000, s.Videos.Mean, s.Videos.Min, s.Videos.Max)
+		r := s.Resends
+		fmt.Fprintf(w, "resent on the SFU's NACKs %d packets; not resent: %d unknown, %d over 1 s old, %d within 100 ms, %d over budget\n",
+			r.Resent, r.RefusedUnknown, r.RefusedOld, r.RefusedSpacing, r.RefusedCredit)
 		fmt.Fprintf(w, "freezes (no frame for over %v) %d, %.2f s in all, %.3f%% of the time watched\n",
 			loadgen.FreezeGap, s.Freezes, s.FrozenS, s.FrozenPct)
 	}

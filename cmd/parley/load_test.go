@@ -15,7 +15,8 @@ import (
 // TestLoadSmallRunHasNoErrorsAndNoLoss is "parley load" at a small size
 // against an in-process parley: every participant receives every other,
 // with no loss on loopback. The server runs in this process, so
-// --server-pid is our own.
+// --server-pid is our own. At most two joins are in progress at once
+// (--join-concurrency), each until its media connects.
 func TestLoadSmallRunHasNoErrorsAndNoLoss(t *testing.T) {
 	srv, err := testserver.Start(testserver.Config{})
 	if err != nil {
@@ -24,7 +25,7 @@ func TestLoadSmallRunHasNoErrorsAndNoLoss(t *testing.T) {
 	defer srv.Close()
 	var out, errOut bytes.Buffer
 	code := run([]string{"load", "--server", srv.WebSocket, "--domain", srv.Domain, "--rooms", "2",
-		"--participants", "3", "--duration", "2s", "--json", "--server-pid", strconv.Itoa(os.Getpid())},
+		"--participants", "3", "--duration", "2s", "--join-concurrency", "2", "--json", "--server-pid", strconv.Itoa(os.Getpid())},
 		strings.NewReader(""), &out, &errOut)
 	var s loadgen.Summary
 	if err := json.Unmarshal(out.Bytes(), &s); err != nil {
@@ -56,7 +57,7 @@ func TestLoadSmallRunHasNoErrorsAndNoLoss(t *testing.T) {
 	}
 	for _, field := range []string{`"join_ms"`, `"p50"`, `"p95"`, `"max"`, `"loss_pct"`, `"jitter_ms"`, `"recv_kbps"`,
 		`"participants"`, `"errors"`, `"cpu_seconds"`, `"peak_rss_mb"`, `"egress_kbps"`, `"freezes"`, `"frozen_pct"`,
-		`"videos_per_subscriber"`, `"simulcast"`, `"last_n"`} {
+		`"videos_per_subscriber"`, `"simulcast"`, `"last_n"`, `"resends"`} {
 		if !strings.Contains(out.String(), field) {
 			t.Errorf("the JSON summary lacks %s", field)
 		}

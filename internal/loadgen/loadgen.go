@@ -39,8 +39,14 @@ type Config struct {
 	ShareConnections bool
 	// Ramp spreads the joins evenly over this time. Default 0: all at once.
 	Ramp time.Duration
-	// Settle bounds the wait for media to flow between everyone before the
-	// window. Default 30 s.
+	// JoinConcurrency, above 0, bounds the joins in progress (connecting,
+	// joining, and the media session up to its first packet sent): the
+	// next one starts when one of them is done. It keeps the load
+	// generator's own CPU (DTLS handshakes, key generation) from deciding
+	// whether joins time out. Default 0: no bound.
+	JoinConcurrency int
+	// Settle bounds the wait, from a room's last join, for media to flow
+	// between everyone of the room, before the window. Default 30 s.
 	Settle time.Duration
 	// Simulcast publishes the synthetic video as three simulcast layers
 	// (180, 360 and 720 lines, about 150 kbit/s, 1 and 1.5 Mbit/s), as a
@@ -72,7 +78,8 @@ type Summary struct {
 	DurationS    float64 `json:"duration_s"` // the measurement window
 	// ConnectMS is dial, TLS, SASL and bind; JoinMS is the MUC join (a
 	// room's creator also unlocks it); MediaMS is from joining to receiving
-	// every other participant of the room.
+	// every other participant of the room, timed from the room's last
+	// join (when joins are bounded, early joiners wait for the late).
 	ConnectMS Dist  `json:"connect_ms"`
 	JoinMS    Dist  `json:"join_ms"`
 	MediaMS   *Dist `json:"media_ms,omitempty"`
@@ -99,6 +106,9 @@ type Summary struct {
 	Simulcast bool `json:"simulcast"`
 	LastN     int  `json:"last_n"`
 	Speakers  int  `json:"speakers"`
+	// Resends are what the SFU asked our publishers for again (NACKs),
+	// over the whole run: the packets resent and those refused by reason.
+	Resends sdk.ResendStats `json:"resends"`
 	// Errors counts failed connections and joins, missing tracks and
 	// connections lost during the run; ErrorSamples shows the first few.
 	Errors       int          `json:"errors"`
@@ -135,7 +145,7 @@ func (c *Config) setDefaults() error {
 	if c.Participants == 0 {
 		c.Participants = 2
 	}
-	if c.Rooms < 0 || c.Participants < 0 || c.Duration < 0 || c.Ramp < 0 || c.Settle < 0 || c.LastN < 0 || c.Speakers < 0 {
+	if c.Rooms < 0 || c.Participants < 0 || c.Duration < 0 || c.Ramp < 0 || c.JoinConcurrency < 0 || c.Settle < 0 || c.LastN < 0 || c.Speakers < 0 {
 		return fmt.Errorf("%w: negative sizes or times", ErrConfig)
 	}
 	if c.Duration == 0 {
@@ -173,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	r.joinAll(ctx)
 	defer r.leaveAll()
 	if !cfg.SignallingOnly {
-		r.settle(ctx)
+		r.settle()
 		if cfg.LastN > 0 {
 			r.askLastN(ctx)
 		}
@@ -194,8 +204,9 @@ type run struct {
 	shared      []*sdk.Client  // the shared connections, with ShareConnections
 	serverStart procUsage
 
-	mu     sync.Mutex // guards errors
-	errors []string   // what went wrong, in order
+	mu     sync.Mutex            // guards errors and rooms' counts
+	errors []string              // what went wrong, in order
+	rooms  map[string]*roomJoins // by room name; the map is written by joinAll before its goroutines start
 }
 
 func (r *run) fail(format string, args ...any) {
@@ -219,26 +230,52 @@ func (r *run) joinAll(ctx context.Context) {
 				nick: fmt.Sprintf("p%d", i+1), idx: i, mediaMS: -1})
 		}
 	}
+	r.rooms = map[string]*roomJoins{}
+	for _, p := range r.parts {
+		if r.rooms[p.room] == nil {
+			r.rooms[p.room] = &roomJoins{complete: make(chan struct{})}
+		}
+		r.rooms[p.room].remaining++
+	}
 	if cfg.ShareConnections {
 		r.connectShared(ctx)
 	}
 	var wg sync.WaitGroup
+	var slots chan struct{} // JoinConcurrency tokens; nil for no bound
+	if cfg.JoinConcurrency > 0 {
+		slots = make(chan struct{}, cfg.JoinConcurrency)
+	}
 	start := time.Now()
 	for n, p := range r.parts {
 		var share *sdk.Client
 		if cfg.ShareConnections {
 			if share = r.shared[p.idx]; share == nil {
 				p.err = fmt.Errorf("%s: its shared connection failed", p.nick)
+				r.joinDone(p)
 				continue
 			}
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			finished := false
+			defer func() {
+				if !finished {
+					r.joinDone(p)
+				}
+			}()
 			if cfg.Ramp > 0 {
 				at := start.Add(cfg.Ramp * time.Duration(n) / time.Duration(len(r.parts)))
 				select {
 				case <-time.After(time.Until(at)):
+				case <-ctx.Done():
+					p.err = ctx.Err()
+					return
+				}
+			}
+			if slots != nil {
+				select {
+				case slots <- struct{}{}:
 				case <-ctx.Done():
 					p.err = ctx.Err()
 					return
@@ -251,6 +288,17 @@ func (r *run) joinAll(ctx context.Context) {
 				media = cfg.media(p.idx)
 			}
 			p.join(jctx, r.sdkConfig(), media, share)
+			if slots != nil {
+				if media != nil {
+					p.awaitMedia(jctx, cfg.Settle) // a join that never connects holds its slot no longer
+				}
+				<-slots
+			}
+			rj := r.joinDone(p)
+			finished = true
+			if media != nil && p.seat != nil {
+				r.awaitRoomMedia(ctx, p, rj)
+			}
 		}()
 	}
 	wg.Wait()
@@ -286,38 +334,85 @@ func (r *run) byRoom() map[string][]*participant {
 	return out
 }
 
-// settle waits until everyone receives everyone else of their room.
-func (r *run) settle(ctx context.Context) {
-	rooms := r.byRoom()
+// roomJoins follows one room's joins: media is timed from the last of them.
+type roomJoins struct {
+	remaining int           // members whose join has not finished; guarded by run.mu
+	complete  chan struct{} // closed when remaining reaches 0
+	last      time.Time     // the latest successful join; written before complete closes
+}
+
+// joinDone marks p's join finished, successful or not, and returns its
+// room's joins.
+func (r *run) joinDone(p *participant) *roomJoins {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rj := r.rooms[p.room]
+	rj.remaining--
+	if rj.remaining == 0 {
+		for _, o := range r.members(p.room) {
+			if o.seat != nil && o.joinedAt.After(rj.last) {
+				rj.last = o.joinedAt
+			}
+		}
+		close(rj.complete)
+	}
+	return rj
+}
+
+// members returns the participants of room, joined or not.
+func (r *run) members(room string) []*participant {
+	var out []*participant
+	for _, p := range r.parts {
+		if p.room == room {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// awaitRoomMedia waits, once everyone of p's room has finished joining,
+// until p receives all the others, for up to Settle; it sets p.mediaMS to
+// the time from the room's last join, or leaves it at -1.
+func (r *run) awaitRoomMedia(ctx context.Context, p *participant, rj *roomJoins) {
+	select {
+	case <-rj.complete:
+	case <-ctx.Done():
+		return
+	}
+	var members []*participant
+	for _, o := range r.members(p.room) {
+		if o.seat != nil {
+			members = append(members, o)
+		}
+	}
 	deadline := time.Now().Add(r.cfg.Settle)
-	for {
-		waiting := ""
-		for _, members := range rooms {
-			for _, p := range members {
-				if p.mediaMS >= 0 {
-					continue
-				}
-				if m := p.missing(members, r.cfg.LastN); m != "" {
-					waiting = m
-					continue
-				}
-				p.mediaMS = ms(time.Since(p.joinedAt))
-			}
-		}
-		if waiting == "" {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for p.missing(members, r.cfg.LastN) != "" {
+		if time.Now().After(deadline) {
 			return
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			for _, members := range rooms {
-				for _, p := range members {
-					if m := p.missing(members, r.cfg.LastN); m != "" {
-						r.fail("after %v: %s", r.cfg.Settle, m)
-					}
-				}
-			}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
+	}
+	p.mediaMS = ms(time.Since(rj.last))
+}
+
+// settle reports those who did not receive everyone else of their room
+// within Settle of its last join (joinAll waited for that).
+func (r *run) settle() {
+	for _, members := range r.byRoom() {
+		for _, p := range members {
+			if p.mediaMS >= 0 {
+				continue
+			}
+			if m := p.missing(members, r.cfg.LastN); m != "" {
+				r.fail("after %v: %s", r.cfg.Settle, m)
+			}
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ func TestParseProc(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	for _, cfg := range []Config{{}, {Server: "ws://127.0.0.1:1/x", Rooms: -1}, {Server: "ws://127.0.0.1:1/x", Duration: -time.Second}} {
+	for _, cfg := range []Config{{}, {Server: "ws://127.0.0.1:1/x", Rooms: -1}, {Server: "ws://127.0.0.1:1/x", Duration: -time.Second}, {Server: "ws://127.0.0.1:1/x", JoinConcurrency: -1}} {
 		if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: %v, want ErrConfig", cfg, err)
 		}

@@ -106,6 +106,7 @@ func (r *run) measure(ctx context.Context, smp *sampler) *Summary {
 		DurationS: round3(window.Seconds()), Simulcast: r.cfg.Simulcast, LastN: r.cfg.LastN, Speakers: r.cfg.Speakers}
 	r.lostConnections()
 	r.summarizeJoins(sum)
+	r.summarizeResends(sum)
 	if !r.cfg.SignallingOnly {
 		r.summarizeMedia(sum, window)
 		r.summarizeFreezes(sum, start, start.Add(window))
@@ -159,6 +160,21 @@ func (r *run) summarizeJoins(sum *Summary) {
 	if !r.cfg.SignallingOnly {
 		d := distOf(media).rounded()
 		sum.MediaMS = &d
+	}
+}
+
+// summarizeResends adds up what the SFU asked our publishers to resend.
+func (r *run) summarizeResends(sum *Summary) {
+	for _, p := range r.parts {
+		if p.seat == nil {
+			continue
+		}
+		st := p.seat.ResendStats()
+		sum.Resends.Resent += st.Resent
+		sum.Resends.RefusedUnknown += st.RefusedUnknown
+		sum.Resends.RefusedOld += st.RefusedOld
+		sum.Resends.RefusedSpacing += st.RefusedSpacing
+		sum.Resends.RefusedCredit += st.RefusedCredit
 	}
 }
 

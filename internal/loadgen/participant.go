@@ -21,7 +21,7 @@ type participant struct {
 	connectMS float64                  // -1 when the connection is shared and was made elsewhere
 	joinMS    float64                  // presence sent to room entered
 	joinedAt  time.Time                // when the join returned
-	mediaMS   float64                  // join to receiving every other participant; -1 until then
+	mediaMS   float64                  // its room's last join to receiving every other participant; -1 until then
 	err       error                    // why it is not in the room
 	before    map[sdk.Track]count      // track counters at the start of the window
 	video     *videoClocks             // frames of the videos it receives; nil without media
@@ -111,3 +111,19 @@ func (p *participant) join(ctx context.Context, cfg sdk.Config, media *sdk.Media
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// awaitMedia waits until the participant's media is connected, or for
+// at most limit, or until ctx ends or it is not in its room.
+func (p *participant) awaitMedia(ctx context.Context, limit time.Duration) {
+	if p.seat == nil {
+		return
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-p.seat.MediaConnected():
+	case <-p.seat.Done():
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -301,6 +301,24 @@ func (p *Peer) Tracks() []*Track {
 	return p.media.trackList()
 }
 
+// ResendStats counts the packets we publish that the SFU asked for again
+// (NACKs), resent and not resent by reason; zero without media.
+func (p *Peer) ResendStats() ResendStats {
+	if p.media == nil {
+		return ResendStats{}
+	}
+	return p.media.resends.snapshot()
+}
+
+// MediaConnected is closed when our media first connects (ICE and DTLS
+// done, the first PeerConnection "connected"); never closed without media.
+func (p *Peer) MediaConnected() <-chan struct{} {
+	if p.media == nil {
+		return nil
+	}
+	return p.media.connected
+}
+
 // Close leaves the room and ends its media. It does not close the Conn.
 func (p *Peer) Close() error {
 	select {

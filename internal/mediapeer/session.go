@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -36,6 +37,9 @@ type session struct {
 	stop  chan struct{}           // closed by close
 	once  sync.Once               // closes stop
 
+	connected     chan struct{} // closed when a PeerConnection first reaches "connected"
+	connectedOnce sync.Once     // closes connected
+
 	mu        sync.Mutex
 	pc        *webrtc.PeerConnection           // guarded by mu; nil until the focus calls
 	mux       ice.UDPMux                       // guarded by mu
@@ -49,12 +53,15 @@ type session struct {
 	layered   *layeredVideo                    // VideoLayers' tracks, made with local; guarded by mu
 	madeLocal bool                             // local and layered are made; guarded by mu
 	stopped   bool                             // guarded by mu; set by close
+
+	resends resendCounts // what our resenders did, over every PeerConnection; safe for concurrent use
 }
 
 // newSession prepares a room's media; Peer.Join starts its loop.
 func newSession(p *Peer) *session {
 	s := &session{p: p, queue: make(chan *xmlstream.Element, jingleQueueSize), stop: make(chan struct{}),
-		owners: make(map[string]string), tracks: make(map[string]*Track)}
+		connected: make(chan struct{}),
+		owners:    make(map[string]string), tracks: make(map[string]*Track)}
 	return s
 }
 
@@ -313,8 +320,8 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, err
 	}
-	registry := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, registry); err != nil {
+	registry, err := s.interceptors(me)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := registerAudioLevel(me, registry); err != nil {
@@ -346,7 +353,37 @@ func (s *session) newPeerConnection() (*webrtc.PeerConnection, ice.UDPMux, error
 		return nil, nil, err
 	}
 	pc.OnTrack(s.onTrack)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			s.connectedOnce.Do(func() { close(s.connected) })
+		}
+	})
 	return pc, mux, nil
+}
+
+// interceptors is Pion's default chain less two parts: its NACK responder,
+// replaced by ours (resend.go), and its stats interceptor, whose per-packet
+// bookkeeping nothing here reads (we count received packets ourselves, rx.go).
+func (s *session) interceptors(me *webrtc.MediaEngine) (*interceptor.Registry, error) {
+	registry := &interceptor.Registry{}
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	registry.Add(resendFactory{counts: &s.resends})
+	registry.Add(generator)
+	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(me, registry); err != nil {
+		return nil, err
+	}
+	return registry, nil
 }
 
 // attachTracks adds what we publish to the SFU's m-lines for us. The local

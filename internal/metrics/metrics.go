@@ -29,7 +29,7 @@ type Snapshot struct {
 	SFUKeyframeRequests uint64            // PLIs and FIRs sent to publishers
 	SFULayerDecisions   map[string]uint64 // by decision: start, up, down, pause
 	SFUProbes           map[string]uint64 // bandwidth probes by result: held, failed
-	SFUDropped          map[string]uint64 // by reason: retransmit_budget, keyframe_request_budget
+	SFUDropped          map[string]uint64 // by reason: retransmit_budget, keyframe_request_budget, pacer_full, red_malformed, rtp_read_queue_full, rtcp_read_queue_full
 
 	TURNAllocations  int    // live allocations
 	TURNRelayedBytes uint64 // both directions
@@ -90,7 +90,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("parley_sfu_keyframe_requests_total", "Keyframe requests (PLI, FIR) sent to publishers.", s.SFUKeyframeRequests)
 	labelled(ch, "parley_sfu_layer_decisions_total", "Simulcast layer decisions for subscribers' videos.", "decision", s.SFULayerDecisions)
 	labelled(ch, "parley_sfu_probes_total", "Bandwidth probes towards subscribers, by result.", "result", s.SFUProbes)
-	labelled(ch, "parley_sfu_dropped_total", "Retransmissions and keyframe requests over a subscriber's budget.", "reason", s.SFUDropped)
+	labelled(ch, "parley_sfu_dropped_total", "Packets and requests the SFU dropped, by reason: over a subscriber's budgets, a full pacer, malformed RED, a full read queue.", "reason", s.SFUDropped)
 	gauge("parley_turn_allocations", "Live TURN allocations.", float64(s.TURNAllocations))
 	counter("parley_turn_relayed_bytes_total", "Bytes relayed by TURN, both directions.", s.TURNRelayedBytes)
 	labelled2(ch, "parley_portmux_dropped_total", "Connections and datagrams the one port's muxes refused or dropped.", "proto", "reason", s.PortmuxDropped)

@@ -86,7 +86,8 @@ type SFU struct {
 	estMu      sync.Mutex                       // guards estimators
 	estimators map[string]cc.BandwidthEstimator // by peer connection id, until its participant takes it
 
-	totals totals // safe for concurrent use (stats.go)
+	totals totals         // safe for concurrent use (stats.go)
+	queues readQueueDrops // packets dropped by Pion's full read queues (readqueue.go); safe for concurrent use
 }
 
 // New builds an SFU on cfg.UDPConn (and cfg.TCPListener).
@@ -136,7 +137,13 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	// NACKs towards publishers only: the SFU answers its subscribers' NACKs
 	// itself, from one cached copy of each packet (packetcache.go), where
 	// Pion's responder would keep a copy per subscriber.
-	generator, err := nack.NewGeneratorInterceptor()
+	// At most ten NACKs per missing packet, as libwebrtc's NackRequester
+	// (kMaxNackRetries): Pion's default asks every 100 ms for as long as
+	// the packet is among the last 512, and a packet the SFU decrypted but
+	// could not queue (readqueue.go) never comes, SRTP refusing its
+	// resending as a replay; under overload that was over twice the
+	// publishers' packet rate in NACKed packets (docs/BENCHMARKS.md).
+	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNacksPerPacket))
 	if err != nil {
 		return fmt.Errorf("sfu: nack interceptor: %w", err)
 	}
@@ -158,6 +165,10 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	// lines for twelve joins. The SFU logs what matters itself.
 	loggers := pionlog.Factory{Log: s.log, Levels: pionlog.Untrusted()}
 	se := webrtc.SettingEngine{LoggerFactory: loggers}
+	// Bounded SRTP and SRTCP read queues, their drops counted (readqueue.go).
+	// A BufferFactory also keeps Pion from reading RTX repair streams
+	// before anyone asks; the SFU negotiates no RTX.
+	se.BufferFactory = s.queues.newReadQueue
 	s.out = newBatchConn(s.cfg.UDPConn)
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		UDPConn: s.out,
@@ -215,6 +226,10 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	)
 	return nil
 }
+
+// maxNacksPerPacket bounds the NACKs the SFU sends a publisher for one
+// missing packet.
+const maxNacksPerPacket = 10
 
 // configureBWE sets up the send-side bandwidth estimate towards each
 // participant: transport-wide sequence numbers on what the SFU sends, and

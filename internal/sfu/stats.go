@@ -32,6 +32,9 @@ type Stats struct {
 	// Dropped by reason: over a subscriber's budgets (budgets.go).
 	RetransmitsDropped      uint64 // NACKed packets not resent
 	KeyframeRequestsDropped uint64 // subscribers' PLIs and FIRs not passed on
+	// Packets dropped because Pion's read queue of their SRTP (RTP) or
+	// SRTCP (RTCP) stream was full: the SFU fell behind (readqueue.go).
+	ReadQueueDropsRTP, ReadQueueDropsRTCP uint64
 	// Layer decisions for subscribers' videos (allocator.go): a video's
 	// first layer, switches up and down at keyframes, and pauses.
 	LayerStarts, LayerSwitchesUp, LayerSwitchesDown, LayerPauses uint64
@@ -79,7 +82,7 @@ func (s *SFU) Stats() Stats {
 		confs = append(confs, c)
 	}
 	s.mu.Unlock()
-	st := Stats{Conferences: len(confs)}
+	st := Stats{Conferences: len(confs), ReadQueueDropsRTP: s.queues.rtp.Load(), ReadQueueDropsRTCP: s.queues.rtcp.Load()}
 	for _, c := range confs {
 		c.mu.Lock()
 		ps := make([]*Participant, 0, len(c.participants))

@@ -41,6 +41,7 @@ type options struct {
 	maxFrom   int
 	maxStep   int
 	maxLimit  int
+	joins     int
 
 	parley        string
 	galene        string
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&o.maxFrom, "max-from", 0, "after the sizes, search the most participants under 1% loss from this size up (0: no search)")
 	flag.IntVar(&o.maxStep, "max-step", 25, "step of that search")
 	flag.IntVar(&o.maxLimit, "max-limit", 400, "largest size tried")
+	flag.IntVar(&o.joins, "join-concurrency", 8, "joins in progress at once (parley: each until its media connects; the peers: each until its join call returns); 0: all at once")
 	flag.StringVar(&o.parley, "parley", "parley", "parley binary")
 	flag.StringVar(&o.galene, "galene", "galene", "galene binary")
 	flag.StringVar(&o.galeneStatic, "galene-static", "", "galene's static/ folder (the web client; any folder will do)")
@@ -202,17 +204,28 @@ func runInProcess(o *options, n int, r *result, start func(o *options) (*server,
 	var wg sync.WaitGroup
 	var errMu sync.Mutex
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	ctx, cancel := context.WithTimeout(context.Background(), o.settle)
-	defer cancel()
+	var slots chan struct{} // o.joins tokens; nil for no bound
+	if o.joins > 0 {
+		slots = make(chan struct{}, o.joins)
+	}
 	for i := range n {
 		room := fmt.Sprintf("r%s-%d", runID, i/5+1)
 		id := fmt.Sprintf("p%d", i+1)
 		subs[i] = newSubscriber(id, 8)
-		subs[i].joinedAt = time.Now()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if slots != nil {
+				slots <- struct{}{}
+				defer func() { <-slots }()
+			}
+			// Each join has the settle time, from its start.
+			ctx, cancel := context.WithTimeout(context.Background(), o.settle)
+			defer cancel()
 			c, err := join(ctx, room, id, subs[i], stop)
+			subs[i].mu.Lock()
+			subs[i].joinedAt = time.Now()
+			subs[i].mu.Unlock()
 			if err != nil {
 				errMu.Lock()
 				r.Errors++
@@ -230,13 +243,23 @@ func runInProcess(o *options, n int, r *result, start func(o *options) (*server,
 	for time.Now().Before(deadline) && !allComplete(subs) {
 		time.Sleep(100 * time.Millisecond)
 	}
+	// As parley load times it: from the room's last join to receiving
+	// every other participant of the room.
+	lastJoin := map[int]time.Time{}
+	for i, s := range subs {
+		s.mu.Lock()
+		if s.joinedAt.After(lastJoin[i/5]) {
+			lastJoin[i/5] = s.joinedAt
+		}
+		s.mu.Unlock()
+	}
 	var media []float64
-	for _, s := range subs {
+	for i, s := range subs {
 		s.mu.Lock()
 		if s.allAt.IsZero() {
 			r.Errors++
 		} else {
-			media = append(media, float64(s.allAt.Sub(s.joinedAt).Milliseconds()))
+			media = append(media, float64(max(s.allAt.Sub(lastJoin[i/5]), 0).Milliseconds()))
 		}
 		s.mu.Unlock()
 	}

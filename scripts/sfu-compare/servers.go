@@ -17,7 +17,10 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+
+	"parley.dev/parley/internal/mediapeer"
 )
 
 // joinFunc joins participant id to room, publishing, its subscriber
@@ -150,7 +153,7 @@ func (w *peakWatch) stop() float64 {
 
 // loadAPI is the pion API of the in-process load's own peer connections
 // (Galène's): loopback only, receiver reports, NACKs and TWCC feedback
-// like a browser's, no NACK responder copies (we publish with no loss).
+// like a browser's, and parley load's NACK responder.
 func loadAPI() (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -163,9 +166,18 @@ func loadAPI() (*webrtc.API, error) {
 	if err := webrtc.ConfigureTWCCSender(me, reg); err != nil {
 		return nil, err
 	}
-	if err := webrtc.ConfigureNack(me, reg); err != nil {
+	// NACKs both ways, answered as parley load answers them (a browser's
+	// rules: within 1 s, once per 100 ms, no more bytes than the media),
+	// not by Pion's responder, which resends every packet each time asked.
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return nil, err
 	}
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	resender, _ := mediapeer.NewResender()
+	reg.Add(resender)
+	reg.Add(generator)
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -291,14 +303,20 @@ func runParley(o *options, n int, r *result) error {
 	}
 	srv, err := startServer(o, "parley", "127.0.0.1:38080", dir, o.parley, "serve", "--listen", "127.0.0.1:38080",
 		"--c2s", "", "--admin", "", "--domain", "localhost", "--data", filepath.Join(dir, "data"),
-		"--public-ip", "127.0.0.1", "--log-level", "error")
+		"--public-ip", "127.0.0.1", "--log-level", "error",
+		// The whole load comes from 127.0.0.1: lift the front door's
+		// per-source limits, which the peers do not have (64 logins in
+		// progress and 50 DTLS handshakes a second per address).
+		"--admission-unauth-per-source", "100000", "--admission-guest-per-source", "100000",
+		"--admission-pending-per-source", "100000", "--admission-stun-rate", "-1",
+		"--admission-dtls-rate", "-1", "--admission-allocate-rate", "-1")
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 	cmd := exec.Command(o.parley, "load", "--server", "ws://127.0.0.1:38080/xmpp-websocket", "--domain", "localhost",
 		"--rooms", strconv.Itoa(n/5), "--participants", "5", "--duration", o.window.String(),
-		"--settle", o.settle.String(), "--json", "--server-pid", strconv.Itoa(srv.pid()))
+		"--settle", o.settle.String(), "--join-concurrency", strconv.Itoa(o.joins), "--json", "--server-pid", strconv.Itoa(srv.pid()))
 	cmd.Stderr = io.Discard
 	out, err := cmd.Output()
 	if err != nil && len(out) == 0 {
