@@ -192,7 +192,7 @@ func (d *downTrack) write(li int, keyframe bool, src *rtp.Header, payload []byte
 		d.switchTo(li)
 	}
 	if b.src.red != 0 {
-		pt, out, ok, malformed := b.redPayload(src, payload)
+		pt, out, ok, malformed := b.redPayload(src, payload, d.sub.pacer.active.Load())
 		switch {
 		case malformed:
 			d.dropBadRED.Add(1)

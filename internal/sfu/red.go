@@ -63,22 +63,31 @@ type redSource struct {
 // packet, and with which of the subscriber's payload types: the packet
 // unchanged to a subscriber bound to red, its primary block to one bound
 // to Opus, and a plain Opus packet (a publisher may send some) as Opus to
-// both. malformed says a RED packet had no primary Opus block; otherwise
-// ok false means the subscriber has no payload type for it.
-func (b *binding) redPayload(src *rtp.Header, payload []byte) (pt uint8, out []byte, ok, malformed bool) {
+// both. A lean subscriber (one under a bandwidth ceiling, whose videos
+// are paced) bound to red gets the primary block as Opus too, when it
+// has Opus: the redundancy costs as much as the audio, and on a link
+// that is full it takes the room of the video at its lowest layer (the
+// shaped test's 300 kbit/s link lost in every sample once two audios
+// doubled). malformed says a RED packet had no primary Opus block;
+// otherwise ok false means the subscriber has no payload type for it.
+func (b *binding) redPayload(src *rtp.Header, payload []byte, lean bool) (pt uint8, out []byte, ok, malformed bool) {
+	primaryPT := b.payloadType
+	if !b.primaryOnly {
+		primaryPT = b.opusPT
+	}
 	switch {
 	case len(payload) == 0:
 		// Padding alone: nothing to decode either way, and forwarding it
 		// keeps the subscriber's sequence numbers whole.
 		return b.payloadType, payload, true, false
-	case src.PayloadType == b.src.red && !b.primaryOnly:
+	case src.PayloadType == b.src.red && !b.primaryOnly && (!lean || b.opusPT == 0):
 		return b.payloadType, payload, true, false
 	case src.PayloadType == b.src.red:
 		block, blockPT, ok := redPrimary(payload)
 		if !ok || blockPT != b.src.opus {
 			return 0, nil, false, true
 		}
-		return b.payloadType, block, true, false
+		return primaryPT, block, true, false
 	case src.PayloadType == b.src.opus && b.opusPT != 0:
 		return b.opusPT, payload, true, false
 	}

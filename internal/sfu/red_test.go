@@ -523,3 +523,27 @@ func TestPublishingAudioLaterWithoutRED(t *testing.T) {
 		return nil
 	})
 }
+
+// A subscriber under a bandwidth ceiling (its videos paced) gets a RED
+// publication as its primary blocks, with its Opus payload type, even
+// though it negotiated red: the redundancy would take the room of its
+// video. Once the ceiling goes, RED comes back; the sequence numbers run
+// on throughout.
+func TestREDLeanUnderACeiling(t *testing.T) {
+	pub, red, _, redW, _ := redSetup(t)
+	now := time.Unix(0, 0)
+	pub.handle(0, redPacket(t, 63, 1, testREDPayload(1)), now)
+	if p := sent(t, redW); p.PayloadType != 100 {
+		t.Fatalf("before the ceiling: pt %d, want red (100)", p.PayloadType)
+	}
+	red.sub.pacer.setRate(300_000)
+	pub.handle(0, redPacket(t, 63, 2, testREDPayload(2)), now)
+	if p := sent(t, redW); p.PayloadType != 101 || !bytes.Equal(p.Payload, testOpusFrame(2)) || p.SequenceNumber != 2 {
+		t.Errorf("under the ceiling: pt %d seq %d %x, want Opus (101) and the primary block", p.PayloadType, p.SequenceNumber, p.Payload)
+	}
+	red.sub.pacer.setRate(0)
+	pub.handle(0, redPacket(t, 63, 3, testREDPayload(3)), now)
+	if p := sent(t, redW); p.PayloadType != 100 || !bytes.Equal(p.Payload, testREDPayload(3)) || p.SequenceNumber != 3 {
+		t.Errorf("after the ceiling: pt %d seq %d, want red (100) unchanged", p.PayloadType, p.SequenceNumber)
+	}
+}
