@@ -233,8 +233,12 @@ func (c *Conference) Participants() []*Participant {
 }
 
 // Close closes every participant and forgets the conference; a later
-// SFU.Conference with the same id makes a new one.
+// SFU.Conference with the same id makes a new one. It forgets it first:
+// closing the participants takes a while, and a conference moved back to
+// this SFU (a bridge failover) is allocated and joined at once; handed
+// the closing one, its first joiner was refused (a CI run's cascade test).
 func (c *Conference) Close() {
+	c.sfu.forget(c)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -250,7 +254,6 @@ func (c *Conference) Close() {
 	for _, p := range ps {
 		p.Close()
 	}
-	c.sfu.forget(c)
 }
 
 // publish makes pub visible to everybody else in the conference. It

@@ -541,3 +541,40 @@ func TestRenegotiationIsSerializedAndCoalesced(t *testing.T) {
 		t.Errorf("offer after withdrawal should have one sendonly and one inactive m-line:\n%s", offer)
 	}
 }
+
+// A conference being closed is no longer handed out, even while its
+// participants are still closing: the same id gets a new conference at
+// once, which a joiner can join (a bridge that takes a conference back).
+func TestClosingConferenceMakesWayAtOnce(t *testing.T) {
+	s := newTestSFU(t, nil)
+	conf := s.Conference("room")
+	first, err := conf.Join("alice", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"bob", "carol", "dave"} {
+		if _, err := conf.Join(id, JoinOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := make(chan struct{})
+	go func() { conf.Close(); close(closed) }()
+	// The first participant's EventClosed comes while the others are
+	// still closing.
+	for ev := range first.Events() {
+		if ev.Kind == EventClosed {
+			break
+		}
+	}
+	again := s.Conference("room")
+	if again == conf {
+		t.Fatal("the closing conference is still handed out")
+	}
+	if _, err := again.Join("alice", JoinOptions{}); err != nil {
+		t.Errorf("joining the new conference: %v", err)
+	}
+	<-closed
+	if s.Conference("room") != again {
+		t.Error("the new conference was forgotten with the old one")
+	}
+}
