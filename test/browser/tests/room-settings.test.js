@@ -165,7 +165,10 @@ for (const [kind, modKind] of [['firefox', 'chromium'], ['chromium', 'firefox']]
     const stop = '#people li[data-nick="cam"] button.act-muteVideo';
     await waitUntil(() => mod.page.$(stop), 10_000, () => 'no "Stop camera" for the moderator');
     assert.equal(await mod.page.$eval(stop, (b) => b.getAttribute('aria-label')), "Stop cam's camera");
-    await mod.page.click(stop);
+    // Clicked inside the page, in one step: the people list re-renders its
+    // rows when anyone's state changes, and a CI run's row was replaced
+    // between puppeteer finding the button and clicking it.
+    await mod.page.$eval(stop, (b) => /** @type {HTMLButtonElement} */ (b).click());
     await waitUntil(async () => (await cameras(cam)).live === 0, 10_000, async () => `the stopped camera stays open: ${JSON.stringify(await cameras(cam))}`);
     await waitUntil(() => visible(cam, 'muted-notice'), 10_000, () => 'cam is not told');
     assert.equal(await text(cam, '#muted-notice-text'), 'mod turned your camera off.');
