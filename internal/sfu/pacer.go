@@ -180,8 +180,7 @@ func (pc *pacer) drain() {
 		pc.credit -= float64(len(*p.buf))
 		pc.queued -= len(*p.buf)
 		_, _ = p.w.Write(*p.buf) // a failed write is the transport's: the NACK path recovers it
-		*p.buf = (*p.buf)[:pacedPacketSize]
-		pacedBuffers.Put(p.buf)
+		putPacedBuffer(p.buf)
 	}
 	pc.queue = pc.queue[sent:]
 	switch {
@@ -193,8 +192,15 @@ func (pc *pacer) drain() {
 	}
 }
 
+// putPacedBuffer gives a queued packet's buffer back, whole again.
+func putPacedBuffer(bp *[]byte) {
+	*bp = (*bp)[:pacedPacketSize]
+	pacedBuffers.Put(bp)
+}
+
 // marshalPacket writes h, payload and h's padding (RFC 3550: zeros, then
-// the count) into buf, which holds them.
+// the count) into buf, which holds them. pion/rtp's MarshalPacketTo does
+// the same but is deprecated (to go in pion/webrtc v5).
 func marshalPacket(buf []byte, h *rtp.Header, payload []byte) error {
 	n, err := h.MarshalTo(buf)
 	if err != nil {
@@ -214,8 +220,7 @@ func (pc *pacer) close() {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	for _, p := range pc.queue {
-		*p.buf = (*p.buf)[:pacedPacketSize]
-		pacedBuffers.Put(p.buf)
+		putPacedBuffer(p.buf)
 	}
 	pc.queue, pc.queued, pc.rate = nil, 0, 0
 	pc.active.Store(false)
