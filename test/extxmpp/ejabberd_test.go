@@ -15,12 +15,19 @@ import (
 
 // ejabberdConfig is what parley needs of ejabberd (docs/EXTERNAL-XMPP.md):
 // WebSocket, the focus as a component, one MUC module serving the rooms
-// and the brewery, rooms listed and non-anonymous; loopback only.
+// and the brewery, rooms listed and non-anonymous, and a host of its own
+// for guests (SASL ANONYMOUS); loopback only. The MUC module belongs to the
+// users' host alone (append_host_config): loaded for every host, the guest
+// host would serve the same MUC domains a second time.
 const ejabberdConfig = `# Written by test/extxmpp; lives for one test.
-hosts: [example.test]
+hosts: [example.test, guest.example.test]
 loglevel: info
 log_rotate_count: 0
 auth_method: internal
+host_config:
+  guest.example.test:
+    auth_method: anonymous
+    anonymous_protocol: sasl_anon
 listen:
   - port: %[1]s
     ip: "127.0.0.1"
@@ -36,12 +43,15 @@ listen:
 modules:
   mod_disco: {}
   mod_ping: {}
-  mod_muc:
-    hosts: [conference.example.test, internal.example.test]
-    access_create: all
-    default_room_options:
-      anonymous: false
-      public: true
+append_host_config:
+  example.test:
+    modules:
+      mod_muc:
+        hosts: [conference.example.test, internal.example.test]
+        access_create: all
+        default_room_options:
+          anonymous: false
+          public: true
 `
 
 // ejabberdctlConfig keeps Erlang's distribution (epmd, the node's port)
@@ -52,7 +62,8 @@ INET_DIST_INTERFACE=127.0.0.1
 EJABBERD_PID_PATH=%s/ejabberd.pid
 `
 
-// TestEjabberd: a call through Debian's ejabberd.
+// TestEjabberd: a call through Debian's ejabberd, bob a guest on its
+// anonymous host.
 func TestEjabberd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts ejabberd and three processes")
@@ -128,7 +139,7 @@ func startEjabberd(t *testing.T, ws, comp string) server {
 			return err == nil
 		})
 	}
-	return server{ws: "ws://127.0.0.1:" + ws + "/xmpp-websocket", component: "127.0.0.1:" + comp,
+	return server{ws: "ws://127.0.0.1:" + ws + "/xmpp-websocket", component: "127.0.0.1:" + comp, guests: "guest." + domain,
 		register: func(name, password string) {
 			if out, err := ctl("register", name, "example.test", password).CombinedOutput(); err != nil {
 				t.Fatalf("ejabberdctl register %s: %v\n%s", name, err, out)
