@@ -1,12 +1,15 @@
 // The web client against Debian's ejabberd (issue 16, docs/EXTERNAL-XMPP.md),
 // as prosody.test.js does against Prosody: the test writes an ejabberd
 // config on loopback (WebSocket, the focus as a component, one MUC module
-// for the rooms and the brewery), runs `ejabberdctl foreground` (as root:
-// Debian's ejabberdctl switches to the ejabberd user), makes accounts with
-// ejabberdctl, starts `parley focus` as its component and one `parley
-// bridge`, and serves the web client from a plain static server whose
-// config.json points at ejabberd. A Chromium and a Firefox log in with
-// accounts, send their cameras in simulcast, and see and hear each other.
+// for the rooms and the brewery, an anonymous host for guests), runs
+// `ejabberdctl foreground` (as root: Debian's ejabberdctl switches to the
+// ejabberd user), makes accounts with ejabberdctl, starts `parley focus`
+// as its component and one `parley bridge`, and serves the web client from
+// plain static servers whose config.json points at ejabberd. A Chromium
+// logs in with an account (a site without guestDomain); a Firefox comes
+// as a guest (SASL ANONYMOUS on guest.<domain>, a site whose config.json
+// names it as guestDomain); each sends its camera in simulcast, and they
+// see and hear each other.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +18,9 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { closeAll, waitUntil } from '../lib/browsers.js';
-import { DOMAIN, SECRET, Processes, freePort, tail, startParley, serveClient, openPage, joinWithAccount, checkCall } from '../lib/extxmpp.js';
+import { DOMAIN, SECRET, Processes, freePort, tail, startParley, serveClient, openPage, joinWithAccount, joinAsGuest, checkCall } from '../lib/extxmpp.js';
+
+const GUESTS = `guest.${DOMAIN}`;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'parley-ejabberd-'));
 // ejabberd's own folder, which the ejabberd user owns (dir is root's, 0700).
@@ -24,14 +29,14 @@ const procs = new Processes(dir);
 const node = `parleybrowser${process.pid}@localhost`;
 /** @type {import('../lib/browsers.js').Participant[]} */
 const people = [];
-/** @type {import('node:http').Server|null} */
-let site = null;
+/** @type {import('node:http').Server[]} */
+const sites = [];
 /** @type {((...args: string[]) => import('node:child_process').SpawnSyncReturns<string>)|null} */
 let ctl = null;
 after(async () => {
   await closeAll(people);
   procs.killAll();
-  site?.close();
+  for (const s of sites) s.close();
   if (ctl) {
     ctl('stop');
     // Erlang started epmd, a daemon that outlives the node: once the node
@@ -45,12 +50,21 @@ after(async () => {
   rmSync(edir, { recursive: true, force: true });
 });
 
-/** ejabberdConfig is what docs/EXTERNAL-XMPP.md asks of ejabberd, on loopback. */
+/**
+ * ejabberdConfig is what docs/EXTERNAL-XMPP.md asks of ejabberd, on
+ * loopback: guests (SASL ANONYMOUS) on a host of their own, the MUC module
+ * on the users' host only (append_host_config; loaded for every host, the
+ * guest host would serve the same MUC domains a second time).
+ */
 function ejabberdConfig(wsPort, compPort) {
-  return `hosts: [${DOMAIN}]
+  return `hosts: [${DOMAIN}, ${GUESTS}]
 loglevel: info
 log_rotate_count: 0
 auth_method: internal
+host_config:
+  ${GUESTS}:
+    auth_method: anonymous
+    anonymous_protocol: sasl_anon
 listen:
   - port: ${wsPort}
     ip: "127.0.0.1"
@@ -66,12 +80,15 @@ listen:
 modules:
   mod_disco: {}
   mod_ping: {}
-  mod_muc:
-    hosts: [conference.${DOMAIN}, internal.${DOMAIN}]
-    access_create: all
-    default_room_options:
-      anonymous: false
-      public: true
+append_host_config:
+  ${DOMAIN}:
+    modules:
+      mod_muc:
+        hosts: [conference.${DOMAIN}, internal.${DOMAIN}]
+        access_create: all
+        default_room_options:
+          anonymous: false
+          public: true
 `;
 }
 
@@ -83,7 +100,7 @@ function listening(port) {
   });
 }
 
-test('Chromium and Firefox log in to ejabberd with accounts and call through parley focus and parley bridge, in simulcast', async () => {
+test('Chromium with an ejabberd account and Firefox as a guest on its anonymous host call through parley focus and parley bridge, in simulcast', async () => {
   assert.equal(process.getuid?.(), 0, "Debian's ejabberdctl runs only as root (it switches to the ejabberd user) or as that user");
   const [wsPort, compPort] = [await freePort(), await freePort()];
   // The ejabberd user (Debian's package makes it), from /etc/passwd.
@@ -105,18 +122,22 @@ test('Chromium and Firefox log in to ejabberd with accounts and call through par
   for (const port of [wsPort, compPort]) {
     await waitUntil(() => listening(port), 60_000, () => `ejabberd never listened on ${port}:\n${elog()}`);
   }
-  for (const [user, pw] of [['jvb', 'bridge-secret'], ['alice', 'alice password'], ['bob', 'bob password']]) {
+  for (const [user, pw] of [['jvb', 'bridge-secret'], ['alice', 'alice password']]) {
     const r = ctl('register', user, DOMAIN, pw);
     assert.equal(r.status, 0, `ejabberdctl register ${user}: ${r.stdout}${r.stderr}`);
   }
   const { bridgePort } = await startParley(procs, { wsPort, compPort, bridgePassword: 'bridge-secret', serverLog: elog });
 
-  site = await serveClient({ websocket: `ws://127.0.0.1:${wsPort}/xmpp-websocket`, domain: DOMAIN, muc: `conference.${DOMAIN}`, focus: `focus.${DOMAIN}` });
-  const base = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (site.address()).port}`;
-  for (const [name, kind] of /** @type {const} */ ([['alice', 'chromium'], ['bob', 'firefox']])) {
-    const p = await openPage(base, 'ejabberd-call', name, kind);
-    people.push(p);
-    await joinWithAccount(p, 'ejabberd-call');
-  }
+  // Two sites, one config each: without a guest host (accounts only), and
+  // with one (guests only).
+  const config = { websocket: `ws://127.0.0.1:${wsPort}/xmpp-websocket`, domain: DOMAIN, muc: `conference.${DOMAIN}`, focus: `focus.${DOMAIN}` };
+  for (const c of [config, { websocket: config.websocket, domain: DOMAIN, guestDomain: GUESTS }]) sites.push(await serveClient(c));
+  const [accounts, guests] = sites.map((s) => `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (s.address()).port}`);
+  const alice = await openPage(accounts, 'ejabberd-call', 'alice', 'chromium');
+  people.push(alice);
+  await joinWithAccount(alice, 'ejabberd-call');
+  const bob = await openPage(guests, 'ejabberd-call', 'bob', 'firefox');
+  people.push(bob);
+  await joinAsGuest(bob, 'ejabberd-call', GUESTS);
   await checkCall(people, bridgePort);
 });
