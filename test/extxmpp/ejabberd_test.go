@@ -17,8 +17,8 @@ import (
 // WebSocket, the focus as a component, one MUC module serving the rooms
 // and the brewery, rooms listed and non-anonymous, and a host of its own
 // for guests (SASL ANONYMOUS); loopback only. The MUC module belongs to the
-// users' host alone (append_host_config): loaded for every host, the guest
-// host would serve the same MUC domains a second time.
+// users' host alone (append_host_config): in modules, the guest host would
+// start a second copy for the same MUC domains.
 const ejabberdConfig = `# Written by test/extxmpp; lives for one test.
 hosts: [example.test, guest.example.test]
 loglevel: info

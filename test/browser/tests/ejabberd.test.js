@@ -53,8 +53,8 @@ after(async () => {
 /**
  * ejabberdConfig is what docs/EXTERNAL-XMPP.md asks of ejabberd, on
  * loopback: guests (SASL ANONYMOUS) on a host of their own, the MUC module
- * on the users' host only (append_host_config; loaded for every host, the
- * guest host would serve the same MUC domains a second time).
+ * on the users' host only (append_host_config; in modules, the guest host
+ * would start a second copy for the same MUC domains).
  */
 function ejabberdConfig(wsPort, compPort) {
   return `hosts: [${DOMAIN}, ${GUESTS}]
