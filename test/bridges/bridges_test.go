@@ -90,6 +90,7 @@ func start(t *testing.T, name, bin string, args ...string) *process {
 type deployment struct {
 	t          *testing.T
 	bin, dir   string
+	listen     string // parley serve's port (HTTP, WebSocket)
 	ws, admin  string
 	adminToken string
 	bridges    map[string]*process
@@ -159,7 +160,17 @@ func (d *deployment) registered() map[string]bridgeInfo {
 	return out
 }
 
+// deploy starts `parley serve` with no bridge of its own (more flags in
+// serveArgs) and waits until it answers.
 func deploy(t *testing.T, serveArgs ...string) *deployment {
+	d := prepare(t)
+	d.startServe(serveArgs...)
+	return d
+}
+
+// prepare builds parley and makes the data folder (the bridge account
+// jvb, the admin token) and the ports, without starting anything.
+func prepare(t *testing.T) *deployment {
 	bin := buildParley(t)
 	dir := t.TempDir()
 	user := exec.Command(bin, "user", "add", "jvb", "--data", dir, "--domain", domain)
@@ -170,20 +181,25 @@ func deploy(t *testing.T, serveArgs ...string) *deployment {
 	os.WriteFile(filepath.Join(dir, "jvb-password"), []byte("bridge-secret\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "admin-token"), []byte("admin-secret\n"), 0o600)
 	listen, admin := freePort(t), freePort(t)
-	d := &deployment{t: t, bin: bin, dir: dir, ws: "ws://127.0.0.1:" + listen + "/xmpp-websocket",
+	return &deployment{t: t, bin: bin, dir: dir, listen: listen, ws: "ws://127.0.0.1:" + listen + "/xmpp-websocket",
 		admin: "http://127.0.0.1:" + admin, adminToken: "admin-secret", bridges: map[string]*process{}, health: map[string]string{}}
-	args := []string{"serve", "--local-bridge=false", "--listen", "127.0.0.1:" + listen, "--c2s", "",
-		"--admin", "127.0.0.1:" + admin, "--admin-token-file", filepath.Join(dir, "admin-token"),
-		"--data", dir, "--domain", domain, "--public-ip", "127.0.0.1"}
-	start(t, "serve", bin, append(args, serveArgs...)...)
+}
+
+// startServe starts `parley serve --local-bridge=false` and waits until
+// it answers.
+func (d *deployment) startServe(serveArgs ...string) {
+	t := d.t
+	args := []string{"serve", "--local-bridge=false", "--listen", "127.0.0.1:" + d.listen, "--c2s", "",
+		"--admin", strings.TrimPrefix(d.admin, "http://"), "--admin-token-file", filepath.Join(d.dir, "admin-token"),
+		"--data", d.dir, "--domain", domain, "--public-ip", "127.0.0.1"}
+	start(t, "serve", d.bin, append(args, serveArgs...)...)
 	waitFor(t, "parley serve answers", 20*time.Second, func() bool {
-		resp, err := http.Get("http://127.0.0.1:" + listen + "/health")
+		resp, err := http.Get("http://127.0.0.1:" + d.listen + "/health")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil && resp.StatusCode == http.StatusOK
 	})
-	return d
 }
 
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
