@@ -6,7 +6,10 @@
 // bridge's own participants), and checks that they are on different
 // bridges, that each decodes the other's video at a real frame size and
 // plays the other's audio, and that the relay carried each stream: out of
-// its publisher's bridge and into the other one, growing.
+// its publisher's bridge and into the other one, growing. Then the
+// Chromium shares a screen: it crosses the relay and the Firefox decodes
+// it; stopped, it leaves the relay and the Firefox's session, and the
+// camera goes on.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,6 +26,8 @@ writeFileSync(path.join(dir, 'password'), 'bridge-secret\n');
 const people = [];
 /** @type {{nick: string, child: import('node:child_process').ChildProcess, health: string, logTail: () => string}[]} */
 const bridges = [];
+/** @type {Record<string, {nick: string, child: import('node:child_process').ChildProcess, health: string, logTail: () => string}>} the bridge each person is on, by name (the first test finds it) */
+const home = {};
 after(async () => {
   await closeAll(people);
   for (const b of bridges) b.child.kill('SIGKILL');
@@ -105,7 +110,7 @@ function received(p) {
 }
 
 test('a conference over two bridges: Chromium and Firefox on different bridges see and hear each other through the relay', async () => {
-  const [b1, b2] = [await startBridge('b1'), await startBridge('b2')];
+  for (const nick of ['b1', 'b2']) await startBridge(nick);
   for (const b of bridges) {
     await waitUntil(async () => (await json(b.health))?.xmpp === 'connected', 20_000, () => `${b.nick} never connected:\n${b.logTail()}`);
   }
@@ -124,8 +129,6 @@ test('a conference over two bridges: Chromium and Firefox on different bridges s
   // Which bridge is whose: the one whose relay sends that person's tracks out.
   const [cr, ff] = people;
   const ids = { cr: (await received(ff)).cr?.tracks ?? [], ff: (await received(cr)).ff?.tracks ?? [] };
-  /** @type {Record<string, typeof b1>} */
-  const home = {};
   for (const [nick, tracks] of Object.entries(ids)) {
     assert.equal(tracks.length, 2, `${nick}'s tracks as the other receives them: ${tracks}`);
     const on = bridges.filter((b, i) => tracks.every((t) => relayed(hs[i]).entries[`out ${t}`] === 1));
@@ -162,4 +165,84 @@ test('a conference over two bridges: Chromium and Firefox on different bridges s
       console.log(JSON.stringify({ measure: 'cascade-relay-packets-3s', track: t, from: home[tx].nick, out: dOut, in: dIn }));
     }
   }
+});
+
+/**
+ * videoFrom reads, in rx's page, the frames decoded and frame size of
+ * each video track of nick, by msid track id ("screen-p1", "video-p1").
+ * @param {import('../lib/browsers.js').Participant} rx
+ * @param {string} nick
+ * @returns {Promise<Record<string, {frames: number, width: number, height: number}>>}
+ */
+function videoFrom(rx, nick) {
+  return rx.page.evaluate(async (from) => {
+    /** @type {Record<string, {frames: number, width: number, height: number}>} */
+    const out = {};
+    for (const t of /** @type {any} */ (window).parley.call.conference.remote.values()) {
+      if (t.nick !== from || t.kind !== 'video' || t.track.readyState !== 'live') continue;
+      (await t.receiver.getStats()).forEach((/** @type {any} */ s) => {
+        if (s.type === 'inbound-rtp') out[t.trackId] = { frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0, height: s.frameHeight ?? 0 };
+      });
+    }
+    return out;
+  }, nick);
+}
+
+test('a screen shared on one bridge crosses the relay and is decoded on the other; stopped, it is withdrawn there', async () => {
+  const [cr, ff] = people;
+  assert.ok(cr && ff, 'the first test did not set up the call');
+  await cr.page.evaluate(async () => {
+    // A canvas stands in for the screen: getDisplayMedia needs a person.
+    const w = /** @type {any} */ (window);
+    const canvas = document.createElement('canvas');
+    canvas.width = 1280;
+    canvas.height = 720;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+    let n = 0;
+    w.__screenTimer = setInterval(() => {
+      ctx.fillStyle = `hsl(${(n * 7) % 360} 60% 50%)`;
+      ctx.fillRect(0, 0, 1280, 720);
+      ctx.fillStyle = '#fff';
+      ctx.font = '64px sans-serif';
+      ctx.fillText(`slide ${n++}`, 100, 200);
+    }, 100);
+    w.__screen = canvas.captureStream(10).getVideoTracks()[0];
+    await w.parley.call.shareScreen(w.__screen);
+  });
+  const screenOf = (/** @type {Record<string, any>} */ v) => Object.keys(v).find((k) => k.startsWith('screen-'));
+  /** @type {Record<string, any>} */
+  let a = {};
+  await waitUntil(async () => {
+    const b = await videoFrom(ff, 'cr');
+    const id = screenOf(b);
+    const ok = id && a[id] && b[id].frames > a[id].frames && b[id].width >= 320;
+    a = b;
+    if (!ok) await sleep(1000);
+    return ok;
+  }, 30_000, async () => `ff does not decode cr's screen: ${JSON.stringify(a)}\n${await diagnose(people)}`);
+  const screen = /** @type {string} */ (screenOf(a));
+  const [from, into] = [bridges.indexOf(home.cr), bridges.indexOf(home.ff)];
+  const relays = async () => Promise.all(bridges.map(async (b) => relayed(await json(b.health)).packets));
+  const r1 = await relays();
+  await sleep(2000);
+  const r2 = await relays();
+  const dOut = r2[from][`out ${screen}`] - r1[from][`out ${screen}`];
+  const dIn = r2[into][`in ${screen}`] - r1[into][`in ${screen}`];
+  assert.ok(dOut > 0 && dIn > 0, `${screen}: relayed out of ${home.cr.nick} +${dOut}, into ${home.ff.nick} +${dIn}`);
+  console.log(JSON.stringify({ measure: 'cascade-screen', track: screen, size: `${a[screen].width}x${a[screen].height}`, out2s: dOut, in2s: dIn }));
+
+  await cr.page.evaluate(async () => {
+    const w = /** @type {any} */ (window);
+    await w.parley.call.stopScreenShare();
+    clearInterval(w.__screenTimer);
+    w.__screen.stop();
+  });
+  await waitUntil(async () => !screenOf(await videoFrom(ff, 'cr')), 20_000, async () => `ff still has cr's screen: ${await diagnose(people)}`);
+  await waitUntil(async () => (await Promise.all(bridges.map(async (b) => relayed(await json(b.health)).entries)))
+    .every((e) => !e[`out ${screen}`] && !e[`in ${screen}`]), 10_000, () => `the relay still carries ${screen}`);
+  const cam = await videoFrom(ff, 'cr');
+  await sleep(1000);
+  const cam2 = await videoFrom(ff, 'cr');
+  const camera = Object.keys(cam2).find((k) => k.startsWith('video-')) ?? '';
+  assert.ok(cam[camera] && cam2[camera].frames > cam[camera].frames, `ff lost cr's camera with the screen: ${JSON.stringify(cam)} -> ${JSON.stringify(cam2)}`);
 });
