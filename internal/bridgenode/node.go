@@ -74,6 +74,7 @@ type Node struct {
 	draining bool                   // guarded by mu
 	state    string                 // the XMPP connection's state, for /health; guarded by mu
 	stats    bridgeproto.Stats      // the last measured; guarded by mu
+	focusIn  map[string]jid.JID     // focus occupants of the brewery (nick -> real JID) on this connection; guarded by mu
 	kick     chan struct{}          // asks the session to publish its presence now
 }
 
@@ -110,7 +111,7 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Node{cfg: cfg, log: cfg.Logger, confs: make(map[string]*conference), state: "connecting",
-		kick: make(chan struct{}, 1)}, nil
+		focusIn: make(map[string]jid.JID), kick: make(chan struct{}, 1)}, nil
 }
 
 // Health is what GET /health answers.
@@ -122,6 +123,10 @@ type Health struct {
 	Participants int     `json:"participants"`
 	Stress       float64 `json:"stress"`
 	Draining     bool    `json:"draining"`
+	// Missing names what the bridge waits for, if anything: the XMPP
+	// server (while not connected), or the focus (connected, but no
+	// configured focus in the brewery).
+	Missing []string `json:"missing,omitempty"`
 	// Relays counts, per stream, what crosses the relays of cascaded
 	// conferences: each stream once per bridge pair.
 	Relays []RelayStream `json:"relays,omitempty"`
@@ -136,7 +141,7 @@ func (n *Node) Health() Health {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	h := Health{Status: "ok", XMPP: n.state, Nick: n.cfg.Nick, Conferences: len(n.confs), Stress: n.stats.Stress,
-		Draining: n.draining, Relays: relays}
+		Draining: n.draining, Relays: relays, Missing: n.missingLocked()}
 	for _, c := range n.confs {
 		h.Participants += c.size()
 	}
@@ -235,6 +240,7 @@ var errMisconfigured = errors.New("bridge: misconfigured")
 
 // session serves one XMPP connection until it ends.
 func (n *Node) session(ctx context.Context, c *xmppclient.Client, first bool) error {
+	n.forgetFocus()
 	if err := n.checkFocus(ctx, c); err != nil {
 		return err
 	}
@@ -248,6 +254,12 @@ func (n *Node) session(ctx context.Context, c *xmppclient.Client, first bool) er
 	}
 	n.setState("connected")
 	n.log.Info("in the brewery", "room", n.cfg.Brewery.String(), "nick", nick)
+	n.mu.Lock()
+	focusThere := len(n.focusIn) > 0
+	n.mu.Unlock()
+	if !focusThere {
+		n.log.Warn("no focus in the brewery yet; waiting for it", "focus", n.focusNames(), "room", n.cfg.Brewery.String())
+	}
 	occupant := n.cfg.Brewery.WithResource(nick)
 	tick := time.NewTicker(n.cfg.StatsInterval)
 	defer tick.Stop()

@@ -34,9 +34,14 @@ type conference struct {
 	count     atomic.Int32                  // the participants among endpoints, for the stats
 }
 
-// handle serves a stanza: orders from a focus; everything else is ignored
-// (pings are answered by xmppclient, brewery presences need nothing).
+// handle serves a stanza: orders from a focus, and brewery presences (is
+// a focus there?); everything else is ignored (pings are answered by
+// xmppclient).
 func (n *Node) handle(c *xmppclient.Client, st *xmlstream.Element) {
+	if st.Name == "presence" {
+		n.brewPresence(st)
+		return
+	}
 	if st.Name != "iq" || (st.Attr("type") != "set" && st.Attr("type") != "get") {
 		return
 	}

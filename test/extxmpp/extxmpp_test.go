@@ -294,16 +294,24 @@ func runCall(t *testing.T, startServer func(t *testing.T, dir string) server, sr
 	d.srv.stop()
 	d.srv = startServer(t, d.dir)
 	var bs struct {
-		XMPP string `json:"xmpp"`
+		XMPP    string   `json:"xmpp"`
+		Missing []string `json:"missing"`
 	}
-	waitFor(t, "the bridge back in the brewery without a focus", 40*time.Second, func() bool {
+	// It names the focus it misses, in /health and its log.
+	waitFor(t, "the bridge back in the brewery without a focus, naming it", 40*time.Second, func() bool {
+		bs.Missing = nil
 		_, err := getJSON(d.bridgeURL, &bs)
-		return err == nil && bs.XMPP == "connected"
+		return err == nil && bs.XMPP == "connected" && len(bs.Missing) == 1 && strings.HasPrefix(bs.Missing[0], "the focus focus."+domain+": not in the brewery")
 	})
 	d.startFocus()
 	waitFor(t, "the new focus finds the bridge", 30*time.Second, func() bool {
 		h, code := d.health()
 		return code == http.StatusOK && h.Bridges == 1
+	})
+	waitFor(t, "the bridge misses nothing", 10*time.Second, func() bool {
+		bs.Missing = nil
+		_, err := getJSON(d.bridgeURL, &bs)
+		return err == nil && bs.XMPP == "connected" && len(bs.Missing) == 0
 	})
 	d.call("third")
 	t.Logf("a call with a focus started after the bridge")
