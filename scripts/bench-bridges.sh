@@ -6,12 +6,27 @@
 # over the whole run.
 #
 #   scripts/bench-bridges.sh BRIDGES PARTICIPANTS [DURATION]
+#
+# BRIDGE_CPU=F (a fraction of one core, e.g. 0.25) puts each bridge in a
+# cgroup (v1 cpu controller) whose CFS quota is F of a core, instead of
+# pinning it: on a 2-core machine a bridge pinned to a core leaves the load
+# generator no core of its own, while bridges held to a quarter of a core
+# each leave it more than one, so that the bridges, not the load, are what
+# runs out. Capacity then grows with the bridge count if placement spreads
+# the conferences and nothing else is shared.
 set -euo pipefail
 bridges=${1:?number of bridges}
 participants=${2:?participants (a multiple of 5)}
 duration=${3:-20s}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+cleanup() {
+	kill $(jobs -p) 2>/dev/null || true
+	wait 2>/dev/null || true
+	for cg in "${cgroups[@]}"; do rmdir "$cg" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+cgroups=()
+trap cleanup EXIT
 go build -o "$work/parley" ./cmd/parley
 printf 'bridge-secret\n' > "$work/pw"
 "$work/parley" user add jvb --data "$work/data" --domain localhost < "$work/pw" >/dev/null
@@ -25,9 +40,19 @@ printf 'bridge-secret\n' > "$work/pw"
 	--admission-dtls-rate -1 --admission-allocate-rate -1 2>"$work/serve.log" &
 sleep 1
 pids=()
+quota=${BRIDGE_CPU:-}
 for i in $(seq 1 "$bridges"); do
 	core=$(( (i - 1) % $(nproc) ))
-	taskset -c "$core" "$work/parley" bridge --server ws://127.0.0.1:18180/xmpp-websocket --domain localhost \
+	if [ -n "$quota" ]; then
+		cg=/sys/fs/cgroup/cpu/parley-bench-b$i
+		mkdir -p "$cg"
+		awk -v f="$quota" 'BEGIN { printf "%d\n", f * 100000 }' > "$cg/cpu.cfs_quota_us"
+		cgroups+=("$cg")
+		pin=(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg")
+	else
+		pin=(taskset -c "$core")
+	fi
+	"${pin[@]}" "$work/parley" bridge --server ws://127.0.0.1:18180/xmpp-websocket --domain localhost \
 		--user jvb --password-file "$work/pw" --listen "127.0.0.1:$((18200 + i))" --public-ip 127.0.0.1 \
 		--nick "b$i" --log-level warn 2>"$work/b$i.log" &
 	pids+=($!)
@@ -45,5 +70,7 @@ for p in "${pids[@]}"; do before[$p]=$(cpu "$p"); done
 cat "$work/mid.txt"
 for i in $(seq 1 "$bridges"); do
 	p=${pids[$((i - 1))]}
-	echo "b$i (core $(( (i - 1) % $(nproc) ))): $(echo "$(cpu "$p") - ${before[$p]}" | bc) CPU s over the run"
+	where="core $(( (i - 1) % $(nproc) ))"
+	[ -n "$quota" ] && where="$quota of a core"
+	echo "b$i ($where): $(echo "$(cpu "$p") - ${before[$p]}" | bc) CPU s over the run"
 done

@@ -209,10 +209,17 @@ export class ClientNetns {
       'root', 'tbf', 'rate', `${kbit}kbit`, 'burst', '6kb', 'latency', '50ms'], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
-  /** unshape lifts shapeDownlink's limit. */
+  /**
+   * unshape lifts shapeDownlink's limit as a link that widens does: the
+   * token bucket's rate goes up to 1 Gbit/s, and what it holds drains.
+   * (Deleting the qdisc instead dropped the packets queued in it at once,
+   * a burst of loss that no widening link shows: the SFU took it for
+   * congestion, and its next probe waited up to 5 s longer.)
+   */
   unshape() {
     try {
-      execFileSync('ip', ['netns', 'exec', this.router.name, 'tc', 'qdisc', 'del', 'dev', this.routerDev, 'root'], { stdio: 'ignore' });
+      execFileSync('ip', ['netns', 'exec', this.router.name, 'tc', 'qdisc', 'change', 'dev', this.routerDev,
+        'root', 'tbf', 'rate', '1gbit', 'burst', '1mb', 'latency', '50ms'], { stdio: 'ignore' });
     } catch {
       // not shaped
     }

@@ -161,6 +161,16 @@ for (const [modKind, guestKind] of [['chromium', 'firefox'], ['firefox', 'chromi
       return a > 0 && (await audioFrom(mod, 'ann')) > a;
     }, 30_000, () => diagnose([mod, ann]));
 
+    // A render that changes only mod's own row (a hand raised, then
+    // lowered) keeps ann's row: rows used to be rebuilt on every render,
+    // and a click aimed at one could land on a detached node.
+    const annRow = await mod.page.$('#people li[data-nick="ann"]');
+    for (const raised of [true, false]) {
+      await mod.page.click('#toggle-hand');
+      await waitUntil(() => mod.page.evaluate((r) => (document.querySelector('#people li.self .badge.hand') !== null) === r, raised), 5_000, () => diagnose([mod]));
+    }
+    assert.equal(await annRow.evaluate((li) => li.isConnected), true, "ann's row was rebuilt by a render that did not change it");
+
     const clicked = performance.now();
     await mod.page.click('#people li[data-nick="ann"] .act-mute');
     await waitUntil(() => visible(ann, 'muted-notice'), 10_000, () => diagnose([ann]));

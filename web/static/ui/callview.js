@@ -105,8 +105,8 @@ class CallView {
     /** @type {Map<string, string>} every display name seen, by nick (to name who ended the meeting) */
     this.seenNames = new Map();
     this.renderQueued = false;
-    this.pinsSent = ''; // the stream ids last sent as pinned (sendPins), space-separated
-    this.heightsSent = ''; // the tile heights last sent (sendHeights), serialized
+    this.pinsSent = ''; // the stream ids last sent as pinned (sendReceiveVideo), space-separated
+    this.heightsSent = ''; // the tile heights last sent (sendReceiveVideo), serialized
     this.active = true; // false once the call screen is gone
     this.abort = new AbortController(); // ends the listeners on page elements this view added
     /** @type {Map<string, HTMLAudioElement>} remote audio by track id; outside tiles so paging never silences anyone */
@@ -156,7 +156,7 @@ class CallView {
     this.resized = new ResizeObserver(() => {
       if (!this.active) return;
       this.stage.render(this.state);
-      this.sendHeights();
+      this.sendReceiveVideo();
     });
     this.resized.observe(byId('grid'));
     /** @type {TestHook} */
@@ -464,8 +464,7 @@ class CallView {
       this.renderQueued = false;
       if (!this.active) return;
       this.stage.render(this.state);
-      this.sendPins();
-      this.sendHeights();
+      this.sendReceiveVideo();
       renderPeople(byId('people'), byId('people-title'), this.state, (a, m) => this.controls.moderate(a, m));
       this.lobby?.render();
       this.access?.render([...this.state.members.values()].find((m) => m.self), this.state.panel === 'people');
@@ -477,29 +476,26 @@ class CallView {
   }
 
   /**
-   * sendPins tells the server whose camera we pin, so that lastN forwards
-   * it on top of the last speakers'; only when that changes (a pin, or
-   * the pinned member's camera arriving or leaving).
+   * sendReceiveVideo tells the server what we show, when it changes: whose
+   * camera we pin (lastN forwards it on top of the last speakers'), and
+   * how tall each remote video is shown (it forwards the layer that fills
+   * the tile, and nothing of a video on another page).
    */
-  sendPins() {
-    const pins = pinnedStreams(this.state);
-    if (pins.join(' ') === this.pinsSent) return;
-    this.pinsSent = pins.join(' ');
-    this.call.setReceiveVideo({ pinned: pins });
-  }
-
-  /**
-   * sendHeights tells the server how tall each remote video is shown, so
-   * that it forwards the layer that fills the tile (and nothing of a video
-   * on another page); only when that changes.
-   */
-  sendHeights() {
+  sendReceiveVideo() {
+    /** @type {Partial<import('../lib/conference.js').ReceiveVideo>} */
+    const want = {};
+    const pinned = pinnedStreams(this.state);
+    if (pinned.join(' ') !== this.pinsSent) {
+      this.pinsSent = pinned.join(' ');
+      want.pinned = pinned;
+    }
     const heights = this.stage.videoHeights(this.state);
-    if (!heights) return;
-    const key = JSON.stringify(Object.entries(heights).sort());
-    if (key === this.heightsSent) return;
-    this.heightsSent = key;
-    this.call.setReceiveVideo({ heights });
+    const key = heights ? JSON.stringify(Object.entries(heights).sort()) : this.heightsSent;
+    if (heights && key !== this.heightsSent) {
+      this.heightsSent = key;
+      want.heights = heights;
+    }
+    if (want.pinned || want.heights) this.call.setReceiveVideo(want);
   }
 
   renderPager() {

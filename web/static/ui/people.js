@@ -24,8 +24,25 @@ export function sortMembers(list) {
     || a.displayName.localeCompare(b.displayName));
 }
 
+/** @type {[Action, string, string][]} */
+const ACTIONS = [
+  ['lowerHand', 'people.lowerHand', 'people.lowerHandNamed'], ['mute', 'people.mute', 'people.muteNamed'],
+  ['muteVideo', 'people.muteVideo', 'people.muteVideoNamed'], ['askUnmute', 'people.askUnmute', 'people.askUnmuteNamed'],
+  ['promote', 'people.promote', 'people.promoteNamed'], ['kick', 'people.kick', 'people.kickNamed'],
+];
+
 /**
- * renderPeople fills the list and its heading.
+ * The member each row stands for, updated on every render, so that a
+ * row kept from an earlier render acts on the member as it is now.
+ * @type {WeakMap<Element, Member>}
+ */
+const rowMember = new WeakMap();
+
+/**
+ * renderPeople fills the list and its heading. A row whose content has
+ * not changed is kept, not rebuilt: the list renders on every change in
+ * the call, and a rebuilt row loses the keyboard focus and any click
+ * aimed at it.
  * @param {HTMLElement} list
  * @param {HTMLElement} title
  * @param {CallState} s
@@ -35,30 +52,48 @@ export function renderPeople(list, title, s, act) {
   const members = sortMembers([...s.members.values()]);
   const me = members.find((m) => m.self);
   title.textContent = t('people.title', { count: members.length });
-  list.replaceChildren(...members.map((m) => {
-    const name = m.self ? t('people.you', { name: m.displayName }) : m.displayName;
-    const role = m.role === 'moderator' ? t('people.moderator') : m.role === 'visitor' ? t('people.visitor') : '';
-    const state = [];
-    if (m.phone) state.push(h('span', { class: 'badge phone', role: 'img', 'aria-label': t('tile.phone'), title: t('tile.phone') }, [icon('phone')]));
-    if (m.state.hand !== null) state.push(h('span', { class: 'badge hand', role: 'img', 'aria-label': t('tile.hand'), title: t('tile.hand') }, [icon('hand')]));
-    if (m.state.audio !== 'on') state.push(h('span', { class: 'badge muted', role: 'img', 'aria-label': t('tile.muted'), title: t('tile.muted') }, [icon('micOff')]));
-    if (m.state.video !== 'on') state.push(h('span', { class: 'badge', role: 'img', 'aria-label': t('tile.cameraOff'), title: t('tile.cameraOff') }, [icon('cameraOff')]));
+  /** @type {Map<string, HTMLElement>} */
+  const kept = new Map();
+  for (const li of list.children) if (li instanceof HTMLElement && li.dataset.nick) kept.set(li.dataset.nick, li);
+  const rows = members.map((m) => {
     const can = canModerate(me, m);
-    /** @type {[Action, string, string][]} */
-    const actions = [
-      ['lowerHand', 'people.lowerHand', 'people.lowerHandNamed'], ['mute', 'people.mute', 'people.muteNamed'],
-      ['muteVideo', 'people.muteVideo', 'people.muteVideoNamed'], ['askUnmute', 'people.askUnmute', 'people.askUnmuteNamed'],
-      ['promote', 'people.promote', 'people.promoteNamed'], ['kick', 'people.kick', 'people.kickNamed'],
-    ];
-    const buttons = actions.filter(([a]) => can[a]).map(([a, key, named]) => {
-      const b = h('button', { type: 'button', class: `small act-${a}`, 'aria-label': t(named, { name: m.displayName }) }, [t(key)]);
-      b.addEventListener('click', () => act(a, m));
-      return b;
-    });
-    return h('li', { 'data-nick': m.nick, class: m.self ? 'self' : '' }, [
-      h('span', { class: 'who' }, [h('span', { class: 'pname' }, [name]), role ? h('span', { class: 'role' }, [role]) : '']),
-      h('span', { class: 'pstate' }, state),
-      buttons.length ? h('span', { class: 'actions' }, buttons) : '',
-    ]);
-  }));
+    const actions = ACTIONS.filter(([a]) => can[a]);
+    const name = m.self ? t('people.you', { name: m.displayName }) : m.displayName;
+    const key = JSON.stringify([document.documentElement.lang, name, m.role, m.phone, m.state.hand !== null, m.state.audio, m.state.video, actions.map(([a]) => a)]);
+    let li = kept.get(m.nick);
+    if (!li || li.dataset.key !== key) {
+      li = personRow(m, name, actions, (a) => act(a, rowMember.get(/** @type {HTMLElement} */ (li)) ?? m));
+      li.dataset.key = key;
+    }
+    rowMember.set(li, m);
+    return li;
+  });
+  // Reordering moves nodes, which also drops focus: only when it changed.
+  if (rows.length !== list.children.length || rows.some((li, i) => list.children[i] !== li)) list.replaceChildren(...rows);
+}
+
+/**
+ * personRow builds one member's row.
+ * @param {Member} m
+ * @param {string} name
+ * @param {[Action, string, string][]} actions the moderator actions offered
+ * @param {(action: Action) => void} act
+ */
+function personRow(m, name, actions, act) {
+  const role = m.role === 'moderator' ? t('people.moderator') : m.role === 'visitor' ? t('people.visitor') : '';
+  const state = [];
+  if (m.phone) state.push(h('span', { class: 'badge phone', role: 'img', 'aria-label': t('tile.phone'), title: t('tile.phone') }, [icon('phone')]));
+  if (m.state.hand !== null) state.push(h('span', { class: 'badge hand', role: 'img', 'aria-label': t('tile.hand'), title: t('tile.hand') }, [icon('hand')]));
+  if (m.state.audio !== 'on') state.push(h('span', { class: 'badge muted', role: 'img', 'aria-label': t('tile.muted'), title: t('tile.muted') }, [icon('micOff')]));
+  if (m.state.video !== 'on') state.push(h('span', { class: 'badge', role: 'img', 'aria-label': t('tile.cameraOff'), title: t('tile.cameraOff') }, [icon('cameraOff')]));
+  const buttons = actions.map(([a, key, named]) => {
+    const b = h('button', { type: 'button', class: `small act-${a}`, 'aria-label': t(named, { name: m.displayName }) }, [t(key)]);
+    b.addEventListener('click', () => act(a));
+    return b;
+  });
+  return h('li', { 'data-nick': m.nick, class: m.self ? 'self' : '' }, [
+    h('span', { class: 'who' }, [h('span', { class: 'pname' }, [name]), role ? h('span', { class: 'role' }, [role]) : '']),
+    h('span', { class: 'pstate' }, state),
+    buttons.length ? h('span', { class: 'actions' }, buttons) : '',
+  ]);
 }
