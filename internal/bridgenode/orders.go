@@ -361,7 +361,7 @@ func (conf *conference) allocate(iq, el *xmlstream.Element) {
 	conf.endpoints[id] = p
 	conf.setSize()
 	conf.reply(iq)
-	go conf.forwardEvents(id, p)
+	go conf.forwardEvents(id, el.Attr(bridgeproto.AttrAllocation), p)
 	conf.n.publishSoon()
 }
 
@@ -378,8 +378,9 @@ func (conf *conference) join(ctx context.Context, id string, el *xmlstream.Eleme
 	return c.JoinRelay(ctx, id)
 }
 
-// forwardEvents sends an endpoint's events to the focus.
-func (conf *conference) forwardEvents(id string, p bridge.Participant) {
+// forwardEvents sends an endpoint's events to the focus, each with the
+// allocation token of its allocate order (bridgeproto.AttrAllocation).
+func (conf *conference) forwardEvents(id, alloc string, p bridge.Participant) {
 	for ev := range p.Events() {
 		var msg *xmlstream.Element
 		switch ev.Kind {
@@ -393,6 +394,9 @@ func (conf *conference) forwardEvents(id string, p bridge.Participant) {
 			msg = bridgeproto.Event(conf.owner.String(), conf.id, id, bridgeproto.EventClosed)
 		}
 		if msg != nil {
+			if alloc != "" {
+				msg.FirstChild().SetAttr(bridgeproto.AttrAllocation, alloc)
+			}
 			conf.c.Send(msg)
 		}
 	}
