@@ -258,7 +258,7 @@ func TestEventsOfAnEarlierAllocationAreDropped(t *testing.T) {
 			return bridge.Event{}
 		}
 	}
-	event(bridgeproto.EventClosed, oldAlloc)   // the old p1's, late
+	event(bridgeproto.EventClosed, oldAlloc)  // the old p1's, late
 	event(bridgeproto.EventNeedsOffer, alloc) // the new p1's, after it
 	if ev := next(); ev.Kind != bridge.EventNeedsOffer {
 		t.Fatalf("first event %v, want needs-offer: the earlier allocation's closed ended the new endpoint", ev.Kind)
