@@ -41,13 +41,10 @@ func (d *downTrack) spendRetransmit(n int) bool {
 // mayRequestKeyframe reports whether a keyframe request of the subscriber
 // at now may go on to the publisher, or counts the drop. Runs on readRTCP.
 func (d *downTrack) mayRequestKeyframe(now time.Time) bool {
-	if d.sub.relay {
-		// The other bridge's requests stand for all its subscribers, and
-		// it limits them itself, per layer (keyframeLimiter): dropping
-		// one here left a subscriber there waiting on a layer switch.
-		return true
-	}
 	if !d.lastPLI.IsZero() && now.Sub(d.lastPLI) < pliInterval {
+		if d.sub.relay {
+			d.deferKeyframe(d.lastPLI.Add(pliInterval).Sub(now))
+		}
 		d.pliDropped.Add(1)
 		return false
 	}

@@ -63,6 +63,9 @@ type downTrack struct {
 	// relayUnwatched: of a layerOnly downtrack, the other bridge said
 	// nobody there watches the layer (relay.go).
 	relayUnwatched atomic.Bool
+	// keyframeDeferred: a relay's keyframe request over the budget waits
+	// for the budget's end (relay.go).
+	keyframeDeferred atomic.Bool
 
 	sent         atomic.Uint64 // packets written
 	sentBytes    atomic.Uint64 // their payload bytes

@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -284,6 +285,21 @@ func (d *downTrack) relayLayer(active uint8) int {
 	return d.layerOnly
 }
 
+// deferKeyframe sends a relay's keyframe request that came over the
+// per-subscriber budget once the budget allows, instead of dropping it:
+// the other bridge's requests stand for all its subscribers (one waiting
+// to switch layers would wait for ever), and it limits them per layer
+// itself. Requests meanwhile merge into the one deferred.
+func (d *downTrack) deferKeyframe(wait time.Duration) {
+	if d.keyframeDeferred.Swap(true) {
+		return
+	}
+	d.pub.clock.AfterFunc(wait, func() {
+		d.keyframeDeferred.Store(false)
+		d.requestKeyframe()
+	})
+}
+
 // relayWatchName names the RTCP APP packets by which a bridge tells the
 // other end of a relay which layers it watches.
 const relayWatchName = "PRLY"
@@ -291,7 +307,10 @@ const relayWatchName = "PRLY"
 // noteRelayWatch takes the other bridge's word on a one-layer
 // downtrack's layer; other APP packets are ignored.
 func (d *downTrack) noteRelayWatch(app *rtcp.ApplicationDefined) {
-	if d.layerOnly >= 0 && app.Name == relayWatchName && len(app.Data) > 0 {
+	b := d.bound.Load()
+	// A compound packet reaches the sender of each SSRC it names: the
+	// packets about other layers are not this one's news.
+	if d.layerOnly >= 0 && b != nil && app.SSRC == b.ssrc && app.Name == relayWatchName && len(app.Data) > 0 {
 		d.relayUnwatched.Store(app.Data[0] == 0)
 	}
 }
@@ -367,14 +386,19 @@ func (r *Participant) publishRelayed(id string, src Source, layer int, track *we
 	p.mu.Lock()
 	old := p.published[src.slot()]
 	p.mu.Unlock()
-	if layer >= 0 && old != nil && old.simulcast.Load() && r.relayed[old] > 0 &&
+	if layer >= 0 && old != nil && r.relayed[old] > 0 &&
 		sameCodec(old.codec.RTPCodecCapability, track.Codec().RTPCodecCapability) {
 		r.relayed[old]++ // one more layer of it
+		if layer > 0 {
+			old.simulcast.Store(true)
+		}
 		c.mu.Unlock()
 		return old
 	}
 	pub := newPublication(p, src, track.Kind(), track.Codec(), receiver.GetParameters().HeaderExtensions)
-	if layer >= 0 {
+	if layer > 0 {
+		// Simulcast once a layer above the lowest comes: a publisher
+		// without simulcast sends the lowest alone, forwarded as before.
 		pub.simulcast.Store(true)
 	}
 	r.relayed[pub] = 1
