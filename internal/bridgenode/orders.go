@@ -366,7 +366,7 @@ func (conf *conference) allocate(iq, el *xmlstream.Element) {
 	conf.endpoints[id] = p
 	conf.setSize()
 	conf.reply(iq)
-	go conf.forwardEvents(id, p)
+	go conf.forwardEvents(id, el.Attr(bridgeproto.AttrAllocation), p)
 	conf.n.publishSoon()
 }
 
@@ -383,24 +383,37 @@ func (conf *conference) join(ctx context.Context, id string, el *xmlstream.Eleme
 	return c.JoinRelay(ctx, id)
 }
 
-// forwardEvents sends an endpoint's events to the focus.
-func (conf *conference) forwardEvents(id string, p bridge.Participant) {
+// forwardEvents sends an endpoint's events to the focus, each with the
+// allocation token of its allocate order (bridgeproto.AttrAllocation).
+func (conf *conference) forwardEvents(id, alloc string, p bridge.Participant) {
 	for ev := range p.Events() {
-		var msg *xmlstream.Element
-		switch ev.Kind {
-		case bridge.EventNeedsOffer:
-			msg = bridgeproto.Event(conf.owner.String(), conf.id, id, bridgeproto.EventNeedsOffer)
-		case bridge.EventConnectionState:
-			msg = bridgeproto.Event(conf.owner.String(), conf.id, id, bridgeproto.EventConnectionState, "state", ev.State, "route", ev.Route)
-		case bridge.EventSendLayers:
-			msg = bridgeproto.Event(conf.owner.String(), conf.id, id, bridgeproto.EventSendLayers, "source", string(ev.Source), "layers", ev.Layers)
-		case bridge.EventClosed:
-			msg = bridgeproto.Event(conf.owner.String(), conf.id, id, bridgeproto.EventClosed)
-		}
-		if msg != nil {
+		if msg := endpointEvent(conf.owner.String(), conf.id, id, alloc, ev); msg != nil {
 			conf.c.Send(msg)
 		}
 	}
+}
+
+// endpointEvent is the message telling focus of an endpoint's event, with
+// the allocation token of its allocate order; nil for events the focus
+// does not hear of.
+func endpointEvent(focus, confID, id, alloc string, ev bridge.Event) *xmlstream.Element {
+	var msg *xmlstream.Element
+	switch ev.Kind {
+	case bridge.EventNeedsOffer:
+		msg = bridgeproto.Event(focus, confID, id, bridgeproto.EventNeedsOffer)
+	case bridge.EventConnectionState:
+		msg = bridgeproto.Event(focus, confID, id, bridgeproto.EventConnectionState, "state", ev.State, "route", ev.Route)
+	case bridge.EventSendLayers:
+		msg = bridgeproto.Event(focus, confID, id, bridgeproto.EventSendLayers, "source", string(ev.Source), "layers", ev.Layers)
+	case bridge.EventClosed:
+		msg = bridgeproto.Event(focus, confID, id, bridgeproto.EventClosed)
+	default:
+		return nil
+	}
+	if alloc != "" {
+		msg.FirstChild().SetAttr(bridgeproto.AttrAllocation, alloc)
+	}
+	return msg
 }
 
 // forwardConferenceEvents sends the dominant speaker to the focus.

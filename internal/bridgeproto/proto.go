@@ -22,7 +22,7 @@ const NS = "urn:parley:bridge:0"
 
 // The orders: the payload element names of IQ set requests, focus → bridge.
 const (
-	OrderAllocate      = "allocate"      // conference, endpoint, no-audio, no-video, no-simulcast
+	OrderAllocate      = "allocate"      // conference, endpoint, allocation, no-audio, no-video, no-simulcast
 	OrderExpire        = "expire"        // conference [, endpoint]
 	OrderOffer         = "offer"         // conference, endpoint [, restart]; the result carries <offer>SDP</offer>
 	OrderAnswer        = "answer"        // conference, endpoint; text: the SDP answer
@@ -39,7 +39,7 @@ const (
 	// other bridge's through the focus; either end may offer (OrderOffer,
 	// OrderAnswer as for any endpoint), and OrderAnswerOffer answers the
 	// other end's offer.
-	OrderRelay       = "relay"        // conference, endpoint: allocate a relay endpoint
+	OrderRelay       = "relay"        // conference, endpoint, allocation: allocate a relay endpoint
 	OrderAnswerOffer = "answer-offer" // conference, endpoint; text: the other end's SDP offer; the result carries <answer>SDP</answer>
 )
 
@@ -61,6 +61,15 @@ func Order(name, conference, endpoint string, attrs ...string) *xmlstream.Elemen
 	}
 	return el
 }
+
+// AttrAllocation names one allocation of an endpoint: an opaque token
+// the focus puts in <allocate/> and <relay/>, which the bridge copies into
+// every event of that endpoint. Endpoint ids are reused (a conference
+// moved back to a bridge, an endpoint expired and allocated again), and a
+// bridge's events travel apart from its answers, so an event of an
+// endpoint's earlier allocation can arrive after the new one is made; the
+// token tells them apart.
+const AttrAllocation = "allocation"
 
 // Event kinds, in <event kind=.../> from a bridge to the focus that
 // allocated the conference.

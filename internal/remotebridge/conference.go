@@ -39,32 +39,34 @@ func (c *conference) order(name, endpoint string, attrs ...string) *xmlstream.El
 }
 
 func (c *conference) Join(ctx context.Context, id string, opts bridge.JoinOptions) (bridge.Participant, error) {
-	return c.join(ctx, id, c.order(bridgeproto.OrderAllocate, id,
-		"no-audio", flag(opts.NoAudio), "no-video", flag(opts.NoVideo), "no-simulcast", flag(opts.NoSimulcast)))
+	return c.join(ctx, id, bridgeproto.OrderAllocate,
+		"no-audio", flag(opts.NoAudio), "no-video", flag(opts.NoVideo), "no-simulcast", flag(opts.NoSimulcast))
 }
 
 // JoinRelay allocates the bridge's end of a relay (bridge.Cascade).
 func (c *conference) JoinRelay(ctx context.Context, id string) (bridge.Relay, error) {
-	part, err := c.join(ctx, id, c.order(bridgeproto.OrderRelay, id))
+	part, err := c.join(ctx, id, bridgeproto.OrderRelay)
 	if err != nil {
 		return nil, err
 	}
 	return relayEndpoint{part}, nil
 }
 
-// join allocates an endpoint with order.
-func (c *conference) join(ctx context.Context, id string, order *xmlstream.Element) (*participant, error) {
+// join allocates an endpoint with the order named, under an allocation
+// token of its own (bridgeproto.AttrAllocation).
+func (c *conference) join(ctx context.Context, id, name string, attrs ...string) (*participant, error) {
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
 	if closed {
 		return nil, bridge.ErrGone
 	}
-	_, err := c.p.request(ctx, c.b, "set", order)
+	alloc := "a" + strconv.FormatUint(c.p.nextID.Add(1), 10)
+	_, err := c.p.request(ctx, c.b, "set", c.order(name, id, append(attrs, bridgeproto.AttrAllocation, alloc)...))
 	if err != nil {
 		return nil, err
 	}
-	part := &participant{c: c, id: id, events: make(chan bridge.Event, eventBuffer)}
+	part := &participant{c: c, id: id, alloc: alloc, events: make(chan bridge.Event, eventBuffer)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -147,6 +149,12 @@ func (c *conference) event(ev *xmlstream.Element) {
 	if part == nil {
 		return
 	}
+	if a := ev.Attr(bridgeproto.AttrAllocation); a != "" && a != part.alloc {
+		// An earlier allocation's news (the endpoint id is reused): its
+		// "closed" would end the new one.
+		c.p.log.Debug("an event of an endpoint's earlier allocation dropped", "conference", c.id, "endpoint", endpoint, "kind", kind)
+		return
+	}
 	out := bridge.Event{State: ev.Attr("state"), Route: ev.Attr("route"), Source: bridge.Source(ev.Attr("source")), Layers: ev.Attr("layers")}
 	switch kind {
 	case bridgeproto.EventNeedsOffer:
@@ -176,8 +184,9 @@ func (c *conference) emit(ev bridge.ConferenceEvent) {
 
 // participant is an endpoint on a remote bridge.
 type participant struct {
-	c  *conference
-	id string
+	c     *conference
+	id    string // read-only
+	alloc string // this allocation's token (bridgeproto.AttrAllocation); read-only
 
 	mu     sync.Mutex
 	closed bool              // guarded by mu

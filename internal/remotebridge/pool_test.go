@@ -205,3 +205,70 @@ func TestDrainAndMove(t *testing.T) {
 		t.Fatalf("orders to a: expire-all %v, expire of room %v", expireAll, expire)
 	}
 }
+
+// TestEventsOfAnEarlierAllocationAreDropped: a conference moved back to a
+// bridge (a cascade's failover) allocates the same endpoint ids there
+// again while the bridge still closes the old ones; the old endpoint's
+// "closed", arriving after the new allocation, must not end the new
+// endpoint (the cascade test's first participant re-placed got no media).
+// Events of the current allocation, and of a bridge that sends no token,
+// still count.
+func TestEventsOfAnEarlierAllocationAreDropped(t *testing.T) {
+	allocs := make(chan string, 4)
+	p, _ := newPoolAnswering(t, Config{PingInterval: time.Hour}, func(iq *xmlstream.Element) *xmlstream.Element {
+		if el := iq.FirstChild(); el != nil && el.Is(bridgeproto.NS, bridgeproto.OrderAllocate) {
+			allocs <- el.Attr(bridgeproto.AttrAllocation)
+		}
+		return stanza.IQResult(iq)
+	})
+	announce(p, "b", "jvb@example.test/1", bridgeproto.Stats{})
+	waitBridges(t, p, 1)
+	join := func() (bridge.Conference, bridge.Participant, string) {
+		t.Helper()
+		c, err := p.Conference(context.Background(), "room")
+		if err != nil {
+			t.Fatal(err)
+		}
+		part, err := c.Join(context.Background(), "p1", bridge.JoinOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, part, <-allocs
+	}
+	old, _, oldAlloc := join()
+	old.Close()
+	_, part, alloc := join()
+	if alloc == oldAlloc {
+		t.Fatalf("both allocations of p1 carry the token %q", alloc)
+	}
+	event := func(kind, token string) {
+		ev := bridgeproto.Event("focus.example.test", "room", "p1", kind)
+		if token != "" {
+			ev.FirstChild().SetAttr(bridgeproto.AttrAllocation, token)
+		}
+		p.HandleStanza(eventFrom("jvb@example.test/1", ev))
+	}
+	next := func() bridge.Event {
+		t.Helper()
+		select {
+		case ev := <-part.Events():
+			return ev
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event")
+			return bridge.Event{}
+		}
+	}
+	event(bridgeproto.EventClosed, oldAlloc)  // the old p1's, late
+	event(bridgeproto.EventNeedsOffer, alloc) // the new p1's, after it
+	if ev := next(); ev.Kind != bridge.EventNeedsOffer {
+		t.Fatalf("first event %v, want needs-offer: the earlier allocation's closed ended the new endpoint", ev.Kind)
+	}
+	event(bridgeproto.EventNeedsOffer, "") // a bridge without tokens
+	if ev := next(); ev.Kind != bridge.EventNeedsOffer {
+		t.Fatalf("an event without a token: %v, want needs-offer", ev.Kind)
+	}
+	event(bridgeproto.EventClosed, alloc)
+	if ev := next(); ev.Kind != bridge.EventClosed {
+		t.Fatalf("the current allocation's closed: %v", ev.Kind)
+	}
+}

@@ -176,6 +176,7 @@ func (c *Conference) allocateLayers(pubs []*publication, ps []*Participant, orde
 			paused += countBits(c.rates[pub].paused)
 		}
 	}
+	c.tellRelays(ps)
 	return paused
 }
 
@@ -277,6 +278,9 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 			ch.active |= ch.rates.paused // a paused layer comes back if wanted
 		}
 		ch.layer = wantedLayer(ch.d.pub, ch.active, quality, heights, now)
+		if ch.d.layerOnly >= 0 {
+			ch.layer = ch.d.relayLayer(ch.active) // what the other bridge watches
+		}
 		if allowed != nil && ch.d.pub.info.Source == SourceCamera && !allowed[ch.d.pub.owner.id] {
 			ch.layer = -1 // not among the last N speakers
 		}
@@ -356,6 +360,9 @@ func (ch *choice) cost() uint64 {
 
 // lower returns the next active layer below the chosen one, or -1.
 func (ch *choice) lower() int {
+	if ch.d.layerOnly >= 0 {
+		return -1 // a relay's layer carries that layer or nothing
+	}
 	for l := ch.layer - 1; l >= 0; l-- {
 		if ch.active&(1<<l) != 0 {
 			return l

@@ -42,6 +42,9 @@ func (d *downTrack) spendRetransmit(n int) bool {
 // at now may go on to the publisher, or counts the drop. Runs on readRTCP.
 func (d *downTrack) mayRequestKeyframe(now time.Time) bool {
 	if !d.lastPLI.IsZero() && now.Sub(d.lastPLI) < pliInterval {
+		if d.sub.relay {
+			d.deferKeyframe(d.lastPLI.Add(pliInterval).Sub(now))
+		}
 		d.pliDropped.Add(1)
 		return false
 	}

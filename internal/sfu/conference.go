@@ -210,9 +210,10 @@ func (c *Conference) join(participantID string, opts JoinOptions, relay bool) (*
 		if !subscribes(p, pub) {
 			continue
 		}
-		d := newDownTrack(pub, p)
-		pub.addSubscriber(d)
-		p.queueAdd(d)
+		for _, d := range downTracksFor(pub, p) {
+			pub.addSubscriber(d)
+			p.queueAdd(d)
+		}
 	}
 	return p, nil
 }
@@ -275,9 +276,10 @@ func (c *Conference) publishLocked(pub *publication) bool {
 		if p == pub.owner || !subscribes(p, pub) {
 			continue
 		}
-		d := newDownTrack(pub, p)
-		pub.addSubscriber(d)
-		p.queueAdd(d)
+		for _, d := range downTracksFor(pub, p) {
+			pub.addSubscriber(d)
+			p.queueAdd(d)
+		}
 	}
 	return true
 }
@@ -339,7 +341,8 @@ func (c *Conference) leave(p *Participant) {
 			continue
 		}
 		kept = append(kept, pub)
-		pub.removeSubscriberOf(p)
+		for pub.removeSubscriberOf(p) != nil { // a relay has one per layer
+		}
 	}
 	c.publications = kept
 	for _, pub := range mine {

@@ -57,6 +57,16 @@ type downTrack struct {
 
 	codecMismatch atomic.Bool // bound without the publisher's codec: never written
 
+	// layerOnly is the one simulcast layer a relay's downtrack carries
+	// (relay.go); -1 for every other downtrack. Read-only.
+	layerOnly int
+	// relayUnwatched: of a layerOnly downtrack, the other bridge said
+	// nobody there watches the layer (relay.go).
+	relayUnwatched atomic.Bool
+	// keyframeDeferred: a relay's keyframe request over the budget waits
+	// for the budget's end (relay.go).
+	keyframeDeferred atomic.Bool
+
 	sent         atomic.Uint64 // packets written
 	sentBytes    atomic.Uint64 // their payload bytes
 	dropUnbound  atomic.Uint64 // packets dropped: not bound, or bound without the codec
@@ -88,7 +98,7 @@ type binding struct {
 type extMap struct{ from, to uint8 }
 
 func newDownTrack(pub *publication, sub *Participant) *downTrack {
-	d := &downTrack{pub: pub, sub: sub, rw: newRewriter(pub.codec.ClockRate), current: -1}
+	d := &downTrack{pub: pub, sub: sub, rw: newRewriter(pub.codec.ClockRate), current: -1, layerOnly: -1}
 	if pub.kind == webrtc.RTPCodecTypeVideo { // NACK is offered for video only (codecs.go)
 		d.sentLog = make([]sentPacket, sentLogLen)
 		d.rtxBuf = make([]byte, receiveMTU)
@@ -99,7 +109,12 @@ func newDownTrack(pub *publication, sub *Participant) *downTrack {
 
 // ID, StreamID, RID and Kind implement webrtc.TrackLocal; they make the
 // msid "<publisher id> <kind>-<publisher id>" (see TrackInfo).
-func (d *downTrack) ID() string                { return d.pub.info.TrackID }
+func (d *downTrack) ID() string {
+	if d.layerOnly >= 0 {
+		return relayLayerTrackID(d.pub, d.layerOnly)
+	}
+	return d.pub.info.TrackID
+}
 func (d *downTrack) StreamID() string          { return d.pub.info.StreamID }
 func (d *downTrack) RID() string               { return "" }
 func (d *downTrack) Kind() webrtc.RTPCodecType { return d.pub.kind }
@@ -337,6 +352,8 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 				d.retransmit(p)
 			case *rtcp.ReceiverReport:
 				d.noteLoss(p.Reports)
+			case *rtcp.ApplicationDefined:
+				d.noteRelayWatch(p)
 			}
 		}
 	}

@@ -26,6 +26,10 @@ type Participant struct {
 	// it brings are remote participants' publications. Set before the
 	// participant is in the conference; read-only after.
 	relay bool
+	// relayed counts, of a relay, the tracks feeding each publication it
+	// brings from the other bridge (one per simulcast layer; relay.go).
+	// Guarded by conf.mu.
+	relayed map[*publication]int
 	// remote is the relay a participant of another bridge is seen through
 	// (relay.go): it publishes through the relay's peer connection and
 	// receives nothing. Nil for everybody else. Read-only.

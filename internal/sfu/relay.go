@@ -2,7 +2,10 @@ package sfu
 
 import (
 	"context"
+	"strings"
+	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -25,6 +28,18 @@ import (
 // requests, NACKs and receiver reports go back over the same connection,
 // so the other end passes PLIs on to the publisher and answers NACKs from
 // its cache.
+//
+// Simulcast across a relay: a relay carries each simulcast layer of a
+// camera or screen as a stream of its own (track id "video-alice~h", one
+// m-line each), so that the other bridge's allocator picks a layer per
+// subscriber there, as for its own publishers. It carries a layer only
+// while somebody on the other bridge watches it: each allocation, the
+// other end tells this one which layers of each relayed publication its
+// dynacast keeps (an RTCP APP packet "PRLY" per layer, on the layer's own
+// SSRC: data byte 0 is 1 for watched, 0 for not), and this end forwards
+// the watched ones and counts them as watched for its own dynacast. A
+// layer nobody watches on either bridge is so paused at the publisher.
+// Until the other end says otherwise every layer is carried.
 //
 // The SFU does no signalling: whoever owns the bridges (the focus's pool)
 // carries offers and answers, one exchange at a time per relay (an offer
@@ -135,10 +150,17 @@ func (c *Conference) RelayStats() []RelayStreamStats {
 	c.mu.Unlock()
 	var st []RelayStreamStats
 	for _, p := range relays {
+		at := make(map[*publication]int) // a stream's entry: its layers count as one
 		p.mu.Lock()
 		for d := range p.receiving {
-			st = append(st, RelayStreamStats{Relay: p.id, Out: true, TrackID: d.pub.info.TrackID,
-				Packets: d.sent.Load(), Bytes: d.sentBytes.Load()})
+			i, ok := at[d.pub]
+			if !ok {
+				i = len(st)
+				at[d.pub] = i
+				st = append(st, RelayStreamStats{Relay: p.id, Out: true, TrackID: d.pub.info.TrackID})
+			}
+			st[i].Packets += d.sent.Load()
+			st[i].Bytes += d.sentBytes.Load()
 		}
 		p.mu.Unlock()
 	}
@@ -179,43 +201,167 @@ func (s *SFU) RelayStats() map[string][]RelayStreamStats {
 }
 
 // onRelayedTrack takes a track the other end of relay p sends: it is
-// published here as its participant's, until it ends.
+// published here as its participant's, or as one layer of its
+// publication, until it ends.
 func (p *Participant) onRelayedTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	go drainRTCP(receiver, "")
-	src, ok := relayedSource(track.StreamID(), track.ID(), track.Kind())
+	src, layer, ok := relayedSource(track.StreamID(), track.ID(), track.Kind())
 	if !ok {
 		p.refused.Add(1)
 		p.log.Warn("relayed track refused: its msid breaks the stream id convention", "stream", track.StreamID(), "track", track.ID())
 		return
 	}
-	pub := p.publishRelayed(track.StreamID(), src, track, receiver)
+	pub := p.publishRelayed(track.StreamID(), src, layer, track, receiver)
 	if pub == nil {
 		return
 	}
-	p.log.Debug("relayed track", "track", pub.info.TrackID, "codec", pub.info.Codec, "ssrc", uint32(track.SSRC()))
-	pub.run(track, 0)
+	p.log.Debug("relayed track", "track", pub.info.TrackID, "layer", layer, "codec", pub.info.Codec, "ssrc", uint32(track.SSRC()))
+	pub.run(track, max(layer, 0))
 	p.withdrawRelayed(pub)
 }
 
 // relayedSource reads the source from a relayed track's msid (see
 // TrackInfo): the track id must be "<source>-<stream id>", the stream id a
-// valid participant id, and the source of the track's kind.
-func relayedSource(streamID, trackID string, kind webrtc.RTPCodecType) (Source, bool) {
+// valid participant id, and the source of the track's kind; or, for one
+// simulcast layer, that and "~<rid>" (relayLayerTrackID), whose layer it
+// returns (-1 for a whole track).
+func relayedSource(streamID, trackID string, kind webrtc.RTPCodecType) (Source, int, bool) {
 	if !validParticipantID(streamID) {
-		return "", false
+		return "", 0, false
 	}
+	base, rid, layered := strings.Cut(trackID, "~")
 	for _, src := range Sources() {
-		if trackID == trackIDFor(src, streamID) && mediaKindOf(kind) == src.Kind() {
-			return src, true
+		if base != trackIDFor(src, streamID) || mediaKindOf(kind) != src.Kind() {
+			continue
+		}
+		if !layered {
+			return src, -1, true
+		}
+		if l := layerOf(src, rid); rid != "" && l >= 0 {
+			return src, l, true
 		}
 	}
-	return "", false
+	return "", 0, false
+}
+
+// relayLayerTrackID is the track id of one layer of pub on a relay:
+// "video-alice~h".
+func relayLayerTrackID(pub *publication, layer int) string {
+	return pub.info.TrackID + "~" + ridsFor(pub.info.Source)[layer]
+}
+
+// downTracksFor makes p's downtracks of pub: one, or for a relay and a
+// local camera or screen that may come in simulcast, one per layer.
+func downTracksFor(pub *publication, p *Participant) []*downTrack {
+	rids := ridsFor(pub.info.Source)
+	if !p.relay || pub.owner.remote != nil || pub.owner.opts.NoSimulcast || len(rids) == 0 {
+		return []*downTrack{newDownTrack(pub, p)}
+	}
+	ds := make([]*downTrack, len(rids))
+	for l := range rids {
+		ds[l] = newDownTrack(pub, p)
+		ds[l].layerOnly = l
+		ds[l].target.Store(int32(l)) // from the start: a layer-0 target would take a whole stream's packets
+	}
+	return ds
+}
+
+// relayLayer is the layer a relay's one-layer downtrack forwards: its
+// own, unless the other bridge watches it nowhere (-1). While the layer,
+// sent by the publisher (active), has not started crossing, it asks for
+// a keyframe again: the other bridge learns of the layer from its first
+// packet, so it cannot ask for one itself, and a keyframe lost on the way
+// here would stall it. Runs on the speaker tick.
+func (d *downTrack) relayLayer(active uint8) int {
+	if d.relayUnwatched.Load() {
+		return -1
+	}
+	d.mu.Lock()
+	waiting := d.current != d.layerOnly
+	d.mu.Unlock()
+	if waiting && active&(1<<d.layerOnly) != 0 && d.bound.Load() != nil && d.sub.connected() {
+		d.pub.requestLayerKeyframe(d.layerOnly) // rate-limited per layer
+	}
+	return d.layerOnly
+}
+
+// deferKeyframe sends a relay's keyframe request that came over the
+// per-subscriber budget once the budget allows, instead of dropping it:
+// the other bridge's requests stand for all its subscribers (one waiting
+// to switch layers would wait for ever), and it limits them per layer
+// itself. Requests meanwhile merge into the one deferred.
+func (d *downTrack) deferKeyframe(wait time.Duration) {
+	if d.keyframeDeferred.Swap(true) {
+		return
+	}
+	d.pub.clock.AfterFunc(wait, func() {
+		d.keyframeDeferred.Store(false)
+		d.requestKeyframe()
+	})
+}
+
+// relayWatchName names the RTCP APP packets by which a bridge tells the
+// other end of a relay which layers it watches.
+const relayWatchName = "PRLY"
+
+// noteRelayWatch takes the other bridge's word on a one-layer
+// downtrack's layer; other APP packets are ignored.
+func (d *downTrack) noteRelayWatch(app *rtcp.ApplicationDefined) {
+	b := d.bound.Load()
+	// A compound packet reaches the sender of each SSRC it names: the
+	// packets about other layers are not this one's news.
+	if d.layerOnly >= 0 && b != nil && app.SSRC == b.ssrc && app.Name == relayWatchName && len(app.Data) > 0 {
+		d.relayUnwatched.Store(app.Data[0] == 0)
+	}
+}
+
+// tellRelays tells the other end of each relay among ps which layers of
+// the simulcast publications it brings here this bridge's dynacast keeps
+// (one RTCP APP packet per layer, on the layer's SSRC). Runs on the
+// speaker tick, after an allocation, which owns c.rates.
+func (c *Conference) tellRelays(ps []*Participant) {
+	for _, r := range ps {
+		if !r.relay {
+			continue
+		}
+		c.mu.Lock()
+		var pubs []*publication
+		for pub := range r.relayed {
+			if pub.simulcast.Load() && pub.live {
+				pubs = append(pubs, pub)
+			}
+		}
+		c.mu.Unlock()
+		var pkts []rtcp.Packet
+		for _, pub := range pubs {
+			var paused uint8
+			if rt := c.rates[pub]; rt != nil {
+				paused = rt.paused
+			}
+			for l, ly := range pub.layers {
+				if ssrc := ly.ssrc.Load(); ssrc != 0 {
+					watched := byte(1)
+					if paused&(1<<l) != 0 {
+						watched = 0
+					}
+					pkts = append(pkts, &rtcp.ApplicationDefined{SSRC: ssrc, Name: relayWatchName, Data: []byte{watched, 0, 0, 0}})
+				}
+			}
+		}
+		if len(pkts) > 0 {
+			if err := r.pc.WriteRTCP(pkts); err != nil {
+				r.log.Debug("telling the other bridge the layers watched failed", "err", err)
+			}
+		}
+	}
 }
 
 // publishRelayed makes the relayed track a publication of the remote participant
 // id (created on its first track), replacing an earlier one of the same
-// source. It returns nil if the track is not to be forwarded.
-func (r *Participant) publishRelayed(id string, src Source, track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) *publication {
+// source; a layer's track (layer >= 0) joins the simulcast publication
+// its other layers feed. It returns nil if the track is not to be
+// forwarded.
+func (r *Participant) publishRelayed(id string, src Source, layer int, track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) *publication {
 	c := r.conf
 	c.mu.Lock()
 	if c.closed || c.participants[r.id] != r {
@@ -234,9 +380,29 @@ func (r *Participant) publishRelayed(id string, src Source, track *webrtc.TrackR
 		r.log.Warn("relayed track refused: the participant id is taken here", "participant", id)
 		return nil
 	}
-	pub := newPublication(p, src, track.Kind(), track.Codec(), receiver.GetParameters().HeaderExtensions)
+	if r.relayed == nil {
+		r.relayed = make(map[*publication]int)
+	}
 	p.mu.Lock()
 	old := p.published[src.slot()]
+	p.mu.Unlock()
+	if layer >= 0 && old != nil && r.relayed[old] > 0 &&
+		sameCodec(old.codec.RTPCodecCapability, track.Codec().RTPCodecCapability) {
+		r.relayed[old]++ // one more layer of it
+		if layer > 0 {
+			old.simulcast.Store(true)
+		}
+		c.mu.Unlock()
+		return old
+	}
+	pub := newPublication(p, src, track.Kind(), track.Codec(), receiver.GetParameters().HeaderExtensions)
+	if layer > 0 {
+		// Simulcast once a layer above the lowest comes: a publisher
+		// without simulcast sends the lowest alone, forwarded as before.
+		pub.simulcast.Store(true)
+	}
+	r.relayed[pub] = 1
+	p.mu.Lock()
 	p.published[src.slot()] = pub
 	p.mu.Unlock()
 	if old != nil {
@@ -253,11 +419,16 @@ func (r *Participant) publishRelayed(id string, src Source, track *webrtc.TrackR
 	return pub
 }
 
-// withdrawRelayed takes an ended relayed track out of the conference, and its
-// participant with its last track.
+// withdrawRelayed takes an ended relayed track out of the conference once
+// no layer feeds it any more, and its participant with its last track.
 func (r *Participant) withdrawRelayed(pub *publication) {
 	c, p := r.conf, pub.owner
 	c.mu.Lock()
+	if r.relayed[pub]--; r.relayed[pub] > 0 {
+		c.mu.Unlock()
+		return // other layers still feed it
+	}
+	delete(r.relayed, pub)
 	p.mu.Lock()
 	mine := p.published[pub.info.Source.slot()] == pub
 	if mine {

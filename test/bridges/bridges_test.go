@@ -66,6 +66,12 @@ func start(t *testing.T, name, bin string, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// PARLEY_TEST_LOG=debug (or "info,sfu=debug", ...) sets the
+	// processes' --log-level, and shows their whole logs on failure.
+	level := os.Getenv("PARLEY_TEST_LOG")
+	if level != "" && len(args) > 0 && (args[0] == "serve" || args[0] == "bridge") {
+		args = append([]string{args[0], "--log-level", level}, args[1:]...)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -78,7 +84,7 @@ func start(t *testing.T, name, bin string, args ...string) *process {
 		f.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(log)
-			if len(b) > 20000 {
+			if len(b) > 20000 && level == "" {
 				b = b[len(b)-20000:]
 			}
 			t.Logf("--- %s's log:\n%s", name, b)

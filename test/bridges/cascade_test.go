@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -176,11 +177,38 @@ func TestCascadedConference(t *testing.T) {
 		}
 	}
 
-	// Not checked here: a kill -9 of one bridge of a cascade. The focus
-	// does move the whole conference to the bridge left, but in about one
-	// run in ten after the evening's merges the first participant placed
-	// there got no media (issue 16, open). Failover without a cascade is
-	// TestTwoBridgeProcesses' and bridge-failover.test.js's.
+	// kill -9 of one bridge: the focus places the conference anew, all of
+	// it on the bridge left, and everyone gets everyone again, on new
+	// sessions (new tracks).
+	old := map[*mediapeer.Track]bool{}
+	for _, p := range peers {
+		for _, tr := range p.Tracks() {
+			old[tr] = true
+		}
+	}
+	d.bridges["b2"].cmd.Process.Signal(syscall.SIGKILL)
+	waitFor(t, "the focus notices b2 is gone", 5*time.Second, func() bool { _, ok := d.registered()["b2"]; return !ok })
+	noticed := time.Now()
+	waitFor(t, "everyone to get everyone again on b1", 10*time.Second, func() bool {
+		for i, p := range peers {
+			fresh := map[string]bool{}
+			for _, tr := range p.Tracks() {
+				if !old[tr] && tr.Packets.Load() > 0 && tr.Owner != "" {
+					fresh[tr.Owner[strings.LastIndex(tr.Owner, "/")+1:]+" "+tr.Kind] = true
+				}
+			}
+			for j, other := range nicks {
+				if i != j && (!fresh[other+" audio"] || !fresh[other+" video"]) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	t.Logf("b2 killed: media among all four back %.2f s after the focus noticed", time.Since(noticed).Seconds())
+	if h := d.relays("b1"); h.Participants != 4 || len(h.Relays) != 0 {
+		t.Errorf("after the failover b1 has %d participants and %d relay entries, want 4 and none", h.Participants, len(h.Relays))
+	}
 }
 
 // TestCascadeWithTheLocalBridge: parley serve's own SFU is one leg, a
