@@ -436,6 +436,9 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 	// the target right after (measured: asking the target alone made
 	// Firefox wait 40 ms more at the median, docs/BENCHMARKS.md).
 	for _, d := range receiving {
+		if d.pub.kind == webrtc.RTPCodecTypeVideo {
+			d.replay.Store(true) // the keyframe asked for on binding may be cached already
+		}
 		d.pub.requestKeyframe()
 	}
 	p.log.Debug("connection state", "state", state)
