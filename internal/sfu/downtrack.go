@@ -154,10 +154,15 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	// there (replay.go): asked now, it is there by the time DTLS is up,
 	// one keyframe request's round trip to the publisher sooner than
 	// asking on connecting (docs/BENCHMARKS.md, "Join time").
-	if d.pub.kind == webrtc.RTPCodecTypeVideo {
-		// Asynchronously: Pion holds its sender's lock while binding, and
-		// the request goes out through another peer connection.
+	// Every layer, as connecting would: the allocator may move the target
+	// meanwhile. A subscriber already connected (a track added later)
+	// wants its target's at once.
+	// Asynchronously: Pion holds its sender's lock while binding, and the
+	// request goes out through another peer connection.
+	if d.sub.connected() {
 		go d.requestKeyframe()
+	} else {
+		go d.pub.requestKeyframe()
 	}
 	return codec, nil
 }

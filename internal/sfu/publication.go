@@ -228,6 +228,19 @@ func (pub *publication) requestKeyframe() {
 	}
 }
 
+// requestFreshKeyframes asks for a keyframe on every layer it sends whose
+// last request is older than d.
+func (pub *publication) requestFreshKeyframes(d time.Duration) {
+	if pub.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	for _, l := range pub.layers {
+		if l.ssrc.Load() != 0 {
+			l.keyframes.requestUnlessSince(d)
+		}
+	}
+}
+
 // requestLayerKeyframe asks for a keyframe on one layer, rate-limited.
 func (pub *publication) requestLayerKeyframe(li int) {
 	if pub.kind == webrtc.RTPCodecTypeVideo && li >= 0 && li < maxLayers {
@@ -363,6 +376,17 @@ func (k *keyframeLimiter) request() {
 	}
 	k.pending = k.clock.AfterFunc(k.interval-now.Sub(k.last), k.fire)
 	k.mu.Unlock()
+}
+
+// requestUnlessSince is request, unless a request was sent within d or
+// is pending: its keyframe is on its way.
+func (k *keyframeLimiter) requestUnlessSince(d time.Duration) {
+	k.mu.Lock()
+	recent := k.pending != nil || (!k.last.IsZero() && k.clock.Now().Sub(k.last) < d)
+	k.mu.Unlock()
+	if !recent {
+		k.request()
+	}
 }
 
 func (k *keyframeLimiter) fire() {

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -125,5 +126,40 @@ func TestConnectingSendsNoStaleKeyframe(t *testing.T) {
 	}
 	if n := d.replayed.Load(); n != 0 {
 		t.Errorf("replayed %d packets of a stale keyframe, want 0", n)
+	}
+}
+
+// Binding for a subscriber still connecting asks every layer for a
+// keyframe (the allocator may move its target before it connects), and
+// connecting right after asks no more: the keyframes are on their way, and
+// asking again would bring a second one per layer half a second later (the
+// limiter's interval).
+func TestBindingAsksEveryLayerOnceForAConnectingSubscriber(t *testing.T) {
+	var plis atomic.Int64
+	pub := testPublication(webrtc.RTPCodecTypeVideo, testVP8, nil, &plis)
+	var mu sync.Mutex
+	asked := map[uint32]int{}
+	pub.pli = func(ssrc uint32) error { mu.Lock(); asked[ssrc]++; mu.Unlock(); return nil }
+	pub.layers[1].ssrc.Store(100)
+	pub.simulcast.Store(true)
+	sub, _, _ := connectingSubscriber(t, pub)
+	count := func() map[uint32]int { mu.Lock(); defer mu.Unlock(); return maps.Clone(asked) }
+	for deadline := time.Now().Add(5 * time.Second); len(count()) < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if got := count(); got[99] != 1 || got[100] != 1 {
+		t.Fatalf("binding asked keyframes %v (by SSRC), want one of each layer (99, 100)", got)
+	}
+	sub.onConnectionState(webrtc.PeerConnectionStateConnected)
+	for _, l := range pub.layers {
+		l.keyframes.mu.Lock()
+		pending := l.keyframes.pending != nil
+		l.keyframes.mu.Unlock()
+		if pending {
+			t.Errorf("connecting right after binding deferred another keyframe request")
+		}
+	}
+	if got := count(); got[99] != 1 || got[100] != 1 {
+		t.Errorf("after connecting: asked %v, want still one of each layer", got)
 	}
 }
