@@ -79,6 +79,9 @@ func (d *downTrack) replayLocked(li int, src *rtp.Header, now time.Time) {
 	if n == 0 || n > replayMaxPackets || age > replayMaxAge {
 		return
 	}
+	defer func() {
+		d.sub.log.Debug("keyframe sent from the cache", "track", d.pub.info.TrackID, "layer", li, "packets", d.replayed.Load(), "of", n, "age", age)
+	}()
 	for i := range n {
 		m := l.cache.get(k.ssrc, k.seq+i, d.rtxBuf)
 		if m == 0 {
