@@ -79,8 +79,9 @@ func (d *downTrack) replayLocked(li int, src *rtp.Header, now time.Time) {
 	if n == 0 || n > replayMaxPackets || age > replayMaxAge {
 		return
 	}
+	sent := 0
 	defer func() {
-		d.sub.log.Debug("keyframe sent from the cache", "track", d.pub.info.TrackID, "layer", li, "packets", d.replayed.Load(), "of", n, "age", age)
+		d.sub.log.Debug("keyframe sent from the cache", "track", d.pub.info.TrackID, "layer", li, "packets", sent, "of", n, "age", age)
 	}()
 	for i := range n {
 		m := l.cache.get(k.ssrc, k.seq+i, d.rtxBuf)
@@ -93,5 +94,6 @@ func (d *downTrack) replayLocked(li int, src *rtp.Header, now time.Time) {
 		}
 		d.forwardLocked(li, i == 0, &d.rtxHdr, payload, now)
 		d.replayed.Add(1)
+		sent++
 	}
 }
