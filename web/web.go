@@ -9,6 +9,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -16,11 +17,13 @@ import (
 	"html"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -68,8 +71,9 @@ func Handler() http.Handler {
 	}
 	etags, modules := scanStatic(static)
 	h := &handler{
-		static: http.StripPrefix("/static/", http.FileServerFS(static)),
-		fsys:   static,
+		gzipped: &gzipCache{fsys: static, files: map[string][]byte{}},
+		static:  http.StripPrefix("/static/", http.FileServerFS(static)),
+		fsys:    static,
 		// The page's config, which it would otherwise fetch from
 		// /config.json before anything else: this server's, in the page.
 		index: withBefore(withModulePreloads(index, modules), `<meta name="parley-config" content="`+html.EscapeString(ownSiteConfig)+`">`+"\n  "),
@@ -88,6 +92,7 @@ type handler struct {
 	index   []byte            // index.html with its module preloads, served for / and /ROOM; immutable
 	langs   []string          // the catalogues in static/i18n, by name ("en", "fr"...); immutable
 	etags   map[string]string // strong ETag of each static file by path under static/; immutable
+	gzipped *gzipCache        // gzipped text files, made on first request
 	modTime time.Time         // Last-Modified of index.html; immutable
 }
 
@@ -189,7 +194,79 @@ func (h *handler) serveStatic(w http.ResponseWriter, r *http.Request) {
 	// A validator, so that a returning browser revalidates its copy
 	// ("no-cache") with a 304 instead of downloading every module again.
 	w.Header().Set("ETag", h.etags[name])
+	if gz := h.gzipped.get(name); gz != nil {
+		w.Header().Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			// Its own strong validator: a representation's ETag names
+			// its bytes (RFC 9110 §8.8.3).
+			w.Header().Set("ETag", strings.TrimSuffix(h.etags[name], `"`)+`-gz"`)
+			w.Header().Set("Content-Encoding", "gzip")
+			if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+				w.Header().Set("Content-Type", ct)
+			}
+			http.ServeContent(w, r, name, h.modTime, bytes.NewReader(gz))
+			return
+		}
+	}
 	h.static.ServeHTTP(w, r)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header takes gzip: named
+// (or "*") with a q-value that is not 0.
+func acceptsGzip(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		if v, ok := strings.CutPrefix(q, "q="); ok && strings.Trim(v, "0.") == "" {
+			return false // q=0, q=0.0, q=0.000: refused
+		}
+		return true
+	}
+	return false
+}
+
+// gzipCache holds the gzip of each embedded text file (scripts, styles,
+// catalogues, SVG), made once, on its first request: the client is some
+// 400 KB of modules with their comments, a third of that gzipped, and the
+// binary serves the same bytes until it is replaced. Made lazily so that a
+// server whose pages nobody opens (most tests) does not pay for it.
+type gzipCache struct {
+	fsys  fs.FS             // the embedded static folder; immutable
+	mu    sync.Mutex        // guards files
+	files map[string][]byte // by path; nil: not worth compressing
+}
+
+// get returns the gzip of the file at name, or nil when it is not a text
+// file or does not shrink by a tenth.
+func (c *gzipCache) get(name string) []byte {
+	switch path.Ext(name) {
+	case ".js", ".css", ".json", ".svg", ".html":
+	default:
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gz, ok := c.files[name]; ok {
+		return gz
+	}
+	b, err := fs.ReadFile(c.fsys, name)
+	if err != nil {
+		return nil // the caller has checked that it exists
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(b) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	var gz []byte
+	if buf.Len() < len(b)*9/10 {
+		gz = buf.Bytes()
+	}
+	c.files[name] = gz
+	return gz
 }
 
 // scanStatic returns the ETag of every embedded file (a hash of its

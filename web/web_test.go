@@ -1,6 +1,7 @@
 package web
 
 import (
+	"compress/gzip"
 	"html"
 	"io"
 	"io/fs"
@@ -273,6 +274,64 @@ func TestPagePreloadsTheBrowsersCatalogue(t *testing.T) {
 		}
 		if !strings.Contains(rec.Header().Get("Vary"), "Accept-Language") {
 			t.Errorf("Accept-Language %q: Vary %q", accept, rec.Header().Get("Vary"))
+		}
+	}
+}
+
+// A browser that takes gzip gets the scripts gzipped, with their own
+// validator and Vary, and the bytes unpack to the file; one that does not
+// (or refuses it with q=0) gets the file itself.
+func TestStaticAssetsGzipped(t *testing.T) {
+	h := Handler()
+	want, err := fs.ReadFile(files, "static/lib/xmpp.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(accept, ifNoneMatch string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/static/lib/xmpp.js", nil)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		if ifNoneMatch != "" {
+			req.Header.Set("If-None-Match", ifNoneMatch)
+		}
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	plain := fetch("", "")
+	if plain.Header().Get("Content-Encoding") != "" || plain.Body.String() != string(want) {
+		t.Fatalf("without Accept-Encoding: Content-Encoding %q, %d bytes, want the file's %d",
+			plain.Header().Get("Content-Encoding"), plain.Body.Len(), len(want))
+	}
+	gz := fetch("gzip, deflate, br, zstd", "")
+	if gz.Code != http.StatusOK || gz.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("with gzip accepted: status %d, Content-Encoding %q", gz.Code, gz.Header().Get("Content-Encoding"))
+	}
+	if !strings.Contains(gz.Header().Get("Vary"), "Accept-Encoding") || !strings.HasPrefix(gz.Header().Get("Content-Type"), "text/javascript") {
+		t.Errorf("gzipped: Vary %q, Content-Type %q", gz.Header().Get("Vary"), gz.Header().Get("Content-Type"))
+	}
+	if gz.Body.Len() >= len(want)/2 {
+		t.Errorf("gzipped %d bytes of %d: want under half", gz.Body.Len(), len(want))
+	}
+	zr, err := gzip.NewReader(gz.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpacked, err := io.ReadAll(zr)
+	if err != nil || string(unpacked) != string(want) {
+		t.Fatalf("gzipped body unpacks to %d bytes (err %v), want the file's %d", len(unpacked), err, len(want))
+	}
+	tag := gz.Header().Get("ETag")
+	if tag == "" || tag == plain.Header().Get("ETag") {
+		t.Errorf("gzipped ETag %q, plain %q: want distinct tags", tag, plain.Header().Get("ETag"))
+	}
+	if again := fetch("gzip", tag); again.Code != http.StatusNotModified {
+		t.Errorf("revalidating the gzipped copy: status %d, want 304", again.Code)
+	}
+	for _, refused := range []string{"gzip;q=0", "identity", "br", "*;q=0.0"} {
+		if r := fetch(refused, ""); r.Header().Get("Content-Encoding") != "" || r.Body.String() != string(want) {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want the file itself", refused, r.Header().Get("Content-Encoding"))
 		}
 	}
 }

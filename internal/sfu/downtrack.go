@@ -47,6 +47,12 @@ type downTrack struct {
 	// the publisher. Owned by readRTCP.
 	lastPLI time.Time
 
+	// replay says the subscriber has just connected: its next packet of
+	// the target layer comes after the layer's cached packets from its
+	// latest keyframe, if that is fresh (replay.go). Set by
+	// onConnectionState, cleared by the forwarding goroutine.
+	replay atomic.Bool
+
 	target   atomic.Int32                    // the layer to forward, set by the layer allocator
 	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
 	switches [numSwitchReasons]atomic.Uint64 // layer switches by reason
@@ -76,6 +82,7 @@ type downTrack struct {
 	paddingBytes atomic.Uint64 // padding sent for bandwidth probes (probe.go)
 	rtxDropped   atomic.Uint64 // NACKed packets not resent: over the budget (budgets.go)
 	pliDropped   atomic.Uint64 // keyframe requests not passed on: over the budget (budgets.go)
+	replayed     atomic.Uint64 // cached packets sent on connecting (replay.go)
 }
 
 // binding is what Bind learned; replaced as a whole, never mutated.
@@ -157,14 +164,20 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	d.bound.Store(b)
-	// A subscriber not connected yet could not receive the keyframe: it
-	// asks when it connects (onConnectionState). Asking now as well put
-	// that second request behind the publisher's limiter, half a second
-	// later (docs/BENCHMARKS.md, "Join time").
+	// A subscriber not connected yet cannot receive the keyframe now, but
+	// the layer's packet cache keeps it, and connecting sends it from
+	// there (replay.go): asked now, it is there by the time DTLS is up,
+	// one keyframe request's round trip to the publisher sooner than
+	// asking on connecting (docs/BENCHMARKS.md, "Join time").
+	// Every layer, as connecting would: the allocator may move the target
+	// meanwhile. A subscriber already connected (a track added later)
+	// wants its target's at once.
+	// Asynchronously: Pion holds its sender's lock while binding, and the
+	// request goes out through another peer connection.
 	if d.sub.connected() {
-		// Asynchronously: Pion holds its sender's lock while binding, and
-		// the request goes out through another peer connection.
 		go d.requestKeyframe()
+	} else {
+		go d.pub.requestKeyframe()
 	}
 	return codec, nil
 }
@@ -194,6 +207,14 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 func (d *downTrack) write(li int, keyframe bool, src *rtp.Header, payload []byte, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.replay.Load() {
+		d.replayLocked(li, src, now)
+	}
+	d.forwardLocked(li, keyframe, src, payload, now)
+}
+
+// forwardLocked is write's work, with mu held.
+func (d *downTrack) forwardLocked(li int, keyframe bool, src *rtp.Header, payload []byte, now time.Time) {
 	switching := li != d.current
 	if switching && !d.mayStart(li, keyframe) {
 		return

@@ -197,24 +197,6 @@ func TestDownTrackWithoutTheCodecForwardsNothing(t *testing.T) {
 	}
 }
 
-// A subscriber that is not connected yet could not receive a keyframe:
-// binding its track asks for none (it asks when it connects).
-func TestBindingBeforeConnectingAsksNoKeyframe(t *testing.T) {
-	var plis atomic.Int64
-	pub := testPublication(webrtc.RTPCodecTypeVideo, testVP8, nil, &plis)
-	sub := testSubscriber()
-	sub.state = StateConnecting
-	d := newDownTrack(pub, sub)
-	pub.addSubscriber(d)
-	if _, err := d.Bind(&fakeBinding{codecs: []webrtc.RTPCodecParameters{testVP8}, ssrc: 1, writer: &captureWriter{}}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond) // the request would go out asynchronously
-	if n := plis.Load(); n != 0 {
-		t.Errorf("binding for a subscriber still connecting sent %d PLIs, want 0", n)
-	}
-}
-
 // A layer chosen for a subscriber still connecting is asked for when it
 // connects, at once: the allocator's choice before that asks nothing (the
 // keyframe could not reach it, and the request would hold back the one

@@ -35,6 +35,7 @@ type packetCache struct {
 	data    []byte                    // cacheBytes ring; nil until the first put
 	written uint64                    // bytes put so far, ring wraps included
 	slots   [cacheSlots]packetCacheAt // by sequence number modulo cacheSlots
+	key     keyframeMark              // where the latest keyframe put starts (replay.go)
 }
 
 // packetCacheAt is where one packet lies in the ring.

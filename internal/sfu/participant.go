@@ -435,12 +435,16 @@ func (p *Participant) onConnectionState(s webrtc.PeerConnectionState) {
 		}
 	}
 	p.mu.Unlock()
-	// Keyframes asked for before this participant could receive them
-	// were not; ask now that it can. Every layer: the allocator may move
-	// the target right after (measured: asking the target alone made
-	// Firefox wait 40 ms more at the median, docs/BENCHMARKS.md).
+	// The keyframes asked for on binding may be cached already: the first
+	// packets go from there (replay.go). A layer not asked for since is
+	// asked now. Every layer: the allocator may move the target right
+	// after (measured: asking the target alone made Firefox wait 40 ms
+	// more at the median, docs/BENCHMARKS.md).
 	for _, d := range receiving {
-		d.pub.requestKeyframe()
+		if d.pub.kind == webrtc.RTPCodecTypeVideo {
+			d.replay.Store(true)
+		}
+		d.pub.requestFreshKeyframes(replayMaxAge)
 	}
 	p.log.Debug("connection state", "state", state)
 }

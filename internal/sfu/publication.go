@@ -192,6 +192,9 @@ func (pub *publication) handle(li int, pkt []byte, now time.Time) {
 	}
 	if l.cache != nil {
 		l.cache.put(l.fwd.hdr.SSRC, l.fwd.hdr.SequenceNumber, pkt)
+		if l.fwd.keyframe {
+			l.cache.markKeyframe(&l.fwd.hdr)
+		}
 	}
 	if len(l.fwd.payload) > 0 {
 		// Padding alone is no sign of a live layer: a browser whose
@@ -221,6 +224,19 @@ func (pub *publication) requestKeyframe() {
 	for i, l := range pub.layers {
 		if l.ssrc.Load() != 0 {
 			pub.requestLayerKeyframe(i)
+		}
+	}
+}
+
+// requestFreshKeyframes asks for a keyframe on every layer it sends whose
+// last request is older than d.
+func (pub *publication) requestFreshKeyframes(d time.Duration) {
+	if pub.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	for _, l := range pub.layers {
+		if l.ssrc.Load() != 0 {
+			l.keyframes.requestUnlessSince(d)
 		}
 	}
 }
@@ -286,29 +302,38 @@ func newForwarder() forwarder {
 // subscriber that takes that layer. It reports false, forwarding nothing,
 // if the packet does not parse.
 func (f *forwarder) forward(pkt []byte, now time.Time, subs []*downTrack, li int, codec codecKind) bool {
-	hdrLen, err := f.hdr.Unmarshal(pkt)
-	if err != nil || f.hdr.Version != 2 {
+	payload, ok := splitPacket(pkt, &f.hdr)
+	if !ok {
 		return false
 	}
-	end := len(pkt)
-	f.hdr.PaddingSize = 0
-	if f.hdr.Padding {
-		// Header.Unmarshal leaves padding to the caller; strip it so that
-		// the payload is the media only and Pion re-pads on marshal.
-		pad := int(pkt[end-1])
-		if pad == 0 || hdrLen+pad > end {
-			return false
-		}
-		end -= pad
-		f.hdr.PaddingSize = byte(pad)
-	}
-	payload := pkt[hdrLen:end]
 	f.payload = payload
 	f.keyframe = keyframeStart(codec, payload)
 	for _, d := range subs {
 		d.write(li, f.keyframe, &f.hdr, payload, now)
 	}
 	return true
+}
+
+// splitPacket parses an RTP packet's header into hdr and returns its
+// payload without padding, or false for a malformed packet.
+func splitPacket(pkt []byte, hdr *rtp.Header) ([]byte, bool) {
+	hdrLen, err := hdr.Unmarshal(pkt)
+	if err != nil || hdr.Version != 2 {
+		return nil, false
+	}
+	end := len(pkt)
+	hdr.PaddingSize = 0
+	if hdr.Padding {
+		// Header.Unmarshal leaves padding to the caller; strip it so that
+		// the payload is the media only and Pion re-pads on marshal.
+		pad := int(pkt[end-1])
+		if pad == 0 || hdrLen+pad > end {
+			return nil, false
+		}
+		end -= pad
+		hdr.PaddingSize = byte(pad)
+	}
+	return pkt[hdrLen:end], true
 }
 
 // resumeKeyframeGap is the silence after which a video publisher's next
@@ -351,6 +376,17 @@ func (k *keyframeLimiter) request() {
 	}
 	k.pending = k.clock.AfterFunc(k.interval-now.Sub(k.last), k.fire)
 	k.mu.Unlock()
+}
+
+// requestUnlessSince is request, unless a request was sent within d or
+// is pending: its keyframe is on its way.
+func (k *keyframeLimiter) requestUnlessSince(d time.Duration) {
+	k.mu.Lock()
+	recent := k.pending != nil || (!k.last.IsZero() && k.clock.Now().Sub(k.last) < d)
+	k.mu.Unlock()
+	if !recent {
+		k.request()
+	}
 }
 
 func (k *keyframeLimiter) fire() {
