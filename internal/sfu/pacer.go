@@ -61,7 +61,8 @@ const (
 // the publications' forwarding goroutines, NACK readers and probes; the
 // drain runs on the clock's timers.
 type pacer struct {
-	clock Clock // read-only
+	clock Clock      // read-only
+	out   *batchConn // the SFU's socket, for batching a drain's writes; nil: unbatched; read-only
 
 	// active says writes go through the queue; set by setRate, cleared
 	// by the drain once the rate is 0 and the queue is empty. A write
@@ -91,6 +92,14 @@ type pacedPacket struct {
 var pacedBuffers = sync.Pool{New: func() any { b := make([]byte, pacedPacketSize); return &b }}
 
 func newPacer(clock Clock) *pacer { return &pacer{clock: clock} }
+
+// newBatchedPacer is newPacer whose drains leave in one sendmmsg
+// (batchConn): a drain sends up to a tick's worth of packets, and one
+// sendto each was the largest cost of a loaded server whose subscribers
+// had ceilings (docs/BENCHMARKS.md, issue 20).
+func newBatchedPacer(clock Clock, out *batchConn) *pacer {
+	return &pacer{clock: clock, out: out}
+}
 
 // setRate paces at rate bit/s from now on; 0 stops pacing once the queue
 // has drained.
@@ -168,6 +177,12 @@ func (pc *pacer) armLocked() {
 // drain sends what the credit allows, in order, and schedules the next
 // drain while anything is left.
 func (pc *pacer) drain() {
+	if pc.out != nil {
+		// Released after the unlock: the flush's system call runs
+		// without the pacer's mutex held.
+		pc.out.hold()
+		defer pc.out.release()
+	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	pc.armed = false
