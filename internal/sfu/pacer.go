@@ -76,6 +76,10 @@ type pacer struct {
 	queue  []pacedPacket // FIFO; guarded by mu
 	queued int           // bytes in queue; guarded by mu
 	armed  bool          // a drain is scheduled; guarded by mu
+	// sending is the queued packet being written, parsed again in place:
+	// Pion's TrackLocalWriter.Write would allocate a packet for each (and
+	// grow its extensions when the TWCC number is stamped). Guarded by mu.
+	sending rtp.Packet
 
 	paced   atomic.Uint64 // packets that waited in the queue
 	dropped atomic.Uint64 // packets dropped: the queue was full
@@ -194,7 +198,10 @@ func (pc *pacer) drain() {
 		sent++
 		pc.credit -= float64(len(*p.buf))
 		pc.queued -= len(*p.buf)
-		_, _ = p.w.Write(*p.buf) // a failed write is the transport's: the NACK path recovers it
+		// A failed write is the transport's: the NACK path recovers it.
+		if pc.sending.Unmarshal(*p.buf) == nil {
+			_, _ = p.w.WriteRTP(&pc.sending.Header, pc.sending.Payload)
+		}
 		putPacedBuffer(p.buf)
 	}
 	pc.queue = pc.queue[sent:]
