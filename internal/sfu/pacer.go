@@ -61,7 +61,8 @@ const (
 // the publications' forwarding goroutines, NACK readers and probes; the
 // drain runs on the clock's timers.
 type pacer struct {
-	clock Clock // read-only
+	clock Clock      // read-only
+	out   *batchConn // the SFU's socket, for batching a drain's writes; nil: unbatched; read-only
 
 	// active says writes go through the queue; set by setRate, cleared
 	// by the drain once the rate is 0 and the queue is empty. A write
@@ -75,6 +76,10 @@ type pacer struct {
 	queue  []pacedPacket // FIFO; guarded by mu
 	queued int           // bytes in queue; guarded by mu
 	armed  bool          // a drain is scheduled; guarded by mu
+	// sending is the queued packet being written, parsed again in place:
+	// Pion's TrackLocalWriter.Write would allocate a packet for each (and
+	// grow its extensions when the TWCC number is stamped). Guarded by mu.
+	sending rtp.Packet
 
 	paced   atomic.Uint64 // packets that waited in the queue
 	dropped atomic.Uint64 // packets dropped: the queue was full
@@ -91,6 +96,14 @@ type pacedPacket struct {
 var pacedBuffers = sync.Pool{New: func() any { b := make([]byte, pacedPacketSize); return &b }}
 
 func newPacer(clock Clock) *pacer { return &pacer{clock: clock} }
+
+// newBatchedPacer is newPacer whose drains leave in one sendmmsg
+// (batchConn): a drain sends up to a tick's worth of packets, and one
+// sendto each was the largest cost of a loaded server whose subscribers
+// had ceilings (docs/BENCHMARKS.md, issue 20).
+func newBatchedPacer(clock Clock, out *batchConn) *pacer {
+	return &pacer{clock: clock, out: out}
+}
 
 // setRate paces at rate bit/s from now on; 0 stops pacing once the queue
 // has drained.
@@ -168,6 +181,12 @@ func (pc *pacer) armLocked() {
 // drain sends what the credit allows, in order, and schedules the next
 // drain while anything is left.
 func (pc *pacer) drain() {
+	if pc.out != nil {
+		// Released after the unlock: the flush's system call runs
+		// without the pacer's mutex held.
+		pc.out.hold()
+		defer pc.out.release()
+	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	pc.armed = false
@@ -179,7 +198,10 @@ func (pc *pacer) drain() {
 		sent++
 		pc.credit -= float64(len(*p.buf))
 		pc.queued -= len(*p.buf)
-		_, _ = p.w.Write(*p.buf) // a failed write is the transport's: the NACK path recovers it
+		// A failed write is the transport's: the NACK path recovers it.
+		if pc.sending.Unmarshal(*p.buf) == nil {
+			_, _ = p.w.WriteRTP(&pc.sending.Header, pc.sending.Payload)
+		}
 		putPacedBuffer(p.buf)
 	}
 	pc.queue = pc.queue[sent:]

@@ -140,7 +140,7 @@ func newParticipant(c *Conference, id string, opts JoinOptions) (*Participant, e
 		events:    make(chan Event, c.sfu.cfg.EventBuffer),
 		receiving: make(map[*downTrack]struct{}),
 		state:     StateNew,
-		pacer:     newPacer(c.sfu.cfg.Clock),
+		pacer:     newBatchedPacer(c.sfu.cfg.Clock, c.sfu.out),
 	}
 	p.bwe = c.sfu.takeEstimator(pc.ID())
 	pc.OnTrack(p.onTrack)

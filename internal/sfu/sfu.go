@@ -133,30 +133,8 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	if err != nil {
 		return fmt.Errorf("sfu: media engine: %w", err)
 	}
-	registry := &interceptor.Registry{}
-	// NACKs towards publishers only: the SFU answers its subscribers' NACKs
-	// itself, from one cached copy of each packet (packetcache.go), where
-	// Pion's responder would keep a copy per subscriber.
-	// At most ten NACKs per missing packet, as libwebrtc's NackRequester
-	// (kMaxNackRetries): Pion's default asks every 100 ms for as long as
-	// the packet is among the last 512, and a packet the SFU decrypted but
-	// could not queue (readqueue.go) never comes, SRTP refusing its
-	// resending as a replay; under overload that was over twice the
-	// publishers' packet rate in NACKed packets (docs/BENCHMARKS.md).
-	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNacksPerPacket))
+	registry, err := s.newInterceptors(me)
 	if err != nil {
-		return fmt.Errorf("sfu: nack interceptor: %w", err)
-	}
-	registry.Add(generator)
-	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
-		return fmt.Errorf("sfu: report interceptors: %w", err)
-	}
-	// Transport-wide congestion control feedback on what publishers send:
-	// without it a browser's send-side bandwidth estimate never ramps up.
-	if err := webrtc.ConfigureTWCCSender(me, registry); err != nil {
-		return fmt.Errorf("sfu: twcc interceptor: %w", err)
-	}
-	if err := s.configureBWE(me, registry); err != nil {
 		return err
 	}
 
@@ -227,6 +205,41 @@ func (s *SFU) buildAPI(udpAddr *net.UDPAddr) error {
 	return nil
 }
 
+// newInterceptors builds the interceptors every peer connection runs, on
+// every packet it sends or receives: NACKs and reports towards
+// publishers, TWCC feedback on what they send, and the bandwidth estimate
+// towards subscribers.
+func (s *SFU) newInterceptors(me *webrtc.MediaEngine) (*interceptor.Registry, error) {
+	registry := &interceptor.Registry{}
+	// NACKs towards publishers only: the SFU answers its subscribers' NACKs
+	// itself, from one cached copy of each packet (packetcache.go), where
+	// Pion's responder would keep a copy per subscriber.
+	// At most ten NACKs per missing packet, as libwebrtc's NackRequester
+	// (kMaxNackRetries): Pion's default asks every 100 ms for as long as
+	// the packet is among the last 512, and a packet the SFU decrypted but
+	// could not queue (readqueue.go) never comes, SRTP refusing its
+	// resending as a replay; under overload that was over twice the
+	// publishers' packet rate in NACKed packets (docs/BENCHMARKS.md).
+	generator, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(maxNacksPerPacket))
+	if err != nil {
+		return nil, fmt.Errorf("sfu: nack interceptor: %w", err)
+	}
+	registry.Add(generator)
+	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
+		return nil, fmt.Errorf("sfu: report interceptors: %w", err)
+	}
+	// Transport-wide congestion control feedback on what publishers send:
+	// without it a browser's send-side bandwidth estimate never ramps up.
+	if err := webrtc.ConfigureTWCCSender(me, registry); err != nil {
+		return nil, fmt.Errorf("sfu: twcc interceptor: %w", err)
+	}
+	if err := s.configureBWE(me, registry); err != nil {
+		return nil, err
+	}
+
+	return registry, nil
+}
+
 // maxNacksPerPacket bounds the NACKs the SFU sends a publisher for one
 // missing packet.
 const maxNacksPerPacket = 10
@@ -252,8 +265,9 @@ func (s *SFU) configureBWE(me *webrtc.MediaEngine, registry *interceptor.Registr
 	})
 	registry.Add(bwe)
 	// Added after the estimator, so that its writer runs first: the
-	// estimator reads the sequence number it stamps.
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, registry); err != nil {
+	// estimator reads the sequence number it stamps (twccstamp.go: Pion's
+	// stamper without its allocations).
+	if err := configureTWCCStamper(me, registry); err != nil {
 		return fmt.Errorf("sfu: twcc header extension: %w", err)
 	}
 	return nil
