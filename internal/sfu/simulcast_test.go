@@ -254,7 +254,7 @@ func TestVP8PictureIDRewriting(t *testing.T) {
 	var r vp8Rewriter
 	frame := vp8Frame(0, 500, true)
 	orig := append([]byte(nil), frame...)
-	patch := r.rewrite(frame)
+	patch := r.rewrite(frame, parseVP8(frame))
 	if got := uint16(frame[2]&0x7f)<<8 | uint16(frame[3]); got != 500 {
 		t.Errorf("first picture id %d, want 500 (kept)", got)
 	}
@@ -264,12 +264,12 @@ func TestVP8PictureIDRewriting(t *testing.T) {
 	}
 	r.resync = true
 	frame = vp8Frame(2, 20000, true)
-	r.rewrite(frame)
+	r.rewrite(frame, parseVP8(frame))
 	if got := uint16(frame[2]&0x7f)<<8 | uint16(frame[3]); got != 501 {
 		t.Errorf("picture id after a switch %d, want 501", got)
 	}
 	frame = vp8Frame(2, 20001, false)
-	r.rewrite(frame)
+	r.rewrite(frame, parseVP8(frame))
 	if got := uint16(frame[2]&0x7f)<<8 | uint16(frame[3]); got != 502 {
 		t.Errorf("next picture id %d, want 502", got)
 	}
