@@ -1,11 +1,13 @@
 package sfu
 
 import (
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -186,5 +188,103 @@ func TestDownTrackTemporalLayerDrop(t *testing.T) {
 	}
 	if up, down := d.tSwitches[0].Load(), d.tSwitches[1].Load(); up != 2 || down != 1 {
 		t.Fatalf("temporal switches up %d, down %d; want 2 and 1", up, down)
+	}
+}
+
+// temporalFrame turns frame, a vp8Frame of layer i, into the same frame
+// with a TID: the pattern 0,2,1,2 restarting at each keyframe, and the Y
+// bit on the first TID 2 and TID 1 frames after every other TID 0 frame,
+// as Chromium sends its simulcast layers (L1T3).
+func (s *simulcastSender) temporalFrame(i int, frame []byte, key bool) []byte {
+	if key {
+		s.tn[i] = 0
+	}
+	n := s.tn[i]
+	s.tn[i]++
+	tid := [4]uint8{0, 2, 1, 2}[n%4]
+	if tid == 0 {
+		s.tl0[i]++
+	}
+	p := make([]byte, len(frame)+2)
+	p[0], p[1], p[2], p[3], p[4] = 0x90, 0xe0, frame[2], frame[3], s.tl0[i]
+	p[5] = tid << 6
+	if n%8 == 1 || n%8 == 2 {
+		p[5] |= 0x20 // Y
+	}
+	copy(p[6:], frame[4:])
+	return p
+}
+
+// reportLoss sends the SFU, every 100 ms until stop closes, receiver
+// reports of a quarter of ssrc's packets lost, as a subscriber behind a
+// narrow link would.
+func (c *testClient) reportLoss(ssrc uint32, stop <-chan struct{}) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+		_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1,
+			Reports: []rtcp.ReceptionReport{{SSRC: ssrc, FractionLost: 64}}}})
+	}
+}
+
+// A subscriber already on the lowest layer that keeps losing packets gets
+// fewer temporal layers of it (TID 1, then TID 0 alone), with no gap in
+// sequence numbers or picture ids; when the loss ends, a probe lifts the
+// ceiling and the higher temporal layers come back.
+func TestTemporalLayersForAConstrainedSubscriber(t *testing.T) {
+	s := newTestSFU(t, nil)
+	conf := s.Conference("room")
+	p, err := conf.Join("alice", JoinOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := &member{p: p, c: newTestClientWith(t, "alice", true)}
+	alice.c.sim.temporal = true
+	alice.drive(t)
+	bob := join(t, conf, "bob")
+	bob.p.SetReceiveVideo(ReceiveVideo{Heights: map[string]int{"video-alice": 180}})
+	var seen recvTrack
+	waitFor(t, "bob to get all of alice's lowest layer", func() error {
+		seen = bob.c.cameraOf("alice")
+		if seen.lastLayer != 0 || seen.tids[2] < 10 {
+			return fmt.Errorf("bob gets layer %d, frames by TID %v", seen.lastLayer, seen.tids)
+		}
+		return nil
+	})
+	lossy := make(chan struct{})
+	bob.c.spawn(func() { bob.c.reportLoss(seen.ssrc, lossy) })
+	var before recvTrack
+	waitFor(t, "bob to get TID 0 alone", func() error {
+		before = bob.c.cameraOf("alice")
+		time.Sleep(600 * time.Millisecond)
+		after := bob.c.cameraOf("alice")
+		if after.tids[1] != before.tids[1] || after.tids[2] != before.tids[2] || after.tids[0] < before.tids[0]+3 {
+			return fmt.Errorf("frames by TID %v, then %v", before.tids, after.tids)
+		}
+		return nil
+	})
+	if st := bob.p.Stats(); st.TemporalSwitchesDown < 1 || st.TemporalFramesDropped == 0 {
+		t.Errorf("bob's temporal decisions: down %d, frames dropped %d", st.TemporalSwitchesDown, st.TemporalFramesDropped)
+	}
+	close(lossy)
+	waitFor(t, "bob to get TID 2 again", func() error {
+		if r := bob.c.cameraOf("alice"); r.tids[2] < before.tids[2]+10 {
+			return fmt.Errorf("frames by TID %v", r.tids)
+		}
+		return nil
+	})
+	r := bob.c.cameraOf("alice")
+	if r.missing != 0 || r.picJumps != 0 || r.badSwitches != 0 {
+		t.Errorf("bob's camera of alice: %d missing sequence numbers, %d picture id jumps, %d switches not at a keyframe", r.missing, r.picJumps, r.badSwitches)
+	}
+	if st := bob.p.Stats(); st.TemporalSwitchesUp < 1 {
+		t.Errorf("no temporal switch up counted: %+v", st)
 	}
 }
