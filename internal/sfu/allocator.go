@@ -332,7 +332,7 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 	}
 	p.pacer.setRate(pacingRate(p.cong.ceiling, cost, estimate, p.cong.probeRate()))
 	if len(congested) > 0 {
-		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy)
+		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy, "fewerFrames", fewerFrames(choices))
 	}
 	for i := range choices {
 		ch := &choices[i]

@@ -65,6 +65,18 @@ func (ch *choice) lowerTemporal() int {
 	return -1
 }
 
+// fewerFrames counts the videos sent with fewer temporal layers than
+// their publisher sends, for the log.
+func fewerFrames(choices []choice) int {
+	n := 0
+	for i := range choices {
+		if choices[i].layer >= 0 && choices[i].temporal < numTemporal-1 {
+			n++
+		}
+	}
+	return n
+}
+
 // temporalPass decides whether a VP8 packet goes to the subscriber under
 // its temporal layer limit; a packet that does not is left out of the
 // outgoing sequence numbers and picture ids, so that the subscriber sees
