@@ -35,6 +35,10 @@ const (
 	// must see loss.
 	lossyAllocations = 2
 	lossWindow       = 3
+	// probeLossGrace is how long after a probe was asked for loss is put
+	// down to the probe's padding: it does not step down below what was
+	// sent (the probe's own result says whether the link widened).
+	probeLossGrace = probeDuration + 2*allocInterval
 )
 
 // congestion is a subscriber's bandwidth state between allocations. Owned
@@ -43,6 +47,7 @@ type congestion struct {
 	lossHist  uint8         // loss seen in the last allocations, the latest in bit 0
 	ceiling   uint64        // bit/s the videos may use; 0: no limit
 	settled   uint64        // what the videos cost when the ceiling was set
+	probedAsk time.Time     // when the last probe was asked for
 	probeAt   time.Time     // when the next probe may start
 	wait      time.Duration // the wait before the next probe; 0: probeWaitMin
 	probedAt  time.Time     // when a probe that held lifted the ceiling; zero: none
@@ -97,6 +102,7 @@ func (cg *congestion) budget(lossy bool, estimate, cost uint64, now time.Time) (
 			budget, stepDown = cost, true
 			if cg.ceiling != 0 && cg.settled > 0 && cg.settled < cost {
 				budget = cg.settled
+				stepDown = now.Sub(cg.probedAsk) >= probeLossGrace
 			}
 		}
 		return budget, stepDown
@@ -109,7 +115,7 @@ func (cg *congestion) budget(lossy bool, estimate, cost uint64, now time.Time) (
 		cg.probeHeld(now)
 		return cg.ceiling, false
 	case cg.ceiling != 0:
-		cg.wantProbe = true
+		cg.wantProbe, cg.probedAsk = true, now
 		return cg.ceiling, false
 	}
 	cg.probeHeld(now)

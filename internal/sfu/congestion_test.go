@@ -212,3 +212,27 @@ func TestCongestionLossGoingOnStepsBelowTheCeiling(t *testing.T) {
 		t.Fatalf("loss going on: budget %d, step down %v; want 150000 (what was sent) and a step down", b, down)
 	}
 }
+
+// Loss right after a probe was asked for is the probe's padding on a
+// narrow link: it keeps what was sent, and does not step down below it.
+func TestCongestionLossAfterAProbeKeepsWhatWasSent(t *testing.T) {
+	var cg congestion
+	t0 := time.Unix(1000, 0)
+	cg.budget(true, 5_000_000, 650_000, t0)
+	cg.budget(true, 5_000_000, 650_000, t0.Add(allocInterval))
+	cg.settle(150_000)
+	now := cg.probeAt
+	if cg.budget(false, 5_000_000, 650_000, now); !cg.wantProbe {
+		t.Fatal("no probe asked for")
+	}
+	endProbe(t, &cg, probeFailed)
+	cg.budget(true, 5_000_000, 650_000, now.Add(allocInterval))
+	if b, down := cg.budget(true, 5_000_000, 650_000, now.Add(2*allocInterval)); b != 150_000 || down {
+		t.Fatalf("loss after the probe: budget %d, step down %v; want 150000 and no step down", b, down)
+	}
+	cg.settle(150_000)
+	later := now.Add(probeLossGrace + allocInterval)
+	if b, down := cg.budget(true, 5_000_000, 650_000, later); b != 150_000 || !down {
+		t.Fatalf("loss going on after the grace: budget %d, step down %v; want 150000 and a step down", b, down)
+	}
+}
