@@ -33,7 +33,8 @@ func (p *parley) metricsSnapshot() metrics.Snapshot {
 		SFUNACKs:            sfu.NACKs,
 		SFUKeyframeRequests: sfu.KeyframeRequests,
 		SFULayerDecisions: map[string]uint64{"start": sfu.LayerStarts, "up": sfu.LayerSwitchesUp,
-			"down": sfu.LayerSwitchesDown, "pause": sfu.LayerPauses},
+			"down": sfu.LayerSwitchesDown, "pause": sfu.LayerPauses,
+			"temporal_up": sfu.TemporalSwitchesUp, "temporal_down": sfu.TemporalSwitchesDown},
 		SFUProbes: map[string]uint64{"held": sfu.ProbesHeld, "failed": sfu.ProbesFailed},
 		SFUDropped: map[string]uint64{"retransmit_budget": sfu.RetransmitsDropped, "keyframe_request_budget": sfu.KeyframeRequestsDropped,
 			"pacer_full": sfu.PacerDropped, "red_malformed": sfu.BadREDDropped,
@@ -64,6 +65,9 @@ func (p *parley) metricsSnapshot() metrics.Snapshot {
 		s.Extra = append(s.Extra, metrics.Sample{Name: "parley_turn_refused_total", Help: "TURN requests refused, by reason.",
 			Counter: true, Labels: map[string]string{"reason": reason}, Value: float64(n)})
 	}
+	s.Extra = append(s.Extra, metrics.Sample{Name: "parley_sfu_temporal_frames_dropped_total",
+		Help: "VP8 frames not forwarded to a subscriber: above the temporal layer its bandwidth allows.", Counter: true,
+		Value: float64(sfu.TemporalFramesDropped)})
 	s.Extra = append(s.Extra, p.door.samples()...)
 	if p.tokens != nil {
 		for reason, n := range p.tokens.Refusals() {

@@ -27,7 +27,7 @@ type Snapshot struct {
 	SFUBytesForwarded   uint64
 	SFUNACKs            uint64            // NACKs received from subscribers
 	SFUKeyframeRequests uint64            // PLIs and FIRs sent to publishers
-	SFULayerDecisions   map[string]uint64 // by decision: start, up, down, pause
+	SFULayerDecisions   map[string]uint64 // by decision: start, up, down, pause, temporal_up, temporal_down
 	SFUProbes           map[string]uint64 // bandwidth probes by result: held, failed
 	SFUDropped          map[string]uint64 // by reason: retransmit_budget, keyframe_request_budget, pacer_full, red_malformed, rtp_read_queue_full, rtcp_read_queue_full
 

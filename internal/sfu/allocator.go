@@ -142,6 +142,9 @@ type layerRates struct {
 	at     time.Time         // when bytes were read
 	paused uint8             // layers the publisher was told to stop sending
 	idle   [maxLayers]int    // allocations in a row that nobody took the layer
+	// Of VP8, the same by temporal layer within each layer (temporal.go).
+	tbytes [maxLayers][numTemporal]uint64
+	tbps   [maxLayers][numTemporal]uint64
 }
 
 // pauseAfter is how many allocations in a row a layer must go unwatched
@@ -236,6 +239,13 @@ func (c *Conference) measure(pub *publication, now time.Time) {
 			r.bps[i] = max((b-r.bytes[i])*8*uint64(time.Second)/uint64(dt), r.bps[i]*4/5)
 		}
 		r.bytes[i] = b
+		for t := range l.tbytes {
+			b := l.tbytes[t].Load()
+			if !r.at.IsZero() && dt > 0 {
+				r.tbps[i][t] = max((b-r.tbytes[i][t])*8*uint64(time.Second)/uint64(dt), r.tbps[i][t]*4/5)
+			}
+			r.tbytes[i][t] = b
+		}
 	}
 	r.at = now
 }
@@ -246,6 +256,9 @@ type choice struct {
 	active uint8 // the publication's active layers
 	layer  int   // the layer chosen; -1: paused
 	rates  *layerRates
+	// temporal is the highest VP8 temporal layer chosen of it;
+	// numTemporal-1: all of them.
+	temporal int
 }
 
 // allocate picks the layer of every video p receives, and records in
@@ -260,7 +273,7 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 	choices := make([]choice, 0, len(p.receiving))
 	for d := range p.receiving {
 		if d.pub.info.Kind == Video {
-			choices = append(choices, choice{d: d})
+			choices = append(choices, choice{d: d, temporal: numTemporal - 1})
 		}
 	}
 	p.mu.Unlock()
@@ -301,15 +314,15 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		var big *choice
 		for i := range choices {
 			ch := &choices[i]
-			if lower := ch.lower(); lower >= 0 && (big == nil || ch.cost() > big.cost()) {
+			if ch.canStepDown() && (big == nil || ch.cost() > big.cost()) {
 				big = ch
 			}
 		}
 		if big == nil {
-			break // everything at its lowest layer
+			break // everything at its lowest layer and frame rate
 		}
 		cost -= big.cost()
-		big.layer = big.lower()
+		big.stepDown()
 		cost += big.cost()
 		congested[big.d] = true
 	}
@@ -323,11 +336,12 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 	}
 	p.pacer.setRate(pacingRate(p.cong.ceiling, cost, estimate, p.cong.probeRate()))
 	if len(congested) > 0 {
-		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy)
+		p.log.Debug("layers stepped down for bandwidth", "budget", budget, "cost", cost, "lossy", lossy, "fewerFrames", fewerFrames(choices))
 	}
 	for i := range choices {
 		ch := &choices[i]
 		ch.d.setTarget(ch.layer, congested[ch.d])
+		ch.d.setTemporal(ch.temporal)
 		if ch.layer >= 0 {
 			watched[ch.d.pub] |= 1 << ch.layer
 		}
@@ -350,10 +364,14 @@ func lossy(choices []choice) bool {
 	return lost
 }
 
-// cost is the bitrate of the chosen layer.
+// cost is the bitrate of the chosen layer, at the chosen temporal
+// layers.
 func (ch *choice) cost() uint64 {
 	if ch.layer < 0 || ch.rates == nil {
 		return 0
+	}
+	if ch.temporal < numTemporal-1 {
+		return ch.rates.temporalCost(ch.layer, ch.temporal)
 	}
 	return ch.rates.bps[ch.layer]
 }

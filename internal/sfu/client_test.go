@@ -76,12 +76,13 @@ type recvTrack struct {
 
 	// Of VP8 from a simulcastSender (see simulcast_test.go).
 	vp8         bool
-	frames      int    // packets carrying a frame (one packet each), not padding
-	lastLayer   int    // the layer of the last frame; -1 before
-	layers      []int  // the layers received, in order of change
-	badSwitches int    // layer changes not at a keyframe
-	lastPic     uint16 // the last picture id
-	picJumps    int    // picture ids not one after the previous
+	frames      int              // packets carrying a frame (one packet each), not padding
+	lastLayer   int              // the layer of the last frame; -1 before
+	layers      []int            // the layers received, in order of change
+	badSwitches int              // layer changes not at a keyframe
+	lastPic     uint16           // the last picture id
+	picJumps    int              // picture ids not one after the previous
+	tids        [numTemporal]int // frames by VP8 temporal layer
 }
 
 const testAudioLevel = 0x80 | 42 // voice activity flag, -42 dBov

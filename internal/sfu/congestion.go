@@ -35,6 +35,10 @@ const (
 	// must see loss.
 	lossyAllocations = 2
 	lossWindow       = 3
+	// probeLossGrace is how long after a probe was asked for loss is put
+	// down to the probe's padding: it does not step down below what was
+	// sent (the probe's own result says whether the link widened).
+	probeLossGrace = probeDuration + 2*allocInterval
 )
 
 // congestion is a subscriber's bandwidth state between allocations. Owned
@@ -42,6 +46,8 @@ const (
 type congestion struct {
 	lossHist  uint8         // loss seen in the last allocations, the latest in bit 0
 	ceiling   uint64        // bit/s the videos may use; 0: no limit
+	settled   uint64        // what the videos cost when the ceiling was set
+	probedAsk time.Time     // when the last probe was asked for
 	probeAt   time.Time     // when the next probe may start
 	wait      time.Duration // the wait before the next probe; 0: probeWaitMin
 	probedAt  time.Time     // when a probe that held lifted the ceiling; zero: none
@@ -89,7 +95,15 @@ func (cg *congestion) budget(lossy bool, estimate, cost uint64, now time.Time) (
 		cg.probeAt = now.Add(cg.wait)
 		budget = uint64(float64(estimate) * bweHeadroom)
 		if estimate == 0 || budget >= cost {
+			// The estimate does not see the narrow link: a step below
+			// what is wanted, or below what was sent if that was less
+			// (loss that goes on steps down again and again, to the
+			// lowest layer at its lowest frame rate, temporal.go).
 			budget, stepDown = cost, true
+			if cg.ceiling != 0 && cg.settled > 0 && cg.settled < cost {
+				budget = cg.settled
+				stepDown = now.Sub(cg.probedAsk) >= probeLossGrace
+			}
 		}
 		return budget, stepDown
 	case cg.probe != nil:
@@ -101,7 +115,7 @@ func (cg *congestion) budget(lossy bool, estimate, cost uint64, now time.Time) (
 		cg.probeHeld(now)
 		return cg.ceiling, false
 	case cg.ceiling != 0:
-		cg.wantProbe = true
+		cg.wantProbe, cg.probedAsk = true, now
 		return cg.ceiling, false
 	}
 	cg.probeHeld(now)
@@ -165,6 +179,7 @@ func (cg *congestion) congested() bool {
 // settle records what the videos cost after a loss-driven step down as
 // the ceiling until the next probe.
 func (cg *congestion) settle(cost uint64) {
+	cg.settled = cost
 	cg.ceiling = max(uint64(float64(cost)*ceilingSlack), 1)
 }
 

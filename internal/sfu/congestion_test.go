@@ -196,3 +196,43 @@ func TestCongestionCeilingOutlastsAnAbsentLayer(t *testing.T) {
 		t.Fatalf("wait after the failed probe %v", cg.wait)
 	}
 }
+
+// Loss that goes on while the estimate sees no narrow link steps down
+// below what the videos cost when the ceiling was set, not only below
+// what is wanted: again and again, down to the lowest frame rate.
+func TestCongestionLossGoingOnStepsBelowTheCeiling(t *testing.T) {
+	var cg congestion
+	t0 := time.Unix(1000, 0)
+	cg.budget(true, 5_000_000, 650_000, t0)
+	if b, down := cg.budget(true, 5_000_000, 650_000, t0.Add(allocInterval)); b != 650_000 || !down {
+		t.Fatalf("first loss: budget %d, step down %v; want 650000 and a step down", b, down)
+	}
+	cg.settle(150_000)
+	if b, down := cg.budget(true, 5_000_000, 650_000, t0.Add(2*allocInterval)); b != 150_000 || !down {
+		t.Fatalf("loss going on: budget %d, step down %v; want 150000 (what was sent) and a step down", b, down)
+	}
+}
+
+// Loss right after a probe was asked for is the probe's padding on a
+// narrow link: it keeps what was sent, and does not step down below it.
+func TestCongestionLossAfterAProbeKeepsWhatWasSent(t *testing.T) {
+	var cg congestion
+	t0 := time.Unix(1000, 0)
+	cg.budget(true, 5_000_000, 650_000, t0)
+	cg.budget(true, 5_000_000, 650_000, t0.Add(allocInterval))
+	cg.settle(150_000)
+	now := cg.probeAt
+	if cg.budget(false, 5_000_000, 650_000, now); !cg.wantProbe {
+		t.Fatal("no probe asked for")
+	}
+	endProbe(t, &cg, probeFailed)
+	cg.budget(true, 5_000_000, 650_000, now.Add(allocInterval))
+	if b, down := cg.budget(true, 5_000_000, 650_000, now.Add(2*allocInterval)); b != 150_000 || down {
+		t.Fatalf("loss after the probe: budget %d, step down %v; want 150000 and no step down", b, down)
+	}
+	cg.settle(150_000)
+	later := now.Add(probeLossGrace + allocInterval)
+	if b, down := cg.budget(true, 5_000_000, 650_000, later); b != 150_000 || !down {
+		t.Fatalf("loss going on after the grace: budget %d, step down %v; want 150000 and a step down", b, down)
+	}
+}

@@ -22,6 +22,8 @@ import (
 // Of a simulcast publication it forwards one layer at a time: the one the
 // layer allocator targets, switched to at a keyframe of it, so that the
 // subscriber's decoder never sees a gap; VP8 picture ids are rewritten too.
+// Of VP8 it forwards the temporal layers up to the allocator's limit
+// (temporal.go).
 type downTrack struct {
 	pub *publication // the source; read-only
 	sub *Participant // the receiving participant; read-only
@@ -57,6 +59,15 @@ type downTrack struct {
 	maxLayer atomic.Int32                    // the highest layer the subscriber asked for (tile size, quality); maxLayers-1 by default
 	switches [numSwitchReasons]atomic.Uint64 // layer switches by reason
 	lost     atomic.Uint32                   // fraction lost (of 256) in the subscriber's last receiver report
+
+	// VP8 temporal layers (temporal.go): tMax is the highest forwarded
+	// now (guarded by mu), tTarget the highest to forward, set by the
+	// allocator (numTemporal-1 by default); tSwitches counts the changes
+	// up and down, temporalDrops the frames not forwarded for it.
+	tMax          uint8
+	tTarget       atomic.Int32
+	tSwitches     [2]atomic.Uint64
+	temporalDrops atomic.Uint64
 
 	bound  atomic.Pointer[binding] // nil until Bind and after Unbind
 	sender *webrtc.RTPSender       // guarded by sub.negMu; nil until offered
@@ -111,6 +122,8 @@ func newDownTrack(pub *publication, sub *Participant) *downTrack {
 		d.rtxBuf = make([]byte, receiveMTU)
 	}
 	d.maxLayer.Store(maxLayers - 1)
+	d.tMax = numTemporal - 1
+	d.tTarget.Store(numTemporal - 1)
 	return d
 }
 
@@ -239,8 +252,12 @@ func (d *downTrack) forwardLocked(li int, keyframe bool, src *rtp.Header, payloa
 		}
 		return
 	}
-	if d.pub.codecKind == codecVP8 && d.pub.simulcast.Load() {
-		restore := d.pic.rewrite(payload)
+	if d.pub.codecKind == codecVP8 {
+		desc := parseVP8(payload)
+		if !d.temporalPass(desc, keyframe, src.SequenceNumber, payload) {
+			return
+		}
+		restore := d.pic.rewrite(payload, desc)
 		d.writeLocked(li, b, b.payloadType, src, payload, now, restore)
 		restore.undo(payload)
 		return
@@ -413,6 +430,8 @@ type vp8Rewriter struct {
 	tl0Offset uint8  // added to the source TL0PICIDX
 	lastPic   uint16 // the last picture id sent
 	lastTL0   uint8  // the last TL0PICIDX sent
+	skipping  bool   // the latest picture seen was dropped (temporal.go)
+	skipPic   uint16 // its source picture id
 }
 
 // vp8Patch remembers the bytes a rewrite changed.
@@ -422,9 +441,10 @@ type vp8Patch struct {
 	tl0          byte    // original TL0PICIDX
 }
 
-func (r *vp8Rewriter) rewrite(p []byte) vp8Patch {
+// rewrite patches the picture id and TL0PICIDX of p, whose descriptor is
+// d.
+func (r *vp8Rewriter) rewrite(p []byte, d vp8Descriptor) vp8Patch {
 	var patch vp8Patch
-	d := parseVP8(p)
 	if !d.parsedOK || d.picAt == 0 {
 		return patch
 	}
@@ -442,7 +462,7 @@ func (r *vp8Rewriter) rewrite(p []byte) vp8Patch {
 		r.picOffset = r.lastPic + 1 - in
 		r.tl0Offset = r.lastTL0 + 1 - tl0
 	}
-	r.resync, r.started = false, true
+	r.resync, r.started, r.skipping = false, true, false
 	out := (in + r.picOffset) & mask
 	r.lastPic = out
 	patch.picAt, patch.pic = d.picAt, [2]byte{p[d.picAt], 0}

@@ -102,6 +102,9 @@ type ParticipantStats struct {
 	LayerSwitchesUp   uint64 // to a higher layer, at its keyframe
 	LayerSwitchesDown uint64 // to a lower layer, at its keyframe (smaller tile, quality, a layer lost)
 	LayerPauses       uint64 // stopped at once: congestion, or the video is shown nowhere
+	// VP8 temporal layers (temporal.go): switches to more and to fewer,
+	// and the frames not forwarded for it.
+	TemporalSwitchesUp, TemporalSwitchesDown, TemporalFramesDropped uint64
 	// Bandwidth probes towards this participant (probe.go): those that
 	// held, so that its videos went up, those that met loss or delay
 	// growth, and the padding they sent, bytes.
@@ -195,6 +198,9 @@ func (d *downTrack) countInto(st *ParticipantStats) {
 	st.LayerSwitchesUp += d.switches[switchUp].Load()
 	st.LayerSwitchesDown += d.switches[switchDown].Load()
 	st.LayerPauses += d.switches[switchPause].Load()
+	st.TemporalSwitchesUp += d.tSwitches[0].Load()
+	st.TemporalSwitchesDown += d.tSwitches[1].Load()
+	st.TemporalFramesDropped += d.temporalDrops.Load()
 	st.PaddingBytes += d.paddingBytes.Load()
 	st.RetransmitsDropped += d.rtxDropped.Load()
 	st.KeyframeRequestsDropped += d.pliDropped.Load()

@@ -57,6 +57,10 @@ type layer struct {
 	bytes     atomic.Uint64    // payload bytes received
 	packets   atomic.Uint64    // packets received and forwarded (report.go)
 	height    atomic.Uint32    // picture height of the latest VP8 keyframe; 0 unknown
+
+	// tbytes counts, of VP8, the payload bytes received by temporal
+	// layer (temporal.go).
+	tbytes [numTemporal]atomic.Uint64
 }
 
 func newPublication(owner *Participant, src Source, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters,
@@ -205,6 +209,9 @@ func (pub *publication) handle(li int, pkt []byte, now time.Time) {
 	}
 	l.bytes.Add(uint64(len(l.fwd.payload)))
 	l.packets.Add(1)
+	if pub.codecKind == codecVP8 {
+		l.noteTemporal(l.fwd.payload)
+	}
 	if pub.codecKind == codecVP8 && l.fwd.keyframe {
 		if _, h, ok := vp8Size(l.fwd.payload); ok {
 			l.height.Store(uint32(h))

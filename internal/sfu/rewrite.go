@@ -29,6 +29,11 @@ type rewriter struct {
 	padded     bool   // padding was inserted after source packet padSrc
 	padSrc     uint16 // the last source packet before the padding
 	prevOffset uint16 // seqOffset for source packets up to padSrc
+	// A skipped source packet (skip) shifts the later ones back by one
+	// the same way, padSrc then being the one before the first of a run
+	// of skipped packets, the last of which is lastSkip.
+	skipping bool
+	lastSkip uint16
 }
 
 func newRewriter(clockRate uint32) rewriter {
@@ -52,7 +57,7 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (u
 		r.lastSeq, r.lastTS, r.lastAt, r.lastSrc = seq, ts, now, seq
 		return seq, ts
 	case ssrc != r.srcSSRC:
-		r.srcSSRC, r.restart, r.padded = ssrc, false, false
+		r.srcSSRC, r.restart, r.padded, r.skipping = ssrc, false, false, false
 		r.seqOffset = r.lastSeq + 1 - seq
 		r.tsOffset = r.lastTS + r.ticksSince(now) - ts
 	case r.restart:
@@ -60,7 +65,7 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, now time.Time) (u
 		// wall clock meanwhile, so only the skipped sequence numbers are
 		// hidden. (Re-deriving the timestamp from the arrival time, as for
 		// a new source, gave a frame resumed mid-way a second timestamp.)
-		r.restart, r.padded = false, false
+		r.restart, r.padded, r.skipping = false, false, false
 		r.seqOffset = r.lastSeq + 1 - seq
 	case r.padded && !seqNewer(seq, r.padSrc) && r.padSrc-seq < 0x1000:
 		// From before the padding: where it would have gone then.
@@ -86,12 +91,28 @@ func (r *rewriter) pad() (uint16, uint32, bool) {
 		if !r.padded || r.padSrc != r.lastSrc {
 			r.padded, r.padSrc, r.prevOffset = true, r.lastSrc, r.seqOffset
 		}
+		r.skipping = false
 		r.seqOffset++
 	}
 	// After a pause the next source packet re-derives its offset from
 	// lastSeq, so it follows the padding anyway.
 	r.lastSeq++
 	return r.lastSeq, r.lastTS, true
+}
+
+// skip leaves source packet seq out of the outgoing stream (a frame of a
+// temporal layer the subscriber does not get, temporal.go): the source's
+// later packets close the gap. A packet older than the last one sent is
+// not in the stream's numbering yet either way, and is ignored.
+func (r *rewriter) skip(seq uint16) {
+	if !r.started || r.restart || !seqNewer(seq, r.lastSrc) {
+		return
+	}
+	if !(r.padded && r.skipping && seq == r.lastSkip+1) {
+		r.padded, r.padSrc, r.prevOffset = true, seq-1, r.seqOffset
+	}
+	r.skipping, r.lastSkip = true, seq
+	r.seqOffset--
 }
 
 // resume makes the next packet continue the outgoing stream, even from the

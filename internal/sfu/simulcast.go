@@ -177,11 +177,13 @@ func codecKindOf(mime string) codecKind {
 
 // vp8Descriptor is where the fields of an RFC 7741 payload descriptor are.
 type vp8Descriptor struct {
-	size     int  // descriptor length; the VP8 payload starts there
-	start    bool // S bit with partition 0: the first packet of a frame
-	picAt    int  // offset of the picture id; 0: none
-	picWide  bool // 15-bit picture id (M bit)
-	tl0At    int  // offset of TL0PICIDX; 0: none
+	size     int   // descriptor length; the VP8 payload starts there
+	start    bool  // S bit with partition 0: the first packet of a frame
+	picAt    int   // offset of the picture id; 0: none
+	picWide  bool  // 15-bit picture id (M bit)
+	tl0At    int   // offset of TL0PICIDX; 0: none
+	tid      uint8 // temporal layer (TID); 0 without the T bit
+	sync     bool  // Y bit: the frame depends on the base layer (TL0) only
 	parsedOK bool
 }
 
@@ -213,7 +215,13 @@ func parseVP8(p []byte) vp8Descriptor {
 			d.tl0At = i
 			i++
 		}
-		if x&0x30 != 0 { // T or K
+		if x&0x30 != 0 { // T or K: TID, Y and KEYIDX share a byte
+			if len(p) < i+1 {
+				return d
+			}
+			if x&0x20 != 0 { // T: TID and Y mean something
+				d.tid, d.sync = p[i]>>6, p[i]&0x20 != 0
+			}
 			i++
 		}
 	}

@@ -30,6 +30,12 @@ type simulcastSender struct {
 	// a browser's encoder does with a layer its bandwidth estimate no
 	// longer allows (it probes for bandwidth on the layer's SSRC).
 	padOnly [3]atomic.Bool
+	// temporal sends each layer in three VP8 temporal layers, as Chromium
+	// does (temporal_test.go); tn and tl0 are its frame counts and
+	// TL0PICIDX per layer, owned by send. Set before the first frame.
+	temporal bool
+	tn       [3]int
+	tl0      [3]uint8
 }
 
 func newSimulcastSender(t testing.TB, name string) *simulcastSender {
@@ -120,7 +126,11 @@ func (s *simulcastSender) send(c *testClient, sender *webrtc.RTPSender) {
 				// Padding only: no payload, 200 bytes of padding.
 				pkt.Header.Padding, pkt.Header.PaddingSize, pkt.Header.Marker = true, 200, false
 			} else {
-				pkt.Payload = vp8Frame(i, pic[i], s.wantKF[i].Swap(false))
+				key := s.wantKF[i].Swap(false)
+				pkt.Payload = vp8Frame(i, pic[i], key)
+				if s.temporal {
+					pkt.Payload = s.temporalFrame(i, pkt.Payload, key)
+				}
 				pic[i] = (pic[i] + 1) & 0x7fff
 			}
 			_ = pkt.Header.SetExtension(midID, []byte(mid))
@@ -158,6 +168,7 @@ func (r *recvTrack) recordVP8(p []byte) {
 		return
 	}
 	r.frames++
+	r.tids[d.tid]++
 	layer := int(p[d.size+10])
 	key := p[d.size]&0x01 == 0
 	pic := uint16(p[d.picAt]&0x7f)<<8 | uint16(p[d.picAt+1])
@@ -254,7 +265,7 @@ func TestVP8PictureIDRewriting(t *testing.T) {
 	var r vp8Rewriter
 	frame := vp8Frame(0, 500, true)
 	orig := append([]byte(nil), frame...)
-	patch := r.rewrite(frame)
+	patch := r.rewrite(frame, parseVP8(frame))
 	if got := uint16(frame[2]&0x7f)<<8 | uint16(frame[3]); got != 500 {
 		t.Errorf("first picture id %d, want 500 (kept)", got)
 	}
@@ -264,12 +275,12 @@ func TestVP8PictureIDRewriting(t *testing.T) {
 	}
 	r.resync = true
 	frame = vp8Frame(2, 20000, true)
-	r.rewrite(frame)
+	r.rewrite(frame, parseVP8(frame))
 	if got := uint16(frame[2]&0x7f)<<8 | uint16(frame[3]); got != 501 {
 		t.Errorf("picture id after a switch %d, want 501", got)
 	}
 	frame = vp8Frame(2, 20001, false)
-	r.rewrite(frame)
+	r.rewrite(frame, parseVP8(frame))
 	if got := uint16(frame[2]&0x7f)<<8 | uint16(frame[3]); got != 502 {
 		t.Errorf("next picture id %d, want 502", got)
 	}

@@ -18,6 +18,7 @@ type totals struct {
 	paced     atomic.Uint64    // packets paced towards participants that left
 	pacerDrop atomic.Uint64    // packets their pacers dropped
 	badRED    atomic.Uint64    // malformed RED packets not sent to them as Opus
+	temporal  [3]atomic.Uint64 // VP8 temporal layer switches up and down, frames dropped, for participants that left
 }
 
 // Stats is a snapshot of the whole SFU, for metrics.
@@ -38,6 +39,9 @@ type Stats struct {
 	// Layer decisions for subscribers' videos (allocator.go): a video's
 	// first layer, switches up and down at keyframes, and pauses.
 	LayerStarts, LayerSwitchesUp, LayerSwitchesDown, LayerPauses uint64
+	// VP8 temporal layer decisions (temporal.go): switches to more and to
+	// fewer temporal layers, and the frames not forwarded for them.
+	TemporalSwitchesUp, TemporalSwitchesDown, TemporalFramesDropped uint64
 	// Bandwidth probes (probe.go) that held, and that met loss or delay.
 	ProbesHeld, ProbesFailed uint64
 	// Videos paced towards constrained subscribers (pacer.go): packets
@@ -65,6 +69,9 @@ func (st *Stats) add(ps ParticipantStats) {
 	st.LayerSwitchesUp += ps.LayerSwitchesUp
 	st.LayerSwitchesDown += ps.LayerSwitchesDown
 	st.LayerPauses += ps.LayerPauses
+	st.TemporalSwitchesUp += ps.TemporalSwitchesUp
+	st.TemporalSwitchesDown += ps.TemporalSwitchesDown
+	st.TemporalFramesDropped += ps.TemporalFramesDropped
 	st.ProbesHeld += ps.ProbesHeld
 	st.ProbesFailed += ps.ProbesFailed
 	st.PacedPackets += ps.PacedPackets
@@ -112,6 +119,7 @@ func (s *SFU) Stats() Stats {
 		LayerStarts: t.layers[0].Load(), LayerSwitchesUp: t.layers[1].Load(), LayerSwitchesDown: t.layers[2].Load(),
 		LayerPauses: t.layers[3].Load(), ProbesHeld: t.probes[0].Load(), ProbesFailed: t.probes[1].Load(),
 		PacedPackets: t.paced.Load(), PacerDropped: t.pacerDrop.Load(), DroppedBadRED: t.badRED.Load(),
+		TemporalSwitchesUp: t.temporal[0].Load(), TemporalSwitchesDown: t.temporal[1].Load(), TemporalFramesDropped: t.temporal[2].Load(),
 	})
 	st.NACKs = s.totals.nacks.Load()
 	st.KeyframeRequests = s.totals.keyframes.Load()
@@ -133,4 +141,7 @@ func (s *SFU) retire(ps ParticipantStats) {
 	s.totals.paced.Add(ps.PacedPackets)
 	s.totals.pacerDrop.Add(ps.PacerDropped)
 	s.totals.badRED.Add(ps.DroppedBadRED)
+	for i, n := range [3]uint64{ps.TemporalSwitchesUp, ps.TemporalSwitchesDown, ps.TemporalFramesDropped} {
+		s.totals.temporal[i].Add(n)
+	}
 }

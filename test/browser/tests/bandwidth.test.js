@@ -176,9 +176,11 @@ async function shapedPhase(label, from, narrow, wide) {
   if (process.env.BW_DEBUG) console.log(parley.logTail(3000).split('\n').filter((l) => /prob|stepped|PLI/.test(l)).join('\n'));
   // The unshaped subscriber never freezes. The shaped one may, once in
   // the eight samples: the SFU probes the narrow link with padding, never
-  // with a layer that does not fit, and paces what it sends there
-  // (internal/sfu/pacer.go), but a probe that meets loss can still cost
-  // the picture a keyframe (docs/BENCHMARKS.md).
+  // with a layer that does not fit, paces what it sends there
+  // (internal/sfu/pacer.go), and below the lowest layer forwards fewer
+  // VP8 temporal layers (internal/sfu/temporal.go: a lower frame rate),
+  // but a keyframe lost at the step down can still freeze a sample (one
+  // in the 48 of docs/BENCHMARKS.md, "Temporal layers").
   assert.deepEqual(samples.filter((s) => s.wideFrames <= 0), [], `${label}: the unshaped subscriber froze while narrow was shaped: ${JSON.stringify(samples)}`);
   const frozen = samples.filter((s) => s.narrowFrames <= 0);
   assert.ok(frozen.length <= 1, `${label}: the shaped subscriber froze for 2 s in ${frozen.length} of ${samples.length} samples: ${JSON.stringify(samples)}`);
