@@ -259,6 +259,7 @@ type choice struct {
 	// temporal is the highest VP8 temporal layer chosen of it;
 	// numTemporal-1: all of them.
 	temporal int
+	want     int // the layer wanted before bandwidth; -1: none
 }
 
 // allocate picks the layer of every video p receives, and records in
@@ -297,6 +298,7 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		if allowed != nil && ch.d.pub.info.Source == SourceCamera && !allowed[ch.d.pub.owner.id] {
 			ch.layer = -1 // not among the last N speakers
 		}
+		ch.want = ch.layer
 		cost += ch.cost()
 	}
 	wanted, probe := cost, p.cong.probe
@@ -330,9 +332,7 @@ func (p *Participant) allocate(rates map[*publication]*layerRates, now time.Time
 		p.cong.settle(cost)
 	}
 	if p.cong.wantProbe && p.sfu != nil {
-		rate := uint64(float64(wanted)*probeOvershoot) - min(cost, uint64(float64(wanted)*probeOvershoot))
-		p.cong.probe = p.startProbe(rate, now)
-		p.log.Debug("probing with padding", "bps", rate, "wanted", wanted, "cost", cost)
+		p.startProbeFor(choices, wanted, cost, now)
 	}
 	p.pacer.setRate(pacingRate(p.cong.ceiling, cost, estimate, p.cong.probeRate()))
 	if len(congested) > 0 {

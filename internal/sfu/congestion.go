@@ -53,8 +53,16 @@ type congestion struct {
 	probedAt  time.Time     // when a probe that held lifted the ceiling; zero: none
 	probe     *paddingProbe // the padding probe running or just ended; nil: none
 	wantProbe bool          // the last budget asks the allocation to start a probe
-	held      atomic.Uint64 // probes that held (the layers went up); atomic: Stats reads it
-	failed    atomic.Uint64 // probes that failed (loss or delay growth); atomic: Stats reads it
+	// A probe for everything wanted that fails is followed by one for a
+	// single step up (one temporal layer more, or the next layer): on a
+	// link that carries a little more but not all, the videos climb a
+	// step at a time instead of staying at the lowest frame rate until
+	// the link widens. The next probe after that goes for everything
+	// again, so that a link that did widen is used at once.
+	stepNext bool          // the next probe goes one step up only
+	probeTo  uint64        // the videos' cost a running probe is for, when it is a step up; 0: everything wanted
+	held     atomic.Uint64 // probes that held (the layers went up); atomic: Stats reads it
+	failed   atomic.Uint64 // probes that failed (loss or delay growth); atomic: Stats reads it
 }
 
 // budget returns the bit/s p's videos may use in this allocation (0: no
@@ -85,11 +93,13 @@ func (cg *congestion) budget(lossy bool, estimate, cost uint64, now time.Time) (
 	case cg.congested():
 		if cg.probing(now) {
 			cg.probeFailed()
+			cg.stepNext = true
 		}
 		if cg.probe != nil {
 			cg.probe.stop("congested")
 			cg.probe = nil
 			cg.probeFailed()
+			cg.stepNext, cg.probeTo = cg.probeTo == 0, 0
 		}
 		cg.probedAt = time.Time{}
 		cg.probeAt = now.Add(cg.wait)
@@ -134,12 +144,22 @@ func (cg *congestion) probeResult(cost uint64, now time.Time) uint64 {
 		cg.probe = nil
 		cg.held.Add(1)
 		cg.probedAt = now // loss within probeWindow still counts against it
+		if cg.probeTo != 0 {
+			// One step up held: the ceiling rises to it, and the next
+			// probe, after the shortest wait, goes for everything.
+			cg.settle(cg.probeTo)
+			cg.probeTo, cg.stepNext = 0, false
+			cg.wait = probeWaitMin
+			cg.probeAt = now.Add(cg.wait)
+			return cg.ceiling
+		}
 		cg.ceiling = 0
 		return 0
 	case probeFailed:
 		cg.probe = nil
 		cg.probeFailed()
 		cg.probeAt = now.Add(cg.wait)
+		cg.stepNext, cg.probeTo = cg.probeTo == 0, 0
 	}
 	return cg.ceiling
 }

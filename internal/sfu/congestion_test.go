@@ -236,3 +236,46 @@ func TestCongestionLossAfterAProbeKeepsWhatWasSent(t *testing.T) {
 		t.Fatalf("loss going on after the grace: budget %d, step down %v; want 150000 and a step down", b, down)
 	}
 }
+
+// A probe for everything wanted that fails is followed by one for a step
+// up (the allocator sets probeTo); when that holds the ceiling rises to
+// it instead of going, and the next probe, after the shortest wait, is
+// for everything again.
+func TestCongestionProbesAStepAfterAFailedProbe(t *testing.T) {
+	var cg congestion
+	t0 := time.Unix(1000, 0)
+	cg.budget(true, 5_000_000, 650_000, t0)
+	cg.budget(true, 5_000_000, 650_000, t0.Add(allocInterval))
+	cg.settle(100_000)
+	now := cg.probeAt
+	if cg.budget(false, 5_000_000, 650_000, now); !cg.wantProbe || cg.stepNext {
+		t.Fatalf("first probe: asked %v, a step only %v; want a probe for everything", cg.wantProbe, cg.stepNext)
+	}
+	endProbe(t, &cg, probeFailed)
+	now = now.Add(allocInterval)
+	cg.budget(false, 5_000_000, 650_000, now)
+	if !cg.stepNext {
+		t.Fatal("after a failed probe for everything the next is not for a step")
+	}
+	now = cg.probeAt
+	if cg.budget(false, 5_000_000, 650_000, now); !cg.wantProbe {
+		t.Fatal("no second probe")
+	}
+	cg.probeTo = 150_000 // the allocator's step up
+	endProbe(t, &cg, probeHeld)
+	now = now.Add(allocInterval)
+	if b, _ := cg.budget(false, 5_000_000, 650_000, now); b != 180_000 || cg.held.Load() != 1 {
+		t.Fatalf("the step held: budget %d, held %d; want the ceiling raised to 180000 (the step with slack)", b, cg.held.Load())
+	}
+	if cg.stepNext || cg.probeTo != 0 || cg.probeAt.Sub(now) != probeWaitMin {
+		t.Fatalf("after the step: a step next %v, probeTo %d, wait %v; want everything next after %v", cg.stepNext, cg.probeTo, cg.probeAt.Sub(now), probeWaitMin)
+	}
+	now = cg.probeAt
+	if cg.budget(false, 5_000_000, 650_000, now); !cg.wantProbe {
+		t.Fatal("no probe for everything after the step")
+	}
+	endProbe(t, &cg, probeHeld)
+	if b, _ := cg.budget(false, 5_000_000, 650_000, now.Add(allocInterval)); b != 0 {
+		t.Fatalf("the probe for everything held: budget %d, want no limit", b)
+	}
+}

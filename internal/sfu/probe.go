@@ -199,3 +199,20 @@ func (d *downTrack) sendPaddingLocked(b *binding, seq uint16, ts uint32, size by
 	h.Extensions = h.Extensions[:0]
 	return d.writeRTP(b, h, nil) == nil
 }
+
+// startProbeFor starts the padding probe the congestion state asked for:
+// for everything wanted, or for one step up from what the videos cost
+// now when the last probe for everything failed (congestion.stepNext).
+func (p *Participant) startProbeFor(choices []choice, wanted, cost uint64, now time.Time) {
+	target := wanted
+	p.cong.probeTo = 0
+	if p.cong.stepNext {
+		if next := stepUpCost(choices, cost); next > cost && next < wanted {
+			target, p.cong.probeTo = next, next
+		}
+	}
+	over := uint64(float64(target) * probeOvershoot)
+	rate := over - min(cost, over)
+	p.cong.probe = p.startProbe(rate, now)
+	p.log.Debug("probing with padding", "bps", rate, "wanted", wanted, "target", target, "cost", cost)
+}

@@ -285,3 +285,23 @@ func TestNackedPaddingIsPaddingAgain(t *testing.T) {
 		t.Fatalf("resent %+v, want padding %d then media %d", after, pad.seq, media.seq)
 	}
 }
+
+// startProbeFor probes for everything wanted, or after a failed probe for
+// everything, for one step up only, at that step's rate.
+func TestStartProbeForAStep(t *testing.T) {
+	s := newProbeSetup(t)
+	rates := &layerRates{bps: [maxLayers]uint64{150_000, 500_000}}
+	rates.tbps[0] = [numTemporal]uint64{80_000, 40_000, 30_000, 0}
+	choices := []choice{{d: s.d, layer: 0, temporal: 0, want: 1, active: 0b11, rates: rates}}
+	s.sub.startProbeFor(choices, 500_000, 80_000, s.clock.Now())
+	if s.sub.cong.probeTo != 0 || s.sub.cong.probe.rate != uint64(500_000*probeOvershoot)-80_000 {
+		t.Fatalf("first probe: for %d at %d bit/s; want everything (probeTo 0) at %d", s.sub.cong.probeTo, s.sub.cong.probe.rate, uint64(500_000*probeOvershoot)-80_000)
+	}
+	s.sub.cong.probe.stop("test")
+	s.sub.cong.stepNext = true
+	s.sub.startProbeFor(choices, 500_000, 80_000, s.clock.Now())
+	if s.sub.cong.probeTo != 120_000 || s.sub.cong.probe.rate != max(uint64(120_000*probeOvershoot)-80_000, minProbeRate) {
+		t.Fatalf("after a failed probe: for %d at %d bit/s; want the step to 120000", s.sub.cong.probeTo, s.sub.cong.probe.rate)
+	}
+	s.sub.cong.probe.stop("test")
+}

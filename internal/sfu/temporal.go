@@ -138,3 +138,42 @@ func (r *vp8Rewriter) skip(p []byte, d vp8Descriptor) {
 	r.skipping, r.skipPic = true, in
 	r.picOffset--
 }
+
+// stepUpCost is what the videos would cost with the cheapest single step
+// up of one of them towards what it wants (stepUp); 0 if none can.
+func stepUpCost(choices []choice, cost uint64) uint64 {
+	best := uint64(0)
+	for i := range choices {
+		up := choices[i] // a copy
+		for up.stepUp() {
+			c := cost - choices[i].cost() + up.cost()
+			if c > cost {
+				if best == 0 || c < best {
+					best = c
+				}
+				break
+			}
+		}
+	}
+	return best
+}
+
+// stepUp is stepDown's inverse: one temporal layer more, or with all of
+// them, the next active layer up to the one wanted. It reports whether
+// there was a step to take.
+func (ch *choice) stepUp() bool {
+	if ch.layer < 0 || ch.rates == nil {
+		return false
+	}
+	if ch.temporal < numTemporal-1 {
+		ch.temporal++
+		return true
+	}
+	for l := ch.layer + 1; l <= ch.want; l++ {
+		if ch.active&(1<<l) != 0 {
+			ch.layer = l
+			return true
+		}
+	}
+	return false
+}

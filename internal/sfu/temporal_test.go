@@ -288,3 +288,27 @@ func TestTemporalLayersForAConstrainedSubscriber(t *testing.T) {
 		t.Errorf("no temporal switch up counted: %+v", st)
 	}
 }
+
+// stepUpCost finds the cheapest single step up towards what is wanted:
+// one temporal layer more of a video at its lowest frame rate, before the
+// next spatial layer of another; a temporal layer that adds nothing (the
+// publisher sends fewer) is passed over.
+func TestStepUpCost(t *testing.T) {
+	rates := &layerRates{bps: [maxLayers]uint64{150_000, 500_000}}
+	rates.tbps[0] = [numTemporal]uint64{80_000, 40_000, 30_000, 0}
+	low := choice{layer: 0, temporal: 0, want: 1, active: 0b11, rates: rates}
+	full := choice{layer: 1, temporal: numTemporal - 1, want: 1, active: 0b11, rates: rates}
+	cost := low.cost() + full.cost()
+	if got := stepUpCost([]choice{low, full}, cost); got != 120_000+500_000 {
+		t.Fatalf("from TID 0: %d, want one temporal layer more (620000)", got)
+	}
+	low.temporal = 2
+	cost = low.cost() + full.cost()
+	if got := stepUpCost([]choice{low, full}, cost); got != 500_000+500_000 {
+		t.Fatalf("with every temporal layer sent: %d, want the next layer (1000000)", got)
+	}
+	low.want = 0
+	if got := stepUpCost([]choice{low, full}, cost); got != 0 {
+		t.Fatalf("everything at what it wants: %d, want 0", got)
+	}
+}
