@@ -44,6 +44,19 @@ export async function settle() {
 }
 
 /**
+ * until settles until cond holds, for at most 5 s of real time: a join's
+ * first presence waits for its entity-capabilities hash, which
+ * crypto.subtle computes on another thread, so that a few turns of the
+ * event loop (settle) are not always enough on a busy machine.
+ * @param {() => boolean} cond
+ */
+export async function until(cond) {
+  const end = Date.now() + 5000;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 1));
+  await settle();
+}
+
+/**
  * FakeServer plays an XMPP server behind FakeWebSocket: stream opens,
  * ANONYMOUS login, bind, and a hook for every stanza after that.
  */

@@ -6,7 +6,7 @@ import { XmppClient } from '../static/lib/xmpp.js';
 import { Room, JoinError, NS } from '../static/lib/muc.js';
 import { Lobby, endMeeting, parseKnock, setRoomSwitches, getRoomSwitches } from '../static/lib/lobby.js';
 import { parse, child, textOf } from '../static/lib/xml.js';
-import { FakeServer, FakeClock, settle } from './fakes.mjs';
+import { FakeServer, FakeClock, settle, until } from './fakes.mjs';
 
 const ROOM = 'arena@conference.localhost';
 
@@ -34,7 +34,7 @@ test('a knocking join waits past its timeout, then enters when admitted', async 
   room.on('waiting', (w) => waits.push(w));
   let settled = null;
   room.join().then((o) => (settled = o), (e) => (settled = e));
-  await settle();
+  await until(() => waits.length > 0);
   assert.deepEqual(waits, [{ id: 'k1' }]);
   await clock.advance(60000); // far past timeoutMs: a lobby has no timeout
   assert.equal(settled, null);
