@@ -217,17 +217,18 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 // subscriber, if that is the layer it gets, or switches to it there (a
 // keyframe of the target layer). It runs on the layer's forwarding
 // goroutine and does not allocate.
-func (d *downTrack) write(li int, keyframe bool, src *rtp.Header, payload []byte, now time.Time) {
+func (d *downTrack) write(li int, keyframe bool, src *rtp.Header, payload []byte, desc vp8Descriptor, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.replay.Load() {
 		d.replayLocked(li, src, now)
 	}
-	d.forwardLocked(li, keyframe, src, payload, now)
+	d.forwardLocked(li, keyframe, src, payload, desc, now)
 }
 
-// forwardLocked is write's work, with mu held.
-func (d *downTrack) forwardLocked(li int, keyframe bool, src *rtp.Header, payload []byte, now time.Time) {
+// forwardLocked is write's work, with mu held; desc is the payload's VP8
+// descriptor, parsed by the caller once for every subscriber.
+func (d *downTrack) forwardLocked(li int, keyframe bool, src *rtp.Header, payload []byte, desc vp8Descriptor, now time.Time) {
 	switching := li != d.current
 	if switching && !d.mayStart(li, keyframe) {
 		return
@@ -253,7 +254,6 @@ func (d *downTrack) forwardLocked(li int, keyframe bool, src *rtp.Header, payloa
 		return
 	}
 	if d.pub.codecKind == codecVP8 {
-		desc := parseVP8(payload)
 		if !d.temporalPass(desc, keyframe, src.SequenceNumber, payload) {
 			return
 		}

@@ -210,7 +210,7 @@ func (pub *publication) handle(li int, pkt []byte, now time.Time) {
 	l.bytes.Add(uint64(len(l.fwd.payload)))
 	l.packets.Add(1)
 	if pub.codecKind == codecVP8 {
-		l.noteTemporal(l.fwd.payload)
+		l.noteTemporal(l.fwd.vp8, len(l.fwd.payload))
 	}
 	if pub.codecKind == codecVP8 && l.fwd.keyframe {
 		if _, h, ok := vp8Size(l.fwd.payload); ok {
@@ -299,6 +299,9 @@ type forwarder struct {
 	hdr      rtp.Header // parsed header of the current packet; slices reused
 	payload  []byte     // the current packet's payload, in buf
 	keyframe bool       // the current packet starts a keyframe
+	// vp8 is the current packet's VP8 payload descriptor, parsed once for
+	// every subscriber (zero for other codecs).
+	vp8 vp8Descriptor
 }
 
 func newForwarder() forwarder {
@@ -314,9 +317,15 @@ func (f *forwarder) forward(pkt []byte, now time.Time, subs []*downTrack, li int
 		return false
 	}
 	f.payload = payload
-	f.keyframe = keyframeStart(codec, payload)
+	f.vp8 = vp8Descriptor{}
+	if codec == codecVP8 {
+		f.vp8 = parseVP8(payload)
+		f.keyframe = f.vp8.keyframe(payload)
+	} else {
+		f.keyframe = keyframeStart(codec, payload)
+	}
 	for _, d := range subs {
-		d.write(li, f.keyframe, &f.hdr, payload, now)
+		d.write(li, f.keyframe, &f.hdr, payload, f.vp8, now)
 	}
 	return true
 }

@@ -92,7 +92,11 @@ func (d *downTrack) replayLocked(li int, src *rtp.Header, now time.Time) {
 		if !ok || (i == 0 && !keyframeStart(d.pub.codecKind, payload)) {
 			return
 		}
-		d.forwardLocked(li, i == 0, &d.rtxHdr, payload, now)
+		var desc vp8Descriptor
+		if d.pub.codecKind == codecVP8 {
+			desc = parseVP8(payload)
+		}
+		d.forwardLocked(li, i == 0, &d.rtxHdr, payload, desc, now)
 		d.replayed.Add(1)
 		sent++
 	}

@@ -234,7 +234,12 @@ func parseVP8(p []byte) vp8Descriptor {
 
 // vp8KeyframeStart: the first packet of a frame whose P bit is 0.
 func vp8KeyframeStart(p []byte) bool {
-	d := parseVP8(p)
+	return parseVP8(p).keyframe(p)
+}
+
+// keyframe reports whether p, whose descriptor is d, is the first packet
+// of a frame whose P bit is 0.
+func (d vp8Descriptor) keyframe(p []byte) bool {
 	return d.parsedOK && d.start && p[d.size]&0x01 == 0
 }
 

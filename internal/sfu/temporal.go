@@ -14,10 +14,9 @@ const numTemporal = 4
 // noteTemporal counts a VP8 packet's payload bytes under its temporal
 // layer (TID 0 for a stream without temporal layers). Runs on the layer's
 // forwarding goroutine.
-func (l *layer) noteTemporal(payload []byte) {
-	d := parseVP8(payload)
+func (l *layer) noteTemporal(d vp8Descriptor, n int) {
 	if d.parsedOK {
-		l.tbytes[d.tid].Add(uint64(len(payload)))
+		l.tbytes[d.tid].Add(uint64(n))
 	}
 }
 

@@ -127,7 +127,7 @@ func (s *temporalSource) send(d *downTrack, now time.Time) {
 	for i := 0; i < 2; i++ {
 		p := vp8TemporalPacket(s.pic, s.tl0, tid, s.sync[s.frame], i == 0, key && i == 0)
 		h := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: s.seq, Timestamp: uint32(s.frame) * 3000, SSRC: 99, Marker: i == 1}
-		d.write(0, key && i == 0, &h, p, now)
+		d.write(0, key && i == 0, &h, p, parseVP8(p), now)
 		s.seq++
 	}
 	s.pic++
